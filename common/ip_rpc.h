@@ -1,0 +1,118 @@
+/* ip_rpc.h — protobuf-c services over nng REQ/REP, gRPC-style.
+ *
+ * A request is a packed RpcRequest (proto/rpc.proto): the method name as in the
+ * .proto `service` block, the packed input, a request id and an absolute
+ * deadline. The reply is a packed RpcReply: a code (= ip_status), a message and
+ * the packed output. The method "$ping" is answered by the transport itself.
+ *
+ * Server: serves one ProtobufCServiceDescriptor on a REP socket with `workers`
+ * contexts in flight at once. For each request it unpacks the input by the
+ * method's descriptor, allocates and initialises the output message, calls the
+ * handler, packs the output and replies. Handlers may block (SQL, HTTP); they
+ * run on the server's own threads, never on nng's callback threads. A request
+ * that does not unpack, names an unknown method or is past its deadline is
+ * answered with an error; the server keeps serving.
+ *
+ * Client: thread-safe; every call uses its own context and has a deadline.
+ * No server answering -> IP_UNAVAILABLE; no reply by the deadline ->
+ * IP_DEADLINE_EXCEEDED; never a hang. nng redials by itself after a server
+ * restart. `urls` may list several addresses of one service (comma-separated);
+ * nng spreads calls over the connected ones. NNG_OPT_RECVMAXSZ is set on both
+ * ends (max_msg_bytes). REQ resending is disabled (the resend time is set past
+ * any deadline): a slow call is never run twice behind the caller's back;
+ * callers that retry make their calls idempotent (callers make the ids).
+ */
+#ifndef IP_RPC_H
+#define IP_RPC_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ip_status.h"
+
+#define IP_RPC_DEFAULT_MAX_MSG (64u * 1024u * 1024u)
+
+/* ---------------------------------------------------------------- server */
+
+typedef struct ip_rpc_server ip_rpc_server;
+typedef struct ip_rpc_call ip_rpc_call; /* one request being served */
+
+/* A method implementation. `input` is the unpacked request (borrowed, freed by
+ * the server after the call). `output` was allocated and initialised by the
+ * server; the handler fills its fields with memory from ip_rpc_call_alloc /
+ * ip_rpc_call_strdup / ip_rpc_call_memdup (or static constants), which is
+ * released after the reply is packed. Returns IP_OK, or the error status with
+ * a message set by ip_rpc_call_errorf (the output is then not sent). */
+typedef ip_status (*ip_rpc_handler)(void *user, ip_rpc_call *call, const ProtobufCMessage *input,
+                                    ProtobufCMessage *output);
+
+typedef struct ip_rpc_server_opts {
+    const char *url;         /* "tcp://127.0.0.1:7101" (listens) */
+    int workers;             /* contexts/threads serving at once; <= 0 means 32 */
+    size_t max_msg_bytes;    /* 0 means IP_RPC_DEFAULT_MAX_MSG */
+} ip_rpc_server_opts;
+
+/* Starts serving `svc`. `handlers` has svc->n_methods entries in the order of
+ * svc->methods (a NULL entry answers INTERNAL "not implemented"); it and `user`
+ * are borrowed for the server's life. */
+ip_status ip_rpc_server_new(const ProtobufCServiceDescriptor *svc, const ip_rpc_handler *handlers,
+                            void *user, const ip_rpc_server_opts *opts, ip_rpc_server **out);
+
+/* Stops accepting, lets calls in flight finish, closes the socket. Idempotent. */
+void ip_rpc_server_close(ip_rpc_server *srv);
+/* Closes (if needed) and frees. NULL does nothing. */
+void ip_rpc_server_free(ip_rpc_server *srv);
+
+/* Per-call memory, zeroed, released when the call's reply has been sent. NULL only
+ * when out of memory. */
+void *ip_rpc_call_alloc(ip_rpc_call *call, size_t n);
+char *ip_rpc_call_strdup(ip_rpc_call *call, const char *s);
+void *ip_rpc_call_memdup(ip_rpc_call *call, const void *p, size_t n);
+/* Hands `p` over to the call: free_fn(p) runs when the call ends (for buffers
+ * made by libraries, e.g. a downloaded object). */
+void ip_rpc_call_defer_free(ip_rpc_call *call, void *p, void (*free_fn)(void *));
+/* Sets the reply message for a failed call (printf-style). */
+void ip_rpc_call_errorf(ip_rpc_call *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *ip_rpc_call_request_id(const ip_rpc_call *call); /* "" if none */
+const char *ip_rpc_call_method(const ip_rpc_call *call);
+int64_t ip_rpc_call_deadline_ms(const ip_rpc_call *call);    /* absolute epoch ms; 0 = none */
+/* Milliseconds left before the deadline (INT32_MAX-ish when none; <= 0 when past). */
+int64_t ip_rpc_call_remaining_ms(const ip_rpc_call *call);
+
+/* ---------------------------------------------------------------- client */
+
+typedef struct ip_rpc_client ip_rpc_client;
+
+typedef struct ip_rpc_client_opts {
+    const char *urls;        /* comma-separated dial addresses of one service */
+    int timeout_ms;          /* default deadline of a call; <= 0 means 5000 */
+    size_t max_msg_bytes;    /* 0 means IP_RPC_DEFAULT_MAX_MSG */
+} ip_rpc_client_opts;
+
+/* Per-call options; NULL means the client's defaults. */
+typedef struct ip_rpc_call_opts {
+    int timeout_ms;          /* <= 0 means the client's default */
+    const char *request_id;  /* NULL means a fresh UUIDv4 */
+} ip_rpc_call_opts;
+
+/* Makes a client for `svc` (borrowed; the generated descriptor is static).
+ * Dials asynchronously: creating a client while the server is down succeeds. */
+ip_status ip_rpc_client_new(const ProtobufCServiceDescriptor *svc, const ip_rpc_client_opts *opts,
+                            ip_rpc_client **out);
+/* Waits for calls in flight, closes, frees. NULL does nothing. */
+void ip_rpc_client_free(ip_rpc_client *c);
+
+/* Calls `method` with `input` (borrowed). On IP_OK, *output is the unpacked
+ * reply, owned by the caller: free it with protobuf_c_message_free_unpacked(*output,
+ * NULL). On failure *output is NULL and, if errbuf is not NULL, it holds a
+ * NUL-terminated message (the server's, or the transport's). An unknown method
+ * name is IP_INVALID_ARGUMENT without any I/O. */
+ip_status ip_rpc_invoke(ip_rpc_client *c, const char *method, const ProtobufCMessage *input,
+                        ProtobufCMessage **output, const ip_rpc_call_opts *opts, char *errbuf,
+                        size_t errlen);
+
+/* Asks the server's transport for "$ping": IP_OK when some server answers in time. */
+ip_status ip_rpc_ping(ip_rpc_client *c, int timeout_ms);
+
+#endif
