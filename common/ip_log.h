@@ -57,7 +57,15 @@ void ip_log_fields(ip_log_level level, const char *event, const ip_log_field *fi
         }                                                                                   \
     } while (0)
 
-/* Routes GLib's (and so libvips's) log messages into ip_log as event "glib.log". */
+/* Routes GLib's (and so libvips's) log messages into ip_log as event "glib.log".
+ * Defined in the separate library ip_log_glib (link it; it pulls in glib-2.0),
+ * so that services without GLib do not link it. */
 void ip_log_route_glib(void);
+
+/* A librdkafka log callback (rd_kafka_conf_set_log_cb(conf, ip_log_rdkafka_cb)):
+ * writes event "rdkafka.log" with the facility and message, syslog levels mapped
+ * to ours. Needs no library of its own (rd_kafka_t is struct rd_kafka_s). */
+struct rd_kafka_s;
+void ip_log_rdkafka_cb(const struct rd_kafka_s *rk, int level, const char *fac, const char *buf);
 
 #endif

@@ -1,0 +1,948 @@
+/* ip_rpc.c — protobuf-c services over nng REQ/REP (see ip_rpc.h).
+ *
+ * SERVER. One REP socket, NNG_OPT_RECVMAXSZ set, and `workers` threads. Each
+ * thread owns one nng context and one aio and runs a plain loop: receive,
+ * serve, send, each step finished with nng_aio_wait. Handlers therefore run
+ * on our threads (they may block on SQL or HTTP) and never on nng's callback
+ * threads, and no aio is ever freed or its context closed while an operation
+ * is pending on it (the nng 1.5.2 bugs in INFRA.md). Serving a request means:
+ * unpack the RpcRequest envelope, look the method up in the service
+ * descriptor, refuse it when its deadline has passed, unpack the input, give
+ * the handler a zeroed output message and a per-call arena, pack the output
+ * into an RpcReply. Every failure along the way becomes an error reply; a
+ * request too large for NNG_OPT_RECVMAXSZ never reaches us (nng drops its pipe).
+ *
+ * Closing: a flag under the server mutex, then every worker blocked in a
+ * receive has its aio cancelled; workers busy with a call finish it and send
+ * the reply, see the flag and leave. Only after every thread is joined is the
+ * socket closed and are the aios freed.
+ *
+ * CLIENT. One REQ socket for the client's life, dialled to every address of
+ * the comma list with NNG_FLAG_NONBLOCK (a server that is down at start is
+ * fine: nng keeps redialling, between RECONNMINT and RECONNMAXT). A call opens
+ * its own context and aio, sends with the time left before its deadline as the
+ * aio timeout, then receives with what is left, then closes the context and
+ * frees the aio, always after nng_aio_wait.
+ *
+ * Resends. REQ re-sends a request that got no reply after
+ * NNG_OPT_REQ_RESENDTIME (60 s by default), so a slow call would run twice
+ * on the server. We set it to NNG_DURATION_INFINITE, which turns the timer
+ * off: every call has a deadline and its caller decides whether to retry.
+ * nng still re-queues a request whose pipe closed before the reply came (the
+ * server went away); it goes out again only when a server is connected again
+ * before the deadline, and then to a server that had not seen it complete.
+ *
+ * "No server". A REQ send with no connected pipe waits in nng's queue until
+ * its timeout, which would turn "server down" into DEADLINE_EXCEEDED after the
+ * whole deadline. So the client counts its connected pipes with
+ * nng_pipe_notify (ADD_POST adds the pipe's id, REM_POST removes it) and keeps
+ * the calls in flight on a list. A call that finds no pipe waits at most
+ * IP_RPC_CONNECT_WAIT_MS for one (a fresh client is usually still dialling),
+ * then fails with UNAVAILABLE. When the last pipe goes, every call in flight is
+ * marked lost and its aio cancelled, so it returns UNAVAILABLE at once instead
+ * of waiting out its deadline. A call starts each nng operation under the
+ * client mutex after checking its lost flag, so a cancel cannot slip in between.
+ */
+#include "ip_rpc.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ip_log.h"
+#include "ip_time.h"
+#include "ip_uuid.h"
+#include "rpc.pb-c.h"
+
+#define IP_RPC_DEFAULT_WORKERS 32
+#define IP_RPC_DEFAULT_TIMEOUT_MS 5000
+/* How long a call waits for a connection when none is up (see the header essay). */
+#define IP_RPC_CONNECT_WAIT_MS 300
+/* Longest a worker waits for a reply to be taken by a slow or stuck peer. */
+#define IP_RPC_SEND_TIMEOUT_MS 10000
+#define IP_RPC_PING "$ping"
+
+static ip_status status_from_code(int code)
+{
+    return code >= 0 && code < IP_STATUS_COUNT ? (ip_status)code : IP_INTERNAL;
+}
+
+/* ================================================================ server */
+
+typedef struct arena_block {
+    struct arena_block *next;
+    size_t cap, used;
+    max_align_t data[];
+} arena_block;
+
+typedef struct deferred {
+    struct deferred *next;
+    void *p;
+    void (*fn)(void *);
+} deferred;
+
+struct ip_rpc_call {
+    const char *method;
+    const char *request_id;
+    int64_t deadline_ms;
+    arena_block *blocks;
+    deferred *defers;
+    char *errmsg;
+};
+
+typedef struct worker {
+    struct ip_rpc_server *srv;
+    pthread_t thread;
+    bool started;
+    bool ctx_open;
+    nng_ctx ctx;
+    nng_aio *aio;
+    bool receiving; /* under srv->mu: a receive is pending on aio */
+} worker;
+
+struct ip_rpc_server {
+    const ProtobufCServiceDescriptor *svc;
+    const ip_rpc_handler *handlers;
+    void *user;
+    size_t max_msg;
+    nng_socket sock;
+    bool sock_open;
+    worker *workers;
+    int nworkers;
+    pthread_mutex_t mu;
+    bool closing, closed;
+};
+
+void *ip_rpc_call_alloc(ip_rpc_call *call, size_t n)
+{
+    size_t need = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+    if (need == 0)
+        need = sizeof(max_align_t);
+    arena_block *b = call->blocks;
+    if (b == NULL || b->cap - b->used < need) {
+        size_t cap = need > 4096 ? need : 4096;
+        b = malloc(sizeof *b + cap);
+        if (b == NULL)
+            return NULL;
+        b->cap = cap;
+        b->used = 0;
+        b->next = call->blocks;
+        call->blocks = b;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += need;
+    memset(p, 0, n);
+    return p;
+}
+
+char *ip_rpc_call_strdup(ip_rpc_call *call, const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *p = ip_rpc_call_alloc(call, n);
+    if (p != NULL)
+        memcpy(p, s, n);
+    return p;
+}
+
+void *ip_rpc_call_memdup(ip_rpc_call *call, const void *p, size_t n)
+{
+    void *q = ip_rpc_call_alloc(call, n);
+    if (q != NULL && n > 0)
+        memcpy(q, p, n);
+    return q;
+}
+
+void ip_rpc_call_defer_free(ip_rpc_call *call, void *p, void (*free_fn)(void *))
+{
+    if (p == NULL || free_fn == NULL)
+        return;
+    deferred *d = malloc(sizeof *d);
+    if (d == NULL) {
+        /* Cannot keep it until the reply is packed; the contract says the call
+         * owns it, so the least bad choice is to leak rather than free early. */
+        ip_log(IP_LOG_ERROR, "rpc.defer_free_oom");
+        return;
+    }
+    d->p = p;
+    d->fn = free_fn;
+    d->next = call->defers;
+    call->defers = d;
+}
+
+void ip_rpc_call_errorf(ip_rpc_call *call, const char *fmt, ...)
+{
+    char *msg = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&msg, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    free(call->errmsg);
+    call->errmsg = msg;
+}
+
+const char *ip_rpc_call_request_id(const ip_rpc_call *call)
+{
+    return call->request_id != NULL ? call->request_id : "";
+}
+
+const char *ip_rpc_call_method(const ip_rpc_call *call)
+{
+    return call->method != NULL ? call->method : "";
+}
+
+int64_t ip_rpc_call_deadline_ms(const ip_rpc_call *call)
+{
+    return call->deadline_ms;
+}
+
+int64_t ip_rpc_call_remaining_ms(const ip_rpc_call *call)
+{
+    if (call->deadline_ms <= 0)
+        return INT32_MAX;
+    return call->deadline_ms - ip_now_ms();
+}
+
+static void call_release(ip_rpc_call *call)
+{
+    while (call->defers != NULL) {
+        deferred *d = call->defers;
+        call->defers = d->next;
+        d->fn(d->p);
+        free(d);
+    }
+    while (call->blocks != NULL) {
+        arena_block *b = call->blocks;
+        call->blocks = b->next;
+        free(b);
+    }
+    free(call->errmsg);
+    call->errmsg = NULL;
+}
+
+/* Packs `reply` into a new nng message; NULL when out of memory. */
+static nng_msg *reply_msg(const Imageproc__RpcReply *reply)
+{
+    size_t n = imageproc__rpc_reply__get_packed_size(reply);
+    nng_msg *m;
+    if (nng_msg_alloc(&m, n) != 0)
+        return NULL;
+    imageproc__rpc_reply__pack(reply, nng_msg_body(m));
+    return m;
+}
+
+/* Serves one request; `in` stays owned by the caller. Returns the reply message
+ * (NULL only when out of memory: the request then goes unanswered and the
+ * caller's deadline covers it). */
+static nng_msg *serve(ip_rpc_server *srv, nng_msg *in)
+{
+    int64_t t0 = ip_mono_us();
+    Imageproc__RpcReply reply = IMAGEPROC__RPC_REPLY__INIT;
+    ip_rpc_call call = {0};
+    const ProtobufCMethodDescriptor *md = NULL;
+    ProtobufCMessage *input = NULL, *output = NULL;
+    uint8_t *packed = NULL;
+    char msgbuf[256];
+    nng_msg *out = NULL;
+
+    Imageproc__RpcRequest *req =
+        imageproc__rpc_request__unpack(NULL, nng_msg_len(in), nng_msg_body(in));
+    if (req == NULL) {
+        reply.code = IMAGEPROC__RPC_CODE__RPC_INVALID_ARGUMENT;
+        reply.message = (char *)"malformed request envelope";
+        goto done;
+    }
+    call.method = req->method;
+    call.request_id = req->request_id;
+    call.deadline_ms = req->deadline_ms;
+    reply.request_id = req->request_id;
+
+    if (strcmp(req->method, IP_RPC_PING) == 0)
+        goto done;
+    md = protobuf_c_service_descriptor_get_method_by_name(srv->svc, req->method);
+    if (md == NULL) {
+        reply.code = IMAGEPROC__RPC_CODE__RPC_INVALID_ARGUMENT;
+        snprintf(msgbuf, sizeof msgbuf, "unknown method of %s", srv->svc->name);
+        reply.message = msgbuf;
+        goto done;
+    }
+    if (req->deadline_ms > 0 && req->deadline_ms <= ip_now_ms()) {
+        reply.code = IMAGEPROC__RPC_CODE__RPC_DEADLINE_EXCEEDED;
+        reply.message = (char *)"deadline passed before the call started";
+        goto done;
+    }
+    ip_rpc_handler h = srv->handlers[md - srv->svc->methods];
+    if (h == NULL) {
+        reply.code = IMAGEPROC__RPC_CODE__RPC_INTERNAL;
+        reply.message = (char *)"not implemented";
+        goto done;
+    }
+    input = protobuf_c_message_unpack(md->input, NULL, req->input.len, req->input.data);
+    if (input == NULL) {
+        reply.code = IMAGEPROC__RPC_CODE__RPC_INVALID_ARGUMENT;
+        snprintf(msgbuf, sizeof msgbuf, "input does not unpack as %s", md->input->name);
+        reply.message = msgbuf;
+        goto done;
+    }
+    output = ip_rpc_call_alloc(&call, md->output->sizeof_message);
+    if (output == NULL) {
+        reply.code = IMAGEPROC__RPC_CODE__RPC_RESOURCE_EXHAUSTED;
+        reply.message = (char *)"out of memory";
+        goto done;
+    }
+    protobuf_c_message_init(md->output, output);
+    ip_status st = h(srv->user, &call, input, output);
+    if (st != IP_OK) {
+        reply.code = (Imageproc__RpcCode)st;
+        reply.message = call.errmsg != NULL ? call.errmsg : (char *)ip_strerror(st);
+        goto done;
+    }
+    size_t n = protobuf_c_message_get_packed_size(output);
+    packed = malloc(n ? n : 1);
+    if (packed == NULL) {
+        reply.code = IMAGEPROC__RPC_CODE__RPC_RESOURCE_EXHAUSTED;
+        reply.message = (char *)"out of memory";
+        goto done;
+    }
+    protobuf_c_message_pack(output, packed);
+    reply.output.data = packed;
+    reply.output.len = n;
+
+done:
+    if (reply.code == IMAGEPROC__RPC_CODE__RPC_OK &&
+        imageproc__rpc_reply__get_packed_size(&reply) > srv->max_msg) {
+        reply.code = IMAGEPROC__RPC_CODE__RPC_RESOURCE_EXHAUSTED;
+        reply.message = (char *)"reply larger than the message size limit";
+        reply.output.data = NULL;
+        reply.output.len = 0;
+    }
+    out = reply_msg(&reply);
+    {
+        ip_status code = status_from_code((int)reply.code);
+        ip_log_level lv = code == IP_OK ? IP_LOG_DEBUG
+                          : code == IP_INTERNAL || code == IP_RESOURCE_EXHAUSTED ? IP_LOG_ERROR
+                                                                                 : IP_LOG_INFO;
+        ip_log(lv, code == IP_OK ? "rpc.served" : "rpc.failed", IP_LS("rpc_service", srv->svc->name),
+               IP_LS("method", req != NULL ? req->method : NULL),
+               IP_LS("request_id", req != NULL ? req->request_id : NULL),
+               IP_LS("code", ip_strerror(code)),
+               IP_LS("err", code == IP_OK ? NULL : reply.message),
+               IP_LF("ms", (double)(ip_mono_us() - t0) / 1000.0));
+    }
+    free(packed);
+    if (input != NULL)
+        protobuf_c_message_free_unpacked(input, NULL);
+    call_release(&call);
+    if (req != NULL)
+        imageproc__rpc_request__free_unpacked(req, NULL);
+    return out;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    ip_rpc_server *srv = w->srv;
+
+    pthread_mutex_lock(&srv->mu);
+    while (!srv->closing) {
+        nng_aio_set_timeout(w->aio, NNG_DURATION_INFINITE);
+        w->receiving = true;
+        nng_ctx_recv(w->ctx, w->aio);
+        pthread_mutex_unlock(&srv->mu);
+        nng_aio_wait(w->aio);
+        pthread_mutex_lock(&srv->mu);
+        w->receiving = false;
+        int rv = nng_aio_result(w->aio);
+        if (rv == NNG_ECLOSED)
+            break;
+        if (rv != 0) {
+            if (rv != NNG_ECANCELED)
+                ip_log(IP_LOG_WARN, "rpc.recv_failed", IP_LS("err", nng_strerror(rv)));
+            continue;
+        }
+        pthread_mutex_unlock(&srv->mu);
+
+        nng_msg *in = nng_aio_get_msg(w->aio);
+        nng_aio_set_msg(w->aio, NULL);
+        nng_msg *out = serve(srv, in);
+        nng_msg_free(in);
+        if (out != NULL) {
+            nng_aio_set_timeout(w->aio, IP_RPC_SEND_TIMEOUT_MS);
+            nng_aio_set_msg(w->aio, out);
+            nng_ctx_send(w->ctx, w->aio);
+            nng_aio_wait(w->aio);
+            if ((rv = nng_aio_result(w->aio)) != 0) {
+                nng_msg_free(nng_aio_get_msg(w->aio));
+                nng_aio_set_msg(w->aio, NULL);
+                if (rv != NNG_ECLOSED)
+                    ip_log(IP_LOG_WARN, "rpc.send_failed", IP_LS("err", nng_strerror(rv)));
+            }
+        }
+        pthread_mutex_lock(&srv->mu);
+    }
+    pthread_mutex_unlock(&srv->mu);
+    return NULL;
+}
+
+ip_status ip_rpc_server_new(const ProtobufCServiceDescriptor *svc, const ip_rpc_handler *handlers,
+                            void *user, const ip_rpc_server_opts *opts, ip_rpc_server **out)
+{
+    *out = NULL;
+    if (svc == NULL || handlers == NULL || opts == NULL || opts->url == NULL)
+        return IP_INVALID_ARGUMENT;
+    ip_status st = IP_INTERNAL;
+    int rv;
+    ip_rpc_server *srv = calloc(1, sizeof *srv);
+    if (srv == NULL)
+        return IP_RESOURCE_EXHAUSTED;
+    srv->svc = svc;
+    srv->handlers = handlers;
+    srv->user = user;
+    srv->max_msg = opts->max_msg_bytes ? opts->max_msg_bytes : IP_RPC_DEFAULT_MAX_MSG;
+    srv->nworkers = opts->workers > 0 ? opts->workers : IP_RPC_DEFAULT_WORKERS;
+    pthread_mutex_init(&srv->mu, NULL);
+
+    if ((rv = nng_rep0_open(&srv->sock)) != 0)
+        goto nng_fail;
+    srv->sock_open = true;
+    if ((rv = nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, srv->max_msg)) != 0)
+        goto nng_fail;
+    if ((rv = nng_listen(srv->sock, opts->url, NULL, 0)) != 0) {
+        ip_log(IP_LOG_ERROR, "rpc.listen_failed", IP_LS("url", opts->url),
+               IP_LS("err", nng_strerror(rv)));
+        st = rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP || rv == NNG_EINVAL ? IP_INVALID_ARGUMENT
+                                                                           : IP_UNAVAILABLE;
+        goto fail;
+    }
+    srv->workers = calloc((size_t)srv->nworkers, sizeof *srv->workers);
+    if (srv->workers == NULL) {
+        st = IP_RESOURCE_EXHAUSTED;
+        goto fail;
+    }
+    for (int i = 0; i < srv->nworkers; i++) {
+        worker *w = &srv->workers[i];
+        w->srv = srv;
+        if ((rv = nng_aio_alloc(&w->aio, NULL, NULL)) != 0)
+            goto nng_fail;
+        if ((rv = nng_ctx_open(&w->ctx, srv->sock)) != 0)
+            goto nng_fail;
+        w->ctx_open = true;
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            st = IP_RESOURCE_EXHAUSTED;
+            goto fail;
+        }
+        w->started = true;
+    }
+    ip_log(IP_LOG_INFO, "rpc.listening", IP_LS("rpc_service", svc->name), IP_LS("url", opts->url),
+           IP_LI("workers", srv->nworkers), IP_LI("max_msg_bytes", (long long)srv->max_msg));
+    *out = srv;
+    return IP_OK;
+
+nng_fail:
+    ip_log(IP_LOG_ERROR, "rpc.server_failed", IP_LS("err", nng_strerror(rv)));
+    st = IP_INTERNAL;
+fail:
+    ip_rpc_server_free(srv);
+    return st;
+}
+
+void ip_rpc_server_close(ip_rpc_server *srv)
+{
+    if (srv == NULL)
+        return;
+    pthread_mutex_lock(&srv->mu);
+    if (srv->closed || srv->closing) {
+        pthread_mutex_unlock(&srv->mu);
+        return;
+    }
+    srv->closing = true;
+    for (int i = 0; srv->workers != NULL && i < srv->nworkers; i++)
+        if (srv->workers[i].receiving)
+            nng_aio_cancel(srv->workers[i].aio);
+    pthread_mutex_unlock(&srv->mu);
+
+    for (int i = 0; srv->workers != NULL && i < srv->nworkers; i++) {
+        if (srv->workers[i].started) {
+            pthread_join(srv->workers[i].thread, NULL);
+            srv->workers[i].started = false;
+        }
+    }
+    /* Every worker has left: nothing is pending on any aio. */
+    for (int i = 0; srv->workers != NULL && i < srv->nworkers; i++) {
+        if (srv->workers[i].ctx_open) {
+            nng_ctx_close(srv->workers[i].ctx);
+            srv->workers[i].ctx_open = false;
+        }
+    }
+    if (srv->sock_open) {
+        nng_close(srv->sock);
+        srv->sock_open = false;
+    }
+    pthread_mutex_lock(&srv->mu);
+    srv->closed = true;
+    pthread_mutex_unlock(&srv->mu);
+}
+
+void ip_rpc_server_free(ip_rpc_server *srv)
+{
+    if (srv == NULL)
+        return;
+    ip_rpc_server_close(srv);
+    for (int i = 0; srv->workers != NULL && i < srv->nworkers; i++)
+        if (srv->workers[i].aio != NULL)
+            nng_aio_free(srv->workers[i].aio);
+    free(srv->workers);
+    pthread_mutex_destroy(&srv->mu);
+    free(srv);
+}
+
+/* ================================================================ client */
+
+typedef struct inflight {
+    struct inflight *prev, *next;
+    nng_aio *aio;
+    bool lost; /* the last connection went while this call was in flight */
+} inflight;
+
+struct ip_rpc_client {
+    const ProtobufCServiceDescriptor *svc;
+    nng_socket sock;
+    int timeout_ms;
+    size_t max_msg;
+    char *urls;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;   /* pipes came up, or a call left */
+    uint32_t *pipes;     /* ids of the connected pipes */
+    size_t npipes, cappipes;
+    inflight calls;      /* list head of the calls in flight */
+    int ncalls;
+    bool closing;
+};
+
+static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    ip_rpc_client *c = arg;
+    uint32_t id = (uint32_t)nng_pipe_id(p);
+    pthread_mutex_lock(&c->mu);
+    if (ev == NNG_PIPE_EV_ADD_POST) {
+        if (c->npipes == c->cappipes) {
+            size_t ncap = c->cappipes ? c->cappipes * 2 : 8;
+            uint32_t *np = realloc(c->pipes, ncap * sizeof *np);
+            if (np == NULL) {
+                /* Unknown to us, the pipe still works: worst case a call
+                 * reports UNAVAILABLE while it could have gone through. */
+                pthread_mutex_unlock(&c->mu);
+                return;
+            }
+            c->pipes = np;
+            c->cappipes = ncap;
+        }
+        c->pipes[c->npipes++] = id;
+        pthread_cond_broadcast(&c->cv);
+    } else if (ev == NNG_PIPE_EV_REM_POST) {
+        for (size_t i = 0; i < c->npipes; i++) {
+            if (c->pipes[i] == id) {
+                c->pipes[i] = c->pipes[--c->npipes];
+                if (c->npipes == 0) {
+                    for (inflight *f = c->calls.next; f != &c->calls; f = f->next) {
+                        f->lost = true;
+                        nng_aio_cancel(f->aio);
+                    }
+                }
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+ip_status ip_rpc_client_new(const ProtobufCServiceDescriptor *svc, const ip_rpc_client_opts *opts,
+                            ip_rpc_client **out)
+{
+    *out = NULL;
+    if (svc == NULL || opts == NULL || opts->urls == NULL)
+        return IP_INVALID_ARGUMENT;
+    ip_status st = IP_INTERNAL;
+    int rv;
+    bool sock_open = false;
+    ip_rpc_client *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return IP_RESOURCE_EXHAUSTED;
+    c->svc = svc;
+    c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : IP_RPC_DEFAULT_TIMEOUT_MS;
+    c->max_msg = opts->max_msg_bytes ? opts->max_msg_bytes : IP_RPC_DEFAULT_MAX_MSG;
+    c->calls.next = c->calls.prev = &c->calls;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    if ((c->urls = strdup(opts->urls)) == NULL) {
+        st = IP_RESOURCE_EXHAUSTED;
+        goto fail;
+    }
+
+    if ((rv = nng_req0_open(&c->sock)) != 0)
+        goto nng_fail;
+    sock_open = true;
+    if ((rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->max_msg)) != 0 ||
+        /* No resends: see "Resends" at the top of this file. */
+        (rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
+        (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 50)) != 0 ||
+        (rv = nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 1000)) != 0 ||
+        (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, pipe_event, c)) != 0 ||
+        (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_event, c)) != 0)
+        goto nng_fail;
+
+    int ndial = 0;
+    char *save = NULL;
+    char *list = strdup(opts->urls);
+    if (list == NULL) {
+        st = IP_RESOURCE_EXHAUSTED;
+        goto fail;
+    }
+    for (char *u = strtok_r(list, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save)) {
+        while (*u == ' ' || *u == '\t')
+            u++;
+        size_t n = strlen(u);
+        while (n > 0 && (u[n - 1] == ' ' || u[n - 1] == '\t'))
+            u[--n] = '\0';
+        if (n == 0)
+            continue;
+        if ((rv = nng_dial(c->sock, u, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+            ip_log(IP_LOG_ERROR, "rpc.dial_failed", IP_LS("url", u),
+                   IP_LS("err", nng_strerror(rv)));
+            free(list);
+            st = IP_INVALID_ARGUMENT;
+            goto fail;
+        }
+        ndial++;
+    }
+    free(list);
+    if (ndial == 0) {
+        st = IP_INVALID_ARGUMENT;
+        goto fail;
+    }
+    *out = c;
+    return IP_OK;
+
+nng_fail:
+    ip_log(IP_LOG_ERROR, "rpc.client_failed", IP_LS("err", nng_strerror(rv)));
+    st = IP_INTERNAL;
+fail:
+    if (sock_open)
+        nng_close(c->sock);
+    free(c->urls);
+    free(c->pipes);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+    return st;
+}
+
+void ip_rpc_client_free(ip_rpc_client *c)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&c->mu);
+    c->closing = true;
+    while (c->ncalls > 0)
+        pthread_cond_wait(&c->cv, &c->mu);
+    pthread_mutex_unlock(&c->mu);
+    /* nng_close runs the last REM_POST callbacks (they take c->mu) and returns
+     * only when every pipe is gone, so nothing touches c afterwards. */
+    nng_close(c->sock);
+    free(c->urls);
+    free(c->pipes);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+__attribute__((format(printf, 3, 4))) static void set_err(char *errbuf, size_t errlen,
+                                                          const char *fmt, ...)
+{
+    if (errbuf == NULL || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Registers call `f` and waits (bounded) for a connection. Returns IP_OK with
+ * f on the list, or UNAVAILABLE (not on the list). */
+static ip_status call_enter(ip_rpc_client *c, inflight *f, int64_t deadline_mono)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->closing) {
+        pthread_mutex_unlock(&c->mu);
+        return IP_UNAVAILABLE;
+    }
+    if (c->npipes == 0) {
+        int64_t until = ip_mono_ms() + IP_RPC_CONNECT_WAIT_MS;
+        if (until > deadline_mono)
+            until = deadline_mono;
+        while (c->npipes == 0 && !c->closing) {
+            int64_t left = until - ip_mono_ms();
+            if (left <= 0)
+                break;
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += left / 1000;
+            ts.tv_nsec += (left % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        }
+        if (c->npipes == 0 || c->closing) {
+            pthread_mutex_unlock(&c->mu);
+            return IP_UNAVAILABLE;
+        }
+    }
+    f->lost = false;
+    f->next = c->calls.next;
+    f->prev = &c->calls;
+    c->calls.next->prev = f;
+    c->calls.next = f;
+    c->ncalls++;
+    pthread_mutex_unlock(&c->mu);
+    return IP_OK;
+}
+
+static void call_leave(ip_rpc_client *c, inflight *f)
+{
+    pthread_mutex_lock(&c->mu);
+    f->prev->next = f->next;
+    f->next->prev = f->prev;
+    c->ncalls--;
+    if (c->closing)
+        pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Starts a send (send=true) or receive on ctx unless the call is already lost.
+ * Returns false when lost (nothing started). */
+static bool call_start(ip_rpc_client *c, inflight *f, nng_ctx ctx, bool send)
+{
+    pthread_mutex_lock(&c->mu);
+    bool lost = f->lost;
+    if (!lost) {
+        if (send)
+            nng_ctx_send(ctx, f->aio);
+        else
+            nng_ctx_recv(ctx, f->aio);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return !lost;
+}
+
+/* Maps a failed nng step to a status and message. */
+static ip_status call_error(const inflight *f, int rv, const char *step, char *errbuf,
+                            size_t errlen)
+{
+    if (f->lost) {
+        set_err(errbuf, errlen, "connection to the server lost");
+        return IP_UNAVAILABLE;
+    }
+    if (rv == NNG_ETIMEDOUT) {
+        set_err(errbuf, errlen, "deadline exceeded (%s)", step);
+        return IP_DEADLINE_EXCEEDED;
+    }
+    set_err(errbuf, errlen, "%s failed: %s", step, nng_strerror(rv));
+    return IP_UNAVAILABLE;
+}
+
+/* One round trip: sends `method` with the packed `input` (may be empty) and
+ * unpacks the output by `out_desc` (NULL: output ignored). */
+static ip_status call_raw(ip_rpc_client *c, const char *method, const uint8_t *input,
+                          size_t input_len, const ProtobufCMessageDescriptor *out_desc,
+                          ProtobufCMessage **output, int timeout_ms, const char *request_id,
+                          char *errbuf, size_t errlen)
+{
+    ip_status st = IP_OK;
+    int rv;
+    nng_msg *msg = NULL;
+    nng_ctx ctx;
+    bool ctx_open = false, entered = false;
+    inflight f = {0};
+    Imageproc__RpcReply *reply = NULL;
+    char rid[IP_UUID_STRLEN + 1];
+
+    if (output != NULL)
+        *output = NULL;
+    if (errbuf != NULL && errlen > 0)
+        errbuf[0] = '\0';
+    if (timeout_ms <= 0)
+        timeout_ms = c->timeout_ms;
+    int64_t deadline_mono = ip_mono_ms() + timeout_ms;
+    if (request_id == NULL) {
+        ip_uuid_v4_str(rid);
+        request_id = rid;
+    }
+
+    Imageproc__RpcRequest req = IMAGEPROC__RPC_REQUEST__INIT;
+    req.method = (char *)method;
+    req.input.data = (uint8_t *)input;
+    req.input.len = input_len;
+    req.request_id = (char *)request_id;
+    req.deadline_ms = ip_now_ms() + timeout_ms;
+    size_t n = imageproc__rpc_request__get_packed_size(&req);
+    if (n > c->max_msg) {
+        set_err(errbuf, errlen, "request of %zu bytes is over the %zu-byte limit", n, c->max_msg);
+        return IP_RESOURCE_EXHAUSTED;
+    }
+    if (nng_msg_alloc(&msg, n) != 0) {
+        set_err(errbuf, errlen, "out of memory");
+        return IP_RESOURCE_EXHAUSTED;
+    }
+    imageproc__rpc_request__pack(&req, nng_msg_body(msg));
+
+    if ((rv = nng_aio_alloc(&f.aio, NULL, NULL)) != 0) {
+        set_err(errbuf, errlen, "aio: %s", nng_strerror(rv));
+        st = IP_RESOURCE_EXHAUSTED;
+        goto out;
+    }
+    if ((rv = nng_ctx_open(&ctx, c->sock)) != 0) {
+        set_err(errbuf, errlen, "context: %s", nng_strerror(rv));
+        st = rv == NNG_ECLOSED ? IP_UNAVAILABLE : IP_INTERNAL;
+        goto out;
+    }
+    ctx_open = true;
+    if ((st = call_enter(c, &f, deadline_mono)) != IP_OK) {
+        set_err(errbuf, errlen, "no server connected at %s", c->urls);
+        goto out;
+    }
+    entered = true;
+
+    int64_t left = deadline_mono - ip_mono_ms();
+    if (left <= 0) {
+        set_err(errbuf, errlen, "deadline exceeded (before send)");
+        st = IP_DEADLINE_EXCEEDED;
+        goto out;
+    }
+    nng_aio_set_timeout(f.aio, (nng_duration)left);
+    nng_aio_set_msg(f.aio, msg);
+    if (!call_start(c, &f, ctx, true)) {
+        nng_aio_set_msg(f.aio, NULL);
+        st = call_error(&f, NNG_ECANCELED, "send", errbuf, errlen);
+        goto out;
+    }
+    nng_aio_wait(f.aio);
+    if ((rv = nng_aio_result(f.aio)) != 0) {
+        /* On failure the message is still ours. */
+        nng_aio_set_msg(f.aio, NULL);
+        st = call_error(&f, rv, "send", errbuf, errlen);
+        goto out;
+    }
+    msg = NULL; /* sent: nng owns it */
+
+    left = deadline_mono - ip_mono_ms();
+    if (left <= 0)
+        left = 1; /* still collect a reply that is already here */
+    nng_aio_set_timeout(f.aio, (nng_duration)left);
+    if (!call_start(c, &f, ctx, false)) {
+        st = call_error(&f, NNG_ECANCELED, "receive", errbuf, errlen);
+        goto out;
+    }
+    nng_aio_wait(f.aio);
+    if ((rv = nng_aio_result(f.aio)) != 0) {
+        st = call_error(&f, rv, "receive", errbuf, errlen);
+        goto out;
+    }
+    msg = nng_aio_get_msg(f.aio);
+    nng_aio_set_msg(f.aio, NULL);
+
+    reply = imageproc__rpc_reply__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+    if (reply == NULL) {
+        set_err(errbuf, errlen, "malformed reply envelope");
+        st = IP_INTERNAL;
+        goto out;
+    }
+    if (reply->code != IMAGEPROC__RPC_CODE__RPC_OK) {
+        st = status_from_code((int)reply->code);
+        if (st == IP_OK)
+            st = IP_INTERNAL;
+        set_err(errbuf, errlen, "%s", reply->message[0] ? reply->message : ip_strerror(st));
+        goto out;
+    }
+    if (out_desc != NULL && output != NULL) {
+        *output = protobuf_c_message_unpack(out_desc, NULL, reply->output.len, reply->output.data);
+        if (*output == NULL) {
+            set_err(errbuf, errlen, "reply output does not unpack as %s", out_desc->name);
+            st = IP_INTERNAL;
+            goto out;
+        }
+    }
+
+out:
+    if (reply != NULL)
+        imageproc__rpc_reply__free_unpacked(reply, NULL);
+    if (msg != NULL)
+        nng_msg_free(msg);
+    if (ctx_open)
+        nng_ctx_close(ctx); /* nothing pending: every operation was waited for */
+    if (entered)
+        call_leave(c, &f);
+    if (f.aio != NULL)
+        nng_aio_free(f.aio);
+    return st;
+}
+
+ip_status ip_rpc_invoke(ip_rpc_client *c, const char *method, const ProtobufCMessage *input,
+                        ProtobufCMessage **output, const ip_rpc_call_opts *opts, char *errbuf,
+                        size_t errlen)
+{
+    if (output != NULL)
+        *output = NULL;
+    if (c == NULL || method == NULL || output == NULL) {
+        set_err(errbuf, errlen, "bad arguments");
+        return IP_INVALID_ARGUMENT;
+    }
+    const ProtobufCMethodDescriptor *md =
+        protobuf_c_service_descriptor_get_method_by_name(c->svc, method);
+    if (md == NULL) {
+        set_err(errbuf, errlen, "unknown method %s.%s", c->svc->name, method);
+        return IP_INVALID_ARGUMENT;
+    }
+    if (input != NULL && input->descriptor != md->input) {
+        set_err(errbuf, errlen, "%s takes %s, not %s", method, md->input->name,
+                input->descriptor->name);
+        return IP_INVALID_ARGUMENT;
+    }
+    uint8_t stackbuf[512];
+    uint8_t *packed = stackbuf;
+    size_t n = input != NULL ? protobuf_c_message_get_packed_size(input) : 0;
+    if (n > c->max_msg) {
+        set_err(errbuf, errlen, "input of %zu bytes is over the %zu-byte limit", n, c->max_msg);
+        return IP_RESOURCE_EXHAUSTED;
+    }
+    if (n > sizeof stackbuf && (packed = malloc(n)) == NULL) {
+        set_err(errbuf, errlen, "out of memory");
+        return IP_RESOURCE_EXHAUSTED;
+    }
+    if (input != NULL)
+        protobuf_c_message_pack(input, packed);
+    ip_status st = call_raw(c, method, packed, n, md->output, output,
+                            opts != NULL ? opts->timeout_ms : 0,
+                            opts != NULL ? opts->request_id : NULL, errbuf, errlen);
+    if (packed != stackbuf)
+        free(packed);
+    return st;
+}
+
+ip_status ip_rpc_ping(ip_rpc_client *c, int timeout_ms)
+{
+    if (c == NULL)
+        return IP_INVALID_ARGUMENT;
+    return call_raw(c, IP_RPC_PING, NULL, 0, NULL, NULL, timeout_ms, NULL, NULL, 0);
+}
