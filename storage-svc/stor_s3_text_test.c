@@ -1,0 +1,258 @@
+/* stor_s3_text_test.c — unit tests of the S3 text formats (stor_s3_text.h):
+ * key checks, SigV4 URI encoding, the canonical query string, XML escaping,
+ * the XML scanner on well-formed and malformed answers, and the multi-object
+ * delete body. Run one test by name (`stor_s3_text_test xml_error`) or all
+ * with no argument; the table of tests is at the end.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stor_s3_text.h"
+
+static int failures;
+
+#define CHECK(cond)                                                                         \
+    do {                                                                                    \
+        if (!(cond)) {                                                                      \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);        \
+            failures++;                                                                     \
+        }                                                                                   \
+    } while (0)
+
+#define CHECK_STR(got, want)                                                                \
+    do {                                                                                    \
+        const char *g_ = (got), *w_ = (want);                                               \
+        if (!g_ || strcmp(g_, w_) != 0) {                                                   \
+            fprintf(stderr, "%s:%d: got \"%s\", want \"%s\"\n", __FILE__, __LINE__,         \
+                    g_ ? g_ : "(null)", w_);                                                \
+            failures++;                                                                     \
+        }                                                                                   \
+    } while (0)
+
+static void test_key_check(void)
+{
+    const char *why;
+    CHECK(stor_key_check("o/0190a1b2-0000-7000-8000-000000000000", &why) == IP_OK);
+    CHECK(stor_key_check("v/x/thumbnail.jpg", &why) == IP_OK);
+    CHECK(stor_key_check("a b+c=d&e", &why) == IP_OK);
+    CHECK(stor_key_check("", &why) == IP_INVALID_ARGUMENT && why);
+    CHECK(stor_key_check(NULL, &why) == IP_INVALID_ARGUMENT);
+    CHECK(stor_key_check("/o/x", &why) == IP_INVALID_ARGUMENT);
+    CHECK(stor_key_check("v/../o/x", &why) == IP_INVALID_ARGUMENT);
+    CHECK(stor_key_check("..", &why) == IP_INVALID_ARGUMENT);
+    CHECK(stor_key_check("a\nb", &why) == IP_INVALID_ARGUMENT);
+    CHECK(stor_key_check("a\tb", &why) == IP_INVALID_ARGUMENT);
+    CHECK(stor_key_check("caf\xc3\xa9", &why) == IP_INVALID_ARGUMENT);
+    CHECK(stor_key_check("a\x7f", &why) == IP_INVALID_ARGUMENT);
+    char *big = malloc(STOR_KEY_MAX + 2);
+    memset(big, 'k', STOR_KEY_MAX + 1);
+    big[STOR_KEY_MAX + 1] = '\0';
+    CHECK(stor_key_check(big, &why) == IP_INVALID_ARGUMENT);
+    big[STOR_KEY_MAX] = '\0';
+    CHECK(stor_key_check(big, &why) == IP_OK);
+    free(big);
+
+    CHECK(stor_header_value_ok("image/jpeg", 255));
+    CHECK(stor_header_value_ok("", 255));
+    CHECK(stor_header_value_ok(NULL, 255));
+    CHECK(!stor_header_value_ok("image/jpeg\r\nX-Evil: 1", 255));
+    CHECK(!stor_header_value_ok("abcdef", 5));
+}
+
+static void test_uri_encode(void)
+{
+    char *s;
+    s = stor_uri_encode("v/abc/thumb.jpg", 15, true);
+    CHECK_STR(s, "v/abc/thumb.jpg");
+    free(s);
+    s = stor_uri_encode("v/abc/thumb.jpg", 15, false);
+    CHECK_STR(s, "v%2Fabc%2Fthumb.jpg");
+    free(s);
+    s = stor_uri_encode("a b+c=d&e~f_g-h.i*j", 19, true);
+    CHECK_STR(s, "a%20b%2Bc%3Dd%26e~f_g-h.i%2Aj");
+    free(s);
+    s = stor_uri_encode("\xc3\xa9%", 3, true);
+    CHECK_STR(s, "%C3%A9%25");
+    free(s);
+    s = stor_uri_encode("", 0, true);
+    CHECK_STR(s, "");
+    free(s);
+}
+
+static void test_canonical_query(void)
+{
+    char *q;
+    stor_query_param p1[] = {{"prefix", "t/x y/"}, {"list-type", "2"}, {"max-keys", "1000"},
+                             {"continuation-token", "1/a+b=="}};
+    q = stor_canonical_query(p1, 4);
+    CHECK_STR(q, "continuation-token=1%2Fa%2Bb%3D%3D&list-type=2&max-keys=1000&"
+                 "prefix=t%2Fx%20y%2F");
+    free(q);
+
+    /* A bare sub-resource keeps its '='. */
+    stor_query_param p2[] = {{"policy", NULL}};
+    q = stor_canonical_query(p2, 1);
+    CHECK_STR(q, "policy=");
+    free(q);
+    stor_query_param p3[] = {{"delete", ""}};
+    q = stor_canonical_query(p3, 1);
+    CHECK_STR(q, "delete=");
+    free(q);
+
+    q = stor_canonical_query(NULL, 0);
+    CHECK_STR(q, "");
+    free(q);
+
+    /* Same name: ordered by value. Upper case sorts before lower (byte order). */
+    stor_query_param p4[] = {{"b", "2"}, {"b", "1"}, {"B", "x"}, {"a", ""}};
+    q = stor_canonical_query(p4, 4);
+    CHECK_STR(q, "B=x&a=&b=1&b=2");
+    free(q);
+}
+
+static void test_xml_escape(void)
+{
+    char *s = stor_xml_escape("a&b<c>d\"e'f");
+    CHECK_STR(s, "a&amp;b&lt;c&gt;d&quot;e&apos;f");
+    free(s);
+    s = stor_xml_escape("");
+    CHECK_STR(s, "");
+    free(s);
+}
+
+static void test_xml_next(void)
+{
+    const char *xml = "<R><Contents><Key>a</Key></Contents><Contents><Key>b&amp;c</Key>"
+                      "</Contents><Empty/><IsTruncated>false</IsTruncated></R>";
+    const char *pos = xml, *end = xml + strlen(xml), *in;
+    size_t il;
+    int n = 0;
+    while (stor_xml_next(&pos, end, "Contents", &in, &il))
+        n++;
+    CHECK(n == 2);
+
+    pos = xml;
+    CHECK(stor_xml_next(&pos, end, "Empty", &in, &il) && il == 0);
+    pos = xml;
+    CHECK(stor_xml_next(&pos, end, "IsTruncated", &in, &il) && il == 5 &&
+          memcmp(in, "false", 5) == 0);
+    pos = xml;
+    CHECK(!stor_xml_next(&pos, end, "Missing", &in, &il));
+
+    /* Unclosed element, truncated input, empty input. */
+    const char *bad = "<Key>abc";
+    pos = bad;
+    CHECK(!stor_xml_next(&pos, bad + strlen(bad), "Key", &in, &il));
+    pos = xml;
+    CHECK(!stor_xml_next(&pos, xml + 20, "Contents", &in, &il));
+    pos = "";
+    CHECK(!stor_xml_next(&pos, pos, "Key", &in, &il));
+    /* A tag name too long for the scanner is simply not found. */
+    char longtag[200];
+    memset(longtag, 'T', sizeof longtag - 1);
+    longtag[sizeof longtag - 1] = '\0';
+    pos = xml;
+    CHECK(!stor_xml_next(&pos, end, longtag, &in, &il));
+}
+
+static void test_xml_text(void)
+{
+    char out[64];
+    const char *raw = "a&amp;b&lt;&gt;&quot;&apos;&#65;&#x42;&#xe9;";
+    CHECK(stor_xml_text(raw, strlen(raw), out, sizeof out));
+    CHECK_STR(out, "a&b<>\"'AB\xc3\xa9");
+
+    CHECK(!stor_xml_text("a&bogus;", 8, out, sizeof out));
+    CHECK(!stor_xml_text("a&amp", 5, out, sizeof out));
+    CHECK(!stor_xml_text("&#;", 3, out, sizeof out));
+    CHECK(!stor_xml_text("&#x110000;", 10, out, sizeof out));
+    CHECK(!stor_xml_text("&#0;", 4, out, sizeof out));
+    CHECK(!stor_xml_text("&#xD800;", 8, out, sizeof out));
+    CHECK(!stor_xml_text("a<b", 3, out, sizeof out));
+    CHECK(!stor_xml_text("&#99999999999999;", 17, out, sizeof out));
+
+    /* Truncation is reported, and the output stays terminated. */
+    char small[4];
+    CHECK(!stor_xml_text("abcdef", 6, small, sizeof small));
+    CHECK_STR(small, "abc");
+
+    char *d = stor_xml_text_dup("x&amp;y", 7);
+    CHECK_STR(d, "x&y");
+    free(d);
+    CHECK(stor_xml_text_dup("x&y", 3) == NULL);
+}
+
+static void test_xml_error(void)
+{
+    char code[64], msg[128];
+    const char *e = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code>"
+                    "<Message>The specified key does not exist.</Message>"
+                    "<Key>o/x</Key><RequestId>1</RequestId></Error>";
+    CHECK(stor_xml_error_parse(e, strlen(e), code, sizeof code, msg, sizeof msg));
+    CHECK_STR(code, "NoSuchKey");
+    CHECK_STR(msg, "The specified key does not exist.");
+
+    const char *sig = "<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature "
+                      "we calculated does not match &amp; more</Message></Error>";
+    CHECK(stor_xml_error_parse(sig, strlen(sig), code, sizeof code, msg, sizeof msg));
+    CHECK_STR(code, "SignatureDoesNotMatch");
+    CHECK_STR(msg, "The request signature we calculated does not match & more");
+
+    CHECK(!stor_xml_error_parse("", 0, code, sizeof code, msg, sizeof msg));
+    CHECK_STR(code, "");
+    CHECK(!stor_xml_error_parse(NULL, 0, code, sizeof code, msg, sizeof msg));
+    CHECK(!stor_xml_error_parse("not xml at all", 14, code, sizeof code, msg, sizeof msg));
+    const char *nomsg = "<Error><Code>AccessDenied</Code></Error>";
+    CHECK(stor_xml_error_parse(nomsg, strlen(nomsg), code, sizeof code, msg, sizeof msg));
+    CHECK_STR(code, "AccessDenied");
+    CHECK_STR(msg, "");
+    /* A huge message is cut to the buffer, never overflowing it. */
+    char big[600] = "<Error><Code>X</Code><Message>";
+    memset(big + strlen(big), 'm', 500);
+    strcpy(big + 30 + 500, "</Message></Error>");
+    CHECK(stor_xml_error_parse(big, strlen(big), code, sizeof code, msg, sizeof msg));
+    CHECK(strlen(msg) == sizeof msg - 1);
+}
+
+static void test_delete_body(void)
+{
+    const char *keys[] = {"t/a", "t/b&c"};
+    size_t len = 0;
+    char *b = stor_xml_delete_body(keys, 2, &len);
+    CHECK(b && len == strlen(b));
+    CHECK(b && strstr(b, "<Quiet>true</Quiet>"));
+    CHECK(b && strstr(b, "<Object><Key>t/a</Key></Object><Object><Key>t/b&amp;c</Key></Object>"));
+    CHECK(b && strstr(b, "</Delete>") == b + len - 9);
+    free(b);
+}
+
+static const struct {
+    const char *name;
+    void (*fn)(void);
+} tests[] = {
+    {"key_check", test_key_check},     {"uri_encode", test_uri_encode},
+    {"canonical_query", test_canonical_query}, {"xml_escape", test_xml_escape},
+    {"xml_next", test_xml_next},       {"xml_text", test_xml_text},
+    {"xml_error", test_xml_error},     {"delete_body", test_delete_body},
+};
+
+int main(int argc, char **argv)
+{
+    int ran = 0;
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        if (argc > 1 && strcmp(argv[1], tests[i].name) != 0)
+            continue;
+        tests[i].fn();
+        ran++;
+    }
+    if (ran == 0) {
+        fprintf(stderr, "no test named %s\n", argc > 1 ? argv[1] : "");
+        return 2;
+    }
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    return 0;
+}

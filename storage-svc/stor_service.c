@@ -1,0 +1,218 @@
+/* stor_service.c — `service Storage` over ip_rpc, backed by stor_s3.
+ *
+ * Every handler follows the same shape: check the request (an invalid key,
+ * content type or size is INVALID_ARGUMENT before any I/O), compute the S3
+ * budget from the call's deadline (leaving a little time to send the reply),
+ * run the S3 call on this worker thread (stor_s3 keeps one kept-alive
+ * connection per thread), and fill the reply from per-call memory. A GET's
+ * buffer is handed to the call and freed after the reply is packed. Failures
+ * carry stor_s3's message to the caller and are logged with the request id.
+ */
+#include "stor_service.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ip_log.h"
+#include "ip_time.h"
+#include "stor_s3_text.h"
+#include "storage.pb-c.h"
+
+#define REPLY_MARGIN_MS 25   /* time kept back from the deadline for the reply */
+#define HEADER_VALUE_MAX 255 /* content type and cache control */
+
+/* The S3 budget for a call: its remaining time less the margin; 0 (the
+ * client's default) when the caller set no deadline. */
+static int64_t budget_of(ip_rpc_call *call)
+{
+    if (ip_rpc_call_deadline_ms(call) <= 0)
+        return 0;
+    int64_t left = ip_rpc_call_remaining_ms(call) - REPLY_MARGIN_MS;
+    return left > 1 ? left : 1;
+}
+
+static ip_status check_key(ip_rpc_call *call, const char *what, const char *key)
+{
+    const char *why = NULL;
+    if (stor_key_check(key, &why) != IP_OK) {
+        ip_rpc_call_errorf(call, "%s: %s", what, why);
+        return IP_INVALID_ARGUMENT;
+    }
+    return IP_OK;
+}
+
+static ip_status fail(ip_rpc_call *call, ip_status st, const char *key, const char *err)
+{
+    ip_rpc_call_errorf(call, "%s", err[0] ? err : ip_strerror(st));
+    /* The transport logs every failed call (rpc.failed); this adds the key. */
+    ip_log(IP_LOG_DEBUG, "storage.call_failed",
+           IP_LS("method", ip_rpc_call_method(call)), IP_LS("request_id", ip_rpc_call_request_id(call)),
+           IP_LS("key", key), IP_LS("status", ip_strerror(st)), IP_LS("err", err));
+    return st;
+}
+
+static Imageproc__ObjectInfo *info_new(ip_rpc_call *call, const char *key,
+                                       const stor_obj_info *oi)
+{
+    Imageproc__ObjectInfo *info = ip_rpc_call_alloc(call, sizeof *info);
+    if (!info)
+        return NULL;
+    imageproc__object_info__init(info);
+    info->key = ip_rpc_call_strdup(call, key);
+    info->size_bytes = oi->size;
+    info->content_type = ip_rpc_call_strdup(call, oi->content_type);
+    info->etag = ip_rpc_call_strdup(call, oi->etag);
+    if (!info->key || !info->content_type || !info->etag)
+        return NULL;
+    return info;
+}
+
+static ip_status oom(ip_rpc_call *call)
+{
+    ip_rpc_call_errorf(call, "out of memory");
+    return IP_RESOURCE_EXHAUSTED;
+}
+
+static ip_status handle_put(void *user, ip_rpc_call *call, const ProtobufCMessage *input,
+                            ProtobufCMessage *output)
+{
+    stor_service *svc = user;
+    const Imageproc__PutObjectRequest *rq = (const Imageproc__PutObjectRequest *)input;
+    Imageproc__PutObjectReply *rp = (Imageproc__PutObjectReply *)output;
+    ip_status st;
+    char err[512] = "";
+
+    if ((st = check_key(call, "PutObject", rq->key)) != IP_OK)
+        return st;
+    if (rq->data.len > svc->upload_max_bytes) {
+        ip_rpc_call_errorf(call, "PutObject: %zu bytes is over the upload limit of %zu bytes",
+                           rq->data.len, svc->upload_max_bytes);
+        return IP_INVALID_ARGUMENT;
+    }
+    if (!stor_header_value_ok(rq->content_type, HEADER_VALUE_MAX) ||
+        !stor_header_value_ok(rq->cache_control, HEADER_VALUE_MAX)) {
+        ip_rpc_call_errorf(call, "PutObject: content_type and cache_control must be printable "
+                                 "ASCII of at most 255 bytes");
+        return IP_INVALID_ARGUMENT;
+    }
+
+    stor_obj_info oi;
+    st = stor_s3_put(svc->s3, rq->key, rq->data.data, rq->data.len, rq->content_type,
+                     rq->cache_control, &oi, budget_of(call), err, sizeof err);
+    if (st != IP_OK)
+        return fail(call, st, rq->key, err);
+    if (!(rp->info = info_new(call, rq->key, &oi)))
+        return oom(call);
+    return IP_OK;
+}
+
+static ip_status handle_get(void *user, ip_rpc_call *call, const ProtobufCMessage *input,
+                            ProtobufCMessage *output)
+{
+    stor_service *svc = user;
+    const Imageproc__GetObjectRequest *rq = (const Imageproc__GetObjectRequest *)input;
+    Imageproc__GetObjectReply *rp = (Imageproc__GetObjectReply *)output;
+    ip_status st;
+    char err[512] = "";
+
+    if ((st = check_key(call, "GetObject", rq->key)) != IP_OK)
+        return st;
+    stor_obj_info oi;
+    void *data = NULL;
+    size_t len = 0;
+    st = stor_s3_get(svc->s3, rq->key, svc->get_max_bytes, &data, &len, &oi, budget_of(call),
+                     err, sizeof err);
+    if (st != IP_OK)
+        return fail(call, st, rq->key, err);
+    if (data)
+        ip_rpc_call_defer_free(call, data, free);
+    rp->data.data = data;
+    rp->data.len = len;
+    if (!(rp->info = info_new(call, rq->key, &oi)))
+        return oom(call);
+    return IP_OK;
+}
+
+static ip_status handle_head(void *user, ip_rpc_call *call, const ProtobufCMessage *input,
+                             ProtobufCMessage *output)
+{
+    stor_service *svc = user;
+    const Imageproc__HeadObjectRequest *rq = (const Imageproc__HeadObjectRequest *)input;
+    Imageproc__HeadObjectReply *rp = (Imageproc__HeadObjectReply *)output;
+    ip_status st;
+    char err[512] = "";
+
+    if ((st = check_key(call, "HeadObject", rq->key)) != IP_OK)
+        return st;
+    stor_obj_info oi;
+    st = stor_s3_head(svc->s3, rq->key, &oi, budget_of(call), err, sizeof err);
+    if (st != IP_OK)
+        return fail(call, st, rq->key, err);
+    if (!(rp->info = info_new(call, rq->key, &oi)))
+        return oom(call);
+    return IP_OK;
+}
+
+static ip_status handle_delete(void *user, ip_rpc_call *call, const ProtobufCMessage *input,
+                               ProtobufCMessage *output)
+{
+    stor_service *svc = user;
+    const Imageproc__DeleteObjectsRequest *rq = (const Imageproc__DeleteObjectsRequest *)input;
+    Imageproc__DeleteObjectsReply *rp = (Imageproc__DeleteObjectsReply *)output;
+    ip_status st;
+    char err[512] = "";
+    int64_t by_key = 0, by_prefix = 0;
+
+    for (size_t i = 0; i < rq->n_keys; i++)
+        if ((st = check_key(call, "DeleteObjects key", rq->keys[i])) != IP_OK)
+            return st;
+    bool has_prefix = rq->prefix && rq->prefix[0];
+    if (has_prefix && (st = check_key(call, "DeleteObjects prefix", rq->prefix)) != IP_OK)
+        return st;
+
+    int64_t t0 = ip_mono_ms();
+    if (rq->n_keys > 0) {
+        st = stor_s3_delete_keys(svc->s3, (const char *const *)rq->keys, rq->n_keys, &by_key,
+                                 budget_of(call), err, sizeof err);
+        if (st != IP_OK)
+            return fail(call, st, rq->keys[0], err);
+    }
+    if (has_prefix) {
+        st = stor_s3_delete_prefix(svc->s3, rq->prefix, &by_prefix, budget_of(call), err,
+                                   sizeof err);
+        if (st != IP_OK)
+            return fail(call, st, rq->prefix, err);
+    }
+    int64_t total = by_key + by_prefix;
+    rp->deleted = total > INT32_MAX ? INT32_MAX : (int32_t)total;
+    ip_log(IP_LOG_INFO, "storage.deleted", IP_LS("request_id", ip_rpc_call_request_id(call)),
+           IP_LI("keys", rq->n_keys), IP_LS("prefix", has_prefix ? rq->prefix : ""),
+           IP_LI("deleted", total), IP_LI("ms", ip_mono_ms() - t0));
+    return IP_OK;
+}
+
+ip_status stor_service_serve(stor_service *svc, const ip_rpc_server_opts *opts,
+                             ip_rpc_server **out)
+{
+    static const struct {
+        const char *name;
+        ip_rpc_handler fn;
+    } table[] = {
+        {"PutObject", handle_put},
+        {"GetObject", handle_get},
+        {"HeadObject", handle_head},
+        {"DeleteObjects", handle_delete},
+    };
+    const ProtobufCServiceDescriptor *d = &imageproc__storage__descriptor;
+    ip_rpc_handler *handlers = svc->handlers;
+    if (d->n_methods > sizeof svc->handlers / sizeof svc->handlers[0])
+        return IP_INTERNAL;
+    memset(svc->handlers, 0, sizeof svc->handlers);
+    /* Match by name so the order of the .proto does not matter. */
+    for (unsigned i = 0; i < d->n_methods; i++)
+        for (size_t k = 0; k < sizeof table / sizeof table[0]; k++)
+            if (strcmp(d->methods[i].name, table[k].name) == 0)
+                handlers[i] = table[k].fn;
+    return ip_rpc_server_new(d, handlers, svc, opts, out);
+}

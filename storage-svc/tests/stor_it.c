@@ -1,0 +1,777 @@
+/* stor_it.c — integration tests of storage-svc against the real S3 server
+ * (versitygw) and nginx that the test command started.
+ *
+ * Each run starts its own storage-svc (the binary just built) on
+ * IP_STOR_TEST_URL (default tcp://127.0.0.1:7211) with the IP_* environment,
+ * waits until it answers "$ping", runs one test by name, then stops it with
+ * SIGTERM and checks that it exited 0. Keys live under a fresh prefix per run
+ * (t/<uuid>/, v/<uuid>/, o/<uuid>) so earlier runs do not matter. A missing
+ * server is a failure, never a skip. The table of tests is at the end.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ip_log.h"
+#include "ip_rpc.h"
+#include "ip_time.h"
+#include "ip_uuid.h"
+#include "storage.pb-c.h"
+
+#ifndef STOR_BIN
+#error "STOR_BIN must name the storage-svc binary"
+#endif
+#ifndef IP_SOURCE_DIR
+#error "IP_SOURCE_DIR must name the repository"
+#endif
+
+static int failures;
+
+#define CHECK(cond)                                                                         \
+    do {                                                                                    \
+        if (!(cond)) {                                                                      \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);        \
+            failures++;                                                                     \
+        }                                                                                   \
+    } while (0)
+
+#define CHECK_ST(got, want)                                                                 \
+    do {                                                                                    \
+        ip_status g_ = (got), w_ = (want);                                                  \
+        if (g_ != w_) {                                                                     \
+            fprintf(stderr, "%s:%d: status %s, want %s (%s)\n", __FILE__, __LINE__,         \
+                    ip_strerror(g_), ip_strerror(w_), last_err);                            \
+            failures++;                                                                     \
+        }                                                                                   \
+    } while (0)
+
+static char last_err[1024];
+
+static const char *env_or(const char *name, const char *def)
+{
+    const char *v = getenv(name);
+    return v && v[0] ? v : def;
+}
+
+/* ------------------------------------------------------------ the server */
+
+typedef struct server {
+    pid_t pid;
+    char log_path[256];
+} server;
+
+/* Starts storage-svc with the current environment plus `extra` ("NAME=value",
+ * NULL-terminated), stderr to a log file. */
+static bool server_spawn(server *s, const char *url, const char *const *extra)
+{
+    snprintf(s->log_path, sizeof s->log_path, "/tmp/stor_it.%d.%ld.log", (int)getpid(),
+             (long)ip_mono_us());
+    s->pid = fork();
+    if (s->pid < 0)
+        return false;
+    if (s->pid == 0) {
+        int fd = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            close(fd);
+        }
+        setenv("IP_STORAGE_RPC_URL", url, 1);
+        for (size_t i = 0; extra && extra[i]; i++)
+            putenv((char *)extra[i]);
+        execl(STOR_BIN, STOR_BIN, (char *)NULL);
+        _exit(127);
+    }
+    return true;
+}
+
+/* Waits for the child to exit within timeout_ms; returns its wait status or
+ * -1 on timeout. */
+static int server_wait_exit(server *s, int timeout_ms)
+{
+    int64_t until = ip_mono_ms() + timeout_ms;
+    for (;;) {
+        int wst;
+        pid_t r = waitpid(s->pid, &wst, WNOHANG);
+        if (r == s->pid) {
+            s->pid = 0;
+            return wst;
+        }
+        if (ip_mono_ms() >= until)
+            return -1;
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static bool server_stop(server *s)
+{
+    if (s->pid <= 0)
+        return true;
+    kill(s->pid, SIGTERM);
+    int wst = server_wait_exit(s, 15000);
+    if (wst == -1) {
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, NULL, 0);
+        s->pid = 0;
+        fprintf(stderr, "storage-svc did not stop on SIGTERM\n");
+        return false;
+    }
+    if (!WIFEXITED(wst) || WEXITSTATUS(wst) != 0) {
+        fprintf(stderr, "storage-svc exited with status %d\n", wst);
+        return false;
+    }
+    return true;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf) {
+        size_t got = fread(buf, 1, (size_t)n, f);
+        buf[got] = '\0';
+    }
+    fclose(f);
+    return buf;
+}
+
+static void dump_log(const server *s)
+{
+    char *log = read_file(s->log_path);
+    if (log) {
+        size_t n = strlen(log);
+        fprintf(stderr, "--- storage-svc log (tail) ---\n%s\n", n > 4000 ? log + n - 4000 : log);
+        free(log);
+    }
+}
+
+/* ------------------------------------------------------------ RPC helpers */
+
+static ip_rpc_client *cli;
+
+static ip_status call(const char *method, const ProtobufCMessage *in, ProtobufCMessage **out,
+                      int timeout_ms)
+{
+    ip_rpc_call_opts o = {.timeout_ms = timeout_ms};
+    last_err[0] = '\0';
+    return ip_rpc_invoke(cli, method, in, out, &o, last_err, sizeof last_err);
+}
+
+static ip_status put(const char *key, const void *data, size_t len, const char *ct)
+{
+    Imageproc__PutObjectRequest rq = IMAGEPROC__PUT_OBJECT_REQUEST__INIT;
+    rq.key = (char *)key;
+    rq.data.data = (uint8_t *)data;
+    rq.data.len = len;
+    rq.content_type = (char *)(ct ? ct : "");
+    ProtobufCMessage *out = NULL;
+    ip_status st = call("PutObject", &rq.base, &out, 60000);
+    if (out)
+        protobuf_c_message_free_unpacked(out, NULL);
+    return st;
+}
+
+/* On IP_OK *reply is owned by the caller. */
+static ip_status get(const char *key, Imageproc__GetObjectReply **reply)
+{
+    Imageproc__GetObjectRequest rq = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
+    rq.key = (char *)key;
+    ProtobufCMessage *out = NULL;
+    ip_status st = call("GetObject", &rq.base, &out, 60000);
+    *reply = (Imageproc__GetObjectReply *)out;
+    return st;
+}
+
+static ip_status head(const char *key, int64_t *size, char *ct, size_t ctlen)
+{
+    Imageproc__HeadObjectRequest rq = IMAGEPROC__HEAD_OBJECT_REQUEST__INIT;
+    rq.key = (char *)key;
+    ProtobufCMessage *out = NULL;
+    ip_status st = call("HeadObject", &rq.base, &out, 10000);
+    if (st == IP_OK) {
+        Imageproc__HeadObjectReply *r = (Imageproc__HeadObjectReply *)out;
+        if (size)
+            *size = r->info ? r->info->size_bytes : -1;
+        if (ct)
+            snprintf(ct, ctlen, "%s", r->info && r->info->content_type ? r->info->content_type : "");
+    }
+    if (out)
+        protobuf_c_message_free_unpacked(out, NULL);
+    return st;
+}
+
+static ip_status del(const char *const *keys, size_t n, const char *prefix, int32_t *deleted)
+{
+    Imageproc__DeleteObjectsRequest rq = IMAGEPROC__DELETE_OBJECTS_REQUEST__INIT;
+    rq.keys = (char **)keys;
+    rq.n_keys = n;
+    rq.prefix = (char *)(prefix ? prefix : "");
+    ProtobufCMessage *out = NULL;
+    ip_status st = call("DeleteObjects", &rq.base, &out, 60000);
+    if (st == IP_OK && deleted)
+        *deleted = ((Imageproc__DeleteObjectsReply *)out)->deleted;
+    if (out)
+        protobuf_c_message_free_unpacked(out, NULL);
+    return st;
+}
+
+static void fill(uint8_t *p, size_t n, uint32_t seed)
+{
+    uint32_t x = seed * 2654435761u + 1;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        p[i] = (uint8_t)x;
+    }
+}
+
+static char run_id[IP_UUID_STRLEN + 1];
+
+/* ------------------------------------------------------------ anonymous HTTP */
+
+typedef struct http_body {
+    char *p;
+    size_t len;
+} http_body;
+
+static size_t http_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    http_body *b = ud;
+    size_t n = size * nmemb;
+    char *np = realloc(b->p, b->len + n + 1);
+    if (!np)
+        return 0;
+    b->p = np;
+    memcpy(b->p + b->len, ptr, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return n;
+}
+
+/* Anonymous GET; returns the HTTP status (0 when no answer). path_as_is keeps
+ * "../" in the URL as written. */
+static long http_get(const char *url, http_body *body, bool path_as_is)
+{
+    CURL *c = curl_easy_init();
+    long code = 0;
+    memset(body, 0, sizeof *body);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
+    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, path_as_is ? 1L : 0L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(c);
+    return code;
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void roundtrip(size_t n, const char *ct)
+{
+    char key[128];
+    snprintf(key, sizeof key, "t/%s/obj-%zu", run_id, n);
+    uint8_t *data = malloc(n ? n : 1);
+    fill(data, n, (uint32_t)n);
+
+    CHECK_ST(put(key, data, n, ct), IP_OK);
+    Imageproc__GetObjectReply *r = NULL;
+    CHECK_ST(get(key, &r), IP_OK);
+    if (r) {
+        CHECK(r->data.len == n);
+        CHECK(n == 0 || (r->data.len == n && memcmp(r->data.data, data, n) == 0));
+        CHECK(r->info && r->info->size_bytes == (int64_t)n);
+        CHECK(r->info && r->info->content_type && strcmp(r->info->content_type, ct) == 0);
+        CHECK(r->info && r->info->etag && r->info->etag[0] && r->info->etag[0] != '"');
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+    }
+    int64_t size = -1;
+    char got_ct[128] = "";
+    CHECK_ST(head(key, &size, got_ct, sizeof got_ct), IP_OK);
+    CHECK(size == (int64_t)n);
+    CHECK(strcmp(got_ct, ct) == 0);
+
+    const char *keys[] = {key};
+    int32_t deleted = -1;
+    CHECK_ST(del(keys, 1, NULL, &deleted), IP_OK);
+    CHECK(deleted == 1);
+    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND);
+    free(data);
+}
+
+static void test_roundtrip_empty(void) { roundtrip(0, "application/octet-stream"); }
+static void test_roundtrip_one_byte(void) { roundtrip(1, "text/plain"); }
+static void test_roundtrip_1mib(void) { roundtrip(1u << 20, "image/jpeg"); }
+static void test_roundtrip_50mib(void) { roundtrip(50u << 20, "image/png"); }
+
+static void test_default_content_type(void)
+{
+    char key[128];
+    snprintf(key, sizeof key, "t/%s/noct", run_id);
+    CHECK_ST(put(key, "x", 1, ""), IP_OK);
+    char ct[128] = "";
+    CHECK_ST(head(key, NULL, ct, sizeof ct), IP_OK);
+    CHECK(strcmp(ct, "application/octet-stream") == 0);
+    /* Keys with characters that need encoding round-trip too. */
+    char odd[192];
+    snprintf(odd, sizeof odd, "t/%s/a b+c=d&e%%f(1)!*'~.jpg", run_id);
+    CHECK_ST(put(odd, "yz", 2, "image/jpeg"), IP_OK);
+    Imageproc__GetObjectReply *r = NULL;
+    CHECK_ST(get(odd, &r), IP_OK);
+    CHECK(r && r->data.len == 2 && memcmp(r->data.data, "yz", 2) == 0);
+    if (r)
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "t/%s/", run_id);
+    int32_t deleted = 0;
+    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK);
+    CHECK(deleted == 2);
+}
+
+static void test_missing_key(void)
+{
+    char key[128];
+    snprintf(key, sizeof key, "o/%s-missing", run_id);
+    Imageproc__GetObjectReply *r = NULL;
+    CHECK_ST(get(key, &r), IP_NOT_FOUND);
+    CHECK(r == NULL);
+    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND);
+    /* Deleting what is not there is fine. */
+    const char *keys[] = {key};
+    CHECK_ST(del(keys, 1, NULL, NULL), IP_OK);
+}
+
+static void test_invalid_key(void)
+{
+    const char *bad[] = {"", "/o/x", "v/../o/x", "a\nb", "caf\xc3\xa9", "..", "a\x01"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        Imageproc__GetObjectReply *r = NULL;
+        CHECK_ST(put(bad[i], "x", 1, "text/plain"), IP_INVALID_ARGUMENT);
+        CHECK_ST(get(bad[i], &r), IP_INVALID_ARGUMENT);
+        CHECK_ST(head(bad[i], NULL, NULL, 0), IP_INVALID_ARGUMENT);
+        if (bad[i][0]) {
+            const char *keys[] = {bad[i]};
+            CHECK_ST(del(keys, 1, NULL, NULL), IP_INVALID_ARGUMENT);
+            CHECK_ST(del(NULL, 0, bad[i], NULL), IP_INVALID_ARGUMENT);
+        }
+    }
+    char key[128];
+    snprintf(key, sizeof key, "t/%s/hdr", run_id);
+    CHECK_ST(put(key, "x", 1, "text/plain\r\nX-Evil: 1"), IP_INVALID_ARGUMENT);
+    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND);
+}
+
+static void test_too_large(void)
+{
+    size_t limit = (size_t)strtoull(env_or("IP_UPLOAD_MAX_BYTES", "52428800"), NULL, 10);
+    size_t n = limit + 1;
+    uint8_t *data = malloc(n);
+    fill(data, n, 7);
+    char key[128];
+    snprintf(key, sizeof key, "o/%s", run_id);
+    CHECK_ST(put(key, data, n, "image/jpeg"), IP_INVALID_ARGUMENT);
+    CHECK(strstr(last_err, "limit") != NULL);
+    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND); /* nothing partial stays */
+    /* Exactly the limit is accepted. */
+    CHECK_ST(put(key, data, limit, "image/jpeg"), IP_OK);
+    int64_t size = -1;
+    CHECK_ST(head(key, &size, NULL, 0), IP_OK);
+    CHECK(size == (int64_t)limit);
+    const char *keys[] = {key};
+    CHECK_ST(del(keys, 1, NULL, NULL), IP_OK);
+    free(data);
+}
+
+typedef struct put_job {
+    const char *prefix;
+    int from, to;
+    int failed;
+} put_job;
+
+static void *put_range(void *p)
+{
+    put_job *j = p;
+    for (int i = j->from; i < j->to; i++) {
+        char key[160], body[32];
+        snprintf(key, sizeof key, "%s%04d", j->prefix, i);
+        int n = snprintf(body, sizeof body, "object %d", i);
+        Imageproc__PutObjectRequest rq = IMAGEPROC__PUT_OBJECT_REQUEST__INIT;
+        rq.key = key;
+        rq.data.data = (uint8_t *)body;
+        rq.data.len = (size_t)n;
+        rq.content_type = (char *)"text/plain";
+        ProtobufCMessage *out = NULL;
+        ip_rpc_call_opts o = {.timeout_ms = 10000};
+        if (ip_rpc_invoke(cli, "PutObject", &rq.base, &out, &o, NULL, 0) != IP_OK)
+            j->failed++;
+        if (out)
+            protobuf_c_message_free_unpacked(out, NULL);
+    }
+    return NULL;
+}
+
+static void test_prefix_delete_1000(void)
+{
+    char prefix[128], other[160];
+    snprintf(prefix, sizeof prefix, "t/%s/many/", run_id);
+    /* A neighbour that shares the prefix's text but not its folder must stay. */
+    snprintf(other, sizeof other, "t/%s/many-not/keep", run_id);
+    CHECK_ST(put(other, "k", 1, "text/plain"), IP_OK);
+
+    enum { N = 1000, T = 8 };
+    pthread_t th[T];
+    put_job jobs[T];
+    for (int t = 0; t < T; t++) {
+        jobs[t] = (put_job){prefix, t * N / T, (t + 1) * N / T, 0};
+        pthread_create(&th[t], NULL, put_range, &jobs[t]);
+    }
+    int failed = 0;
+    for (int t = 0; t < T; t++) {
+        pthread_join(th[t], NULL);
+        failed += jobs[t].failed;
+    }
+    CHECK(failed == 0);
+
+    int32_t deleted = -1;
+    int64_t t0 = ip_mono_ms();
+    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK);
+    fprintf(stderr, "prefix delete of %d objects: %lld ms\n", N, (long long)(ip_mono_ms() - t0));
+    CHECK(deleted == N);
+    char key[160];
+    for (int i = 0; i < N; i += 97) {
+        snprintf(key, sizeof key, "%s%04d", prefix, i);
+        CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND);
+    }
+    CHECK_ST(head(other, NULL, NULL, 0), IP_OK);
+    /* A second delete finds nothing. */
+    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK);
+    CHECK(deleted == 0);
+
+    /* Many keys by name, more than one multi-delete request holds. */
+    enum { M = 1200 };
+    char **keys = calloc(M, sizeof *keys);
+    for (int i = 0; i < M; i++) {
+        keys[i] = malloc(160);
+        snprintf(keys[i], 160, "%s%04d", prefix, i);
+    }
+    put_job j = {prefix, 1100, 1105, 0};
+    put_range(&j);
+    CHECK(j.failed == 0);
+    CHECK_ST(del((const char *const *)keys, M, other, &deleted), IP_OK);
+    CHECK(deleted == M + 1);
+    CHECK_ST(head(other, NULL, NULL, 0), IP_NOT_FOUND);
+    snprintf(key, sizeof key, "%s1102", prefix);
+    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND);
+    for (int i = 0; i < M; i++)
+        free(keys[i]);
+    free(keys);
+}
+
+static void test_public_read(void)
+{
+    const char *endpoint = env_or("IP_S3_ENDPOINT", "http://127.0.0.1:19000");
+    const char *bucket = env_or("IP_S3_BUCKET", "images");
+    const char *listen = env_or("IP_HTTP_LISTEN", "127.0.0.1:8080");
+    char vkey[128], okey[128], url[512];
+    snprintf(vkey, sizeof vkey, "v/%s/thumbnail.jpg", run_id);
+    snprintf(okey, sizeof okey, "o/%s", run_id);
+    uint8_t data[4096];
+    fill(data, sizeof data, 42);
+    CHECK_ST(put(vkey, data, sizeof data, "image/jpeg"), IP_OK);
+    CHECK_ST(put(okey, data, sizeof data, "image/jpeg"), IP_OK);
+
+    http_body b;
+    /* Through the S3 endpoint, anonymously. */
+    snprintf(url, sizeof url, "%s/%s/%s", endpoint, bucket, vkey);
+    CHECK(http_get(url, &b, false) == 200);
+    CHECK(b.len == sizeof data && memcmp(b.p, data, sizeof data) == 0);
+    free(b.p);
+    snprintf(url, sizeof url, "%s/%s/%s", endpoint, bucket, okey);
+    long code = http_get(url, &b, false);
+    CHECK(code == 403);
+    CHECK(!(b.len == sizeof data && memcmp(b.p, data, sizeof data) == 0));
+    free(b.p);
+    snprintf(url, sizeof url, "%s/%s?list-type=2&prefix=o%%2F", endpoint, bucket);
+    code = http_get(url, &b, false);
+    CHECK(code == 403);
+    CHECK(!b.p || strstr(b.p, run_id) == NULL);
+    free(b.p);
+    snprintf(url, sizeof url, "%s/%s", endpoint, bucket);
+    CHECK(http_get(url, &b, false) == 403);
+    free(b.p);
+
+    /* Through nginx: /media/<id>/<file> is the key v/<id>/<file>. */
+    snprintf(url, sizeof url, "http://%s/media/%s/thumbnail.jpg", listen, run_id);
+    CHECK(http_get(url, &b, false) == 200);
+    CHECK(b.len == sizeof data && memcmp(b.p, data, sizeof data) == 0);
+    free(b.p);
+    /* Ways out of /media/ toward the originals: none may serve them. */
+    const char *escapes[] = {"/media/../o/", "/media/%2E%2E/o/", "/media/..%2Fo%2F", "/o/",
+                             "/media/%2e%2e%2fo%2f"};
+    for (size_t i = 0; i < sizeof escapes / sizeof escapes[0]; i++) {
+        snprintf(url, sizeof url, "http://%s%s%s", listen, escapes[i], run_id);
+        code = http_get(url, &b, true);
+        CHECK(code != 200 || !(b.len == sizeof data && memcmp(b.p, data, sizeof data) == 0));
+        CHECK(code != 0);
+        free(b.p);
+    }
+
+    const char *keys[] = {vkey, okey};
+    CHECK_ST(del(keys, 2, NULL, NULL), IP_OK);
+    snprintf(url, sizeof url, "http://%s/media/%s/thumbnail.jpg", listen, run_id);
+    code = http_get(url, &b, false);
+    CHECK(code == 404 || code == 403);
+    free(b.p);
+}
+
+static bool stack(const char *verb)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s/scripts/stack %s s3 >&2", IP_SOURCE_DIR, verb);
+    int rc = system(cmd);
+    return rc == 0;
+}
+
+static void test_s3_outage(void)
+{
+    char key[128];
+    snprintf(key, sizeof key, "t/%s/outage", run_id);
+    CHECK_ST(put(key, "before", 6, "text/plain"), IP_OK);
+
+    CHECK(stack("stop"));
+    int64_t t0 = ip_mono_ms();
+    CHECK_ST(put(key, "during", 6, "text/plain"), IP_UNAVAILABLE);
+    Imageproc__GetObjectReply *r = NULL;
+    CHECK_ST(get(key, &r), IP_UNAVAILABLE);
+    CHECK_ST(head(key, NULL, NULL, 0), IP_UNAVAILABLE);
+    CHECK(ip_mono_ms() - t0 < 10000); /* answered promptly, not at the deadline */
+    fprintf(stderr, "unavailable answers took %lld ms\n", (long long)(ip_mono_ms() - t0));
+
+    bool started = stack("start");
+    CHECK(started);
+    /* The same storage-svc recovers: poll until a call succeeds. */
+    ip_status st = IP_UNAVAILABLE;
+    int64_t until = ip_mono_ms() + 30000;
+    while (ip_mono_ms() < until) {
+        st = head(key, NULL, NULL, 0);
+        if (st == IP_OK)
+            break;
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    CHECK_ST(st, IP_OK);
+    CHECK_ST(get(key, &r), IP_OK);
+    CHECK(r && r->data.len == 6 && memcmp(r->data.data, "before", 6) == 0);
+    if (r)
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+    const char *keys[] = {key};
+    CHECK_ST(del(keys, 1, NULL, NULL), IP_OK);
+}
+
+typedef struct head_job {
+    const char *key;
+    int n, failed;
+} head_job;
+
+static void *head_loop(void *p)
+{
+    head_job *j = p;
+    for (int i = 0; i < j->n; i++) {
+        Imageproc__HeadObjectRequest rq = IMAGEPROC__HEAD_OBJECT_REQUEST__INIT;
+        rq.key = (char *)j->key;
+        ProtobufCMessage *out = NULL;
+        ip_rpc_call_opts o = {.timeout_ms = 10000};
+        if (ip_rpc_invoke(cli, "HeadObject", &rq.base, &out, &o, NULL, 0) != IP_OK)
+            j->failed++;
+        if (out)
+            protobuf_c_message_free_unpacked(out, NULL);
+    }
+    return NULL;
+}
+
+/* Counts the new connections storage-svc reported in its debug log. */
+static long count_new_conns(const char *log)
+{
+    long total = 0;
+    for (const char *p = log; (p = strstr(p, "\"event\":\"s3.request\"")) != NULL; p++) {
+        const char *nc = strstr(p, "\"new_conns\":");
+        const char *eol = strchr(p, '\n');
+        if (nc && (!eol || nc < eol))
+            total += strtol(nc + 12, NULL, 10);
+    }
+    return total;
+}
+
+static server srv; /* this run's storage-svc */
+
+static void test_keepalive(void)
+{
+    char key[128];
+    snprintf(key, sizeof key, "t/%s/ka", run_id);
+    CHECK_ST(put(key, "k", 1, "text/plain"), IP_OK);
+    char *log = read_file(srv.log_path);
+    long before = log ? count_new_conns(log) : 0;
+    free(log);
+
+    enum { T = 4, N = 100 };
+    pthread_t th[T];
+    head_job jobs[T];
+    for (int t = 0; t < T; t++) {
+        jobs[t] = (head_job){key, N, 0};
+        pthread_create(&th[t], NULL, head_loop, &jobs[t]);
+    }
+    int failed = 0;
+    for (int t = 0; t < T; t++) {
+        pthread_join(th[t], NULL);
+        failed += jobs[t].failed;
+    }
+    CHECK(failed == 0);
+    log = read_file(srv.log_path);
+    long after = log ? count_new_conns(log) : 0;
+    free(log);
+    fprintf(stderr, "%d calls opened %ld new S3 connections\n", T * N, after - before);
+    /* At most one connection per worker that served a call; nowhere near one per call. */
+    CHECK(after - before <= 32);
+    CHECK(after - before < T * N / 4);
+    const char *keys[] = {key};
+    CHECK_ST(del(keys, 1, NULL, NULL), IP_OK);
+}
+
+/* Runs without the shared server: a wrong secret must stop start-up. */
+static void test_wrong_secret(void)
+{
+    const char *url = env_or("IP_STOR_TEST_URL2", "tcp://127.0.0.1:7212");
+    const char *extra[] = {"IP_S3_SECRET_KEY=definitely-not-the-secret", "IP_S3_START_WAIT_MS=5000",
+                           NULL};
+    server s = {0};
+    CHECK(server_spawn(&s, url, extra));
+    int wst = server_wait_exit(&s, 20000);
+    CHECK(wst != -1);
+    if (wst == -1) {
+        kill(s.pid, SIGKILL);
+        waitpid(s.pid, NULL, 0);
+    } else {
+        CHECK(WIFEXITED(wst) && WEXITSTATUS(wst) != 0);
+    }
+    char *log = read_file(s.log_path);
+    CHECK(log && strstr(log, "\"event\":\"s3.credentials_rejected\""));
+    CHECK(log && strstr(log, "SignatureDoesNotMatch"));
+    CHECK(log && strstr(log, "definitely-not-the-secret") == NULL); /* no secrets in logs */
+    if (failures)
+        dump_log(&s);
+    free(log);
+    unlink(s.log_path);
+}
+
+static const struct {
+    const char *name;
+    void (*fn)(void);
+    bool own_server; /* needs the shared storage-svc of this run */
+} tests[] = {
+    {"roundtrip.empty", test_roundtrip_empty, true},
+    {"roundtrip.one_byte", test_roundtrip_one_byte, true},
+    {"roundtrip.1mib", test_roundtrip_1mib, true},
+    {"roundtrip.50mib", test_roundtrip_50mib, true},
+    {"roundtrip.encoding", test_default_content_type, true},
+    {"missing_key", test_missing_key, true},
+    {"invalid_key", test_invalid_key, true},
+    {"too_large", test_too_large, true},
+    {"prefix_delete_1000", test_prefix_delete_1000, true},
+    {"public_read", test_public_read, true},
+    {"keepalive", test_keepalive, true},
+    {"s3_outage", test_s3_outage, true},
+    {"wrong_secret", test_wrong_secret, false},
+};
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s <test>\n", argv[0]);
+        return 2;
+    }
+    size_t idx = sizeof tests / sizeof tests[0];
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
+        if (strcmp(argv[1], tests[i].name) == 0)
+            idx = i;
+    if (idx == sizeof tests / sizeof tests[0]) {
+        fprintf(stderr, "no test named %s\n", argv[1]);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    ip_log_init("stor_it", IP_LOG_WARN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    ip_uuid_v4_str(run_id);
+
+    const char *url = env_or("IP_STOR_TEST_URL", "tcp://127.0.0.1:7211");
+    if (tests[idx].own_server) {
+        const char *extra[] = {"IP_LOG_LEVEL=debug", NULL};
+        if (!server_spawn(&srv, url, extra)) {
+            fprintf(stderr, "cannot start %s\n", STOR_BIN);
+            return 1;
+        }
+        ip_rpc_client_opts co = {.urls = url, .timeout_ms = 10000};
+        if (ip_rpc_client_new(&imageproc__storage__descriptor, &co, &cli) != IP_OK) {
+            fprintf(stderr, "cannot make an RPC client\n");
+            server_stop(&srv);
+            return 1;
+        }
+        int64_t until = ip_mono_ms() + 30000;
+        bool up = false;
+        while (!up && ip_mono_ms() < until) {
+            up = ip_rpc_ping(cli, 500) == IP_OK;
+            if (!up) {
+                if (waitpid(srv.pid, NULL, WNOHANG) == srv.pid) {
+                    srv.pid = 0;
+                    break;
+                }
+                struct timespec ts = {0, 50 * 1000000L};
+                nanosleep(&ts, NULL);
+            }
+        }
+        if (!up) {
+            fprintf(stderr, "storage-svc did not come up on %s (is S3 running?)\n", url);
+            dump_log(&srv);
+            server_stop(&srv);
+            ip_rpc_client_free(cli);
+            return 1;
+        }
+    }
+
+    tests[idx].fn();
+
+    if (tests[idx].own_server) {
+        ip_rpc_client_free(cli);
+        if (!server_stop(&srv))
+            failures++;
+        if (failures)
+            dump_log(&srv);
+        unlink(srv.log_path);
+    }
+    curl_global_cleanup();
+    if (failures) {
+        fprintf(stderr, "%s: %d check(s) failed\n", argv[1], failures);
+        return 1;
+    }
+    fprintf(stderr, "%s: ok\n", argv[1]);
+    return 0;
+}
