@@ -1,0 +1,789 @@
+/* ip_rpc_test.c — the nng transport: envelopes, concurrency, restarts, bad
+ * input, deadlines, sizes, several addresses.
+ *
+ * The test service is the real Storage descriptor with test handlers:
+ * GetObject echoes the key as the data (and the request id as the etag),
+ * HeadObject "sleep:N" sleeps N ms, PutObject reports the size it got,
+ * DeleteObjects fails with NOT_FOUND and a message. `ip_rpc_test serve URL`
+ * runs that server in a process of its own until SIGTERM/SIGKILL, so the
+ * restart test can kill a real server process. Ports 7281-7289 are used.
+ */
+#include <errno.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ip_lifecycle.h"
+#include "ip_log.h"
+#include "ip_rpc.h"
+#include "ip_testing.h"
+#include "ip_time.h"
+#include "rpc.pb-c.h"
+#include "storage.pb-c.h"
+
+extern char **environ;
+
+static const ProtobufCServiceDescriptor *SVC = &imageproc__storage__descriptor;
+static atomic_int served_by[2];
+
+static Imageproc__ObjectInfo *new_info(ip_rpc_call *call, const char *key)
+{
+    Imageproc__ObjectInfo *info = ip_rpc_call_alloc(call, sizeof *info);
+    if (info == NULL)
+        return NULL;
+    imageproc__object_info__init(info);
+    info->key = ip_rpc_call_strdup(call, key);
+    return info;
+}
+
+static ip_status h_get(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
+                       ProtobufCMessage *out)
+{
+    const Imageproc__GetObjectRequest *req = (const void *)in;
+    Imageproc__GetObjectReply *rep = (void *)out;
+    if (user != NULL)
+        atomic_fetch_add((atomic_int *)user, 1);
+    size_t n = strlen(req->key);
+    rep->data.data = ip_rpc_call_memdup(call, req->key, n);
+    rep->data.len = n;
+    rep->info = new_info(call, req->key);
+    if (rep->info == NULL)
+        return IP_RESOURCE_EXHAUSTED;
+    rep->info->etag = ip_rpc_call_strdup(call, ip_rpc_call_request_id(call));
+    return IP_OK;
+}
+
+static ip_status h_head(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
+                        ProtobufCMessage *out)
+{
+    const Imageproc__HeadObjectRequest *req = (const void *)in;
+    Imageproc__HeadObjectReply *rep = (void *)out;
+    int ms;
+    if (sscanf(req->key, "sleep:%d", &ms) == 1)
+        usleep((useconds_t)ms * 1000);
+    rep->info = new_info(call, req->key);
+    rep->info->size_bytes = ip_rpc_call_remaining_ms(call);
+    return IP_OK;
+}
+
+static ip_status h_put(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
+                       ProtobufCMessage *out)
+{
+    const Imageproc__PutObjectRequest *req = (const void *)in;
+    Imageproc__PutObjectReply *rep = (void *)out;
+    rep->info = new_info(call, req->key);
+    rep->info->size_bytes = (int64_t)req->data.len;
+    /* A buffer handed over to the call is released after the reply. */
+    char *lib = strdup("from a library");
+    ip_rpc_call_defer_free(call, lib, free);
+    rep->info->content_type = lib;
+    return IP_OK;
+}
+
+static ip_status h_delete(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
+                          ProtobufCMessage *out)
+{
+    const Imageproc__DeleteObjectsRequest *req = (const void *)in;
+    ip_rpc_call_errorf(call, "nothing under %s", req->prefix);
+    return IP_NOT_FOUND;
+}
+
+static ip_rpc_handler handlers[4];
+
+static void init_handlers(void)
+{
+    static const struct {
+        const char *name;
+        ip_rpc_handler h;
+    } map[] = {{"GetObject", h_get}, {"HeadObject", h_head}, {"PutObject", h_put},
+               {"DeleteObjects", h_delete}};
+    for (size_t i = 0; i < 4; i++) {
+        const ProtobufCMethodDescriptor *md =
+            protobuf_c_service_descriptor_get_method_by_name(SVC, map[i].name);
+        CHECK(md != NULL);
+        handlers[md - SVC->methods] = map[i].h;
+    }
+}
+
+static ip_rpc_server *start_server(const char *url, int workers, size_t max_msg, void *user)
+{
+    init_handlers();
+    ip_rpc_server *srv = NULL;
+    ip_rpc_server_opts o = {.url = url, .workers = workers, .max_msg_bytes = max_msg};
+    ip_status st = IP_UNAVAILABLE;
+    /* A just-closed listener may linger for a moment; retry briefly. */
+    for (int i = 0; i < 50 && st != IP_OK; i++) {
+        st = ip_rpc_server_new(SVC, handlers, user, &o, &srv);
+        if (st != IP_OK)
+            usleep(20000);
+    }
+    CHECK_EQ_INT(st, IP_OK);
+    return srv;
+}
+
+static ip_rpc_client *new_client(const char *urls, int timeout_ms, size_t max_msg)
+{
+    ip_rpc_client *c = NULL;
+    ip_rpc_client_opts o = {.urls = urls, .timeout_ms = timeout_ms, .max_msg_bytes = max_msg};
+    CHECK_EQ_INT(ip_rpc_client_new(SVC, &o, &c), IP_OK);
+    return c;
+}
+
+/* GetObject(key); returns the status and checks an OK reply echoes the key. */
+static ip_status get(ip_rpc_client *c, const char *key, int timeout_ms, char *err, size_t errlen)
+{
+    Imageproc__GetObjectRequest req = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
+    req.key = (char *)key;
+    ProtobufCMessage *out = NULL;
+    ip_rpc_call_opts o = {.timeout_ms = timeout_ms};
+    ip_status st = ip_rpc_invoke(c, "GetObject", &req.base, &out, &o, err, errlen);
+    if (st == IP_OK) {
+        Imageproc__GetObjectReply *r = (void *)out;
+        CHECK(r->data.len == strlen(key) && memcmp(r->data.data, key, r->data.len) == 0);
+        CHECK(r->info != NULL);
+        CHECK_EQ_STR(r->info->key, key);
+        protobuf_c_message_free_unpacked(out, NULL);
+    } else {
+        CHECK(out == NULL);
+    }
+    return st;
+}
+
+/* Waits (bounded) until a call through c succeeds. */
+static void wait_ready(ip_rpc_client *c)
+{
+    int64_t until = ip_mono_ms() + 10000;
+    while (ip_rpc_ping(c, 500) != IP_OK) {
+        CHECK(ip_mono_ms() < until);
+        usleep(10000);
+    }
+}
+
+/* ---------------------------------------------------------------- envelopes */
+
+static void test_envelopes(void)
+{
+    /* The status enum and RpcCode agree, name for name. */
+    const ProtobufCEnumDescriptor *ed = &imageproc__rpc_code__descriptor;
+    CHECK_EQ_INT(ed->n_values, IP_STATUS_COUNT);
+    for (unsigned i = 0; i < ed->n_values; i++) {
+        char lower[64];
+        const char *n = ed->values[i].name + 4; /* "RPC_" */
+        size_t k = 0;
+        for (; n[k] && k < sizeof lower - 1; k++)
+            lower[k] = (char)(n[k] >= 'A' && n[k] <= 'Z' ? n[k] + 32 : n[k]);
+        lower[k] = '\0';
+        CHECK_EQ_STR(ip_strerror((ip_status)ed->values[i].value), lower);
+    }
+
+    uint8_t blob[3000];
+    for (size_t i = 0; i < sizeof blob; i++)
+        blob[i] = (uint8_t)(i * 7);
+    Imageproc__RpcRequest rq = IMAGEPROC__RPC_REQUEST__INIT;
+    rq.method = "GetImage";
+    rq.input.data = blob;
+    rq.input.len = sizeof blob;
+    rq.request_id = "0192d4e8-7c1a-7b3e-9f00-1a2b3c4d5e6f";
+    rq.deadline_ms = 1795911760123;
+    size_t n = imageproc__rpc_request__get_packed_size(&rq);
+    uint8_t *buf = malloc(n);
+    imageproc__rpc_request__pack(&rq, buf);
+    Imageproc__RpcRequest *rq2 = imageproc__rpc_request__unpack(NULL, n, buf);
+    CHECK(rq2 != NULL);
+    CHECK_EQ_STR(rq2->method, rq.method);
+    CHECK_EQ_STR(rq2->request_id, rq.request_id);
+    CHECK_EQ_INT(rq2->deadline_ms, rq.deadline_ms);
+    CHECK(rq2->input.len == sizeof blob && memcmp(rq2->input.data, blob, sizeof blob) == 0);
+    imageproc__rpc_request__free_unpacked(rq2, NULL);
+    free(buf);
+
+    /* An empty request unpacks to the defaults. */
+    rq2 = imageproc__rpc_request__unpack(NULL, 0, (const uint8_t *)"");
+    CHECK(rq2 != NULL && rq2->method[0] == '\0' && rq2->deadline_ms == 0);
+    imageproc__rpc_request__free_unpacked(rq2, NULL);
+
+    for (unsigned code = 0; code < IP_STATUS_COUNT; code++) {
+        Imageproc__RpcReply rp = IMAGEPROC__RPC_REPLY__INIT;
+        rp.code = (Imageproc__RpcCode)code;
+        rp.message = code ? "what went wrong: ünïcødé" : "";
+        rp.output.data = code ? NULL : blob;
+        rp.output.len = code ? 0 : 100;
+        rp.request_id = "rid";
+        n = imageproc__rpc_reply__get_packed_size(&rp);
+        buf = malloc(n ? n : 1);
+        imageproc__rpc_reply__pack(&rp, buf);
+        Imageproc__RpcReply *rp2 = imageproc__rpc_reply__unpack(NULL, n, buf);
+        CHECK(rp2 != NULL);
+        CHECK_EQ_INT(rp2->code, code);
+        CHECK_EQ_STR(rp2->message, rp.message);
+        CHECK_EQ_STR(rp2->request_id, "rid");
+        CHECK_EQ_INT(rp2->output.len, rp.output.len);
+        CHECK(rp.output.len == 0 || memcmp(rp2->output.data, blob, rp.output.len) == 0);
+        imageproc__rpc_reply__free_unpacked(rp2, NULL);
+        free(buf);
+    }
+}
+
+/* ---------------------------------------------------------------- basics */
+
+static void test_basic(void)
+{
+    ip_rpc_server *srv = start_server("tcp://127.0.0.1:7281", 4, 0, NULL);
+    ip_rpc_client *c = new_client("tcp://127.0.0.1:7281", 2000, 0);
+    char err[256];
+    CHECK_EQ_INT(ip_rpc_ping(c, 1000), IP_OK);
+    CHECK_EQ_INT(get(c, "hello", 0, err, sizeof err), IP_OK);
+
+    /* The request id travels to the server (echoed as the etag). */
+    Imageproc__GetObjectRequest gr = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
+    gr.key = "k";
+    ProtobufCMessage *out = NULL;
+    ip_rpc_call_opts o = {.request_id = "my-request-id"};
+    CHECK_EQ_INT(ip_rpc_invoke(c, "GetObject", &gr.base, &out, &o, err, sizeof err), IP_OK);
+    CHECK_EQ_STR(((Imageproc__GetObjectReply *)out)->info->etag, "my-request-id");
+    protobuf_c_message_free_unpacked(out, NULL);
+
+    /* A server error comes back with its code and message. */
+    Imageproc__DeleteObjectsRequest dr = IMAGEPROC__DELETE_OBJECTS_REQUEST__INIT;
+    dr.prefix = "v/x/";
+    CHECK_EQ_INT(ip_rpc_invoke(c, "DeleteObjects", &dr.base, &out, NULL, err, sizeof err),
+                 IP_NOT_FOUND);
+    CHECK(out == NULL);
+    CHECK_EQ_STR(err, "nothing under v/x/");
+
+    /* Deferred frees and nested messages. */
+    Imageproc__PutObjectRequest pr = IMAGEPROC__PUT_OBJECT_REQUEST__INIT;
+    pr.key = "o/1";
+    uint8_t data[1000] = {1, 2, 3};
+    pr.data.data = data;
+    pr.data.len = sizeof data;
+    CHECK_EQ_INT(ip_rpc_invoke(c, "PutObject", &pr.base, &out, NULL, err, sizeof err), IP_OK);
+    CHECK_EQ_INT(((Imageproc__PutObjectReply *)out)->info->size_bytes, 1000);
+    CHECK_EQ_STR(((Imageproc__PutObjectReply *)out)->info->content_type, "from a library");
+    protobuf_c_message_free_unpacked(out, NULL);
+
+    /* Unknown method and wrong input type: refused locally. */
+    CHECK_EQ_INT(ip_rpc_invoke(c, "NoSuch", &gr.base, &out, NULL, err, sizeof err),
+                 IP_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ip_rpc_invoke(c, "PutObject", &gr.base, &out, NULL, err, sizeof err),
+                 IP_INVALID_ARGUMENT);
+
+    /* The handler sees the deadline. */
+    Imageproc__HeadObjectRequest hr = IMAGEPROC__HEAD_OBJECT_REQUEST__INIT;
+    hr.key = "x";
+    o = (ip_rpc_call_opts){.timeout_ms = 3000};
+    CHECK_EQ_INT(ip_rpc_invoke(c, "HeadObject", &hr.base, &out, &o, err, sizeof err), IP_OK);
+    int64_t left = ((Imageproc__HeadObjectReply *)out)->info->size_bytes;
+    CHECK(left > 2000 && left <= 3000);
+    protobuf_c_message_free_unpacked(out, NULL);
+
+    ip_rpc_client_free(c);
+    ip_rpc_server_free(srv);
+
+    /* A second server on a taken address fails cleanly. */
+    ip_rpc_server *a = start_server("tcp://127.0.0.1:7282", 1, 0, NULL), *b = NULL;
+    ip_rpc_server_opts so = {.url = "tcp://127.0.0.1:7282"};
+    CHECK(ip_rpc_server_new(SVC, handlers, NULL, &so, &b) != IP_OK);
+    CHECK(b == NULL);
+    ip_rpc_server_close(a);
+    ip_rpc_server_close(a); /* idempotent */
+    ip_rpc_server_free(a);
+    ip_rpc_server_free(NULL);
+    ip_rpc_client_free(NULL);
+}
+
+/* ---------------------------------------------------------------- concurrency */
+
+#define CALLERS 64
+#define CALLS 1000
+
+typedef struct caller {
+    ip_rpc_client *c;
+    int id;
+    int ok;
+} caller;
+
+static void *caller_main(void *arg)
+{
+    caller *k = arg;
+    char key[64], err[256];
+    for (int i = 0; i < CALLS; i++) {
+        snprintf(key, sizeof key, "caller-%d-call-%d", k->id, i);
+        ip_status st = get(k->c, key, 30000, err, sizeof err);
+        if (st != IP_OK) {
+            fprintf(stderr, "caller %d call %d: %s %s\n", k->id, i, ip_strerror(st), err);
+            continue;
+        }
+        k->ok++;
+    }
+    return NULL;
+}
+
+static void test_concurrency(void)
+{
+    ip_rpc_server *srv = start_server("tcp://127.0.0.1:7283", 16, 0, NULL);
+    ip_rpc_client *c = new_client("tcp://127.0.0.1:7283", 30000, 0);
+    wait_ready(c);
+    pthread_t t[CALLERS];
+    caller k[CALLERS];
+    int64_t t0 = ip_mono_ms();
+    for (int i = 0; i < CALLERS; i++) {
+        k[i] = (caller){.c = c, .id = i};
+        CHECK(pthread_create(&t[i], NULL, caller_main, &k[i]) == 0);
+    }
+    int total = 0;
+    for (int i = 0; i < CALLERS; i++) {
+        pthread_join(t[i], NULL);
+        total += k[i].ok;
+    }
+    fprintf(stderr, "%d calls in %lld ms\n", total, (long long)(ip_mono_ms() - t0));
+    CHECK_EQ_INT(total, CALLERS * CALLS);
+    ip_rpc_client_free(c);
+    ip_rpc_server_free(srv);
+}
+
+/* ---------------------------------------------------------------- restarts */
+
+typedef struct restart_caller {
+    ip_rpc_client *c;
+    atomic_bool *stop;
+    int ok, unavailable, deadline, other;
+    int64_t longest_ms;
+    int64_t last_ok_ms;
+} restart_caller;
+
+#define RESTART_TIMEOUT_MS 1000
+
+static void *restart_main(void *arg)
+{
+    restart_caller *r = arg;
+    char err[256];
+    int i = 0;
+    while (!atomic_load(r->stop)) {
+        char key[32];
+        snprintf(key, sizeof key, "r%d", i++);
+        int64_t t0 = ip_mono_ms();
+        ip_status st = get(r->c, key, RESTART_TIMEOUT_MS, err, sizeof err);
+        int64_t dt = ip_mono_ms() - t0;
+        if (dt > r->longest_ms)
+            r->longest_ms = dt;
+        if (st == IP_OK) {
+            r->ok++;
+            r->last_ok_ms = ip_mono_ms();
+        } else if (st == IP_UNAVAILABLE) {
+            r->unavailable++;
+        } else if (st == IP_DEADLINE_EXCEEDED) {
+            r->deadline++;
+        } else {
+            fprintf(stderr, "unexpected %s: %s\n", ip_strerror(st), err);
+            r->other++;
+        }
+        usleep(2000);
+    }
+    return NULL;
+}
+
+static pid_t spawn_server(const char *self, const char *url)
+{
+    pid_t pid;
+    char *argv[] = {(char *)self, (char *)"serve", (char *)url, NULL};
+    CHECK(posix_spawn(&pid, self, NULL, NULL, argv, environ) == 0);
+    return pid;
+}
+
+static char self_path[4096];
+
+static void run_restart(bool kill_process)
+{
+    const char *url = "tcp://127.0.0.1:7284";
+    pid_t pid = 0;
+    ip_rpc_server *srv = NULL;
+    if (kill_process)
+        pid = spawn_server(self_path, url);
+    else
+        srv = start_server(url, 8, 0, NULL);
+    ip_rpc_client *c = new_client(url, RESTART_TIMEOUT_MS, 0);
+    wait_ready(c);
+
+    atomic_bool stop = false;
+    restart_caller rc[8];
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++) {
+        rc[i] = (restart_caller){.c = c, .stop = &stop};
+        pthread_create(&t[i], NULL, restart_main, &rc[i]);
+    }
+    usleep(300000);
+    if (kill_process) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    } else {
+        ip_rpc_server_free(srv);
+    }
+    usleep(1500000); /* down: calls must fail, quickly or by their deadline */
+    int64_t restarted = ip_mono_ms();
+    if (kill_process)
+        pid = spawn_server(self_path, url);
+    else
+        srv = start_server(url, 8, 0, NULL);
+    /* Up again: every caller must get through within a few seconds. */
+    int64_t until = restarted + 8000;
+    for (;;) {
+        bool all = true;
+        for (int i = 0; i < 8; i++)
+            all = all && rc[i].last_ok_ms > restarted;
+        if (all)
+            break;
+        CHECK(ip_mono_ms() < until);
+        usleep(20000);
+    }
+    atomic_store(&stop, true);
+    int fails = 0;
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        fprintf(stderr,
+                "caller %d: ok %d unavailable %d deadline %d other %d longest %lld ms\n", i,
+                rc[i].ok, rc[i].unavailable, rc[i].deadline, rc[i].other,
+                (long long)rc[i].longest_ms);
+        CHECK_EQ_INT(rc[i].other, 0);
+        /* No hang: no call outlived its deadline by much. */
+        CHECK(rc[i].longest_ms < RESTART_TIMEOUT_MS + 700);
+        fails += rc[i].unavailable + rc[i].deadline;
+    }
+    CHECK(fails > 0);
+    ip_rpc_client_free(c);
+    if (kill_process) {
+        kill(pid, SIGTERM);
+        int status;
+        waitpid(pid, &status, 0);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    } else {
+        ip_rpc_server_free(srv);
+    }
+}
+
+static void test_restart_in_process(void)
+{
+    run_restart(false);
+}
+
+static void test_restart_killed(void)
+{
+    run_restart(true);
+}
+
+/* ---------------------------------------------------------------- bad input */
+
+/* Sends raw bytes on a REQ socket; returns the unpacked reply or NULL when
+ * nothing came back within timeout_ms. */
+static Imageproc__RpcReply *raw_call(nng_socket s, const void *data, size_t len, int timeout_ms)
+{
+    nng_msg *m;
+    CHECK(nng_msg_alloc(&m, len) == 0);
+    if (len)
+        memcpy(nng_msg_body(m), data, len);
+    nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms);
+    nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, timeout_ms);
+    if (nng_sendmsg(s, m, 0) != 0) {
+        nng_msg_free(m);
+        return NULL;
+    }
+    nng_msg *r;
+    if (nng_recvmsg(s, &r, 0) != 0)
+        return NULL;
+    Imageproc__RpcReply *rep = imageproc__rpc_reply__unpack(NULL, nng_msg_len(r), nng_msg_body(r));
+    CHECK(rep != NULL);
+    nng_msg_free(r);
+    return rep;
+}
+
+static uint8_t *pack_request(const char *method, const void *input, size_t ilen, int64_t deadline,
+                             size_t *n)
+{
+    Imageproc__RpcRequest rq = IMAGEPROC__RPC_REQUEST__INIT;
+    rq.method = (char *)method;
+    rq.input.data = (uint8_t *)input;
+    rq.input.len = ilen;
+    rq.request_id = "raw";
+    rq.deadline_ms = deadline;
+    *n = imageproc__rpc_request__get_packed_size(&rq);
+    uint8_t *buf = malloc(*n);
+    imageproc__rpc_request__pack(&rq, buf);
+    return buf;
+}
+
+static void expect_code(nng_socket s, const void *data, size_t len, ip_status want)
+{
+    Imageproc__RpcReply *r = raw_call(s, data, len, 5000);
+    CHECK(r != NULL);
+    if ((ip_status)r->code != want)
+        fprintf(stderr, "got %s (%s), want %s\n", ip_strerror((ip_status)r->code), r->message,
+                ip_strerror(want));
+    CHECK_EQ_INT(r->code, want);
+    CHECK((int)r->code == 0 || r->message[0] != '\0');
+    imageproc__rpc_reply__free_unpacked(r, NULL);
+}
+
+static void test_bad_input(void)
+{
+    const char *url = "tcp://127.0.0.1:7285";
+    ip_rpc_server *srv = start_server(url, 4, 64 * 1024, NULL);
+    nng_socket s;
+    CHECK(nng_req0_open(&s) == 0);
+    CHECK(nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE) == 0);
+    CHECK(nng_dial(s, url, NULL, 0) == 0);
+
+    /* Garbage bytes. */
+    static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x02, 0x03};
+    expect_code(s, garbage, sizeof garbage, IP_INVALID_ARGUMENT);
+    uint8_t noise[512];
+    unsigned seed = 12345;
+    for (int round = 0; round < 200; round++) {
+        size_t len = (size_t)(rand_r(&seed) % (int)sizeof noise);
+        for (size_t i = 0; i < len; i++)
+            noise[i] = (uint8_t)rand_r(&seed);
+        Imageproc__RpcReply *r = raw_call(s, noise, len, 5000);
+        CHECK(r != NULL); /* always answered */
+        CHECK((int)r->code != IP_OK || r->output.len == 0);
+        imageproc__rpc_reply__free_unpacked(r, NULL);
+    }
+    /* An empty message names no method. */
+    expect_code(s, "", 0, IP_INVALID_ARGUMENT);
+
+    /* Truncated envelopes: each cut is answered; a cut inside a field is refused. */
+    Imageproc__GetObjectRequest gr = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
+    gr.key = "some/key";
+    uint8_t in[64];
+    size_t ilen = imageproc__get_object_request__pack(&gr, in);
+    size_t n;
+    uint8_t *env = pack_request("GetObject", in, ilen, ip_now_ms() + 10000, &n);
+    for (size_t cut = 1; cut < n; cut++) {
+        Imageproc__RpcReply *r = raw_call(s, env, cut, 5000);
+        CHECK(r != NULL);
+        imageproc__rpc_reply__free_unpacked(r, NULL);
+    }
+    expect_code(s, env, n - 1, IP_INVALID_ARGUMENT); /* the deadline varint cut short */
+    expect_code(s, env, 4, IP_INVALID_ARGUMENT);     /* inside the method name */
+    expect_code(s, env, n, IP_OK);
+    free(env);
+
+    /* Unknown method, input that does not unpack, deadline already past. */
+    env = pack_request("NoSuchMethod", in, ilen, 0, &n);
+    expect_code(s, env, n, IP_INVALID_ARGUMENT);
+    free(env);
+    env = pack_request("GetObject", garbage, sizeof garbage, 0, &n);
+    expect_code(s, env, n, IP_INVALID_ARGUMENT);
+    free(env);
+    env = pack_request("GetObject", in, ilen, ip_now_ms() - 1, &n);
+    expect_code(s, env, n, IP_DEADLINE_EXCEEDED);
+    free(env);
+    env = pack_request("$ping", NULL, 0, 0, &n);
+    expect_code(s, env, n, IP_OK);
+    free(env);
+
+    /* Oversized: nng drops the pipe (no reply); the server keeps serving. */
+    size_t big = 100 * 1024;
+    uint8_t *huge = calloc(1, big);
+    CHECK(raw_call(s, huge, big, 500) == NULL);
+    free(huge);
+    nng_close(s);
+
+    ip_rpc_client *c = new_client(url, 2000, 0);
+    wait_ready(c);
+    char err[256];
+    CHECK_EQ_INT(get(c, "still-serving", 0, err, sizeof err), IP_OK);
+
+    /* Through the client: an oversized request loses its connection (UNAVAILABLE,
+     * at once) and the client reconnects by itself. */
+    Imageproc__PutObjectRequest pr = IMAGEPROC__PUT_OBJECT_REQUEST__INIT;
+    pr.key = "big";
+    pr.data.data = calloc(1, big);
+    pr.data.len = big;
+    ProtobufCMessage *out = NULL;
+    int64_t t0 = ip_mono_ms();
+    ip_status st = ip_rpc_invoke(c, "PutObject", &pr.base, &out, NULL, err, sizeof err);
+    fprintf(stderr, "oversized through the client: %s (%s) in %lld ms\n", ip_strerror(st), err,
+            (long long)(ip_mono_ms() - t0));
+    CHECK(st == IP_UNAVAILABLE || st == IP_DEADLINE_EXCEEDED);
+    wait_ready(c);
+    CHECK_EQ_INT(get(c, "after-oversized", 0, err, sizeof err), IP_OK);
+    ip_rpc_client_free(c);
+
+    /* The client refuses a request over its own limit without any I/O. */
+    c = new_client(url, 2000, 64 * 1024);
+    CHECK_EQ_INT(ip_rpc_invoke(c, "PutObject", &pr.base, &out, NULL, err, sizeof err),
+                 IP_RESOURCE_EXHAUSTED);
+    ip_rpc_client_free(c);
+    free(pr.data.data);
+    ip_rpc_server_free(srv);
+}
+
+/* ---------------------------------------------------------------- deadlines */
+
+static void test_deadline(void)
+{
+    const char *url = "tcp://127.0.0.1:7286";
+    ip_rpc_server *srv = start_server(url, 4, 0, NULL);
+    ip_rpc_client *c = new_client(url, 5000, 0);
+    wait_ready(c);
+    Imageproc__HeadObjectRequest hr = IMAGEPROC__HEAD_OBJECT_REQUEST__INIT;
+    hr.key = "sleep:1500";
+    ProtobufCMessage *out = NULL;
+    char err[256];
+    ip_rpc_call_opts o = {.timeout_ms = 200};
+    int64_t t0 = ip_mono_ms();
+    CHECK_EQ_INT(ip_rpc_invoke(c, "HeadObject", &hr.base, &out, &o, err, sizeof err),
+                 IP_DEADLINE_EXCEEDED);
+    int64_t dt = ip_mono_ms() - t0;
+    fprintf(stderr, "deadline exceeded after %lld ms: %s\n", (long long)dt, err);
+    CHECK(dt >= 190 && dt < 800);
+    CHECK(out == NULL);
+    /* The server is still serving (other workers), and the late reply of the
+     * slow call is dropped, not delivered to a later call. */
+    for (int i = 0; i < 20; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%d", i);
+        CHECK_EQ_INT(get(c, key, 3000, err, sizeof err), IP_OK);
+        usleep(100000);
+    }
+    ip_rpc_client_free(c);
+    ip_rpc_server_free(srv);
+}
+
+static void *close_after_100ms(void *arg)
+{
+    usleep(100000);
+    ip_rpc_server_close(arg);
+    return NULL;
+}
+
+static void test_close_finishes_inflight(void)
+{
+    const char *url = "tcp://127.0.0.1:7287";
+    ip_rpc_server *srv = start_server(url, 2, 0, NULL);
+    ip_rpc_client *c = new_client(url, 5000, 0);
+    wait_ready(c);
+    pthread_t t;
+    pthread_create(&t, NULL, close_after_100ms, srv);
+    Imageproc__HeadObjectRequest hr = IMAGEPROC__HEAD_OBJECT_REQUEST__INIT;
+    hr.key = "sleep:400";
+    ProtobufCMessage *out = NULL;
+    char err[256];
+    CHECK_EQ_INT(ip_rpc_invoke(c, "HeadObject", &hr.base, &out, NULL, err, sizeof err), IP_OK);
+    protobuf_c_message_free_unpacked(out, NULL);
+    pthread_join(t, NULL);
+    ip_rpc_server_free(srv);
+    /* Closed: the next call fails promptly. */
+    int64_t t0 = ip_mono_ms();
+    ip_status st = get(c, "gone", 0, err, sizeof err);
+    CHECK_EQ_INT(st, IP_UNAVAILABLE);
+    CHECK(ip_mono_ms() - t0 < 1500);
+    ip_rpc_client_free(c);
+}
+
+/* ---------------------------------------------------------------- no server */
+
+static void test_no_server(void)
+{
+    ip_rpc_client *c = new_client("tcp://127.0.0.1:7288", 5000, 0);
+    char err[256];
+    int64_t t0 = ip_mono_ms();
+    CHECK_EQ_INT(get(c, "x", 0, err, sizeof err), IP_UNAVAILABLE);
+    int64_t dt = ip_mono_ms() - t0;
+    fprintf(stderr, "no server: %s after %lld ms\n", err, (long long)dt);
+    CHECK(dt < 1000);
+    CHECK_EQ_INT(ip_rpc_ping(c, 5000), IP_UNAVAILABLE);
+    /* The server comes up later: the same client gets through. */
+    ip_rpc_server *srv = start_server("tcp://127.0.0.1:7288", 2, 0, NULL);
+    wait_ready(c);
+    CHECK_EQ_INT(get(c, "y", 0, err, sizeof err), IP_OK);
+    ip_rpc_client_free(c);
+    ip_rpc_server_free(srv);
+
+    /* Bad addresses are refused at creation. */
+    ip_rpc_client *bad = NULL;
+    ip_rpc_client_opts o = {.urls = "nonsense://x"};
+    CHECK(ip_rpc_client_new(SVC, &o, &bad) != IP_OK && bad == NULL);
+    o.urls = " , ";
+    CHECK(ip_rpc_client_new(SVC, &o, &bad) != IP_OK && bad == NULL);
+}
+
+/* ---------------------------------------------------------------- several urls */
+
+static void test_several_urls(void)
+{
+    char ipc[128];
+    snprintf(ipc, sizeof ipc, "ipc:///tmp/ip-rpc-test-%d.sock", (int)getpid());
+    atomic_store(&served_by[0], 0);
+    atomic_store(&served_by[1], 0);
+    ip_rpc_server *a = start_server("tcp://127.0.0.1:7289", 4, 0, &served_by[0]);
+    ip_rpc_server *b = start_server(ipc, 4, 0, &served_by[1]);
+    char urls[256];
+    snprintf(urls, sizeof urls, "tcp://127.0.0.1:7289, %s", ipc);
+    ip_rpc_client *c = new_client(urls, 3000, 0);
+    /* Both connections up before measuring the spread. */
+    int64_t until = ip_mono_ms() + 5000;
+    while (atomic_load(&served_by[0]) == 0 || atomic_load(&served_by[1]) == 0) {
+        char err[256];
+        get(c, "warm", 0, err, sizeof err);
+        CHECK(ip_mono_ms() < until);
+    }
+    pthread_t t[8];
+    caller k[8];
+    for (int i = 0; i < 8; i++) {
+        k[i] = (caller){.c = c, .id = i};
+        pthread_create(&t[i], NULL, caller_main, &k[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_EQ_INT(k[i].ok, CALLS);
+    }
+    int na = atomic_load(&served_by[0]), nb = atomic_load(&served_by[1]);
+    fprintf(stderr, "tcp server %d calls, ipc server %d calls\n", na, nb);
+    CHECK(na > 8 * CALLS / 10 && nb > 8 * CALLS / 10);
+    /* One server goes: the other carries on. */
+    ip_rpc_server_free(a);
+    char err[256];
+    for (int i = 0; i < 50; i++) {
+        ip_status st = get(c, "one-left", 0, err, sizeof err);
+        CHECK(st == IP_OK || st == IP_UNAVAILABLE);
+    }
+    CHECK_EQ_INT(get(c, "one-left", 0, err, sizeof err), IP_OK);
+    ip_rpc_client_free(c);
+    ip_rpc_server_free(b);
+}
+
+/* ---------------------------------------------------------------- serve mode */
+
+static int serve(const char *url)
+{
+    ip_lifecycle_init();
+    ip_log_init("ip_rpc_test-server", IP_LOG_WARN);
+    ip_rpc_server *srv = start_server(url, 8, 0, NULL);
+    while (ip_lifecycle_wait(-1) == 0)
+        ;
+    ip_rpc_server_free(srv);
+    return 0;
+}
+
+static const ip_test_case tests[] = {
+    IP_TEST(envelopes),      IP_TEST(basic),          IP_TEST(concurrency),
+    IP_TEST(restart_in_process), IP_TEST(restart_killed), IP_TEST(bad_input),
+    IP_TEST(deadline),       IP_TEST(close_finishes_inflight), IP_TEST(no_server),
+    IP_TEST(several_urls),
+};
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "serve") == 0)
+        return serve(argv[2]);
+    ssize_t n = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
+    CHECK(n > 0);
+    self_path[n] = '\0';
+    ip_log_init("ip_rpc_test", IP_LOG_WARN);
+    return ip_test_main(argc, argv, tests, sizeof tests / sizeof tests[0]);
+}
