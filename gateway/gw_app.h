@@ -1,0 +1,84 @@
+/* gw_app.h — the gateway's configuration table and the state its parts share.
+ *
+ * One gw_app per process: the loaded configuration, the RPC clients for
+ * metadata-svc and storage-svc, the Kafka producer, the SSE hub, the sweep
+ * thread and the HTTP daemon. gw_app_start() brings them up in dependency
+ * order; gw_app_stop() takes them down in reverse (SSE clients are resumed and
+ * ended before the daemon stops).
+ */
+#ifndef GW_APP_H
+#define GW_APP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ip_config.h"
+#include "ip_metrics.h"
+#include "ip_rpc.h"
+#include "ip_status.h"
+
+typedef struct gw_config {
+    char *listen;
+    char *metadata_rpc_url;
+    char *metadata_events_url;
+    char *storage_rpc_url;
+    int64_t rpc_timeout_ms;
+    int64_t rpc_max_msg_bytes;
+    char *kafka_brokers;
+    char *kafka_topic;
+    int64_t kafka_timeout_ms;
+    int64_t upload_max_bytes;
+    int64_t pixel_limit;
+    char *log_level;
+    int64_t threads;
+    int64_t max_connections;
+    bool accel;
+    char *accel_location;
+    int64_t sse_heartbeat_ms;
+    int64_t sse_buffer_bytes;
+    int64_t sse_max_clients;
+    int64_t sweep_interval_ms;
+    int64_t sweep_age_ms;
+} gw_config;
+
+extern const ip_cfg_var gw_config_vars[];
+extern const size_t gw_config_nvars;
+
+typedef struct gw_kafka gw_kafka;
+typedef struct gw_events gw_events;
+typedef struct gw_http gw_http;
+typedef struct gw_sweep gw_sweep;
+
+typedef struct gw_metrics {
+    ip_metric *requests;      /* gw_http_requests_total{route,status} */
+    ip_metric *latency;       /* gw_http_request_duration_seconds{route} */
+    ip_metric *uploads;       /* gw_uploads_total{result,reason} */
+    ip_metric *upload_bytes;  /* gw_upload_bytes_total */
+    ip_metric *sse_clients;   /* gw_sse_clients */
+    ip_metric *sse_dropped;   /* gw_sse_dropped_total */
+    ip_metric *events;        /* gw_status_events_total */
+    ip_metric *requeued;      /* gw_sweep_requeued_total */
+    ip_metric *undo;          /* gw_upload_undo_total{result} */
+} gw_metrics;
+
+typedef struct gw_app {
+    gw_config cfg;
+    ip_rpc_client *meta;
+    ip_rpc_client *stor;
+    gw_kafka *kafka;
+    gw_events *events;
+    gw_sweep *sweep;
+    gw_http *http;
+    gw_metrics m;
+} gw_app;
+
+/* Registers the gateway's metrics into app->m (idempotent). */
+void gw_metrics_register(gw_metrics *m);
+
+/* Starts every part with app->cfg loaded. On failure what started is stopped. */
+ip_status gw_app_start(gw_app *app);
+/* Stops and frees what gw_app_start made (not the config). Idempotent. */
+void gw_app_stop(gw_app *app);
+
+#endif

@@ -1,0 +1,131 @@
+/* gw_config.c — the gateway's one configuration table (ip_config), its
+ * metrics, and the start/stop order of its parts. */
+#include <stddef.h>
+
+#include "gw_app.h"
+#include "gw_events.h"
+#include "gw_http.h"
+#include "gw_kafka.h"
+#include "gw_upload.h"
+#include "ip_log.h"
+#include "metadata.pb-c.h"
+#include "storage.pb-c.h"
+
+#define S(f) offsetof(gw_config, f)
+const ip_cfg_var gw_config_vars[] = {
+    {"IP_GATEWAY_LISTEN", IP_CFG_STRING, "127.0.0.1:8081", 0, 0, false, S(listen),
+     "HTTP address of the REST API (host:port)"},
+    {"IP_METADATA_RPC_URL", IP_CFG_STRING, "tcp://127.0.0.1:7101", 0, 0, false,
+     S(metadata_rpc_url), "metadata-svc RPC address(es), comma-separated"},
+    {"IP_METADATA_EVENTS_URL", IP_CFG_STRING, "tcp://127.0.0.1:7102", 0, 0, false,
+     S(metadata_events_url), "metadata-svc status events (nng pub) address"},
+    {"IP_STORAGE_RPC_URL", IP_CFG_STRING, "tcp://127.0.0.1:7201", 0, 0, false,
+     S(storage_rpc_url), "storage-svc RPC address(es), comma-separated"},
+    {"IP_RPC_TIMEOUT_MS", IP_CFG_INT, "5000", 100, 600000, false, S(rpc_timeout_ms),
+     "deadline of one RPC call"},
+    {"IP_RPC_MAX_MSG_BYTES", IP_CFG_INT, "67108864", 1048576, 1073741824, false,
+     S(rpc_max_msg_bytes), "largest RPC message (must exceed the upload limit)"},
+    {"IP_KAFKA_BROKERS", IP_CFG_STRING, "127.0.0.1:19092", 0, 0, false, S(kafka_brokers),
+     "Kafka bootstrap servers"},
+    {"IP_KAFKA_TOPIC", IP_CFG_STRING, "image-jobs", 0, 0, false, S(kafka_topic),
+     "topic of processing jobs"},
+    {"IP_GATEWAY_KAFKA_TIMEOUT_MS", IP_CFG_INT, "5000", 500, 300000, false,
+     S(kafka_timeout_ms), "how long an upload waits for Kafka's acknowledgement before 503"},
+    {"IP_UPLOAD_MAX_BYTES", IP_CFG_INT, "52428800", 1024, 1073741824, false,
+     S(upload_max_bytes), "largest accepted upload (413 above)"},
+    {"IP_PIXEL_LIMIT", IP_CFG_INT, "100000000", 1, 10000000000LL, false, S(pixel_limit),
+     "largest accepted width*height (422 above)"},
+    {"IP_LOG_LEVEL", IP_CFG_STRING, "info", 0, 0, false, S(log_level),
+     "debug | info | warn | error"},
+    {"IP_GATEWAY_THREADS", IP_CFG_INT, "16", 1, 256, false, S(threads),
+     "HTTP worker threads (libmicrohttpd thread pool)"},
+    {"IP_GATEWAY_MAX_CONNECTIONS", IP_CFG_INT, "1024", 16, 65536, false, S(max_connections),
+     "open HTTP connections at most (SSE clients included)"},
+    {"IP_GATEWAY_ACCEL", IP_CFG_BOOL, "true", 0, 0, false, S(accel),
+     "answer GET /image/{id} for proxied requests (X-Forwarded-Prefix or X-Forwarded-For "
+     "set) with X-Accel-Redirect instead of the bytes"},
+    {"IP_GATEWAY_ACCEL_LOCATION", IP_CFG_STRING, "/_accel/", 0, 0, false, S(accel_location),
+     "nginx internal location that proxies bucket keys (X-Accel-Redirect: <this><key>)"},
+    {"IP_GATEWAY_SSE_HEARTBEAT_MS", IP_CFG_INT, "15000", 100, 600000, false,
+     S(sse_heartbeat_ms), "SSE heartbeat comment interval"},
+    {"IP_GATEWAY_SSE_BUFFER_BYTES", IP_CFG_INT, "262144", 1024, 67108864, false,
+     S(sse_buffer_bytes), "bytes queued for one SSE client before it is dropped as too slow"},
+    {"IP_GATEWAY_SSE_MAX_CLIENTS", IP_CFG_INT, "512", 1, 65536, false, S(sse_max_clients),
+     "SSE clients at most (503 beyond)"},
+    {"IP_GATEWAY_SWEEP_INTERVAL_MS", IP_CFG_INT, "10000", 100, 3600000, false,
+     S(sweep_interval_ms), "how often stale (never enqueued) uploads are re-enqueued"},
+    {"IP_GATEWAY_SWEEP_AGE_MS", IP_CFG_INT, "30000", 1000, 86400000, false, S(sweep_age_ms),
+     "age after which a pending, never-enqueued upload counts as stale"},
+};
+#undef S
+const size_t gw_config_nvars = sizeof gw_config_vars / sizeof gw_config_vars[0];
+
+void gw_metrics_register(gw_metrics *m)
+{
+    static const double lat[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                 0.25,  0.5,    1,     2.5,  5,     10};
+    m->requests = ip_metric_counter("gw_http_requests_total", "HTTP requests by route and status",
+                                    "route,status");
+    m->latency = ip_metric_histogram("gw_http_request_duration_seconds",
+                                     "HTTP request latency by route", "route", lat,
+                                     sizeof lat / sizeof lat[0]);
+    m->uploads = ip_metric_counter("gw_uploads_total", "uploads accepted or refused, by reason",
+                                   "result,reason");
+    m->upload_bytes = ip_metric_counter("gw_upload_bytes_total", "bytes of accepted originals",
+                                        NULL);
+    m->sse_clients = ip_metric_gauge("gw_sse_clients", "SSE clients connected", NULL);
+    m->sse_dropped = ip_metric_counter("gw_sse_dropped_total", "SSE clients dropped as too slow",
+                                       NULL);
+    m->events = ip_metric_counter("gw_status_events_total", "status events received", NULL);
+    m->requeued = ip_metric_counter("gw_sweep_requeued_total",
+                                    "stale uploads re-enqueued by the sweep", NULL);
+    m->undo = ip_metric_counter("gw_upload_undo_total", "uploads rolled back, by outcome",
+                                "result");
+}
+
+ip_status gw_app_start(gw_app *app)
+{
+    ip_status st;
+    gw_metrics_register(&app->m);
+    ip_rpc_client_opts mo = {.urls = app->cfg.metadata_rpc_url,
+                             .timeout_ms = (int)app->cfg.rpc_timeout_ms,
+                             .max_msg_bytes = (size_t)app->cfg.rpc_max_msg_bytes};
+    if ((st = ip_rpc_client_new(&imageproc__metadata__descriptor, &mo, &app->meta)) != IP_OK)
+        goto fail;
+    ip_rpc_client_opts so = mo;
+    so.urls = app->cfg.storage_rpc_url;
+    if ((st = ip_rpc_client_new(&imageproc__storage__descriptor, &so, &app->stor)) != IP_OK)
+        goto fail;
+    if ((st = gw_kafka_new(app->cfg.kafka_brokers, app->cfg.kafka_topic,
+                           (int)app->cfg.kafka_timeout_ms, &app->kafka)) != IP_OK)
+        goto fail;
+    if ((st = gw_events_new(app, &app->events)) != IP_OK)
+        goto fail;
+    if ((st = gw_sweep_new(app, &app->sweep)) != IP_OK)
+        goto fail;
+    if ((st = gw_http_new(app, &app->http)) != IP_OK)
+        goto fail;
+    return IP_OK;
+fail:
+    ip_log(IP_LOG_ERROR, "gateway.start_failed", IP_LS("err", ip_strerror(st)));
+    gw_app_stop(app);
+    return st;
+}
+
+void gw_app_stop(gw_app *app)
+{
+    if (app->events)
+        gw_events_close(app->events); /* resumes and ends every SSE client */
+    gw_http_free(app->http);
+    app->http = NULL;
+    gw_sweep_free(app->sweep);
+    app->sweep = NULL;
+    gw_events_free(app->events);
+    app->events = NULL;
+    gw_kafka_free(app->kafka);
+    app->kafka = NULL;
+    ip_rpc_client_free(app->stor);
+    app->stor = NULL;
+    ip_rpc_client_free(app->meta);
+    app->meta = NULL;
+}

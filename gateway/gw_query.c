@@ -1,0 +1,246 @@
+/* gw_query.c — query parameters and ids: strict, and every error names its
+ * parameter. Values are compared exactly (case matters: "Thumbnail" is not a
+ * mode). Integers are plain decimal digits, no sign, no spaces. */
+#include "gw_query.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "ip_time.h"
+#include "ip_uuid.h"
+
+const char *const gw_op_names[3] = {"thumbnail", "resized", "watermarked"};
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static bool decode(char *s)
+{
+    char *o = s;
+    for (char *p = s; *p; p++) {
+        if (*p == '+') {
+            *o++ = ' ';
+        } else if (*p == '%') {
+            int h = hexval(p[1]), l = h >= 0 ? hexval(p[2]) : -1;
+            if (h < 0 || l < 0)
+                return false;
+            *o++ = (char)(h * 16 + l);
+            p += 2;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+    return true;
+}
+
+int gw_query_split(char *qs, gw_kv *out, int max)
+{
+    int n = 0;
+    char *p = qs;
+    while (p && *p) {
+        char *amp = strchr(p, '&');
+        if (amp)
+            *amp = '\0';
+        if (*p) {
+            if (n >= max)
+                return -1;
+            char *eq = strchr(p, '=');
+            char *val = p + strlen(p); /* "" inside the writable buffer */
+            if (eq) {
+                *eq = '\0';
+                val = eq + 1;
+            }
+            if (!decode(p) || !decode(val))
+                return -1;
+            out[n].key = p;
+            out[n].value = val;
+            n++;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return n;
+}
+
+static ip_status bad(const char **param, const char *name, char *detail, size_t dlen,
+                     const char *msg)
+{
+    if (param)
+        *param = name;
+    snprintf(detail, dlen, "%s", msg);
+    return IP_INVALID_ARGUMENT;
+}
+
+/* Finds `key`: *val NULL when absent; IP_INVALID_ARGUMENT when given twice. */
+static ip_status find1(const gw_kv *kv, size_t n, const char *key, const char **val,
+                       const char **param, char *detail, size_t dlen)
+{
+    *val = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (kv[i].key && strcmp(kv[i].key, key) == 0) {
+            if (*val) {
+                char m[128];
+                snprintf(m, sizeof m, "the parameter %s is given more than once", key);
+                return bad(param, key, detail, dlen, m);
+            }
+            *val = kv[i].value ? kv[i].value : "";
+        }
+    }
+    return IP_OK;
+}
+
+ip_status gw_ops_parse(const char *s, unsigned *mask, char *detail, size_t dlen)
+{
+    *mask = 0;
+    const char *p = s;
+    for (;;) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        unsigned bit = 0;
+        for (int i = 0; i < 3; i++)
+            if (strlen(gw_op_names[i]) == len && strncmp(p, gw_op_names[i], len) == 0)
+                bit = 1u << i;
+        if (!bit) {
+            snprintf(detail, dlen,
+                     "ops must be a comma-separated list of thumbnail, resized, watermarked "
+                     "(got \"%.40s\")", s);
+            return IP_INVALID_ARGUMENT;
+        }
+        *mask |= bit;
+        if (!c)
+            break;
+        p = c + 1;
+    }
+    return IP_OK;
+}
+
+static bool is_mode(const char *s)
+{
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, gw_op_names[i]) == 0)
+            return true;
+    return false;
+}
+
+ip_status gw_query_list(const gw_kv *kv, size_t n, gw_list_query *out, const char **param,
+                        char *detail, size_t dlen)
+{
+    memset(out, 0, sizeof *out);
+    out->limit = 24;
+    const char *lc, *li, *mode, *limit;
+    ip_status st;
+    if ((st = find1(kv, n, "last_created_at", &lc, param, detail, dlen)) != IP_OK ||
+        (st = find1(kv, n, "last_id", &li, param, detail, dlen)) != IP_OK ||
+        (st = find1(kv, n, "mode", &mode, param, detail, dlen)) != IP_OK ||
+        (st = find1(kv, n, "limit", &limit, param, detail, dlen)) != IP_OK)
+        return st;
+    if (limit) {
+        int v = 0;
+        size_t len = strlen(limit);
+        bool ok = len > 0 && len <= 3;
+        for (size_t i = 0; ok && i < len; i++) {
+            if (limit[i] < '0' || limit[i] > '9')
+                ok = false;
+            else
+                v = v * 10 + (limit[i] - '0');
+        }
+        if (!ok || v < 1 || v > 100)
+            return bad(param, "limit", detail, dlen,
+                       "limit must be a whole number from 1 to 100 (default 24)");
+        out->limit = v;
+    }
+    if (mode) {
+        if (!is_mode(mode))
+            return bad(param, "mode", detail, dlen,
+                       "mode must be one of thumbnail, resized, watermarked");
+        snprintf(out->mode, sizeof out->mode, "%s", mode);
+    }
+    if (lc && !li)
+        return bad(param, "last_id", detail, dlen,
+                   "last_id is required with last_created_at: pass both from the previous "
+                   "page's next, or neither");
+    if (li && !lc)
+        return bad(param, "last_created_at", detail, dlen,
+                   "last_created_at is required with last_id: pass both from the previous "
+                   "page's next, or neither");
+    if (lc) {
+        if (ip_time_parse(lc, &out->last_created_at_us) != IP_OK)
+            return bad(param, "last_created_at", detail, dlen,
+                       "last_created_at must be an RFC 3339 time such as "
+                       "2026-01-02T03:04:05.123456Z, as given in the previous page's next");
+        if (!ip_uuid_valid(li))
+            return bad(param, "last_id", detail, dlen,
+                       "last_id must be a UUID, as given in the previous page's next");
+        ip_uuid u;
+        ip_uuid_parse(li, &u);
+        ip_uuid_format(&u, out->last_id);
+        out->has_cursor = true;
+    }
+    return IP_OK;
+}
+
+ip_status gw_query_variant(const gw_kv *kv, size_t n, const char **variant, const char **param,
+                           char *detail, size_t dlen)
+{
+    const char *v;
+    *variant = NULL;
+    ip_status st = find1(kv, n, "variant", &v, param, detail, dlen);
+    if (st != IP_OK)
+        return st;
+    if (!v)
+        return IP_OK;
+    static const char *const names[4] = {"thumbnail", "resized", "watermarked", "original"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(v, names[i]) == 0) {
+            *variant = names[i];
+            return IP_OK;
+        }
+    return bad(param, "variant", detail, dlen,
+               "variant must be one of thumbnail, resized, watermarked, original");
+}
+
+ip_status gw_query_events(const gw_kv *kv, size_t n, gw_events_query *out, const char **param,
+                          char *detail, size_t dlen)
+{
+    out->nids = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!kv[i].key || strcmp(kv[i].key, "id") != 0)
+            continue;
+        const char *p = kv[i].value ? kv[i].value : "";
+        for (;;) {
+            const char *c = strchr(p, ',');
+            size_t len = c ? (size_t)(c - p) : strlen(p);
+            char one[40];
+            ip_uuid u;
+            if (len != 36)
+                return bad(param, "id", detail, dlen,
+                           "id must be a UUID (repeat id or separate several with commas)");
+            memcpy(one, p, 36);
+            one[36] = '\0';
+            if (!ip_uuid_parse(one, &u))
+                return bad(param, "id", detail, dlen,
+                           "id must be a UUID (repeat id or separate several with commas)");
+            if (out->nids >= GW_MAX_EVENT_IDS)
+                return bad(param, "id", detail, dlen, "at most 32 ids may be given");
+            ip_uuid_format(&u, out->ids[out->nids++]);
+            if (!c)
+                break;
+            p = c + 1;
+        }
+    }
+    return IP_OK;
+}
+
+ip_status gw_query_upload(const gw_kv *kv, size_t n, const char **ops, const char **param,
+                          char *detail, size_t dlen)
+{
+    return find1(kv, n, "ops", ops, param, detail, dlen);
+}

@@ -1,0 +1,71 @@
+/* gateway — the REST API of ImageProcessor.
+ *
+ * Loads the configuration table (gw_config.c), starts the parts (gw_app_start),
+ * waits for SIGTERM/SIGINT and stops them in order; exit 0 on a clean stop.
+ * `--config-vars` and `--help` print the configuration table. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <vips/vips.h>
+
+#include "gw_app.h"
+#include "ip_lifecycle.h"
+#include "ip_log.h"
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config-vars")) {
+            ip_config_print_vars(stdout, gw_config_vars, gw_config_nvars);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("gateway: the ImageProcessor REST API (POST /upload, GET /image/{id}, "
+                   "GET /images, GET /events, ...).\nConfiguration from the environment:\n");
+            ip_config_print_vars(stdout, gw_config_vars, gw_config_nvars);
+            return 0;
+        }
+        fprintf(stderr, "gateway: unknown argument %s (try --help)\n", argv[i]);
+        return 2;
+    }
+    ip_lifecycle_init();
+    static gw_app app;
+    char *errors = NULL;
+    if (ip_config_load(gw_config_vars, gw_config_nvars, &app.cfg, &errors) != IP_OK) {
+        ip_log_init("gateway", IP_LOG_INFO);
+        ip_log(IP_LOG_ERROR, "config.invalid", IP_LS("err", errors ? errors : "?"));
+        free(errors);
+        ip_config_free(gw_config_vars, gw_config_nvars, &app.cfg);
+        return 1;
+    }
+    ip_log_level lvl = IP_LOG_INFO;
+    if (!ip_log_level_parse(app.cfg.log_level, &lvl)) {
+        ip_log_init("gateway", IP_LOG_INFO);
+        ip_log(IP_LOG_ERROR, "config.invalid", IP_LS("err", "IP_LOG_LEVEL must be debug|info|warn|error"));
+        ip_config_free(gw_config_vars, gw_config_nvars, &app.cfg);
+        return 1;
+    }
+    ip_log_init("gateway", lvl);
+    ip_config_log(gw_config_vars, gw_config_nvars, &app.cfg);
+    if (VIPS_INIT(argv[0]) != 0) {
+        ip_log(IP_LOG_ERROR, "vips.init_failed");
+        return 1;
+    }
+    ip_log_route_glib();
+    vips_cache_set_max(0);
+    vips_concurrency_set(1);
+    if (gw_app_start(&app) != IP_OK) {
+        ip_config_free(gw_config_vars, gw_config_nvars, &app.cfg);
+        return 1;
+    }
+    ip_log(IP_LOG_INFO, "gateway.started");
+    int sig;
+    while ((sig = ip_lifecycle_wait(-1)) == 0) {
+    }
+    ip_log(IP_LOG_INFO, "gateway.stopping", IP_LI("signal", sig));
+    gw_app_stop(&app);
+    vips_shutdown();
+    ip_config_free(gw_config_vars, gw_config_nvars, &app.cfg);
+    ip_log(IP_LOG_INFO, "gateway.stopped");
+    return 0;
+}
