@@ -1,0 +1,93 @@
+/* proc_variants.h — the image part of the processor: one original in, the
+ * requested variants (thumbnail, resized, watermarked) out, made with libvips
+ * from a single decode.
+ *
+ * Every variant is upright (EXIF orientation applied), sRGB 8-bit, and carries
+ * no metadata at all (no EXIF, no XMP, no ICC). JPEG unless the source has a
+ * real alpha channel; then PNG with the alpha kept.
+ *
+ * Failures are permanent for the given bytes: IP_INVALID_ARGUMENT for a file
+ * that is not one of the accepted formats or does not decode (with libvips's
+ * reason), IP_RESOURCE_EXHAUSTED for a file over the pixel limit or over the
+ * decode-memory budget. Nothing here is worth retrying.
+ */
+#ifndef PROC_VARIANTS_H
+#define PROC_VARIANTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ip_status.h"
+
+typedef enum proc_op {
+    PROC_OP_THUMBNAIL = 0,
+    PROC_OP_RESIZED = 1,
+    PROC_OP_WATERMARKED = 2,
+    PROC_OP_COUNT = 3,
+} proc_op;
+
+#define PROC_OP_BIT(op) (1u << (unsigned)(op))
+#define PROC_OPS_ALL (PROC_OP_BIT(PROC_OP_THUMBNAIL) | PROC_OP_BIT(PROC_OP_RESIZED) | \
+                      PROC_OP_BIT(PROC_OP_WATERMARKED))
+
+/* "thumbnail" | "resized" | "watermarked"; never NULL for a valid op. */
+const char *proc_op_name(proc_op op);
+/* Parses an op name; false on anything else. */
+bool proc_op_parse(const char *s, proc_op *out);
+
+typedef struct proc_settings {
+    int64_t pixel_limit;        /* width*height above this fails from the header */
+    int thumb_size;             /* thumbnail edge, cover + attention crop (320) */
+    int resized_max;            /* longest side of resized/watermarked, never enlarged (1280) */
+    int jpeg_quality;           /* 1..100 (85) */
+    const char *watermark_text; /* borrowed; "" draws no text */
+} proc_settings;
+
+/* The defaults of DESIGN.md (100 MP, 320, 1280, Q85, "ImageProcessor"). */
+void proc_settings_default(proc_settings *s);
+
+typedef struct proc_variant {
+    proc_op op;
+    void *data;               /* owned: the encoded bytes (released by proc_variants_fini) */
+    size_t len;
+    int width, height;
+    const char *format;       /* "jpeg" | "png" (static) */
+    const char *ext;          /* "jpg" | "png" (static) */
+    const char *content_type; /* "image/jpeg" | "image/png" (static) */
+} proc_variant;
+
+typedef struct proc_variants {
+    int n;                          /* variants made, in op order */
+    proc_variant v[PROC_OP_COUNT];
+    int src_width, src_height;      /* the original's stored size, from its header */
+    char loader[32];                /* libvips loader, e.g. "jpegload_buffer" */
+    int64_t budget_bytes;           /* decode memory reserved for this image */
+} proc_variants;
+
+/* Process-wide libvips setup; call once after VIPS_INIT and before any
+ * proc_variants_make: cache off, untrusted loaders blocked, `concurrency`
+ * worker threads per pipeline (<= 0 keeps libvips's default), and the
+ * decode-memory budget shared by all jobs at once (bytes; <= 0 means 320 MiB).
+ * An image whose estimated decode memory is over the budget is refused; images
+ * that fit wait until the budget has room. */
+void proc_variants_global_init(int concurrency, int64_t decode_budget_bytes);
+
+/* Reads only the header of `buf`: the loader (must be one of the accepted
+ * formats), the stored width and height, and checks the pixel limit. Nothing
+ * is decoded. Errors as proc_variants_make; `err` gets the reason. */
+ip_status proc_image_probe(const void *buf, size_t len, int64_t pixel_limit, int *width,
+                           int *height, char *loader, size_t loader_len, char *err,
+                           size_t errlen);
+
+/* Makes the variants in `ops` (a mask of PROC_OP_BIT) from the original in
+ * `buf` (borrowed; only read during the call). On IP_OK `out` holds one entry
+ * per requested op in op order; release it with proc_variants_fini. On failure
+ * `out` holds nothing to release and `err` (if not NULL) the reason. */
+ip_status proc_variants_make(const void *buf, size_t len, unsigned ops, const proc_settings *s,
+                             proc_variants *out, char *err, size_t errlen);
+
+/* Releases the encoded bytes. Safe on a zeroed struct and twice. */
+void proc_variants_fini(proc_variants *v);
+
+#endif
