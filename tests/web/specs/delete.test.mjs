@@ -1,0 +1,83 @@
+// Delete from the viewer: the confirmation can be declined, then confirmed;
+// the card leaves the gallery at once, the API no longer knows the image, and
+// its variant URL stops answering. Nothing reaches the console.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { makePng } from '../lib/png.mjs';
+import {
+  requireStack, openBrowser, assertNoConsoleErrors, runToken,
+  apiUpload, apiWaitReady, apiInfo, apiDelete, BASE_URL, waitFor,
+} from '../lib/harness.mjs';
+
+let browser;
+let keep;
+let doomed;
+
+before(async () => {
+  await requireStack();
+  const token = runToken();
+  // Two images: the one to delete and a neighbour that must stay.
+  const a = await apiUpload(makePng(300, 200, 11), `keep-${token}.png`);
+  const b = await apiUpload(makePng(300, 200, 12), `delete-${token}.png`);
+  keep = await apiWaitReady(a.id);
+  doomed = await apiWaitReady(b.id);
+  browser = await openBrowser();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (keep) await apiDelete(keep.id).catch(() => {});
+  if (doomed) await apiDelete(doomed.id).catch(() => {});
+});
+
+test('delete with confirmation removes the image from the gallery at once', async () => {
+  const { page, errors } = browser;
+  await page.goto('/');
+  const card = page.locator(`#gallery > li.card[data-id="${doomed.id}"]`);
+  const neighbour = page.locator(`#gallery > li.card[data-id="${keep.id}"]`);
+  await card.locator('img').waitFor();
+  await neighbour.waitFor();
+
+  await card.locator('.card-open').click();
+  const dialog = page.locator('#viewer');
+  await dialog.waitFor({ state: 'visible' });
+
+  // Declining keeps everything.
+  await page.locator('#viewer-delete').click();
+  await page.locator('#delete-confirm').waitFor({ state: 'visible' });
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'delete-cancel',
+    'the safe choice has focus');
+  await page.locator('#delete-cancel').click();
+  await page.locator('#delete-confirm').waitFor({ state: 'hidden' });
+  assert.ok(await apiInfo(doomed.id), 'still there after "Keep it"');
+
+  // Confirming deletes; the card goes without a reload.
+  await page.locator('#viewer-delete').click();
+  const deleted = page.waitForResponse((r) => r.url().endsWith(`/api/image/${doomed.id}`)
+    && r.request().method() === 'DELETE');
+  await page.locator('#delete-yes').click();
+  assert.equal((await deleted).status(), 204);
+  await dialog.waitFor({ state: 'hidden' });
+  await card.waitFor({ state: 'detached', timeout: 2000 });
+  assert.equal(await page.locator(`#gallery [data-id="${doomed.id}"]`).count(), 0);
+  await neighbour.waitFor();
+  // Focus moves to the neighbouring card (the one below, uploaded earlier).
+  await page.waitForFunction((id) => document.activeElement.closest('li.card')?.dataset.id === id, keep.id,
+    { timeout: 2000 });
+  assert.equal(await page.evaluate(() => performance.getEntriesByType('navigation').length), 1);
+
+  // The API agrees, and the public variant is gone.
+  assert.equal(await apiInfo(doomed.id), null);
+  await waitFor('the thumbnail URL to stop answering', async () => {
+    const r = await fetch(new URL(doomed.variants.thumbnail.url, BASE_URL), { cache: 'no-store' });
+    return r.status === 404;
+  }, { timeoutMs: 10000 });
+
+  // A reload does not bring it back.
+  await page.reload();
+  await neighbour.waitFor();
+  assert.equal(await page.locator(`#gallery [data-id="${doomed.id}"]`).count(), 0);
+
+  assertNoConsoleErrors(errors);
+});

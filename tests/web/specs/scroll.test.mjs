@@ -1,0 +1,121 @@
+// Infinite scroll over 60 freshly seeded images: pages load as the reader
+// scrolls (no button pressed), every image shows exactly once and in the
+// API's order, and two images uploaded while scrolling appear at the top
+// without disturbing the pages below. Nothing reaches the console.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { makePng } from '../lib/png.mjs';
+import {
+  requireStack, openBrowser, assertNoConsoleErrors, screenshot, runToken,
+  apiUpload, apiDelete, mapLimit, waitFor, BASE_URL,
+} from '../lib/harness.mjs';
+
+const SEEDED = 60;
+let browser;
+const token = runToken();
+let seeded = [];
+const live = [];
+
+before(async () => {
+  await requireStack();
+  // Tiny images, a few at a time: the test is about the page, not the
+  // processor's speed.
+  seeded = await mapLimit([...Array(SEEDED).keys()], 6,
+    (i) => apiUpload(makePng(24, 16, i), `scroll-${token}-${String(i).padStart(2, '0')}.png`, { ops: 'thumbnail' }));
+  browser = await openBrowser({ viewport: { width: 1280, height: 800 } });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  await mapLimit([...seeded, ...live].map((x) => x.id), 6, (id) => apiDelete(id).catch(() => {}));
+});
+
+// The API's own order of our images: newest first, read page by page.
+async function apiOrder(ids) {
+  const want = new Set(ids);
+  const order = [];
+  let cursor = null;
+  for (let pages = 0; pages < 50 && order.length < want.size; pages += 1) {
+    const q = new URLSearchParams({ limit: '100' });
+    if (cursor) {
+      q.set('last_created_at', cursor.last_created_at);
+      q.set('last_id', cursor.last_id);
+    }
+    const res = await fetch(`${BASE_URL}/api/images?${q}`);
+    assert.equal(res.status, 200);
+    const page = await res.json();
+    for (const item of page.items) if (want.has(item.id)) order.push(item.id);
+    if (!page.next) break;
+    cursor = page.next;
+  }
+  return order;
+}
+
+test('scrolling through 60 images shows each once, in order, with live uploads on top', async () => {
+  const { page, errors } = browser;
+  const pageRequests = [];
+  const pageItems = [];
+  page.on('response', async (r) => {
+    if (!r.url().includes('/api/images?')) return;
+    pageRequests.push(r.url());
+    try {
+      const body = await r.json();
+      pageItems.push(...body.items.map((i) => i.id));
+    } catch {
+      // a body that is not JSON fails the count checks below
+    }
+  });
+
+  await page.goto('/');
+  const cards = page.locator('#gallery > li.card');
+  await cards.first().waitFor();
+  const firstPageCount = await cards.count();
+  assert.ok(firstPageCount < SEEDED, `the first screen loads a page, not everything (${firstPageCount})`);
+
+  const seededIds = seeded.map((x) => x.id);
+  const domIds = () => cards.evaluateAll((els) => els.map((el) => el.dataset.id));
+  const present = async () => {
+    const ids = new Set(await domIds());
+    return seededIds.filter((id) => ids.has(id)).length;
+  };
+
+  let uploadedLive = false;
+  await waitFor('all 60 seeded images to be shown by scrolling', async () => {
+    if (!uploadedLive && (await present()) > 0) {
+      // New images arrive while the reader is down the list.
+      uploadedLive = true;
+      await page.mouse.wheel(0, 1500);
+      for (let i = 0; i < 2; i += 1) {
+        live.push(await apiUpload(makePng(32, 32, 100 + i), `scroll-live-${token}-${i}.png`, { ops: 'thumbnail' }));
+      }
+    }
+    await page.mouse.wheel(0, 1500);
+    return (await present()) === SEEDED;
+  }, { timeoutMs: 60000, intervalMs: 300 });
+
+  assert.ok(pageRequests.length >= 3, `pages were loaded while scrolling (${pageRequests.length} requests)`);
+  assert.ok(pageRequests.slice(1).every((u) => /last_created_at=.*last_id=|last_id=.*last_created_at=/.test(u)),
+    'later pages use the keyset cursor');
+  const apiDuplicates = pageItems.filter((id, i) => pageItems.indexOf(id) !== i);
+  assert.deepEqual(apiDuplicates, [], 'no image came on two pages');
+
+  // The live uploads appear at the top without a reload.
+  await waitFor('the live uploads at the top of the gallery', async () => {
+    const ids = await domIds();
+    return live.every((x) => ids.slice(0, 5).includes(x.id));
+  }, { timeoutMs: 20000 });
+
+  const ids = await domIds();
+  const duplicates = ids.filter((id, i) => ids.indexOf(id) !== i);
+  assert.deepEqual(duplicates, [], 'no card is shown twice');
+  const ours = [...live, ...seeded].map((x) => x.id);
+  const shownOrder = ids.filter((id) => ours.includes(id));
+  assert.deepEqual(shownOrder, await apiOrder(ours), 'the gallery shows the API order, newest first');
+  assert.equal(await page.evaluate(() => performance.getEntriesByType('navigation').length), 1);
+  assert.equal(await page.locator('#gallery-error').isHidden(), true);
+
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await screenshot(page, 'gallery-scrolled');
+  assertNoConsoleErrors(errors);
+});

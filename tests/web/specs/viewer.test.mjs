@@ -1,0 +1,116 @@
+// The viewer: open an image from the gallery with the keyboard, switch
+// between original, resized, watermarked and thumbnail (each loads, with its
+// own dimensions shown), copy the link, close with Escape (focus returns to
+// the card). Also a look at phone width. Nothing reaches the console.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { makePng } from '../lib/png.mjs';
+import {
+  requireStack, openBrowser, assertNoConsoleErrors, screenshot, runToken,
+  apiUpload, apiWaitReady, apiDelete, BASE_URL,
+} from '../lib/harness.mjs';
+
+let browser;
+let info;
+
+before(async () => {
+  await requireStack();
+  const accepted = await apiUpload(makePng(900, 600, 7), `viewer-${runToken()}.png`);
+  info = await apiWaitReady(accepted.id);
+  browser = await openBrowser({ permissions: ['clipboard-read', 'clipboard-write'] });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (info) await apiDelete(info.id).catch(() => {});
+});
+
+async function shownImage(page) {
+  return page.waitForFunction(() => {
+    const img = document.getElementById('viewer-image');
+    return img.complete && img.naturalWidth > 0 && !img.classList.contains('is-loading')
+      ? { src: img.getAttribute('src'), w: img.naturalWidth, h: img.naturalHeight, alt: img.alt }
+      : null;
+  }).then((h) => h.jsonValue());
+}
+
+test('switching versions in the viewer, copy link, keyboard', async () => {
+  const { page, errors } = browser;
+  await page.goto('/');
+  const button = page.locator(`#gallery > li.card[data-id="${info.id}"] .card-open`);
+  await button.locator('img').waitFor();
+
+  // Keyboard: focus the card and press Enter.
+  await button.focus();
+  await page.keyboard.press('Enter');
+  const dialog = page.locator('#viewer');
+  await dialog.waitFor({ state: 'visible' });
+  assert.equal(await page.locator('#viewer-title').textContent(), info.filename);
+
+  const options = await page.locator('#variant-switch input[name="variant"]').evaluateAll(
+    (els) => els.map((e) => ({ value: e.value, disabled: e.disabled })));
+  assert.deepEqual(options.map((o) => o.value), ['original', 'resized', 'watermarked', 'thumbnail']);
+  assert.ok(options.every((o) => !o.disabled), 'every version of a ready image can be chosen');
+
+  const expected = {
+    original: { src: `/api/image/${info.id}?variant=original`, w: info.width, h: info.height },
+  };
+  for (const name of ['resized', 'watermarked', 'thumbnail']) {
+    const v = info.variants[name];
+    expected[name] = { src: v.url, w: v.width, h: v.height };
+  }
+
+  for (const name of ['original', 'resized', 'watermarked', 'thumbnail']) {
+    await page.locator(`#variant-switch label[for="variant-${name}"]`).click();
+    await page.waitForFunction((src) => document.getElementById('viewer-image').getAttribute('src') === src,
+      expected[name].src);
+    const shown = await shownImage(page);
+    assert.equal(shown.w, expected[name].w, `${name}: width of the bytes shown`);
+    assert.equal(shown.h, expected[name].h, `${name}: height of the bytes shown`);
+    assert.match(shown.alt, new RegExp(name === 'original' ? 'original' : name));
+    const facts = await page.locator('#viewer-facts').innerText();
+    assert.ok(facts.includes(`${expected[name].w} × ${expected[name].h} px`), `${name}: dimensions shown (${facts})`);
+    assert.equal(await dialog.getAttribute('data-variant'), name);
+  }
+  // The thumbnail is 320x320 by default, the resized copy never enlarged.
+  assert.equal(expected.thumbnail.w, 320);
+  assert.equal(expected.resized.w, 900);
+
+  // Arrow keys move between versions (a native radio group).
+  await page.locator('#variant-thumbnail').focus();
+  await page.keyboard.press('ArrowLeft');
+  await page.waitForFunction((src) => document.getElementById('viewer-image').getAttribute('src') === src,
+    expected.watermarked.src);
+  await shownImage(page);
+
+  // Copy link puts the absolute URL of the version on screen on the clipboard.
+  await page.locator('#viewer-copy').click();
+  await page.locator('#viewer-message', { hasText: 'Link copied' }).waitFor();
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  assert.equal(copied, new URL(expected.watermarked.src, BASE_URL).href);
+  const fetched = await fetch(copied);
+  assert.equal(fetched.status, 200, 'the copied link works');
+
+  await screenshot(page, 'viewer');
+
+  // Escape closes, and focus goes back to the card that opened it.
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden' });
+  assert.equal(await page.evaluate(() => document.activeElement.closest('li.card')?.dataset.id), info.id);
+
+  // Phone width: the gallery and the viewer still fit.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.locator(`#gallery > li.card[data-id="${info.id}"]`).scrollIntoViewIfNeeded();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `no sideways scrolling at phone width (${overflow}px too wide)`);
+  await screenshot(page, 'gallery-phone');
+  await button.click();
+  await dialog.waitFor({ state: 'visible' });
+  await shownImage(page);
+  await screenshot(page, 'viewer-phone');
+  await page.locator('#viewer-close').click();
+  await dialog.waitFor({ state: 'hidden' });
+
+  assertNoConsoleErrors(errors);
+});

@@ -1,0 +1,89 @@
+// The ImageProcessor page: wires the modules in js/ together.
+//
+//   connection.js  whether the API answers; the offline banner and its retries
+//   api.js         REST calls and uploads, errors in plain words
+//   store.js       what the page knows about each image; everyone draws from it
+//   events.js      the live status stream (/api/events) feeding the store
+//   upload.js      drop zone, picker, one progress row per file
+//   gallery.js     newest first, infinite scroll, filter, live placeholders
+//   viewer.js      the large view: versions, facts, copy link, delete
+//
+// Status events for images the page shows are applied to the store at once;
+// when a variant or the whole image reaches an outcome (ready/failed) the
+// image's /info is read again for its URLs and sizes. An event for an image
+// the page does not know yet (an upload from elsewhere) is looked up once and
+// then placed in the gallery. A slow poll re-reads images still in work, in
+// case an event was lost while the stream was reconnecting.
+
+import { connection } from './js/connection.js';
+import { events } from './js/events.js';
+import { store, isInWork } from './js/store.js';
+import { Gallery } from './js/gallery.js';
+import { Uploader } from './js/upload.js';
+import { Viewer } from './js/viewer.js';
+
+const POLL_IN_WORK_MS = 15000;
+
+const $ = (id) => document.getElementById(id);
+
+const announcer = $('announcer');
+function announce(text) {
+  // Clearing first makes screen readers repeat an identical message.
+  announcer.textContent = '';
+  window.setTimeout(() => { announcer.textContent = text; }, 50);
+}
+
+connection.attach({ banner: $('offline-banner'), text: $('offline-text'), retryButton: $('offline-retry') });
+
+let viewer = null;
+const gallery = new Gallery({
+  list: $('gallery'),
+  sentinel: $('gallery-sentinel'),
+  loading: $('gallery-loading'),
+  more: $('gallery-more'),
+  end: $('gallery-end'),
+  empty: $('gallery-empty'),
+  error: $('gallery-error'),
+  filter: $('mode-filter'),
+  onOpen: (id, opener) => viewer.open(id, opener),
+});
+
+viewer = new Viewer({ announce, focusAfterDelete: (id) => gallery.neighbourOf(id) });
+
+new Uploader({
+  dropzone: $('dropzone'),
+  input: $('file-input'),
+  list: $('upload-list'),
+  opsInputs: [...document.querySelectorAll('input[name="op"]')],
+  onView: (id, opener) => viewer.open(id, opener),
+  announce,
+});
+
+const lookedUp = new Set();
+events.onStatus((ev) => {
+  if (store.isRemoved(ev.id)) return;
+  if (ev.status === 'deleted') {
+    store.remove(ev.id);
+    return;
+  }
+  if (store.has(ev.id)) {
+    store.applyEvent(ev);
+    const outcome = (s) => s === 'ready' || s === 'failed';
+    if (outcome(ev.variant_status) || outcome(ev.status)) store.refresh(ev.id);
+  } else if (!lookedUp.has(ev.id)) {
+    lookedUp.add(ev.id);
+    store.refresh(ev.id);
+  }
+});
+events.onOpen((again) => {
+  if (again) gallery.resync();
+});
+connection.onReconnect(() => gallery.resync());
+
+window.setInterval(() => {
+  if (!connection.reachable || document.hidden) return;
+  for (const [id, info] of store.items) if (isInWork(info)) store.refresh(id);
+}, POLL_IN_WORK_MS);
+
+events.connect();
+gallery.loadMore();

@@ -1,0 +1,202 @@
+// The gateway's REST API as the page sees it, through nginx under /api/.
+//
+// Every call resolves with parsed JSON (or nothing for 204) or rejects with an
+// ApiError whose `message` is written for a person: the API answers errors as
+// application/problem+json (RFC 9457), and nginx itself may answer 413 or 502
+// with HTML, so the message is chosen from the HTTP status first and the
+// problem's `detail` only adds to it. A network failure, or a 502/503/504
+// (nginx's answers when no gateway is there), is reported to connection.js,
+// which probes /api/healthz and shows the offline banner until the API is
+// back; any other answer tells connection.js that it is reachable.
+//
+// Uploads use XMLHttpRequest rather than fetch because only XHR reports upload
+// progress.
+
+import { connection } from './connection.js';
+
+const BASE = '/api';
+export const UPLOAD_LIMIT_BYTES = 50 * 1024 * 1024;
+export const VARIANTS = ['thumbnail', 'resized', 'watermarked'];
+
+export class ApiError extends Error {
+  constructor(message, { status = 0, title = '', detail = '', type = '', offline = false } = {}) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.title = title;
+    this.detail = detail;
+    this.type = type;
+    this.offline = offline;
+  }
+}
+
+// Statuses that may mean "nginx answered but nothing behind it did" (nginx
+// turns 502/504 into a 503 problem); connection.js probes to be sure.
+function isGatewayDown(status) {
+  return status === 502 || status === 503 || status === 504;
+}
+
+// The words a person reads for a failed call. `what` names the action
+// ("upload", "load", "delete") so that generic cases read naturally.
+export function describeError(status, problem = {}, what = 'request') {
+  const detail = typeof problem.detail === 'string' ? problem.detail.trim() : '';
+  switch (status) {
+    case 0:
+      return 'Could not reach the server. Check your connection; we will keep trying.';
+    case 400:
+      return `The server did not understand this ${what}${detail ? `: ${detail}` : '.'}`;
+    case 404:
+      return 'This image no longer exists. It may have been deleted.';
+    case 408:
+      return `The ${what} took too long. Please try again.`;
+    case 413:
+      return 'This file is larger than 50 MiB, the most we accept.';
+    case 415:
+      return 'This is not an image we can read. Try JPEG, PNG, WebP, GIF or TIFF.';
+    case 422: {
+      const tooBig = /pixel|megapixel|dimension|too large/i.test(detail);
+      if (tooBig) return 'This image has too many pixels for us to process (the limit is 100 megapixels).';
+      return `This image could not be read: it looks damaged or incomplete${detail ? ` (${detail})` : ''}.`;
+    }
+    case 429:
+      return 'Too many requests at once. Please wait a moment and try again.';
+    case 502:
+    case 504:
+      return 'The server is not answering right now. We will keep trying.';
+    case 503:
+      return 'The service is busy or partly down. Please try again in a moment.';
+    default:
+      if (status >= 500) return `Something went wrong on the server (${status}). Please try again.`;
+      return `The ${what} failed (${status})${detail ? `: ${detail}` : '.'}`;
+  }
+}
+
+async function readProblem(response) {
+  const type = response.headers.get('content-type') || '';
+  if (!/json/i.test(type)) return {};
+  try {
+    return await response.json();
+  } catch {
+    return {};
+  }
+}
+
+async function request(path, { method = 'GET', signal, what } = {}) {
+  let response;
+  try {
+    response = await fetch(BASE + path, {
+      method,
+      signal,
+      headers: { Accept: 'application/json' },
+      cache: 'no-store',
+    });
+  } catch (err) {
+    if (err && err.name === 'AbortError') throw err;
+    connection.reportUnreachable();
+    throw new ApiError(describeError(0, {}, what), { offline: true });
+  }
+  if (isGatewayDown(response.status)) connection.reportUnreachable();
+  else connection.reportReachable();
+  if (!response.ok) {
+    const problem = await readProblem(response);
+    throw new ApiError(describeError(response.status, problem, what), {
+      status: response.status,
+      title: problem.title || '',
+      detail: problem.detail || '',
+      type: problem.type || '',
+      offline: isGatewayDown(response.status),
+    });
+  }
+  if (response.status === 204) return null;
+  return response.json();
+}
+
+// One page of the gallery, newest first. `cursor` is the previous page's
+// `next` ({last_created_at, last_id}) or null for the first page.
+export function listImages({ limit = 24, cursor = null, mode = '', signal } = {}) {
+  const q = new URLSearchParams();
+  q.set('limit', String(limit));
+  if (cursor) {
+    q.set('last_created_at', cursor.last_created_at);
+    q.set('last_id', cursor.last_id);
+  }
+  if (mode) q.set('mode', mode);
+  return request(`/images?${q}`, { signal, what: 'gallery page' });
+}
+
+export function getInfo(id, { signal } = {}) {
+  return request(`/image/${encodeURIComponent(id)}/info`, { signal, what: 'image' });
+}
+
+export function deleteImage(id) {
+  return request(`/image/${encodeURIComponent(id)}`, { method: 'DELETE', what: 'delete' });
+}
+
+// The URL of the original's bytes (the gateway hands them out; the bucket
+// keeps originals private).
+export function originalUrl(id) {
+  return `${BASE}/image/${encodeURIComponent(id)}?variant=original`;
+}
+
+
+// Uploads one file. `ops` is an array of variant names (all three when empty
+// or complete). `onProgress(fraction)` follows the bytes sent. Returns
+// { promise, abort }; the promise resolves with the 202 body or rejects with
+// an ApiError (status 0 and `aborted` true when abort() was called).
+export function uploadFile(file, { ops = [], onProgress } = {}) {
+  const xhr = new XMLHttpRequest();
+  let aborted = false;
+  const promise = new Promise((resolve, reject) => {
+    const form = new FormData();
+    if (ops.length && ops.length < VARIANTS.length) form.append('ops', ops.join(','));
+    form.append('file', file, file.name);
+
+    xhr.open('POST', `${BASE}/upload`);
+    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.responseType = 'text';
+    xhr.upload.addEventListener('progress', (e) => {
+      if (onProgress && e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total);
+    });
+    xhr.addEventListener('load', () => {
+      let body = {};
+      try {
+        body = xhr.responseText ? JSON.parse(xhr.responseText) : {};
+      } catch {
+        body = {};
+      }
+      if (isGatewayDown(xhr.status)) connection.reportUnreachable();
+      else connection.reportReachable();
+      if (xhr.status >= 200 && xhr.status < 300 && body && body.id) {
+        resolve(body);
+      } else {
+        reject(new ApiError(describeError(xhr.status, body, 'upload'), {
+          status: xhr.status,
+          title: body.title || '',
+          detail: body.detail || '',
+          type: body.type || '',
+          offline: isGatewayDown(xhr.status),
+        }));
+      }
+    });
+    xhr.addEventListener('error', () => {
+      connection.reportUnreachable();
+      reject(new ApiError('The upload was interrupted: the server could not be reached. Try again when it is back.',
+        { offline: true }));
+    });
+    xhr.addEventListener('abort', () => {
+      const err = new ApiError('Upload cancelled.');
+      err.aborted = true;
+      reject(err);
+    });
+    xhr.send(form);
+  });
+  return {
+    promise,
+    abort() {
+      if (!aborted) {
+        aborted = true;
+        xhr.abort();
+      }
+    },
+  };
+}

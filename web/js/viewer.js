@@ -1,0 +1,288 @@
+// The viewer: one image large, in a modal <dialog>.
+//
+// A radio group switches between the original (served by the gateway, since
+// originals stay private in the bucket) and the variants the image was asked
+// for (served from /media/). A variant still in work is listed but disabled
+// and becomes selectable when its event arrives, because the viewer follows
+// the store while it is open. The facts list shows the dimensions and size of
+// the version on screen and of the original. "Copy link" copies the absolute
+// URL of the version on screen. "Delete…" asks for confirmation inside the
+// dialog; once the API says 204 (or 404: already gone) the image is removed
+// from the store, which takes it out of the gallery, and the dialog closes
+// with focus on the neighbouring card.
+//
+// The native dialog gives the focus trap and Escape; a click on the backdrop
+// closes it too. On close, focus returns to the card that opened it.
+
+import { deleteImage, originalUrl, ApiError } from './api.js';
+import { store } from './store.js';
+import { formatBytes, formatDate, formatDims, h, STATUS_LABELS, VARIANT_LABELS } from './format.js';
+
+const ORDER = ['original', 'resized', 'watermarked', 'thumbnail'];
+const PREFERRED = ['resized', 'watermarked', 'original'];
+
+export class Viewer {
+  constructor({ announce, focusAfterDelete }) {
+    this.dialog = document.getElementById('viewer');
+    this.title = document.getElementById('viewer-title');
+    this.image = document.getElementById('viewer-image');
+    this.stageNote = document.getElementById('viewer-stage-note');
+    this.switcher = document.getElementById('variant-switch');
+    this.facts = document.getElementById('viewer-facts');
+    this.copyButton = document.getElementById('viewer-copy');
+    this.openLink = document.getElementById('viewer-open');
+    this.deleteButton = document.getElementById('viewer-delete');
+    this.confirm = document.getElementById('delete-confirm');
+    this.confirmYes = document.getElementById('delete-yes');
+    this.confirmNo = document.getElementById('delete-cancel');
+    this.message = document.getElementById('viewer-message');
+    this.announce = announce;
+    this.focusAfterDelete = focusAfterDelete;
+
+    this.id = null;
+    this.variant = null;
+    this.opener = null;
+    this.focusNext = null;
+    this.deleting = false;
+
+    document.getElementById('viewer-close').addEventListener('click', () => this.close());
+    this.dialog.addEventListener('click', (e) => {
+      if (e.target === this.dialog) this.close(); // the backdrop
+    });
+    this.dialog.addEventListener('close', () => this.onClosed());
+    this.switcher.addEventListener('change', (e) => {
+      if (e.target.name === 'variant') this.show(e.target.value);
+    });
+    this.image.addEventListener('load', () => {
+      this.image.classList.remove('is-loading');
+      this.stageNote.hidden = true;
+    });
+    this.image.addEventListener('error', () => {
+      if (!this.image.getAttribute('src')) return;
+      this.image.classList.remove('is-loading');
+      this.stageNote.textContent = 'This version could not be loaded.';
+      this.stageNote.hidden = false;
+    });
+    this.copyButton.addEventListener('click', () => this.copyLink());
+    this.deleteButton.addEventListener('click', () => this.askDelete());
+    this.confirmNo.addEventListener('click', () => this.cancelDelete());
+    this.confirmYes.addEventListener('click', () => this.doDelete());
+    store.subscribe((id, info) => {
+      if (id !== this.id || !this.dialog.open) return;
+      if (!info) {
+        if (!this.deleting) {
+          this.announce('This image was deleted.');
+          this.close();
+        }
+        return;
+      }
+      this.render(info);
+    });
+  }
+
+  open(id, opener) {
+    const info = store.get(id);
+    if (!info) return;
+    this.id = id;
+    this.opener = opener || null;
+    this.variant = null;
+    this.deleting = false;
+    this.cancelDelete(false);
+    this.message.textContent = '';
+    this.image.removeAttribute('src');
+    this.render(info);
+    if (!this.dialog.open) this.dialog.showModal();
+    const checked = this.switcher.querySelector('input:checked');
+    if (checked) checked.focus();
+    store.refresh(id);
+  }
+
+  close() {
+    if (this.dialog.open) this.dialog.close();
+  }
+
+  // The close event comes a task after close(): focus goes to where the
+  // delete path asked, else back to the card that opened the viewer.
+  onClosed() {
+    const id = this.id;
+    this.id = null;
+    this.image.removeAttribute('src');
+    let target = this.focusNext;
+    this.focusNext = null;
+    if (!target || !target.isConnected) {
+      target = (this.opener && this.opener.isConnected) ? this.opener : this.focusAfterDelete(id);
+    }
+    if (target) target.focus();
+  }
+
+  // Versions the image has, in switcher order, with whether each can be shown.
+  versions(info) {
+    const out = [{ name: 'original', ready: true, url: originalUrl(info.id), status: 'ready' }];
+    const v = info.variants || {};
+    for (const name of ORDER.slice(1)) {
+      if (!v[name]) continue;
+      out.push({
+        name,
+        ready: v[name].status === 'ready' && !!v[name].url,
+        url: v[name].url || null,
+        status: v[name].status || 'pending',
+      });
+    }
+    return out;
+  }
+
+  render(info) {
+    const name = info.filename || 'Untitled image';
+    this.title.textContent = name;
+    const versions = this.versions(info);
+    if (!this.variant || !versions.some((x) => x.name === this.variant && x.ready)) {
+      const pick = PREFERRED.map((n) => versions.find((x) => x.name === n && x.ready)).find(Boolean);
+      this.variant = pick ? pick.name : 'original';
+    }
+
+    // Rebuild the radio group only when what it offers changed, so the
+    // keyboard focus inside it survives live updates.
+    const signature = versions.map((x) => `${x.name}:${x.ready}:${x.status}`).join(',');
+    if (this.switcher.dataset.signature !== signature || this.switcher.dataset.id !== info.id) {
+      const hadFocus = this.switcher.contains(document.activeElement);
+      this.switcher.dataset.signature = signature;
+      this.switcher.dataset.id = info.id;
+      const legend = this.switcher.querySelector('legend');
+      const options = versions.map((x) => {
+        const input = h('input', {
+          type: 'radio',
+          name: 'variant',
+          value: x.name,
+          id: `variant-${x.name}`,
+          disabled: !x.ready,
+        });
+        const note = x.ready ? '' : (x.status === 'failed' ? ' (failed)' : ' (in work)');
+        return h('span', { class: 'segment' },
+          input,
+          h('label', { for: `variant-${x.name}`, text: `${VARIANT_LABELS[x.name]}${note}` }));
+      });
+      this.switcher.replaceChildren(legend, ...options);
+      if (hadFocus) {
+        const again = this.switcher.querySelector(`input[value="${this.variant}"]`);
+        if (again) again.focus();
+      }
+    }
+    const selected = this.switcher.querySelector(`input[value="${this.variant}"]`);
+    if (selected) selected.checked = true;
+    this.show(this.variant, info);
+  }
+
+  show(variant, info = store.get(this.id)) {
+    if (!info) return;
+    this.variant = variant;
+    const version = this.versions(info).find((x) => x.name === variant);
+    const url = version && version.ready ? version.url : null;
+    const name = info.filename || 'image';
+    this.dialog.dataset.variant = variant;
+    if (url && this.image.getAttribute('src') !== url) {
+      this.image.classList.add('is-loading');
+      this.image.alt = `${name}, ${VARIANT_LABELS[variant].toLowerCase()} version`;
+      this.image.src = url;
+    }
+    this.openLink.href = url || '#';
+    this.renderFacts(info, variant);
+  }
+
+  renderFacts(info, variant) {
+    const rows = [];
+    const add = (term, value) => {
+      if (value) rows.push(h('dt', { text: term }), h('dd', { text: value }));
+    };
+    if (variant !== 'original') {
+      const v = (info.variants || {})[variant] || {};
+      add(`${VARIANT_LABELS[variant]} size`, [formatDims(v.width, v.height), formatBytes(v.size)].filter(Boolean).join(', '));
+      if (v.format) add('Format', String(v.format).toUpperCase());
+    }
+    add('Original', [formatDims(info.width, info.height), formatBytes(info.size)].filter(Boolean).join(', '));
+    if (info.content_type) add('Type', info.content_type);
+    add('Status', info.status === 'failed' && info.error
+      ? `Failed: ${info.error}`
+      : (STATUS_LABELS[info.status] || info.status));
+    add('Uploaded', formatDate(info.created_at));
+    const others = Object.entries(info.variants || {})
+      .filter(([, v]) => v.status === 'failed')
+      .map(([n]) => VARIANT_LABELS[n]);
+    if (others.length) add('Could not make', others.join(', '));
+    this.facts.replaceChildren(...rows);
+  }
+
+  currentUrl() {
+    const info = store.get(this.id);
+    if (!info) return null;
+    const version = this.versions(info).find((x) => x.name === this.variant);
+    return version && version.url ? new URL(version.url, window.location.href).href : null;
+  }
+
+  async copyLink() {
+    const url = this.currentUrl();
+    if (!url) return;
+    let copied = false;
+    try {
+      if (navigator.clipboard && window.isSecureContext) {
+        await navigator.clipboard.writeText(url);
+        copied = true;
+      }
+    } catch {
+      copied = false;
+    }
+    if (!copied) {
+      // Older browsers and insecure origins: a selected text area and the
+      // copy command.
+      const area = h('textarea', { class: 'visually-hidden', readonly: true });
+      area.value = url;
+      this.dialog.append(area);
+      area.select();
+      try {
+        copied = document.execCommand('copy');
+      } catch {
+        copied = false;
+      }
+      area.remove();
+      this.copyButton.focus();
+    }
+    this.dialog.dataset.copied = copied ? url : '';
+    this.message.textContent = copied ? 'Link copied.' : `Copy this link: ${url}`;
+  }
+
+  askDelete() {
+    this.confirm.hidden = false;
+    this.deleteButton.hidden = true;
+    this.confirmNo.focus();
+  }
+
+  cancelDelete(focus = true) {
+    this.confirm.hidden = true;
+    this.deleteButton.hidden = false;
+    this.confirmYes.disabled = false;
+    if (focus) this.deleteButton.focus();
+  }
+
+  async doDelete() {
+    const id = this.id;
+    const info = store.get(id);
+    const name = (info && info.filename) || 'The image';
+    this.confirmYes.disabled = true;
+    this.message.textContent = 'Deleting…';
+    try {
+      await deleteImage(id);
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 404) {
+        this.confirmYes.disabled = false;
+        this.message.textContent = `Could not delete: ${err.message}`;
+        return;
+      }
+      // 404: someone else deleted it already; the outcome is the same.
+    }
+    this.deleting = true;
+    this.focusNext = this.focusAfterDelete(id);
+    store.remove(id);
+    this.deleting = false;
+    this.close();
+    this.announce(`${name} was deleted.`);
+  }
+}
