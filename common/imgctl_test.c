@@ -1,0 +1,163 @@
+/* imgctl_test.c — imgctl against a test server: JSON in, JSON out, errors
+ * with their status name and a non-zero exit, ping, --help. The path of the
+ * imgctl binary comes in IMGCTL (set by ctest). Port 7291 is used. */
+#include <jansson.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ip_log.h"
+#include "ip_rpc.h"
+#include "ip_testing.h"
+#include "metadata.pb-c.h"
+#include "storage.pb-c.h"
+
+#define URL "tcp://127.0.0.1:7291"
+
+static ip_status h_get_image(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
+                             ProtobufCMessage *out)
+{
+    const Imageproc__GetImageRequest *req = (const void *)in;
+    Imageproc__GetImageReply *rep = (void *)out;
+    if (strcmp(req->id, "missing") == 0) {
+        ip_rpc_call_errorf(call, "image %s not found", req->id);
+        return IP_NOT_FOUND;
+    }
+    Imageproc__Image *img = ip_rpc_call_alloc(call, sizeof *img);
+    imageproc__image__init(img);
+    img->id = ip_rpc_call_strdup(call, req->id);
+    img->created_at_us = 1795911760123456LL;
+    img->status = IMAGEPROC__IMAGE_STATUS__IMAGE_READY;
+    img->n_ops = 1;
+    img->ops = ip_rpc_call_alloc(call, sizeof(char *));
+    img->ops[0] = (char *)"thumbnail";
+    rep->image = img;
+    return IP_OK;
+}
+
+/* Runs imgctl with `args`; returns the exit status, stdout in *out, stderr in *err. */
+static int run(const char *args, char **out, char **err)
+{
+    const char *imgctl = getenv("IMGCTL");
+    CHECK(imgctl != NULL);
+    char errpath[] = "/tmp/imgctl-test-XXXXXX";
+    int efd = mkstemp(errpath);
+    CHECK(efd >= 0);
+    close(efd);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>%s", imgctl, args, errpath);
+    FILE *p = popen(cmd, "r");
+    CHECK(p != NULL);
+    size_t cap = 1 << 16, n = 0;
+    *out = calloc(1, cap);
+    size_t r;
+    while ((r = fread(*out + n, 1, cap - n - 1, p)) > 0)
+        n += r;
+    int status = pclose(p);
+    FILE *e = fopen(errpath, "r");
+    *err = calloc(1, cap);
+    n = fread(*err, 1, cap - 1, e);
+    fclose(e);
+    unlink(errpath);
+    CHECK(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+static void test_roundtrip(void)
+{
+    ip_rpc_handler h[16] = {0};
+    const ProtobufCServiceDescriptor *svc = &imageproc__metadata__descriptor;
+    const ProtobufCMethodDescriptor *md =
+        protobuf_c_service_descriptor_get_method_by_name(svc, "GetImage");
+    h[md - svc->methods] = h_get_image;
+    ip_rpc_server *srv = NULL;
+    ip_rpc_server_opts so = {.url = URL, .workers = 2};
+    CHECK_EQ_INT(ip_rpc_server_new(svc, h, NULL, &so, &srv), IP_OK);
+
+    char *out, *err;
+    /* ping (the readiness probe) */
+    CHECK_EQ_INT(run("--url " URL " ping metadata", &out, &err), 0);
+    free(out);
+    free(err);
+
+    CHECK_EQ_INT(run("--url " URL " metadata GetImage '{\"id\":\"0192d4e8-7c1a-7b3e-9f00-1a2b3c4d5e6f\"}'", &out, &err), 0);
+    json_error_t je;
+    json_t *j = json_loads(out, 0, &je);
+    CHECK(j != NULL);
+    json_t *img = json_object_get(j, "image");
+    CHECK_EQ_STR(json_string_value(json_object_get(img, "id")),
+                 "0192d4e8-7c1a-7b3e-9f00-1a2b3c4d5e6f");
+    CHECK_EQ_INT(json_integer_value(json_object_get(img, "created_at_us")), 1795911760123456LL);
+    CHECK_EQ_STR(json_string_value(json_object_get(img, "status")), "IMAGE_READY");
+    CHECK_EQ_STR(json_string_value(json_array_get(json_object_get(img, "ops"), 0)), "thumbnail");
+    json_decref(j);
+    free(out);
+    free(err);
+
+    /* Errors: the status name and the server's message, exit 1. */
+    CHECK_EQ_INT(run("--url " URL " metadata GetImage '{\"id\":\"missing\"}'", &out, &err), 1);
+    CHECK(strstr(err, "not_found: image missing not found") != NULL);
+    free(out);
+    free(err);
+    /* Not implemented on this test server. */
+    CHECK_EQ_INT(run("--url " URL " metadata ListImages '{}'", &out, &err), 1);
+    CHECK(strstr(err, "internal: not implemented") != NULL);
+    free(out);
+    free(err);
+    /* Bad JSON and unknown methods are usage errors (2), with no call made. */
+    CHECK_EQ_INT(run("--url " URL " metadata GetImage '{\"idd\":1}'", &out, &err), 2);
+    CHECK(strstr(err, "unknown field") != NULL);
+    free(out);
+    free(err);
+    CHECK_EQ_INT(run("--url " URL " metadata Nope '{}'", &out, &err), 2);
+    free(out);
+    free(err);
+    /* JSON on stdin. */
+    CHECK_EQ_INT(run("--url " URL " metadata GetImage - < /dev/null", &out, &err), 2);
+    free(out);
+    free(err);
+    char inpath[] = "/tmp/imgctl-in-XXXXXX";
+    int ifd = mkstemp(inpath);
+    CHECK(ifd >= 0 && write(ifd, "{\"id\":\"x\"}", 10) == 10);
+    close(ifd);
+    char args[256];
+    snprintf(args, sizeof args, "--url " URL " metadata GetImage - < %s", inpath);
+    CHECK_EQ_INT(run(args, &out, &err), 0);
+    unlink(inpath);
+    CHECK(strstr(out, "\"id\": \"x\"") != NULL);
+    free(out);
+    free(err);
+
+    ip_rpc_server_free(srv);
+    /* Nothing listening: ping fails promptly with unavailable. */
+    CHECK_EQ_INT(run("--url " URL " ping metadata", &out, &err), 1);
+    CHECK(strstr(err, "unavailable") != NULL);
+    free(out);
+    free(err);
+    CHECK_EQ_INT(run("--url " URL " storage GetObject '{\"key\":\"o/x\"}'", &out, &err), 1);
+    CHECK(strstr(err, "unavailable") != NULL);
+    free(out);
+    free(err);
+}
+
+static void test_help(void)
+{
+    char *out, *err;
+    CHECK_EQ_INT(run("--help", &out, &err), 0);
+    CHECK(strstr(out, "GetImage") != NULL);
+    CHECK(strstr(out, "MarkEnqueued") != NULL);
+    CHECK(strstr(out, "DeleteObjects") != NULL);
+    CHECK(strstr(out, "enqueued_at_us: int64") != NULL);
+    CHECK(strstr(out, "data: bytes (base64)") != NULL);
+    free(out);
+    free(err);
+    CHECK_EQ_INT(run("--config-vars", &out, &err), 0);
+    CHECK(strstr(out, "IP_METADATA_RPC_URL=tcp://127.0.0.1:7101") != NULL);
+    free(out);
+    free(err);
+    CHECK_EQ_INT(run("nosuch GetImage", &out, &err), 2);
+    free(out);
+    free(err);
+}
+
+static const ip_test_case tests[] = {IP_TEST(roundtrip), IP_TEST(help)};
+IP_TEST_MAIN(tests)
