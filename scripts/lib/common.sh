@@ -84,6 +84,18 @@ ip_proc_alive() {
   [[ $st != Z ]]
 }
 
+# ip_port_free NAME HOST:PORT: fails loudly when something else already
+# listens where NAME is about to start (another stack, a stray server):
+# otherwise its probe would answer for a process that is not ours.
+ip_port_free() {
+  local name="$1" hp="$2"
+  if ip_port_open "$hp"; then
+    local who
+    who="$(ss -ltnpH "sport = :${hp##*:}" 2>/dev/null | head -n1 | sed 's/.*users://')"
+    ip_die "$name: $hp is already in use by a process this stack did not start (${who:-unknown}); stop it first (its scripts/stack stop, with its IP_VAR_DIR)"
+  fi
+}
+
 ip_pidfile() { printf '%s/run/%s.pid\n' "$IP_VAR_DIR" "$1"; }
 ip_logfile() { printf '%s/log/%s.log\n' "$IP_VAR_DIR" "$1"; }
 
