@@ -587,8 +587,10 @@ static enum MHD_Result image_get(gw_app *app, struct MHD_Connection *conn, gw_re
         protobuf_c_message_free_unpacked(&reply->base, NULL);
         return queue(conn, rq, 200, r);
     }
-    char keycopy[256];
+    char keycopy[256], ctcopy[96];
     snprintf(keycopy, sizeof keycopy, "%s", key);
+    snprintf(ctcopy, sizeof ctcopy, "%s", ctype);
+    ctype = ctcopy;
     protobuf_c_message_free_unpacked(&reply->base, NULL);
     Imageproc__GetObjectRequest go = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
     go.key = keycopy;
