@@ -1,0 +1,23 @@
+# Turns sql/NNNN_*.sql into a C file with the migrations as byte arrays, so the
+# metadata-svc binary carries its schema wherever it runs (Docker, any cwd).
+# Usage: cmake -DSQL_DIR=<dir> -DOUT=<file.c> -P embed_sql.cmake
+file(GLOB _files ${SQL_DIR}/[0-9][0-9][0-9][0-9]_*.sql)
+list(SORT _files)
+set(_c "/* Generated from sql/NNNN_*.sql by metadata-svc/embed_sql.cmake. Do not edit. */\n")
+string(APPEND _c "#include \"meta_migrations.h\"\n\n")
+set(_table "")
+set(_i 0)
+foreach(f ${_files})
+  get_filename_component(_name ${f} NAME_WE)
+  file(READ ${f} _hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," _bytes "${_hex}")
+  string(REGEX REPLACE "((0x[0-9a-f][0-9a-f],){16})" "\\1\n    " _bytes "${_bytes}")
+  string(APPEND _c "static const char sql_${_i}[] = {\n    ${_bytes}0x00};\n")
+  string(APPEND _table "    {\"${_name}\", sql_${_i}},\n")
+  math(EXPR _i "${_i} + 1")
+endforeach()
+string(APPEND _c "\nconst meta_migration meta_migrations[] = {\n${_table}    {0, 0}};\n")
+string(APPEND _c "const size_t meta_migrations_count = ${_i};\n")
+file(WRITE ${OUT}.tmp "${_c}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
+file(REMOVE ${OUT}.tmp)

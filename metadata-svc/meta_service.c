@@ -1,0 +1,426 @@
+/* meta_service.c — the Metadata RPC handlers and the ordering of events.
+ *
+ * Each handler checks its request, canonicalises the image id, calls the
+ * store, and fills the reply from the store's results (allocated from the
+ * call's memory, released after the reply is sent).
+ *
+ * ORDERING OF EVENTS
+ * An event must leave in the order its change committed, per image. Two
+ * writers of one image are serialised by PostgreSQL's row lock, but the lock
+ * is released at COMMIT, before either thread publishes, so the later commit
+ * could be published first. Each write therefore runs under an in-process
+ * mutex chosen by the image id (one of META_STRIPES, by a hash of the id's
+ * bytes) from before its transaction begins until its event is sent. Writers
+ * of one image in this process thus commit and publish one at a time; writers
+ * of different images rarely share a stripe. The stripe is always taken
+ * before a pool connection, never while holding one, so the two cannot
+ * deadlock. (Several metadata-svc processes each order their own writes;
+ * a subscriber of several publishers sees each one's order.)
+ */
+#include "meta_service.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <events.pb-c.h>
+#include <metadata.pb-c.h>
+
+#include "ip_log.h"
+#include "ip_rpc.h"
+#include "ip_time.h"
+#include "ip_uuid.h"
+#include "meta_events.h"
+#include "meta_validate.h"
+
+#define META_STRIPES 1024
+#define META_MAX_WAIT_MS 10000 /* longest wait for a connection when a call has no deadline */
+
+struct meta_service {
+    meta_store *store;
+    meta_events *events;
+    ip_rpc_server *server;
+    ip_rpc_handler table[16]; /* in the descriptor's order; borrowed by the server */
+    pthread_mutex_t stripes[META_STRIPES];
+};
+
+/* ------------------------------------------------------------- helpers */
+
+static void *call_alloc(void *arena, size_t n)
+{
+    return ip_rpc_call_alloc(arena, n);
+}
+
+/* Sets up the store context for one call; IP_DEADLINE_EXCEEDED when no time is left. */
+static ip_status ctx_init(meta_ctx *cx, ip_rpc_call *call)
+{
+    memset(cx, 0, sizeof(*cx));
+    cx->alloc = call_alloc;
+    cx->arena = call;
+    int64_t left = ip_rpc_call_remaining_ms(call);
+    if (left <= 0) {
+        ip_rpc_call_errorf(call, "deadline passed before the call started");
+        return IP_DEADLINE_EXCEEDED;
+    }
+    cx->timeout_ms = left > META_MAX_WAIT_MS ? META_MAX_WAIT_MS : (int)left;
+    return IP_OK;
+}
+
+/* Reports a failed call: the message to the caller, and a log line for the
+ * failures that are ours or the database's. */
+static ip_status fail(ip_rpc_call *call, ip_status st, const char *msg, const char *image_id)
+{
+    ip_rpc_call_errorf(call, "%s", msg);
+    if (st == IP_INTERNAL || st == IP_UNAVAILABLE || st == IP_RESOURCE_EXHAUSTED ||
+        st == IP_DEADLINE_EXCEEDED)
+        ip_log(st == IP_INTERNAL ? IP_LOG_ERROR : IP_LOG_WARN, "rpc.failed",
+               IP_LS("method", ip_rpc_call_method(call)), IP_LS("image_id", image_id),
+               IP_LS("request_id", ip_rpc_call_request_id(call)), IP_LS("code", ip_strerror(st)),
+               IP_LS("err", msg));
+    return st;
+}
+
+/* Checks an id field and writes its canonical lowercase form into out. */
+static ip_status canon_id(ip_rpc_call *call, const char *id, const char *field,
+                          char out[IP_UUID_STRLEN + 1], ip_uuid *u)
+{
+    char err[128];
+    ip_status st = meta_check_id(id, field, err, sizeof(err));
+    if (st != IP_OK)
+        return fail(call, st, err, NULL);
+    ip_uuid_parse(id, u);
+    ip_uuid_format(u, out);
+    return IP_OK;
+}
+
+static pthread_mutex_t *stripe_of(meta_service *svc, const ip_uuid *u)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (int i = 0; i < 16; i++)
+        h = (h ^ u->b[i]) * 16777619u;
+    return &svc->stripes[h % META_STRIPES];
+}
+
+static void publish(meta_service *svc, const char *id, Imageproc__ImageStatus status,
+                    const char *variant, Imageproc__VariantStatus vstatus, int64_t at_us,
+                    const char *error, bool deleted)
+{
+    Imageproc__StatusEvent e = IMAGEPROC__STATUS_EVENT__INIT;
+    e.id = (char *)id;
+    e.status = status;
+    e.variant = (char *)(variant ? variant : "");
+    e.variant_status = vstatus;
+    e.at_us = at_us;
+    e.error = (char *)(error ? error : "");
+    e.deleted = deleted;
+    meta_events_publish(svc->events, &e);
+}
+
+static void publish_image(meta_service *svc, const Imageproc__Image *img)
+{
+    publish(svc, img->id, img->status, "", IMAGEPROC__VARIANT_STATUS__VARIANT_STATUS_UNSPECIFIED,
+            img->updated_at_us, img->error, false);
+}
+
+/* ------------------------------------------------------------- handlers */
+
+static ip_status h_create_image(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
+                                ProtobufCMessage *outm)
+{
+    meta_service *svc = user;
+    const Imageproc__CreateImageRequest *req = (const Imageproc__CreateImageRequest *)in;
+    Imageproc__CreateImageReply *rep = (Imageproc__CreateImageReply *)outm;
+    char ops[META_OPS_TEXT_MAX], err[160], id[IP_UUID_STRLEN + 1];
+    ip_uuid u;
+    meta_ctx cx;
+    ip_status st = meta_check_create(req->image, ops, err, sizeof(err));
+    if (st != IP_OK)
+        return fail(call, st, err, NULL);
+    if ((st = ctx_init(&cx, call)) != IP_OK)
+        return st;
+    ip_uuid_parse(req->image->id, &u);
+    ip_uuid_format(&u, id);
+    Imageproc__Image img = *req->image;
+    img.id = id;
+
+    pthread_mutex_t *mu = stripe_of(svc, &u);
+    pthread_mutex_lock(mu);
+    st = meta_store_create(svc->store, &cx, &img, ops, &rep->image);
+    if (st == IP_OK)
+        publish_image(svc, rep->image);
+    pthread_mutex_unlock(mu);
+    if (st != IP_OK)
+        return fail(call, st, cx.err, id);
+    ip_log(IP_LOG_DEBUG, "image.created", IP_LS("image_id", id));
+    return IP_OK;
+}
+
+static ip_status h_get_image(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
+                             ProtobufCMessage *outm)
+{
+    meta_service *svc = user;
+    const Imageproc__GetImageRequest *req = (const Imageproc__GetImageRequest *)in;
+    Imageproc__GetImageReply *rep = (Imageproc__GetImageReply *)outm;
+    char id[IP_UUID_STRLEN + 1];
+    ip_uuid u;
+    meta_ctx cx;
+    ip_status st;
+    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK || (st = ctx_init(&cx, call)) != IP_OK)
+        return st;
+    st = meta_store_get(svc->store, &cx, id, &rep->image);
+    return st == IP_OK ? IP_OK : fail(call, st, cx.err, id);
+}
+
+static ip_status h_list_images(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
+                               ProtobufCMessage *outm)
+{
+    meta_service *svc = user;
+    const Imageproc__ListImagesRequest *req = (const Imageproc__ListImagesRequest *)in;
+    Imageproc__ListImagesReply *rep = (Imageproc__ListImagesReply *)outm;
+    char err[128], last_id[IP_UUID_STRLEN + 1] = "";
+    meta_list_query q = {0};
+    meta_ctx cx;
+    ip_status st = meta_check_list(req->last_created_at_us, req->last_id, req->mode, req->limit,
+                                   &q.has_cursor, err, sizeof(err));
+    if (st != IP_OK)
+        return fail(call, st, err, NULL);
+    if ((st = ctx_init(&cx, call)) != IP_OK)
+        return st;
+    if (q.has_cursor) {
+        ip_uuid u;
+        ip_uuid_parse(req->last_id, &u);
+        ip_uuid_format(&u, last_id);
+    }
+    q.last_created_at_us = req->last_created_at_us;
+    q.last_id = last_id;
+    q.mode = req->mode ? req->mode : "";
+    q.limit = req->limit;
+    bool has_more = false;
+    st = meta_store_list(svc->store, &cx, &q, &rep->images, &rep->n_images, &has_more);
+    if (st != IP_OK)
+        return fail(call, st, cx.err, NULL);
+    rep->has_more = has_more;
+    return IP_OK;
+}
+
+static ip_status h_mark_processing(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
+                                   ProtobufCMessage *outm)
+{
+    meta_service *svc = user;
+    const Imageproc__MarkProcessingRequest *req = (const Imageproc__MarkProcessingRequest *)in;
+    Imageproc__MarkProcessingReply *rep = (Imageproc__MarkProcessingReply *)outm;
+    char id[IP_UUID_STRLEN + 1];
+    ip_uuid u;
+    meta_ctx cx;
+    ip_status st;
+    bool changed = false;
+    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK || (st = ctx_init(&cx, call)) != IP_OK)
+        return st;
+    pthread_mutex_t *mu = stripe_of(svc, &u);
+    pthread_mutex_lock(mu);
+    st = meta_store_mark_processing(svc->store, &cx, id, &rep->image, &changed);
+    if (st == IP_OK && changed)
+        publish_image(svc, rep->image);
+    pthread_mutex_unlock(mu);
+    return st == IP_OK ? IP_OK : fail(call, st, cx.err, id);
+}
+
+static ip_status h_put_variant(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
+                               ProtobufCMessage *outm)
+{
+    meta_service *svc = user;
+    const Imageproc__PutVariantRequest *req = (const Imageproc__PutVariantRequest *)in;
+    Imageproc__PutVariantReply *rep = (Imageproc__PutVariantReply *)outm;
+    char id[IP_UUID_STRLEN + 1], err[128];
+    ip_uuid u;
+    meta_ctx cx;
+    ip_status st;
+    bool changed = false;
+    if ((st = canon_id(call, req->image_id, "image_id", id, &u)) != IP_OK)
+        return st;
+    if ((st = meta_check_variant(req->variant, err, sizeof(err))) != IP_OK)
+        return fail(call, st, err, id);
+    if ((st = ctx_init(&cx, call)) != IP_OK)
+        return st;
+    Imageproc__ImageStatus image_status = IMAGEPROC__IMAGE_STATUS__IMAGE_STATUS_UNSPECIFIED;
+    int64_t at_us = 0;
+    pthread_mutex_t *mu = stripe_of(svc, &u);
+    pthread_mutex_lock(mu);
+    st = meta_store_put_variant(svc->store, &cx, id, req->variant, &rep->variant, &image_status,
+                                &at_us, &changed);
+    if (st == IP_OK && changed)
+        publish(svc, id, image_status, rep->variant->name, rep->variant->status, at_us,
+                rep->variant->error, false);
+    pthread_mutex_unlock(mu);
+    return st == IP_OK ? IP_OK : fail(call, st, cx.err, id);
+}
+
+static ip_status h_finish_image(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
+                                ProtobufCMessage *outm)
+{
+    meta_service *svc = user;
+    const Imageproc__FinishImageRequest *req = (const Imageproc__FinishImageRequest *)in;
+    Imageproc__FinishImageReply *rep = (Imageproc__FinishImageReply *)outm;
+    char id[IP_UUID_STRLEN + 1];
+    ip_uuid u;
+    meta_ctx cx;
+    ip_status st;
+    bool changed = false;
+    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK || (st = ctx_init(&cx, call)) != IP_OK)
+        return st;
+    pthread_mutex_t *mu = stripe_of(svc, &u);
+    pthread_mutex_lock(mu);
+    st = meta_store_finish(svc->store, &cx, id, &rep->image, &changed);
+    if (st == IP_OK && changed)
+        publish_image(svc, rep->image);
+    pthread_mutex_unlock(mu);
+    return st == IP_OK ? IP_OK : fail(call, st, cx.err, id);
+}
+
+static ip_status h_fail_image(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
+                              ProtobufCMessage *outm)
+{
+    meta_service *svc = user;
+    const Imageproc__FailImageRequest *req = (const Imageproc__FailImageRequest *)in;
+    Imageproc__FailImageReply *rep = (Imageproc__FailImageReply *)outm;
+    char id[IP_UUID_STRLEN + 1];
+    ip_uuid u;
+    meta_ctx cx;
+    ip_status st;
+    bool changed = false;
+    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK || (st = ctx_init(&cx, call)) != IP_OK)
+        return st;
+    pthread_mutex_t *mu = stripe_of(svc, &u);
+    pthread_mutex_lock(mu);
+    st = meta_store_fail(svc->store, &cx, id, req->error, &rep->image, &changed);
+    if (st == IP_OK && changed)
+        publish_image(svc, rep->image);
+    pthread_mutex_unlock(mu);
+    return st == IP_OK ? IP_OK : fail(call, st, cx.err, id);
+}
+
+static ip_status h_mark_enqueued(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
+                                 ProtobufCMessage *outm)
+{
+    meta_service *svc = user;
+    const Imageproc__MarkEnqueuedRequest *req = (const Imageproc__MarkEnqueuedRequest *)in;
+    Imageproc__MarkEnqueuedReply *rep = (Imageproc__MarkEnqueuedReply *)outm;
+    char id[IP_UUID_STRLEN + 1];
+    ip_uuid u;
+    meta_ctx cx;
+    ip_status st;
+    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK)
+        return st;
+    if (req->enqueued_at_us < 0 || req->enqueued_at_us > META_MAX_US)
+        return fail(call, IP_INVALID_ARGUMENT, "enqueued_at_us: out of range", id);
+    if ((st = ctx_init(&cx, call)) != IP_OK)
+        return st;
+    pthread_mutex_t *mu = stripe_of(svc, &u);
+    pthread_mutex_lock(mu);
+    st = meta_store_mark_enqueued(svc->store, &cx, id, req->enqueued_at_us, &rep->image);
+    if (st == IP_OK)
+        publish_image(svc, rep->image);
+    pthread_mutex_unlock(mu);
+    return st == IP_OK ? IP_OK : fail(call, st, cx.err, id);
+}
+
+static ip_status h_delete_image(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
+                                ProtobufCMessage *outm)
+{
+    meta_service *svc = user;
+    const Imageproc__DeleteImageRequest *req = (const Imageproc__DeleteImageRequest *)in;
+    Imageproc__DeleteImageReply *rep = (Imageproc__DeleteImageReply *)outm;
+    char id[IP_UUID_STRLEN + 1];
+    ip_uuid u;
+    meta_ctx cx;
+    ip_status st;
+    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK || (st = ctx_init(&cx, call)) != IP_OK)
+        return st;
+    pthread_mutex_t *mu = stripe_of(svc, &u);
+    pthread_mutex_lock(mu);
+    st = meta_store_delete(svc->store, &cx, id, &rep->object_keys, &rep->n_object_keys);
+    if (st == IP_OK)
+        publish(svc, id, IMAGEPROC__IMAGE_STATUS__IMAGE_STATUS_UNSPECIFIED, "",
+                IMAGEPROC__VARIANT_STATUS__VARIANT_STATUS_UNSPECIFIED, ip_now_us(), "", true);
+    pthread_mutex_unlock(mu);
+    if (st != IP_OK)
+        return fail(call, st, cx.err, id);
+    ip_log(IP_LOG_DEBUG, "image.deleted", IP_LS("image_id", id));
+    return IP_OK;
+}
+
+static ip_status h_list_stale(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
+                              ProtobufCMessage *outm)
+{
+    meta_service *svc = user;
+    const Imageproc__ListStaleRequest *req = (const Imageproc__ListStaleRequest *)in;
+    Imageproc__ListStaleReply *rep = (Imageproc__ListStaleReply *)outm;
+    char err[128];
+    meta_ctx cx;
+    ip_status st = meta_check_stale(req->older_than_us, req->limit, err, sizeof(err));
+    if (st != IP_OK)
+        return fail(call, st, err, NULL);
+    if ((st = ctx_init(&cx, call)) != IP_OK)
+        return st;
+    st = meta_store_list_stale(svc->store, &cx, req->older_than_us, req->limit, &rep->images,
+                               &rep->n_images);
+    return st == IP_OK ? IP_OK : fail(call, st, cx.err, NULL);
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+static const struct {
+    const char *name;
+    ip_rpc_handler fn;
+} handlers[] = {
+    {"CreateImage", h_create_image},   {"GetImage", h_get_image},
+    {"ListImages", h_list_images},     {"MarkProcessing", h_mark_processing},
+    {"PutVariant", h_put_variant},     {"FinishImage", h_finish_image},
+    {"FailImage", h_fail_image},       {"MarkEnqueued", h_mark_enqueued},
+    {"DeleteImage", h_delete_image},   {"ListStale", h_list_stale},
+};
+
+#define NHANDLERS (sizeof(handlers) / sizeof(handlers[0]))
+_Static_assert(NHANDLERS <= 16, "meta_service.table is too small");
+
+ip_status meta_service_new(meta_store *store, const meta_service_opts *opts, meta_service **out)
+{
+    const ProtobufCServiceDescriptor *d = &imageproc__metadata__descriptor;
+    ip_status st;
+    *out = NULL;
+    if (d->n_methods != NHANDLERS)
+        return IP_INTERNAL;
+    meta_service *svc = calloc(1, sizeof(*svc));
+    if (svc == NULL)
+        return IP_RESOURCE_EXHAUSTED;
+    /* The server wants handlers in the descriptor's order; match them by name. */
+    for (unsigned i = 0; i < d->n_methods; i++)
+        for (size_t k = 0; k < NHANDLERS; k++)
+            if (strcmp(d->methods[i].name, handlers[k].name) == 0)
+                svc->table[i] = handlers[k].fn;
+    svc->store = store;
+    for (int i = 0; i < META_STRIPES; i++)
+        pthread_mutex_init(&svc->stripes[i], NULL);
+    if ((st = meta_events_new(opts->events_url, &svc->events)) != IP_OK)
+        goto fail;
+    ip_rpc_server_opts so = {
+        .url = opts->rpc_url, .workers = opts->workers, .max_msg_bytes = opts->max_msg_bytes};
+    if ((st = ip_rpc_server_new(d, svc->table, svc, &so, &svc->server)) != IP_OK)
+        goto fail;
+    *out = svc;
+    return IP_OK;
+fail:
+    meta_service_free(svc);
+    return st;
+}
+
+void meta_service_free(meta_service *svc)
+{
+    if (svc == NULL)
+        return;
+    ip_rpc_server_free(svc->server); /* calls in flight finish before it returns */
+    meta_events_free(svc->events);
+    for (int i = 0; i < META_STRIPES; i++)
+        pthread_mutex_destroy(&svc->stripes[i]);
+    free(svc);
+}

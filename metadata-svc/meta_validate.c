@@ -1,0 +1,202 @@
+/* meta_validate.c — pure checks and mappings of the Metadata service.
+ *
+ * Each check returns IP_OK or IP_INVALID_ARGUMENT with a message that starts
+ * with the name of the offending field ("image.id: not a UUID"), so a caller
+ * can tell which part of its request to fix. Nothing here touches the
+ * database; the store relies on these checks having passed (ids are UUIDs,
+ * ops canonical, times in range) but still passes every value as a parameter.
+ */
+#include "meta_validate.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ip_uuid.h"
+
+const char *const meta_variant_names[META_NVARIANTS] = {"thumbnail", "resized", "watermarked"};
+
+static const char *const image_status_text[] = {
+    [IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING] = "pending",
+    [IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING] = "processing",
+    [IMAGEPROC__IMAGE_STATUS__IMAGE_READY] = "ready",
+    [IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED] = "failed",
+};
+
+static const char *const variant_status_text[] = {
+    [IMAGEPROC__VARIANT_STATUS__VARIANT_PENDING] = "pending",
+    [IMAGEPROC__VARIANT_STATUS__VARIANT_READY] = "ready",
+    [IMAGEPROC__VARIANT_STATUS__VARIANT_FAILED] = "failed",
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+static ip_status invalid(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static ip_status invalid(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err != NULL && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return IP_INVALID_ARGUMENT;
+}
+
+int meta_variant_index(const char *name)
+{
+    if (name == NULL)
+        return -1;
+    for (int i = 0; i < META_NVARIANTS; i++)
+        if (strcmp(name, meta_variant_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+Imageproc__ImageStatus meta_image_status_parse(const char *s)
+{
+    for (size_t i = 1; s != NULL && i < NELEM(image_status_text); i++)
+        if (strcmp(s, image_status_text[i]) == 0)
+            return (Imageproc__ImageStatus)i;
+    return IMAGEPROC__IMAGE_STATUS__IMAGE_STATUS_UNSPECIFIED;
+}
+
+const char *meta_image_status_text(Imageproc__ImageStatus st)
+{
+    if ((unsigned)st == 0 || (unsigned)st >= NELEM(image_status_text))
+        return NULL;
+    return image_status_text[st];
+}
+
+Imageproc__VariantStatus meta_variant_status_parse(const char *s)
+{
+    for (size_t i = 1; s != NULL && i < NELEM(variant_status_text); i++)
+        if (strcmp(s, variant_status_text[i]) == 0)
+            return (Imageproc__VariantStatus)i;
+    return IMAGEPROC__VARIANT_STATUS__VARIANT_STATUS_UNSPECIFIED;
+}
+
+const char *meta_variant_status_text(Imageproc__VariantStatus st)
+{
+    if ((unsigned)st == 0 || (unsigned)st >= NELEM(variant_status_text))
+        return NULL;
+    return variant_status_text[st];
+}
+
+ip_status meta_ops_canonical(char *const *ops, size_t n, const char *field, char *out, char *err,
+                             size_t errlen)
+{
+    bool want[META_NVARIANTS] = {false};
+    out[0] = '\0';
+    if (n == 0)
+        return invalid(err, errlen, "%s: at least one of thumbnail, resized, watermarked", field);
+    for (size_t i = 0; i < n; i++) {
+        int k = meta_variant_index(ops[i]);
+        if (k < 0)
+            return invalid(err, errlen, "%s: unknown variant (want thumbnail, resized, watermarked)",
+                           field);
+        want[k] = true;
+    }
+    size_t len = 0;
+    for (int k = 0; k < META_NVARIANTS; k++) {
+        if (!want[k])
+            continue;
+        len += (size_t)snprintf(out + len, META_OPS_TEXT_MAX - len, "%s%s", len ? "," : "",
+                                meta_variant_names[k]);
+    }
+    return IP_OK;
+}
+
+ip_status meta_check_id(const char *id, const char *field, char *err, size_t errlen)
+{
+    if (id == NULL || id[0] == '\0')
+        return invalid(err, errlen, "%s: required", field);
+    if (!ip_uuid_valid(id))
+        return invalid(err, errlen, "%s: not a UUID", field);
+    return IP_OK;
+}
+
+ip_status meta_check_list(int64_t last_created_at_us, const char *last_id, const char *mode,
+                          int32_t limit, bool *has_cursor, char *err, size_t errlen)
+{
+    bool id_set = last_id != NULL && last_id[0] != '\0';
+    *has_cursor = false;
+    if (mode != NULL && mode[0] != '\0' && meta_variant_index(mode) < 0)
+        return invalid(err, errlen, "mode: unknown variant (want thumbnail, resized, watermarked)");
+    if (limit < 1 || limit > META_LIST_MAX)
+        return invalid(err, errlen, "limit: must be 1..%d", META_LIST_MAX);
+    if (!id_set && last_created_at_us == 0)
+        return IP_OK;
+    if (!id_set)
+        return invalid(err, errlen, "last_id: required with last_created_at_us");
+    if (last_created_at_us == 0)
+        return invalid(err, errlen, "last_created_at_us: required with last_id");
+    if (!ip_uuid_valid(last_id))
+        return invalid(err, errlen, "last_id: not a UUID");
+    if (last_created_at_us < 0 || last_created_at_us > META_MAX_US)
+        return invalid(err, errlen, "last_created_at_us: out of range");
+    *has_cursor = true;
+    return IP_OK;
+}
+
+ip_status meta_check_create(const Imageproc__Image *img, char *ops_out, char *err, size_t errlen)
+{
+    ip_status st;
+    ops_out[0] = '\0';
+    if (img == NULL)
+        return invalid(err, errlen, "image: required");
+    if ((st = meta_check_id(img->id, "image.id", err, errlen)) != IP_OK)
+        return st;
+    if (img->created_at_us < 0 || img->created_at_us > META_MAX_US)
+        return invalid(err, errlen, "image.created_at_us: out of range");
+    if (img->size_bytes < 0)
+        return invalid(err, errlen, "image.size_bytes: negative");
+    if (img->width < 0)
+        return invalid(err, errlen, "image.width: negative");
+    if (img->height < 0)
+        return invalid(err, errlen, "image.height: negative");
+    return meta_ops_canonical(img->ops, img->n_ops, "image.ops", ops_out, err, errlen);
+}
+
+static bool format_valid(const char *f)
+{
+    return f != NULL && (strcmp(f, "jpeg") == 0 || strcmp(f, "png") == 0 || strcmp(f, "webp") == 0);
+}
+
+ip_status meta_check_variant(const Imageproc__Variant *v, char *err, size_t errlen)
+{
+    if (v == NULL)
+        return invalid(err, errlen, "variant: required");
+    if (meta_variant_index(v->name) < 0)
+        return invalid(err, errlen,
+                       "variant.name: unknown variant (want thumbnail, resized, watermarked)");
+    switch (v->status) {
+    case IMAGEPROC__VARIANT_STATUS__VARIANT_READY:
+        if (v->object_key == NULL || v->object_key[0] == '\0')
+            return invalid(err, errlen, "variant.object_key: required when ready");
+        if (v->width <= 0)
+            return invalid(err, errlen, "variant.width: must be positive when ready");
+        if (v->height <= 0)
+            return invalid(err, errlen, "variant.height: must be positive when ready");
+        if (v->size_bytes <= 0)
+            return invalid(err, errlen, "variant.size_bytes: must be positive when ready");
+        if (!format_valid(v->format))
+            return invalid(err, errlen, "variant.format: must be jpeg, png or webp when ready");
+        return IP_OK;
+    case IMAGEPROC__VARIANT_STATUS__VARIANT_FAILED:
+        return IP_OK;
+    default:
+        return invalid(err, errlen, "variant.status: must be ready or failed");
+    }
+}
+
+ip_status meta_check_stale(int64_t older_than_us, int32_t limit, char *err, size_t errlen)
+{
+    if (older_than_us < 0 || older_than_us > META_MAX_US)
+        return invalid(err, errlen, "older_than_us: out of range");
+    if (limit < 1 || limit > META_LIST_MAX)
+        return invalid(err, errlen, "limit: must be 1..%d", META_LIST_MAX);
+    return IP_OK;
+}
