@@ -220,7 +220,8 @@ export class Gallery {
     const status = info.status || 'pending';
     li.dataset.status = status;
     li.dataset.ready = url ? 'true' : 'false';
-    button.setAttribute('aria-label', `Open ${name}${url ? '' : ` (${(STATUS_LABELS[status] || status).toLowerCase()})`}`);
+    // The button's name comes from its content (the thumbnail's alt text and
+    // the visible caption), so what a screen reader says matches the screen.
     if (status === 'failed' && info.error) button.title = `Failed: ${info.error}`;
     else button.removeAttribute('title');
 
@@ -255,8 +256,8 @@ export class Gallery {
       facts.push(STATUS_LABELS[status] || status);
     }
     const meta = h('span', { class: 'card-meta' },
-      h('span', { class: 'card-name', text: name }),
-      h('span', { class: `card-sub status-${status}`, text: facts.join(' · ') }));
+      h('span', { class: 'card-name', id: `card-${info.id}-name`, text: name }),
+      h('span', { class: `card-sub status-${status}`, id: `card-${info.id}-sub`, text: facts.join(' · ') }));
     button.replaceChildren(thumb, meta);
   }
 

@@ -102,3 +102,27 @@ test('three files picked at once get three progress bars, then three live thumbn
   await screenshot(page, 'gallery');
   assertNoConsoleErrors(errors);
 });
+
+test('a file dropped on the drop zone is uploaded the same way', async () => {
+  const { page, errors } = browser;
+  const name = `dropped-${runToken()}.png`;
+  const bytes = makePng(300, 200, 9).toString('base64');
+  const dataTransfer = await page.evaluateHandle(({ name, bytes }) => {
+    const dt = new DataTransfer();
+    const raw = Uint8Array.from(atob(bytes), (c) => c.charCodeAt(0));
+    dt.items.add(new File([raw], name, { type: 'image/png' }));
+    return dt;
+  }, { name, bytes });
+  const zone = page.locator('#dropzone');
+  await zone.dispatchEvent('dragenter', { dataTransfer });
+  assert.equal(await zone.evaluate((el) => el.classList.contains('is-dragover')), true, 'the zone lights up');
+  await zone.dispatchEvent('drop', { dataTransfer });
+  assert.equal(await zone.evaluate((el) => el.classList.contains('is-dragover')), false);
+
+  const row = page.locator('#upload-list > li', { hasText: name });
+  await row.and(page.locator('[data-state="ready"]')).waitFor({ timeout: 60000 });
+  const id = await row.getAttribute('data-id');
+  created.push(id);
+  await page.locator(`#gallery > li.card[data-id="${id}"] img`).waitFor();
+  assertNoConsoleErrors(errors);
+});
