@@ -441,6 +441,19 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Error codes that say the credentials are wrong, whatever the HTTP status
+ * (versitygw answers an unknown access key with 404 XAdminUserNotFound). */
+static bool credential_code(const char *code)
+{
+    static const char *const codes[] = {"InvalidAccessKeyId", "SignatureDoesNotMatch",
+                                        "XAdminUserNotFound", "InvalidToken", "ExpiredToken",
+                                        "AuthorizationHeaderMalformed"};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (strcmp(code, codes[i]) == 0)
+            return true;
+    return false;
+}
+
 /* Translates a finished S3 answer (non-2xx) into a status and message. */
 static ip_status map_http(const s3_resp *r, const char *what, char *err, size_t errlen)
 {
@@ -449,6 +462,11 @@ static ip_status map_http(const s3_resp *r, const char *what, char *err, size_t 
     const char *c = code[0] ? code : "-";
     const char *m = msg[0] ? msg : "(no message)";
     long st = r->status;
+
+    if (credential_code(code)) {
+        set_err(err, errlen, "s3 %s: credentials rejected (%s): %s", what, c, m);
+        return IP_FAILED_PRECONDITION;
+    }
 
     if (st == 404) {
         if (strcmp(code, "NoSuchBucket") == 0) {
@@ -913,15 +931,27 @@ ip_status stor_s3_ensure_bucket(stor_s3 *s3, int64_t budget_ms, char *err, size_
     s3_req head = {.method = "HEAD", .idempotent = true, .max_body = SIZE_MAX};
     ip_status st = s3_perform(s3, &head, &resp, budget_ms, err, errlen);
 
-    if (st == IP_FAILED_PRECONDITION) {
-        /* HEAD answers carry no body: ask again with a GET to learn S3's reason. */
+    if (st == IP_FAILED_PRECONDITION || st == IP_NOT_FOUND) {
+        /* HEAD answers carry no body: ask again with a GET to learn S3's
+         * reason (missing bucket, or keys it does not accept). */
         char code[64] = "", msg[384] = "";
-        s3_req get = {.method = "GET", .query = "location=", .max_body = XML_MAX};
-        if (s3_perform(s3, &get, &resp, budget_ms, NULL, 0) != IP_OK)
+        s3_req get = {.method = "GET", .query = "location=", .idempotent = true,
+                      .max_body = XML_MAX};
+        ip_status gst = s3_perform(s3, &get, &resp, budget_ms, err, errlen);
+        if (gst == IP_UNAVAILABLE) {
+            st = gst;
+            goto done;
+        }
+        if (gst != IP_OK)
             stor_xml_error_parse(resp.body, resp.len, code, sizeof code, msg, sizeof msg);
-        set_err(err, errlen, "s3 refused the credentials for bucket %s (%s): %s", s3->bucket,
-                code[0] ? code : "AccessDenied", msg[0] ? msg : "access denied");
-        goto done;
+        if (gst == IP_OK || (resp.status == 404 && strcmp(code, "NoSuchBucket") == 0)) {
+            st = gst == IP_OK ? IP_OK : IP_NOT_FOUND;
+        } else {
+            set_err(err, errlen, "s3 refused the credentials for bucket %s (%s): %s",
+                    s3->bucket, code[0] ? code : "AccessDenied", msg[0] ? msg : "access denied");
+            st = IP_FAILED_PRECONDITION;
+            goto done;
+        }
     }
     if (st == IP_NOT_FOUND) {
         if (strcmp(s3->region, "us-east-1") != 0 &&

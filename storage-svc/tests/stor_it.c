@@ -657,12 +657,16 @@ static void test_keepalive(void)
     CHECK_ST(del(keys, 1, NULL, NULL), IP_OK);
 }
 
-/* Runs without the shared server: a wrong secret must stop start-up. */
-static void test_wrong_secret(void)
+/* Runs without the shared server: wrong credentials must stop start-up with
+ * S3's reason in the log. `setting` is the bad variable, `want` a text the
+ * log must hold. */
+static void start_with_bad_credentials(const char *setting, const char *bad_value,
+                                       const char *want)
 {
     const char *url = env_or("IP_STOR_TEST_URL2", "tcp://127.0.0.1:7212");
-    const char *extra[] = {"IP_S3_SECRET_KEY=definitely-not-the-secret", "IP_S3_START_WAIT_MS=5000",
-                           NULL};
+    char var[256];
+    snprintf(var, sizeof var, "%s=%s", setting, bad_value);
+    const char *extra[] = {var, "IP_S3_START_WAIT_MS=5000", NULL};
     server s = {0};
     CHECK(server_spawn(&s, url, extra));
     int wst = server_wait_exit(&s, 20000);
@@ -675,12 +679,24 @@ static void test_wrong_secret(void)
     }
     char *log = read_file(s.log_path);
     CHECK(log && strstr(log, "\"event\":\"s3.credentials_rejected\""));
-    CHECK(log && strstr(log, "SignatureDoesNotMatch"));
-    CHECK(log && strstr(log, "definitely-not-the-secret") == NULL); /* no secrets in logs */
+    CHECK(log && strstr(log, want));
+    CHECK(log && strstr(log, bad_value) == NULL); /* no secrets in logs */
     if (failures)
         dump_log(&s);
     free(log);
     unlink(s.log_path);
+}
+
+static void test_wrong_secret(void)
+{
+    start_with_bad_credentials("IP_S3_SECRET_KEY", "definitely-not-the-secret",
+                               "SignatureDoesNotMatch");
+}
+
+static void test_wrong_access_key(void)
+{
+    /* AWS answers InvalidAccessKeyId, versitygw XAdminUserNotFound (404). */
+    start_with_bad_credentials("IP_S3_ACCESS_KEY", "no-such-access-key", "credentials");
 }
 
 static const struct {
@@ -701,6 +717,7 @@ static const struct {
     {"keepalive", test_keepalive, true},
     {"s3_outage", test_s3_outage, true},
     {"wrong_secret", test_wrong_secret, false},
+    {"wrong_access_key", test_wrong_access_key, false},
 };
 
 int main(int argc, char **argv)
