@@ -54,6 +54,7 @@ new Uploader({
   dropzone: $('dropzone'),
   input: $('file-input'),
   list: $('upload-list'),
+  clearButton: $('upload-clear'),
   opsInputs: [...document.querySelectorAll('input[name="op"]')],
   onView: (id, opener) => viewer.open(id, opener),
   announce,
@@ -62,7 +63,7 @@ new Uploader({
 const lookedUp = new Set();
 events.onStatus((ev) => {
   if (store.isRemoved(ev.id)) return;
-  if (ev.status === 'deleted') {
+  if (ev.status === 'deleted' || ev.deleted === true) {
     store.remove(ev.id);
     return;
   }

@@ -34,7 +34,7 @@ export const VARIANT_LABELS = {
 };
 
 export const STATUS_LABELS = {
-  pending: 'Waiting',
+  pending: 'Queued',
   processing: 'Processing',
   ready: 'Ready',
   failed: 'Failed',

@@ -14,10 +14,12 @@ import { store } from './store.js';
 import { formatBytes, h, STATUS_LABELS, VARIANT_LABELS } from './format.js';
 
 const PARALLEL = 3;
+const FINISHED = new Set(['ready', 'failed', 'rejected', 'cancelled', 'deleted']);
 
 export class Uploader {
-  constructor({ dropzone, input, list, opsInputs, onView, announce }) {
+  constructor({ dropzone, input, list, clearButton, opsInputs, onView, announce }) {
     this.dropzone = dropzone;
+    this.clearButton = clearButton;
     this.input = input;
     this.list = list;
     this.opsInputs = opsInputs;
@@ -75,6 +77,23 @@ export class Uploader {
       const row = this.rows.get(id);
       if (row) this.renderStatus(row, info);
     });
+    clearButton.addEventListener('click', () => {
+      for (const li of [...this.list.children]) {
+        if (FINISHED.has(li.dataset.state)) {
+          if (li.dataset.id) this.rows.delete(li.dataset.id);
+          li.remove();
+        }
+      }
+      this.updateClear();
+      this.input.focus();
+    });
+    // Rows change state in many places; one observer keeps the button right.
+    new MutationObserver(() => this.updateClear())
+      .observe(list, { childList: true, subtree: true, attributes: true, attributeFilter: ['data-state'] });
+  }
+
+  updateClear() {
+    this.clearButton.hidden = ![...this.list.children].some((li) => FINISHED.has(li.dataset.state));
   }
 
   selectedOps() {
