@@ -1,0 +1,219 @@
+"""Shared helpers for the gateway's e2e tests.
+
+Everything goes through nginx (http://$IP_HTTP_LISTEN/api). "Nothing stored" is
+checked in PostgreSQL (psql with IP_PG_DSN) and in the bucket (a SigV4-signed
+ListObjectsV2 against IP_S3_ENDPOINT). Fixture images are generated at test
+time with the `vips` command line (tiny, so the suite stays fast).
+"""
+import datetime
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import time
+import urllib.parse
+import uuid
+import xml.etree.ElementTree as ET
+
+import pytest
+import requests
+
+
+def _env_file():
+    vals = {}
+    root = os.environ.get("IP_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+    for name in (".env.example", ".env"):
+        p = os.path.join(root, name)
+        if os.path.exists(p):
+            for line in open(p):
+                line = line.strip()
+                if line and not line.startswith("#") and "=" in line:
+                    k, v = line.split("=", 1)
+                    vals[k] = v
+    return vals
+
+
+_ENV = _env_file()
+
+
+def env(name, default=None):
+    return os.environ.get(name) or _ENV.get(name) or default
+
+
+ROOT = os.path.abspath(env("IP_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..")))
+API = "http://%s/api" % env("IP_HTTP_LISTEN", "127.0.0.1:8080")
+PG_DSN = env("IP_PG_DSN")
+S3 = env("IP_S3_ENDPOINT", "http://127.0.0.1:19000")
+BUCKET = env("IP_S3_BUCKET", "images")
+UPLOAD_MAX = int(env("IP_UPLOAD_MAX_BYTES", "52428800"))
+
+
+def stack_script():
+    return os.path.join(ROOT, "scripts", "stack")
+
+
+# ------------------------------------------------------------------ HTTP
+
+session = requests.Session()
+
+
+def get(path, **kw):
+    kw.setdefault("timeout", 30)
+    return session.get(API + path, **kw)
+
+
+def upload(data, filename="x.png", ops=None, ctype=None, **kw):
+    fields = {"file": (filename, data, ctype or "application/octet-stream")}
+    form = {"ops": ops} if ops else None
+    return session.post(API + "/upload", files=fields, data=form, timeout=60, **kw)
+
+
+def upload_ok(data, filename="x.png", ops=None):
+    r = upload(data, filename, ops)
+    assert r.status_code == 202, r.text
+    return r.json()
+
+
+def info(image_id):
+    return get("/image/%s/info" % image_id)
+
+
+def wait_status(image_id, want=("ready", "failed"), deadline_s=60):
+    end = time.monotonic() + deadline_s
+    last = None
+    while time.monotonic() < end:
+        r = info(image_id)
+        if r.status_code == 200:
+            last = r.json()
+            if last["status"] in want:
+                return last
+        time.sleep(0.1)
+    raise AssertionError("image %s not %s within %ss (last %s)" % (image_id, want, deadline_s, last))
+
+
+def problem(r, status):
+    assert r.status_code == status, (r.status_code, r.text[:300])
+    assert r.headers["Content-Type"].startswith("application/problem+json"), r.headers
+    body = r.json()
+    assert body["status"] == status and body["detail"], body
+    return body
+
+
+def gateway_alive():
+    r = get("/healthz", timeout=5)
+    assert r.status_code == 200
+
+
+# ------------------------------------------------------------------ PostgreSQL
+
+def psql(sql):
+    out = subprocess.run(["psql", PG_DSN, "-At", "-c", sql], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def rows_total():
+    return int(psql("select count(*) from images"))
+
+
+def row_exists(image_id):
+    return psql("select count(*) from images where id = '%s'" % image_id) != "0"
+
+
+# ------------------------------------------------------------------ S3 (SigV4)
+
+def _sign(key, msg):
+    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+
+def s3_list(prefix):
+    """Keys under prefix (ListObjectsV2, SigV4-signed)."""
+    access, secret = env("IP_S3_ACCESS_KEY"), env("IP_S3_SECRET_KEY")
+    region = env("IP_S3_REGION", "us-east-1")
+    u = urllib.parse.urlparse(S3)
+    keys, token = [], None
+    while True:
+        q = {"list-type": "2", "prefix": prefix}
+        if token:
+            q["continuation-token"] = token
+        qs = "&".join("%s=%s" % (urllib.parse.quote(k, safe="-_.~"), urllib.parse.quote(v, safe="-_.~"))
+                      for k, v in sorted(q.items()))
+        now = datetime.datetime.now(datetime.timezone.utc)
+        amzdate, datestamp = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+        payload = hashlib.sha256(b"").hexdigest()
+        path = "/%s" % BUCKET
+        canonical = "\n".join(["GET", path, qs, "host:%s\nx-amz-content-sha256:%s\nx-amz-date:%s\n" % (u.netloc, payload, amzdate),
+                               "host;x-amz-content-sha256;x-amz-date", payload])
+        scope = "%s/%s/s3/aws4_request" % (datestamp, region)
+        sts = "\n".join(["AWS4-HMAC-SHA256", amzdate, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+        k = _sign(_sign(_sign(_sign(("AWS4" + secret).encode(), datestamp), region), "s3"), "aws4_request")
+        sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+        auth = "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=%s" % (access, scope, sig)
+        r = requests.get("%s%s?%s" % (S3, path, qs), headers={"x-amz-date": amzdate, "x-amz-content-sha256": payload, "Authorization": auth}, timeout=30)
+        assert r.status_code == 200, r.text[:300]
+        root = ET.fromstring(r.content)
+        ns = root.tag.split("}")[0] + "}" if root.tag.startswith("{") else ""
+        keys += [c.find(ns + "Key").text for c in root.findall(ns + "Contents")]
+        if root.findtext(ns + "IsTruncated") == "true":
+            token = root.findtext(ns + "NextContinuationToken")
+        else:
+            return keys
+
+
+def objects_of(image_id):
+    return s3_list("o/%s" % image_id) + s3_list("v/%s/" % image_id)
+
+
+def originals_total():
+    return len(s3_list("o/"))
+
+
+class Snapshot:
+    """Rows and originals before a refused request, compared after it."""
+
+    def __init__(self):
+        self.rows = rows_total()
+        self.objs = originals_total()
+
+    def assert_unchanged(self):
+        assert rows_total() == self.rows, "a row was left behind"
+        assert originals_total() == self.objs, "an object was left behind"
+
+
+# ------------------------------------------------------------------ fixtures
+
+def vips_make(path, w=64, h=48, extra=""):
+    tmp = path + ".v.png"
+    subprocess.run(["vips", "black", tmp, str(w), str(h), "--bands", "3"], check=True, capture_output=True)
+    subprocess.run(["vips", "linear", tmp, path + extra, "1", "90", "--uchar"], check=True, capture_output=True)
+    os.unlink(tmp)
+    return open(path, "rb").read()
+
+
+@pytest.fixture(scope="session")
+def images(tmp_path_factory):
+    d = tmp_path_factory.mktemp("img")
+    out = {}
+    for ext in ("jpg", "png", "webp", "gif", "tif", "avif", "heic"):
+        p = str(d / ("a." + ext))
+        try:
+            out[ext] = vips_make(p)
+        except subprocess.CalledProcessError:
+            if ext == "heic":  # HEVC encoding may be missing from libheif; AVIF covers HEIF
+                continue
+            raise
+    return out
+
+
+@pytest.fixture(scope="session")
+def png(images):
+    return images["png"]
+
+
+def new_id():
+    return str(uuid.uuid4())
+
+
+def pretty(o):
+    return json.dumps(o, indent=1)[:500]

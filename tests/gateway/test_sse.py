@@ -1,0 +1,103 @@
+"""GET /events: a client sees pending -> processing -> ready for its upload, in
+order; the id filter keeps other images out; heartbeats arrive."""
+import json
+import threading
+import time
+
+import requests
+
+from conftest import API, new_id, problem, session, get, upload_ok, wait_status
+
+
+class Stream:
+    """Reads an SSE stream in a thread, keeping events and comments."""
+
+    def __init__(self, query=""):
+        self.events, self.comments = [], []
+        self.resp = requests.get(API + "/events" + query, stream=True, timeout=(5, 60))
+        assert self.resp.status_code == 200, self.resp.text
+        assert self.resp.headers["Content-Type"].startswith("text/event-stream")
+        self.stop = False
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        ev = {}
+        try:
+            for line in self.resp.iter_lines(decode_unicode=True):
+                if self.stop:
+                    return
+                if line == "":
+                    if ev.get("event") == "status":
+                        self.events.append(json.loads(ev["data"]))
+                    ev = {}
+                elif line.startswith(":"):
+                    self.comments.append(line)
+                elif ":" in line:
+                    k, v = line.split(":", 1)
+                    ev[k] = v.lstrip(" ")
+        except Exception:
+            pass
+
+    def wait(self, cond, deadline_s=60):
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end:
+            if cond():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def close(self):
+        self.stop = True
+        self.resp.close()
+
+
+def test_upload_status_order(png):
+    s = Stream()
+    try:
+        assert s.wait(lambda: s.comments, 10), "no connected comment"
+        body = upload_ok(png, "sse.png", ops="thumbnail,resized")
+        iid = body["id"]
+        mine = lambda: [e for e in s.events if e["id"] == iid]
+        assert s.wait(lambda: any(e["status"] == "ready" and not e["variant"] for e in mine())
+                      or any(e["status"] in ("ready", "failed") for e in mine()), 60), mine()
+        statuses = []
+        for e in mine():
+            if not statuses or statuses[-1] != e["status"]:
+                statuses.append(e["status"])
+        assert statuses[0] == "pending", statuses
+        assert "processing" in statuses, statuses
+        assert statuses[-1] == "ready", statuses
+        rank = {"pending": 0, "processing": 1, "ready": 2}
+        assert [rank[x] for x in statuses] == sorted(rank[x] for x in statuses), statuses
+        for e in mine():
+            assert e["at"] and set(e) >= {"id", "status", "variant", "variant_status", "at", "error"}
+    finally:
+        s.close()
+    session.delete(API + "/image/%s" % iid, timeout=10)
+
+
+def test_filter_and_heartbeat(png):
+    other = new_id()
+    filtered = Stream("?id=%s" % other)
+    try:
+        body = upload_ok(png, "f.png", ops="thumbnail")
+        wait_status(body["id"])
+        # The heartbeat comes every 15 s; wait for one beyond the hello.
+        assert filtered.wait(lambda: any("heartbeat" in c for c in filtered.comments), 20), filtered.comments
+        assert filtered.events == [], filtered.events
+    finally:
+        filtered.close()
+    session.delete(API + "/image/%s" % body["id"], timeout=10)
+
+
+def test_many_clients_and_gateway_still_answers():
+    streams = [Stream() for _ in range(20)]
+    try:
+        m = get("/metrics").text
+        line = [l for l in m.splitlines() if l.startswith("gw_sse_clients")]
+        assert line and float(line[0].split()[-1]) >= 20, line
+    finally:
+        for s in streams:
+            s.close()
+    assert get("/healthz").status_code == 200
