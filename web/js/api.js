@@ -52,7 +52,7 @@ export function describeError(status, problem = {}, what = 'request') {
     case 413:
       return 'This file is larger than 50 MiB, the most we accept.';
     case 415:
-      return 'This is not an image we can read. Try JPEG, PNG, WebP, GIF or TIFF.';
+      return 'This is not an image we can read. Try JPEG, PNG, WebP, GIF, AVIF, HEIC or TIFF.';
     case 422: {
       const tooBig = /pixel|megapixel|dimension|too large/i.test(detail);
       if (tooBig) return 'This image has too many pixels for us to process (the limit is 100 megapixels).';
