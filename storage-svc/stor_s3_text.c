@@ -21,7 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-ip_status stor_key_check(const char *key, const char **why)
+/* Shared by keys and prefixes; a prefix may end with '/', a key may not. */
+static ip_status check_name(const char *key, bool is_prefix, const char **why)
 {
     const char *reason = NULL;
     size_t len = key ? strlen(key) : 0;
@@ -34,6 +35,11 @@ ip_status stor_key_check(const char *key, const char **why)
         reason = "key starts with '/'";
     else if (strstr(key, "..") != NULL)
         reason = "key contains '..'";
+    else if (strstr(key, "//") != NULL || (!is_prefix && key[len - 1] == '/'))
+        reason = "key has an empty path segment";
+    else if (strcmp(key, ".") == 0 || strncmp(key, "./", 2) == 0 || strstr(key, "/./") ||
+             (len >= 2 && strcmp(key + len - 2, "/.") == 0))
+        reason = "key has a '.' path segment";
     else {
         for (size_t i = 0; i < len; i++) {
             unsigned char c = (unsigned char)key[i];
@@ -46,6 +52,16 @@ ip_status stor_key_check(const char *key, const char **why)
     if (why)
         *why = reason;
     return reason ? IP_INVALID_ARGUMENT : IP_OK;
+}
+
+ip_status stor_key_check(const char *key, const char **why)
+{
+    return check_name(key, false, why);
+}
+
+ip_status stor_prefix_check(const char *prefix, const char **why)
+{
+    return check_name(prefix, true, why);
 }
 
 bool stor_header_value_ok(const char *v, size_t max)

@@ -19,10 +19,14 @@
 
 #define STOR_KEY_MAX 1024 /* S3's limit on a key, in bytes */
 
-/* Checks an object key (or a non-empty prefix): 1..STOR_KEY_MAX bytes of
- * printable ASCII (0x20..0x7e), no leading '/', no "..". Returns
- * IP_INVALID_ARGUMENT with a reason in `why` (static text) otherwise. */
+/* Checks an object key: 1..STOR_KEY_MAX bytes of printable ASCII
+ * (0x20..0x7e), no leading '/', no "..", no empty or "." path segment (the
+ * file-backed S3 servers would fold such keys onto others), no trailing '/'.
+ * Returns IP_INVALID_ARGUMENT with a reason in `why` (static text) otherwise. */
 ip_status stor_key_check(const char *key, const char **why);
+
+/* The same rules for a non-empty prefix, which may end with '/'. */
+ip_status stor_prefix_check(const char *prefix, const char **why);
 
 /* Checks a header value we pass through (content type, cache control):
  * printable ASCII, at most `max` bytes. Empty is allowed. */

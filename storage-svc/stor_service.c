@@ -168,8 +168,11 @@ static ip_status handle_delete(void *user, ip_rpc_call *call, const ProtobufCMes
         if ((st = check_key(call, "DeleteObjects key", rq->keys[i])) != IP_OK)
             return st;
     bool has_prefix = rq->prefix && rq->prefix[0];
-    if (has_prefix && (st = check_key(call, "DeleteObjects prefix", rq->prefix)) != IP_OK)
-        return st;
+    const char *why = NULL;
+    if (has_prefix && stor_prefix_check(rq->prefix, &why) != IP_OK) {
+        ip_rpc_call_errorf(call, "DeleteObjects prefix: %s", why);
+        return IP_INVALID_ARGUMENT;
+    }
 
     int64_t t0 = ip_mono_ms();
     if (rq->n_keys > 0) {

@@ -363,7 +363,7 @@ static void test_missing_key(void)
 
 static void test_invalid_key(void)
 {
-    const char *bad[] = {"", "/o/x", "v/../o/x", "a\nb", "caf\xc3\xa9", "..", "a\x01"};
+    const char *bad[] = {"", "/o/x", "v/../o/x", "a\nb", "caf\xc3\xa9", "..", "a\x01", "a//b", "a/./b"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         Imageproc__GetObjectReply *r = NULL;
         CHECK_ST(put(bad[i], "x", 1, "text/plain"), IP_INVALID_ARGUMENT);
