@@ -2,10 +2,13 @@
  *
  * HOW IT WORKS. The registry is a list of metrics under one mutex, touched
  * only at registration and rendering. Each metric holds its series (one per
- * distinct label-values string) in a small list under its own mutex; an update
- * finds or adds its series with a linear scan, which is fine for the few
- * label combinations a service has (methods x codes). A histogram series keeps
- * per-bucket counts (not cumulative; rendering sums them), the sum and the count.
+ * distinct label-values string) in a list that only grows, under a
+ * reader-writer lock: an update finds its series with a linear scan under the
+ * read lock (fine for the few label combinations a service has, methods x
+ * codes) and adds to it with atomics, so concurrent updates do not queue;
+ * only the first update of a new series takes the write lock. A histogram
+ * series keeps per-bucket counts (not cumulative; rendering sums them), the
+ * sum and the count.
  *
  * LIMITATIONS. Label values are split on commas; a value containing a comma
  * cannot be expressed. Series are never removed.
@@ -20,6 +23,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,12 +36,12 @@
 typedef enum metric_kind { M_COUNTER, M_GAUGE, M_HISTOGRAM } metric_kind;
 
 typedef struct series {
-    struct series *next;
-    char *values;              /* the label values as given ("upload,202") */
-    double value;              /* counter, gauge */
-    double sum;                /* histogram */
-    unsigned long long count;  /* histogram */
-    unsigned long long *bucket; /* histogram: nbuckets + 1 (the last is +Inf) */
+    struct series *_Atomic next;
+    char *values;                      /* the label values as given ("upload,202") */
+    _Atomic double value;              /* counter, gauge */
+    _Atomic double sum;                /* histogram */
+    atomic_ullong count;               /* histogram */
+    atomic_ullong *bucket;             /* histogram: nbuckets + 1 (the last is +Inf) */
 } series;
 
 struct ip_metric {
@@ -48,8 +52,8 @@ struct ip_metric {
     int nlabels;
     double *bounds;
     size_t nbounds;
-    pthread_mutex_t mu;
-    series *series;
+    pthread_rwlock_t lock;
+    series *_Atomic series;
 };
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -71,31 +75,53 @@ static char *xstrdup(const char *s)
     return p;
 }
 
+static series *series_scan(ip_metric *m, const char *values)
+{
+    for (series *s = atomic_load(&m->series); s != NULL; s = atomic_load(&s->next))
+        if (strcmp(s->values, values) == 0)
+            return s;
+    return NULL;
+}
+
+/* Finds or adds the series of `values`; NULL only when out of memory. Series
+ * are never freed, so the pointer stays valid after the lock is released. */
 static series *series_find(ip_metric *m, const char *values)
 {
     if (values == NULL)
         values = "";
-    for (series *s = m->series; s != NULL; s = s->next)
-        if (strcmp(s->values, values) == 0)
-            return s;
-    series *s = calloc(1, sizeof *s);
-    if (s == NULL)
-        return NULL;
-    s->values = strdup(values);
-    if (m->kind == M_HISTOGRAM)
-        s->bucket = calloc(m->nbounds + 1, sizeof *s->bucket);
-    if (s->values == NULL || (m->kind == M_HISTOGRAM && s->bucket == NULL)) {
-        free(s->values);
-        free(s->bucket);
-        free(s);
-        return NULL;
+    pthread_rwlock_rdlock(&m->lock);
+    series *s = series_scan(m, values);
+    pthread_rwlock_unlock(&m->lock);
+    if (s != NULL)
+        return s;
+    pthread_rwlock_wrlock(&m->lock);
+    s = series_scan(m, values); /* another thread may have added it */
+    if (s == NULL && (s = calloc(1, sizeof *s)) != NULL) {
+        s->values = strdup(values);
+        if (m->kind == M_HISTOGRAM)
+            s->bucket = calloc(m->nbounds + 1, sizeof *s->bucket);
+        if (s->values == NULL || (m->kind == M_HISTOGRAM && s->bucket == NULL)) {
+            free(s->values);
+            free(s->bucket);
+            free(s);
+            s = NULL;
+        } else {
+            /* Append, so that rendering keeps the order of first use. */
+            series *_Atomic *pp = &m->series;
+            while (atomic_load(pp) != NULL)
+                pp = &atomic_load(pp)->next;
+            atomic_store(pp, s);
+        }
     }
-    /* Append, so that rendering keeps the order of first use. */
-    series **pp = &m->series;
-    while (*pp != NULL)
-        pp = &(*pp)->next;
-    *pp = s;
+    pthread_rwlock_unlock(&m->lock);
     return s;
+}
+
+static void atomic_add_double(_Atomic double *p, double v)
+{
+    double old = atomic_load(p);
+    while (!atomic_compare_exchange_weak(p, &old, old + v))
+        ;
 }
 
 static ip_metric *metric_register(metric_kind kind, const char *name, const char *help,
@@ -125,7 +151,7 @@ static ip_metric *metric_register(metric_kind kind, const char *name, const char
             memcpy(m->bounds, buckets, nbuckets * sizeof *buckets);
         m->nbounds = nbuckets;
     }
-    pthread_mutex_init(&m->mu, NULL);
+    pthread_rwlock_init(&m->lock, NULL);
     /* A metric without labels shows 0 before its first update. */
     if (m->nlabels == 0 && series_find(m, "") == NULL)
         abort();
@@ -158,39 +184,33 @@ void ip_metric_add(ip_metric *m, const char *label_values, double v)
 {
     if (m == NULL || m->kind == M_HISTOGRAM)
         return;
-    pthread_mutex_lock(&m->mu);
     series *s = series_find(m, label_values);
     if (s != NULL)
-        s->value += v;
-    pthread_mutex_unlock(&m->mu);
+        atomic_add_double(&s->value, v);
 }
 
 void ip_metric_set(ip_metric *m, const char *label_values, double v)
 {
     if (m == NULL || m->kind == M_HISTOGRAM)
         return;
-    pthread_mutex_lock(&m->mu);
     series *s = series_find(m, label_values);
     if (s != NULL)
-        s->value = v;
-    pthread_mutex_unlock(&m->mu);
+        atomic_store(&s->value, v);
 }
 
 void ip_metric_observe(ip_metric *m, const char *label_values, double v)
 {
     if (m == NULL || m->kind != M_HISTOGRAM)
         return;
-    pthread_mutex_lock(&m->mu);
     series *s = series_find(m, label_values);
-    if (s != NULL) {
-        size_t i = 0;
-        while (i < m->nbounds && v > m->bounds[i])
-            i++;
-        s->bucket[i]++;
-        s->sum += v;
-        s->count++;
-    }
-    pthread_mutex_unlock(&m->mu);
+    if (s == NULL)
+        return;
+    size_t i = 0;
+    while (i < m->nbounds && v > m->bounds[i])
+        i++;
+    atomic_fetch_add(&s->bucket[i], 1);
+    atomic_add_double(&s->sum, v);
+    atomic_fetch_add(&s->count, 1);
 }
 
 /* ------------------------------------------------------------ rendering */
@@ -283,18 +303,20 @@ char *ip_metrics_render(void)
         sb_printf(&b, "# HELP %s ", m->name);
         sb_escaped(&b, m->help, strlen(m->help), true);
         sb_printf(&b, "\n# TYPE %s %s\n", m->name, kind_name(m->kind));
-        pthread_mutex_lock(&m->mu);
-        for (series *s = m->series; s != NULL; s = s->next) {
+        pthread_rwlock_rdlock(&m->lock);
+        for (series *s = atomic_load(&m->series); s != NULL; s = atomic_load(&s->next)) {
             if (m->kind != M_HISTOGRAM) {
                 sb_printf(&b, "%s", m->name);
                 sb_labels(&b, m, s->values, NULL);
-                sb_printf(&b, " %.17g\n", s->value);
+                sb_printf(&b, " %.17g\n", atomic_load(&s->value));
                 continue;
             }
+            /* Read without stopping writers: the counts may be a few updates
+             * apart, as in any scrape of a live process. */
             unsigned long long cum = 0;
             char le[64];
             for (size_t i = 0; i <= m->nbounds; i++) {
-                cum += s->bucket[i];
+                cum += atomic_load(&s->bucket[i]);
                 if (i < m->nbounds)
                     snprintf(le, sizeof le, "%.17g", m->bounds[i]);
                 else
@@ -305,11 +327,11 @@ char *ip_metrics_render(void)
             }
             sb_printf(&b, "%s_sum", m->name);
             sb_labels(&b, m, s->values, NULL);
-            sb_printf(&b, " %.17g\n%s_count", s->sum, m->name);
+            sb_printf(&b, " %.17g\n%s_count", atomic_load(&s->sum), m->name);
             sb_labels(&b, m, s->values, NULL);
-            sb_printf(&b, " %llu\n", s->count);
+            sb_printf(&b, " %llu\n", cum);
         }
-        pthread_mutex_unlock(&m->mu);
+        pthread_rwlock_unlock(&m->lock);
     }
     pthread_mutex_unlock(&reg_mu);
     if (b.oom) {

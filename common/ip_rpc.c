@@ -36,12 +36,15 @@
  * its timeout, which would turn "server down" into DEADLINE_EXCEEDED after the
  * whole deadline. So the client counts its connected pipes with
  * nng_pipe_notify (ADD_POST adds the pipe's id, REM_POST removes it) and keeps
- * the calls in flight on a list. A call that finds no pipe waits at most
- * IP_RPC_CONNECT_WAIT_MS for one (a fresh client is usually still dialling),
- * then fails with UNAVAILABLE. When the last pipe goes, every call in flight is
- * marked lost and its aio cancelled, so it returns UNAVAILABLE at once instead
- * of waiting out its deadline. A call starts each nng operation under the
- * client mutex after checking its lost flag, so a cancel cannot slip in between.
+ * the calls in flight on lists (sharded, so callers rarely share a mutex). A
+ * call that finds no pipe waits at most IP_RPC_CONNECT_WAIT_MS for one (a
+ * fresh client is usually still dialling), then fails with UNAVAILABLE. When
+ * the last pipe goes, every call in flight is marked lost and its aio
+ * cancelled, so it returns UNAVAILABLE at once instead of waiting out its
+ * deadline. Ordering makes this race-free without holding a lock around nng
+ * calls: the callback zeroes the pipe count before sweeping the lists and sets
+ * `lost` before cancelling; a call re-reads the count after registering and
+ * re-reads `lost` after starting each operation (cancelling itself if set).
  */
 #include "ip_rpc.h"
 
@@ -50,12 +53,14 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ip_log.h"
+#include "ip_metrics.h"
 #include "ip_time.h"
 #include "ip_uuid.h"
 #include "rpc.pb-c.h"
@@ -67,6 +72,22 @@
 /* Longest a worker waits for a reply to be taken by a slow or stuck peer. */
 #define IP_RPC_SEND_TIMEOUT_MS 10000
 #define IP_RPC_PING "$ping"
+
+static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
+static ip_metric *m_server_calls, *m_server_seconds, *m_client_calls;
+
+static void metrics_register(void)
+{
+    static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                     0.05,   0.1,   0.25,   0.5,   1,    2.5, 5, 10};
+    m_server_calls = ip_metric_counter("ip_rpc_server_calls_total", "RPC calls served.",
+                                       "service,method,code");
+    m_server_seconds =
+        ip_metric_histogram("ip_rpc_server_seconds", "Time to serve an RPC call, seconds.",
+                            "service,method", buckets, sizeof buckets / sizeof buckets[0]);
+    m_client_calls = ip_metric_counter("ip_rpc_client_calls_total", "RPC calls made.",
+                                       "service,method,code");
+}
 
 static ip_status status_from_code(int code)
 {
@@ -103,7 +124,9 @@ typedef struct worker {
     bool ctx_open;
     nng_ctx ctx;
     nng_aio *aio;
-    bool receiving; /* under srv->mu: a receive is pending on aio */
+    pthread_mutex_t mu; /* guards receiving; taken only by this worker and by close */
+    bool mu_init;
+    bool receiving;     /* a receive is pending on aio */
 } worker;
 
 struct ip_rpc_server {
@@ -115,8 +138,9 @@ struct ip_rpc_server {
     bool sock_open;
     worker *workers;
     int nworkers;
-    pthread_mutex_t mu;
-    bool closing, closed;
+    pthread_mutex_t mu; /* guards closing, closed */
+    atomic_bool closing;
+    bool closed;
 };
 
 void *ip_rpc_call_alloc(ip_rpc_call *call, size_t n)
@@ -328,6 +352,16 @@ done:
     out = reply_msg(&reply);
     {
         ip_status code = status_from_code((int)reply.code);
+        const char *mname = md != NULL                                      ? md->name
+                            : req != NULL && strcmp(req->method, IP_RPC_PING) == 0 ? IP_RPC_PING
+                            : req != NULL                                   ? "unknown"
+                                                                            : "malformed";
+        char labels[256];
+        double secs = (double)(ip_mono_us() - t0) / 1e6;
+        snprintf(labels, sizeof labels, "%s,%s", srv->svc->name, mname);
+        ip_metric_observe(m_server_seconds, labels, secs);
+        snprintf(labels, sizeof labels, "%s,%s,%s", srv->svc->name, mname, ip_strerror(code));
+        ip_metric_add(m_server_calls, labels, 1);
         ip_log_level lv = code == IP_OK ? IP_LOG_DEBUG
                           : code == IP_INTERNAL || code == IP_RESOURCE_EXHAUSTED ? IP_LOG_ERROR
                                                                                  : IP_LOG_INFO;
@@ -352,15 +386,22 @@ static void *worker_main(void *arg)
     worker *w = arg;
     ip_rpc_server *srv = w->srv;
 
-    pthread_mutex_lock(&srv->mu);
-    while (!srv->closing) {
+    for (;;) {
+        /* closing is set before close takes w->mu: either we see it here, or
+         * close sees our receive pending and cancels it. */
+        pthread_mutex_lock(&w->mu);
+        if (atomic_load(&srv->closing)) {
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
         nng_aio_set_timeout(w->aio, NNG_DURATION_INFINITE);
         w->receiving = true;
         nng_ctx_recv(w->ctx, w->aio);
-        pthread_mutex_unlock(&srv->mu);
+        pthread_mutex_unlock(&w->mu);
         nng_aio_wait(w->aio);
-        pthread_mutex_lock(&srv->mu);
+        pthread_mutex_lock(&w->mu);
         w->receiving = false;
+        pthread_mutex_unlock(&w->mu);
         int rv = nng_aio_result(w->aio);
         if (rv == NNG_ECLOSED)
             break;
@@ -369,7 +410,6 @@ static void *worker_main(void *arg)
                 ip_log(IP_LOG_WARN, "rpc.recv_failed", IP_LS("err", nng_strerror(rv)));
             continue;
         }
-        pthread_mutex_unlock(&srv->mu);
 
         nng_msg *in = nng_aio_get_msg(w->aio);
         nng_aio_set_msg(w->aio, NULL);
@@ -387,9 +427,7 @@ static void *worker_main(void *arg)
                     ip_log(IP_LOG_WARN, "rpc.send_failed", IP_LS("err", nng_strerror(rv)));
             }
         }
-        pthread_mutex_lock(&srv->mu);
     }
-    pthread_mutex_unlock(&srv->mu);
     return NULL;
 }
 
@@ -401,6 +439,7 @@ ip_status ip_rpc_server_new(const ProtobufCServiceDescriptor *svc, const ip_rpc_
         return IP_INVALID_ARGUMENT;
     ip_status st = IP_INTERNAL;
     int rv;
+    pthread_once(&metrics_once, metrics_register);
     ip_rpc_server *srv = calloc(1, sizeof *srv);
     if (srv == NULL)
         return IP_RESOURCE_EXHAUSTED;
@@ -431,6 +470,8 @@ ip_status ip_rpc_server_new(const ProtobufCServiceDescriptor *svc, const ip_rpc_
     for (int i = 0; i < srv->nworkers; i++) {
         worker *w = &srv->workers[i];
         w->srv = srv;
+        pthread_mutex_init(&w->mu, NULL);
+        w->mu_init = true;
         if ((rv = nng_aio_alloc(&w->aio, NULL, NULL)) != 0)
             goto nng_fail;
         if ((rv = nng_ctx_open(&w->ctx, srv->sock)) != 0)
@@ -460,16 +501,24 @@ void ip_rpc_server_close(ip_rpc_server *srv)
     if (srv == NULL)
         return;
     pthread_mutex_lock(&srv->mu);
-    if (srv->closed || srv->closing) {
+    if (srv->closed || atomic_load(&srv->closing)) {
         pthread_mutex_unlock(&srv->mu);
         return;
     }
-    srv->closing = true;
-    for (int i = 0; srv->workers != NULL && i < srv->nworkers; i++)
-        if (srv->workers[i].receiving)
-            nng_aio_cancel(srv->workers[i].aio);
+    atomic_store(&srv->closing, true);
     pthread_mutex_unlock(&srv->mu);
 
+    /* Workers waiting for a request stop now; workers serving one finish it,
+     * send the reply, and stop at the top of their loop. */
+    for (int i = 0; srv->workers != NULL && i < srv->nworkers; i++) {
+        worker *w = &srv->workers[i];
+        if (!w->mu_init)
+            continue;
+        pthread_mutex_lock(&w->mu);
+        if (w->receiving)
+            nng_aio_cancel(w->aio);
+        pthread_mutex_unlock(&w->mu);
+    }
     for (int i = 0; srv->workers != NULL && i < srv->nworkers; i++) {
         if (srv->workers[i].started) {
             pthread_join(srv->workers[i].thread, NULL);
@@ -497,9 +546,12 @@ void ip_rpc_server_free(ip_rpc_server *srv)
     if (srv == NULL)
         return;
     ip_rpc_server_close(srv);
-    for (int i = 0; srv->workers != NULL && i < srv->nworkers; i++)
+    for (int i = 0; srv->workers != NULL && i < srv->nworkers; i++) {
         if (srv->workers[i].aio != NULL)
             nng_aio_free(srv->workers[i].aio);
+        if (srv->workers[i].mu_init)
+            pthread_mutex_destroy(&srv->workers[i].mu);
+    }
     free(srv->workers);
     pthread_mutex_destroy(&srv->mu);
     free(srv);
@@ -509,9 +561,18 @@ void ip_rpc_server_free(ip_rpc_server *srv)
 
 typedef struct inflight {
     struct inflight *prev, *next;
+    struct shard *shard;
     nng_aio *aio;
-    bool lost; /* the last connection went while this call was in flight */
+    atomic_bool lost; /* the last connection went while this call was in flight */
 } inflight;
+
+/* The calls in flight, spread over a few lists so that 64 callers do not all
+ * queue on one mutex. Padded to a cache line each. */
+#define IP_RPC_SHARDS 16
+typedef struct shard {
+    pthread_mutex_t mu;
+    inflight head;
+} __attribute__((aligned(64))) shard;
 
 struct ip_rpc_client {
     const ProtobufCServiceDescriptor *svc;
@@ -520,13 +581,15 @@ struct ip_rpc_client {
     size_t max_msg;
     char *urls;
 
-    pthread_mutex_t mu;
-    pthread_cond_t cv;   /* pipes came up, or a call left */
+    pthread_mutex_t mu;  /* guards pipes; with cv, the waits for a connection */
+    pthread_cond_t cv;   /* a connection came up, or a call left while closing */
     uint32_t *pipes;     /* ids of the connected pipes */
-    size_t npipes, cappipes;
-    inflight calls;      /* list head of the calls in flight */
-    int ncalls;
-    bool closing;
+    size_t cappipes;
+    atomic_size_t npipes; /* written under mu, read anywhere */
+    atomic_int ncalls;
+    atomic_bool closing;
+    atomic_uint next_shard;
+    shard shards[IP_RPC_SHARDS];
 };
 
 static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
@@ -534,8 +597,9 @@ static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
     ip_rpc_client *c = arg;
     uint32_t id = (uint32_t)nng_pipe_id(p);
     pthread_mutex_lock(&c->mu);
+    size_t n = atomic_load(&c->npipes);
     if (ev == NNG_PIPE_EV_ADD_POST) {
-        if (c->npipes == c->cappipes) {
+        if (n == c->cappipes) {
             size_t ncap = c->cappipes ? c->cappipes * 2 : 8;
             uint32_t *np = realloc(c->pipes, ncap * sizeof *np);
             if (np == NULL) {
@@ -547,20 +611,31 @@ static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
             c->pipes = np;
             c->cappipes = ncap;
         }
-        c->pipes[c->npipes++] = id;
+        c->pipes[n] = id;
+        atomic_store(&c->npipes, n + 1);
         pthread_cond_broadcast(&c->cv);
     } else if (ev == NNG_PIPE_EV_REM_POST) {
-        for (size_t i = 0; i < c->npipes; i++) {
-            if (c->pipes[i] == id) {
-                c->pipes[i] = c->pipes[--c->npipes];
-                if (c->npipes == 0) {
-                    for (inflight *f = c->calls.next; f != &c->calls; f = f->next) {
-                        f->lost = true;
-                        nng_aio_cancel(f->aio);
-                    }
-                }
+        for (size_t i = 0; i < n; i++) {
+            if (c->pipes[i] != id)
+                continue;
+            c->pipes[i] = c->pipes[n - 1];
+            atomic_store(&c->npipes, n - 1);
+            if (n - 1 > 0)
                 break;
+            /* The last connection is gone: fail every call in flight now
+             * rather than at its deadline (see "No server" above). npipes is
+             * 0 before any list is swept, so a call that registers after its
+             * list was swept sees 0 when it checks again (call_enter). */
+            for (int k = 0; k < IP_RPC_SHARDS; k++) {
+                shard *sh = &c->shards[k];
+                pthread_mutex_lock(&sh->mu);
+                for (inflight *f = sh->head.next; f != &sh->head; f = f->next) {
+                    atomic_store(&f->lost, true);
+                    nng_aio_cancel(f->aio);
+                }
+                pthread_mutex_unlock(&sh->mu);
             }
+            break;
         }
     }
     pthread_mutex_unlock(&c->mu);
@@ -575,13 +650,17 @@ ip_status ip_rpc_client_new(const ProtobufCServiceDescriptor *svc, const ip_rpc_
     ip_status st = IP_INTERNAL;
     int rv;
     bool sock_open = false;
+    pthread_once(&metrics_once, metrics_register);
     ip_rpc_client *c = calloc(1, sizeof *c);
     if (c == NULL)
         return IP_RESOURCE_EXHAUSTED;
     c->svc = svc;
     c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : IP_RPC_DEFAULT_TIMEOUT_MS;
     c->max_msg = opts->max_msg_bytes ? opts->max_msg_bytes : IP_RPC_DEFAULT_MAX_MSG;
-    c->calls.next = c->calls.prev = &c->calls;
+    for (int k = 0; k < IP_RPC_SHARDS; k++) {
+        pthread_mutex_init(&c->shards[k].mu, NULL);
+        c->shards[k].head.next = c->shards[k].head.prev = &c->shards[k].head;
+    }
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     if ((c->urls = strdup(opts->urls)) == NULL) {
@@ -643,6 +722,8 @@ fail:
     free(c->pipes);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
+    for (int k = 0; k < IP_RPC_SHARDS; k++)
+        pthread_mutex_destroy(&c->shards[k].mu);
     free(c);
     return st;
 }
@@ -652,9 +733,18 @@ void ip_rpc_client_free(ip_rpc_client *c)
     if (c == NULL)
         return;
     pthread_mutex_lock(&c->mu);
-    c->closing = true;
-    while (c->ncalls > 0)
-        pthread_cond_wait(&c->cv, &c->mu);
+    atomic_store(&c->closing, true);
+    pthread_cond_broadcast(&c->cv); /* calls waiting for a connection give up */
+    while (atomic_load(&c->ncalls) > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 10 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+    }
     pthread_mutex_unlock(&c->mu);
     /* nng_close runs the last REM_POST callbacks (they take c->mu) and returns
      * only when every pipe is gone, so nothing touches c afterwards. */
@@ -663,6 +753,8 @@ void ip_rpc_client_free(ip_rpc_client *c)
     free(c->pipes);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
+    for (int k = 0; k < IP_RPC_SHARDS; k++)
+        pthread_mutex_destroy(&c->shards[k].mu);
     free(c);
 }
 
@@ -677,80 +769,99 @@ __attribute__((format(printf, 3, 4))) static void set_err(char *errbuf, size_t e
     va_end(ap);
 }
 
-/* Registers call `f` and waits (bounded) for a connection. Returns IP_OK with
- * f on the list, or UNAVAILABLE (not on the list). */
+/* Waits (bounded by IP_RPC_CONNECT_WAIT_MS and the deadline) for a connection.
+ * True when one is up. */
+static bool wait_for_pipe(ip_rpc_client *c, int64_t deadline_mono)
+{
+    int64_t until = ip_mono_ms() + IP_RPC_CONNECT_WAIT_MS;
+    if (until > deadline_mono)
+        until = deadline_mono;
+    pthread_mutex_lock(&c->mu);
+    while (atomic_load(&c->npipes) == 0 && !atomic_load(&c->closing)) {
+        int64_t left = until - ip_mono_ms();
+        if (left <= 0)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += left / 1000;
+        ts.tv_nsec += (left % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+    }
+    bool up = atomic_load(&c->npipes) > 0 && !atomic_load(&c->closing);
+    pthread_mutex_unlock(&c->mu);
+    return up;
+}
+
+static void call_unlink(ip_rpc_client *c, inflight *f)
+{
+    pthread_mutex_lock(&f->shard->mu);
+    f->prev->next = f->next;
+    f->next->prev = f->prev;
+    pthread_mutex_unlock(&f->shard->mu);
+    if (atomic_fetch_sub(&c->ncalls, 1) == 1 && atomic_load(&c->closing)) {
+        pthread_mutex_lock(&c->mu);
+        pthread_cond_broadcast(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+    }
+}
+
+/* Registers call `f` (on a list the pipe callback sweeps) once a connection is
+ * up. Returns IP_OK with f registered, or UNAVAILABLE (not registered). */
 static ip_status call_enter(ip_rpc_client *c, inflight *f, int64_t deadline_mono)
 {
-    pthread_mutex_lock(&c->mu);
-    if (c->closing) {
-        pthread_mutex_unlock(&c->mu);
+    if (atomic_load(&c->closing))
+        return IP_UNAVAILABLE;
+    if (atomic_load(&c->npipes) == 0 && !wait_for_pipe(c, deadline_mono))
+        return IP_UNAVAILABLE;
+    atomic_store(&f->lost, false);
+    f->shard = &c->shards[atomic_fetch_add(&c->next_shard, 1) % IP_RPC_SHARDS];
+    atomic_fetch_add(&c->ncalls, 1);
+    pthread_mutex_lock(&f->shard->mu);
+    f->next = f->shard->head.next;
+    f->prev = &f->shard->head;
+    f->shard->head.next->prev = f;
+    f->shard->head.next = f;
+    pthread_mutex_unlock(&f->shard->mu);
+    /* The last connection may have gone between the check and the
+     * registration, with the sweep missing us: look again. */
+    if (atomic_load(&c->npipes) == 0) {
+        call_unlink(c, f);
         return IP_UNAVAILABLE;
     }
-    if (c->npipes == 0) {
-        int64_t until = ip_mono_ms() + IP_RPC_CONNECT_WAIT_MS;
-        if (until > deadline_mono)
-            until = deadline_mono;
-        while (c->npipes == 0 && !c->closing) {
-            int64_t left = until - ip_mono_ms();
-            if (left <= 0)
-                break;
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += left / 1000;
-            ts.tv_nsec += (left % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&c->cv, &c->mu, &ts);
-        }
-        if (c->npipes == 0 || c->closing) {
-            pthread_mutex_unlock(&c->mu);
-            return IP_UNAVAILABLE;
-        }
-    }
-    f->lost = false;
-    f->next = c->calls.next;
-    f->prev = &c->calls;
-    c->calls.next->prev = f;
-    c->calls.next = f;
-    c->ncalls++;
-    pthread_mutex_unlock(&c->mu);
     return IP_OK;
 }
 
 static void call_leave(ip_rpc_client *c, inflight *f)
 {
-    pthread_mutex_lock(&c->mu);
-    f->prev->next = f->next;
-    f->next->prev = f->prev;
-    c->ncalls--;
-    if (c->closing)
-        pthread_cond_broadcast(&c->cv);
-    pthread_mutex_unlock(&c->mu);
+    call_unlink(c, f);
 }
 
 /* Starts a send (send=true) or receive on ctx unless the call is already lost.
- * Returns false when lost (nothing started). */
-static bool call_start(ip_rpc_client *c, inflight *f, nng_ctx ctx, bool send)
+ * The sweep sets `lost` before it cancels: if it cancelled before the
+ * operation started (a no-op), we see `lost` right after starting and cancel
+ * it ourselves. Returns false when lost before starting (nothing started). */
+static bool call_start(inflight *f, nng_ctx ctx, bool send)
 {
-    pthread_mutex_lock(&c->mu);
-    bool lost = f->lost;
-    if (!lost) {
-        if (send)
-            nng_ctx_send(ctx, f->aio);
-        else
-            nng_ctx_recv(ctx, f->aio);
-    }
-    pthread_mutex_unlock(&c->mu);
-    return !lost;
+    if (atomic_load(&f->lost))
+        return false;
+    if (send)
+        nng_ctx_send(ctx, f->aio);
+    else
+        nng_ctx_recv(ctx, f->aio);
+    if (atomic_load(&f->lost))
+        nng_aio_cancel(f->aio);
+    return true;
 }
 
 /* Maps a failed nng step to a status and message. */
 static ip_status call_error(const inflight *f, int rv, const char *step, char *errbuf,
                             size_t errlen)
 {
-    if (f->lost) {
+    if (atomic_load(&f->lost)) {
         set_err(errbuf, errlen, "connection to the server lost");
         return IP_UNAVAILABLE;
     }
@@ -774,7 +885,7 @@ static ip_status call_raw(ip_rpc_client *c, const char *method, const uint8_t *i
     nng_msg *msg = NULL;
     nng_ctx ctx;
     bool ctx_open = false, entered = false;
-    inflight f = {0};
+    inflight f = {.aio = NULL};
     Imageproc__RpcReply *reply = NULL;
     char rid[IP_UUID_STRLEN + 1];
 
@@ -832,7 +943,7 @@ static ip_status call_raw(ip_rpc_client *c, const char *method, const uint8_t *i
     }
     nng_aio_set_timeout(f.aio, (nng_duration)left);
     nng_aio_set_msg(f.aio, msg);
-    if (!call_start(c, &f, ctx, true)) {
+    if (!call_start(&f, ctx, true)) {
         nng_aio_set_msg(f.aio, NULL);
         st = call_error(&f, NNG_ECANCELED, "send", errbuf, errlen);
         goto out;
@@ -850,7 +961,7 @@ static ip_status call_raw(ip_rpc_client *c, const char *method, const uint8_t *i
     if (left <= 0)
         left = 1; /* still collect a reply that is already here */
     nng_aio_set_timeout(f.aio, (nng_duration)left);
-    if (!call_start(c, &f, ctx, false)) {
+    if (!call_start(&f, ctx, false)) {
         st = call_error(&f, NNG_ECANCELED, "receive", errbuf, errlen);
         goto out;
     }
@@ -885,6 +996,11 @@ static ip_status call_raw(ip_rpc_client *c, const char *method, const uint8_t *i
     }
 
 out:
+    {
+        char labels[256];
+        snprintf(labels, sizeof labels, "%s,%s,%s", c->svc->name, method, ip_strerror(st));
+        ip_metric_add(m_client_calls, labels, 1);
+    }
     if (reply != NULL)
         imageproc__rpc_reply__free_unpacked(reply, NULL);
     if (msg != NULL)

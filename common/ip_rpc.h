@@ -13,14 +13,31 @@
  * that does not unpack, names an unknown method or is past its deadline is
  * answered with an error; the server keeps serving.
  *
- * Client: thread-safe; every call uses its own context and has a deadline.
- * No server answering -> IP_UNAVAILABLE; no reply by the deadline ->
- * IP_DEADLINE_EXCEEDED; never a hang. nng redials by itself after a server
- * restart. `urls` may list several addresses of one service (comma-separated);
- * nng spreads calls over the connected ones. NNG_OPT_RECVMAXSZ is set on both
- * ends (max_msg_bytes). REQ resending is disabled (the resend time is set past
- * any deadline): a slow call is never run twice behind the caller's back;
- * callers that retry make their calls idempotent (callers make the ids).
+ * Client: thread-safe; every call uses its own context and aio and has a
+ * deadline. No reply by the deadline -> IP_DEADLINE_EXCEEDED; never a hang.
+ * No server connected -> IP_UNAVAILABLE promptly: a call that finds no
+ * connection waits at most 300 ms for one (a fresh client is still dialling),
+ * and a call in flight when the last connection drops fails at once. The
+ * client counts its connections with nng_pipe_notify; see ip_rpc.c. nng
+ * redials by itself after a server restart (every 50 ms .. 1 s). `urls` may
+ * list several addresses of one service (comma-separated); nng spreads calls
+ * over the connected ones. NNG_OPT_RECVMAXSZ is set on both ends
+ * (max_msg_bytes); an oversized request or reply makes nng drop the
+ * connection, which the caller sees as IP_UNAVAILABLE; a request over the
+ * client's own limit is IP_RESOURCE_EXHAUSTED without any I/O.
+ *
+ * Resends: the REQ resend timer is off (NNG_OPT_REQ_RESENDTIME =
+ * NNG_DURATION_INFINITE), so a slow call is never run twice behind the
+ * caller's back. nng still re-sends a request whose connection closed before
+ * the reply, to another connected server of the list; callers that retry make
+ * their calls idempotent (callers make the ids).
+ *
+ * Logs: the server writes "rpc.served" (debug) or "rpc.failed" (info; error
+ * for INTERNAL and RESOURCE_EXHAUSTED) with rpc_service, method, request_id,
+ * code, err and ms. Metrics (ip_metrics): ip_rpc_server_calls_total
+ * {service,method,code}, ip_rpc_server_seconds{service,method} (histogram) and
+ * ip_rpc_client_calls_total{service,method,code}; unknown method names count
+ * as "unknown".
  */
 #ifndef IP_RPC_H
 #define IP_RPC_H

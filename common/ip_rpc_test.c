@@ -20,6 +20,7 @@
 
 #include "ip_lifecycle.h"
 #include "ip_log.h"
+#include "ip_metrics.h"
 #include "ip_rpc.h"
 #include "ip_testing.h"
 #include "ip_time.h"
@@ -281,6 +282,16 @@ static void test_basic(void)
     int64_t left = ((Imageproc__HeadObjectReply *)out)->info->size_bytes;
     CHECK(left > 2000 && left <= 3000);
     protobuf_c_message_free_unpacked(out, NULL);
+
+    /* Calls are counted by service, method and code. */
+    char *metrics = ip_metrics_render();
+    CHECK(strstr(metrics, "ip_rpc_server_calls_total{service=\"imageproc.Storage\",method="
+                          "\"GetObject\",code=\"ok\"} 2\n") != NULL);
+    CHECK(strstr(metrics, "ip_rpc_server_calls_total{service=\"imageproc.Storage\",method="
+                          "\"DeleteObjects\",code=\"not_found\"} 1\n") != NULL);
+    CHECK(strstr(metrics, "ip_rpc_client_calls_total{service=\"imageproc.Storage\",method="
+                          "\"GetObject\",code=\"ok\"} 2\n") != NULL);
+    free(metrics);
 
     ip_rpc_client_free(c);
     ip_rpc_server_free(srv);

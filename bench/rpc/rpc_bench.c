@@ -14,7 +14,7 @@
  * table shows calls/s, p50 and p99. The last line is the ratio of rpc to raw
  * calls/s at 64 callers over tcp.
  *
- *   bench/rpc/rpc_bench [--seconds S] [--workers N]
+ *   bench/rpc/rpc_bench [--seconds S] [--workers N] [--transport tcp|ipc] [--callers N]
  */
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -35,6 +35,8 @@
 
 static double seconds = 2.0;
 static int workers = 32;
+static const char *only_transport; /* --transport tcp|ipc: just that one */
+static int only_callers;           /* --callers N: just that level */
 
 typedef struct result {
     double calls_per_s;
@@ -270,8 +272,13 @@ int main(int argc, char **argv)
             seconds = atof(argv[++i]);
         else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc)
             workers = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--transport") == 0 && i + 1 < argc)
+            only_transport = argv[++i];
+        else if (strcmp(argv[i], "--callers") == 0 && i + 1 < argc)
+            only_callers = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: rpc_bench [--seconds S] [--workers N]\n");
+            fprintf(stderr, "usage: rpc_bench [--seconds S] [--workers N] [--transport tcp|ipc] "
+                            "[--callers N]\n");
             return 2;
         }
     }
@@ -299,7 +306,11 @@ int main(int argc, char **argv)
     printf("%-5s %7s | %12s %9s %9s | %12s %9s %9s | %6s\n", "trans", "callers", "rpc calls/s",
            "p50 us", "p99 us", "raw calls/s", "p50 us", "p99 us", "ratio");
     for (size_t t = 0; t < 2; t++) {
+        if (only_transport != NULL && strcmp(only_transport, transports[t].name) != 0)
+            continue;
         for (size_t l = 0; l < 3; l++) {
+            if (only_callers > 0 && only_callers != levels[l])
+                continue;
             result raw = bench_raw(transports[t].url, levels[l]);
             result rpc = bench_rpc(transports[t].url, levels[l]);
             double ratio = raw.calls_per_s > 0 ? rpc.calls_per_s / raw.calls_per_s : 0;
