@@ -770,18 +770,9 @@ static ip_status delete_batch(stor_s3 *s3, const char *const *keys, size_t n, in
     ip_status st = s3_perform(s3, &rq, &resp, budget_ms, err, errlen);
     if (st == IP_OK) {
         /* Quiet mode: the answer lists only the keys that failed. */
-        const char *pos = resp.body ? resp.body : "", *end = pos + resp.len, *inner;
-        size_t il, failed = 0;
         char code[64] = "", msg[256] = "", key[256] = "";
-        while (stor_xml_next(&pos, end, "Error", &inner, &il)) {
-            if (failed++ == 0) {
-                const char *p2 = inner, *v;
-                size_t vl;
-                if (stor_xml_next(&p2, inner + il, "Key", &v, &vl))
-                    stor_xml_text(v, vl, key, sizeof key);
-                stor_xml_error_parse(inner, il, code, sizeof code, msg, sizeof msg);
-            }
-        }
+        size_t failed = stor_xml_delete_result(resp.body ? resp.body : "", resp.len, key,
+                                               sizeof key, code, sizeof code, msg, sizeof msg);
         *deleted += (int64_t)(n - (failed > n ? n : failed));
         if (failed) {
             set_err(err, errlen, "s3 delete: %zu of %zu keys failed, first %s (%s): %s", failed,
@@ -817,56 +808,6 @@ ip_status stor_s3_delete_keys(stor_s3 *s3, const char *const *keys, size_t n, in
     return IP_OK;
 }
 
-/* Parses one ListObjectsV2 page: the keys (owned strings) and the token of the
- * next page (owned, NULL when this was the last page). */
-static ip_status parse_list(const char *xml, size_t len, char ***keys, size_t *n, char **next)
-{
-    const char *pos = xml, *end = xml + len, *inner, *v;
-    size_t il, vl, cap = 0;
-    *keys = NULL;
-    *n = 0;
-    *next = NULL;
-    while (stor_xml_next(&pos, end, "Contents", &inner, &il)) {
-        const char *p2 = inner;
-        if (!stor_xml_next(&p2, inner + il, "Key", &v, &vl))
-            continue;
-        char *k = stor_xml_text_dup(v, vl);
-        if (!k)
-            goto bad;
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            char **nk = realloc(*keys, nc * sizeof *nk);
-            if (!nk) {
-                free(k);
-                goto bad;
-            }
-            *keys = nk;
-            cap = nc;
-        }
-        (*keys)[(*n)++] = k;
-    }
-    pos = xml;
-    char trunc[16] = "";
-    if (stor_xml_next(&pos, end, "IsTruncated", &v, &vl))
-        stor_xml_text(v, vl, trunc, sizeof trunc);
-    if (strcmp(trunc, "true") == 0) {
-        pos = xml;
-        if (!stor_xml_next(&pos, end, "NextContinuationToken", &v, &vl) || vl == 0)
-            goto bad;
-        *next = stor_xml_text_dup(v, vl);
-        if (!*next)
-            goto bad;
-    }
-    return IP_OK;
-bad:
-    for (size_t i = 0; i < *n; i++)
-        free((*keys)[i]);
-    free(*keys);
-    *keys = NULL;
-    *n = 0;
-    return IP_INTERNAL;
-}
-
 ip_status stor_s3_delete_prefix(stor_s3 *s3, const char *prefix, int64_t *deleted,
                                 int64_t budget_ms, char *err, size_t errlen)
 {
@@ -900,7 +841,7 @@ ip_status stor_s3_delete_prefix(stor_s3 *s3, const char *prefix, int64_t *delete
         char **keys = NULL, *next = NULL;
         size_t n = 0;
         if (st == IP_OK) {
-            st = parse_list(resp.body ? resp.body : "", resp.len, &keys, &n, &next);
+            st = stor_xml_list_parse(resp.body ? resp.body : "", resp.len, &keys, &n, &next);
             if (st != IP_OK)
                 set_err(err, errlen, "s3 list: malformed answer");
         }

@@ -437,3 +437,74 @@ char *stor_xml_delete_body(const char *const *keys, size_t n, size_t *len_out)
     *len_out = (size_t)(p - out);
     return out;
 }
+
+ip_status stor_xml_list_parse(const char *xml, size_t len, char ***keys, size_t *n, char **next)
+{
+    const char *pos = xml, *end = xml + len, *inner, *v;
+    size_t il, vl, cap = 0;
+    *keys = NULL;
+    *n = 0;
+    *next = NULL;
+    while (stor_xml_next(&pos, end, "Contents", &inner, &il)) {
+        const char *p2 = inner;
+        if (!stor_xml_next(&p2, inner + il, "Key", &v, &vl))
+            continue;
+        char *k = stor_xml_text_dup(v, vl);
+        if (!k)
+            goto bad;
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            char **nk = realloc(*keys, nc * sizeof *nk);
+            if (!nk) {
+                free(k);
+                goto bad;
+            }
+            *keys = nk;
+            cap = nc;
+        }
+        (*keys)[(*n)++] = k;
+    }
+    pos = xml;
+    char trunc[16] = "";
+    if (stor_xml_next(&pos, end, "IsTruncated", &v, &vl))
+        stor_xml_text(v, vl, trunc, sizeof trunc);
+    if (strcmp(trunc, "true") == 0) {
+        pos = xml;
+        if (!stor_xml_next(&pos, end, "NextContinuationToken", &v, &vl) || vl == 0)
+            goto bad;
+        *next = stor_xml_text_dup(v, vl);
+        if (!*next)
+            goto bad;
+    }
+    return IP_OK;
+bad:
+    for (size_t i = 0; i < *n; i++)
+        free((*keys)[i]);
+    free(*keys);
+    *keys = NULL;
+    *n = 0;
+    return IP_INVALID_ARGUMENT;
+}
+
+size_t stor_xml_delete_result(const char *xml, size_t len, char *key, size_t keylen, char *code,
+                              size_t codelen, char *msg, size_t msglen)
+{
+    const char *pos = xml, *end = xml + len, *inner;
+    size_t il, failed = 0;
+    if (keylen)
+        key[0] = '\0';
+    if (codelen)
+        code[0] = '\0';
+    if (msglen)
+        msg[0] = '\0';
+    while (stor_xml_next(&pos, end, "Error", &inner, &il)) {
+        if (failed++ == 0) {
+            const char *p2 = inner, *v;
+            size_t vl;
+            if (keylen && stor_xml_next(&p2, inner + il, "Key", &v, &vl))
+                stor_xml_text(v, vl, key, keylen);
+            stor_xml_error_parse(inner, il, code, codelen, msg, msglen);
+        }
+    }
+    return failed;
+}

@@ -77,4 +77,16 @@ bool stor_xml_error_parse(const char *xml, size_t len, char *code, size_t codele
  * memory; *len_out is its length. */
 char *stor_xml_delete_body(const char *const *keys, size_t n, size_t *len_out);
 
+/* Reads one ListObjectsV2 page: the keys under <Contents> (owned array of
+ * owned strings; free each and the array) and, when IsTruncated is true, the
+ * NextContinuationToken (owned, else NULL). IP_INVALID_ARGUMENT when an
+ * entity is malformed or a truncated page has no token (nothing is returned
+ * then); IP_OK otherwise, also for zero keys. */
+ip_status stor_xml_list_parse(const char *xml, size_t len, char ***keys, size_t *n, char **next);
+
+/* Reads a quiet multi-object delete answer: returns how many <Error> entries
+ * it has and the first one's Key, Code and Message ("" when absent). */
+size_t stor_xml_delete_result(const char *xml, size_t len, char *key, size_t keylen, char *code,
+                              size_t codelen, char *msg, size_t msglen);
+
 #endif

@@ -240,6 +240,71 @@ static void test_delete_body(void)
     free(b);
 }
 
+static void free_keys(char **keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(keys[i]);
+    free(keys);
+}
+
+static void test_list_parse(void)
+{
+    char **keys, *next;
+    size_t n;
+    const char *page = "<?xml version=\"1.0\"?><ListBucketResult xmlns=\"http://s3\">"
+                       "<Name>images</Name><Prefix>t/</Prefix><KeyCount>2</KeyCount>"
+                       "<IsTruncated>true</IsTruncated>"
+                       "<NextContinuationToken>tok/+=&amp;1</NextContinuationToken>"
+                       "<Contents><Key>t/a</Key><Size>1</Size></Contents>"
+                       "<Contents><Key>t/b&amp;c</Key><ETag>&quot;x&quot;</ETag></Contents>"
+                       "</ListBucketResult>";
+    CHECK(stor_xml_list_parse(page, strlen(page), &keys, &n, &next) == IP_OK);
+    CHECK(n == 2);
+    if (n == 2) {
+        CHECK_STR(keys[0], "t/a");
+        CHECK_STR(keys[1], "t/b&c");
+    }
+    CHECK_STR(next, "tok/+=&1");
+    free_keys(keys, n);
+    free(next);
+
+    const char *last = "<ListBucketResult><IsTruncated>false</IsTruncated>"
+                       "<Contents><Key>k</Key></Contents></ListBucketResult>";
+    CHECK(stor_xml_list_parse(last, strlen(last), &keys, &n, &next) == IP_OK);
+    CHECK(n == 1 && next == NULL);
+    free_keys(keys, n);
+
+    const char *empty = "<ListBucketResult><KeyCount>0</KeyCount></ListBucketResult>";
+    CHECK(stor_xml_list_parse(empty, strlen(empty), &keys, &n, &next) == IP_OK);
+    CHECK(n == 0 && keys == NULL && next == NULL);
+
+    /* Truncated without a token, a bad entity: refused, nothing returned. */
+    const char *notoken = "<R><IsTruncated>true</IsTruncated><Contents><Key>k</Key></Contents></R>";
+    CHECK(stor_xml_list_parse(notoken, strlen(notoken), &keys, &n, &next) ==
+          IP_INVALID_ARGUMENT);
+    CHECK(n == 0 && keys == NULL && next == NULL);
+    const char *badent = "<R><Contents><Key>a&zz;</Key></Contents></R>";
+    CHECK(stor_xml_list_parse(badent, strlen(badent), &keys, &n, &next) == IP_INVALID_ARGUMENT);
+    CHECK(stor_xml_list_parse("", 0, &keys, &n, &next) == IP_OK && n == 0);
+}
+
+static void test_delete_result(void)
+{
+    char key[64], code[64], msg[64];
+    const char *ok = "<DeleteResult xmlns=\"x\"></DeleteResult>";
+    CHECK(stor_xml_delete_result(ok, strlen(ok), key, sizeof key, code, sizeof code, msg,
+                                 sizeof msg) == 0);
+    CHECK_STR(code, "");
+    const char *bad = "<DeleteResult><Error><Key>t/a</Key><Code>AccessDenied</Code>"
+                      "<Message>Access Denied</Message></Error><Error><Key>t/b</Key>"
+                      "<Code>InternalError</Code></Error></DeleteResult>";
+    CHECK(stor_xml_delete_result(bad, strlen(bad), key, sizeof key, code, sizeof code, msg,
+                                 sizeof msg) == 2);
+    CHECK_STR(key, "t/a");
+    CHECK_STR(code, "AccessDenied");
+    CHECK_STR(msg, "Access Denied");
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
@@ -248,6 +313,7 @@ static const struct {
     {"canonical_query", test_canonical_query}, {"xml_escape", test_xml_escape},
     {"xml_next", test_xml_next},       {"xml_text", test_xml_text},
     {"xml_error", test_xml_error},     {"delete_body", test_delete_body},
+    {"list_parse", test_list_parse},   {"delete_result", test_delete_result},
 };
 
 int main(int argc, char **argv)
