@@ -47,6 +47,7 @@
  * re-reads `lost` after starting each operation (cancelling itself if set).
  */
 #include "ip_rpc.h"
+#include "ip_rpc_internal.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -379,6 +380,31 @@ done:
     if (req != NULL)
         imageproc__rpc_request__free_unpacked(req, NULL);
     return out;
+}
+
+uint8_t *ip_rpc_serve_buffer(const ProtobufCServiceDescriptor *svc, const ip_rpc_handler *handlers,
+                             void *user, size_t max_msg, const void *data, size_t len,
+                             size_t *reply_len)
+{
+    pthread_once(&metrics_once, metrics_register);
+    ip_rpc_server srv = {.svc = svc, .handlers = handlers, .user = user, .max_msg = max_msg};
+    nng_msg *in, *out;
+    *reply_len = 0;
+    if (nng_msg_alloc(&in, len) != 0)
+        return NULL;
+    if (len > 0)
+        memcpy(nng_msg_body(in), data, len);
+    out = serve(&srv, in);
+    nng_msg_free(in);
+    if (out == NULL)
+        return NULL;
+    uint8_t *buf = malloc(nng_msg_len(out) ? nng_msg_len(out) : 1);
+    if (buf != NULL) {
+        memcpy(buf, nng_msg_body(out), nng_msg_len(out));
+        *reply_len = nng_msg_len(out);
+    }
+    nng_msg_free(out);
+    return buf;
 }
 
 static void *worker_main(void *arg)
