@@ -174,18 +174,25 @@ static ip_status call(const char *method, const ProtobufCMessage *in, ProtobufCM
     return ip_rpc_invoke(cli, method, in, out, &o, last_err, sizeof last_err);
 }
 
-static ip_status put(const char *key, const void *data, size_t len, const char *ct)
+static ip_status put_cc(const char *key, const void *data, size_t len, const char *ct,
+                        const char *cache_control)
 {
     Imageproc__PutObjectRequest rq = IMAGEPROC__PUT_OBJECT_REQUEST__INIT;
     rq.key = (char *)key;
     rq.data.data = (uint8_t *)data;
     rq.data.len = len;
     rq.content_type = (char *)(ct ? ct : "");
+    rq.cache_control = (char *)(cache_control ? cache_control : "");
     ProtobufCMessage *out = NULL;
     ip_status st = call("PutObject", &rq.base, &out, 60000);
     if (out)
         protobuf_c_message_free_unpacked(out, NULL);
     return st;
+}
+
+static ip_status put(const char *key, const void *data, size_t len, const char *ct)
+{
+    return put_cc(key, data, len, ct, NULL);
 }
 
 /* On IP_OK *reply is owned by the caller. */
@@ -250,7 +257,18 @@ static char run_id[IP_UUID_STRLEN + 1];
 typedef struct http_body {
     char *p;
     size_t len;
+    char headers[4096]; /* the answer's header lines, cut to fit */
 } http_body;
+
+static size_t http_header(char *buf, size_t size, size_t n, void *ud)
+{
+    http_body *b = ud;
+    size_t have = strlen(b->headers), len = size * n;
+    size_t room = sizeof b->headers - 1 - have;
+    memcpy(b->headers + have, buf, len < room ? len : room);
+    b->headers[have + (len < room ? len : room)] = '\0';
+    return len;
+}
 
 static size_t http_write(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -279,6 +297,8 @@ static long http_get(const char *url, http_body *body, bool path_as_is)
     curl_easy_setopt(c, CURLOPT_PATH_AS_IS, path_as_is ? 1L : 0L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, body);
     if (curl_easy_perform(c) == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_cleanup(c);
@@ -497,14 +517,17 @@ static void test_public_read(void)
     snprintf(okey, sizeof okey, "o/%s", run_id);
     uint8_t data[4096];
     fill(data, sizeof data, 42);
-    CHECK_ST(put(vkey, data, sizeof data, "image/jpeg"), IP_OK);
+    CHECK_ST(put_cc(vkey, data, sizeof data, "image/jpeg", "public, max-age=31536000, immutable"),
+             IP_OK);
     CHECK_ST(put(okey, data, sizeof data, "image/jpeg"), IP_OK);
 
     http_body b;
-    /* Through the S3 endpoint, anonymously. */
+    /* Through the S3 endpoint, anonymously, with the type and caching it was stored with. */
     snprintf(url, sizeof url, "%s/%s/%s", endpoint, bucket, vkey);
     CHECK(http_get(url, &b, false) == 200);
     CHECK(b.len == sizeof data && memcmp(b.p, data, sizeof data) == 0);
+    CHECK(strcasestr(b.headers, "Content-Type: image/jpeg") != NULL);
+    CHECK(strcasestr(b.headers, "Cache-Control: public, max-age=31536000, immutable") != NULL);
     free(b.p);
     snprintf(url, sizeof url, "%s/%s/%s", endpoint, bucket, okey);
     long code = http_get(url, &b, false);
