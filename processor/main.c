@@ -1,0 +1,251 @@
+/* main.c — processor: the Kafka consumer that makes the variants.
+ *
+ * Start-up: read the configuration table, set up logging and signals,
+ * initialise libvips (cache off, concurrency and decode budget from the
+ * table, GLib logs routed into ip_log), make the Metadata and Storage RPC
+ * clients, serve /metrics and /healthz, then consume until SIGTERM/SIGINT:
+ * stop fetching, finish the jobs in flight, commit, leave the group, exit 0.
+ */
+#include <malloc.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <vips/vips.h>
+
+#include "ip_config.h"
+#include "ip_lifecycle.h"
+#include "ip_log.h"
+#include "ip_metrics.h"
+#include "ip_rpc.h"
+#include "metadata.pb-c.h"
+#include "proc_consumer.h"
+#include "proc_job.h"
+#include "proc_variants.h"
+#include "storage.pb-c.h"
+
+typedef struct proc_config {
+    char *brokers;
+    char *topic;
+    char *dlq_topic;
+    char *group;
+    int64_t session_timeout_ms;
+    char *metadata_url;
+    char *storage_url;
+    int64_t rpc_timeout_ms;
+    int64_t rpc_max_msg;
+    int64_t workers;
+    char *metrics_listen;
+    int64_t pixel_limit;
+    char *watermark_text;
+    int64_t jpeg_quality;
+    int64_t thumb_size;
+    int64_t resized_max;
+    int64_t max_attempts;
+    int64_t backoff_ms;
+    int64_t vips_concurrency;
+    int64_t decode_budget_mb;
+    int64_t malloc_arenas;
+    char *log_level;
+} proc_config;
+
+#define V(name, type, def, lo, hi, field, help)                                                  \
+    {name, type, def, lo, hi, false, offsetof(proc_config, field), help}
+
+static const ip_cfg_var config_table[] = {
+    V("IP_KAFKA_BROKERS", IP_CFG_STRING, "127.0.0.1:19092", 0, 0, brokers, "Kafka bootstrap servers"),
+    V("IP_KAFKA_TOPIC", IP_CFG_STRING, "image-jobs", 0, 0, topic, "topic of ProcessJob messages"),
+    V("IP_KAFKA_DLQ_TOPIC", IP_CFG_STRING, "image-jobs.dlq", 0, 0, dlq_topic,
+      "dead-letter topic for jobs out of attempts"),
+    V("IP_KAFKA_GROUP", IP_CFG_STRING, "processor", 0, 0, group, "consumer group"),
+    V("IP_KAFKA_SESSION_TIMEOUT_MS", IP_CFG_INT, "10000", 6000, 300000, session_timeout_ms,
+      "group session timeout: how soon a dead processor's partitions move"),
+    V("IP_METADATA_RPC_URL", IP_CFG_STRING, "tcp://127.0.0.1:7101", 0, 0, metadata_url,
+      "metadata-svc address(es), comma-separated"),
+    V("IP_STORAGE_RPC_URL", IP_CFG_STRING, "tcp://127.0.0.1:7201", 0, 0, storage_url,
+      "storage-svc address(es), comma-separated"),
+    V("IP_RPC_TIMEOUT_MS", IP_CFG_INT, "5000", 100, 600000, rpc_timeout_ms, "deadline of one RPC"),
+    V("IP_RPC_MAX_MSG_BYTES", IP_CFG_INT, "67108864", 65536, 1073741824, rpc_max_msg,
+      "largest RPC message, both ways"),
+    V("IP_PROCESSOR_WORKERS", IP_CFG_INT, "0", 0, 256, workers,
+      "jobs processed at once (0 = number of cores)"),
+    V("IP_PROCESSOR_METRICS_LISTEN", IP_CFG_STRING, "127.0.0.1:9103", 0, 0, metrics_listen,
+      "address of /metrics and /healthz (\"off\" = none)"),
+    V("IP_PIXEL_LIMIT", IP_CFG_INT, "100000000", 1, 4000000000LL, pixel_limit,
+      "largest width*height accepted, checked from the header"),
+    V("IP_WATERMARK_TEXT", IP_CFG_STRING, "ImageProcessor", 0, 0, watermark_text,
+      "text of the watermarked variant"),
+    V("IP_JPEG_QUALITY", IP_CFG_INT, "85", 1, 100, jpeg_quality, "quality of JPEG variants"),
+    V("IP_THUMBNAIL_SIZE", IP_CFG_INT, "320", 16, 4096, thumb_size,
+      "edge of the square thumbnail (cover, attention crop)"),
+    V("IP_RESIZED_MAX", IP_CFG_INT, "1280", 16, 16384, resized_max,
+      "longest side of resized and watermarked (never enlarged)"),
+    V("IP_JOB_MAX_ATTEMPTS", IP_CFG_INT, "5", 1, 100, max_attempts,
+      "runs of a job with transient failures before it goes to the DLQ"),
+    V("IP_JOB_BACKOFF_MS", IP_CFG_INT, "500", 1, 600000, backoff_ms,
+      "first retry delay of a job; doubles up to 32x"),
+    V("IP_PROCESSOR_VIPS_CONCURRENCY", IP_CFG_INT, "1", 0, 64, vips_concurrency,
+      "libvips threads per image (0 = libvips default)"),
+    V("IP_PROCESSOR_DECODE_BUDGET_MB", IP_CFG_INT, "320", 16, 65536, decode_budget_mb,
+      "decode memory of all jobs at once; a larger single image is refused"),
+    V("IP_PROCESSOR_MALLOC_ARENAS", IP_CFG_INT, "2", 0, 64, malloc_arenas,
+      "glibc malloc arenas (M_ARENA_MAX; 0 = glibc default)"),
+    V("IP_LOG_LEVEL", IP_CFG_STRING, "info", 0, 0, log_level, "debug|info|warn|error"),
+};
+#define N_CONFIG (sizeof config_table / sizeof config_table[0])
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: processor [--help | --config-vars]\n"
+                 "Consumes ProcessJob messages (proto/job.proto) from Kafka and makes the\n"
+                 "thumbnail, resized and watermarked variants with libvips. Configuration\n"
+                 "comes from the environment:\n\n");
+    ip_config_print_vars(out, config_table, N_CONFIG);
+}
+
+/* GLib/libvips log lines into ip_log as "glib.log". libvips reports every
+ * thumbnail step with g_info, so INFO goes to debug here (common's
+ * ip_log_route_glib maps it to info, which floods the log at one line per
+ * step); MESSAGE is info, WARNING warn, CRITICAL/ERROR error. */
+static GLogWriterOutput glib_writer(GLogLevelFlags flags, const GLogField *fields, gsize n,
+                                    gpointer user)
+{
+    (void)user;
+    const char *domain = NULL, *message = NULL;
+    for (gsize i = 0; i < n; i++) {
+        if (strcmp(fields[i].key, "GLIB_DOMAIN") == 0 && fields[i].length < 0)
+            domain = fields[i].value;
+        else if (strcmp(fields[i].key, "MESSAGE") == 0 && fields[i].length < 0)
+            message = fields[i].value;
+    }
+    ip_log_level lv = IP_LOG_DEBUG;
+    if (flags & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+        lv = IP_LOG_ERROR;
+    else if (flags & G_LOG_LEVEL_WARNING)
+        lv = IP_LOG_WARN;
+    else if (flags & G_LOG_LEVEL_MESSAGE)
+        lv = IP_LOG_INFO;
+    ip_log(lv, "glib.log", IP_LS("domain", domain), IP_LS("msg", message));
+    return G_LOG_WRITER_HANDLED;
+}
+
+static bool stop_requested(void *arg)
+{
+    (void)arg;
+    int sig = ip_lifecycle_wait(0);
+    if (sig != 0) {
+        ip_log(IP_LOG_INFO, "processor.signal", IP_LI("signal", sig));
+        return true;
+    }
+    return false;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = 1;
+    proc_config cfg = {0};
+    char *errors = NULL;
+    bool vips_up = false;
+    ip_rpc_client *meta = NULL, *stor = NULL;
+    ip_metrics_http *http = NULL;
+    proc_consumer *consumer = NULL;
+
+    if (argc > 1) {
+        if (strcmp(argv[1], "--config-vars") == 0) {
+            ip_config_print_vars(stdout, config_table, N_CONFIG);
+            return 0;
+        }
+        usage(strcmp(argv[1], "--help") == 0 ? stdout : stderr);
+        return strcmp(argv[1], "--help") == 0 ? 0 : 2;
+    }
+
+    ip_lifecycle_init();
+    ip_log_init("processor", IP_LOG_INFO);
+    if (ip_config_load(config_table, N_CONFIG, &cfg, &errors) != IP_OK) {
+        ip_log(IP_LOG_ERROR, "config.invalid", IP_LS("err", errors ? errors : "invalid"));
+        goto done;
+    }
+    ip_log_level level;
+    if (!ip_log_level_parse(cfg.log_level, &level)) {
+        ip_log(IP_LOG_ERROR, "config.invalid", IP_LS("err", "IP_LOG_LEVEL: not a log level"));
+        goto done;
+    }
+    ip_log_init("processor", level);
+    ip_config_log(config_table, N_CONFIG, &cfg);
+    if (cfg.malloc_arenas > 0)
+        mallopt(M_ARENA_MAX, (int)cfg.malloc_arenas);
+
+    if (VIPS_INIT(argv[0]) != 0) {
+        ip_log(IP_LOG_ERROR, "vips.init_failed", IP_LS("err", vips_error_buffer()));
+        goto done;
+    }
+    vips_up = true;
+    g_log_set_writer_func(glib_writer, NULL, NULL);
+    proc_variants_global_init((int)cfg.vips_concurrency, cfg.decode_budget_mb << 20);
+
+    ip_rpc_client_opts mo = {.urls = cfg.metadata_url,
+                             .timeout_ms = (int)cfg.rpc_timeout_ms,
+                             .max_msg_bytes = (size_t)cfg.rpc_max_msg};
+    ip_rpc_client_opts so = {.urls = cfg.storage_url,
+                             .timeout_ms = (int)cfg.rpc_timeout_ms,
+                             .max_msg_bytes = (size_t)cfg.rpc_max_msg};
+    ip_status st = ip_rpc_client_new(&imageproc__metadata__descriptor, &mo, &meta);
+    if (st == IP_OK)
+        st = ip_rpc_client_new(&imageproc__storage__descriptor, &so, &stor);
+    if (st != IP_OK) {
+        ip_log(IP_LOG_ERROR, "rpc.client_failed", IP_LS("status", ip_strerror(st)));
+        goto done;
+    }
+
+    if (strcmp(cfg.metrics_listen, "off") != 0 && cfg.metrics_listen[0] != '\0') {
+        st = ip_metrics_http_new(cfg.metrics_listen, &http);
+        if (st != IP_OK) {
+            ip_log(IP_LOG_ERROR, "metrics.listen_failed", IP_LS("listen", cfg.metrics_listen),
+                   IP_LS("status", ip_strerror(st)));
+            goto done;
+        }
+    }
+
+    proc_settings settings;
+    proc_settings_default(&settings);
+    settings.pixel_limit = cfg.pixel_limit;
+    settings.thumb_size = (int)cfg.thumb_size;
+    settings.resized_max = (int)cfg.resized_max;
+    settings.jpeg_quality = (int)cfg.jpeg_quality;
+    settings.watermark_text = cfg.watermark_text;
+    proc_job_ctx job = {.meta = meta, .stor = stor, .settings = &settings};
+
+    proc_consumer_opts co = {
+        .brokers = cfg.brokers,
+        .topic = cfg.topic,
+        .dlq_topic = cfg.dlq_topic,
+        .group = cfg.group,
+        .workers = (int)cfg.workers,
+        .max_attempts = (int)cfg.max_attempts,
+        .backoff_ms = (int)cfg.backoff_ms,
+        .session_timeout_ms = (int)cfg.session_timeout_ms,
+        .job = &job,
+    };
+    char err[512] = "";
+    st = proc_consumer_new(&co, &consumer, err, sizeof(err));
+    if (st != IP_OK) {
+        ip_log(IP_LOG_ERROR, "kafka.consumer_failed", IP_LS("err", err));
+        goto done;
+    }
+    if (proc_consumer_run(consumer, stop_requested, NULL) == IP_OK)
+        rc = 0;
+
+done:
+    proc_consumer_free(consumer);
+    ip_metrics_http_free(http);
+    ip_rpc_client_free(stor);
+    ip_rpc_client_free(meta);
+    if (vips_up)
+        vips_shutdown();
+    ip_config_free(config_table, N_CONFIG, &cfg);
+    free(errors);
+    if (rc == 0)
+        ip_log(IP_LOG_INFO, "processor.exit");
+    return rc;
+}

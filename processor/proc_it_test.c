@@ -1,0 +1,914 @@
+/* proc_it_test.c — integration tests of the processor against the real stack
+ * (ctest processor.*, label integration).
+ *
+ * Each test makes its own Kafka topics (a jobs topic and its DLQ, named with a
+ * fresh id, deleted at the end) and runs its own processor instance(s) from
+ * the build on them, in its own consumer group, so it neither disturbs nor
+ * depends on the stack's processor. metadata-svc, storage-svc and Kafka are
+ * the stack's (IP_* environment, defaults of .env.example); a missing one is a
+ * failure. A test puts an original with storage-svc (PutObject o/<id>),
+ * creates its row with metadata-svc (CreateImage), produces a ProcessJob, and
+ * polls GetImage until ready or failed with a deadline; variants are read
+ * back with GetObject and decoded with libvips.
+ *
+ * Usage: proc_it_test <test> <processor binary> <scratch dir>
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <vips/vips.h>
+
+#include "image.pb-c.h"
+#include "ip_rpc.h"
+#include "ip_testing.h"
+#include "ip_time.h"
+#include "ip_uuid.h"
+#include "job.pb-c.h"
+#include "metadata.pb-c.h"
+#include "proc_fixtures.h"
+#include "proc_variants.h"
+#include "storage.pb-c.h"
+
+/* ------------------------------------------------------------ environment */
+
+static const char *proc_bin, *scratch;
+static char brokers[256], meta_url[256], stor_url[256];
+static char topic[96], dlq_topic[128], group[96];
+static ip_rpc_client *meta, *stor;
+static rd_kafka_t *producer;
+
+static const char *env_or(const char *name, const char *def)
+{
+    const char *v = getenv(name); /* tests may read the environment */
+    return v && *v ? v : def;
+}
+
+/* ------------------------------------------------------------ processes */
+
+#define MAX_CHILDREN 8
+static pid_t children[MAX_CHILDREN];
+
+static void kill_children(void)
+{
+    for (int i = 0; i < MAX_CHILDREN; i++) {
+        if (children[i] > 0) {
+            kill(children[i], SIGKILL);
+            waitpid(children[i], NULL, 0);
+            children[i] = 0;
+        }
+    }
+}
+
+typedef struct proc_inst {
+    pid_t pid;
+    char log[512];
+    int metrics_port;
+} proc_inst;
+
+/* Starts a processor on the test's topics with extra "NAME=value" settings
+ * (NULL-terminated); its stderr goes to <scratch>/<name>.log (appended). */
+static void proc_start(proc_inst *p, const char *name, int metrics_port, ...)
+{
+    snprintf(p->log, sizeof(p->log), "%s/%s.log", scratch, name);
+    p->metrics_port = metrics_port;
+    const char *extra[16];
+    int n = 0;
+    va_list ap;
+    va_start(ap, metrics_port);
+    const char *s;
+    while ((s = va_arg(ap, const char *)) != NULL && n < 15)
+        extra[n++] = s;
+    va_end(ap);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            close(fd);
+        }
+        char listen[64];
+        snprintf(listen, sizeof(listen), "127.0.0.1:%d", metrics_port);
+        setenv("IP_KAFKA_TOPIC", topic, 1);
+        setenv("IP_KAFKA_DLQ_TOPIC", dlq_topic, 1);
+        setenv("IP_KAFKA_GROUP", group, 1);
+        setenv("IP_KAFKA_SESSION_TIMEOUT_MS", "6000", 1);
+        setenv("IP_PROCESSOR_METRICS_LISTEN", listen, 1);
+        setenv("IP_LOG_LEVEL", "info", 1);
+        for (int i = 0; i < n; i++) {
+            char kv[512];
+            snprintf(kv, sizeof(kv), "%s", extra[i]);
+            char *eq = strchr(kv, '=');
+            if (eq) {
+                *eq = '\0';
+                setenv(kv, eq + 1, 1);
+            }
+        }
+        execl(proc_bin, proc_bin, (char *)NULL);
+        _exit(127);
+    }
+    p->pid = pid;
+    for (int i = 0; i < MAX_CHILDREN; i++) {
+        if (children[i] == 0) {
+            children[i] = pid;
+            break;
+        }
+    }
+}
+
+static void forget_child(pid_t pid)
+{
+    for (int i = 0; i < MAX_CHILDREN; i++)
+        if (children[i] == pid)
+            children[i] = 0;
+}
+
+/* Sends `sig` and waits up to timeout_ms; returns the exit status (or
+ * 128+signal), -1 on timeout (the process is then killed). */
+static int proc_stop(proc_inst *p, int sig, int timeout_ms)
+{
+    kill(p->pid, sig);
+    int64_t until = ip_mono_ms() + timeout_ms;
+    int status = 0;
+    for (;;) {
+        pid_t r = waitpid(p->pid, &status, WNOHANG);
+        if (r == p->pid)
+            break;
+        if (ip_mono_ms() > until) {
+            kill(p->pid, SIGKILL);
+            waitpid(p->pid, &status, 0);
+            forget_child(p->pid);
+            return -1;
+        }
+        usleep(20000);
+    }
+    forget_child(p->pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Reads a whole file; owned (free()). */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return strdup("");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    size_t got = fread(b, 1, (size_t)n, f);
+    b[got] = '\0';
+    fclose(f);
+    return b;
+}
+
+static int count_substr(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* Waits until the processor's log contains `needle` (e.g. its partitions
+ * were assigned). */
+static void wait_log(const proc_inst *p, const char *needle, int timeout_ms)
+{
+    int64_t until = ip_mono_ms() + timeout_ms;
+    for (;;) {
+        char *s = slurp(p->log);
+        bool found = strstr(s, needle) != NULL;
+        free(s);
+        if (found)
+            return;
+        if (ip_mono_ms() > until) {
+            fprintf(stderr, "timeout waiting for \"%s\" in %s\n", needle, p->log);
+            CHECK(!"log line in time");
+        }
+        usleep(50000);
+    }
+}
+
+/* ------------------------------------------------------------ kafka */
+
+static void admin_topics(bool create, const char *const *names, int n, int partitions)
+{
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    CHECK(rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err)) ==
+          RD_KAFKA_CONF_OK);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    CHECK(rk != NULL);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_event_t *ev = NULL;
+    if (create) {
+        rd_kafka_NewTopic_t *nt[4];
+        for (int i = 0; i < n; i++)
+            CHECK((nt[i] = rd_kafka_NewTopic_new(names[i], partitions, 1, err, sizeof(err))));
+        rd_kafka_CreateTopics(rk, nt, (size_t)n, NULL, q);
+        ev = rd_kafka_queue_poll(q, 20000);
+        CHECK(ev != NULL);
+        size_t cnt = 0;
+        const rd_kafka_topic_result_t **tr =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
+        CHECK(cnt == (size_t)n);
+        for (size_t i = 0; i < cnt; i++) {
+            rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+            if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+                fprintf(stderr, "create topic %s: %s\n", names[i], rd_kafka_err2str(e));
+            CHECK(e == 0 || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS);
+        }
+        for (int i = 0; i < n; i++)
+            rd_kafka_NewTopic_destroy(nt[i]);
+    } else {
+        rd_kafka_DeleteTopic_t *dt[4];
+        for (int i = 0; i < n; i++)
+            dt[i] = rd_kafka_DeleteTopic_new(names[i]);
+        rd_kafka_DeleteTopics(rk, dt, (size_t)n, NULL, q);
+        ev = rd_kafka_queue_poll(q, 20000);
+        for (int i = 0; i < n; i++)
+            rd_kafka_DeleteTopic_destroy(dt[i]);
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+}
+
+static void delete_topics(void)
+{
+    const char *names[2] = {topic, dlq_topic};
+    if (topic[0])
+        admin_topics(false, names, 2, 0);
+}
+
+/* At exit, pass or fail: no processor outlives the test, no topic stays. */
+static void cleanup(void)
+{
+    kill_children();
+    delete_topics();
+}
+
+static int delivery_errors;
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    if (m->err)
+        delivery_errors++;
+}
+
+/* Produces the ProcessJob of image `id` to the test topic, to `partition`
+ * (or by key when < 0), and waits for the acknowledgement. */
+static void produce_job(const char *id, char **ops, size_t n_ops, int partition)
+{
+    Imageproc__ProcessJob job = IMAGEPROC__PROCESS_JOB__INIT;
+    char okey[64];
+    snprintf(okey, sizeof(okey), "o/%s", id);
+    job.id = (char *)id;
+    job.original_key = okey;
+    job.ops = ops;
+    job.n_ops = n_ops;
+    job.attempt = 1;
+    job.enqueued_at_us = ip_now_us();
+    size_t len = imageproc__process_job__get_packed_size(&job);
+    uint8_t *buf = malloc(len + 1);
+    imageproc__process_job__pack(&job, buf);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(id, strlen(id)),
+        RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
+        RD_KAFKA_V_VALUE(buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    free(buf);
+    CHECK(e == 0);
+}
+
+static void produce_flush(void)
+{
+    CHECK(rd_kafka_flush(producer, 20000) == 0);
+    CHECK(delivery_errors == 0);
+}
+
+/* ------------------------------------------------------------ services */
+
+static char *all_ops[] = {"thumbnail", "resized", "watermarked"};
+
+static ip_status invoke(ip_rpc_client *c, const char *method, const ProtobufCMessage *in,
+                        ProtobufCMessage **out, char *err, size_t errlen)
+{
+    ProtobufCMessage *tmp = NULL;
+    ip_status st = ip_rpc_invoke(c, method, in, out ? out : &tmp, NULL, err, errlen);
+    if (tmp)
+        protobuf_c_message_free_unpacked(tmp, NULL);
+    return st;
+}
+
+/* Stores `buf` as the original of a fresh image and creates its row.
+ * Writes the id into `id`. */
+static void new_image(const void *buf, size_t len, const char *content_type, char **ops,
+                      size_t n_ops, char id[IP_UUID_STRLEN + 1])
+{
+    ip_uuid_v7_str(id);
+    char key[64], err[512];
+    snprintf(key, sizeof(key), "o/%s", id);
+    Imageproc__PutObjectRequest put = IMAGEPROC__PUT_OBJECT_REQUEST__INIT;
+    put.key = key;
+    put.data.data = (uint8_t *)buf;
+    put.data.len = len;
+    put.content_type = (char *)content_type;
+    ip_status st = invoke(stor, "PutObject", &put.base, NULL, err, sizeof(err));
+    if (st != IP_OK)
+        fprintf(stderr, "PutObject: %s: %s\n", ip_strerror(st), err);
+    CHECK(st == IP_OK);
+    Imageproc__Image img = IMAGEPROC__IMAGE__INIT;
+    img.id = id;
+    img.created_at_us = ip_now_us();
+    img.filename = "it-fixture";
+    img.content_type = (char *)content_type;
+    img.size_bytes = (int64_t)len;
+    img.sha256 = "0000000000000000000000000000000000000000000000000000000000000000";
+    img.ops = ops;
+    img.n_ops = n_ops;
+    img.original_key = key;
+    Imageproc__CreateImageRequest cr = IMAGEPROC__CREATE_IMAGE_REQUEST__INIT;
+    cr.image = &img;
+    st = invoke(meta, "CreateImage", &cr.base, NULL, err, sizeof(err));
+    if (st != IP_OK)
+        fprintf(stderr, "CreateImage: %s: %s\n", ip_strerror(st), err);
+    CHECK(st == IP_OK);
+}
+
+static Imageproc__Image *get_image(const char *id, ip_status *st_out)
+{
+    Imageproc__GetImageRequest req = IMAGEPROC__GET_IMAGE_REQUEST__INIT;
+    req.id = (char *)id;
+    ProtobufCMessage *rep = NULL;
+    char err[256];
+    ip_status st = ip_rpc_invoke(meta, "GetImage", &req.base, &rep, NULL, err, sizeof(err));
+    if (st_out)
+        *st_out = st;
+    if (st != IP_OK)
+        return NULL;
+    Imageproc__GetImageReply *r = (Imageproc__GetImageReply *)rep;
+    Imageproc__Image *img = r->image;
+    r->image = NULL; /* keep the image, free the reply */
+    protobuf_c_message_free_unpacked(rep, NULL);
+    return img;
+}
+
+static void image_free(Imageproc__Image *img)
+{
+    if (img)
+        protobuf_c_message_free_unpacked(&img->base, NULL);
+}
+
+/* Polls GetImage until ready or failed; returns the image (owned). */
+static Imageproc__Image *wait_final(const char *id, int timeout_ms)
+{
+    int64_t until = ip_mono_ms() + timeout_ms;
+    for (;;) {
+        Imageproc__Image *img = get_image(id, NULL);
+        if (img && (img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY ||
+                    img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED))
+            return img;
+        image_free(img);
+        if (ip_mono_ms() > until) {
+            fprintf(stderr, "image %s not final in %d ms\n", id, timeout_ms);
+            CHECK(!"image final in time");
+        }
+        usleep(50000);
+    }
+}
+
+static const Imageproc__Variant *variant_of(const Imageproc__Image *img, const char *name)
+{
+    for (size_t i = 0; i < img->n_variants; i++)
+        if (strcmp(img->variants[i]->name, name) == 0)
+            return img->variants[i];
+    return NULL;
+}
+
+/* GetObject; returns the reply (owned) or NULL with *st set. */
+static Imageproc__GetObjectReply *get_object(const char *key, ip_status *st_out)
+{
+    Imageproc__GetObjectRequest req = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
+    req.key = (char *)key;
+    ProtobufCMessage *rep = NULL;
+    char err[256];
+    ip_status st = ip_rpc_invoke(stor, "GetObject", &req.base, &rep, NULL, err, sizeof(err));
+    if (st_out)
+        *st_out = st;
+    return st == IP_OK ? (Imageproc__GetObjectReply *)rep : NULL;
+}
+
+/* Reads a ready variant back and checks its row against the object: size,
+ * format by magic bytes, content type, dimensions and bands after decoding.
+ * Returns the decoded image (owned) for further checks. */
+static VipsImage *check_variant(const Imageproc__Image *img, const char *name, int w, int h,
+                                bool alpha)
+{
+    const Imageproc__Variant *v = variant_of(img, name);
+    CHECK(v != NULL);
+    if (v->status != IMAGEPROC__VARIANT_STATUS__VARIANT_READY)
+        fprintf(stderr, "%s: %s is not ready: %s\n", img->id, name, v->error);
+    CHECK(v->status == IMAGEPROC__VARIANT_STATUS__VARIANT_READY);
+    char key[128];
+    snprintf(key, sizeof(key), "v/%s/%s.%s", img->id, name, alpha ? "png" : "jpg");
+    CHECK_EQ_STR(v->object_key, key);
+    CHECK_EQ_STR(v->format, alpha ? "png" : "jpeg");
+    if (v->width != w || v->height != h)
+        fprintf(stderr, "%s %s: %dx%d, want %dx%d\n", img->id, name, v->width, v->height, w, h);
+    CHECK(v->width == w && v->height == h);
+    ip_status st;
+    Imageproc__GetObjectReply *o = get_object(key, &st);
+    CHECK(o != NULL);
+    CHECK_EQ_INT(o->data.len, v->size_bytes);
+    CHECK_EQ_STR(o->info->content_type, alpha ? "image/png" : "image/jpeg");
+    if (alpha)
+        CHECK(o->data.len > 8 && memcmp(o->data.data, "\x89PNG", 4) == 0);
+    else
+        CHECK(o->data.len > 3 && memcmp(o->data.data, "\xff\xd8\xff", 3) == 0);
+    CHECK(memmem(o->data.data, o->data.len, "Exif\0\0", 6) == NULL);
+    VipsImage *im = vips_image_new_from_buffer(o->data.data, o->data.len, "", NULL);
+    CHECK(im != NULL);
+    VipsImage *m = vips_image_copy_memory(im);
+    g_object_unref(im);
+    protobuf_c_message_free_unpacked(&o->base, NULL);
+    CHECK(m != NULL);
+    CHECK_EQ_INT(m->Xsize, w);
+    CHECK_EQ_INT(m->Ysize, h);
+    CHECK_EQ_INT(m->Bands, alpha ? 4 : 3);
+    CHECK(!vips_image_get_typeof(m, VIPS_META_EXIF_NAME));
+    return m;
+}
+
+static void check_red_at(VipsImage *im, int x, int y, bool want)
+{
+    double *vec = NULL;
+    int n = 0;
+    CHECK(vips_getpoint(im, &vec, &n, x, y, NULL) == 0);
+    unsigned char px[3] = {(unsigned char)vec[0], (unsigned char)vec[1], (unsigned char)vec[2]};
+    g_free(vec);
+    if (proc_fixture_is_red(px) != want)
+        fprintf(stderr, "pixel %d,%d = %d,%d,%d, want %sred\n", x, y, px[0], px[1], px[2],
+                want ? "" : "not ");
+    CHECK(proc_fixture_is_red(px) == want);
+}
+
+static void check_upright(VipsImage *im)
+{
+    int w = im->Xsize, h = im->Ysize;
+    check_red_at(im, w / 8, h / 8, true);
+    check_red_at(im, w - w / 8, h / 8, false);
+    check_red_at(im, w / 8, h - h / 8, false);
+}
+
+/* ------------------------------------------------------------ set-up */
+
+static void setup(const char *name)
+{
+    snprintf(brokers, sizeof(brokers), "%s", env_or("IP_KAFKA_BROKERS", "127.0.0.1:19092"));
+    snprintf(meta_url, sizeof(meta_url), "%s", env_or("IP_METADATA_RPC_URL", "tcp://127.0.0.1:7101"));
+    snprintf(stor_url, sizeof(stor_url), "%s", env_or("IP_STORAGE_RPC_URL", "tcp://127.0.0.1:7201"));
+    char u[IP_UUID_STRLEN + 1];
+    ip_uuid_v4_str(u);
+    u[8] = '\0';
+    snprintf(topic, sizeof(topic), "proc-it-%s-%s", name, u);
+    snprintf(dlq_topic, sizeof(dlq_topic), "%s.dlq", topic);
+    snprintf(group, sizeof(group), "proc-it-%s-%s", name, u);
+    mkdir(scratch, 0755);
+
+    ip_rpc_client_opts mo = {.urls = meta_url, .timeout_ms = 10000};
+    ip_rpc_client_opts so = {.urls = stor_url, .timeout_ms = 20000};
+    CHECK(ip_rpc_client_new(&imageproc__metadata__descriptor, &mo, &meta) == IP_OK);
+    CHECK(ip_rpc_client_new(&imageproc__storage__descriptor, &so, &stor) == IP_OK);
+    if (ip_rpc_ping(meta, 5000) != IP_OK)
+        fprintf(stderr, "metadata-svc does not answer at %s\n", meta_url);
+    CHECK(ip_rpc_ping(meta, 5000) == IP_OK);
+    if (ip_rpc_ping(stor, 5000) != IP_OK)
+        fprintf(stderr, "storage-svc does not answer at %s\n", stor_url);
+    CHECK(ip_rpc_ping(stor, 5000) == IP_OK);
+
+    const char *names[2] = {topic, dlq_topic};
+    admin_topics(true, names, 2, 4);
+
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    CHECK(rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err)) == 0);
+    CHECK(rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof(err)) == 0);
+    CHECK(rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err)) == 0);
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    CHECK(producer != NULL);
+    fprintf(stderr, "topic %s, group %s, logs in %s\n", topic, group, scratch);
+}
+
+/* Starts one processor and waits until it owns partitions. */
+static void start_one(proc_inst *p, const char *name, int port)
+{
+    proc_start(p, name, port, (const char *)NULL);
+    wait_log(p, "\"kafka.assigned\"", 30000);
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void test_formats(void)
+{
+    setup("formats");
+    proc_inst p;
+    start_one(&p, "formats", 9131);
+    char ids[FX_COUNT][IP_UUID_STRLEN + 1];
+    for (int k = 0; k < FX_COUNT; k++) {
+        void *buf = NULL;
+        size_t len = 0;
+        CHECK(proc_fixture_make((proc_fixture_kind)k, 1600, 1000, &buf, &len) == 0);
+        new_image(buf, len, "application/octet-stream", all_ops, 3, ids[k]);
+        g_free(buf);
+        produce_job(ids[k], all_ops, 3, -1);
+    }
+    produce_flush();
+    for (int k = 0; k < FX_COUNT; k++) {
+        Imageproc__Image *img = wait_final(ids[k], 60000);
+        if (img->status != IMAGEPROC__IMAGE_STATUS__IMAGE_READY)
+            fprintf(stderr, "%s failed: %s\n", proc_fixture_name((proc_fixture_kind)k), img->error);
+        CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+        bool alpha = proc_fixture_has_alpha((proc_fixture_kind)k);
+        g_object_unref(check_variant(img, "thumbnail", 320, 320, alpha));
+        VipsImage *r = check_variant(img, "resized", 1280, 800, alpha);
+        if (k != FX_PNG_GREY)
+            check_upright(r);
+        g_object_unref(r);
+        g_object_unref(check_variant(img, "watermarked", 1280, 800, alpha));
+        fprintf(stderr, "%-17s ready\n", proc_fixture_name((proc_fixture_kind)k));
+        image_free(img);
+    }
+    CHECK_EQ_INT(proc_stop(&p, SIGTERM, 30000), 0);
+}
+
+static void test_orientation(void)
+{
+    setup("orientation");
+    proc_inst p;
+    start_one(&p, "orientation", 9132);
+    char ids[9][IP_UUID_STRLEN + 1];
+    for (int o = 1; o <= 8; o++) {
+        void *buf = NULL;
+        size_t len = 0;
+        CHECK(proc_fixture_oriented_jpeg(o, 600, 400, &buf, &len) == 0);
+        new_image(buf, len, "image/jpeg", all_ops, 3, ids[o]);
+        g_free(buf);
+        produce_job(ids[o], all_ops, 3, -1);
+    }
+    produce_flush();
+    for (int o = 1; o <= 8; o++) {
+        Imageproc__Image *img = wait_final(ids[o], 60000);
+        CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+        for (int v = 1; v <= 2; v++) {
+            VipsImage *im = check_variant(img, all_ops[v], 600, 400, false);
+            check_upright(im);
+            g_object_unref(im);
+        }
+        g_object_unref(check_variant(img, "thumbnail", 320, 320, false));
+        fprintf(stderr, "orientation %d upright\n", o);
+        image_free(img);
+    }
+    CHECK_EQ_INT(proc_stop(&p, SIGTERM, 30000), 0);
+}
+
+static void test_gps_stripped(void)
+{
+    setup("gps");
+    proc_inst p;
+    start_one(&p, "gps", 9133);
+    void *buf = NULL;
+    size_t len = 0;
+    CHECK(proc_fixture_gps_jpeg(1000, 700, &buf, &len) == 0);
+    CHECK(memmem(buf, len, "Exif\0\0", 6) != NULL);
+    char id[IP_UUID_STRLEN + 1];
+    new_image(buf, len, "image/jpeg", all_ops, 3, id);
+    g_free(buf);
+    produce_job(id, all_ops, 3, -1);
+    produce_flush();
+    Imageproc__Image *img = wait_final(id, 60000);
+    CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+    /* check_variant refuses any EXIF block in the bytes and in the decode. */
+    g_object_unref(check_variant(img, "thumbnail", 320, 320, false));
+    g_object_unref(check_variant(img, "resized", 1000, 700, false));
+    g_object_unref(check_variant(img, "watermarked", 1000, 700, false));
+    image_free(img);
+    CHECK_EQ_INT(proc_stop(&p, SIGTERM, 30000), 0);
+}
+
+/* A corrupt file fails at once with its reason; the next job of the same
+ * partition still runs; an image over the pixel limit fails from its header. */
+static void test_corrupt_then_next(void)
+{
+    setup("corrupt");
+    proc_inst p;
+    start_one(&p, "corrupt", 9134);
+    void *buf = NULL;
+    size_t len = 0;
+    CHECK(proc_fixture_make(FX_JPEG, 1200, 900, &buf, &len) == 0);
+    char bad[IP_UUID_STRLEN + 1], huge[IP_UUID_STRLEN + 1], good[IP_UUID_STRLEN + 1];
+    new_image(buf, len / 2, "image/jpeg", all_ops, 3, bad); /* truncated */
+    new_image(buf, len, "image/jpeg", all_ops, 3, good);
+    g_free(buf);
+    CHECK(proc_fixture_huge_png(30000, 30000, &buf, &len) == 0);
+    new_image(buf, len, "image/png", all_ops, 3, huge);
+    g_free(buf);
+    produce_job(bad, all_ops, 3, 0);
+    produce_job(huge, all_ops, 3, 0);
+    produce_job(good, all_ops, 3, 0);
+    produce_flush();
+
+    Imageproc__Image *img = wait_final(bad, 60000);
+    fprintf(stderr, "truncated: %s\n", img->error);
+    CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED);
+    CHECK(strstr(img->error, "Premature end") != NULL);
+    image_free(img);
+    img = wait_final(huge, 60000);
+    fprintf(stderr, "30000x30000: %s\n", img->error);
+    CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED);
+    CHECK(strstr(img->error, "over the limit") != NULL);
+    image_free(img);
+    img = wait_final(good, 60000);
+    CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+    image_free(img);
+    /* Failed at once: one run each, no retries. */
+    CHECK_EQ_INT(proc_stop(&p, SIGTERM, 30000), 0);
+    char *log = slurp(p.log);
+    CHECK(strstr(log, "\"job.retry\"") == NULL);
+    CHECK_EQ_INT(count_substr(log, "\"outcome\":\"failed\""), 2);
+    free(log);
+}
+
+/* The image is deleted before its job runs: nothing is left under v/<id>/
+ * (not even an object an earlier attempt left there). */
+static void test_deleted_meanwhile(void)
+{
+    setup("deleted");
+    proc_inst p;
+    start_one(&p, "deleted", 9135);
+    void *buf = NULL;
+    size_t len = 0;
+    CHECK(proc_fixture_make(FX_JPEG, 800, 600, &buf, &len) == 0);
+    char id[IP_UUID_STRLEN + 1], next[IP_UUID_STRLEN + 1];
+    new_image(buf, len, "image/jpeg", all_ops, 3, id);
+    new_image(buf, len, "image/jpeg", all_ops, 3, next);
+    /* A stray variant, as a crashed earlier run would leave. */
+    char stray[128], err[256];
+    snprintf(stray, sizeof(stray), "v/%s/thumbnail.jpg", id);
+    Imageproc__PutObjectRequest put = IMAGEPROC__PUT_OBJECT_REQUEST__INIT;
+    put.key = stray;
+    put.data.data = buf;
+    put.data.len = len;
+    put.content_type = "image/jpeg";
+    CHECK(invoke(stor, "PutObject", &put.base, NULL, err, sizeof(err)) == IP_OK);
+    g_free(buf);
+    Imageproc__DeleteImageRequest del = IMAGEPROC__DELETE_IMAGE_REQUEST__INIT;
+    del.id = id;
+    CHECK(invoke(meta, "DeleteImage", &del.base, NULL, err, sizeof(err)) == IP_OK);
+    produce_job(id, all_ops, 3, 1);
+    produce_job(next, all_ops, 3, 1);
+    produce_flush();
+    Imageproc__Image *img = wait_final(next, 60000);
+    CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+    image_free(img);
+    ip_status st;
+    CHECK(get_object(stray, &st) == NULL && st == IP_NOT_FOUND);
+    CHECK(get_image(id, &st) == NULL && st == IP_NOT_FOUND);
+    CHECK_EQ_INT(proc_stop(&p, SIGTERM, 30000), 0);
+    char *log = slurp(p.log);
+    CHECK(strstr(log, "\"job.deleted_meanwhile\"") != NULL);
+    CHECK(strstr(log, "\"outcome\":\"deleted\"") != NULL);
+    free(log);
+}
+
+/* storage-svc unreachable: the job is retried with backoff, then goes to the
+ * DLQ with its last error, and the image fails with that reason. */
+static void test_dlq(void)
+{
+    setup("dlq");
+    proc_inst p;
+    proc_start(&p, "dlq", 9136, "IP_STORAGE_RPC_URL=tcp://127.0.0.1:7299",
+               "IP_JOB_MAX_ATTEMPTS=3", "IP_JOB_BACKOFF_MS=100", "IP_RPC_TIMEOUT_MS=300",
+               (const char *)NULL);
+    wait_log(&p, "\"kafka.assigned\"", 30000);
+    void *buf = NULL;
+    size_t len = 0;
+    CHECK(proc_fixture_make(FX_JPEG, 400, 300, &buf, &len) == 0);
+    char id[IP_UUID_STRLEN + 1];
+    new_image(buf, len, "image/jpeg", all_ops, 3, id);
+    g_free(buf);
+    produce_job(id, all_ops, 3, -1);
+    produce_flush();
+    Imageproc__Image *img = wait_final(id, 60000);
+    fprintf(stderr, "dlq: %s\n", img->error);
+    CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED);
+    CHECK(strstr(img->error, "gave up after 3 attempts") != NULL);
+    CHECK(strstr(img->error, "GetObject") != NULL);
+    image_free(img);
+
+    /* The DLQ holds the job with attempt and last_error. */
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    CHECK(rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err)) == 0);
+    char reader[128];
+    snprintf(reader, sizeof(reader), "%s-dlq-reader", group);
+    CHECK(rd_kafka_conf_set(conf, "group.id", reader, err, sizeof(err)) == 0);
+    CHECK(rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err)) == 0);
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    CHECK(c != NULL);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
+    for (int i = 0; i < 4; i++)
+        rd_kafka_topic_partition_list_add(l, dlq_topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    CHECK(rd_kafka_assign(c, l) == 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    bool found = false;
+    int64_t until = ip_mono_ms() + 20000;
+    while (!found && ip_mono_ms() < until) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
+        if (!m)
+            continue;
+        if (!m->err) {
+            Imageproc__ProcessJob *j = imageproc__process_job__unpack(NULL, m->len, m->payload);
+            if (j && strcmp(j->id, id) == 0) {
+                fprintf(stderr, "dlq message: attempt %d, last_error %s\n", j->attempt,
+                        j->last_error);
+                CHECK_EQ_INT(j->attempt, 3);
+                CHECK(strstr(j->last_error, "unavailable") || strstr(j->last_error, "deadline"));
+                found = true;
+            }
+            if (j)
+                imageproc__process_job__free_unpacked(j, NULL);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    CHECK(found);
+    CHECK_EQ_INT(proc_stop(&p, SIGTERM, 30000), 0);
+    char *log = slurp(p.log);
+    CHECK_EQ_INT(count_substr(log, "\"job.retry\""), 2);
+    CHECK(strstr(log, "\"outcome\":\"dlq\"") != NULL);
+    free(log);
+}
+
+/* Killed with SIGKILL in the middle of a job: after a restart the job
+ * completes, with the variants an uninterrupted run makes. */
+static void test_sigkill_restart(void)
+{
+    setup("sigkill");
+    void *buf = NULL;
+    size_t len = 0;
+    CHECK(proc_fixture_make(FX_PNG8, 8000, 6000, &buf, &len) == 0);
+    proc_settings s;
+    proc_settings_default(&s);
+    proc_variants want;
+    char err[256];
+    CHECK(proc_variants_make(buf, len, PROC_OPS_ALL, &s, &want, err, sizeof(err)) == IP_OK);
+
+    char id[IP_UUID_STRLEN + 1];
+    bool killed_mid_job = false;
+    proc_inst p;
+    for (int round = 0; round < 3 && !killed_mid_job; round++) {
+        new_image(buf, len, "image/png", all_ops, 3, id);
+        start_one(&p, "sigkill", 9137);
+        produce_job(id, all_ops, 3, -1);
+        produce_flush();
+        /* Kill as soon as the job is under way (MarkProcessing recorded). */
+        int64_t until = ip_mono_ms() + 60000;
+        for (;;) {
+            Imageproc__Image *img = get_image(id, NULL);
+            int status = img ? img->status : 0;
+            image_free(img);
+            if (status != IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING)
+                break;
+            CHECK(ip_mono_ms() < until);
+            usleep(5000);
+        }
+        CHECK_EQ_INT(proc_stop(&p, SIGKILL, 5000), 128 + SIGKILL);
+        Imageproc__Image *img = get_image(id, NULL);
+        CHECK(img != NULL);
+        killed_mid_job = img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING;
+        fprintf(stderr, "round %d: killed with the image %s\n", round,
+                killed_mid_job ? "processing" : "already final");
+        image_free(img);
+        if (!killed_mid_job) {
+            /* Too late; let it be consumed and try again with a new image. */
+            start_one(&p, "sigkill", 9137);
+            image_free(wait_final(id, 60000));
+            CHECK_EQ_INT(proc_stop(&p, SIGTERM, 30000), 0);
+        }
+    }
+    CHECK(killed_mid_job);
+    start_one(&p, "sigkill", 9137);
+    Imageproc__Image *img = wait_final(id, 120000);
+    CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+    for (int i = 0; i < want.n; i++) {
+        const Imageproc__Variant *v = variant_of(img, proc_op_name(want.v[i].op));
+        CHECK(v != NULL);
+        fprintf(stderr, "%s: %dx%d %lld B (uninterrupted run: %dx%d %zu B)\n", v->name, v->width,
+                v->height, (long long)v->size_bytes, want.v[i].width, want.v[i].height,
+                want.v[i].len);
+        CHECK_EQ_INT(v->width, want.v[i].width);
+        CHECK_EQ_INT(v->height, want.v[i].height);
+        CHECK_EQ_INT(v->size_bytes, want.v[i].len);
+        CHECK_EQ_STR(v->format, want.v[i].format);
+    }
+    image_free(img);
+    proc_variants_fini(&want);
+    g_free(buf);
+    CHECK_EQ_INT(proc_stop(&p, SIGTERM, 30000), 0);
+}
+
+/* Two processors in the group share the partitions and together finish 200
+ * jobs; each job's outcome is recorded once. */
+static void test_two_processors(void)
+{
+    setup("two");
+    enum { N = 200 };
+    proc_inst a, b;
+    start_one(&a, "two-a", 9138);
+    proc_start(&b, "two-b", 9139, (const char *)NULL);
+    wait_log(&b, "\"kafka.assigned\"", 30000);
+    /* a gave up partitions for b: wait until a is assigned again too. */
+    int64_t until = ip_mono_ms() + 30000;
+    for (;;) {
+        char *la = slurp(a.log);
+        int n = count_substr(la, "\"kafka.assigned\"");
+        free(la);
+        if (n >= 2)
+            break;
+        CHECK(ip_mono_ms() < until);
+        usleep(50000);
+    }
+    static char ids[N][IP_UUID_STRLEN + 1];
+    void *buf = NULL;
+    size_t len = 0;
+    CHECK(proc_fixture_make(FX_JPEG, 640, 480, &buf, &len) == 0);
+    for (int i = 0; i < N; i++) {
+        new_image(buf, len, "image/jpeg", all_ops, 3, ids[i]);
+        produce_job(ids[i], all_ops, 3, i % 4);
+    }
+    g_free(buf);
+    produce_flush();
+    for (int i = 0; i < N; i++) {
+        Imageproc__Image *img = wait_final(ids[i], 120000);
+        CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+        image_free(img);
+    }
+    CHECK_EQ_INT(proc_stop(&a, SIGTERM, 30000), 0);
+    CHECK_EQ_INT(proc_stop(&b, SIGTERM, 30000), 0);
+    char *la = slurp(a.log), *lb = slurp(b.log);
+    int done_a = count_substr(la, "\"event\":\"job.done\"");
+    int done_b = count_substr(lb, "\"event\":\"job.done\"");
+    fprintf(stderr, "processor a finished %d jobs, b %d\n", done_a, done_b);
+    CHECK(done_a > 0 && done_b > 0);
+    CHECK_EQ_INT(done_a + done_b, N);
+    for (int i = 0; i < N; i++) {
+        char needle[128];
+        snprintf(needle, sizeof(needle), "\"image_id\":\"%.36s\",\"outcome\"", ids[i]);
+        CHECK_EQ_INT(count_substr(la, needle) + count_substr(lb, needle), 1);
+    }
+    CHECK(strstr(la, "\"processor.stopped\"") && strstr(lb, "\"processor.stopped\""));
+    free(la);
+    free(lb);
+}
+
+static const ip_test_case tests[] = {
+    IP_TEST(formats),           IP_TEST(orientation), IP_TEST(gps_stripped),
+    IP_TEST(corrupt_then_next), IP_TEST(deleted_meanwhile), IP_TEST(dlq),
+    IP_TEST(sigkill_restart),   IP_TEST(two_processors),
+};
+
+int main(int argc, char **argv)
+{
+    if (argc < 4) {
+        fprintf(stderr, "usage: proc_it_test <test> <processor binary> <scratch dir>\n");
+        return 2;
+    }
+    proc_bin = argv[2];
+    scratch = argv[3];
+    if (VIPS_INIT(argv[0]))
+        return 2;
+    proc_variants_global_init(1, 0);
+    atexit(cleanup);
+    int rc = ip_test_main(2, argv, tests, sizeof(tests) / sizeof(tests[0]));
+    if (producer) {
+        rd_kafka_flush(producer, 5000);
+        rd_kafka_destroy(producer);
+    }
+    ip_rpc_client_free(meta);
+    ip_rpc_client_free(stor);
+    return rc;
+}

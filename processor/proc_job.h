@@ -1,0 +1,49 @@
+/* proc_job.h — one ProcessJob, start to finish, against metadata-svc and
+ * storage-svc: MarkProcessing -> GetObject(original) -> variants ->
+ * PutObject each -> PutVariant each -> FinishImage.
+ *
+ * Every call is idempotent (same keys, same rows), so a job may run again
+ * after a crash or a retry with the same result.
+ */
+#ifndef PROC_JOB_H
+#define PROC_JOB_H
+
+#include <stddef.h>
+
+#include "ip_rpc.h"
+#include "job.pb-c.h"
+#include "proc_variants.h"
+
+#define PROC_CACHE_CONTROL "public, max-age=31536000, immutable"
+
+typedef struct proc_job_ctx {
+    ip_rpc_client *meta;            /* service Metadata; borrowed */
+    ip_rpc_client *stor;            /* service Storage; borrowed */
+    const proc_settings *settings;  /* borrowed */
+} proc_job_ctx;
+
+typedef enum proc_outcome {
+    PROC_JOB_READY = 0,  /* every variant stored and recorded, image finished */
+    PROC_JOB_FAILED,     /* permanent failure recorded on the image (FailImage) */
+    PROC_JOB_DELETED,    /* the image was deleted meanwhile; what this job wrote is removed */
+    PROC_JOB_INVALID,    /* the job names no valid image id: nothing can be recorded */
+    PROC_JOB_TRANSIENT,  /* a dependency is down or slow: run again later; nothing final */
+    PROC_JOB_OUTCOME_COUNT
+} proc_outcome;
+
+/* "ready" | "failed" | "deleted" | "invalid" | "transient". */
+const char *proc_outcome_name(proc_outcome o);
+
+/* Runs `job` (borrowed) once. `err` receives the reason for anything but
+ * READY (the permanent reason recorded, or the last transient error). */
+proc_outcome proc_job_run(const proc_job_ctx *ctx, const Imageproc__ProcessJob *job, char *err,
+                          size_t errlen);
+
+/* Records a permanent failure of the whole image: FailImage(id, reason).
+ * Returns READY-style outcomes: PROC_JOB_FAILED when recorded, PROC_JOB_DELETED
+ * when the image is gone (and removes v/<id>/), PROC_JOB_TRANSIENT when
+ * metadata-svc did not answer. */
+proc_outcome proc_job_fail_image(const proc_job_ctx *ctx, const char *id, const char *reason,
+                                 char *err, size_t errlen);
+
+#endif
