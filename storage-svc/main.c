@@ -39,8 +39,10 @@ typedef struct stor_config {
     int64_t start_wait_ms;
 } stor_config;
 
-#define V(name, type, def, lo, hi, secret, field, help)                                         \
-    {name, type, def, lo, hi, secret, offsetof(stor_config, field), help}
+#define V(name, type, def, lo, hi, secret, field, help)                                            \
+    {                                                                                              \
+        name, type, def, lo, hi, secret, offsetof(stor_config, field), help                        \
+    }
 
 static const ip_cfg_var config_table[] = {
     V("IP_STORAGE_RPC_URL", IP_CFG_STRING, "tcp://127.0.0.1:7201", 0, 0, false, rpc_url,

@@ -85,11 +85,37 @@ static uint64_t next_rand(void)
 /* Builds an input from fragments that S3 answers are made of, plus noise. */
 static size_t make_input(uint8_t *buf, size_t cap)
 {
-    static const char *const frags[] = {
-        "<Error>", "</Error>", "<Code>", "</Code>", "<Message>", "</Message>", "<Key>",
-        "</Key>", "<Contents>", "</Contents>", "<IsTruncated>", "</IsTruncated>", "true",
-        "<NextContinuationToken>", "</NextContinuationToken>", "<Empty/>", "&amp;", "&#x41;",
-        "&#99999999;", "&", ";", "<", ">", "/", "..", "a", "%", " ", "\n", "\xc3\xa9", "&#0;"};
+    static const char *const frags[] = {"<Error>",
+                                        "</Error>",
+                                        "<Code>",
+                                        "</Code>",
+                                        "<Message>",
+                                        "</Message>",
+                                        "<Key>",
+                                        "</Key>",
+                                        "<Contents>",
+                                        "</Contents>",
+                                        "<IsTruncated>",
+                                        "</IsTruncated>",
+                                        "true",
+                                        "<NextContinuationToken>",
+                                        "</NextContinuationToken>",
+                                        "<Empty/>",
+                                        "&amp;",
+                                        "&#x41;",
+                                        "&#99999999;",
+                                        "&",
+                                        ";",
+                                        "<",
+                                        ">",
+                                        "/",
+                                        "..",
+                                        "a",
+                                        "%",
+                                        " ",
+                                        "\n",
+                                        "\xc3\xa9",
+                                        "&#0;"};
     size_t n = 0, parts = next_rand() % 40;
     for (size_t i = 0; i < parts; i++) {
         if (next_rand() % 5 == 0) {

@@ -52,8 +52,8 @@
 #include "stor_s3_text.h"
 
 #define XML_MAX (16u * 1024u * 1024u) /* cap on an XML answer (a list page is ~300 KiB) */
-#define DELETE_BATCH 1000              /* S3's limit per multi-object delete */
-#define NET_BUFFER (512L * 1024L)      /* libcurl receive and send buffers */
+#define DELETE_BATCH 1000             /* S3's limit per multi-object delete */
+#define NET_BUFFER (512L * 1024L)     /* libcurl receive and send buffers */
 
 typedef struct tl_handle tl_handle;
 struct tl_handle {
@@ -277,21 +277,21 @@ static bool md5_b64(const void *data, size_t len, char out[25])
 /* ------------------------------------------------------------ one request */
 
 typedef struct s3_req {
-    const char *method;       /* GET HEAD PUT DELETE POST */
-    const char *key;          /* object key (unencoded), NULL for the bucket */
-    const char *query;        /* canonical query, NULL or "" for none */
-    const void *body;         /* PUT/POST body */
+    const char *method; /* GET HEAD PUT DELETE POST */
+    const char *key;    /* object key (unencoded), NULL for the bucket */
+    const char *query;  /* canonical query, NULL or "" for none */
+    const void *body;   /* PUT/POST body */
     size_t body_len;
     const char *content_type; /* sent and signed when not NULL */
     const char *cache_control;
-    bool content_md5;         /* send Content-MD5 of the body */
+    bool content_md5; /* send Content-MD5 of the body */
     bool idempotent;
-    size_t max_body;          /* cap on a 2xx answer's body */
+    size_t max_body; /* cap on a 2xx answer's body */
 } s3_req;
 
 typedef struct s3_resp {
-    long status;      /* HTTP status, 0 when none */
-    char *body;       /* malloc'd, NUL-terminated when not NULL */
+    long status; /* HTTP status, 0 when none */
+    char *body;  /* malloc'd, NUL-terminated when not NULL */
     size_t len, cap, max;
     bool too_big;
     int64_t content_length; /* -1 unknown */
@@ -335,16 +335,22 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     s3_resp *r = ud;
     size_t n = size * nmemb;
-    /* Error bodies are small XML; only a success body is held to the cap. */
-    size_t max = ok_status(r->status) ? r->max : 64 * 1024;
-    if (r->len + n > max) {
-        r->too_big = ok_status(r->status);
+    if (!ok_status(r->status)) {
+        /* An error answer is small XML: keep its start, drop anything past 64 KiB. */
+        size_t room = r->len < 64 * 1024 ? 64 * 1024 - r->len : 0;
+        if (n > room) {
+            if (room && on_write(ptr, 1, room, ud) != room)
+                return 0;
+            return n;
+        }
+    } else if (r->len + n > r->max) {
+        r->too_big = true;
         return 0; /* aborts the transfer */
     }
     if (r->len + n + 1 > r->cap) {
         size_t want = r->cap ? r->cap * 2 : 16 * 1024;
         if (r->content_length >= 0 && (size_t)r->content_length + 1 > want &&
-            (size_t)r->content_length <= max)
+            (size_t)r->content_length <= (ok_status(r->status) ? r->max : 64 * 1024))
             want = (size_t)r->content_length + 1;
         while (want < r->len + n + 1)
             want *= 2;
@@ -446,8 +452,8 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 static bool credential_code(const char *code)
 {
     static const char *const codes[] = {"InvalidAccessKeyId", "SignatureDoesNotMatch",
-                                        "XAdminUserNotFound", "InvalidToken", "ExpiredToken",
-                                        "AuthorizationHeaderMalformed"};
+                                        "XAdminUserNotFound", "InvalidToken",
+                                        "ExpiredToken",       "AuthorizationHeaderMalformed"};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
         if (strcmp(code, codes[i]) == 0)
             return true;
@@ -775,8 +781,8 @@ static ip_status delete_batch(stor_s3 *s3, const char *const *keys, size_t n, in
                                                sizeof key, code, sizeof code, msg, sizeof msg);
         *deleted += (int64_t)(n - (failed > n ? n : failed));
         if (failed) {
-            set_err(err, errlen, "s3 delete: %zu of %zu keys failed, first %s (%s): %s", failed,
-                    n, key, code, msg);
+            set_err(err, errlen, "s3 delete: %zu of %zu keys failed, first %s (%s): %s", failed, n,
+                    key, code, msg);
             st = strcmp(code, "AccessDenied") == 0 ? IP_FAILED_PRECONDITION
                  : (strcmp(code, "InternalError") == 0 || strcmp(code, "SlowDown") == 0)
                      ? IP_UNAVAILABLE
@@ -876,8 +882,8 @@ ip_status stor_s3_ensure_bucket(stor_s3 *s3, int64_t budget_ms, char *err, size_
         /* HEAD answers carry no body: ask again with a GET to learn S3's
          * reason (missing bucket, or keys it does not accept). */
         char code[64] = "", msg[384] = "";
-        s3_req get = {.method = "GET", .query = "location=", .idempotent = true,
-                      .max_body = XML_MAX};
+        s3_req get = {
+            .method = "GET", .query = "location=", .idempotent = true, .max_body = XML_MAX};
         ip_status gst = s3_perform(s3, &get, &resp, budget_ms, err, errlen);
         if (gst == IP_UNAVAILABLE) {
             st = gst;
@@ -888,8 +894,8 @@ ip_status stor_s3_ensure_bucket(stor_s3 *s3, int64_t budget_ms, char *err, size_
         if (gst == IP_OK || (resp.status == 404 && strcmp(code, "NoSuchBucket") == 0)) {
             st = gst == IP_OK ? IP_OK : IP_NOT_FOUND;
         } else {
-            set_err(err, errlen, "s3 refused the credentials for bucket %s (%s): %s",
-                    s3->bucket, code[0] ? code : "AccessDenied", msg[0] ? msg : "access denied");
+            set_err(err, errlen, "s3 refused the credentials for bucket %s (%s): %s", s3->bucket,
+                    code[0] ? code : "AccessDenied", msg[0] ? msg : "access denied");
             st = IP_FAILED_PRECONDITION;
             goto done;
         }

@@ -29,9 +29,9 @@
 typedef struct stor_s3 stor_s3;
 
 typedef struct stor_s3_opts {
-    const char *endpoint;   /* "http://127.0.0.1:19000" (no trailing slash needed) */
-    const char *region;     /* "us-east-1" */
-    const char *bucket;     /* "images" */
+    const char *endpoint; /* "http://127.0.0.1:19000" (no trailing slash needed) */
+    const char *region;   /* "us-east-1" */
+    const char *bucket;   /* "images" */
     const char *access_key;
     const char *secret_key;
     long connect_timeout_ms; /* <= 0: 2000 */

@@ -81,8 +81,8 @@ bool stor_header_value_ok(const char *v, size_t max)
 
 static bool is_unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == '~';
 }
 
 char *stor_uri_encode(const char *in, size_t len, bool keep_slash)
@@ -166,10 +166,19 @@ char *stor_xml_escape(const char *in)
     size_t len = strlen(in), extra = 0;
     for (size_t i = 0; i < len; i++) {
         switch (in[i]) {
-        case '&': extra += 4; break;             /* &amp; */
-        case '<': case '>': extra += 3; break;   /* &lt; &gt; */
-        case '"': case '\'': extra += 5; break;  /* &quot; &apos; */
-        default: break;
+        case '&':
+            extra += 4;
+            break; /* &amp; */
+        case '<':
+        case '>':
+            extra += 3;
+            break; /* &lt; &gt; */
+        case '"':
+        case '\'':
+            extra += 5;
+            break; /* &quot; &apos; */
+        default:
+            break;
         }
     }
     char *out = malloc(len + extra + 1);
@@ -179,12 +188,23 @@ char *stor_xml_escape(const char *in)
     for (size_t i = 0; i < len; i++) {
         const char *rep = NULL;
         switch (in[i]) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&apos;"; break;
-        default: break;
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\'':
+            rep = "&apos;";
+            break;
+        default:
+            break;
         }
         if (rep) {
             size_t rl = strlen(rep);

@@ -12,22 +12,22 @@
 
 static int failures;
 
-#define CHECK(cond)                                                                         \
-    do {                                                                                    \
-        if (!(cond)) {                                                                      \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);        \
-            failures++;                                                                     \
-        }                                                                                   \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+            failures++;                                                                            \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_STR(got, want)                                                                \
-    do {                                                                                    \
-        const char *g_ = (got), *w_ = (want);                                               \
-        if (!g_ || strcmp(g_, w_) != 0) {                                                   \
-            fprintf(stderr, "%s:%d: got \"%s\", want \"%s\"\n", __FILE__, __LINE__,         \
-                    g_ ? g_ : "(null)", w_);                                                \
-            failures++;                                                                     \
-        }                                                                                   \
+#define CHECK_STR(got, want)                                                                       \
+    do {                                                                                           \
+        const char *g_ = (got), *w_ = (want);                                                      \
+        if (!g_ || strcmp(g_, w_) != 0) {                                                          \
+            fprintf(stderr, "%s:%d: got \"%s\", want \"%s\"\n", __FILE__, __LINE__,                \
+                    g_ ? g_ : "(null)", w_);                                                       \
+            failures++;                                                                            \
+        }                                                                                          \
     } while (0)
 
 static void test_key_check(void)
@@ -96,7 +96,9 @@ static void test_uri_encode(void)
 static void test_canonical_query(void)
 {
     char *q;
-    stor_query_param p1[] = {{"prefix", "t/x y/"}, {"list-type", "2"}, {"max-keys", "1000"},
+    stor_query_param p1[] = {{"prefix", "t/x y/"},
+                             {"list-type", "2"},
+                             {"max-keys", "1000"},
                              {"continuation-token", "1/a+b=="}};
     q = stor_canonical_query(p1, 4);
     CHECK_STR(q, "continuation-token=1%2Fa%2Bb%3D%3D&list-type=2&max-keys=1000&"
@@ -280,8 +282,7 @@ static void test_list_parse(void)
 
     /* Truncated without a token, a bad entity: refused, nothing returned. */
     const char *notoken = "<R><IsTruncated>true</IsTruncated><Contents><Key>k</Key></Contents></R>";
-    CHECK(stor_xml_list_parse(notoken, strlen(notoken), &keys, &n, &next) ==
-          IP_INVALID_ARGUMENT);
+    CHECK(stor_xml_list_parse(notoken, strlen(notoken), &keys, &n, &next) == IP_INVALID_ARGUMENT);
     CHECK(n == 0 && keys == NULL && next == NULL);
     const char *badent = "<R><Contents><Key>a&zz;</Key></Contents></R>";
     CHECK(stor_xml_list_parse(badent, strlen(badent), &keys, &n, &next) == IP_INVALID_ARGUMENT);
@@ -309,11 +310,16 @@ static const struct {
     const char *name;
     void (*fn)(void);
 } tests[] = {
-    {"key_check", test_key_check},     {"uri_encode", test_uri_encode},
-    {"canonical_query", test_canonical_query}, {"xml_escape", test_xml_escape},
-    {"xml_next", test_xml_next},       {"xml_text", test_xml_text},
-    {"xml_error", test_xml_error},     {"delete_body", test_delete_body},
-    {"list_parse", test_list_parse},   {"delete_result", test_delete_result},
+    {"key_check", test_key_check},
+    {"uri_encode", test_uri_encode},
+    {"canonical_query", test_canonical_query},
+    {"xml_escape", test_xml_escape},
+    {"xml_next", test_xml_next},
+    {"xml_text", test_xml_text},
+    {"xml_error", test_xml_error},
+    {"delete_body", test_delete_body},
+    {"list_parse", test_list_parse},
+    {"delete_result", test_delete_result},
 };
 
 int main(int argc, char **argv)

@@ -46,14 +46,13 @@ static ip_status fail(ip_rpc_call *call, ip_status st, const char *key, const ch
 {
     ip_rpc_call_errorf(call, "%s", err[0] ? err : ip_strerror(st));
     /* The transport logs every failed call (rpc.failed); this adds the key. */
-    ip_log(IP_LOG_DEBUG, "storage.call_failed",
-           IP_LS("method", ip_rpc_call_method(call)), IP_LS("request_id", ip_rpc_call_request_id(call)),
-           IP_LS("key", key), IP_LS("status", ip_strerror(st)), IP_LS("err", err));
+    ip_log(IP_LOG_DEBUG, "storage.call_failed", IP_LS("method", ip_rpc_call_method(call)),
+           IP_LS("request_id", ip_rpc_call_request_id(call)), IP_LS("key", key),
+           IP_LS("status", ip_strerror(st)), IP_LS("err", err));
     return st;
 }
 
-static Imageproc__ObjectInfo *info_new(ip_rpc_call *call, const char *key,
-                                       const stor_obj_info *oi)
+static Imageproc__ObjectInfo *info_new(ip_rpc_call *call, const char *key, const stor_obj_info *oi)
 {
     Imageproc__ObjectInfo *info = ip_rpc_call_alloc(call, sizeof *info);
     if (!info)
@@ -121,8 +120,8 @@ static ip_status handle_get(void *user, ip_rpc_call *call, const ProtobufCMessag
     stor_obj_info oi;
     void *data = NULL;
     size_t len = 0;
-    st = stor_s3_get(svc->s3, rq->key, svc->get_max_bytes, &data, &len, &oi, budget_of(call),
-                     err, sizeof err);
+    st = stor_s3_get(svc->s3, rq->key, svc->get_max_bytes, &data, &len, &oi, budget_of(call), err,
+                     sizeof err);
     if (st != IP_OK)
         return fail(call, st, rq->key, err);
     if (data)
@@ -195,8 +194,7 @@ static ip_status handle_delete(void *user, ip_rpc_call *call, const ProtobufCMes
     return IP_OK;
 }
 
-ip_status stor_service_serve(stor_service *svc, const ip_rpc_server_opts *opts,
-                             ip_rpc_server **out)
+ip_status stor_service_serve(stor_service *svc, const ip_rpc_server_opts *opts, ip_rpc_server **out)
 {
     static const struct {
         const char *name;

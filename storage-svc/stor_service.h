@@ -15,9 +15,9 @@
 #include "stor_s3.h"
 
 typedef struct stor_service {
-    stor_s3 *s3;             /* borrowed */
-    size_t upload_max_bytes; /* PutObject data over this -> INVALID_ARGUMENT */
-    size_t get_max_bytes;    /* GetObject of a larger object -> RESOURCE_EXHAUSTED */
+    stor_s3 *s3;                /* borrowed */
+    size_t upload_max_bytes;    /* PutObject data over this -> INVALID_ARGUMENT */
+    size_t get_max_bytes;       /* GetObject of a larger object -> RESOURCE_EXHAUSTED */
     ip_rpc_handler handlers[8]; /* filled by stor_service_serve; the server borrows it */
 } stor_service;
 

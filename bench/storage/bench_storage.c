@@ -420,10 +420,10 @@ int main(int argc, char **argv)
                 qsort(rr, (size_t)C.rounds, sizeof *rr, cmp_result);
                 result m = rr[C.rounds / 2];
                 ops_s[side] = m.ops_per_s;
-                printf("%-5s %-4s %-14s %6d %10.1f %9.1f %9.2f %9.2f %6d\n",
-                       s == 0 ? "256K" : "4M", op == 0 ? "PUT" : "GET",
-                       side == 0 ? "direct" : "storage-svc", s == 0 ? C.ops_small : C.ops_large,
-                       m.ops_per_s, m.mib_per_s, m.p50, m.p99, failed);
+                printf("%-5s %-4s %-14s %6d %10.1f %9.1f %9.2f %9.2f %6d\n", s == 0 ? "256K" : "4M",
+                       op == 0 ? "PUT" : "GET", side == 0 ? "direct" : "storage-svc",
+                       s == 0 ? C.ops_small : C.ops_large, m.ops_per_s, m.mib_per_s, m.p50, m.p99,
+                       failed);
             }
             printf("%-5s %-4s %-14s %6s %10.2f\n", s == 0 ? "256K" : "4M", op == 0 ? "PUT" : "GET",
                    "ratio", "", ops_s[1] / ops_s[0]);

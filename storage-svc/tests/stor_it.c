@@ -39,22 +39,22 @@
 
 static int failures;
 
-#define CHECK(cond)                                                                         \
-    do {                                                                                    \
-        if (!(cond)) {                                                                      \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);        \
-            failures++;                                                                     \
-        }                                                                                   \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+            failures++;                                                                            \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_ST(got, want)                                                                 \
-    do {                                                                                    \
-        ip_status g_ = (got), w_ = (want);                                                  \
-        if (g_ != w_) {                                                                     \
-            fprintf(stderr, "%s:%d: status %s, want %s (%s)\n", __FILE__, __LINE__,         \
-                    ip_strerror(g_), ip_strerror(w_), last_err);                            \
-            failures++;                                                                     \
-        }                                                                                   \
+#define CHECK_ST(got, want)                                                                        \
+    do {                                                                                           \
+        ip_status g_ = (got), w_ = (want);                                                         \
+        if (g_ != w_) {                                                                            \
+            fprintf(stderr, "%s:%d: status %s, want %s (%s)\n", __FILE__, __LINE__,                \
+                    ip_strerror(g_), ip_strerror(w_), last_err);                                   \
+            failures++;                                                                            \
+        }                                                                                          \
     } while (0)
 
 static char last_err[1024];
@@ -217,7 +217,8 @@ static ip_status head(const char *key, int64_t *size, char *ct, size_t ctlen)
         if (size)
             *size = r->info ? r->info->size_bytes : -1;
         if (ct)
-            snprintf(ct, ctlen, "%s", r->info && r->info->content_type ? r->info->content_type : "");
+            snprintf(ct, ctlen, "%s",
+                     r->info && r->info->content_type ? r->info->content_type : "");
     }
     if (out)
         protobuf_c_message_free_unpacked(out, NULL);
@@ -339,10 +340,22 @@ static void roundtrip(size_t n, const char *ct)
     free(data);
 }
 
-static void test_roundtrip_empty(void) { roundtrip(0, "application/octet-stream"); }
-static void test_roundtrip_one_byte(void) { roundtrip(1, "text/plain"); }
-static void test_roundtrip_1mib(void) { roundtrip(1u << 20, "image/jpeg"); }
-static void test_roundtrip_50mib(void) { roundtrip(50u << 20, "image/png"); }
+static void test_roundtrip_empty(void)
+{
+    roundtrip(0, "application/octet-stream");
+}
+static void test_roundtrip_one_byte(void)
+{
+    roundtrip(1, "text/plain");
+}
+static void test_roundtrip_1mib(void)
+{
+    roundtrip(1u << 20, "image/jpeg");
+}
+static void test_roundtrip_50mib(void)
+{
+    roundtrip(50u << 20, "image/png");
+}
 
 static void test_default_content_type(void)
 {
@@ -383,7 +396,8 @@ static void test_missing_key(void)
 
 static void test_invalid_key(void)
 {
-    const char *bad[] = {"", "/o/x", "v/../o/x", "a\nb", "caf\xc3\xa9", "..", "a\x01", "a//b", "a/./b"};
+    const char *bad[] = {"",   "/o/x",  "v/../o/x", "a\nb", "caf\xc3\xa9",
+                         "..", "a\x01", "a//b",     "a/./b"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         Imageproc__GetObjectReply *r = NULL;
         CHECK_ST(put(bad[i], "x", 1, "text/plain"), IP_INVALID_ARGUMENT);
@@ -683,8 +697,7 @@ static void test_keepalive(void)
 /* Runs without the shared server: wrong credentials must stop start-up with
  * S3's reason in the log. `setting` is the bad variable, `want` a text the
  * log must hold. */
-static void start_with_bad_credentials(const char *setting, const char *bad_value,
-                                       const char *want)
+static void start_with_bad_credentials(const char *setting, const char *bad_value, const char *want)
 {
     const char *url = env_or("IP_STOR_TEST_URL2", "tcp://127.0.0.1:7212");
     char var[256];
