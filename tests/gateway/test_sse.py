@@ -1,32 +1,43 @@
 """GET /events: a client sees pending -> processing -> ready for its upload, in
 order; the id filter keeps other images out; heartbeats arrive."""
 import json
+import socket
 import threading
 import time
-
-import requests
+import urllib.parse
 
 from conftest import API, new_id, problem, session, get, upload_ok, wait_status
 
 
 class Stream:
-    """Reads an SSE stream in a thread, keeping events and comments."""
+    """Reads an SSE stream in a thread, keeping events and comments. A plain
+    HTTP/1.0 socket (no chunking) that close() can shut down at once."""
 
     def __init__(self, query=""):
         self.events, self.comments = [], []
-        self.resp = requests.get(API + "/events" + query, stream=True, timeout=(5, 60))
-        assert self.resp.status_code == 200, self.resp.text
-        assert self.resp.headers["Content-Type"].startswith("text/event-stream")
-        self.stop = False
+        u = urllib.parse.urlparse(API + "/events" + query)
+        self.sock = socket.create_connection((u.hostname, u.port or 80), timeout=60)
+        self.sock.sendall(("GET %s HTTP/1.0\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n"
+                           % (u.path + ("?" + u.query if u.query else ""), u.netloc)).encode())
+        self.f = self.sock.makefile("rb")
+        status = self.f.readline().decode()
+        assert " 200 " in status, status
+        headers = {}
+        while True:
+            line = self.f.readline().decode().strip()
+            if not line:
+                break
+            k, v = line.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+        assert headers["content-type"].startswith("text/event-stream"), headers
         self.t = threading.Thread(target=self._run, daemon=True)
         self.t.start()
 
     def _run(self):
         ev = {}
         try:
-            for line in self.resp.iter_lines(decode_unicode=True):
-                if self.stop:
-                    return
+            for raw in self.f:
+                line = raw.decode().rstrip("\r\n")
                 if line == "":
                     if ev.get("event") == "status":
                         self.events.append(json.loads(ev["data"]))
@@ -48,8 +59,11 @@ class Stream:
         return False
 
     def close(self):
-        self.stop = True
-        self.resp.close()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
 
 
 def test_upload_status_order(png):
