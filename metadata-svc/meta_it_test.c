@@ -1310,6 +1310,81 @@ static void test_pg_restart(void)
     }
 }
 
+/* ---- a database that does not answer: calls end at their deadline */
+
+typedef struct blocked_arg {
+    const char *id;
+    ip_status st;
+    int64_t ms;
+} blocked_arg;
+
+static void *blocked_finish(void *p)
+{
+    blocked_arg *a = p;
+    Imageproc__FinishImageRequest req = IMAGEPROC__FINISH_IMAGE_REQUEST__INIT;
+    req.id = (char *)a->id;
+    ip_rpc_call_opts o = {.timeout_ms = 400};
+    ProtobufCMessage *out = NULL;
+    int64_t t0 = ip_mono_ms();
+    a->st = ip_rpc_invoke(client, "FinishImage", &req.base, &out, &o, NULL, 0);
+    a->ms = ip_mono_ms() - t0;
+    msg_free(out);
+    return NULL;
+}
+
+static void test_deadline(void)
+{
+    /* Eight images (the pool's size) whose rows another session holds locked:
+     * eight FinishImage calls wait on the locks. Each must end at its 400 ms
+     * deadline and give its connection back (closed and remade), so a GetImage
+     * right after finds a connection although the locks are still held. */
+    enum { N = 8 };
+    char ids[N][IP_UUID_STRLEN + 1];
+    for (int i = 0; i < N; i++) {
+        char *ops[] = {"thumbnail"};
+        msg_free(create_image(ids[i], ops, 1, 0, NULL));
+        CHECK(put_variant(ids[i], "thumbnail", true, NULL, NULL) == IP_OK);
+    }
+    char other[IP_UUID_STRLEN + 1];
+    msg_free(create_image(other, all_ops, 3, 0, NULL));
+    PGconn *c = pg_connect(test_dsn);
+    PQclear(sql(c, "BEGIN"));
+    for (int i = 0; i < N; i++)
+        PQclear(sql(c, "SELECT 1 FROM images WHERE id = '%s' FOR UPDATE", ids[i]));
+
+    pthread_t th[N];
+    blocked_arg a[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = (blocked_arg){.id = ids[i]};
+        pthread_create(&th[i], NULL, blocked_finish, &a[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(a[i].st == IP_DEADLINE_EXCEEDED);
+        CHECK(a[i].ms < 2000);
+    }
+    /* The server side gave up too: its connections are free again. */
+    int64_t deadline = ip_mono_ms() + 3000;
+    Imageproc__GetImageReply *g = NULL;
+    ip_status st;
+    while ((st = get_image(other, &g)) != IP_OK && ip_mono_ms() < deadline)
+        nng_msleep(20);
+    CHECK(st == IP_OK);
+    msg_free(g);
+    PQclear(sql(c, "ROLLBACK"));
+    PQfinish(c);
+    /* The abandoned calls changed nothing; a new one finishes the image. */
+    for (int i = 0; i < N; i++) {
+        REQUIRE(get_image(ids[i], &g) == IP_OK);
+        CHECK(g->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING);
+        msg_free(g);
+        Imageproc__FinishImageReply *f = NULL;
+        REQUIRE(id_call("FinishImage", ids[i], &f) == IP_OK);
+        CHECK(f->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+        msg_free(f);
+    }
+}
+
 /* ------------------------------------------------------------- main */
 
 static const struct {
@@ -1336,6 +1411,7 @@ static const struct {
     {"race", test_race, true},
     {"no_resurrection", test_no_resurrection, true},
     {"events", test_events, true},
+    {"deadline", test_deadline, true},
     {"pg_restart", test_pg_restart, true},
 };
 

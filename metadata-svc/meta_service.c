@@ -63,6 +63,7 @@ static ip_status ctx_init(meta_ctx *cx, ip_rpc_call *call)
         return IP_DEADLINE_EXCEEDED;
     }
     cx->timeout_ms = left > META_MAX_WAIT_MS ? META_MAX_WAIT_MS : (int)left;
+    cx->deadline_ms = ip_mono_ms() + cx->timeout_ms;
     return IP_OK;
 }
 

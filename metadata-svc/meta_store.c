@@ -27,6 +27,8 @@
  */
 #include "meta_store.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,7 @@
 #include <libpq-fe.h>
 
 #include "ip_log.h"
+#include "ip_time.h"
 #include "meta_migrations.h"
 #include "meta_pool.h"
 #include "meta_validate.h"
@@ -245,33 +248,92 @@ static ip_status nomem(meta_ctx *cx)
     return cx_fail(cx, IP_RESOURCE_EXHAUSTED, "out of memory");
 }
 
+/* Runs one statement (prepared `name`, or the simple query `sql` when name is
+ * NULL) and waits for its result until cx->deadline_ms. Without a deadline it
+ * is PQexec/PQexecPrepared. With one, the query is sent and its answer awaited
+ * with poll(2), so a database that stops answering (a lock held elsewhere, a
+ * stalled server) costs the caller its deadline, not a hang: on timeout the
+ * result is NULL, *st is IP_DEADLINE_EXCEEDED and the connection is left
+ * mid-query, which meta_pool_release recognises and closes (the server rolls
+ * the transaction back when it finds the client gone). Otherwise *st is
+ * IP_OK and the last result is returned (the caller checks and clears it). */
+static PGresult *exec_bounded(meta_ctx *cx, PGconn *conn, const char *name, const char *sql,
+                              int nparams, const char *const *params, ip_status *st)
+{
+    *st = IP_OK;
+    if (cx->deadline_ms <= 0)
+        return name ? PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0)
+                    : PQexec(conn, sql);
+    int sent = name ? PQsendQueryPrepared(conn, name, nparams, params, NULL, NULL, 0)
+                    : PQsendQuery(conn, sql);
+    if (!sent)
+        return NULL; /* meta_pg_error reads the connection's message */
+    PGresult *last = NULL;
+    for (;;) {
+        while (PQisBusy(conn)) {
+            int64_t left = cx->deadline_ms - ip_mono_ms();
+            struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+            int rc = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+            if (rc == 0) {
+                PQclear(last);
+                *st = cx_fail(cx, IP_DEADLINE_EXCEEDED, "database: no answer before the deadline");
+                return NULL;
+            }
+            if (rc < 0 && errno == EINTR)
+                continue;
+            if (rc < 0 || !PQconsumeInput(conn)) {
+                PQclear(last);
+                return NULL;
+            }
+        }
+        PGresult *r = PQgetResult(conn);
+        if (r == NULL)
+            return last;
+        /* Keep the first error, else the last result. */
+        ExecStatusType es = PQresultStatus(r);
+        if (last != NULL && (PQresultStatus(last) == PGRES_FATAL_ERROR ||
+                             (es != PGRES_FATAL_ERROR && es != PGRES_TUPLES_OK &&
+                              es != PGRES_COMMAND_OK))) {
+            PQclear(r);
+            continue;
+        }
+        PQclear(last);
+        last = r;
+    }
+}
+
 /* Runs prepared statement `st` and checks its result; *res (on IP_OK) is owned
  * by the caller (PQclear). */
 static ip_status run(meta_ctx *cx, PGconn *conn, int st, int nparams, const char *const *params,
                      PGresult **res)
 {
+    ip_status s;
     *res = NULL;
-    PGresult *r = PQexecPrepared(conn, stmts[st].name, nparams, params, NULL, NULL, 0);
+    PGresult *r = exec_bounded(cx, conn, stmts[st].name, NULL, nparams, params, &s);
     ExecStatusType es = PQresultStatus(r);
-    if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK) {
+    if (s == IP_OK && (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK)) {
         *res = r;
         return IP_OK;
     }
-    ip_status s = meta_pg_error(conn, r, cx->err, sizeof(cx->err));
+    if (s == IP_OK)
+        s = meta_pg_error(conn, r, cx->err, sizeof(cx->err));
     ip_log(s == IP_INTERNAL ? IP_LOG_ERROR : IP_LOG_WARN, "pg.statement_failed",
-           IP_LS("statement", stmts[st].name), IP_LS("err", cx->err));
+           IP_LS("statement", stmts[st].name), IP_LS("code", ip_strerror(s)), IP_LS("err", cx->err));
     PQclear(r);
     return s;
 }
 
 static ip_status run_simple(meta_ctx *cx, PGconn *conn, const char *sql)
 {
-    PGresult *r = PQexec(conn, sql);
-    if (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK) {
+    ip_status s;
+    PGresult *r = exec_bounded(cx, conn, NULL, sql, 0, NULL, &s);
+    if (s == IP_OK &&
+        (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK)) {
         PQclear(r);
         return IP_OK;
     }
-    ip_status s = meta_pg_error(conn, r, cx->err, sizeof(cx->err));
+    if (s == IP_OK)
+        s = meta_pg_error(conn, r, cx->err, sizeof(cx->err));
     PQclear(r);
     return s;
 }
@@ -290,13 +352,16 @@ static ip_status begin(meta_store *s, meta_ctx *cx, PGconn **conn)
 
 static ip_status commit(meta_ctx *cx, PGconn *conn)
 {
-    PGresult *r = PQexec(conn, "COMMIT");
-    ip_status st = IP_OK;
-    /* A COMMIT of a failed transaction reports "ROLLBACK"; we never do that, but check. */
-    if (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT") != 0)
+    ip_status st;
+    PGresult *r = exec_bounded(cx, conn, NULL, "COMMIT", 0, NULL, &st);
+    /* A COMMIT of a failed transaction reports "ROLLBACK"; we never send one,
+     * but a COMMIT is only a success when it says so. */
+    if (st == IP_OK &&
+        (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT") != 0)) {
         st = meta_pg_error(conn, r, cx->err, sizeof(cx->err));
-    if (st == IP_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
-        st = IP_INTERNAL;
+        if (st == IP_OK)
+            st = IP_INTERNAL;
+    }
     PQclear(r);
     return st;
 }

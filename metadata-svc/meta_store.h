@@ -30,7 +30,8 @@ typedef struct meta_store meta_store;
 typedef struct meta_ctx {
     void *(*alloc)(void *arena, size_t n); /* zeroed memory; NULL = out of memory */
     void *arena;
-    int timeout_ms; /* for borrowing a connection */
+    int timeout_ms;      /* for borrowing a connection */
+    int64_t deadline_ms; /* ip_mono_ms() by which every statement must answer; 0 = none */
     char err[256];  /* message when a call fails */
 } meta_ctx;
 
