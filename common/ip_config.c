@@ -66,7 +66,9 @@ static bool parse_bool(const char *s, bool *out)
 
 static bool parse_int(const char *s, int64_t *out)
 {
-    if (*s == '\0')
+    /* Digits with an optional sign; strtoll alone would also take spaces. */
+    const char *d = (*s == '-' || *s == '+') ? s + 1 : s;
+    if (*d < '0' || *d > '9')
         return false;
     char *end;
     errno = 0;

@@ -102,6 +102,9 @@ static void test_all_errors_reported(void)
     setenv("IPT_WORKERS", "99999999999999999999999", 1);
     CHECK_EQ_INT(ip_config_load(table, N, &c, &err), IP_INVALID_ARGUMENT);
     free(err);
+    setenv("IPT_WORKERS", " 5", 1);
+    CHECK_EQ_INT(ip_config_load(table, N, &c, &err), IP_INVALID_ARGUMENT);
+    free(err);
     setenv("IPT_WORKERS", "257", 1);
     CHECK_EQ_INT(ip_config_load(table, N, &c, &err), IP_INVALID_ARGUMENT);
     CHECK(strstr(err, "out of range") != NULL);

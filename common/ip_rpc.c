@@ -296,7 +296,8 @@ static nng_msg *serve(ip_rpc_server *srv, nng_msg *in)
     md = protobuf_c_service_descriptor_get_method_by_name(srv->svc, req->method);
     if (md == NULL) {
         reply.code = IMAGEPROC__RPC_CODE__RPC_INVALID_ARGUMENT;
-        snprintf(msgbuf, sizeof msgbuf, "unknown method of %s", srv->svc->name);
+        snprintf(msgbuf, sizeof msgbuf, "unknown method \"%.64s\" of %s", req->method,
+                 srv->svc->name);
         reply.message = msgbuf;
         goto done;
     }

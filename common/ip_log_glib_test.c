@@ -1,0 +1,35 @@
+/* ip_log_glib_test.c — GLib messages arrive as ip_log JSON lines. */
+#include <glib.h>
+#include <unistd.h>
+
+#include "ip_log.h"
+#include "ip_testing.h"
+
+static void test_routed(void)
+{
+    ip_log_init("glib-test", IP_LOG_DEBUG);
+    ip_log_route_glib();
+    ip_log_route_glib(); /* twice is harmless */
+    FILE *tmp = tmpfile();
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fileno(tmp), 2);
+    g_warning("something odd: %d", 42);
+    g_log("VIPS", G_LOG_LEVEL_MESSAGE, "a \"quoted\" message");
+    dup2(saved, 2);
+    close(saved);
+    fseek(tmp, 0, SEEK_END);
+    long n = ftell(tmp);
+    rewind(tmp);
+    char *buf = calloc(1, (size_t)n + 1);
+    CHECK(fread(buf, 1, (size_t)n, tmp) == (size_t)n);
+    fclose(tmp);
+    fprintf(stderr, "%s", buf);
+    CHECK(strstr(buf, "\"level\":\"warn\",\"service\":\"glib-test\",\"event\":\"glib.log\"") != NULL);
+    CHECK(strstr(buf, "\"msg\":\"something odd: 42\"") != NULL);
+    CHECK(strstr(buf, "\"domain\":\"VIPS\",\"msg\":\"a \\\"quoted\\\" message\"") != NULL);
+    free(buf);
+}
+
+static const ip_test_case tests[] = {IP_TEST(routed)};
+IP_TEST_MAIN(tests)
