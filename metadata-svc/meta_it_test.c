@@ -882,6 +882,14 @@ static void test_bad_requests(void)
     img.n_ops = 1;
     img.size_bytes = -3;
     CHECK_BAD(rpc("CreateImage", &cr, &out), "image.size_bytes");
+    img.size_bytes = 0;
+    img.filename = "bad \xff\xfe name.jpg"; /* not UTF-8: PostgreSQL would refuse it */
+    CHECK_BAD(rpc("CreateImage", &cr, &out), "image.filename");
+    img.filename = "ok.jpg";
+    Imageproc__FailImageRequest fr = IMAGEPROC__FAIL_IMAGE_REQUEST__INIT;
+    fr.id = id;
+    fr.error = "\xc3";
+    CHECK_BAD(rpc("FailImage", &fr, &out), "error");
 
     Imageproc__PutVariantRequest pv = IMAGEPROC__PUT_VARIANT_REQUEST__INIT;
     pv.image_id = id;

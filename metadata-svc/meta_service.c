@@ -289,7 +289,12 @@ static ip_status h_fail_image(void *user, ip_rpc_call *call, const ProtobufCMess
     meta_ctx cx;
     ip_status st;
     bool changed = false;
-    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK || (st = ctx_init(&cx, call)) != IP_OK)
+    char err[128];
+    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK)
+        return st;
+    if ((st = meta_check_text(req->error, "error", err, sizeof(err))) != IP_OK)
+        return fail(call, st, err, id);
+    if ((st = ctx_init(&cx, call)) != IP_OK)
         return st;
     pthread_mutex_t *mu = stripe_of(svc, &u);
     pthread_mutex_lock(mu);

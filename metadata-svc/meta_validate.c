@@ -85,6 +85,46 @@ const char *meta_variant_status_text(Imageproc__VariantStatus st)
     return variant_status_text[st];
 }
 
+ip_status meta_check_text(const char *s, const char *field, char *err, size_t errlen)
+{
+    if (s == NULL)
+        return IP_OK;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = 0;
+    while (p[n] != 0) {
+        if (n >= META_TEXT_MAX)
+            return invalid(err, errlen, "%s: longer than %d bytes", field, META_TEXT_MAX);
+        unsigned c = p[n];
+        size_t len;
+        uint32_t cp;
+        if (c < 0x80) {
+            n++;
+            continue;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            len = 2;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            len = 3;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return invalid(err, errlen, "%s: not valid UTF-8", field);
+        }
+        for (size_t k = 1; k < len; k++) {
+            if ((p[n + k] & 0xc0) != 0x80) /* also stops at the NUL */
+                return invalid(err, errlen, "%s: not valid UTF-8", field);
+            cp = (cp << 6) | (p[n + k] & 0x3f);
+        }
+        if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+            return invalid(err, errlen, "%s: not valid UTF-8", field);
+        n += len;
+    }
+    return IP_OK;
+}
+
 ip_status meta_ops_canonical(char *const *ops, size_t n, const char *field, char *out, char *err,
                              size_t errlen)
 {
@@ -157,6 +197,11 @@ ip_status meta_check_create(const Imageproc__Image *img, char *ops_out, char *er
         return invalid(err, errlen, "image.width: negative");
     if (img->height < 0)
         return invalid(err, errlen, "image.height: negative");
+    if ((st = meta_check_text(img->filename, "image.filename", err, errlen)) != IP_OK ||
+        (st = meta_check_text(img->content_type, "image.content_type", err, errlen)) != IP_OK ||
+        (st = meta_check_text(img->sha256, "image.sha256", err, errlen)) != IP_OK ||
+        (st = meta_check_text(img->original_key, "image.original_key", err, errlen)) != IP_OK)
+        return st;
     return meta_ops_canonical(img->ops, img->n_ops, "image.ops", ops_out, err, errlen);
 }
 
@@ -172,6 +217,10 @@ ip_status meta_check_variant(const Imageproc__Variant *v, char *err, size_t errl
     if (meta_variant_index(v->name) < 0)
         return invalid(err, errlen,
                        "variant.name: unknown variant (want thumbnail, resized, watermarked)");
+    ip_status st;
+    if ((st = meta_check_text(v->object_key, "variant.object_key", err, errlen)) != IP_OK ||
+        (st = meta_check_text(v->error, "variant.error", err, errlen)) != IP_OK)
+        return st;
     switch (v->status) {
     case IMAGEPROC__VARIANT_STATUS__VARIANT_READY:
         if (v->object_key == NULL || v->object_key[0] == '\0')

@@ -34,6 +34,13 @@ const char *meta_image_status_text(Imageproc__ImageStatus st);
 Imageproc__VariantStatus meta_variant_status_parse(const char *s);
 const char *meta_variant_status_text(Imageproc__VariantStatus st);
 
+#define META_TEXT_MAX 65536 /* longest free-text field accepted, in bytes */
+
+/* A free-text field (file name, content type, keys, reasons): valid UTF-8 (no
+ * overlong forms, surrogates or code points past U+10FFFF) and at most
+ * META_TEXT_MAX bytes. NULL counts as "". */
+ip_status meta_check_text(const char *s, const char *field, char *err, size_t errlen);
+
 /* Checks a requested list of variants (`field` names it in messages) and
  * writes its canonical form into out (META_OPS_TEXT_MAX bytes): the distinct
  * names in canonical order, comma-separated. Duplicates are folded; an empty
@@ -50,12 +57,13 @@ ip_status meta_check_list(int64_t last_created_at_us, const char *last_id, const
                           int32_t limit, bool *has_cursor, char *err, size_t errlen);
 
 /* CreateImage: the image is present, its id a UUID, sizes non-negative, times
- * in range, ops valid (canonical form into ops_out, META_OPS_TEXT_MAX bytes). */
+ * in range, text fields valid (meta_check_text), ops valid (canonical form into
+ * ops_out, META_OPS_TEXT_MAX bytes). */
 ip_status meta_check_create(const Imageproc__Image *img, char *ops_out, char *err,
                             size_t errlen);
 
 /* PutVariant: a known name; READY with object_key, width, height, size_bytes > 0
- * and format jpeg|png|webp, or FAILED (error optional). */
+ * and format jpeg|png|webp, or FAILED (error optional); text fields valid. */
 ip_status meta_check_variant(const Imageproc__Variant *v, char *err, size_t errlen);
 
 /* ListStale: older_than_us >= 0, limit 1..100. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "meta_migrations.h"
 #include "meta_validate.h"
 
 static int failures;
@@ -143,6 +144,47 @@ static void test_variant(void)
     CHECK_BAD(meta_check_variant(&v, err, sizeof(err)), err, "variant.status");
 }
 
+static void test_text(void)
+{
+    char err[128];
+    CHECK(meta_check_text(NULL, "f", err, sizeof(err)) == IP_OK);
+    CHECK(meta_check_text("", "f", err, sizeof(err)) == IP_OK);
+    CHECK(meta_check_text("plain; 'quoted' \"x\" -- DROP", "f", err, sizeof(err)) == IP_OK);
+    CHECK(meta_check_text("\xc3\xbc \xe7\x94\xbb \xf0\x9f\x96\xbc", "f", err, sizeof(err)) == IP_OK);
+    CHECK_BAD(meta_check_text("\xff", "image.filename", err, sizeof(err)), err, "image.filename");
+    CHECK_BAD(meta_check_text("a\xc3", "f", err, sizeof(err)), err, "f");         /* cut short */
+    CHECK_BAD(meta_check_text("\xc0\xaf", "f", err, sizeof(err)), err, "f");     /* overlong */
+    CHECK_BAD(meta_check_text("\xe0\x80\xaf", "f", err, sizeof(err)), err, "f"); /* overlong */
+    CHECK_BAD(meta_check_text("\xed\xa0\x80", "f", err, sizeof(err)), err, "f"); /* surrogate */
+    CHECK_BAD(meta_check_text("\xf4\x90\x80\x80", "f", err, sizeof(err)), err, "f"); /* > U+10FFFF */
+    char *big = malloc(META_TEXT_MAX + 2);
+    memset(big, 'a', META_TEXT_MAX);
+    big[META_TEXT_MAX] = '\0';
+    CHECK(meta_check_text(big, "f", err, sizeof(err)) == IP_OK);
+    big[META_TEXT_MAX] = 'a';
+    big[META_TEXT_MAX + 1] = '\0';
+    CHECK_BAD(meta_check_text(big, "variant.error", err, sizeof(err)), err, "variant.error");
+    free(big);
+    Imageproc__Variant v = IMAGEPROC__VARIANT__INIT;
+    v.name = "resized";
+    v.status = IMAGEPROC__VARIANT_STATUS__VARIANT_FAILED;
+    v.error = "\x80";
+    CHECK_BAD(meta_check_variant(&v, err, sizeof(err)), err, "variant.error");
+}
+
+static void test_migrations(void)
+{
+    CHECK(meta_migrations_count >= 1);
+    CHECK(strcmp(meta_migrations[0].version, "0001_init") == 0);
+    for (size_t i = 0; i < meta_migrations_count; i++) {
+        CHECK(meta_migrations[i].sql != NULL && strlen(meta_migrations[i].sql) > 0);
+        if (i > 0)
+            CHECK(strcmp(meta_migrations[i - 1].version, meta_migrations[i].version) < 0);
+    }
+    CHECK(meta_migrations[meta_migrations_count].version == NULL);
+    CHECK(strstr(meta_migrations[0].sql, "CREATE INDEX images_created_id_idx") != NULL);
+}
+
 static void test_stale(void)
 {
     char err[128];
@@ -172,7 +214,7 @@ static const struct {
 } tests[] = {
     {"ids", test_ids},       {"ops", test_ops},       {"list", test_list},
     {"create", test_create}, {"variant", test_variant}, {"stale", test_stale},
-    {"status", test_status},
+    {"status", test_status}, {"text", test_text},     {"migrations", test_migrations},
 };
 
 int main(int argc, char **argv)
