@@ -22,6 +22,9 @@
 #include "stor_s3.h"
 #include "stor_service.h"
 
+/* Room kept in an RPC message for everything but the object's bytes. */
+#define ENVELOPE_ROOM (64 * 1024)
+
 typedef struct stor_config {
     char *rpc_url;
     char *endpoint;
@@ -147,6 +150,12 @@ int main(int argc, char **argv)
     }
     ip_log_init("storage-svc", level);
     ip_config_log(config_table, N_CONFIG, &cfg);
+    if (cfg.upload_max_bytes + ENVELOPE_ROOM > cfg.max_msg_bytes) {
+        ip_log(IP_LOG_ERROR, "config.invalid",
+               IP_LS("err", "IP_RPC_MAX_MSG_BYTES must exceed IP_UPLOAD_MAX_BYTES by 64 KiB "
+                            "(an object at the upload limit must fit in one RPC message)"));
+        goto done;
+    }
 
     stor_s3_opts so = {
         .endpoint = cfg.endpoint,
@@ -167,12 +176,12 @@ int main(int argc, char **argv)
     if (prepare_bucket(s3, &cfg) != IP_OK)
         goto done;
 
-    /* Room for the envelope around the largest object a reply may carry. */
+    /* A GET reply carries the object plus its envelope. */
     size_t max_msg = (size_t)cfg.max_msg_bytes;
     stor_service svc = {
         .s3 = s3,
         .upload_max_bytes = (size_t)cfg.upload_max_bytes,
-        .get_max_bytes = max_msg > 64 * 1024 ? max_msg - 64 * 1024 : max_msg,
+        .get_max_bytes = max_msg - ENVELOPE_ROOM,
     };
     ip_rpc_server_opts ro = {
         .url = cfg.rpc_url, .workers = (int)cfg.workers, .max_msg_bytes = max_msg};
