@@ -32,9 +32,8 @@ static const ip_cfg_var config_table[] = {
      offsetof(meta_config, rpc_url), "address the Metadata RPC service listens on"},
     {"IP_METADATA_EVENTS_URL", IP_CFG_STRING, "tcp://127.0.0.1:7102", 0, 0, false,
      offsetof(meta_config, events_url), "address the StatusEvent publisher listens on"},
-    {"IP_PG_DSN", IP_CFG_STRING,
-     "postgresql://imageproc:imageproc-local@127.0.0.1:55432/imageproc", 0, 0, true,
-     offsetof(meta_config, pg_dsn), "PostgreSQL connection string (libpq)"},
+    {"IP_PG_DSN", IP_CFG_STRING, "postgresql://imageproc:imageproc-local@127.0.0.1:55432/imageproc",
+     0, 0, true, offsetof(meta_config, pg_dsn), "PostgreSQL connection string (libpq)"},
     {"IP_PG_POOL_SIZE", IP_CFG_INT, "8", 1, 256, false, offsetof(meta_config, pool_size),
      "PostgreSQL connections in the pool"},
     {"IP_RPC_WORKERS", IP_CFG_INT, "32", 1, 1024, false, offsetof(meta_config, workers),
@@ -80,7 +79,8 @@ int main(int argc, char **argv)
     ip_log_level level = IP_LOG_INFO;
     if (!ip_log_level_parse(cfg.log_level, &level)) {
         ip_log_init("metadata-svc", IP_LOG_INFO);
-        ip_log(IP_LOG_ERROR, "config.invalid", IP_LS("err", "IP_LOG_LEVEL: want debug|info|warn|error"));
+        ip_log(IP_LOG_ERROR, "config.invalid",
+               IP_LS("err", "IP_LOG_LEVEL: want debug|info|warn|error"));
         goto out;
     }
     ip_log_init("metadata-svc", level);
@@ -102,7 +102,8 @@ int main(int argc, char **argv)
             ip_log(IP_LOG_INFO, "migrations.done", IP_LI("applied", applied));
             break;
         }
-        ip_log(IP_LOG_WARN, "migrations.failed", IP_LS("code", ip_strerror(st)), IP_LS("err", cx.err));
+        ip_log(IP_LOG_WARN, "migrations.failed", IP_LS("code", ip_strerror(st)),
+               IP_LS("err", cx.err));
         if (st != IP_UNAVAILABLE)
             goto out;
         if (ip_lifecycle_wait(1000) != 0) {

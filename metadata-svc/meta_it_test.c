@@ -137,7 +137,8 @@ static void ensure_db(const char *db)
         snprintf(q, sizeof(q), "CREATE DATABASE %s", db); /* a constant of this file */
         r = PQexec(c, q);
         const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK && (state == NULL || strcmp(state, "42P04") != 0)) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+            (state == NULL || strcmp(state, "42P04") != 0)) {
             fprintf(stderr, "CREATE DATABASE %s: %s", db, PQresultErrorMessage(r));
             exit(1);
         }
@@ -277,10 +278,10 @@ static ip_status id_call(const char *method, const char *id, void *rep_ptr)
     /* MarkProcessing, FinishImage, DeleteImage, GetImage: all { string id = 1; } */
     Imageproc__FinishImageRequest req = IMAGEPROC__FINISH_IMAGE_REQUEST__INIT;
     const ProtobufCMessageDescriptor *d =
-        strcmp(method, "MarkProcessing") == 0   ? &imageproc__mark_processing_request__descriptor
-        : strcmp(method, "DeleteImage") == 0    ? &imageproc__delete_image_request__descriptor
-        : strcmp(method, "GetImage") == 0       ? &imageproc__get_image_request__descriptor
-                                                : &imageproc__finish_image_request__descriptor;
+        strcmp(method, "MarkProcessing") == 0 ? &imageproc__mark_processing_request__descriptor
+        : strcmp(method, "DeleteImage") == 0  ? &imageproc__delete_image_request__descriptor
+        : strcmp(method, "GetImage") == 0     ? &imageproc__get_image_request__descriptor
+                                              : &imageproc__finish_image_request__descriptor;
     req.base.descriptor = d;
     req.id = (char *)id;
     ProtobufCMessage *out = NULL;
@@ -492,18 +493,21 @@ static void check_paging(PGconn *c, int64_t lo, int64_t hi, const char *mode, in
     size_t n = 0;
     int64_t *ts = NULL;
     char **ids = page_all(lo, hi, mode, limit, &n, &ts);
-    PGresult *r = mode ? sql(c,
-                             "SELECT id, " "(extract(epoch from created_at) * 1000000)::bigint FROM images"
-                             " WHERE created_at BETWEEN timestamptz 'epoch' + %lld * interval '1 microsecond'"
-                             " AND timestamptz 'epoch' + %lld * interval '1 microsecond'"
-                             " AND ops @> ARRAY['%s'] ORDER BY created_at DESC, id DESC",
-                             (long long)lo, (long long)hi, mode)
-                       : sql(c,
-                             "SELECT id, " "(extract(epoch from created_at) * 1000000)::bigint FROM images"
-                             " WHERE created_at BETWEEN timestamptz 'epoch' + %lld * interval '1 microsecond'"
-                             " AND timestamptz 'epoch' + %lld * interval '1 microsecond'"
-                             " ORDER BY created_at DESC, id DESC",
-                             (long long)lo, (long long)hi);
+    PGresult *r =
+        mode ? sql(c,
+                   "SELECT id, "
+                   "(extract(epoch from created_at) * 1000000)::bigint FROM images"
+                   " WHERE created_at BETWEEN timestamptz 'epoch' + %lld * interval '1 microsecond'"
+                   " AND timestamptz 'epoch' + %lld * interval '1 microsecond'"
+                   " AND ops @> ARRAY['%s'] ORDER BY created_at DESC, id DESC",
+                   (long long)lo, (long long)hi, mode)
+             : sql(c,
+                   "SELECT id, "
+                   "(extract(epoch from created_at) * 1000000)::bigint FROM images"
+                   " WHERE created_at BETWEEN timestamptz 'epoch' + %lld * interval '1 microsecond'"
+                   " AND timestamptz 'epoch' + %lld * interval '1 microsecond'"
+                   " ORDER BY created_at DESC, id DESC",
+                   (long long)lo, (long long)hi);
     size_t rows = (size_t)PQntuples(r);
     CHECK(rows == want);
     if (n != rows) {
@@ -538,12 +542,15 @@ static void test_list_ties(void)
 {
     PGconn *c = pg_connect(test_dsn);
     int64_t hi = TIES_BASE + 10000 * 13;
-    PQclear(sql(c, "DELETE FROM images WHERE created_at >= timestamptz 'epoch' + %lld * interval"
-                   " '1 microsecond' AND created_at <= timestamptz 'epoch' + %lld * interval '1 microsecond'",
-                (long long)TIES_BASE, (long long)hi));
+    PQclear(sql(
+        c,
+        "DELETE FROM images WHERE created_at >= timestamptz 'epoch' + %lld * interval"
+        " '1 microsecond' AND created_at <= timestamptz 'epoch' + %lld * interval '1 microsecond'",
+        (long long)TIES_BASE, (long long)hi));
     seed_rows(c, TIES_BASE, 10000, 4000, 500);
-    PGresult *r = sql(c, "SELECT count(*) FROM images WHERE created_at = timestamptz 'epoch' + %lld"
-                         " * interval '1 microsecond'",
+    PGresult *r = sql(c,
+                      "SELECT count(*) FROM images WHERE created_at = timestamptz 'epoch' + %lld"
+                      " * interval '1 microsecond'",
                       (long long)(TIES_BASE + 4000 * 13));
     CHECK(strcmp(PQgetvalue(r, 0, 0), "500") == 0);
     PQclear(r);
@@ -556,9 +563,11 @@ static void test_list_mode(void)
     PGconn *c = pg_connect(test_dsn);
     int64_t base = TIES_BASE + INT64_C(86400000000); /* the next day */
     int64_t hi = base + 2000 * 13;
-    PQclear(sql(c, "DELETE FROM images WHERE created_at >= timestamptz 'epoch' + %lld * interval"
-                   " '1 microsecond' AND created_at <= timestamptz 'epoch' + %lld * interval '1 microsecond'",
-                (long long)base, (long long)hi));
+    PQclear(sql(
+        c,
+        "DELETE FROM images WHERE created_at >= timestamptz 'epoch' + %lld * interval"
+        " '1 microsecond' AND created_at <= timestamptz 'epoch' + %lld * interval '1 microsecond'",
+        (long long)base, (long long)hi));
     seed_rows(c, base, 2000, 100, 300);
     /* every third row asked for the thumbnail only */
     check_paging(c, base, hi, "watermarked", 9, 2000 - 667);
@@ -628,7 +637,8 @@ static void test_list_explain(void)
             char plan[8192] = "";
             size_t len = 0;
             for (int i = 0; i < PQntuples(r); i++)
-                len += (size_t)snprintf(plan + len, sizeof(plan) - len, "%s\n", PQgetvalue(r, i, 0));
+                len +=
+                    (size_t)snprintf(plan + len, sizeof(plan) - len, "%s\n", PQgetvalue(r, i, 0));
             PQclear(r);
             bool ok = strstr(plan, "Index Scan using images_created_id_idx") != NULL &&
                       strstr(plan, "Index Cond: (ROW(created_at, id) <") != NULL &&
@@ -1225,11 +1235,12 @@ static void test_events(void)
                   e->variant_status == want[i].vstatus && strcmp(e->error, want[i].error) == 0 &&
                   e->deleted == want[i].deleted && e->seq > last_seq && e->at_us >= last_at;
         if (!ok) {
-            fprintf(stderr,
-                    "event %zu: status %d variant '%s' vstatus %d error '%s' deleted %d seq %" PRId64
-                    " at %" PRId64 "\n",
-                    i, e->status, e->variant, e->variant_status, e->error, e->deleted, e->seq,
-                    e->at_us);
+            fprintf(
+                stderr,
+                "event %zu: status %d variant '%s' vstatus %d error '%s' deleted %d seq %" PRId64
+                " at %" PRId64 "\n",
+                i, e->status, e->variant, e->variant_status, e->error, e->deleted, e->seq,
+                e->at_us);
             failures++;
         }
         last_seq = e->seq;
@@ -1248,8 +1259,8 @@ static void test_events(void)
 static int stack(const char *verb)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "'%s/scripts/stack' %s postgres >&2", env_or("IP_SOURCE_DIR", IP_SOURCE_DIR),
-             verb);
+    snprintf(cmd, sizeof(cmd), "'%s/scripts/stack' %s postgres >&2",
+             env_or("IP_SOURCE_DIR", IP_SOURCE_DIR), verb);
     int rc = system(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }

@@ -198,7 +198,8 @@ static ip_status slot_connect(meta_pool *p, pool_slot *s, char *err, size_t errl
         snprintf(msg, sizeof(msg), "database: out of memory");
     } else if (PQstatus(s->conn) != CONNECTION_OK) {
         copy_err(msg, sizeof(msg), PQerrorMessage(s->conn));
-    } else if (p->on_connect != NULL && p->on_connect(p->user, s->conn, msg, sizeof(msg)) != IP_OK) {
+    } else if (p->on_connect != NULL &&
+               p->on_connect(p->user, s->conn, msg, sizeof(msg)) != IP_OK) {
         /* keep msg */
     } else {
         s->prepared = true;
@@ -282,8 +283,8 @@ ip_status meta_pg_error(PGconn *conn, const PGresult *res, char *err, size_t err
         return IP_ALREADY_EXISTS;
     if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
         strncmp(state, "53", 2) == 0 || strcmp(state, "40001") == 0 ||
-        strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0 ||
-        strcmp(state, "25P03") == 0 || strcmp(state, "57014") == 0)
+        strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0 || strcmp(state, "25P03") == 0 ||
+        strcmp(state, "57014") == 0)
         return IP_UNAVAILABLE;
     if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
         return IP_INVALID_ARGUMENT;

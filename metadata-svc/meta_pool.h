@@ -27,10 +27,10 @@ typedef struct meta_pool meta_pool;
 typedef ip_status (*meta_pool_on_connect)(void *user, PGconn *conn, char *err, size_t errlen);
 
 typedef struct meta_pool_opts {
-    const char *dsn;          /* libpq URI or key=value string (borrowed, copied) */
-    int size;                 /* connections, >= 1 */
-    int connect_timeout_s;    /* added unless the dsn sets connect_timeout; <= 0 means 2 */
-    int backoff_ms;           /* no reconnect within this long after a failed one; <= 0 means 100 */
+    const char *dsn;       /* libpq URI or key=value string (borrowed, copied) */
+    int size;              /* connections, >= 1 */
+    int connect_timeout_s; /* added unless the dsn sets connect_timeout; <= 0 means 2 */
+    int backoff_ms;        /* no reconnect within this long after a failed one; <= 0 means 100 */
     meta_pool_on_connect on_connect; /* may be NULL */
     void *user;
 } meta_pool_opts;
@@ -45,8 +45,7 @@ void meta_pool_free(meta_pool *p);
 /* Borrows a connected, prepared connection. IP_DEADLINE_EXCEEDED when no slot
  * frees within timeout_ms, IP_UNAVAILABLE when the database cannot be reached
  * (message in err). On IP_OK *conn is borrowed until meta_pool_release. */
-ip_status meta_pool_acquire(meta_pool *p, int timeout_ms, PGconn **conn, char *err,
-                            size_t errlen);
+ip_status meta_pool_acquire(meta_pool *p, int timeout_ms, PGconn **conn, char *err, size_t errlen);
 
 /* Gives `conn` back. A connection left inside a transaction is rolled back;
  * a broken one is remade by a later acquire. */

@@ -166,7 +166,8 @@ static ip_status h_get_image(void *user, ip_rpc_call *call, const ProtobufCMessa
     ip_uuid u;
     meta_ctx cx;
     ip_status st;
-    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK || (st = ctx_init(&cx, call)) != IP_OK)
+    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK ||
+        (st = ctx_init(&cx, call)) != IP_OK)
         return st;
     st = meta_store_get(svc->store, &cx, id, &rep->image);
     return st == IP_OK ? IP_OK : fail(call, st, cx.err, id);
@@ -215,7 +216,8 @@ static ip_status h_mark_processing(void *user, ip_rpc_call *call, const Protobuf
     meta_ctx cx;
     ip_status st;
     bool changed = false;
-    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK || (st = ctx_init(&cx, call)) != IP_OK)
+    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK ||
+        (st = ctx_init(&cx, call)) != IP_OK)
         return st;
     pthread_mutex_t *mu = stripe_of(svc, &u);
     pthread_mutex_lock(mu);
@@ -267,7 +269,8 @@ static ip_status h_finish_image(void *user, ip_rpc_call *call, const ProtobufCMe
     meta_ctx cx;
     ip_status st;
     bool changed = false;
-    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK || (st = ctx_init(&cx, call)) != IP_OK)
+    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK ||
+        (st = ctx_init(&cx, call)) != IP_OK)
         return st;
     pthread_mutex_t *mu = stripe_of(svc, &u);
     pthread_mutex_lock(mu);
@@ -340,7 +343,8 @@ static ip_status h_delete_image(void *user, ip_rpc_call *call, const ProtobufCMe
     ip_uuid u;
     meta_ctx cx;
     ip_status st;
-    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK || (st = ctx_init(&cx, call)) != IP_OK)
+    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK ||
+        (st = ctx_init(&cx, call)) != IP_OK)
         return st;
     pthread_mutex_t *mu = stripe_of(svc, &u);
     pthread_mutex_lock(mu);
@@ -379,11 +383,11 @@ static const struct {
     const char *name;
     ip_rpc_handler fn;
 } handlers[] = {
-    {"CreateImage", h_create_image},   {"GetImage", h_get_image},
-    {"ListImages", h_list_images},     {"MarkProcessing", h_mark_processing},
-    {"PutVariant", h_put_variant},     {"FinishImage", h_finish_image},
-    {"FailImage", h_fail_image},       {"MarkEnqueued", h_mark_enqueued},
-    {"DeleteImage", h_delete_image},   {"ListStale", h_list_stale},
+    {"CreateImage", h_create_image}, {"GetImage", h_get_image},
+    {"ListImages", h_list_images},   {"MarkProcessing", h_mark_processing},
+    {"PutVariant", h_put_variant},   {"FinishImage", h_finish_image},
+    {"FailImage", h_fail_image},     {"MarkEnqueued", h_mark_enqueued},
+    {"DeleteImage", h_delete_image}, {"ListStale", h_list_stale},
 };
 
 #define NHANDLERS (sizeof(handlers) / sizeof(handlers[0]))

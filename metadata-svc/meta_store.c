@@ -53,6 +53,8 @@ struct meta_store {
 #define US(t) "(extract(epoch from " t ") * 1000000)::bigint"
 #define TS(p) "(timestamptz 'epoch' + (" p "::bigint) * interval '1 microsecond')"
 
+/* The SQL reads best laid out by hand. */
+/* clang-format off */
 /* The columns every image-returning statement yields, in this order. */
 #define IMG_COLS                                                                                   \
     "i.id, " US("i.created_at") ", " US("i.updated_at") ", i.filename, i.content_type, "            \
@@ -152,6 +154,8 @@ static const struct {
                   " ORDER BY created_at, id LIMIT $2::int) i" VJOIN
                   "ORDER BY i.created_at, i.id, " VORDER},
 };
+
+/* clang-format on */
 
 const char *meta_store_statement_sql(const char *name)
 {
@@ -291,9 +295,9 @@ static PGresult *exec_bounded(meta_ctx *cx, PGconn *conn, const char *name, cons
             return last;
         /* Keep the first error, else the last result. */
         ExecStatusType es = PQresultStatus(r);
-        if (last != NULL && (PQresultStatus(last) == PGRES_FATAL_ERROR ||
-                             (es != PGRES_FATAL_ERROR && es != PGRES_TUPLES_OK &&
-                              es != PGRES_COMMAND_OK))) {
+        if (last != NULL &&
+            (PQresultStatus(last) == PGRES_FATAL_ERROR ||
+             (es != PGRES_FATAL_ERROR && es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK))) {
             PQclear(r);
             continue;
         }
@@ -318,7 +322,8 @@ static ip_status run(meta_ctx *cx, PGconn *conn, int st, int nparams, const char
     if (s == IP_OK)
         s = meta_pg_error(conn, r, cx->err, sizeof(cx->err));
     ip_log(s == IP_INTERNAL ? IP_LOG_ERROR : IP_LOG_WARN, "pg.statement_failed",
-           IP_LS("statement", stmts[st].name), IP_LS("code", ip_strerror(s)), IP_LS("err", cx->err));
+           IP_LS("statement", stmts[st].name), IP_LS("code", ip_strerror(s)),
+           IP_LS("err", cx->err));
     PQclear(r);
     return s;
 }
@@ -424,8 +429,7 @@ static ip_status fill_variant(meta_ctx *cx, const PGresult *r, int row, int c0,
 }
 
 /* Folds rows of IMG_COLS (one per variant, images adjacent) into images. */
-static ip_status rows_to_images(meta_ctx *cx, const PGresult *r, Imageproc__Image ***out,
-                                size_t *n)
+static ip_status rows_to_images(meta_ctx *cx, const PGresult *r, Imageproc__Image ***out, size_t *n)
 {
     int rows = PQntuples(r);
     size_t cnt = 0;
@@ -672,8 +676,8 @@ ip_status meta_store_list(meta_store *s, meta_ctx *cx, const meta_list_query *q,
     ip_status st = meta_pool_acquire(s->pool, cx->timeout_ms, &conn, cx->err, sizeof(cx->err));
     if (st != IP_OK)
         return st;
-    st = run(cx, conn, q->has_cursor ? ST_LIST_AFTER : ST_LIST_FIRST, q->has_cursor ? 4 : 2,
-             params, &r);
+    st = run(cx, conn, q->has_cursor ? ST_LIST_AFTER : ST_LIST_FIRST, q->has_cursor ? 4 : 2, params,
+             &r);
     meta_pool_release(s->pool, conn);
     if (st != IP_OK)
         return st;
@@ -726,11 +730,16 @@ ip_status meta_store_create(meta_store *s, meta_ctx *cx, const Imageproc__Image 
         snprintf(okey, sizeof(okey), "o/%s", img->id);
         original_key = okey;
     }
-    const char *params[] = {img->id,      created,        img->filename ? img->filename : "",
+    const char *params[] = {img->id,
+                            created,
+                            img->filename ? img->filename : "",
                             img->content_type ? img->content_type : "",
-                            size,         w,              h,
+                            size,
+                            w,
+                            h,
                             img->sha256 ? img->sha256 : "",
-                            original_key, ops};
+                            original_key,
+                            ops};
     ip_status st = begin(s, cx, &conn);
     if (st != IP_OK)
         return st;

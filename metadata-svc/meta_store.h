@@ -32,7 +32,7 @@ typedef struct meta_ctx {
     void *arena;
     int timeout_ms;      /* for borrowing a connection */
     int64_t deadline_ms; /* ip_mono_ms() by which every statement must answer; 0 = none */
-    char err[256];  /* message when a call fails */
+    char err[256];       /* message when a call fails */
 } meta_ctx;
 
 typedef struct meta_store_opts {
@@ -61,8 +61,8 @@ typedef struct meta_list_query {
     bool has_cursor;
     int64_t last_created_at_us;
     const char *last_id;
-    const char *mode;  /* "" = all */
-    int limit;         /* 1..100 */
+    const char *mode; /* "" = all */
+    int limit;        /* 1..100 */
 } meta_list_query;
 
 /* One page, newest first by (created_at, id), strictly after the cursor. */
@@ -98,8 +98,7 @@ ip_status meta_store_mark_enqueued(meta_store *s, meta_ctx *cx, const char *id, 
 
 /* Removes the image and its variants; *keys (n) are the original's key and
  * every variant key recorded, to delete from storage. */
-ip_status meta_store_delete(meta_store *s, meta_ctx *cx, const char *id, char ***keys,
-                            size_t *n);
+ip_status meta_store_delete(meta_store *s, meta_ctx *cx, const char *id, char ***keys, size_t *n);
 
 /* Pending images never enqueued, created more than older_than_us ago, oldest first. */
 ip_status meta_store_list_stale(meta_store *s, meta_ctx *cx, int64_t older_than_us, int limit,

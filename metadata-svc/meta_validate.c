@@ -135,8 +135,8 @@ ip_status meta_ops_canonical(char *const *ops, size_t n, const char *field, char
     for (size_t i = 0; i < n; i++) {
         int k = meta_variant_index(ops[i]);
         if (k < 0)
-            return invalid(err, errlen, "%s: unknown variant (want thumbnail, resized, watermarked)",
-                           field);
+            return invalid(err, errlen,
+                           "%s: unknown variant (want thumbnail, resized, watermarked)", field);
         want[k] = true;
     }
     size_t len = 0;

@@ -17,7 +17,7 @@
 #include "ip_status.h"
 
 #define META_NVARIANTS 3
-#define META_OPS_TEXT_MAX 40  /* "thumbnail,resized,watermarked" + NUL, rounded up */
+#define META_OPS_TEXT_MAX 40 /* "thumbnail,resized,watermarked" + NUL, rounded up */
 #define META_LIST_MAX 100
 #define META_MAX_US INT64_C(253402300799999999) /* 9999-12-31T23:59:59.999999Z */
 
@@ -45,8 +45,8 @@ ip_status meta_check_text(const char *s, const char *field, char *err, size_t er
  * writes its canonical form into out (META_OPS_TEXT_MAX bytes): the distinct
  * names in canonical order, comma-separated. Duplicates are folded; an empty
  * list or an unknown name is IP_INVALID_ARGUMENT. */
-ip_status meta_ops_canonical(char *const *ops, size_t n, const char *field, char *out,
-                             char *err, size_t errlen);
+ip_status meta_ops_canonical(char *const *ops, size_t n, const char *field, char *out, char *err,
+                             size_t errlen);
 
 /* An image id in a request: present and a UUID. */
 ip_status meta_check_id(const char *id, const char *field, char *err, size_t errlen);
@@ -59,8 +59,7 @@ ip_status meta_check_list(int64_t last_created_at_us, const char *last_id, const
 /* CreateImage: the image is present, its id a UUID, sizes non-negative, times
  * in range, text fields valid (meta_check_text), ops valid (canonical form into
  * ops_out, META_OPS_TEXT_MAX bytes). */
-ip_status meta_check_create(const Imageproc__Image *img, char *ops_out, char *err,
-                            size_t errlen);
+ip_status meta_check_create(const Imageproc__Image *img, char *ops_out, char *err, size_t errlen);
 
 /* PutVariant: a known name; READY with object_key, width, height, size_bytes > 0
  * and format jpeg|png|webp, or FAILED (error optional); text fields valid. */

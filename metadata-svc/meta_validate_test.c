@@ -150,13 +150,15 @@ static void test_text(void)
     CHECK(meta_check_text(NULL, "f", err, sizeof(err)) == IP_OK);
     CHECK(meta_check_text("", "f", err, sizeof(err)) == IP_OK);
     CHECK(meta_check_text("plain; 'quoted' \"x\" -- DROP", "f", err, sizeof(err)) == IP_OK);
-    CHECK(meta_check_text("\xc3\xbc \xe7\x94\xbb \xf0\x9f\x96\xbc", "f", err, sizeof(err)) == IP_OK);
+    CHECK(meta_check_text("\xc3\xbc \xe7\x94\xbb \xf0\x9f\x96\xbc", "f", err, sizeof(err)) ==
+          IP_OK);
     CHECK_BAD(meta_check_text("\xff", "image.filename", err, sizeof(err)), err, "image.filename");
-    CHECK_BAD(meta_check_text("a\xc3", "f", err, sizeof(err)), err, "f");         /* cut short */
+    CHECK_BAD(meta_check_text("a\xc3", "f", err, sizeof(err)), err, "f");        /* cut short */
     CHECK_BAD(meta_check_text("\xc0\xaf", "f", err, sizeof(err)), err, "f");     /* overlong */
     CHECK_BAD(meta_check_text("\xe0\x80\xaf", "f", err, sizeof(err)), err, "f"); /* overlong */
     CHECK_BAD(meta_check_text("\xed\xa0\x80", "f", err, sizeof(err)), err, "f"); /* surrogate */
-    CHECK_BAD(meta_check_text("\xf4\x90\x80\x80", "f", err, sizeof(err)), err, "f"); /* > U+10FFFF */
+    CHECK_BAD(meta_check_text("\xf4\x90\x80\x80", "f", err, sizeof(err)), err,
+              "f"); /* > U+10FFFF */
     char *big = malloc(META_TEXT_MAX + 2);
     memset(big, 'a', META_TEXT_MAX);
     big[META_TEXT_MAX] = '\0';
@@ -212,9 +214,9 @@ static const struct {
     const char *name;
     void (*fn)(void);
 } tests[] = {
-    {"ids", test_ids},       {"ops", test_ops},       {"list", test_list},
+    {"ids", test_ids},       {"ops", test_ops},         {"list", test_list},
     {"create", test_create}, {"variant", test_variant}, {"stale", test_stale},
-    {"status", test_status}, {"text", test_text},     {"migrations", test_migrations},
+    {"status", test_status}, {"text", test_text},       {"migrations", test_migrations},
 };
 
 int main(int argc, char **argv)

@@ -265,7 +265,8 @@ static double list_bench(double *first_p50, double *deep_p50)
 
     /* OFFSET for scale. */
     int64_t t0 = ip_mono_us();
-    PQclear(sql(c, "SELECT id FROM images ORDER BY created_at DESC, id DESC OFFSET 999900 LIMIT 100"));
+    PQclear(
+        sql(c, "SELECT id FROM images ORDER BY created_at DESC, id DESC OFFSET 999900 LIMIT 100"));
     double offset_ms = (double)(ip_mono_us() - t0) / 1000.0;
 
     /* The deep page's plan, generic as the pool's prepared statement runs it. */
@@ -420,7 +421,9 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--calls") == 0 && i + 1 < argc)
             calls = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: bench_metadata [--concurrency N] [--seconds S] [--rounds R] [--calls N]\n");
+            fprintf(
+                stderr,
+                "usage: bench_metadata [--concurrency N] [--seconds S] [--rounds R] [--calls N]\n");
             return 2;
         }
     }
@@ -429,7 +432,8 @@ int main(int argc, char **argv)
     ip_log_init("bench-metadata", IP_LOG_WARN);
     const char *env = getenv("IP_PG_DSN");
     snprintf(base_dsn, sizeof(base_dsn), "%s",
-             env && env[0] ? env : "postgresql://imageproc:imageproc-local@127.0.0.1:55432/imageproc");
+             env && env[0] ? env
+                           : "postgresql://imageproc:imageproc-local@127.0.0.1:55432/imageproc");
     setup_db();
     pid_t pid = start_service();
 
