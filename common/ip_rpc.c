@@ -19,10 +19,13 @@
  *
  * CLIENT. One REQ socket for the client's life, dialled to every address of
  * the comma list with NNG_FLAG_NONBLOCK (a server that is down at start is
- * fine: nng keeps redialling, between RECONNMINT and RECONNMAXT). A call opens
- * its own context and aio, sends with the time left before its deadline as the
- * aio timeout, then receives with what is left, then closes the context and
- * frees the aio, always after nng_aio_wait.
+ * fine: nng keeps redialling, between RECONNMINT and RECONNMAXT). A call has
+ * a context and an aio of its own for its whole life; it sends with the time
+ * left before its deadline as the aio timeout, then receives with what is
+ * left, each step finished with nng_aio_wait. Opening a context and allocating
+ * an aio cost a few microseconds under nng's global locks, so a call that got
+ * its reply hands its (now idle) pair to a small pool for a later call; after
+ * any failure the context is closed and the aio freed instead.
  *
  * Resends. REQ re-sends a request that got no reply after
  * NNG_OPT_REQ_RESENDTIME (60 s by default), so a slow call would run twice
@@ -590,15 +593,27 @@ typedef struct inflight {
     struct inflight *prev, *next;
     struct shard *shard;
     nng_aio *aio;
+    nng_ctx ctx;
+    bool ctx_open;
     atomic_bool lost; /* the last connection went while this call was in flight */
 } inflight;
 
+/* A context and its aio, idle, kept for the next call. */
+typedef struct pooled {
+    nng_ctx ctx;
+    nng_aio *aio;
+} pooled;
+
 /* The calls in flight, spread over a few lists so that 64 callers do not all
- * queue on one mutex. Padded to a cache line each. */
+ * queue on one mutex, each with a small pool of idle contexts. Padded to a
+ * cache line each. */
 #define IP_RPC_SHARDS 16
+#define IP_RPC_POOL_PER_SHARD 8
 typedef struct shard {
     pthread_mutex_t mu;
     inflight head;
+    pooled pool[IP_RPC_POOL_PER_SHARD];
+    int npool;
 } __attribute__((aligned(64))) shard;
 
 struct ip_rpc_client {
@@ -773,6 +788,14 @@ void ip_rpc_client_free(ip_rpc_client *c)
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);
     }
     pthread_mutex_unlock(&c->mu);
+    /* No call is left: the pooled contexts are idle. */
+    for (int k = 0; k < IP_RPC_SHARDS; k++) {
+        for (int i = 0; i < c->shards[k].npool; i++) {
+            nng_ctx_close(c->shards[k].pool[i].ctx);
+            nng_aio_free(c->shards[k].pool[i].aio);
+        }
+        c->shards[k].npool = 0;
+    }
     /* nng_close runs the last REM_POST callbacks (they take c->mu) and returns
      * only when every pipe is gone, so nothing touches c afterwards. */
     nng_close(c->sock);
@@ -823,12 +846,28 @@ static bool wait_for_pipe(ip_rpc_client *c, int64_t deadline_mono)
     return up;
 }
 
-static void call_unlink(ip_rpc_client *c, inflight *f)
+/* Takes f off its list. With `recycle`, its context and aio (idle: the call
+ * completed with a reply) go back to the shard's pool when there is room;
+ * otherwise they are closed and freed here, after the unlink, so the pipe
+ * callback never sees a freed aio. */
+static void call_leave(ip_rpc_client *c, inflight *f, bool recycle)
 {
-    pthread_mutex_lock(&f->shard->mu);
+    shard *sh = f->shard;
+    pthread_mutex_lock(&sh->mu);
     f->prev->next = f->next;
     f->next->prev = f->prev;
-    pthread_mutex_unlock(&f->shard->mu);
+    if (recycle && f->ctx_open && sh->npool < IP_RPC_POOL_PER_SHARD) {
+        sh->pool[sh->npool++] = (pooled){.ctx = f->ctx, .aio = f->aio};
+        f->aio = NULL;
+        f->ctx_open = false;
+    }
+    pthread_mutex_unlock(&sh->mu);
+    if (f->ctx_open)
+        nng_ctx_close(f->ctx); /* nothing pending: every operation was waited for */
+    if (f->aio != NULL)
+        nng_aio_free(f->aio);
+    f->aio = NULL;
+    f->ctx_open = false;
     if (atomic_fetch_sub(&c->ncalls, 1) == 1 && atomic_load(&c->closing)) {
         pthread_mutex_lock(&c->mu);
         pthread_cond_broadcast(&c->cv);
@@ -836,35 +875,59 @@ static void call_unlink(ip_rpc_client *c, inflight *f)
     }
 }
 
-/* Registers call `f` (on a list the pipe callback sweeps) once a connection is
- * up. Returns IP_OK with f registered, or UNAVAILABLE (not registered). */
-static ip_status call_enter(ip_rpc_client *c, inflight *f, int64_t deadline_mono)
+/* Registers call `f` on a list the pipe callback sweeps, with a context and an
+ * aio (from the shard's pool, or new), once a connection is up. Returns IP_OK
+ * with f registered, UNAVAILABLE (no connection) or another status with a
+ * message in errbuf; f is not registered then. */
+static ip_status call_enter(ip_rpc_client *c, inflight *f, int64_t deadline_mono, char *errbuf,
+                            size_t errlen)
 {
-    if (atomic_load(&c->closing))
+    if (atomic_load(&c->closing) ||
+        (atomic_load(&c->npipes) == 0 && !wait_for_pipe(c, deadline_mono))) {
+        set_err(errbuf, errlen, "no server connected at %s", c->urls);
         return IP_UNAVAILABLE;
-    if (atomic_load(&c->npipes) == 0 && !wait_for_pipe(c, deadline_mono))
-        return IP_UNAVAILABLE;
+    }
     atomic_store(&f->lost, false);
-    f->shard = &c->shards[atomic_fetch_add(&c->next_shard, 1) % IP_RPC_SHARDS];
+    f->aio = NULL;
+    f->ctx_open = false;
+    shard *sh = f->shard = &c->shards[atomic_fetch_add(&c->next_shard, 1) % IP_RPC_SHARDS];
     atomic_fetch_add(&c->ncalls, 1);
-    pthread_mutex_lock(&f->shard->mu);
-    f->next = f->shard->head.next;
-    f->prev = &f->shard->head;
-    f->shard->head.next->prev = f;
-    f->shard->head.next = f;
-    pthread_mutex_unlock(&f->shard->mu);
+    pthread_mutex_lock(&sh->mu);
+    if (sh->npool > 0) {
+        pooled p = sh->pool[--sh->npool];
+        f->aio = p.aio;
+        f->ctx = p.ctx;
+        f->ctx_open = true;
+    }
+    if (f->aio == NULL) {
+        /* None idle: make them outside the lock, then register. */
+        pthread_mutex_unlock(&sh->mu);
+        int rv = nng_aio_alloc(&f->aio, NULL, NULL);
+        if (rv == 0 && (rv = nng_ctx_open(&f->ctx, c->sock)) == 0)
+            f->ctx_open = true;
+        if (rv != 0) {
+            if (f->aio != NULL)
+                nng_aio_free(f->aio);
+            f->aio = NULL;
+            atomic_fetch_sub(&c->ncalls, 1);
+            set_err(errbuf, errlen, "context: %s", nng_strerror(rv));
+            return rv == NNG_ECLOSED ? IP_UNAVAILABLE : IP_RESOURCE_EXHAUSTED;
+        }
+        pthread_mutex_lock(&sh->mu);
+    }
+    f->next = sh->head.next;
+    f->prev = &sh->head;
+    sh->head.next->prev = f;
+    sh->head.next = f;
+    pthread_mutex_unlock(&sh->mu);
     /* The last connection may have gone between the check and the
      * registration, with the sweep missing us: look again. */
     if (atomic_load(&c->npipes) == 0) {
-        call_unlink(c, f);
+        call_leave(c, f, true);
+        set_err(errbuf, errlen, "no server connected at %s", c->urls);
         return IP_UNAVAILABLE;
     }
     return IP_OK;
-}
-
-static void call_leave(ip_rpc_client *c, inflight *f)
-{
-    call_unlink(c, f);
 }
 
 /* Starts a send (send=true) or receive on ctx unless the call is already lost.
@@ -910,8 +973,7 @@ static ip_status call_raw(ip_rpc_client *c, const char *method, const uint8_t *i
     ip_status st = IP_OK;
     int rv;
     nng_msg *msg = NULL;
-    nng_ctx ctx;
-    bool ctx_open = false, entered = false;
+    bool entered = false, replied = false;
     inflight f = {.aio = NULL};
     Imageproc__RpcReply *reply = NULL;
     char rid[IP_UUID_STRLEN + 1];
@@ -945,21 +1007,8 @@ static ip_status call_raw(ip_rpc_client *c, const char *method, const uint8_t *i
     }
     imageproc__rpc_request__pack(&req, nng_msg_body(msg));
 
-    if ((rv = nng_aio_alloc(&f.aio, NULL, NULL)) != 0) {
-        set_err(errbuf, errlen, "aio: %s", nng_strerror(rv));
-        st = IP_RESOURCE_EXHAUSTED;
+    if ((st = call_enter(c, &f, deadline_mono, errbuf, errlen)) != IP_OK)
         goto out;
-    }
-    if ((rv = nng_ctx_open(&ctx, c->sock)) != 0) {
-        set_err(errbuf, errlen, "context: %s", nng_strerror(rv));
-        st = rv == NNG_ECLOSED ? IP_UNAVAILABLE : IP_INTERNAL;
-        goto out;
-    }
-    ctx_open = true;
-    if ((st = call_enter(c, &f, deadline_mono)) != IP_OK) {
-        set_err(errbuf, errlen, "no server connected at %s", c->urls);
-        goto out;
-    }
     entered = true;
 
     int64_t left = deadline_mono - ip_mono_ms();
@@ -970,7 +1019,7 @@ static ip_status call_raw(ip_rpc_client *c, const char *method, const uint8_t *i
     }
     nng_aio_set_timeout(f.aio, (nng_duration)left);
     nng_aio_set_msg(f.aio, msg);
-    if (!call_start(&f, ctx, true)) {
+    if (!call_start(&f, f.ctx, true)) {
         nng_aio_set_msg(f.aio, NULL);
         st = call_error(&f, NNG_ECANCELED, "send", errbuf, errlen);
         goto out;
@@ -988,7 +1037,7 @@ static ip_status call_raw(ip_rpc_client *c, const char *method, const uint8_t *i
     if (left <= 0)
         left = 1; /* still collect a reply that is already here */
     nng_aio_set_timeout(f.aio, (nng_duration)left);
-    if (!call_start(&f, ctx, false)) {
+    if (!call_start(&f, f.ctx, false)) {
         st = call_error(&f, NNG_ECANCELED, "receive", errbuf, errlen);
         goto out;
     }
@@ -999,6 +1048,7 @@ static ip_status call_raw(ip_rpc_client *c, const char *method, const uint8_t *i
     }
     msg = nng_aio_get_msg(f.aio);
     nng_aio_set_msg(f.aio, NULL);
+    replied = true; /* the context is idle again and may serve another call */
 
     reply = imageproc__rpc_reply__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
     if (reply == NULL) {
@@ -1032,12 +1082,8 @@ out:
         imageproc__rpc_reply__free_unpacked(reply, NULL);
     if (msg != NULL)
         nng_msg_free(msg);
-    if (ctx_open)
-        nng_ctx_close(ctx); /* nothing pending: every operation was waited for */
     if (entered)
-        call_leave(c, &f);
-    if (f.aio != NULL)
-        nng_aio_free(f.aio);
+        call_leave(c, &f, replied);
     return st;
 }
 

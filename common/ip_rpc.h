@@ -13,8 +13,8 @@
  * that does not unpack, names an unknown method or is past its deadline is
  * answered with an error; the server keeps serving.
  *
- * Client: thread-safe; every call uses its own context and aio and has a
- * deadline. No reply by the deadline -> IP_DEADLINE_EXCEEDED; never a hang.
+ * Client: thread-safe; every call uses its own context and aio (recycled
+ * after a clean reply, closed after a failure) and has a deadline. No reply by the deadline -> IP_DEADLINE_EXCEEDED; never a hang.
  * No server connected -> IP_UNAVAILABLE promptly: a call that finds no
  * connection waits at most 300 ms for one (a fresh client is still dialling),
  * and a call in flight when the last connection drops fails at once. The
