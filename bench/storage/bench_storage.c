@@ -8,8 +8,10 @@
  * IP_S3_* environment. For each object size (256 KiB, 4 MiB) and each
  * operation (PUT, then GET of what was put) it runs `ops` requests spread
  * over `concurrency` threads, once directly and once through storage-svc, and
- * repeats the whole set `rounds` times, alternating, so both sides see the
- * same machine load; each cell reports the median round.
+ * repeats the whole set `rounds` times, alternating which side goes first.
+ * Each table row is the median round of its cell; each ratio is the median
+ * over rounds of the storage-svc/direct throughput of runs made back to
+ * back, which cancels most of the swings of a shared machine's load.
  *
  * The direct client does what any competent S3 client written with libcurl
  * does: one easy handle per thread (kept-alive connection), SigV4 by libcurl,
@@ -325,9 +327,9 @@ int main(int argc, char **argv)
         .access = env_or("IP_S3_ACCESS_KEY", "imageproc-local"),
         .secret = env_or("IP_S3_SECRET_KEY", "imageproc-local-secret"),
         .concurrency = 4,
-        .rounds = 3,
-        .ops_small = 400,
-        .ops_large = 60,
+        .rounds = 7,
+        .ops_small = 200,
+        .ops_large = 32,
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -402,15 +404,23 @@ int main(int argc, char **argv)
         }
     }
 
-    printf("storage bench: concurrency %d, %d rounds (median shown), S3 %s\n", C.concurrency,
-           C.rounds, C.endpoint);
+    printf("storage bench: concurrency %d, %d rounds, S3 %s\n", C.concurrency, C.rounds,
+           C.endpoint);
+    printf("(each row: the median round; ratio: median over rounds of storage-svc/direct "
+           "obj/s measured back to back)\n");
     printf("%-5s %-4s %-14s %6s %10s %9s %9s %9s %6s\n", "size", "op", "path", "ops", "obj/s",
            "MiB/s", "p50 ms", "p99 ms", "fail");
     double ratio_put4 = 0;
     int total_failed = 0;
     for (int s = 0; s < 2; s++) {
         for (int op = 0; op < 2; op++) {
-            double ops_s[2] = {0, 0};
+            /* Rounds pair a direct and a storage-svc run made back to back, so the
+             * ratio of each pair cancels the machine's slow swings in load. */
+            double ratios[16];
+            for (int r = 0; r < C.rounds; r++)
+                ratios[r] = res[s][op][1][r].ops_per_s / res[s][op][0][r].ops_per_s;
+            qsort(ratios, (size_t)C.rounds, sizeof ratios[0], cmp_dbl);
+            double ratio = ratios[C.rounds / 2];
             for (int side = 0; side < 2; side++) {
                 result *rr = res[s][op][side];
                 int failed = 0;
@@ -419,16 +429,15 @@ int main(int argc, char **argv)
                 total_failed += failed;
                 qsort(rr, (size_t)C.rounds, sizeof *rr, cmp_result);
                 result m = rr[C.rounds / 2];
-                ops_s[side] = m.ops_per_s;
                 printf("%-5s %-4s %-14s %6d %10.1f %9.1f %9.2f %9.2f %6d\n", s == 0 ? "256K" : "4M",
                        op == 0 ? "PUT" : "GET", side == 0 ? "direct" : "storage-svc",
                        s == 0 ? C.ops_small : C.ops_large, m.ops_per_s, m.mib_per_s, m.p50, m.p99,
                        failed);
             }
-            printf("%-5s %-4s %-14s %6s %10.2f\n", s == 0 ? "256K" : "4M", op == 0 ? "PUT" : "GET",
-                   "ratio", "", ops_s[1] / ops_s[0]);
+            printf("%-5s %-4s %-14s %6s %10.2f   (rounds: %.2f .. %.2f)\n", s == 0 ? "256K" : "4M",
+                   op == 0 ? "PUT" : "GET", "ratio", "", ratio, ratios[0], ratios[C.rounds - 1]);
             if (s == 1 && op == 0)
-                ratio_put4 = ops_s[1] / ops_s[0];
+                ratio_put4 = ratio;
         }
     }
 
