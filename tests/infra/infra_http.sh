@@ -5,7 +5,8 @@
 #          the S3 endpoint and never 200 through nginx; after DELETE the
 #          /media/ URL answers 404 at once (nginx caches nothing)
 #   page   nginx serves the page at / (no-cache) with the security headers
-#   api    nginx proxies /api/healthz to the gateway: 200
+#   api    nginx proxies /api/healthz to the gateway: 200; a body over the
+#          upload limit is refused with 413 application/problem+json
 # Configuration from the IP_* environment, defaults from .env.example.
 set -euo pipefail
 
@@ -99,6 +100,12 @@ test_page() {
 
 test_api() {
   want 200 "GET /api/healthz through nginx" "$base/api/healthz"
+  [[ -n $(header Content-Security-Policy) ]] || fail "/api/ answers lack the security headers"
+  # nginx refuses a body over the upload limit itself, in the API's format.
+  local limit="${IP_UPLOAD_MAX_BYTES:-52428800}"
+  truncate -s $((limit + 2 * 1048576)) "$tmp/big"
+  want 413 "an upload over the limit" -H 'Content-Type: image/png' --data-binary "@$tmp/big" "$base/api/upload"
+  [[ $(header Content-Type) == application/problem+json ]] || fail "413 Content-Type: $(header Content-Type)"
 }
 
 case "${1:-}" in
