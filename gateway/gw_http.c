@@ -5,6 +5,7 @@
 #include "gw_http.h"
 
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -80,7 +81,9 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n > 0 && msg[n - 1] == '\n')
         msg[--n] = '\0';
-    ip_log(IP_LOG_WARN, "http.mhd", IP_LS("msg", msg));
+    /* A client that went away (an SSE reader closing its tab) is routine. */
+    bool routine = strstr(msg, "no longer available") || strstr(msg, "connection reset");
+    ip_log(routine ? IP_LOG_DEBUG : IP_LOG_WARN, "http.mhd", IP_LS("msg", msg));
 }
 
 static ip_status parse_listen(const char *listen, struct sockaddr_in *sa)
@@ -123,7 +126,8 @@ ip_status gw_http_new(gw_app *app, gw_http **out)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
     h->d = MHD_start_daemon(
-        flags, ntohs(sa.sin_port), NULL, NULL, gw_routes_access, app, MHD_OPTION_SOCK_ADDR, &sa,
+        flags, ntohs(sa.sin_port), NULL, NULL, gw_routes_access, app, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &sa,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)app->cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)app->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE,

@@ -438,6 +438,7 @@ static enum MHD_Result upload_finish(gw_app *app, struct MHD_Connection *conn, g
     if (ops_s && gw_ops_parse(ops_s, &ops, detail, sizeof detail) != IP_OK)
         return upload_refused(app, conn, rq, 400, "bad_request", detail, "ops");
 
+    int64_t t_recv = ip_now_us();
     gw_img_type t = gw_sniff(data, len);
     if (t == GW_IMG_NONE)
         return upload_refused(app, conn, rq, 415, "unsupported_type",
@@ -460,6 +461,7 @@ static enum MHD_Result upload_finish(gw_app *app, struct MHD_Connection *conn, g
                        .width = hdr.width,
                        .height = hdr.height};
     gw_upload_out out;
+    int64_t t_checked = ip_now_us();
     st = gw_upload_store(app, &in, &out, detail, sizeof detail);
     if (st != IP_OK)
         return upload_refused(app, conn, rq, 503, "unavailable", detail, NULL);
@@ -468,7 +470,11 @@ static enum MHD_Result upload_finish(gw_app *app, struct MHD_Connection *conn, g
     ip_metric_add(app->m.upload_bytes, NULL, (double)len);
     ip_log(IP_LOG_INFO, "upload.accepted", IP_LS("image_id", out.id),
            IP_LS("type", in.content_type), IP_LI("bytes", (long long)len),
-           IP_LI("ms", (ip_now_us() - rq->start_us) / 1000));
+           IP_LI("ms", (ip_now_us() - rq->start_us) / 1000),
+           IP_LF("recv_ms", (t_recv - rq->start_us) / 1e3),
+           IP_LF("check_ms", (t_checked - t_recv) / 1e3), IP_LF("put_ms", out.put_us / 1e3),
+           IP_LF("create_ms", out.create_us / 1e3), IP_LF("enqueue_ms", out.enqueue_us / 1e3),
+           IP_LF("mark_ms", out.mark_us / 1e3));
     const char *pfx = public_prefix(conn);
     char self[160], info[160], events[200];
     snprintf(self, sizeof self, "%s/image/%s", pfx, out.id);

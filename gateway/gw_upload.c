@@ -138,6 +138,7 @@ ip_status gw_upload_store(gw_app *app, const gw_upload_in *in, gw_upload_out *ou
     put.data.len = in->len;
     put.content_type = (char *)in->content_type;
     ProtobufCMessage *reply = NULL;
+    int64_t t0 = ip_mono_us();
     st = ip_rpc_invoke(app->stor, "PutObject", &put.base, &reply, NULL, err, sizeof err);
     if (reply)
         protobuf_c_message_free_unpacked(reply, NULL);
@@ -150,6 +151,8 @@ ip_status gw_upload_store(gw_app *app, const gw_upload_in *in, gw_upload_out *ou
         return IP_UNAVAILABLE;
     }
 
+    int64_t t1 = ip_mono_us();
+    out->put_us = t1 - t0;
     char sha[65];
     sha256_hex(in->data, in->len, sha);
     Imageproc__Image img = IMAGEPROC__IMAGE__INIT;
@@ -186,6 +189,8 @@ ip_status gw_upload_store(gw_app *app, const gw_upload_in *in, gw_upload_out *ou
         return IP_UNAVAILABLE;
     }
 
+    int64_t t2 = ip_mono_us();
+    out->create_us = t2 - t1;
     int64_t enq_at = 0;
     st = enqueue(app, id, in->content_type, ops, nops, 1, &enq_at, err, sizeof err);
     if (st != IP_OK) {
@@ -194,7 +199,10 @@ ip_status gw_upload_store(gw_app *app, const gw_upload_in *in, gw_upload_out *ou
         undo(app, id, true);
         return IP_UNAVAILABLE;
     }
+    int64_t t3 = ip_mono_us();
+    out->enqueue_us = t3 - t2;
     st = mark_enqueued(app, id, enq_at, err, sizeof err);
+    out->mark_us = ip_mono_us() - t3;
     if (st != IP_OK)
         ip_log(IP_LOG_WARN, "upload.mark_enqueued_failed", IP_LS("image_id", id),
                IP_LS("err", err));

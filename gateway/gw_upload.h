@@ -20,6 +20,7 @@ typedef struct gw_upload_in {
 typedef struct gw_upload_out {
     char id[37];
     int64_t created_at_us;
+    int64_t put_us, create_us, enqueue_us, mark_us; /* how long each step took */
 } gw_upload_out;
 
 /* PutObject(o/<id>) -> CreateImage -> produce the job and wait for Kafka ->

@@ -1,0 +1,342 @@
+/* gw_bench — how much the gateway adds over its floors.
+ *
+ * 1. Upload latency of a 2 MiB JPEG through nginx (POST /api/upload, the full
+ *    path: storage-svc PutObject, CreateImage, Kafka produce with acks=all,
+ *    MarkEnqueued) at concurrency 1 and 8, against a SigV4-signed PUT of the
+ *    same bytes straight to the S3 server (what storing the original alone
+ *    costs). Each worker alternates the two, so both see the same background
+ *    load (the processor works on the uploads meanwhile).
+ * 2. GET /api/images?limit=24 requests per second with wrk against pgbench
+ *    running the SELECT that metadata-svc runs for that page.
+ * Uploaded images and PUT objects are deleted at the end.
+ *
+ * Configuration from the environment (.env.example names): IP_HTTP_LISTEN,
+ * IP_S3_ENDPOINT, IP_S3_BUCKET, IP_S3_REGION, IP_S3_ACCESS_KEY,
+ * IP_S3_SECRET_KEY, IP_PG_DSN.
+ * The last line: `gateway: upload p50/(direct PUT p50) = <ratio>` (at c=1).
+ */
+#include <curl/curl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <vips/vips.h>
+
+static const char *envd(const char *k, const char *d)
+{
+    const char *v = getenv(k);
+    return v && *v ? v : d;
+}
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static char api[256], s3[256], bucket[64], region[64], userpwd[256];
+static void *img;
+static size_t img_len;
+
+typedef struct buf {
+    char *p;
+    size_t n;
+} buf;
+
+static size_t collect(char *d, size_t sz, size_t nm, void *u)
+{
+    buf *b = u;
+    size_t n = sz * nm;
+    char *np = realloc(b->p, b->n + n + 1);
+    if (!np)
+        return 0;
+    b->p = np;
+    memcpy(b->p + b->n, d, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+    return n;
+}
+
+/* POST /upload (multipart). Fills id. Returns ms or -1. */
+static double do_upload(CURL *c, char id[64])
+{
+    buf b = {0};
+    curl_mime *m = curl_mime_init(c);
+    curl_mimepart *p = curl_mime_addpart(m);
+    curl_mime_name(p, "file");
+    curl_mime_filename(p, "bench.jpg");
+    curl_mime_data(p, img, img_len);
+    p = curl_mime_addpart(m);
+    curl_mime_name(p, "ops");
+    curl_mime_data(p, "thumbnail", CURL_ZERO_TERMINATED);
+    char url[300];
+    snprintf(url, sizeof url, "%s/upload", api);
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_MIMEPOST, m);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    struct curl_slist *h = curl_slist_append(NULL, "Expect:");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    double t0 = now_ms();
+    CURLcode rc = curl_easy_perform(c);
+    double ms = now_ms() - t0;
+    long code = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_slist_free_all(h);
+    curl_mime_free(m);
+    id[0] = '\0';
+    const char *q = b.p ? strstr(b.p, "\"id\":\"") : NULL;
+    if (q)
+        snprintf(id, 37, "%s", q + 6);
+    free(b.p);
+    return (rc == CURLE_OK && code == 202) ? ms : -1;
+}
+
+static double do_put(CURL *c, const char *key, int del)
+{
+    char url[400];
+    snprintf(url, sizeof url, "%s/%s/%s", s3, bucket, key);
+    char sig[128];
+    snprintf(sig, sizeof sig, "aws:amz:%s:s3", region);
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sig);
+    curl_easy_setopt(c, CURLOPT_USERPWD, userpwd);
+    struct curl_slist *h = curl_slist_append(NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+    h = curl_slist_append(h, "Content-Type: image/jpeg");
+    h = curl_slist_append(h, "Expect:");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    buf b = {0};
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    if (del) {
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
+    } else {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, img);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)img_len);
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
+    }
+    double t0 = now_ms();
+    CURLcode rc = curl_easy_perform(c);
+    double ms = now_ms() - t0;
+    long code = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_slist_free_all(h);
+    free(b.p);
+    return (rc == CURLE_OK && code / 100 == 2) ? ms : -1;
+}
+
+static void do_delete_image(CURL *c, const char *id)
+{
+    char url[300];
+    snprintf(url, sizeof url, "%s/image/%s", api, id);
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
+    buf b = {0};
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_perform(c);
+    free(b.p);
+}
+
+typedef struct worker {
+    int n, idx;
+    double *up, *put;
+    int nup, nput, fails;
+    char (*ids)[64];
+} worker;
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    CURL *c = curl_easy_init();
+    for (int i = 0; i < w->n; i++) {
+        char id[64], key[128];
+        double u = do_upload(c, id);
+        if (u >= 0) {
+            w->up[w->nup] = u;
+            snprintf(w->ids[w->nup], 64, "%s", id);
+            w->nup++;
+        } else {
+            w->fails++;
+        }
+        snprintf(key, sizeof key, "bench/gw/%d-%d", w->idx, i);
+        double p = do_put(c, key, 0);
+        if (p >= 0)
+            w->put[w->nput++] = p;
+        else
+            w->fails++;
+    }
+    for (int i = 0; i < w->nup; i++)
+        do_delete_image(c, w->ids[i]);
+    for (int i = 0; i < w->n; i++) {
+        char key[128];
+        snprintf(key, sizeof key, "bench/gw/%d-%d", w->idx, i);
+        do_put(c, key, 1);
+    }
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+static int cmpd(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, int n, double p)
+{
+    if (n == 0)
+        return 0;
+    qsort(v, (size_t)n, sizeof *v, cmpd);
+    int i = (int)(p * (n - 1) + 0.5);
+    return v[i];
+}
+
+typedef struct level {
+    double up50, up99, put50, put99;
+    int fails;
+} level;
+
+static level run_level(int conc, int per_worker)
+{
+    worker w[16];
+    pthread_t t[16];
+    memset(w, 0, sizeof w);
+    for (int i = 0; i < conc; i++) {
+        w[i].n = per_worker;
+        w[i].idx = conc * 1000 + i;
+        w[i].up = calloc((size_t)per_worker, sizeof(double));
+        w[i].put = calloc((size_t)per_worker, sizeof(double));
+        w[i].ids = calloc((size_t)per_worker, 64);
+        pthread_create(&t[i], NULL, work, &w[i]);
+    }
+    int total = conc * per_worker, nu = 0, np = 0;
+    double *up = calloc((size_t)total, sizeof(double)), *put = calloc((size_t)total, sizeof(double));
+    level L = {0};
+    for (int i = 0; i < conc; i++) {
+        pthread_join(t[i], NULL);
+        memcpy(up + nu, w[i].up, (size_t)w[i].nup * sizeof(double));
+        nu += w[i].nup;
+        memcpy(put + np, w[i].put, (size_t)w[i].nput * sizeof(double));
+        np += w[i].nput;
+        L.fails += w[i].fails;
+        free(w[i].up);
+        free(w[i].put);
+        free(w[i].ids);
+    }
+    L.up50 = pct(up, nu, 0.5);
+    L.up99 = pct(up, nu, 0.99);
+    L.put50 = pct(put, np, 0.5);
+    L.put99 = pct(put, np, 0.99);
+    free(up);
+    free(put);
+    return L;
+}
+
+/* Runs a command and returns the number after `marker` in its output. */
+static double run_and_parse(const char *cmd, const char *marker)
+{
+    FILE *f = popen(cmd, "r");
+    if (!f)
+        return -1;
+    char line[512];
+    double v = -1;
+    while (fgets(line, sizeof line, f)) {
+        char *p = strstr(line, marker);
+        if (p)
+            v = atof(p + strlen(marker));
+    }
+    pclose(f);
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    int n = 100, seconds = 5;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--n"))
+            n = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seconds"))
+            seconds = atoi(argv[i + 1]);
+    }
+    if (VIPS_INIT(argv[0]))
+        return 1;
+    snprintf(api, sizeof api, "http://%s/api", envd("IP_HTTP_LISTEN", "127.0.0.1:8080"));
+    snprintf(s3, sizeof s3, "%s", envd("IP_S3_ENDPOINT", "http://127.0.0.1:19000"));
+    snprintf(bucket, sizeof bucket, "%s", envd("IP_S3_BUCKET", "images"));
+    snprintf(region, sizeof region, "%s", envd("IP_S3_REGION", "us-east-1"));
+    snprintf(userpwd, sizeof userpwd, "%s:%s", envd("IP_S3_ACCESS_KEY", "imageproc-local"),
+             envd("IP_S3_SECRET_KEY", "imageproc-local-secret"));
+    const char *dsn = envd("IP_PG_DSN", "postgresql://imageproc:imageproc-local@127.0.0.1:55432/imageproc");
+
+    /* A 2 MiB JPEG: noise compresses badly, so its size follows its area. */
+    VipsImage *noise = NULL, *u8 = NULL;
+    if (vips_gaussnoise(&noise, 1024, 1024, "mean", 128.0, "sigma", 40.0, NULL) ||
+        vips_cast_uchar(noise, &u8, NULL) ||
+        vips_jpegsave_buffer(u8, &img, &img_len, "Q", 92, NULL)) {
+        fprintf(stderr, "gw_bench: cannot make the JPEG: %s\n", vips_error_buffer());
+        return 1;
+    }
+    g_object_unref(noise);
+    g_object_unref(u8);
+    /* Scale to about 2 MiB by repeating the area test once. */
+    double scale = (2.0 * 1024 * 1024) / (double)img_len;
+    if (scale > 1.05 || scale < 0.95) {
+        int side = (int)(1024 * sqrt(scale));
+        g_free(img);
+        if (vips_gaussnoise(&noise, side, side, "mean", 128.0, "sigma", 40.0, NULL) ||
+            vips_cast_uchar(noise, &u8, NULL) ||
+            vips_jpegsave_buffer(u8, &img, &img_len, "Q", 92, NULL))
+            return 1;
+        g_object_unref(noise);
+        g_object_unref(u8);
+    }
+    curl_global_init(CURL_GLOBAL_ALL);
+
+    printf("gateway bench: %zu-byte JPEG, %d uploads and %d PUTs per level; listing %d s\n",
+           img_len, n, n, seconds);
+    printf("%-34s %10s %10s\n", "what", "p50 ms", "p99 ms");
+    /* Warm-up: connections, Kafka producer id, caches. */
+    run_level(1, 5);
+    level l1 = run_level(1, n);
+    level l8 = run_level(8, n / 8 > 0 ? n / 8 : 1);
+    printf("%-34s %10.2f %10.2f\n", "upload via nginx, c=1", l1.up50, l1.up99);
+    printf("%-34s %10.2f %10.2f\n", "direct S3 PUT, c=1 (floor)", l1.put50, l1.put99);
+    printf("%-34s %10.2f %10.2f\n", "upload via nginx, c=8", l8.up50, l8.up99);
+    printf("%-34s %10.2f %10.2f\n", "direct S3 PUT, c=8 (floor)", l8.put50, l8.put99);
+    if (l1.fails || l8.fails)
+        printf("(failed requests: %d)\n", l1.fails + l8.fails);
+
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "wrk -t2 -c8 -d%ds '%s/images?limit=24' 2>&1", seconds, api);
+    double wrk_rps = run_and_parse(cmd, "Requests/sec:");
+    char sqlf[] = "/tmp/gw_bench_sqlXXXXXX";
+    int fd = mkstemp(sqlf);
+    const char *sql =
+        "SELECT i.*, v.* FROM (SELECT * FROM images ORDER BY created_at DESC, id DESC LIMIT 25) i"
+        " LEFT JOIN variants v ON v.image_id = i.id"
+        " ORDER BY i.created_at DESC, i.id DESC, array_position(i.ops, v.name);\n";
+    if (fd < 0 || write(fd, sql, strlen(sql)) < 0)
+        return 1;
+    close(fd);
+    snprintf(cmd, sizeof cmd, "pgbench -n -M prepared -c8 -j2 -T%d -f %s '%s' 2>&1", seconds, sqlf,
+             dsn);
+    double pg_tps = run_and_parse(cmd, "tps = ");
+    unlink(sqlf);
+    printf("%-34s %10.0f req/s\n", "GET /images?limit=24 (wrk c=8)", wrk_rps);
+    printf("%-34s %10.0f tx/s\n", "pgbench same SELECT (c=8, floor)", pg_tps);
+    printf("listing: gateway/pgbench = %.2f (aim >= 0.5)\n", pg_tps > 0 ? wrk_rps / pg_tps : 0);
+    printf("upload c=1: p50 %.2f ms vs aim <= 1.3 x %.2f + 5 = %.2f ms\n", l1.up50, l1.put50,
+           1.3 * l1.put50 + 5);
+    printf("gateway: upload p50/(direct PUT p50) = %.2f\n", l1.put50 > 0 ? l1.up50 / l1.put50 : 0);
+    g_free(img);
+    vips_shutdown();
+    return 0;
+}
