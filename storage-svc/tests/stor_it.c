@@ -521,6 +521,35 @@ static void test_prefix_delete_1000(void)
     free(keys);
 }
 
+/* More keys than one ListObjectsV2 page (1000) holds: the delete follows the
+ * continuation token to the end. */
+static void test_prefix_delete_paged(void)
+{
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "t/%s/paged/", run_id);
+    enum { N = 1050, T = 8 };
+    pthread_t th[T];
+    put_job jobs[T];
+    for (int t = 0; t < T; t++) {
+        jobs[t] = (put_job){prefix, t * N / T, (t + 1) * N / T, 0};
+        pthread_create(&th[t], NULL, put_range, &jobs[t]);
+    }
+    int failed = 0;
+    for (int t = 0; t < T; t++) {
+        pthread_join(th[t], NULL);
+        failed += jobs[t].failed;
+    }
+    CHECK(failed == 0);
+    int32_t deleted = -1;
+    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK);
+    CHECK(deleted == N);
+    char key[160];
+    snprintf(key, sizeof key, "%s%04d", prefix, N - 1);
+    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND);
+    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK);
+    CHECK(deleted == 0);
+}
+
 static void test_public_read(void)
 {
     const char *endpoint = env_or("IP_S3_ENDPOINT", "http://127.0.0.1:19000");
@@ -749,6 +778,7 @@ static const struct {
     {"invalid_key", test_invalid_key, true},
     {"too_large", test_too_large, true},
     {"prefix_delete_1000", test_prefix_delete_1000, true},
+    {"prefix_delete_paged", test_prefix_delete_paged, true},
     {"public_read", test_public_read, true},
     {"keepalive", test_keepalive, true},
     {"s3_outage", test_s3_outage, true},
