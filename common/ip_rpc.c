@@ -370,9 +370,12 @@ done:
         ip_log_level lv = code == IP_OK ? IP_LOG_DEBUG
                           : code == IP_INTERNAL || code == IP_RESOURCE_EXHAUSTED ? IP_LOG_ERROR
                                                                                  : IP_LOG_INFO;
-        ip_log(lv, code == IP_OK ? "rpc.served" : "rpc.failed", IP_LS("rpc_service", srv->svc->name),
-               IP_LS("method", req != NULL ? req->method : NULL),
-               IP_LS("request_id", req != NULL ? req->request_id : NULL),
+        /* Names from the wire are bounded before they reach a log line. */
+        char rid[72];
+        snprintf(rid, sizeof rid, "%.64s", req != NULL ? req->request_id : "");
+        ip_log(lv, code == IP_OK ? "rpc.served" : "rpc.failed",
+               IP_LS("rpc_service", srv->svc->name), IP_LS("method", mname),
+               IP_LS("request_id", rid),
                IP_LS("code", ip_strerror(code)),
                IP_LS("err", code == IP_OK ? NULL : reply.message),
                IP_LF("ms", (double)(ip_mono_us() - t0) / 1000.0));
@@ -693,9 +696,11 @@ ip_status ip_rpc_client_new(const ProtobufCServiceDescriptor *svc, const ip_rpc_
     int rv;
     bool sock_open = false;
     pthread_once(&metrics_once, metrics_register);
-    ip_rpc_client *c = calloc(1, sizeof *c);
+    /* The shards are cache-line aligned, so the client is too. */
+    ip_rpc_client *c = aligned_alloc(_Alignof(ip_rpc_client), sizeof *c);
     if (c == NULL)
         return IP_RESOURCE_EXHAUSTED;
+    memset(c, 0, sizeof *c);
     c->svc = svc;
     c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : IP_RPC_DEFAULT_TIMEOUT_MS;
     c->max_msg = opts->max_msg_bytes ? opts->max_msg_bytes : IP_RPC_DEFAULT_MAX_MSG;
