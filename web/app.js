@@ -10,9 +10,9 @@
 //
 // Status events for images the page shows are applied to the store at once;
 // when a variant or the whole image reaches an outcome (ready/failed) the
-// image's /info is read again for its URLs and sizes. An event for an image
-// the page does not know yet (an upload from elsewhere) is looked up once and
-// then placed in the gallery. A slow poll re-reads images still in work, in
+// image's /info is read again for its URLs and sizes. A new image the page
+// does not know yet (an upload from elsewhere) is found by reading the top of
+// the gallery again. A slow poll re-reads images still in work, in
 // case an event was lost while the stream was reconnecting.
 
 import { connection } from './js/connection.js';
@@ -60,20 +60,31 @@ new Uploader({
   announce,
 });
 
-const lookedUp = new Set();
+// Images the page does not know yet are found by reading the top of the
+// gallery again, at most a few times a second however many arrive.
+const DISCOVER_MS = 400;
+let discoverTimer = 0;
+function discoverSoon() {
+  if (discoverTimer) return;
+  discoverTimer = window.setTimeout(() => {
+    discoverTimer = 0;
+    gallery.refreshTop();
+  }, DISCOVER_MS);
+}
+
 events.onStatus((ev) => {
-  if (store.isRemoved(ev.id)) return;
   if (ev.status === 'deleted' || ev.deleted === true) {
     store.remove(ev.id);
     return;
   }
+  if (store.isRemoved(ev.id)) return;
   if (store.has(ev.id)) {
     store.applyEvent(ev);
     const outcome = (s) => s === 'ready' || s === 'failed';
     if (outcome(ev.variant_status) || outcome(ev.status)) store.refresh(ev.id);
-  } else if (!lookedUp.has(ev.id)) {
-    lookedUp.add(ev.id);
-    store.refresh(ev.id);
+  } else {
+    // Most likely a new upload from elsewhere.
+    discoverSoon();
   }
 });
 events.onOpen((again) => {

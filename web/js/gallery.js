@@ -124,19 +124,30 @@ export class Gallery {
       this.loadMore();
       return;
     }
+    if (!(await this.refreshTop())) return;
+    for (const id of this.order) {
+      if (isInWork(store.get(id))) store.refresh(id);
+    }
+  }
+
+  // Reads the first page again and places what is new in it. This is how
+  // images uploaded elsewhere come in: a listing never answers 404 for an
+  // image deleted a moment ago, and it applies the filter. Resolves true when
+  // the page was read.
+  async refreshTop() {
+    if (!this.order.length && !this.done) return false; // the first page is still to come
     const generation = this.generation;
     try {
       const page = await listImages({ limit: PAGE_SIZE, mode: this.mode });
-      if (generation !== this.generation) return;
+      if (generation !== this.generation) return false;
       for (const info of page.items || []) {
+        if (store.isRemoved(info.id)) continue;
         store.update(info);
         this.place(store.get(info.id) || info, { fromPage: true });
       }
+      return true;
     } catch {
-      return;
-    }
-    for (const id of this.order) {
-      if (isInWork(store.get(id))) store.refresh(id);
+      return false;
     }
   }
 

@@ -5,13 +5,15 @@
 // fetches /info for an id; calls for the same id within a short window are
 // coalesced into one request, and a request already in flight is followed by
 // exactly one more (so the last word is always a fresh read). A 404 means the
-// image is gone and removes it.
+// image is gone and removes it; any other failure is retried a few times
+// with a growing pause.
 //
 // Listeners get (id, info) on change and (id, null) on removal.
 
 import { getInfo } from './api.js';
 
 const COALESCE_MS = 120;
+const RETRIES = 6;
 
 class Store {
   constructor() {
@@ -108,14 +110,18 @@ class Store {
     p.inflight = true;
     const waiters = p.waiters.splice(0);
     let result = this.items.get(id) || null;
+    let failed = false;
     try {
       const info = await getInfo(id);
       this.update(info);
       result = this.items.get(id) || null;
+      p.failures = 0;
     } catch (err) {
       if (err && err.status === 404) {
         this.remove(id);
         result = null;
+      } else {
+        failed = true;
       }
     }
     p.inflight = false;
@@ -123,6 +129,12 @@ class Store {
     if (this.removed.has(id)) {
       this.pending.delete(id);
       for (const w of p.waiters.splice(0)) w(null);
+    } else if (failed && (p.failures = (p.failures || 0) + 1) <= RETRIES) {
+      // The read that would bring URLs and sizes failed (a busy or restarting
+      // service): try again with a growing pause rather than leave a card
+      // without its picture.
+      p.again = false;
+      p.timer = setTimeout(() => this.run(id), Math.min(1000 * 2 ** (p.failures - 1), 15000));
     } else if (p.again) {
       p.again = false;
       p.timer = setTimeout(() => this.run(id), COALESCE_MS);
@@ -140,8 +152,12 @@ function stripUndefined(obj) {
   return out;
 }
 
+// True while an image may still change on its own: in work, or reported
+// ready by an event whose fuller read (URLs, sizes) has not landed yet.
 export function isInWork(info) {
-  return !!info && (info.status === 'pending' || info.status === 'processing');
+  if (!info) return false;
+  if (info.status === 'pending' || info.status === 'processing') return true;
+  return Object.values(info.variants || {}).some((v) => v.status === 'pending' || (v.status === 'ready' && !v.url));
 }
 
 export const store = new Store();

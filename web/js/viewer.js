@@ -268,18 +268,22 @@ export class Viewer {
     const name = (info && info.filename) || 'The image';
     this.confirmYes.disabled = true;
     this.message.textContent = 'Deleting…';
+    // The stream's "deleted" event can arrive before the 204 and take the
+    // card away: find the neighbour now, and keep this viewer in charge.
+    const neighbour = this.focusAfterDelete(id);
+    this.deleting = true;
     try {
       await deleteImage(id);
     } catch (err) {
       if (!(err instanceof ApiError) || err.status !== 404) {
+        this.deleting = false;
         this.confirmYes.disabled = false;
         this.message.textContent = `Could not delete: ${err.message}`;
         return;
       }
       // 404: someone else deleted it already; the outcome is the same.
     }
-    this.deleting = true;
-    this.focusNext = this.focusAfterDelete(id);
+    this.focusNext = neighbour && neighbour.isConnected ? neighbour : this.focusAfterDelete(id);
     store.remove(id);
     this.deleting = false;
     this.close();

@@ -73,7 +73,8 @@ test('no axe violations; keyboard reaches every control with a visible focus', a
   // Tab from the top: the skip link, the file picker, the copy choices, the
   // filter and the card are all reached, each with a visible outline.
   await page.setViewportSize({ width: 1280, height: 860 });
-  await page.evaluate(() => { document.activeElement?.blur(); window.scrollTo(0, 0); });
+  await page.reload();
+  await card.locator('img').waitFor();
   const reached = new Map();
   for (let i = 0; i < 40; i += 1) {
     await page.keyboard.press('Tab');
