@@ -511,8 +511,10 @@ static ip_status s3_perform(stor_s3 *s3, const s3_req *rq, s3_resp *resp, int64_
     ip_status st = IP_INTERNAL;
     char *url = NULL, *enc_key = NULL;
     struct curl_slist *hdrs = NULL;
-    char what[96];
-    snprintf(what, sizeof what, "%s %.60s", rq->method, rq->key ? rq->key : s3->bucket);
+    char what[128];
+    const char *q = rq->query && rq->query[0] ? rq->query : NULL;
+    snprintf(what, sizeof what, "%s %.60s%s%.24s", rq->method, rq->key ? rq->key : s3->bucket,
+             q ? "?" : "", q ? q : "");
     resp_reset(resp, rq->max_body);
     set_err(err, errlen, "%s", "");
 
@@ -529,7 +531,6 @@ static ip_status s3_perform(stor_s3 *s3, const s3_req *rq, s3_resp *resp, int64_
         if (!enc_key)
             goto oom;
     }
-    const char *q = rq->query && rq->query[0] ? rq->query : NULL;
     if (asprintf(&url, "%s/%s%s%s%s%s", s3->endpoint, s3->bucket, enc_key ? "/" : "",
                  enc_key ? enc_key : "", q ? "?" : "", q ? q : "") < 0) {
         url = NULL;
