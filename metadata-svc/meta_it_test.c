@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <events.pb-c.h>
 #include <metadata.pb-c.h>
@@ -1404,6 +1406,102 @@ static void test_deadline(void)
     }
 }
 
+/* ---- the binary itself: starts, serves, stops cleanly on SIGTERM */
+
+/* Runs metadata-svc with `extra` (NAME=value, NULL-terminated) added to the
+ * environment, stderr into log_path; returns its pid. */
+static pid_t spawn_service(const char *const *extra, const char *log_path, const char *arg)
+{
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        if (freopen(log_path, "w", stderr) == NULL || freopen("/dev/null", "w", stdout) == NULL)
+            _exit(126);
+        setenv("IP_PG_DSN", test_dsn, 1);
+        setenv("IP_METADATA_RPC_URL", "tcp://127.0.0.1:7121", 1);
+        setenv("IP_METADATA_EVENTS_URL", "tcp://127.0.0.1:7122", 1);
+        for (size_t i = 0; extra != NULL && extra[i] != NULL; i++)
+            putenv((char *)extra[i]);
+        execl(META_BIN, META_BIN, arg, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Waits up to timeout_ms for pid; returns its exit code, or -1. */
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+    int64_t deadline = ip_mono_ms() + timeout_ms;
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (ip_mono_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        nng_msleep(20);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static bool file_contains(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    char line[4096];
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f) != NULL)
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
+static void test_binary(void)
+{
+    char log[] = "/tmp/meta_it_binary_XXXXXX";
+    int fd = mkstemp(log);
+    REQUIRE(fd >= 0);
+    close(fd);
+
+    /* --config-vars prints the table and exits 0. */
+    pid_t pid = spawn_service(NULL, log, "--config-vars");
+    CHECK(wait_exit(pid, 5000) == 0);
+
+    /* A bad configuration: refuses to start, every problem named. */
+    const char *bad[] = {"IP_PG_POOL_SIZE=0", "IP_RPC_WORKERS=lots", NULL};
+    pid = spawn_service(bad, log, NULL);
+    CHECK(wait_exit(pid, 5000) != 0);
+    CHECK(file_contains(log, "IP_PG_POOL_SIZE") && file_contains(log, "IP_RPC_WORKERS"));
+
+    /* Twice: serves, and the second start applies no migration. */
+    for (int run = 0; run < 2; run++) {
+        pid = spawn_service(NULL, log, NULL);
+        ip_rpc_client *c = NULL;
+        ip_rpc_client_opts co = {.urls = "tcp://127.0.0.1:7121", .timeout_ms = 2000};
+        REQUIRE(ip_rpc_client_new(&imageproc__metadata__descriptor, &co, &c) == IP_OK);
+        int64_t deadline = ip_mono_ms() + 20000;
+        while (ip_rpc_ping(c, 500) != IP_OK) {
+            if (ip_mono_ms() > deadline || waitpid(pid, NULL, WNOHANG) == pid) {
+                fprintf(stderr, "metadata-svc did not come up; log in %s\n", log);
+                exit(1);
+            }
+        }
+        char unknown[IP_UUID_STRLEN + 1];
+        ip_uuid_v7_str(unknown);
+        Imageproc__GetImageRequest req = IMAGEPROC__GET_IMAGE_REQUEST__INIT;
+        req.id = unknown;
+        ProtobufCMessage *out = NULL;
+        CHECK(ip_rpc_invoke(c, "GetImage", &req.base, &out, NULL, NULL, 0) == IP_NOT_FOUND);
+        ip_rpc_client_free(c);
+        kill(pid, SIGTERM);
+        CHECK(wait_exit(pid, 10000) == 0);
+        CHECK(file_contains(log, "\"event\":\"migrations.done\",\"applied\":0"));
+        CHECK(file_contains(log, "service.stopped"));
+    }
+    unlink(log);
+}
+
 /* ------------------------------------------------------------- main */
 
 static const struct {
@@ -1431,6 +1529,7 @@ static const struct {
     {"no_resurrection", test_no_resurrection, true},
     {"events", test_events, true},
     {"deadline", test_deadline, true},
+    {"binary", test_binary, false},
     {"pg_restart", test_pg_restart, true},
 };
 
@@ -1449,7 +1548,8 @@ int main(int argc, char **argv)
             continue;
         ensure_db(TEST_DB);
         dsn_with_db(TEST_DB, test_dsn, sizeof(test_dsn));
-        if (tests[i].service || strcmp(tests[i].name, "list_explain") == 0)
+        if (tests[i].service || strcmp(tests[i].name, "list_explain") == 0 ||
+            strcmp(tests[i].name, "binary") == 0)
             start_service();
         tests[i].fn();
         if (service != NULL)
