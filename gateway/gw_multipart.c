@@ -216,11 +216,10 @@ static char *param_value(const char **pp, const char *end, size_t *vlen)
     size_t n = 0;
     if (p < end && *p == '"') {
         p++;
-        while (p < end && *p != '"') {
-            if (*p == '\\' && p + 1 < end)
-                p++;
+        /* No backslash escapes: browsers send them literally (a Windows path)
+         * and encode a quote as %22 (HTML's multipart/form-data rules). */
+        while (p < end && *p != '"')
             v[n++] = *p++;
-        }
         if (p < end)
             p++;
     } else {

@@ -133,6 +133,16 @@ static void test_preamble_epilogue_and_no_file(void)
     gw_multipart_free(mp);
 }
 
+static void test_windows_filename(void)
+{
+    const char *b = "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; "
+                    "filename=\"C:\\Users\\me\\p.png\"\r\n\r\nx\r\n--XyZ--";
+    gw_multipart *mp;
+    CHECK(parse("XyZ", b, strlen(b), 0, &mp) == GW_MP_OK);
+    CHECK(strcmp(gw_multipart_filename(mp), "p.png") == 0);
+    gw_multipart_free(mp);
+}
+
 static void test_empty_file(void)
 {
     const char *b = "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\"\r\n"
@@ -195,6 +205,7 @@ int main(void)
         {"gateway.multipart.bad", test_bad},
         {"gateway.multipart.preamble_epilogue", test_preamble_epilogue_and_no_file},
         {"gateway.multipart.empty_file", test_empty_file},
+        {"gateway.multipart.windows_filename", test_windows_filename},
         {"gateway.multipart.filename", test_filename},
     };
     return gw_test_run(tests, sizeof tests / sizeof tests[0]);

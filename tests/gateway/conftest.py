@@ -169,16 +169,50 @@ def originals_total():
     return len(s3_list("o/"))
 
 
+def v7_floor(ms):
+    """The smallest UUIDv7 text for a Unix time in ms (v7 text sorts by time)."""
+    h = "%012x" % ms
+    return "%s-%s-7000-8000-000000000000" % (h[:8], h[8:12])
+
+
+def _is_v7(s):
+    try:
+        return uuid.UUID(s).version == 7 and len(s) == 36
+    except ValueError:
+        return False
+
+
+def rows_missing(ids):
+    if not ids:
+        return []
+    have = set(psql("select id from images where id in (%s)" % ",".join("'%s'" % i for i in ids)).split())
+    return [i for i in ids if i not in have]
+
+
 class Snapshot:
-    """Rows and originals before a refused request, compared after it."""
+    """Checks that a refused request left nothing behind, on a stack other
+    clients may be using at the same time: no row carries the request's marker
+    filename, and every original stored since the snapshot belongs to a row
+    (a refused upload's object would have none). An original whose row is
+    being committed by a concurrent upload is given a few seconds."""
 
     def __init__(self):
-        self.rows = rows_total()
-        self.objs = originals_total()
+        self.t0_ms = int(time.time() * 1000) - 1000
+        self.marker = "bad-" + uuid.uuid4().hex
 
     def assert_unchanged(self):
-        assert rows_total() == self.rows, "a row was left behind"
-        assert originals_total() == self.objs, "an object was left behind"
+        if self.marker:
+            assert psql("select count(*) from images where filename like '%%%s%%'" % self.marker) == "0", \
+                "a row was left behind"
+        start = "o/" + v7_floor(self.t0_ms)
+        end = time.monotonic() + 10
+        while True:
+            now = "o/" + v7_floor(int(time.time() * 1000) + 1000)
+            keys = [k for k in s3_list("o/") if start < k < now and _is_v7(k[2:])]
+            orphans = rows_missing([k[2:] for k in keys])
+            if not orphans:
+                return
+            assert time.monotonic() < end, "objects left behind: %s" % orphans
 
 
 # ------------------------------------------------------------------ fixtures

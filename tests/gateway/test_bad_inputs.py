@@ -6,17 +6,19 @@ import zlib
 
 import pytest
 
-from conftest import (API, UPLOAD_MAX, Snapshot, gateway_alive, info, problem, psql, session,
-                      upload, wait_status)
+from conftest import API, UPLOAD_MAX, Snapshot, gateway_alive, info, psql, session
 
 B = "XyZzy"
 MP = "multipart/form-data; boundary=" + B
 
 
+_MARK = [""]  # the current Snapshot's marker, put in every filename
+
+
 def part(name, data, filename=None, extra=b""):
     disp = 'form-data; name="%s"' % name
     if filename is not None:
-        disp += '; filename="%s"' % filename
+        disp += '; filename="%s%s"' % (_MARK[0], filename)
     head = ("--%s\r\nContent-Disposition: %s\r\n" % (B, disp)).encode() + extra + b"\r\n"
     return head + data + b"\r\n"
 
@@ -104,8 +106,9 @@ def test_at_least_30_cases(png):
 
 @pytest.mark.parametrize("idx", range(36))
 def test_bad_upload(png, idx):
-    name, call, status = cases(png)[idx]
     snap = Snapshot()
+    _MARK[0] = snap.marker
+    name, call, status = cases(png)[idx]
     r = call()
     assert r.status_code == status, (name, r.status_code, r.text[:300])
     assert r.headers["Content-Type"].startswith("application/problem+json"), (name, r.headers)
