@@ -21,10 +21,10 @@ ip_status meta_events_new(const char *url, meta_events **out);
 /* Closes the socket. NULL does nothing. */
 void meta_events_free(meta_events *ev);
 
-/* Stamps ev->seq with the next sequence number of this publisher and sends
- * the event (borrowed). The caller orders calls: events of one image must be
- * published in the order their changes committed (meta_service holds the
- * image's ordering lock across commit and publish). Never blocks. */
+/* Stamps e->seq with the next sequence number of this publisher and sends
+ * the event (borrowed); subscribers receive seq strictly increasing. The caller orders calls:
+ * events of one image must be published in the order their changes committed (meta_service holds
+ * the image's ordering lock across commit and publish). Never blocks. */
 void meta_events_publish(meta_events *ev, Imageproc__StatusEvent *e);
 
 #endif

@@ -19,6 +19,8 @@
 #include <nng/supplemental/util/platform.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1167,11 +1169,11 @@ static Imageproc__StatusEvent *next_event(nng_socket s, const char *id, int time
     return NULL;
 }
 
-static void test_events(void)
+/* A subscriber whose pipe is up: images are made until it sees one (pub
+ * drops messages before the subscriber's pipe is connected). */
+static nng_socket sub_ready(void)
 {
     nng_socket s = sub_open();
-    /* Readiness: create images until the subscriber sees one (pub drops
-     * messages before the subscriber's pipe is up). */
     int64_t deadline = ip_mono_ms() + 10000;
     for (;;) {
         char warm[IP_UUID_STRLEN + 1];
@@ -1180,10 +1182,15 @@ static void test_events(void)
         id_call("DeleteImage", warm, NULL);
         if (e != NULL) {
             imageproc__status_event__free_unpacked(e, NULL);
-            break;
+            return s;
         }
         REQUIRE(ip_mono_ms() < deadline);
     }
+}
+
+static void test_events(void)
+{
+    nng_socket s = sub_ready();
 
     char id[IP_UUID_STRLEN + 1];
     msg_free(create_image(id, all_ops, 3, 0, NULL));
@@ -1253,6 +1260,103 @@ static void test_events(void)
     CHECK(extra == NULL);
     if (extra != NULL)
         imageproc__status_event__free_unpacked(extra, NULL);
+    nng_close(s);
+}
+
+/* Racing writers on a few images: each image's events arrive in commit order
+ * (their commit times never go back, seq always increases) and the last one
+ * is the final state. */
+enum { ORDER_IMAGES = 4, ORDER_THREADS = 8, ORDER_ROUNDS = 6 };
+static char order_ids[ORDER_IMAGES][IP_UUID_STRLEN + 1];
+static atomic_int order_done;
+
+static void *order_writer(void *p)
+{
+    int t = (int)(intptr_t)p;
+    for (int r = 0; r < ORDER_ROUNDS; r++) {
+        for (int k = 0; k < ORDER_IMAGES; k++) {
+            const char *id = order_ids[(k + t) % ORDER_IMAGES];
+            const char *name = all_ops[(r + t) % 3];
+            char reason[64];
+            snprintf(reason, sizeof(reason), "attempt %d.%d failed", t, r);
+            put_variant(id, name, false, reason, NULL);
+            if ((r + t) % 3 == 0)
+                put_variant(id, name, true, NULL, NULL);
+            id_call("FinishImage", id, NULL);
+            id_call("MarkProcessing", id, NULL);
+        }
+    }
+    atomic_fetch_add(&order_done, 1);
+    return NULL;
+}
+
+static void test_events_order(void)
+{
+    nng_socket s = sub_ready();
+    for (int k = 0; k < ORDER_IMAGES; k++)
+        msg_free(create_image(order_ids[k], all_ops, 3, 0, NULL));
+    pthread_t th[ORDER_THREADS];
+    for (int t = 0; t < ORDER_THREADS; t++)
+        pthread_create(&th[t], NULL, order_writer, (void *)(intptr_t)t);
+    /* Read while they write, so the subscriber keeps up. */
+    int64_t last_at[ORDER_IMAGES] = {0}, last_seq = 0;
+    int count[ORDER_IMAGES] = {0}, disorder = 0, total = 0;
+    Imageproc__ImageStatus last_status[ORDER_IMAGES] = {0};
+    const char *last_variant[ORDER_IMAGES] = {0};
+    char last_variant_buf[ORDER_IMAGES][16];
+    bool writers_done = false;
+    int64_t quiet_since = ip_mono_ms();
+    while (!writers_done || ip_mono_ms() - quiet_since < 1000) {
+        void *buf = NULL;
+        size_t len = 0;
+        if (nng_recv(s, &buf, &len, NNG_FLAG_ALLOC) == 0) {
+            quiet_since = ip_mono_ms();
+            Imageproc__StatusEvent *e = imageproc__status_event__unpack(NULL, len, buf);
+            nng_free(buf, len);
+            REQUIRE(e != NULL);
+            if (e->seq <= last_seq) {
+                fprintf(stderr, "seq %lld after %lld\n", (long long)e->seq, (long long)last_seq);
+                disorder++;
+            }
+            last_seq = e->seq;
+            for (int k = 0; k < ORDER_IMAGES; k++) {
+                if (strcmp(e->id, order_ids[k]) != 0)
+                    continue;
+                if (e->at_us < last_at[k]) {
+                    fprintf(stderr, "image %d: at_us %lld after %lld\n", k, (long long)e->at_us,
+                            (long long)last_at[k]);
+                    disorder++;
+                }
+                last_at[k] = e->at_us;
+                last_status[k] = e->status;
+                snprintf(last_variant_buf[k], sizeof(last_variant_buf[k]), "%s", e->variant);
+                last_variant[k] = last_variant_buf[k];
+                count[k]++;
+                total++;
+            }
+            imageproc__status_event__free_unpacked(e, NULL);
+        }
+        if (!writers_done && atomic_load(&order_done) == ORDER_THREADS) {
+            writers_done = true;
+            for (int t = 0; t < ORDER_THREADS; t++)
+                pthread_join(th[t], NULL);
+            /* Finish every image: every variant ready, then FinishImage. */
+            for (int k = 0; k < ORDER_IMAGES; k++) {
+                for (int v = 0; v < 3; v++)
+                    CHECK(put_variant(order_ids[k], all_ops[v], true, NULL, NULL) == IP_OK);
+                CHECK(id_call("FinishImage", order_ids[k], NULL) == IP_OK);
+            }
+            quiet_since = ip_mono_ms();
+        }
+    }
+    fprintf(stderr, "events received: %d (%d %d %d %d)\n", total, count[0], count[1], count[2],
+            count[3]);
+    CHECK(disorder == 0);
+    for (int k = 0; k < ORDER_IMAGES; k++) {
+        CHECK(count[k] >= 3);
+        CHECK(last_status[k] == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+        CHECK(last_variant[k] != NULL && last_variant[k][0] == '\0');
+    }
     nng_close(s);
 }
 
@@ -1528,6 +1632,7 @@ static const struct {
     {"race", test_race, true},
     {"no_resurrection", test_no_resurrection, true},
     {"events", test_events, true},
+    {"events_order", test_events_order, true},
     {"deadline", test_deadline, true},
     {"binary", test_binary, false},
     {"pg_restart", test_pg_restart, true},
