@@ -50,11 +50,14 @@ typedef struct proc_config {
     char *log_level;
 } proc_config;
 
-#define V(name, type, def, lo, hi, field, help)                                                  \
-    {name, type, def, lo, hi, false, offsetof(proc_config, field), help}
+#define V(name, type, def, lo, hi, field, help)                                                    \
+    {                                                                                              \
+        name, type, def, lo, hi, false, offsetof(proc_config, field), help                         \
+    }
 
 static const ip_cfg_var config_table[] = {
-    V("IP_KAFKA_BROKERS", IP_CFG_STRING, "127.0.0.1:19092", 0, 0, brokers, "Kafka bootstrap servers"),
+    V("IP_KAFKA_BROKERS", IP_CFG_STRING, "127.0.0.1:19092", 0, 0, brokers,
+      "Kafka bootstrap servers"),
     V("IP_KAFKA_TOPIC", IP_CFG_STRING, "image-jobs", 0, 0, topic, "topic of ProcessJob messages"),
     V("IP_KAFKA_DLQ_TOPIC", IP_CFG_STRING, "image-jobs.dlq", 0, 0, dlq_topic,
       "dead-letter topic for jobs out of attempts"),

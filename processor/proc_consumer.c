@@ -71,8 +71,8 @@ typedef struct part {
 } part;
 
 struct proc_consumer {
-    rd_kafka_t *rk;   /* consumer */
-    rd_kafka_t *dlq;  /* producer for the dead-letter topic */
+    rd_kafka_t *rk;  /* consumer */
+    rd_kafka_t *dlq; /* producer for the dead-letter topic */
     char *topic, *dlq_topic;
     int max_attempts, backoff_ms, nworkers;
     const proc_job_ctx *job;
@@ -82,10 +82,10 @@ struct proc_consumer {
     pthread_cond_t idle_cv; /* a job finished (revoke and shutdown wait on it) */
     pthread_cond_t wake_cv; /* backoff sleepers: revoke or drain happened */
     part *parts;
-    unsigned rr;            /* round-robin start for fairness across partitions */
+    unsigned rr; /* round-robin start for fairness across partitions */
     int in_flight;
-    bool draining;          /* shutting down: start nothing new */
-    bool stopping;          /* workers exit */
+    bool draining; /* shutting down: start nothing new */
+    bool stopping; /* workers exit */
     pthread_t *threads;
     int nthreads;
 
@@ -168,10 +168,10 @@ static ip_status send_to_dlq(proc_consumer *c, const Imageproc__ProcessJob *job,
     atomic_init(&w.done, 0);
     atomic_init(&w.err, 0);
     const char *key = job->id ? job->id : "";
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        c->dlq, RD_KAFKA_V_TOPIC(c->dlq_topic), RD_KAFKA_V_KEY(key, strlen(key)),
-        RD_KAFKA_V_VALUE(buf, n), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_OPAQUE(&w), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e =
+        rd_kafka_producev(c->dlq, RD_KAFKA_V_TOPIC(c->dlq_topic), RD_KAFKA_V_KEY(key, strlen(key)),
+                          RD_KAFKA_V_VALUE(buf, n), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_OPAQUE(&w), RD_KAFKA_V_END);
     free(buf);
     if (e) {
         snprintf(err, errlen, "produce to %s: %s", c->dlq_topic, rd_kafka_err2str(e));
@@ -355,8 +355,9 @@ static void *worker_main(void *arg)
                 j->msg->offset + 1;
             rd_kafka_resp_err_t e = rd_kafka_offsets_store(c->rk, l);
             if (e)
-                ip_log(IP_LOG_ERROR, "kafka.offset_store_failed", IP_LI("partition", j->msg->partition),
-                       IP_LI("offset", j->msg->offset), IP_LS("err", rd_kafka_err2str(e)));
+                ip_log(IP_LOG_ERROR, "kafka.offset_store_failed",
+                       IP_LI("partition", j->msg->partition), IP_LI("offset", j->msg->offset),
+                       IP_LS("err", rd_kafka_err2str(e)));
             rd_kafka_topic_partition_list_destroy(l);
         } else {
             /* Abandoned: nothing after it in this partition may be stored. */
@@ -478,11 +479,11 @@ ip_status proc_consumer_new(const proc_consumer_opts *o, proc_consumer **out, ch
     c->job = o->job;
 
     static const double buckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
-    c->m_jobs = ip_metric_counter("proc_jobs_total", "jobs finished, by recorded outcome",
-                                  "outcome");
+    c->m_jobs =
+        ip_metric_counter("proc_jobs_total", "jobs finished, by recorded outcome", "outcome");
     c->m_duration = ip_metric_histogram("proc_job_duration_seconds",
-                                        "time from taking a job to its recorded outcome",
-                                        "outcome", buckets, sizeof(buckets) / sizeof(buckets[0]));
+                                        "time from taking a job to its recorded outcome", "outcome",
+                                        buckets, sizeof(buckets) / sizeof(buckets[0]));
     c->m_in_flight = ip_metric_gauge("proc_jobs_in_flight", "jobs running now", NULL);
     c->m_retries = ip_metric_counter("proc_job_retries_total",
                                      "job runs repeated after a transient failure", NULL);
@@ -633,7 +634,8 @@ ip_status proc_consumer_run(proc_consumer *c, bool (*should_stop)(void *arg), vo
         if (m) {
             if (m->err) {
                 if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                    ip_log(IP_LOG_WARN, "kafka.consume_error", IP_LS("err", rd_kafka_message_errstr(m)));
+                    ip_log(IP_LOG_WARN, "kafka.consume_error",
+                           IP_LS("err", rd_kafka_message_errstr(m)));
                 rd_kafka_message_destroy(m);
             } else {
                 dispatch(c, m);

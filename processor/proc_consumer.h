@@ -13,15 +13,15 @@
 #include "proc_job.h"
 
 typedef struct proc_consumer_opts {
-    const char *brokers;       /* "127.0.0.1:19092" */
-    const char *topic;         /* "image-jobs" */
-    const char *dlq_topic;     /* "image-jobs.dlq" */
-    const char *group;         /* "processor" */
-    int workers;               /* jobs at once (<= 0: the number of cores) */
-    int max_attempts;          /* runs of a job with transient failures before the DLQ */
-    int backoff_ms;            /* the first retry delay; doubles each time, capped at 32x */
-    int session_timeout_ms;    /* group session timeout; 0 = 10000 */
-    const proc_job_ctx *job;   /* borrowed for the consumer's life */
+    const char *brokers;     /* "127.0.0.1:19092" */
+    const char *topic;       /* "image-jobs" */
+    const char *dlq_topic;   /* "image-jobs.dlq" */
+    const char *group;       /* "processor" */
+    int workers;             /* jobs at once (<= 0: the number of cores) */
+    int max_attempts;        /* runs of a job with transient failures before the DLQ */
+    int backoff_ms;          /* the first retry delay; doubles each time, capped at 32x */
+    int session_timeout_ms;  /* group session timeout; 0 = 10000 */
+    const proc_job_ctx *job; /* borrowed for the consumer's life */
 } proc_consumer_opts;
 
 typedef struct proc_consumer proc_consumer;

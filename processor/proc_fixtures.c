@@ -11,13 +11,20 @@
 #include <vips/vips.h>
 
 static const char *const names[FX_COUNT] = {
-    [FX_JPEG] = "jpeg",           [FX_JPEG_PROGRESSIVE] = "jpeg_progressive",
-    [FX_JPEG_CMYK] = "jpeg_cmyk", [FX_PNG8] = "png8",
-    [FX_PNG16] = "png16",         [FX_PNG_PALETTE] = "png_palette",
-    [FX_PNG_ALPHA] = "png_alpha", [FX_PNG_GREY] = "png_grey",
-    [FX_WEBP] = "webp",           [FX_WEBP_ALPHA] = "webp_alpha",
-    [FX_GIF] = "gif",             [FX_AVIF] = "avif",
-    [FX_HEIC] = "heic",           [FX_TIFF] = "tiff",
+    [FX_JPEG] = "jpeg",
+    [FX_JPEG_PROGRESSIVE] = "jpeg_progressive",
+    [FX_JPEG_CMYK] = "jpeg_cmyk",
+    [FX_PNG8] = "png8",
+    [FX_PNG16] = "png16",
+    [FX_PNG_PALETTE] = "png_palette",
+    [FX_PNG_ALPHA] = "png_alpha",
+    [FX_PNG_GREY] = "png_grey",
+    [FX_WEBP] = "webp",
+    [FX_WEBP_ALPHA] = "webp_alpha",
+    [FX_GIF] = "gif",
+    [FX_AVIF] = "avif",
+    [FX_HEIC] = "heic",
+    [FX_TIFF] = "tiff",
 };
 
 const char *proc_fixture_name(proc_fixture_kind k)
@@ -75,8 +82,7 @@ static VipsImage *picture_alpha(int w, int h)
     VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 3);
     VipsImage *out = NULL, *a = NULL;
     double zero[1] = {0};
-    if (vips_black(&t[0], w, h, NULL) ||
-        vips_linear1(t[0], &t[1], 0, 255, "uchar", TRUE, NULL) ||
+    if (vips_black(&t[0], w, h, NULL) || vips_linear1(t[0], &t[1], 0, 255, "uchar", TRUE, NULL) ||
         !(a = vips_image_copy_memory(t[1])) ||
         vips_draw_rect(a, zero, 1, w / 2, h / 2, w - w / 2, h - h / 2, "fill", TRUE, NULL) ||
         vips_bandjoin2(pic, a, &t[2], NULL) ||
@@ -145,8 +151,8 @@ int proc_fixture_make(proc_fixture_kind k, int w, int h, void **buf, size_t *len
                                   "Q", 60, "effort", 0, NULL);
         break;
     case FX_HEIC:
-        rc = vips_heifsave_buffer(pic, buf, len, "compression",
-                                  VIPS_FOREIGN_HEIF_COMPRESSION_HEVC, "Q", 60, NULL);
+        rc = vips_heifsave_buffer(pic, buf, len, "compression", VIPS_FOREIGN_HEIF_COMPRESSION_HEVC,
+                                  "Q", 60, NULL);
         break;
     case FX_TIFF:
         rc = vips_tiffsave_buffer(pic, buf, len, "compression", VIPS_FOREIGN_TIFF_COMPRESSION_LZW,
@@ -172,20 +178,32 @@ int proc_fixture_oriented_jpeg(int orientation, int w, int h, void **buf, size_t
     /* The stored picture is the inverse of what `orientation` does on display. */
     int rc = 0;
     switch (orientation) {
-    case 2: rc = vips_flip(pic, &t[0], VIPS_DIRECTION_HORIZONTAL, NULL); break;
-    case 3: rc = vips_rot(pic, &t[0], VIPS_ANGLE_D180, NULL); break;
-    case 4: rc = vips_flip(pic, &t[0], VIPS_DIRECTION_VERTICAL, NULL); break;
+    case 2:
+        rc = vips_flip(pic, &t[0], VIPS_DIRECTION_HORIZONTAL, NULL);
+        break;
+    case 3:
+        rc = vips_rot(pic, &t[0], VIPS_ANGLE_D180, NULL);
+        break;
+    case 4:
+        rc = vips_flip(pic, &t[0], VIPS_DIRECTION_VERTICAL, NULL);
+        break;
     case 5:
         rc = vips_rot(pic, &t[1], VIPS_ANGLE_D90, NULL) ||
              vips_flip(t[1], &t[0], VIPS_DIRECTION_HORIZONTAL, NULL);
         break;
-    case 6: rc = vips_rot(pic, &t[0], VIPS_ANGLE_D270, NULL); break;
+    case 6:
+        rc = vips_rot(pic, &t[0], VIPS_ANGLE_D270, NULL);
+        break;
     case 7:
         rc = vips_rot(pic, &t[1], VIPS_ANGLE_D90, NULL) ||
              vips_flip(t[1], &t[0], VIPS_DIRECTION_VERTICAL, NULL);
         break;
-    case 8: rc = vips_rot(pic, &t[0], VIPS_ANGLE_D90, NULL); break;
-    default: rc = vips_copy(pic, &t[0], NULL); break;
+    case 8:
+        rc = vips_rot(pic, &t[0], VIPS_ANGLE_D90, NULL);
+        break;
+    default:
+        rc = vips_copy(pic, &t[0], NULL);
+        break;
     }
     if (!rc)
         rc = vips_copy(t[0], &t[2], NULL);
@@ -232,8 +250,8 @@ static size_t gps_exif_block(unsigned char out[160])
     put32(tf + 4, 8);
     /* IFD0 at 8: 2 entries -> 2 + 24 + 4 = 30 bytes; GPS IFD at 38. */
     put16(tf + 8, 2);
-    ifd_entry(tf + 10, 0x0112, 3, 1, 1);      /* Orientation SHORT 1 */
-    ifd_entry(tf + 22, 0x8825, 4, 1, 38);     /* GPSInfo LONG -> 38 */
+    ifd_entry(tf + 10, 0x0112, 3, 1, 1);  /* Orientation SHORT 1 */
+    ifd_entry(tf + 22, 0x8825, 4, 1, 38); /* GPSInfo LONG -> 38 */
     put32(tf + 34, 0);
     /* GPS IFD at 38: 5 entries -> 2 + 60 + 4 = 66 bytes; data at 104. */
     put16(tf + 38, 5);

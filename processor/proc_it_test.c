@@ -477,8 +477,10 @@ static void check_upright(VipsImage *im)
 static void setup(const char *name)
 {
     snprintf(brokers, sizeof(brokers), "%s", env_or("IP_KAFKA_BROKERS", "127.0.0.1:19092"));
-    snprintf(meta_url, sizeof(meta_url), "%s", env_or("IP_METADATA_RPC_URL", "tcp://127.0.0.1:7101"));
-    snprintf(stor_url, sizeof(stor_url), "%s", env_or("IP_STORAGE_RPC_URL", "tcp://127.0.0.1:7201"));
+    snprintf(meta_url, sizeof(meta_url), "%s",
+             env_or("IP_METADATA_RPC_URL", "tcp://127.0.0.1:7101"));
+    snprintf(stor_url, sizeof(stor_url), "%s",
+             env_or("IP_STORAGE_RPC_URL", "tcp://127.0.0.1:7201"));
     char u[IP_UUID_STRLEN + 1];
     ip_uuid_v4_str(u);
     u[8] = '\0';
@@ -699,9 +701,8 @@ static void test_dlq(void)
 {
     setup("dlq");
     proc_inst p;
-    proc_start(&p, "dlq", 9136, "IP_STORAGE_RPC_URL=tcp://127.0.0.1:7299",
-               "IP_JOB_MAX_ATTEMPTS=3", "IP_JOB_BACKOFF_MS=100", "IP_RPC_TIMEOUT_MS=300",
-               (const char *)NULL);
+    proc_start(&p, "dlq", 9136, "IP_STORAGE_RPC_URL=tcp://127.0.0.1:7299", "IP_JOB_MAX_ATTEMPTS=3",
+               "IP_JOB_BACKOFF_MS=100", "IP_RPC_TIMEOUT_MS=300", (const char *)NULL);
     wait_log(&p, "\"kafka.assigned\"", 30000);
     void *buf = NULL;
     size_t len = 0;
@@ -886,7 +887,7 @@ static void test_two_processors(void)
 }
 
 static const ip_test_case tests[] = {
-    IP_TEST(formats),           IP_TEST(orientation), IP_TEST(gps_stripped),
+    IP_TEST(formats),           IP_TEST(orientation),       IP_TEST(gps_stripped),
     IP_TEST(corrupt_then_next), IP_TEST(deleted_meanwhile), IP_TEST(dlq),
     IP_TEST(sigkill_restart),   IP_TEST(two_processors),
 };

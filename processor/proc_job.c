@@ -31,8 +31,8 @@
 #include "storage.pb-c.h"
 
 static const char *const outcome_names[PROC_JOB_OUTCOME_COUNT] = {
-    [PROC_JOB_READY] = "ready",     [PROC_JOB_FAILED] = "failed",
-    [PROC_JOB_DELETED] = "deleted", [PROC_JOB_INVALID] = "invalid",
+    [PROC_JOB_READY] = "ready",         [PROC_JOB_FAILED] = "failed",
+    [PROC_JOB_DELETED] = "deleted",     [PROC_JOB_INVALID] = "invalid",
     [PROC_JOB_TRANSIENT] = "transient",
 };
 

@@ -17,17 +17,17 @@
 #define PROC_CACHE_CONTROL "public, max-age=31536000, immutable"
 
 typedef struct proc_job_ctx {
-    ip_rpc_client *meta;            /* service Metadata; borrowed */
-    ip_rpc_client *stor;            /* service Storage; borrowed */
-    const proc_settings *settings;  /* borrowed */
+    ip_rpc_client *meta;           /* service Metadata; borrowed */
+    ip_rpc_client *stor;           /* service Storage; borrowed */
+    const proc_settings *settings; /* borrowed */
 } proc_job_ctx;
 
 typedef enum proc_outcome {
-    PROC_JOB_READY = 0,  /* every variant stored and recorded, image finished */
-    PROC_JOB_FAILED,     /* permanent failure recorded on the image (FailImage) */
-    PROC_JOB_DELETED,    /* the image was deleted meanwhile; what this job wrote is removed */
-    PROC_JOB_INVALID,    /* the job names no valid image id: nothing can be recorded */
-    PROC_JOB_TRANSIENT,  /* a dependency is down or slow: run again later; nothing final */
+    PROC_JOB_READY = 0, /* every variant stored and recorded, image finished */
+    PROC_JOB_FAILED,    /* permanent failure recorded on the image (FailImage) */
+    PROC_JOB_DELETED,   /* the image was deleted meanwhile; what this job wrote is removed */
+    PROC_JOB_INVALID,   /* the job names no valid image id: nothing can be recorded */
+    PROC_JOB_TRANSIENT, /* a dependency is down or slow: run again later; nothing final */
     PROC_JOB_OUTCOME_COUNT
 } proc_outcome;
 

@@ -54,7 +54,7 @@ static const char *const op_names[PROC_OP_COUNT] = {
 
 /* The loaders of the accepted formats; anything else is refused. */
 static const char *const accepted_loaders[] = {
-    "jpegload_buffer", "pngload_buffer", "webpload_buffer",
+    "jpegload_buffer", "pngload_buffer",  "webpload_buffer",
     "gifload_buffer",  "heifload_buffer", "tiffload_buffer",
 };
 
@@ -196,7 +196,8 @@ static ip_status open_header(const void *buf, size_t len, int64_t pixel_limit, V
     const char *name = type_name ? vips_nickname_find(g_type_from_name(type_name)) : NULL;
     if (!name) {
         vips_reason(NULL, 0, ""); /* drop "buffer is not in a known format" */
-        set_err(err, errlen, "not a supported image format (JPEG, PNG, WebP, GIF, AVIF, HEIC, TIFF)");
+        set_err(err, errlen,
+                "not a supported image format (JPEG, PNG, WebP, GIF, AVIF, HEIC, TIFF)");
         return IP_INVALID_ARGUMENT;
     }
     if (!loader_accepted(name)) {
@@ -205,7 +206,8 @@ static ip_status open_header(const void *buf, size_t len, int64_t pixel_limit, V
     }
     if (loader)
         snprintf(loader, loader_len, "%s", name);
-    VipsImage *im = vips_image_new_from_buffer(buf, len, "", "access", VIPS_ACCESS_SEQUENTIAL, NULL);
+    VipsImage *im =
+        vips_image_new_from_buffer(buf, len, "", "access", VIPS_ACCESS_SEQUENTIAL, NULL);
     if (!im) {
         vips_reason(err, errlen, "unreadable header");
         return IP_INVALID_ARGUMENT;
@@ -472,8 +474,8 @@ ip_status proc_variants_make(const void *buf, size_t len, unsigned ops, const pr
     VipsImage *hdr = NULL;
     VipsObject *ctx = NULL;
     int64_t reserved = 0;
-    ip_status st = open_header(buf, len, s->pixel_limit, &hdr, out->loader, sizeof(out->loader),
-                               err, errlen);
+    ip_status st =
+        open_header(buf, len, s->pixel_limit, &hdr, out->loader, sizeof(out->loader), err, errlen);
     if (st != IP_OK)
         return st;
     out->src_width = hdr->Xsize;
@@ -482,7 +484,8 @@ ip_status proc_variants_make(const void *buf, size_t len, unsigned ops, const pr
     /* The decode size: what the largest variant needs, in upright terms. */
     bool swap = vips_image_get_orientation_swap(hdr);
     double ow = swap ? hdr->Ysize : hdr->Xsize, oh = swap ? hdr->Xsize : hdr->Ysize;
-    bool want_resized = (ops & (PROC_OP_BIT(PROC_OP_RESIZED) | PROC_OP_BIT(PROC_OP_WATERMARKED))) != 0;
+    bool want_resized =
+        (ops & (PROC_OP_BIT(PROC_OP_RESIZED) | PROC_OP_BIT(PROC_OP_WATERMARKED))) != 0;
     double sc = 0;
     if (want_resized)
         sc = fmin(1.0, s->resized_max / fmax(ow, oh));
@@ -493,7 +496,8 @@ ip_status proc_variants_make(const void *buf, size_t len, unsigned ops, const pr
     int64_t need = estimate_decode_bytes(hdr, out->loader, dw, dh);
     int64_t limit = budget_limit();
     if (need > limit) {
-        set_err(err, errlen, "decoding this %dx%d image needs about %lld MiB, over the budget of %lld MiB",
+        set_err(err, errlen,
+                "decoding this %dx%d image needs about %lld MiB, over the budget of %lld MiB",
                 hdr->Xsize, hdr->Ysize, (long long)(need >> 20), (long long)(limit >> 20));
         st = IP_RESOURCE_EXHAUSTED;
         goto done;

@@ -28,8 +28,9 @@ typedef enum proc_op {
 } proc_op;
 
 #define PROC_OP_BIT(op) (1u << (unsigned)(op))
-#define PROC_OPS_ALL (PROC_OP_BIT(PROC_OP_THUMBNAIL) | PROC_OP_BIT(PROC_OP_RESIZED) | \
-                      PROC_OP_BIT(PROC_OP_WATERMARKED))
+#define PROC_OPS_ALL                                                                               \
+    (PROC_OP_BIT(PROC_OP_THUMBNAIL) | PROC_OP_BIT(PROC_OP_RESIZED) |                               \
+     PROC_OP_BIT(PROC_OP_WATERMARKED))
 
 /* "thumbnail" | "resized" | "watermarked"; never NULL for a valid op. */
 const char *proc_op_name(proc_op op);
@@ -49,7 +50,7 @@ void proc_settings_default(proc_settings *s);
 
 typedef struct proc_variant {
     proc_op op;
-    void *data;               /* owned: the encoded bytes (released by proc_variants_fini) */
+    void *data; /* owned: the encoded bytes (released by proc_variants_fini) */
     size_t len;
     int width, height;
     const char *format;       /* "jpeg" | "png" (static) */
@@ -58,11 +59,11 @@ typedef struct proc_variant {
 } proc_variant;
 
 typedef struct proc_variants {
-    int n;                          /* variants made, in op order */
+    int n; /* variants made, in op order */
     proc_variant v[PROC_OP_COUNT];
-    int src_width, src_height;      /* the original's stored size, from its header */
-    char loader[32];                /* libvips loader, e.g. "jpegload_buffer" */
-    int64_t budget_bytes;           /* decode memory reserved for this image */
+    int src_width, src_height; /* the original's stored size, from its header */
+    char loader[32];           /* libvips loader, e.g. "jpegload_buffer" */
+    int64_t budget_bytes;      /* decode memory reserved for this image */
 } proc_variants;
 
 /* Process-wide libvips setup; call once after VIPS_INIT and before any
@@ -77,8 +78,7 @@ void proc_variants_global_init(int concurrency, int64_t decode_budget_bytes);
  * formats), the stored width and height, and checks the pixel limit. Nothing
  * is decoded. Errors as proc_variants_make; `err` gets the reason. */
 ip_status proc_image_probe(const void *buf, size_t len, int64_t pixel_limit, int *width,
-                           int *height, char *loader, size_t loader_len, char *err,
-                           size_t errlen);
+                           int *height, char *loader, size_t loader_len, char *err, size_t errlen);
 
 /* Makes the variants in `ops` (a mask of PROC_OP_BIT) from the original in
  * `buf` (borrowed; only read during the call). On IP_OK `out` holds one entry

@@ -15,22 +15,22 @@
 #include "proc_fixtures.h"
 #include "proc_variants.h"
 
-#define CHECK(cond)                                                                     \
-    do {                                                                                \
-        if (!(cond)) {                                                                  \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);    \
-            return 1;                                                                   \
-        }                                                                               \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
+            return 1;                                                                              \
+        }                                                                                          \
     } while (0)
 
-#define CHECKF(cond, ...)                                                               \
-    do {                                                                                \
-        if (!(cond)) {                                                                  \
-            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);    \
-            fprintf(stderr, __VA_ARGS__);                                               \
-            fputc('\n', stderr);                                                        \
-            return 1;                                                                   \
-        }                                                                               \
+#define CHECKF(cond, ...)                                                                          \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);               \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            return 1;                                                                              \
+        }                                                                                          \
     } while (0)
 
 static proc_settings settings(void)
@@ -148,10 +148,10 @@ static int run_format(proc_fixture_kind k)
     return rc;
 }
 
-#define FORMAT_TEST(k)                                                                  \
-    static int test_format_##k(void)                                                    \
-    {                                                                                   \
-        return run_format(k);                                                           \
+#define FORMAT_TEST(k)                                                                             \
+    static int test_format_##k(void)                                                               \
+    {                                                                                              \
+        return run_format(k);                                                                      \
     }
 FORMAT_TEST(FX_JPEG)
 FORMAT_TEST(FX_JPEG_PROGRESSIVE)
@@ -295,8 +295,8 @@ static int test_corrupt(void)
         void *buf = NULL;
         size_t len = 0;
         CHECK(proc_fixture_make(kinds[i], 1200, 900, &buf, &len) == 0);
-        fprintf(stderr, "%s truncated to %zu of %zu bytes\n", proc_fixture_name(kinds[i]),
-                len / 2, len);
+        fprintf(stderr, "%s truncated to %zu of %zu bytes\n", proc_fixture_name(kinds[i]), len / 2,
+                len);
         int rc = expect_invalid(buf, len / 2, "");
         if (rc == 0) {
             /* A PNG with bytes overwritten in the middle of its data (CRC and
@@ -392,8 +392,7 @@ static int test_small_not_enlarged(void)
     g_free(buf);
     CHECKF(st == IP_OK, "%s", err);
     int rc = check_variant(&out.v[0], 320, 320, false) ||
-             check_variant(&out.v[1], 200, 100, false) ||
-             check_variant(&out.v[2], 200, 100, false);
+             check_variant(&out.v[1], 200, 100, false) || check_variant(&out.v[2], 200, 100, false);
     proc_variants_fini(&out);
     return rc;
 }
@@ -410,8 +409,7 @@ static int test_extreme_aspect(void)
     g_free(buf);
     CHECKF(st == IP_OK, "%s", err);
     int rc = check_variant(&out.v[0], 320, 320, false) ||
-             check_variant(&out.v[1], 1280, 32, false) ||
-             check_variant(&out.v[2], 1280, 32, false);
+             check_variant(&out.v[1], 1280, 32, false) || check_variant(&out.v[2], 1280, 32, false);
     proc_variants_fini(&out);
     return rc;
 }
@@ -510,8 +508,8 @@ static int test_probe(void)
     CHECK(proc_fixture_make(FX_HEIC, 640, 360, &buf, &len) == 0);
     int w = 0, h = 0;
     char loader[32], err[256];
-    ip_status st = proc_image_probe(buf, len, 100000000, &w, &h, loader, sizeof(loader), err,
-                                    sizeof(err));
+    ip_status st =
+        proc_image_probe(buf, len, 100000000, &w, &h, loader, sizeof(loader), err, sizeof(err));
     g_free(buf);
     CHECKF(st == IP_OK, "%s", err);
     CHECK(w == 640 && h == 360 && strcmp(loader, "heifload_buffer") == 0);
