@@ -24,7 +24,10 @@
  * timed out) or S3 answered 5xx. The wait doubles from 50 ms up to 1 s with
  * jitter, and no attempt starts when the call's budget would run out during
  * the wait. Bucket creation and the policy are not retried: start-up decides
- * what to do with their failure. A 4xx is never retried: it will not change.
+ * what to do with their failure. A 4xx is not retried: it will not change.
+ * The one exception is an object PUT answered 409 ExistingObjectIsDirectory,
+ * which a file-backed S3 gives while a concurrent delete removes the folder
+ * the PUT is making (see racing_folder); it is retried like a 5xx.
  *
  * LIMITS
  * Response bodies are capped (the caller's max for GET, a fixed size for XML
@@ -502,6 +505,19 @@ static ip_status map_http(const s3_resp *r, const char *what, char *err, size_t 
     return IP_INTERNAL;
 }
 
+/* A file-backed S3 (versitygw's posix backend) keeps a key's folders as real
+ * directories and removes a folder when its last object is deleted. A PUT
+ * that makes the same folder at that moment fails with 409
+ * ExistingObjectIsDirectory although nothing is wrong with its key (our keys
+ * never end in '/', so they are never folders themselves); a moment later it
+ * succeeds. */
+static bool racing_folder(const s3_resp *r)
+{
+    char code[64], msg[8];
+    stor_xml_error_parse(r->body, r->len, code, sizeof code, msg, sizeof msg);
+    return strcmp(code, "ExistingObjectIsDirectory") == 0;
+}
+
 /* Runs `rq` with retries as described at the top. On IP_OK resp holds a 2xx
  * answer; otherwise err says why. resp is reset here and must be released
  * with resp_reset(resp, 0) by the caller either way. */
@@ -656,7 +672,8 @@ static ip_status s3_perform(stor_s3 *s3, const s3_req *rq, s3_resp *resp, int64_
             break;
         } else {
             st = map_http(resp, what, err, errlen);
-            again = http >= 500;
+            again = http >= 500 || (http == 409 && rq->key && strcmp(rq->method, "PUT") == 0 &&
+                                    racing_folder(resp));
         }
 
         if (!again || !rq->idempotent || attempt >= s3->retries)

@@ -438,6 +438,37 @@ static void test_list_paging(void)
     fake_stop();
 }
 
+static void test_retry_racing_folder(void)
+{
+    const char *b = "<Error><Code>ExistingObjectIsDirectory</Code>"
+                    "<Message>Existing Object is a directory.</Message></Error>";
+    char a409[512];
+    snprintf(a409, sizeof a409, "HTTP/1.1 409 Conflict\r\nContent-Length: %zu\r\n\r\n%s", strlen(b),
+             b);
+    const char *script[] = {a409, OK_EMPTY};
+    fake_start(script, 2);
+    stor_s3 *s3 = client(F.port, 3);
+    CHECK_ST(stor_s3_put(s3, "v/a/b.jpg", "x", 1, "image/jpeg", NULL, NULL, 0, err, sizeof err),
+             IP_OK);
+    CHECK(F.requests == 2);
+    stor_s3_free(s3);
+    fake_stop();
+
+    /* Any other conflict is final. */
+    const char *other = "<Error><Code>OperationAborted</Code><Message>x</Message></Error>";
+    char o409[512];
+    snprintf(o409, sizeof o409, "HTTP/1.1 409 Conflict\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(other), other);
+    const char *script2[] = {o409, OK_EMPTY};
+    fake_start(script2, 2);
+    s3 = client(F.port, 3);
+    CHECK_ST(stor_s3_put(s3, "v/a/b.jpg", "x", 1, "image/jpeg", NULL, NULL, 0, err, sizeof err),
+             IP_FAILED_PRECONDITION);
+    CHECK(F.requests == 1);
+    stor_s3_free(s3);
+    fake_stop();
+}
+
 static void test_key_encoding(void)
 {
     const char *script[] = {OK_EMPTY};
@@ -469,6 +500,7 @@ static const struct {
     {"delete_errors", test_delete_errors},
     {"list_paging", test_list_paging},
     {"key_encoding", test_key_encoding},
+    {"retry_racing_folder", test_retry_racing_folder},
 };
 
 int main(int argc, char **argv)

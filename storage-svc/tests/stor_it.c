@@ -688,6 +688,98 @@ static long count_new_conns(const char *log)
     return total;
 }
 
+typedef struct mixed_job {
+    int id, n, failed;
+} mixed_job;
+
+/* One caller: put an object of a size of its own, read it back byte for byte,
+ * head it, delete it; repeated. */
+static void *mixed_loop(void *p)
+{
+    mixed_job *j = p;
+    for (int i = 0; i < j->n; i++) {
+        char key[160];
+        snprintf(key, sizeof key, "t/%s/mixed/%d-%d", run_id, j->id, i);
+        size_t n = ((size_t)(j->id * 7919 + i * 104729) % (2u << 20)) + (i % 3 == 0 ? 0 : 1);
+        uint8_t *data = malloc(n ? n : 1);
+        fill(data, n, (uint32_t)(j->id * 1000 + i));
+        bool ok = true;
+
+        Imageproc__PutObjectRequest pr = IMAGEPROC__PUT_OBJECT_REQUEST__INIT;
+        pr.key = key;
+        pr.data.data = data;
+        pr.data.len = n;
+        pr.content_type = (char *)"application/x-test";
+        ProtobufCMessage *out = NULL;
+        ip_rpc_call_opts o = {.timeout_ms = 30000};
+        char e[512] = "";
+        ip_status st = ip_rpc_invoke(cli, "PutObject", &pr.base, &out, &o, e, sizeof e);
+        if (st != IP_OK) {
+            fprintf(stderr, "put %s: %s (%s)\n", key, ip_strerror(st), e);
+            ok = false;
+        }
+        if (out)
+            protobuf_c_message_free_unpacked(out, NULL);
+        out = NULL;
+
+        Imageproc__GetObjectRequest gr = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
+        gr.key = key;
+        if (ok &&
+            (st = ip_rpc_invoke(cli, "GetObject", &gr.base, &out, &o, e, sizeof e)) == IP_OK) {
+            Imageproc__GetObjectReply *r = (Imageproc__GetObjectReply *)out;
+            ok = r->data.len == n && (n == 0 || memcmp(r->data.data, data, n) == 0);
+            if (!ok)
+                fprintf(stderr, "get %s: %zu bytes differ from the %zu put\n", key, r->data.len, n);
+        } else if (ok) {
+            fprintf(stderr, "get %s: %s (%s)\n", key, ip_strerror(st), e);
+            ok = false;
+        }
+        if (out)
+            protobuf_c_message_free_unpacked(out, NULL);
+        out = NULL;
+
+        Imageproc__DeleteObjectsRequest dr = IMAGEPROC__DELETE_OBJECTS_REQUEST__INIT;
+        char *keys[] = {key};
+        dr.keys = keys;
+        dr.n_keys = 1;
+        dr.prefix = (char *)"";
+        if (ok &&
+            (st = ip_rpc_invoke(cli, "DeleteObjects", &dr.base, &out, &o, e, sizeof e)) != IP_OK) {
+            fprintf(stderr, "delete %s: %s (%s)\n", key, ip_strerror(st), e);
+            ok = false;
+        }
+        if (out)
+            protobuf_c_message_free_unpacked(out, NULL);
+        if (!ok)
+            j->failed++;
+        free(data);
+    }
+    return NULL;
+}
+
+/* Many callers at once, objects of many sizes: every byte comes back. */
+static void test_concurrent(void)
+{
+    enum { T = 12, N = 15 };
+    pthread_t th[T];
+    mixed_job jobs[T];
+    for (int t = 0; t < T; t++) {
+        jobs[t] = (mixed_job){t, N, 0};
+        pthread_create(&th[t], NULL, mixed_loop, &jobs[t]);
+    }
+    int failed = 0;
+    for (int t = 0; t < T; t++) {
+        pthread_join(th[t], NULL);
+        failed += jobs[t].failed;
+    }
+    CHECK(failed == 0);
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "t/%s/mixed/", run_id);
+    int32_t deleted = -1;
+    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK);
+    CHECK(deleted == 0); /* every caller cleaned up after itself */
+}
+
 static server srv; /* this run's storage-svc */
 
 static void test_keepalive(void)
@@ -781,6 +873,7 @@ static const struct {
     {"prefix_delete_paged", test_prefix_delete_paged, true},
     {"public_read", test_public_read, true},
     {"keepalive", test_keepalive, true},
+    {"concurrent", test_concurrent, true},
     {"s3_outage", test_s3_outage, true},
     {"wrong_secret", test_wrong_secret, false},
     {"wrong_access_key", test_wrong_access_key, false},
