@@ -1,0 +1,179 @@
+/* meta_fuzz.c — fuzz target of the request checks of metadata-svc.
+ *
+ * LLVMFuzzerTestOneInput takes the bytes of a request body as the RPC
+ * transport would hand them over: it unpacks them as every Metadata request
+ * type in turn and runs the checks the handler would run on whatever unpacks,
+ * and runs the free-text check on the raw bytes. Nothing may crash, hang or
+ * leak; a check must answer OK or INVALID_ARGUMENT with a message.
+ *
+ * Built with META_FUZZ_DRIVER (the default here) it is its own driver:
+ * `meta_fuzz N` runs N inputs: random bytes, and valid requests with random
+ * bytes flipped, inserted or cut (ctest runs a short smoke). Built with clang
+ * -fsanitize=fuzzer and without the driver it is a libFuzzer target.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <metadata.pb-c.h>
+
+#include "meta_validate.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void expect(ip_status st, const char *err)
+{
+    if (st != IP_OK && (st != IP_INVALID_ARGUMENT || err[0] == '\0')) {
+        fprintf(stderr, "check answered %d '%s'\n", st, err);
+        abort();
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char err[256];
+    char ops[META_OPS_TEXT_MAX];
+    bool cur;
+
+    char *text = malloc(size + 1);
+    if (text == NULL)
+        return 0;
+    memcpy(text, data, size);
+    text[size] = '\0';
+    err[0] = '\0';
+    expect(meta_check_text(text, "f", err, sizeof(err)), err);
+    err[0] = '\0';
+    expect(meta_check_id(text, "id", err, sizeof(err)), err);
+    free(text);
+
+    Imageproc__CreateImageRequest *cr = imageproc__create_image_request__unpack(NULL, size, data);
+    if (cr != NULL) {
+        err[0] = '\0';
+        expect(meta_check_create(cr->image, ops, err, sizeof(err)), err);
+        imageproc__create_image_request__free_unpacked(cr, NULL);
+    }
+    Imageproc__ListImagesRequest *lr = imageproc__list_images_request__unpack(NULL, size, data);
+    if (lr != NULL) {
+        err[0] = '\0';
+        expect(meta_check_list(lr->last_created_at_us, lr->last_id, lr->mode, lr->limit, &cur, err,
+                               sizeof(err)),
+               err);
+        imageproc__list_images_request__free_unpacked(lr, NULL);
+    }
+    Imageproc__PutVariantRequest *pv = imageproc__put_variant_request__unpack(NULL, size, data);
+    if (pv != NULL) {
+        err[0] = '\0';
+        expect(meta_check_id(pv->image_id, "image_id", err, sizeof(err)), err);
+        err[0] = '\0';
+        expect(meta_check_variant(pv->variant, err, sizeof(err)), err);
+        imageproc__put_variant_request__free_unpacked(pv, NULL);
+    }
+    Imageproc__ListStaleRequest *ls = imageproc__list_stale_request__unpack(NULL, size, data);
+    if (ls != NULL) {
+        err[0] = '\0';
+        expect(meta_check_stale(ls->older_than_us, ls->limit, err, sizeof(err)), err);
+        imageproc__list_stale_request__free_unpacked(ls, NULL);
+    }
+    Imageproc__FailImageRequest *fr = imageproc__fail_image_request__unpack(NULL, size, data);
+    if (fr != NULL) {
+        err[0] = '\0';
+        expect(meta_check_id(fr->id, "id", err, sizeof(err)), err);
+        err[0] = '\0';
+        expect(meta_check_text(fr->error, "error", err, sizeof(err)), err);
+        imageproc__fail_image_request__free_unpacked(fr, NULL);
+    }
+    return 0;
+}
+
+#ifndef META_FUZZ_NO_DRIVER
+
+static uint64_t rng = 0x9e3779b97f4a7c15u;
+
+static uint32_t next(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)rng;
+}
+
+/* A few valid requests to mutate. */
+static size_t seed(int k, uint8_t *buf)
+{
+    static char *ops[] = {"thumbnail", "resized", "watermarked"};
+    switch (k % 3) {
+    case 0: {
+        Imageproc__Image img = IMAGEPROC__IMAGE__INIT;
+        img.id = "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6";
+        img.filename = "a 'b'; DROP TABLE images; -- \xc3\xbc.jpg";
+        img.ops = ops;
+        img.n_ops = 3;
+        img.created_at_us = 1764375760123456;
+        Imageproc__CreateImageRequest r = IMAGEPROC__CREATE_IMAGE_REQUEST__INIT;
+        r.image = &img;
+        return imageproc__create_image_request__pack(&r, buf);
+    }
+    case 1: {
+        Imageproc__ListImagesRequest r = IMAGEPROC__LIST_IMAGES_REQUEST__INIT;
+        r.last_created_at_us = 1764375760123456;
+        r.last_id = "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6";
+        r.mode = "resized";
+        r.limit = 24;
+        return imageproc__list_images_request__pack(&r, buf);
+    }
+    default: {
+        Imageproc__Variant v = IMAGEPROC__VARIANT__INIT;
+        v.name = "thumbnail";
+        v.status = IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
+        v.object_key = "v/x/thumbnail.jpg";
+        v.width = v.height = 320;
+        v.size_bytes = 1000;
+        v.format = "jpeg";
+        Imageproc__PutVariantRequest r = IMAGEPROC__PUT_VARIANT_REQUEST__INIT;
+        r.image_id = "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6";
+        r.variant = &v;
+        return imageproc__put_variant_request__pack(&r, buf);
+    }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    long n = argc > 1 ? strtol(argv[1], NULL, 10) : 10000;
+    uint8_t buf[1024];
+    for (long i = 0; i < n; i++) {
+        size_t len;
+        if (i % 4 == 0) {
+            len = next() % 200;
+            for (size_t k = 0; k < len; k++)
+                buf[k] = (uint8_t)next();
+        } else {
+            len = seed((int)i, buf);
+            int edits = 1 + (int)(next() % 4);
+            for (int e = 0; e < edits && len > 0; e++) {
+                size_t at = next() % len;
+                switch (next() % 3) {
+                case 0:
+                    buf[at] = (uint8_t)next();
+                    break;
+                case 1:
+                    if (len < sizeof(buf)) {
+                        memmove(buf + at + 1, buf + at, len - at);
+                        buf[at] = (uint8_t)next();
+                        len++;
+                    }
+                    break;
+                default:
+                    len = at;
+                    break;
+                }
+            }
+        }
+        LLVMFuzzerTestOneInput(buf, len);
+    }
+    printf("%ld inputs\n", n);
+    return 0;
+}
+
+#endif
