@@ -591,6 +591,15 @@ static void test_list_mode(void)
     CHECK(rep->n_images == 1 && rep->images[0]->n_variants == 3);
     msg_free(rep);
     id_call("DeleteImage", id, NULL);
+
+    /* Past the oldest row: an empty last page. */
+    req.mode = "";
+    req.limit = 100;
+    req.last_created_at_us = 1;
+    req.last_id = "00000000-0000-0000-0000-000000000000";
+    REQUIRE(rpc("ListImages", &req, &rep) == IP_OK);
+    CHECK(rep->n_images == 0 && !rep->has_more);
+    msg_free(rep);
 }
 
 static void test_list_errors(void)
