@@ -140,3 +140,29 @@ def test_hostile_filenames_are_sanitised(png, fname, shown):
     assert got["filename"] == shown
     assert psql("select filename from images where id = '%s'" % iid) == shown
     assert session.delete(API + "/image/%s" % iid, timeout=10).status_code == 204
+
+
+def test_too_large_content_length_refused_before_the_body():
+    """A Content-Length over the limit is answered 413 right after the headers:
+    the client has sent no body byte and gets the answer anyway."""
+    import socket
+    import time
+    import urllib.parse
+    u = urllib.parse.urlparse(API)
+    s = socket.create_connection((u.hostname, u.port or 80), timeout=10)
+    try:
+        n = UPLOAD_MAX + 200000  # over the gateway's limit, under nginx's
+        s.sendall(("POST %s/upload HTTP/1.1\r\nHost: %s\r\nContent-Type: image/png\r\n"
+                   "Content-Length: %d\r\n\r\n" % (u.path, u.netloc, n)).encode())
+        t0 = time.monotonic()
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(4096)
+            assert chunk, "connection closed without an answer"
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 413"), data[:200]
+        assert b"application/problem+json" in data.split(b"\r\n\r\n")[0].lower()
+        assert time.monotonic() - t0 < 5
+    finally:
+        s.close()
+    gateway_alive()
