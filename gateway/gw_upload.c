@@ -17,6 +17,7 @@
 
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,21 @@ static void sha256_hex(const void *data, size_t len, char out[65])
     EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
     for (unsigned i = 0; i < 32; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* The digest is computed on a thread of its own while PutObject is in flight:
+ * both read the same borrowed bytes, and it is joined before CreateImage. */
+typedef struct sha_job {
+    const void *data;
+    size_t len;
+    char hex[65];
+} sha_job;
+
+static void *sha_main(void *arg)
+{
+    sha_job *j = arg;
+    sha256_hex(j->data, j->len, j->hex);
+    return NULL;
 }
 
 static ip_status enqueue(gw_app *app, const char *id, const char *content_type, char **ops,
@@ -138,11 +154,18 @@ ip_status gw_upload_store(gw_app *app, const gw_upload_in *in, gw_upload_out *ou
     put.data.len = in->len;
     put.content_type = (char *)in->content_type;
     ProtobufCMessage *reply = NULL;
+    sha_job sj = {.data = in->data, .len = in->len};
+    pthread_t sha_thread;
+    bool sha_async = pthread_create(&sha_thread, NULL, sha_main, &sj) == 0;
+    if (!sha_async)
+        sha256_hex(in->data, in->len, sj.hex);
     int64_t t0 = ip_mono_us();
     st = ip_rpc_invoke(app->stor, "PutObject", &put.base, &reply, NULL, err, sizeof err);
     if (reply)
         protobuf_c_message_free_unpacked(reply, NULL);
     reply = NULL;
+    if (sha_async)
+        pthread_join(sha_thread, NULL);
     if (st != IP_OK) {
         snprintf(detail, dlen, "object storage is not available (%s); try again later",
                  ip_strerror(st));
@@ -153,8 +176,6 @@ ip_status gw_upload_store(gw_app *app, const gw_upload_in *in, gw_upload_out *ou
 
     int64_t t1 = ip_mono_us();
     out->put_us = t1 - t0;
-    char sha[65];
-    sha256_hex(in->data, in->len, sha);
     Imageproc__Image img = IMAGEPROC__IMAGE__INIT;
     img.id = (char *)id;
     img.created_at_us = out->created_at_us;
@@ -164,7 +185,7 @@ ip_status gw_upload_store(gw_app *app, const gw_upload_in *in, gw_upload_out *ou
     img.size_bytes = (int64_t)in->len;
     img.width = in->width;
     img.height = in->height;
-    img.sha256 = sha;
+    img.sha256 = sj.hex;
     img.ops = ops;
     img.n_ops = nops;
     img.status = IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING;
