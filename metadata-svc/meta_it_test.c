@@ -1369,6 +1369,62 @@ static void test_events_order(void)
     nng_close(s);
 }
 
+/* The server drops every pooled connection (pg_terminate_backend, as a
+ * restart or an administrator would): the next calls all succeed, on fresh
+ * connections. Calls run from 8 threads, so every pooled connection is in use. */
+typedef struct burst_arg {
+    const char *id;
+    int failed;
+} burst_arg;
+
+static void *burst(void *p)
+{
+    burst_arg *a = p;
+    for (int i = 0; i < 10; i++) {
+        Imageproc__GetImageReply *g = NULL;
+        a->failed += get_image(a->id, &g) != IP_OK;
+        msg_free(g);
+        a->failed += put_variant(a->id, "thumbnail", true, NULL, NULL) != IP_OK;
+    }
+    return NULL;
+}
+
+static int run_burst(const char *id)
+{
+    pthread_t th[8];
+    burst_arg a[8];
+    int failed = 0;
+    for (int t = 0; t < 8; t++) {
+        a[t] = (burst_arg){.id = id};
+        pthread_create(&th[t], NULL, burst, &a[t]);
+    }
+    for (int t = 0; t < 8; t++) {
+        pthread_join(th[t], NULL);
+        failed += a[t].failed;
+    }
+    return failed;
+}
+
+static void test_conn_killed(void)
+{
+    char id[IP_UUID_STRLEN + 1];
+    msg_free(create_image(id, all_ops, 3, 0, NULL));
+    for (int round = 0; round < 3; round++) {
+        CHECK(run_burst(id) == 0); /* warm the pool */
+        PGconn *c = pg_connect(test_dsn);
+        PGresult *r = sql(c, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                             " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+        int killed = atoi(PQgetvalue(r, 0, 0));
+        PQclear(r);
+        PQfinish(c);
+        CHECK(killed >= 2);
+        int failed = run_burst(id);
+        fprintf(stderr, "round %d: %d connections killed, %d of 160 calls failed after\n", round,
+                killed, failed);
+        CHECK(failed == 0);
+    }
+}
+
 /* ---- PostgreSQL restarted under the running service */
 
 static int stack(const char *verb)
@@ -1425,16 +1481,22 @@ static void test_pg_restart(void)
 
     int started = stack("start");
     REQUIRE(started == 0);
-    /* Back: the service recovers by itself. */
+    /* Back: the service recovers by itself. The pool's connections died with
+     * the old server; they are noticed and remade before use, so once the
+     * server accepts connections again no call should fail. */
     int64_t t0 = ip_mono_ms();
     ip_status st;
+    int errors_after_start = 0;
     while ((st = get_image(id, &g)) != IP_OK) {
+        errors_after_start++;
         CHECK(st == IP_UNAVAILABLE);
         REQUIRE(ip_mono_ms() - t0 < 30000);
         nng_msleep(50);
     }
     msg_free(g);
-    fprintf(stderr, "recovered %" PRId64 " ms after the restart\n", ip_mono_ms() - t0);
+    fprintf(stderr, "recovered %" PRId64 " ms after the restart, %d failed calls on the way\n",
+            ip_mono_ms() - t0, errors_after_start);
+    CHECK(errors_after_start == 0);
     /* Every connection of the pool works again. */
     for (int i = 0; i < 32; i++) {
         char x[IP_UUID_STRLEN + 1];
@@ -1643,6 +1705,7 @@ static const struct {
     {"events", test_events, true},
     {"events_order", test_events_order, true},
     {"deadline", test_deadline, true},
+    {"conn_killed", test_conn_killed, true},
     {"binary", test_binary, false},
     {"pg_restart", test_pg_restart, true},
 };

@@ -11,6 +11,10 @@
  * connection, so they are prepared again after every reconnect).
  *
  * OUTAGES
+ * A connection that dies with the server while borrowed fails its statement;
+ * the store repeats a read, or a transaction whose BEGIN failed, once on a
+ * fresh connection (meta_store.c), so a restart between calls is invisible.
+ *
  * A failed connect records the time and the message. For backoff_ms after that
  * every borrower that would have to connect answers IP_UNAVAILABLE with the
  * recorded message instead of trying again, so an outage costs callers
@@ -20,6 +24,7 @@
 #include "meta_pool.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -166,8 +171,12 @@ static void give_back(meta_pool *p, int idx)
 static ip_status slot_connect(meta_pool *p, pool_slot *s, char *err, size_t errlen)
 {
     if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK) {
-        /* Read what arrived while idle; a closed socket marks the connection bad. */
-        if (PQconsumeInput(s->conn) == 0 || PQstatus(s->conn) != CONNECTION_OK) {
+        /* Read what arrived while idle (a server that shut down sent a FATAL
+         * message and closed its end); a closed socket marks the connection
+         * bad, and so does a peer that hung up after its last message. */
+        struct pollfd pfd = {.fd = PQsocket(s->conn), .events = POLLIN | POLLRDHUP};
+        if (PQconsumeInput(s->conn) == 0 || PQstatus(s->conn) != CONNECTION_OK ||
+            (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0)) {
             PQfinish(s->conn);
             s->conn = NULL;
         }

@@ -343,14 +343,50 @@ static ip_status run_simple(meta_ctx *cx, PGconn *conn, const char *sql)
     return s;
 }
 
+/* True when `conn` died under the statement that just failed: the server
+ * restarted or dropped it while it sat in the pool. Nothing ran, so the
+ * statement may go again on a fresh connection. */
+static bool lost_connection(PGconn *conn)
+{
+    return PQstatus(conn) == CONNECTION_BAD;
+}
+
+/* Borrows a connection and opens a transaction on it; a connection that turns
+ * out dead at BEGIN is replaced once. */
 static ip_status begin(meta_store *s, meta_ctx *cx, PGconn **conn)
 {
-    ip_status st = meta_pool_acquire(s->pool, cx->timeout_ms, conn, cx->err, sizeof(cx->err));
-    if (st != IP_OK)
-        return st;
-    if ((st = run_simple(cx, *conn, "BEGIN")) != IP_OK) {
+    ip_status st = IP_UNAVAILABLE;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        st = meta_pool_acquire(s->pool, cx->timeout_ms, conn, cx->err, sizeof(cx->err));
+        if (st != IP_OK)
+            return st;
+        if ((st = run_simple(cx, *conn, "BEGIN")) == IP_OK)
+            return IP_OK;
+        bool retry = lost_connection(*conn);
         meta_pool_release(s->pool, *conn);
         *conn = NULL;
+        if (!retry)
+            break;
+    }
+    return st;
+}
+
+/* One read statement on a borrowed connection; a connection that turns out
+ * dead is replaced once (a read is safe to repeat). *res as for run(). */
+static ip_status query(meta_store *s, meta_ctx *cx, int stmt, int nparams,
+                       const char *const *params, PGresult **res)
+{
+    ip_status st = IP_UNAVAILABLE;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        PGconn *conn = NULL;
+        st = meta_pool_acquire(s->pool, cx->timeout_ms, &conn, cx->err, sizeof(cx->err));
+        if (st != IP_OK)
+            return st;
+        st = run(cx, conn, stmt, nparams, params, res);
+        bool retry = st != IP_OK && lost_connection(conn);
+        meta_pool_release(s->pool, conn);
+        if (!retry)
+            break;
     }
     return st;
 }
@@ -492,17 +528,12 @@ static ip_status rows_to_images(meta_ctx *cx, const PGresult *r, Imageproc__Imag
     return IP_OK;
 }
 
-/* GetImage's statement on `conn` (inside a transaction or not). */
-static ip_status get_on(meta_ctx *cx, PGconn *conn, const char *id, Imageproc__Image **out)
+/* The one image of a GetImage result, or IP_NOT_FOUND. Clears r. */
+static ip_status one_image(meta_ctx *cx, PGresult *r, const char *id, Imageproc__Image **out)
 {
-    PGresult *r = NULL;
-    const char *params[] = {id};
-    ip_status st = run(cx, conn, ST_GET, 1, params, &r);
-    if (st != IP_OK)
-        return st;
     Imageproc__Image **imgs = NULL;
     size_t n = 0;
-    st = rows_to_images(cx, r, &imgs, &n);
+    ip_status st = rows_to_images(cx, r, &imgs, &n);
     PQclear(r);
     if (st != IP_OK)
         return st;
@@ -510,6 +541,15 @@ static ip_status get_on(meta_ctx *cx, PGconn *conn, const char *id, Imageproc__I
         return cx_fail(cx, IP_NOT_FOUND, "image %s not found", id);
     *out = imgs[0];
     return IP_OK;
+}
+
+/* GetImage's statement on `conn`, inside a write's transaction. */
+static ip_status get_on(meta_ctx *cx, PGconn *conn, const char *id, Imageproc__Image **out)
+{
+    PGresult *r = NULL;
+    const char *params[] = {id};
+    ip_status st = run(cx, conn, ST_GET, 1, params, &r);
+    return st == IP_OK ? one_image(cx, r, id, out) : st;
 }
 
 /* The image row's lock and its state, for every write. */
@@ -652,19 +692,15 @@ out:
 
 ip_status meta_store_get(meta_store *s, meta_ctx *cx, const char *id, Imageproc__Image **out)
 {
-    PGconn *conn = NULL;
-    ip_status st = meta_pool_acquire(s->pool, cx->timeout_ms, &conn, cx->err, sizeof(cx->err));
-    if (st != IP_OK)
-        return st;
-    st = get_on(cx, conn, id, out);
-    meta_pool_release(s->pool, conn);
-    return st;
+    PGresult *r = NULL;
+    const char *params[] = {id};
+    ip_status st = query(s, cx, ST_GET, 1, params, &r);
+    return st == IP_OK ? one_image(cx, r, id, out) : st;
 }
 
 ip_status meta_store_list(meta_store *s, meta_ctx *cx, const meta_list_query *q,
                           Imageproc__Image ***images, size_t *n, bool *has_more)
 {
-    PGconn *conn = NULL;
     PGresult *r = NULL;
     char lim[16], ts[24];
     *images = NULL;
@@ -673,12 +709,8 @@ ip_status meta_store_list(meta_store *s, meta_ctx *cx, const meta_list_query *q,
     snprintf(lim, sizeof(lim), "%d", q->limit + 1); /* one more tells whether a page follows */
     snprintf(ts, sizeof(ts), "%lld", (long long)q->last_created_at_us);
     const char *params[] = {q->mode ? q->mode : "", lim, ts, q->last_id};
-    ip_status st = meta_pool_acquire(s->pool, cx->timeout_ms, &conn, cx->err, sizeof(cx->err));
-    if (st != IP_OK)
-        return st;
-    st = run(cx, conn, q->has_cursor ? ST_LIST_AFTER : ST_LIST_FIRST, q->has_cursor ? 4 : 2, params,
-             &r);
-    meta_pool_release(s->pool, conn);
+    ip_status st = query(s, cx, q->has_cursor ? ST_LIST_AFTER : ST_LIST_FIRST,
+                         q->has_cursor ? 4 : 2, params, &r);
     if (st != IP_OK)
         return st;
     st = rows_to_images(cx, r, images, n);
@@ -693,7 +725,6 @@ ip_status meta_store_list(meta_store *s, meta_ctx *cx, const meta_list_query *q,
 ip_status meta_store_list_stale(meta_store *s, meta_ctx *cx, int64_t older_than_us, int limit,
                                 Imageproc__Image ***images, size_t *n)
 {
-    PGconn *conn = NULL;
     PGresult *r = NULL;
     char lim[16], age[24];
     snprintf(lim, sizeof(lim), "%d", limit);
@@ -701,11 +732,7 @@ ip_status meta_store_list_stale(meta_store *s, meta_ctx *cx, int64_t older_than_
     const char *params[] = {age, lim};
     *images = NULL;
     *n = 0;
-    ip_status st = meta_pool_acquire(s->pool, cx->timeout_ms, &conn, cx->err, sizeof(cx->err));
-    if (st != IP_OK)
-        return st;
-    st = run(cx, conn, ST_STALE, 2, params, &r);
-    meta_pool_release(s->pool, conn);
+    ip_status st = query(s, cx, ST_STALE, 2, params, &r);
     if (st != IP_OK)
         return st;
     st = rows_to_images(cx, r, images, n);
