@@ -177,6 +177,8 @@ static gw_mp_result emit(gw_multipart *mp, const char *p, size_t n)
             return mp_fail(mp, GW_MP_TOO_LARGE, "the file is larger than the upload limit");
         if (mp->file_len + n > mp->file_cap) {
             size_t cap = mp->file_cap ? mp->file_cap : 64 * 1024;
+            if (!mp->file_cap && mp->lim.size_hint > cap)
+                cap = mp->lim.size_hint;
             while (cap < mp->file_len + n)
                 cap *= 2;
             if (cap > mp->lim.max_file_bytes)

@@ -28,6 +28,8 @@ typedef struct gw_mp_limits {
     size_t max_header_bytes; /* one part's header block; default 8 KiB */
     int max_parts;           /* default 8 */
     size_t max_field_bytes;  /* a non-file part; default 4 KiB */
+    size_t size_hint;        /* expected file size (the Content-Length), 0 = unknown:
+                                the file buffer starts at this size, saving reallocs */
 } gw_mp_limits;
 
 typedef struct gw_multipart gw_multipart;

@@ -60,6 +60,7 @@ typedef struct gw_req {
     bool is_upload;
     bool raw;
     char raw_type[64];
+    size_t size_hint; /* Content-Length of a raw upload, within the limit */
     gw_multipart *mp;
     char *body;
     size_t body_len, body_cap;
@@ -300,6 +301,11 @@ static bool upload_begin(gw_app *app, struct MHD_Connection *conn, gw_req *rq,
                           "the multipart/form-data Content-Type has no valid boundary parameter");
         } else {
             gw_mp_limits lim = {.max_file_bytes = max};
+            const char *clh = header(conn, "Content-Length");
+            if (clh) {
+                unsigned long long hint = strtoull(clh, NULL, 10);
+                lim.size_hint = hint < max ? (size_t)hint : max;
+            }
             rq->mp = gw_multipart_new(boundary, &lim);
             if (!rq->mp)
                 upload_refuse(rq, 503, "unavailable", "out of memory; try again later");
@@ -318,6 +324,8 @@ static bool upload_begin(gw_app *app, struct MHD_Connection *conn, gw_req *rq,
         char *end;
         unsigned long long n = strtoull(cl, &end, 10);
         size_t allowed = rq->raw ? max : max + MULTIPART_OVERHEAD;
+        if (*end == '\0' && rq->raw && n <= max)
+            rq->size_hint = (size_t)n;
         if (*end == '\0' && n > allowed) {
             snprintf(detail, sizeof detail,
                      "the body is %llu bytes; uploads are limited to %zu bytes", n, max);
@@ -361,6 +369,8 @@ static void upload_chunk(gw_app *app, gw_req *rq, const char *data, size_t n)
     }
     if (rq->body_len + n > rq->body_cap) {
         size_t cap = rq->body_cap ? rq->body_cap : 64 * 1024;
+        if (!rq->body_cap && rq->size_hint > cap)
+            cap = rq->size_hint;
         while (cap < rq->body_len + n)
             cap *= 2;
         if (cap > max)

@@ -3,6 +3,7 @@
  * Loads the configuration table (gw_config.c), starts the parts (gw_app_start),
  * waits for SIGTERM/SIGINT and stops them in order; exit 0 on a clean stop.
  * `--config-vars` and `--help` print the configuration table. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,10 @@ int main(int argc, char **argv)
         return 2;
     }
     ip_lifecycle_init();
+    /* Uploads are multi-MiB buffers: keep them on the heap instead of a fresh
+     * mmap (and page faults) per request, and do not trim after each free. */
+    mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
     static gw_app app;
     char *errors = NULL;
     if (ip_config_load(gw_config_vars, gw_config_nvars, &app.cfg, &errors) != IP_OK) {
