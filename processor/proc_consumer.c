@@ -444,6 +444,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
         else
             rd_kafka_assign(rk, parts);
+        /* librdkafka keeps a partition's pause flag across assignments: one
+         * paused for back-pressure before a revoke would stay silent. */
+        rd_kafka_resume_partitions(rk, parts);
     } else {
         if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
             ip_log(IP_LOG_WARN, "kafka.rebalance_error", IP_LS("err", rd_kafka_err2str(err)));

@@ -76,10 +76,11 @@ typedef struct proc_inst {
 } proc_inst;
 
 /* Starts a processor on the test's topics with extra "NAME=value" settings
- * (NULL-terminated); its stderr goes to <scratch>/<name>.log (appended). */
+ * (NULL-terminated); its stderr goes to <scratch>/<topic>.<name>.log
+ * (appended: a restarted instance of the same name continues it). */
 static void proc_start(proc_inst *p, const char *name, int metrics_port, ...)
 {
-    snprintf(p->log, sizeof(p->log), "%s/%s.log", scratch, name);
+    snprintf(p->log, sizeof(p->log), "%s/%s.%s.log", scratch, topic, name);
     p->metrics_port = metrics_port;
     const char *extra[16];
     int n = 0;
@@ -833,38 +834,42 @@ static void test_sigkill_restart(void)
 }
 
 /* Two processors in the group share the partitions and together finish 200
- * jobs; each job's outcome is recorded once. */
+ * jobs; each job's outcome is recorded once. The second joins while the
+ * first is busy, so the rebalance revokes partitions with jobs in flight and
+ * queued: those finish and are committed, or are dropped uncommitted and run
+ * by the new owner, never both. */
 static void test_two_processors(void)
 {
     setup("two");
     enum { N = 200 };
-    proc_inst a, b;
-    start_one(&a, "two-a", 9138);
-    proc_start(&b, "two-b", 9139, (const char *)NULL);
-    wait_log(&b, "\"kafka.assigned\"", 30000);
-    /* a gave up partitions for b: wait until a is assigned again too. */
-    int64_t until = ip_mono_ms() + 30000;
-    for (;;) {
-        char *la = slurp(a.log);
-        int n = count_substr(la, "\"kafka.assigned\"");
-        free(la);
-        if (n >= 2)
-            break;
-        CHECK(ip_mono_ms() < until);
-        usleep(50000);
-    }
     static char ids[N][IP_UUID_STRLEN + 1];
     void *buf = NULL;
     size_t len = 0;
-    CHECK(proc_fixture_make(FX_JPEG, 640, 480, &buf, &len) == 0);
+    CHECK(proc_fixture_make(FX_JPEG, 1600, 1200, &buf, &len) == 0);
     for (int i = 0; i < N; i++) {
         new_image(buf, len, "image/jpeg", all_ops, 3, ids[i]);
         produce_job(ids[i], all_ops, 3, i % 4);
     }
     g_free(buf);
     produce_flush();
+
+    proc_inst a, b;
+    start_one(&a, "two-a", 9138);
+    /* Let a get going, then b joins. */
+    int64_t until = ip_mono_ms() + 60000;
+    for (;;) {
+        char *la = slurp(a.log);
+        int n = count_substr(la, "\"event\":\"job.done\"");
+        free(la);
+        if (n >= 20)
+            break;
+        CHECK(ip_mono_ms() < until);
+        usleep(20000);
+    }
+    proc_start(&b, "two-b", 9139, (const char *)NULL);
+    wait_log(&b, "\"kafka.assigned\"", 30000);
     for (int i = 0; i < N; i++) {
-        Imageproc__Image *img = wait_final(ids[i], 120000);
+        Imageproc__Image *img = wait_final(ids[i], 180000);
         CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
         image_free(img);
     }
@@ -873,8 +878,12 @@ static void test_two_processors(void)
     char *la = slurp(a.log), *lb = slurp(b.log);
     int done_a = count_substr(la, "\"event\":\"job.done\"");
     int done_b = count_substr(lb, "\"event\":\"job.done\"");
-    fprintf(stderr, "processor a finished %d jobs, b %d\n", done_a, done_b);
+    fprintf(stderr,
+            "processor a finished %d jobs, b %d; a revoked %d time(s), dropped queued: %s\n",
+            done_a, done_b, count_substr(la, "\"kafka.revoked\""),
+            strstr(la, "\"dropped_queued\":0") ? "none at some revoke" : "some");
     CHECK(done_a > 0 && done_b > 0);
+    CHECK(count_substr(la, "\"kafka.revoked\"") >= 1);
     CHECK_EQ_INT(done_a + done_b, N);
     for (int i = 0; i < N; i++) {
         char needle[128];
