@@ -634,6 +634,34 @@ static int e2e_stop(e2e_run *e)
 
 /* ------------------------------------------------------------ main */
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(const double *v, int n)
+{
+    double t[16];
+    for (int i = 0; i < n; i++)
+        t[i] = v[i];
+    qsort(t, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+}
+
+/* Each field's median over the rounds. */
+static result median_result(const result *r, int n)
+{
+    double a[16], b[16], c[16];
+    for (int i = 0; i < n; i++) {
+        a[i] = r[i].images_s;
+        b[i] = r[i].cpu_ms;
+        c[i] = r[i].rss_mb;
+    }
+    result m = {median(a, n), median(b, n), median(c, n), r[0].images};
+    return m;
+}
+
 int main(int argc, char **argv)
 {
     if (VIPS_INIT(argv[0]))
@@ -673,7 +701,6 @@ int main(int argc, char **argv)
     };
     printf("settings sweep (floor, in-process, one pass over the corpus)\n");
     printf("  workers  vips-conc  cache  MALLOC_ARENA_MAX   images/s  CPU-ms/image  peak RSS MB\n");
-    result floor = {0};
     for (size_t i = 0; i < sizeof(sweep) / sizeof(sweep[0]); i++) {
         result r = run_floor(argv[0], scratch, sweep[i].workers, sweep[i].conc, sweep[i].cache,
                              sweep[i].arenas);
@@ -683,46 +710,47 @@ int main(int argc, char **argv)
                sweep[i].cache ? "on" : "off", sweep[i].arenas < 0 ? "glibc default" : ar,
                r.images_s, r.cpu_ms, r.rss_mb);
         fflush(stdout);
-        if (i == 0)
-            floor = r;
     }
     printf("\n");
 
-    /* 2.-4. Floor, end to end and peer, alternating, best of ROUNDS: the
-     * machine is shared, so the best run is the one least disturbed. */
-    enum { ROUNDS = 2 };
-    result peer = {0}, e2e_best = {0};
+    /* 2.-4. Floor, end to end and peer, interleaved in ROUNDS: the machine is
+     * shared, so a ratio is taken within a round (the two runs back to back)
+     * and the median over rounds is reported; the table shows medians. */
+    enum { ROUNDS = 3 };
+    result fr[ROUNDS] = {{0}}, er[ROUNDS] = {{0}}, pr[ROUNDS] = {{0}};
+    double ratio[ROUNDS] = {0}, peer_ratio[ROUNDS] = {0};
     char note[256] = "", rnote[256] = "";
+    double e2e_rss = 0;
     e2e_run e;
     bool e2e_ok = e2e_start(&e, scratch, note, sizeof(note));
     for (int round = 0; round < ROUNDS; round++) {
-        result f = run_floor(argv[0], scratch, 2, 1, 0, 2);
-        printf("round %d: floor %.2f images/s, %.0f CPU-ms/image, peak RSS %.0f MB\n", round + 1,
-               f.images_s, f.cpu_ms, f.rss_mb);
-        if (f.images_s > floor.images_s)
-            floor = f;
+        fr[round] = run_floor(argv[0], scratch, 2, 1, 0, 2);
+        printf("round %d: floor       %5.2f images/s, %4.0f CPU-ms/image, peak RSS %3.0f MB\n",
+               round + 1, fr[round].images_s, fr[round].cpu_ms, fr[round].rss_mb);
         if (e2e_ok) {
-            result r = e2e_round(&e, rnote, sizeof(rnote));
-            printf("round %d: end to end %.2f images/s, %.0f CPU-ms/image, peak RSS %.0f MB (%s)\n",
-                   round + 1, r.images_s, r.cpu_ms, r.rss_mb, rnote);
-            if (r.images_s > e2e_best.images_s) {
-                e2e_best = r;
-                snprintf(note, sizeof(note), "%s", rnote);
-            }
-            e2e_best.rss_mb = r.rss_mb; /* VmHWM: the peak over all rounds */
+            er[round] = e2e_round(&e, rnote, sizeof(rnote));
+            e2e_rss = er[round].rss_mb; /* VmHWM: the peak over all rounds so far */
+            snprintf(note, sizeof(note), "%s", rnote);
+            printf("round %d: end to end  %5.2f images/s, %4.0f CPU-ms/image, peak RSS %3.0f MB "
+                   "(%s)\n",
+                   round + 1, er[round].images_s, er[round].cpu_ms, er[round].rss_mb, rnote);
         }
-        result p = run_imagemagick(scratch);
-        printf("round %d: ImageMagick %.2f images/s, %.0f CPU-ms/image, peak RSS %.0f MB\n",
-               round + 1, p.images_s, p.cpu_ms, p.rss_mb);
-        if (p.images_s > peer.images_s)
-            peer = p;
+        pr[round] = run_imagemagick(scratch);
+        printf("round %d: ImageMagick %5.2f images/s, %4.0f CPU-ms/image, peak RSS %3.0f MB\n",
+               round + 1, pr[round].images_s, pr[round].cpu_ms, pr[round].rss_mb);
+        ratio[round] = fr[round].images_s > 0 ? er[round].images_s / fr[round].images_s : 0;
+        peer_ratio[round] = pr[round].images_s > 0 ? fr[round].images_s / pr[round].images_s : 0;
+        printf("round %d: end-to-end/floor %.2f, floor/peer %.2f\n", round + 1, ratio[round],
+               peer_ratio[round]);
         fflush(stdout);
     }
     int exit_status = e2e_ok ? e2e_stop(&e) : -1;
-    result e2e = e2e_best;
+    result floor = median_result(fr, ROUNDS), peer = median_result(pr, ROUNDS),
+           e2e = median_result(er, ROUNDS);
+    e2e.rss_mb = e2e_rss;
     double loadavg[3] = {0};
     getloadavg(loadavg, 3);
-    printf("\nbest of %d rounds; load average at the end %.1f %.1f %.1f (2 cores, shared)\n",
+    printf("\nmedians of %d rounds; load average at the end %.1f %.1f %.1f (2 cores, shared)\n",
            ROUNDS, loadavg[0], loadavg[1], loadavg[2]);
     printf("processor exit status after SIGTERM: %d\n\n", exit_status);
 
@@ -734,11 +762,11 @@ int main(int argc, char **argv)
     printf("  end to end via nginx (processor) %8.2f  %12.0f  %11.0f\n", e2e.images_s, e2e.cpu_ms,
            e2e.rss_mb);
     printf("  end to end: %s\n", note);
-    printf("  floor/peer = %.2f, end-to-end/peer = %.2f\n",
-           peer.images_s > 0 ? floor.images_s / peer.images_s : 0,
-           peer.images_s > 0 ? e2e.images_s / peer.images_s : 0);
-    printf("processor: end-to-end/libvips floor = %.2f\n",
-           floor.images_s > 0 ? e2e.images_s / floor.images_s : 0);
+    printf("  floor/peer (median of rounds) = %.2f, end-to-end/peer = %.2f\n",
+           median(peer_ratio, ROUNDS), peer.images_s > 0 ? e2e.images_s / peer.images_s : 0);
+    printf("  CPU: end to end %.0f ms/image against the floor's %.0f (%.2f)\n", e2e.cpu_ms,
+           floor.cpu_ms, e2e.cpu_ms > 0 ? floor.cpu_ms / e2e.cpu_ms : 0);
+    printf("processor: end-to-end/libvips floor = %.2f\n", median(ratio, ROUNDS));
     curl_global_cleanup();
     return e2e.images > 0 ? 0 : 1;
 }
