@@ -104,9 +104,11 @@ export class Uploader {
     const files = [...fileList];
     if (!files.length) return;
     const ops = this.selectedOps();
+    // The newest batch goes on top, its files in the order they were picked.
+    const batch = document.createDocumentFragment();
     for (const file of files) {
       const row = this.createRow(file);
-      this.list.prepend(row.el);
+      batch.append(row.el);
       if (!ops.length) {
         this.fail(row, 'Choose at least one copy to make (thumbnail, resized or watermarked).');
       } else if (file.size > UPLOAD_LIMIT_BYTES) {
@@ -118,6 +120,7 @@ export class Uploader {
         this.queue.push(row);
       }
     }
+    this.list.prepend(batch);
     this.announce(`${files.length} ${files.length === 1 ? 'file' : 'files'} added to the uploads.`);
     this.pump();
   }

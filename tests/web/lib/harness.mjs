@@ -100,6 +100,19 @@ export async function openBrowser({ viewport = { width: 1280, height: 860 }, per
     if (msg.type() === 'error') errors.push(`console: ${msg.text()}`);
   });
   page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
+  // The console says "Failed to load resource" without the URL: keep the
+  // failed requests beside it, so a failure names what failed.
+  const failures = [];
+  page.on('response', (r) => {
+    if (r.status() >= 400) failures.push(`${r.status()} ${r.request().method()} ${r.url()}`);
+  });
+  page.on('requestfailed', (r) => {
+    const why = r.failure()?.errorText || '';
+    // A request the page dropped itself (a card replaced, the page left)
+    // is not a failure.
+    if (!/ERR_ABORTED/.test(why)) failures.push(`failed ${r.method()} ${r.url()}: ${why}`);
+  });
+  errors.failures = failures;
   page.setDefaultTimeout(20000);
   return {
     context,
@@ -112,10 +125,37 @@ export async function openBrowser({ viewport = { width: 1280, height: 860 }, per
   };
 }
 
-// Asserts that nothing but the `allowed` patterns reached the console.
-export function assertNoConsoleErrors(errors, allowed = []) {
-  const unexpected = errors.filter((e) => !allowed.some((re) => re.test(e)));
-  assert.deepEqual(unexpected, [], `unexpected console errors:\n${unexpected.join('\n')}`);
+// Asserts that the page logged no error of its own: no uncaught exception,
+// no console.error, no CSP violation, and no failed request for the page's
+// files, the API's lists and streams, or the images this test made
+// (`ownIds`). A failed request whose status is in `allowStatus` is expected
+// by the test. A failed request about another test's image (a /media/ or
+// /api/image/ URL with an id not in `ownIds`) is tolerated: the gallery shows
+// whatever the shared database holds, and that data is not under test here.
+// Chromium's "Failed to load resource" console line carries no URL, so those
+// lines are matched against the failed requests recorded beside them.
+const IMAGE_URL = /\/(?:media|api\/image)\/([0-9a-f-]{36})(?:[/?]|$)/i;
+
+export function assertNoConsoleErrors(errors, { allowStatus = [], ownIds = null } = {}) {
+  const resourceLine = /Failed to load resource/;
+  const own = ownIds ? new Set(ownIds) : null;
+  const unexpected = errors.filter((e) => !resourceLine.test(e));
+  const failures = errors.failures || [];
+  const badRequests = failures.filter((f) => {
+    const [status] = f.split(' ');
+    if (allowStatus.includes(Number(status))) return false;
+    const m = IMAGE_URL.exec(f);
+    if (m && own && !own.has(m[1])) return false; // another test's image
+    return true;
+  });
+  const resourceLines = errors.filter((e) => resourceLine.test(e)).length;
+  const explained = failures.length;
+  if (resourceLines > explained) {
+    unexpected.push(`${resourceLines - explained} failed resource load(s) with no recorded request`);
+  }
+  unexpected.push(...badRequests.map((f) => `request: ${f}`));
+  assert.deepEqual(unexpected, [], `unexpected errors in the page:\n${unexpected.join('\n')}`
+    + (failures.length ? `\nall failed requests:\n${failures.join('\n')}` : ''));
 }
 
 export async function screenshot(page, name) {

@@ -1,11 +1,15 @@
 // Errors a person can read: a text file is refused with "not an image we can
-// read" (the API's 415), and a damaged PNG ends either refused (422) or
-// failed with its reason, in words, on its own row. The only console errors
-// are the browser's notes about those refused requests.
+// read" (the API's 415), a damaged PNG ends either refused (422) or failed
+// with its reason, and a file over 50 MiB is refused before it is sent, each
+// in words, on its own row. The only console errors are the browser's notes
+// about those refused requests.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { makePng } from '../lib/png.mjs';
 import {
   requireStack, openBrowser, assertNoConsoleErrors, screenshot, runToken, apiDelete,
@@ -72,9 +76,25 @@ test('a text file and a damaged image get errors in plain words', async () => {
     await card.and(page.locator('[data-status="failed"]')).waitFor();
   }
 
+  // Over 50 MiB: refused before a byte is sent, in the same words as the API.
+  const bigDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ip-web-big-'));
+  const bigFile = path.join(bigDir, `huge-${token}.png`);
+  fs.writeFileSync(bigFile, makePng(8, 8, 1));
+  fs.truncateSync(bigFile, 50 * 1024 * 1024 + 1); // sparse: no 50 MiB written
+  let uploadsSeen = 0;
+  const countUploads = (r) => { if (r.url().endsWith('/api/upload')) uploadsSeen += 1; };
+  page.on('request', countUploads);
+  try {
+    await page.locator('#file-input').setInputFiles(bigFile);
+    const bigRow = page.locator('#upload-list > li', { hasText: `huge-${token}.png` });
+    await bigRow.and(page.locator('[data-state="rejected"]')).waitFor();
+    assert.match(await bigRow.locator('.upload-error').innerText(), /larger than 50 MiB/);
+    assert.equal(uploadsSeen, 0, 'the oversized file was not sent');
+  } finally {
+    page.off('request', countUploads);
+    fs.rmSync(bigDir, { recursive: true, force: true });
+  }
+
   await screenshot(page, 'upload-errors');
-  assertNoConsoleErrors(errors, [
-    /Failed to load resource: the server responded with a status of 41[35]/,
-    /Failed to load resource: the server responded with a status of 422/,
-  ]);
+  assertNoConsoleErrors(errors, { allowStatus: [413, 415, 422], ownIds: created });
 });

@@ -102,11 +102,18 @@ test('scrolling through 60 images shows each once, in order, with live uploads o
   const apiDuplicates = paged.filter((id, i) => paged.indexOf(id) !== i);
   assert.deepEqual(apiDuplicates, [], 'no image came on two pages');
 
-  // The live uploads appear at the top without a reload.
-  await waitFor('the live uploads at the top of the gallery', async () => {
+  // The live uploads appear without a reload, above everything that was
+  // there before them.
+  let lastSeen = [];
+  await waitFor('the live uploads above the seeded images', async () => {
     const ids = await domIds();
-    return live.every((x) => ids.slice(0, 5).includes(x.id));
-  }, { timeoutMs: 20000 });
+    lastSeen = ids;
+    const firstSeeded = Math.min(...seededIds.map((id) => ids.indexOf(id)).filter((i) => i >= 0));
+    return live.every((x) => ids.includes(x.id) && ids.indexOf(x.id) < firstSeeded);
+  }, { timeoutMs: 20000 }).catch((err) => {
+    const where = live.map((x) => `${x.id}@${lastSeen.indexOf(x.id)}`).join(', ');
+    throw new Error(`${err.message} (live uploads at ${where}; ${lastSeen.length} cards)`);
+  });
 
   const ids = await domIds();
   const duplicates = ids.filter((id, i) => ids.indexOf(id) !== i);
@@ -119,5 +126,5 @@ test('scrolling through 60 images shows each once, in order, with live uploads o
 
   await page.evaluate(() => window.scrollTo(0, 0));
   await screenshot(page, 'gallery-scrolled');
-  assertNoConsoleErrors(errors);
+  assertNoConsoleErrors(errors, { ownIds: [...seeded, ...live].map((x) => x.id) });
 });

@@ -112,5 +112,5 @@ test('switching versions in the viewer, copy link, keyboard', async () => {
   await page.locator('#viewer-close').click();
   await dialog.waitFor({ state: 'hidden' });
 
-  assertNoConsoleErrors(errors);
+  assertNoConsoleErrors(errors, { ownIds: [info.id] });
 });
