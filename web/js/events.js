@@ -4,12 +4,16 @@
 // tabs and people appear too. Each `status` event carries
 // {id, status, variant, variant_status, at, error}; listeners get it parsed.
 // The browser reconnects a dropped stream by itself; when it gives up (the
-// stream answered with an error such as nginx's 502), connection.js is told,
-// and the stream is opened again once the API is reachable. Every (re)open
+// stream answered with an error such as nginx's 503), connection.js is told
+// and the stream is opened again after a growing pause, or at once when
+// connection.js sees the API come back. Every (re)open
 // calls the onOpen listeners, because events sent while the stream was down
 // are lost and the page must re-read what was in work.
 
 import { connection } from './connection.js';
+
+const MIN_RETRY_MS = 1000;
+const MAX_RETRY_MS = 30000;
 
 class Events {
   constructor() {
@@ -17,6 +21,8 @@ class Events {
     this.statusListeners = new Set();
     this.openListeners = new Set();
     this.everOpened = false;
+    this.retryTimer = 0;
+    this.retryDelay = MIN_RETRY_MS;
     connection.onReconnect(() => {
       if (!this.source || this.source.readyState === EventSource.CLOSED) this.connect();
     });
@@ -31,10 +37,12 @@ class Events {
   }
 
   connect() {
+    clearTimeout(this.retryTimer);
     if (this.source) this.source.close();
     const source = new EventSource('/api/events');
     this.source = source;
     source.addEventListener('open', () => {
+      this.retryDelay = MIN_RETRY_MS;
       connection.reportReachable();
       const again = this.everOpened;
       this.everOpened = true;
@@ -52,10 +60,20 @@ class Events {
     });
     source.addEventListener('error', () => {
       if (source.readyState === EventSource.CLOSED && this.source === source) {
-        // The browser will not retry on its own: wait for the API to be back.
+        // The browser will not retry on its own (the stream answered with an
+        // error, e.g. nginx's 503 while the gateway restarts): retry with a
+        // growing pause, and let connection.js judge whether to show the
+        // banner.
         connection.reportUnreachable();
+        this.scheduleReconnect();
       }
     });
+  }
+
+  scheduleReconnect() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.connect(), this.retryDelay);
+    this.retryDelay = Math.min(this.retryDelay * 2, MAX_RETRY_MS);
   }
 }
 

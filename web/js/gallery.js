@@ -25,6 +25,8 @@ import { store, isInWork } from './store.js';
 import { compareNewestFirst, displayUrl, formatBytes, formatDims, h, STATUS_LABELS } from './format.js';
 
 const PAGE_SIZE = 24;
+const MIN_RETRY_MS = 2000;
+const MAX_RETRY_MS = 30000;
 
 export class Gallery {
   constructor({ list, sentinel, loading, more, end, empty, error, filter, onOpen }) {
@@ -46,6 +48,8 @@ export class Gallery {
     this.done = false;
     this.loading = false;
     this.generation = 0;
+    this.retryTimer = 0;
+    this.retryDelay = MIN_RETRY_MS;
 
     this.observer = new IntersectionObserver((entries) => {
       if (entries.some((e) => e.isIntersecting)) this.loadMore();
@@ -71,6 +75,8 @@ export class Gallery {
     this.cursor = null;
     this.done = false;
     this.loading = false;
+    this.errorEl.hidden = true;
+    this.retryDelay = MIN_RETRY_MS;
     this.renderFooter();
     this.loadMore();
   }
@@ -83,6 +89,7 @@ export class Gallery {
 
   async loadMore() {
     if (this.loading || this.done) return;
+    clearTimeout(this.retryTimer);
     this.loading = true;
     const generation = this.generation;
     this.renderFooter();
@@ -96,12 +103,17 @@ export class Gallery {
       this.cursor = page.next || null;
       this.done = !page.next;
       this.errorEl.hidden = true;
+      this.retryDelay = MIN_RETRY_MS;
     } catch (err) {
       if (generation !== this.generation) return;
       this.errorEl.textContent = err instanceof ApiError && !err.offline
-        ? `The gallery could not be loaded. ${err.message}`
+        ? `The gallery could not be loaded. ${err.message} Trying again shortly.`
         : 'The gallery could not be loaded. It will load when the server is back.';
       this.errorEl.hidden = false;
+      // Try again by itself, with a growing pause, whatever the cause.
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => this.loadMore(), this.retryDelay);
+      this.retryDelay = Math.min(this.retryDelay * 2, MAX_RETRY_MS);
     } finally {
       if (generation === this.generation) {
         this.loading = false;

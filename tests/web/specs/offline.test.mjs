@@ -1,6 +1,6 @@
 // When the API cannot be reached the page says so in a banner and keeps
-// trying; when it is back the banner goes away by itself and the gallery
-// loads, without a reload. The outage is made in the browser (every /api/
+// trying; when it is back the banner goes away by itself, the gallery loads
+// and the live event stream resumes, without a reload. The outage is made in the browser (every /api/
 // request answered the way nginx answers when no gateway is up), so the
 // shared stack is left alone.
 
@@ -70,5 +70,11 @@ test('an unreachable API shows a banner that clears itself when the API is back'
   await banner.waitFor({ state: 'hidden', timeout: 5000 });
   await page.locator(`#gallery > li.card[data-id="${image.id}"]`).waitFor({ timeout: 10000 });
 
-  assertNoConsoleErrors(errors, { allowStatus: [503], ownIds: [image.id] });
+  // The event stream is back too: an upload made now appears live.
+  await page.locator('#mode-filter').selectOption('');
+  const later = await apiUpload(makePng(64, 64, 22), `offline-later-${runToken()}.png`, { ops: 'thumbnail' });
+  await page.locator(`#gallery > li.card[data-id="${later.id}"]`).waitFor({ timeout: 15000 })
+    .finally(() => apiDelete(later.id).catch(() => {}));
+
+  assertNoConsoleErrors(errors, { allowStatus: [503], ownIds: [image.id, later.id] });
 });
