@@ -130,3 +130,24 @@ def test_failed_image_422(tmp_path):
     body = problem(get("/image/%s" % done["id"]), 422)
     assert body["detail"]
     session.delete(API + "/image/%s" % done["id"], timeout=10)
+
+
+def test_accel_behind_proxy_and_bytes_direct(png):
+    """Through a proxy (X-Forwarded-* set) a ready variant is handed to nginx by
+    X-Accel-Redirect to the public key; asked directly, the gateway streams the
+    bytes itself; the original is never handed to nginx."""
+    from conftest import env
+    direct = "http://%s" % env("IP_GATEWAY_LISTEN", "127.0.0.1:8081")
+    body = upload_ok(png, "accel.png", ops="thumbnail")
+    done = wait_status(body["id"])
+    iid = body["id"]
+    r = session.get(direct + "/image/%s" % iid, headers={"X-Forwarded-Prefix": "/api"}, timeout=10)
+    assert r.status_code == 200 and r.content == b""
+    assert r.headers["X-Accel-Redirect"].startswith("/_accel/v/%s/thumbnail." % iid)
+    assert r.headers["Content-Type"].startswith("image/") and r.headers["ETag"]
+    r = session.get(direct + "/image/%s" % iid, timeout=10)
+    assert r.status_code == 200 and "X-Accel-Redirect" not in r.headers
+    assert len(r.content) == done["variants"]["thumbnail"]["size"]
+    r = session.get(direct + "/image/%s?variant=original" % iid, headers={"X-Forwarded-For": "1.2.3.4"}, timeout=10)
+    assert r.status_code == 200 and r.content == png and "X-Accel-Redirect" not in r.headers
+    assert session.delete(API + "/image/%s" % iid, timeout=10).status_code == 204
