@@ -167,14 +167,22 @@ export async function screenshot(page, name) {
 
 // --- the API, called directly (seeding and checking) ----------------------
 
+// Seeds one image. A 503 ("try again later", nothing was left behind) is
+// retried a few times, as any client of the API would; these tests are
+// about the page, not about a dependency's hiccup.
 export async function apiUpload(bytes, filename, { type = 'image/png', ops } = {}) {
-  const form = new FormData();
-  if (ops) form.append('ops', ops);
-  form.append('file', new Blob([bytes], { type }), filename);
-  const res = await fetch(`${BASE_URL}/api/upload`, { method: 'POST', body: form });
-  const body = await res.json().catch(() => ({}));
-  if (res.status !== 202) throw new Error(`upload of ${filename} answered ${res.status}: ${JSON.stringify(body)}`);
-  return body;
+  for (let attempt = 1; ; attempt += 1) {
+    const form = new FormData();
+    if (ops) form.append('ops', ops);
+    form.append('file', new Blob([bytes], { type }), filename);
+    const res = await fetch(`${BASE_URL}/api/upload`, { method: 'POST', body: form });
+    const body = await res.json().catch(() => ({}));
+    if (res.status === 202) return body;
+    if (res.status !== 503 || attempt >= 4) {
+      throw new Error(`upload of ${filename} answered ${res.status}: ${JSON.stringify(body)}`);
+    }
+    await new Promise((r) => setTimeout(r, 1000 * attempt));
+  }
 }
 
 export async function apiInfo(id) {
