@@ -197,7 +197,7 @@ export async function apiDelete(id) {
   return res.status;
 }
 
-export async function apiWaitReady(id, { timeoutMs = 60000 } = {}) {
+export async function apiWaitReady(id, { timeoutMs = 90000 } = {}) {
   return waitFor(`image ${id} to be ready`, async () => {
     const info = await apiInfo(id);
     if (info && info.status === 'failed') throw new Error(`image ${id} failed: ${info.error}`);
