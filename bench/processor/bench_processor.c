@@ -560,7 +560,7 @@ static bool e2e_start(e2e_run *e, const char *scratch, char *note, size_t notele
 }
 
 /* One pass: every file uploaded, then polled until ready. */
-static result e2e_round(e2e_run *e, char *note, size_t notelen)
+static result e2e_round(e2e_run *e, char *note, size_t notelen, int *jobs)
 {
     result r = {0};
     CURL *c = e->c;
@@ -612,6 +612,7 @@ static result e2e_round(e2e_run *e, char *note, size_t notelen)
     r.rss_mb = proc_hwm_kb(e->pid) / 1024.0;
     snprintf(note, notelen, "%d uploaded, %d ready, %d failed, %.0f jobs run by the processor", n,
              nready, nfailed, done - e->jobs_done);
+    *jobs = (int)(done - e->jobs_done);
     e->jobs_done = done;
     return r;
 }
@@ -716,42 +717,60 @@ int main(int argc, char **argv)
     /* 2.-4. Floor, end to end and peer, interleaved in ROUNDS: the machine is
      * shared, so a ratio is taken within a round (the two runs back to back)
      * and the median over rounds is reported; the table shows medians. */
-    enum { ROUNDS = 3 };
+    enum { ROUNDS = 3, MAX_TRIES = 6 };
     result fr[ROUNDS] = {{0}}, er[ROUNDS] = {{0}}, pr[ROUNDS] = {{0}};
     double ratio[ROUNDS] = {0}, peer_ratio[ROUNDS] = {0};
     char note[256] = "", rnote[256] = "";
     double e2e_rss = 0;
+    int round = 0, excluded = 0;
     e2e_run e;
     bool e2e_ok = e2e_start(&e, scratch, note, sizeof(note));
-    for (int round = 0; round < ROUNDS; round++) {
-        fr[round] = run_floor(argv[0], scratch, 2, 1, 0, 2);
-        printf("round %d: floor       %5.2f images/s, %4.0f CPU-ms/image, peak RSS %3.0f MB\n",
-               round + 1, fr[round].images_s, fr[round].cpu_ms, fr[round].rss_mb);
+    for (int t = 0; t < MAX_TRIES && round < ROUNDS; t++) {
+        result f = run_floor(argv[0], scratch, 2, 1, 0, 2);
+        printf("try %d: floor       %5.2f images/s, %4.0f CPU-ms/image, peak RSS %3.0f MB\n", t + 1,
+               f.images_s, f.cpu_ms, f.rss_mb);
+        result r = {0};
+        int jobs = 0;
         if (e2e_ok) {
-            er[round] = e2e_round(&e, rnote, sizeof(rnote));
-            e2e_rss = er[round].rss_mb; /* VmHWM: the peak over all rounds so far */
-            snprintf(note, sizeof(note), "%s", rnote);
-            printf("round %d: end to end  %5.2f images/s, %4.0f CPU-ms/image, peak RSS %3.0f MB "
-                   "(%s)\n",
-                   round + 1, er[round].images_s, er[round].cpu_ms, er[round].rss_mb, rnote);
+            r = e2e_round(&e, rnote, sizeof(rnote), &jobs);
+            e2e_rss = r.rss_mb; /* VmHWM: the peak over all rounds so far */
+            printf(
+                "try %d: end to end  %5.2f images/s, %4.0f CPU-ms/image, peak RSS %3.0f MB (%s)\n",
+                t + 1, r.images_s, r.cpu_ms, r.rss_mb, rnote);
         }
-        pr[round] = run_imagemagick(scratch);
-        printf("round %d: ImageMagick %5.2f images/s, %4.0f CPU-ms/image, peak RSS %3.0f MB\n",
-               round + 1, pr[round].images_s, pr[round].cpu_ms, pr[round].rss_mb);
-        ratio[round] = fr[round].images_s > 0 ? er[round].images_s / fr[round].images_s : 0;
-        peer_ratio[round] = pr[round].images_s > 0 ? fr[round].images_s / pr[round].images_s : 0;
+        result p = run_imagemagick(scratch);
+        printf("try %d: ImageMagick %5.2f images/s, %4.0f CPU-ms/image, peak RSS %3.0f MB\n", t + 1,
+               p.images_s, p.cpu_ms, p.rss_mb);
+        /* The processor serves the shared topic: a try in which other
+         * uploads made it run many more jobs than ours, or in which ours did
+         * not all finish, does not measure this corpus. */
+        if (e2e_ok && (r.images < nfiles || jobs > nfiles + nfiles / 2)) {
+            printf("try %d: excluded (%d of %d ready, %d jobs run)\n", t + 1, r.images, nfiles,
+                   jobs);
+            excluded++;
+            continue;
+        }
+        fr[round] = f;
+        er[round] = r;
+        pr[round] = p;
+        ratio[round] = f.images_s > 0 ? r.images_s / f.images_s : 0;
+        peer_ratio[round] = p.images_s > 0 ? f.images_s / p.images_s : 0;
         printf("round %d: end-to-end/floor %.2f, floor/peer %.2f\n", round + 1, ratio[round],
                peer_ratio[round]);
+        round++;
         fflush(stdout);
     }
+    if (round == 0)
+        round = 1; /* nothing clean: report the zeros */
     int exit_status = e2e_ok ? e2e_stop(&e) : -1;
-    result floor = median_result(fr, ROUNDS), peer = median_result(pr, ROUNDS),
-           e2e = median_result(er, ROUNDS);
+    result floor = median_result(fr, round), peer = median_result(pr, round),
+           e2e = median_result(er, round);
     e2e.rss_mb = e2e_rss;
     double loadavg[3] = {0};
     getloadavg(loadavg, 3);
-    printf("\nmedians of %d rounds; load average at the end %.1f %.1f %.1f (2 cores, shared)\n",
-           ROUNDS, loadavg[0], loadavg[1], loadavg[2]);
+    printf("\nmedians of %d rounds (%d tries excluded); load average at the end %.1f %.1f %.1f "
+           "(2 cores, shared)\n",
+           round, excluded, loadavg[0], loadavg[1], loadavg[2]);
     printf("processor exit status after SIGTERM: %d\n\n", exit_status);
 
     printf("                                   images/s  CPU-ms/image  peak RSS MB\n");
@@ -763,10 +782,10 @@ int main(int argc, char **argv)
            e2e.rss_mb);
     printf("  end to end: %s\n", note);
     printf("  floor/peer (median of rounds) = %.2f, end-to-end/peer = %.2f\n",
-           median(peer_ratio, ROUNDS), peer.images_s > 0 ? e2e.images_s / peer.images_s : 0);
+           median(peer_ratio, round), peer.images_s > 0 ? e2e.images_s / peer.images_s : 0);
     printf("  CPU: end to end %.0f ms/image against the floor's %.0f (%.2f)\n", e2e.cpu_ms,
            floor.cpu_ms, e2e.cpu_ms > 0 ? floor.cpu_ms / e2e.cpu_ms : 0);
-    printf("processor: end-to-end/libvips floor = %.2f\n", median(ratio, ROUNDS));
+    printf("processor: end-to-end/libvips floor = %.2f\n", median(ratio, round));
     curl_global_cleanup();
     return e2e.images > 0 ? 0 : 1;
 }
