@@ -4,16 +4,19 @@
  * Slots are handed out from a free stack under one mutex; a borrower that
  * finds none waits on a condition variable (CLOCK_MONOTONIC) until its
  * timeout. All network work happens outside the mutex: once a borrower owns a
- * slot it checks the connection (PQconsumeInput reads whatever the server sent
- * while the connection sat idle; a server that restarted has closed the socket,
- * which turns PQstatus to CONNECTION_BAD), and remakes a bad or missing one
- * with PQconnectdbParams, then runs on_connect (prepared statements live per
- * connection, so they are prepared again after every reconnect).
+ * slot it checks the connection: PQconsumeInput reads whatever the server sent
+ * while the connection sat idle, and a poll for POLLRDHUP sees a server that
+ * hung up (a restart or pg_terminate_backend sends a FATAL message and closes
+ * its end, which PQstatus alone does not show until the next statement fails).
+ * It remakes a bad or missing connection with PQconnectdbParams, then runs
+ * on_connect (prepared statements live per connection, so they are prepared
+ * again after every reconnect).
  *
  * OUTAGES
- * A connection that dies with the server while borrowed fails its statement;
- * the store repeats a read, or a transaction whose BEGIN failed, once on a
- * fresh connection (meta_store.c), so a restart between calls is invisible.
+ * A connection that dies with the server while borrowed, or whose hang-up had
+ * not arrived yet, fails its statement; the store repeats a read, or a
+ * transaction whose BEGIN failed, once on a fresh connection (meta_store.c),
+ * so a restart between calls is invisible to callers.
  *
  * A failed connect records the time and the message. For backoff_ms after that
  * every borrower that would have to connect answers IP_UNAVAILABLE with the

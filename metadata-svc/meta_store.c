@@ -21,6 +21,11 @@
  * cannot come back. A DeleteImage that waits behind a PutVariant sees the
  * variant key it committed and returns it.
  *
+ * Every statement answers by the call's deadline (exec_bounded): a database
+ * that stops answering costs a call its deadline, never a hang. A read, or a
+ * write whose BEGIN finds its connection dead (the server restarted since the
+ * connection was last used), runs once more on a fresh connection.
+ *
  * ListImages uses the index (created_at DESC, id DESC): the cursor is a row
  * comparison (created_at, id) < ($t, $id), which PostgreSQL turns into an index
  * bound, so a deep page costs what the first page costs.
