@@ -29,6 +29,7 @@ typedef struct gw_config {
     char *kafka_topic;
     int64_t kafka_timeout_ms;
     int64_t upload_max_bytes;
+    int64_t upload_memory_bytes;
     int64_t pixel_limit;
     char *log_level;
     int64_t threads;

@@ -33,6 +33,8 @@ const ip_cfg_var gw_config_vars[] = {
      S(kafka_timeout_ms), "how long an upload waits for Kafka's acknowledgement before 503"},
     {"IP_UPLOAD_MAX_BYTES", IP_CFG_INT, "52428800", 1024, 1073741824, false,
      S(upload_max_bytes), "largest accepted upload (413 above)"},
+    {"IP_GATEWAY_UPLOAD_MEMORY_BYTES", IP_CFG_INT, "1073741824", 1048576, 68719476736LL, false,
+     S(upload_memory_bytes), "upload bytes held at once by all requests in progress (503 beyond)"},
     {"IP_PIXEL_LIMIT", IP_CFG_INT, "100000000", 1, 10000000000LL, false, S(pixel_limit),
      "largest accepted width*height (422 above)"},
     {"IP_LOG_LEVEL", IP_CFG_STRING, "info", 0, 0, false, S(log_level),

@@ -32,6 +32,7 @@ struct gw_kafka {
     rd_kafka_topic_t *topic;
     pthread_t poller;
     atomic_bool stop;
+    _Atomic int64_t failed_at_ms; /* monotonic ms of the last unacknowledged produce */
 };
 
 typedef struct waiter {
@@ -241,14 +242,23 @@ ip_status gw_kafka_produce(gw_kafka *k, const char *key, const void *value, size
     pthread_mutex_unlock(&w->mu);
     waiter_unref(w);
     if (!done) {
+        atomic_store(&k->failed_at_ms, ip_mono_ms());
         snprintf(errbuf, errlen, "kafka: no delivery report in time");
         return IP_DEADLINE_EXCEEDED;
     }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        atomic_store(&k->failed_at_ms, ip_mono_ms());
         snprintf(errbuf, errlen, "kafka delivery: %s", rd_kafka_err2str(err));
         return IP_UNAVAILABLE;
     }
+    atomic_store(&k->failed_at_ms, 0);
     return IP_OK;
+}
+
+bool gw_kafka_recently_failed(gw_kafka *k)
+{
+    int64_t at = atomic_load(&k->failed_at_ms);
+    return at != 0 && ip_mono_ms() - at < 2000;
 }
 
 ip_status gw_kafka_ping(gw_kafka *k, int timeout_ms)

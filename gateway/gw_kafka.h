@@ -3,6 +3,7 @@
 #ifndef GW_KAFKA_H
 #define GW_KAFKA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ip_status.h"
@@ -20,6 +21,11 @@ void gw_kafka_free(gw_kafka *k);
  * IP_DEADLINE_EXCEEDED): not acknowledged in time; errbuf says why. */
 ip_status gw_kafka_produce(gw_kafka *k, const char *key, const void *value, size_t len,
                            char *errbuf, size_t errlen);
+
+/* False for a short while (2 s) after a produce was not acknowledged, so that
+ * uploads during an outage are refused at once, before anything is stored,
+ * instead of each waiting out the timeout; then one is let through again. */
+bool gw_kafka_recently_failed(gw_kafka *k);
 
 /* IP_OK when a broker answers a metadata request for the topic in time. */
 ip_status gw_kafka_ping(gw_kafka *k, int timeout_ms);

@@ -22,6 +22,7 @@
 #include "gw_routes.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,11 @@ extern const char gw_openapi_json[];
 extern const unsigned long gw_openapi_json_len;
 
 #define MULTIPART_OVERHEAD (64 * 1024)
+
+/* Bytes of upload bodies held by requests in progress, against
+ * IP_GATEWAY_UPLOAD_MEMORY_BYTES: beyond it a new chunk is refused with 503,
+ * so many slow uploads at once cannot take the process's memory. */
+static _Atomic int64_t upload_bytes_held;
 #define MAX_QUERY_ARGS 64
 
 typedef struct gw_req {
@@ -64,6 +70,7 @@ typedef struct gw_req {
     gw_multipart *mp;
     char *body;
     size_t body_len, body_cap;
+    int64_t held; /* this request's share of upload_bytes_held */
     unsigned err_status;
     char err_detail[256];
     const char *err_reason;
@@ -341,10 +348,29 @@ static bool upload_begin(gw_app *app, struct MHD_Connection *conn, gw_req *rq,
     return false;
 }
 
+static void upload_release(gw_req *rq)
+{
+    if (rq->held) {
+        atomic_fetch_sub(&upload_bytes_held, rq->held);
+        rq->held = 0;
+    }
+}
+
 static void upload_chunk(gw_app *app, gw_req *rq, const char *data, size_t n)
 {
     if (rq->err_status)
         return;
+    int64_t total = atomic_fetch_add(&upload_bytes_held, (int64_t)n) + (int64_t)n;
+    rq->held += (int64_t)n;
+    if (total > app->cfg.upload_memory_bytes) {
+        upload_refuse(rq, 503, "busy",
+                      "the gateway is receiving too many uploads at once; retry in a moment");
+        upload_release(rq);
+        free(rq->body);
+        rq->body = NULL;
+        rq->body_len = rq->body_cap = 0;
+        return;
+    }
     if (rq->mp) {
         gw_mp_result r = gw_multipart_feed(rq->mp, data, n);
         if (r == GW_MP_TOO_LARGE) {
@@ -463,6 +489,9 @@ static enum MHD_Result upload_finish(gw_app *app, struct MHD_Connection *conn, g
     if (st != IP_OK)
         return upload_refused(app, conn, rq, 422, "unreadable", detail, NULL);
 
+    if (gw_kafka_recently_failed(app->kafka))
+        return upload_refused(app, conn, rq, 503, "unavailable",
+                              "the job queue (Kafka) is not available; try again later", NULL);
     gw_upload_in in = {.data = data,
                        .len = len,
                        .filename = filename,
@@ -886,6 +915,7 @@ void gw_routes_done(void *cls, struct MHD_Connection *conn, void **con_cls,
     ip_metric_add(app->m.requests, lv, 1);
     if (rq->route != GW_R_EVENTS)
         ip_metric_observe(app->m.latency, name, (double)(ip_now_us() - rq->start_us) / 1e6);
+    upload_release(rq);
     gw_multipart_free(rq->mp);
     free(rq->body);
     free(rq);
