@@ -396,8 +396,8 @@ static double pgbench_round(const char *script)
     char cmd[2048];
     char jobs[8];
     snprintf(jobs, sizeof(jobs), "%d", concurrency < 2 ? 1 : 2);
-    /* The URI-free key=value dsn goes through PGDATABASE-style expansion: pgbench
-     * takes a connection string as its dbname argument. */
+    /* pgbench takes a connection string (here key='value' pairs) as its
+     * database argument, so it connects exactly as the service does. */
     snprintf(cmd, sizeof(cmd), "pgbench -n -M prepared -c %d -j %s -T %d -f '%s' \"%s\" 2>&1",
              concurrency, jobs, seconds, script, dsn);
     FILE *p = popen(cmd, "r");
