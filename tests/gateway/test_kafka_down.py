@@ -20,7 +20,7 @@ def test_kafka_stopped_then_recovered(png):
     try:
         snap = Snapshot()
         t0 = time.monotonic()
-        r = upload(png, "k.png", ops="thumbnail")
+        r = upload(png, snap.marker + ".png", ops="thumbnail")
         problem(r, 503)
         assert "queue" in r.json()["detail"]
         assert time.monotonic() - t0 < 30
