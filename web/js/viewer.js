@@ -20,6 +20,8 @@ import { formatBytes, formatDate, formatDims, h, STATUS_LABELS, VARIANT_LABELS }
 
 const ORDER = ['original', 'resized', 'watermarked', 'thumbnail'];
 const PREFERRED = ['resized', 'watermarked', 'original'];
+// Originals a browser can draw; TIFF and HEIC usually not.
+const BROWSER_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif']);
 
 export class Viewer {
   constructor({ announce, focusAfterDelete }) {
@@ -60,7 +62,11 @@ export class Viewer {
     this.image.addEventListener('error', () => {
       if (!this.image.getAttribute('src')) return;
       this.image.classList.remove('is-loading');
-      this.stageNote.textContent = 'This version could not be loaded.';
+      const info = store.get(this.id);
+      const type = info && info.content_type ? info.content_type : '';
+      this.stageNote.textContent = this.variant === 'original' && type && !BROWSER_TYPES.has(type)
+        ? `This browser cannot show ${type.replace('image/', '').toUpperCase()} images. The other versions are made to be seen here; "Open in new tab" downloads the original.`
+        : 'This version could not be loaded.';
       this.stageNote.hidden = false;
     });
     this.copyButton.addEventListener('click', () => this.copyLink());
@@ -180,6 +186,7 @@ export class Viewer {
     const name = info.filename || 'image';
     this.dialog.dataset.variant = variant;
     if (url && this.image.getAttribute('src') !== url) {
+      this.stageNote.hidden = true;
       this.image.classList.add('is-loading');
       this.image.alt = `${name}, ${VARIANT_LABELS[variant].toLowerCase()} version`;
       this.image.src = url;
