@@ -52,15 +52,15 @@ typedef struct gw_http gw_http;
 typedef struct gw_sweep gw_sweep;
 
 typedef struct gw_metrics {
-    ip_metric *requests;      /* gw_http_requests_total{route,status} */
-    ip_metric *latency;       /* gw_http_request_duration_seconds{route} */
-    ip_metric *uploads;       /* gw_uploads_total{result,reason} */
-    ip_metric *upload_bytes;  /* gw_upload_bytes_total */
-    ip_metric *sse_clients;   /* gw_sse_clients */
-    ip_metric *sse_dropped;   /* gw_sse_dropped_total */
-    ip_metric *events;        /* gw_status_events_total */
-    ip_metric *requeued;      /* gw_sweep_requeued_total */
-    ip_metric *undo;          /* gw_upload_undo_total{result} */
+    ip_metric *requests;     /* gw_http_requests_total{route,status} */
+    ip_metric *latency;      /* gw_http_request_duration_seconds{route} */
+    ip_metric *uploads;      /* gw_uploads_total{result,reason} */
+    ip_metric *upload_bytes; /* gw_upload_bytes_total */
+    ip_metric *sse_clients;  /* gw_sse_clients */
+    ip_metric *sse_dropped;  /* gw_sse_dropped_total */
+    ip_metric *events;       /* gw_status_events_total */
+    ip_metric *requeued;     /* gw_sweep_requeued_total */
+    ip_metric *undo;         /* gw_upload_undo_total{result} */
 } gw_metrics;
 
 typedef struct gw_app {

@@ -15,12 +15,12 @@
 const ip_cfg_var gw_config_vars[] = {
     {"IP_GATEWAY_LISTEN", IP_CFG_STRING, "127.0.0.1:8081", 0, 0, false, S(listen),
      "HTTP address of the REST API (host:port)"},
-    {"IP_METADATA_RPC_URL", IP_CFG_STRING, "tcp://127.0.0.1:7101", 0, 0, false,
-     S(metadata_rpc_url), "metadata-svc RPC address(es), comma-separated"},
+    {"IP_METADATA_RPC_URL", IP_CFG_STRING, "tcp://127.0.0.1:7101", 0, 0, false, S(metadata_rpc_url),
+     "metadata-svc RPC address(es), comma-separated"},
     {"IP_METADATA_EVENTS_URL", IP_CFG_STRING, "tcp://127.0.0.1:7102", 0, 0, false,
      S(metadata_events_url), "metadata-svc status events (nng pub) address"},
-    {"IP_STORAGE_RPC_URL", IP_CFG_STRING, "tcp://127.0.0.1:7201", 0, 0, false,
-     S(storage_rpc_url), "storage-svc RPC address(es), comma-separated"},
+    {"IP_STORAGE_RPC_URL", IP_CFG_STRING, "tcp://127.0.0.1:7201", 0, 0, false, S(storage_rpc_url),
+     "storage-svc RPC address(es), comma-separated"},
     {"IP_RPC_TIMEOUT_MS", IP_CFG_INT, "5000", 100, 600000, false, S(rpc_timeout_ms),
      "deadline of one RPC call"},
     {"IP_RPC_MAX_MSG_BYTES", IP_CFG_INT, "67108864", 1048576, 1073741824, false,
@@ -29,10 +29,10 @@ const ip_cfg_var gw_config_vars[] = {
      "Kafka bootstrap servers"},
     {"IP_KAFKA_TOPIC", IP_CFG_STRING, "image-jobs", 0, 0, false, S(kafka_topic),
      "topic of processing jobs"},
-    {"IP_GATEWAY_KAFKA_TIMEOUT_MS", IP_CFG_INT, "5000", 500, 300000, false,
-     S(kafka_timeout_ms), "how long an upload waits for Kafka's acknowledgement before 503"},
-    {"IP_UPLOAD_MAX_BYTES", IP_CFG_INT, "52428800", 1024, 1073741824, false,
-     S(upload_max_bytes), "largest accepted upload (413 above)"},
+    {"IP_GATEWAY_KAFKA_TIMEOUT_MS", IP_CFG_INT, "5000", 500, 300000, false, S(kafka_timeout_ms),
+     "how long an upload waits for Kafka's acknowledgement before 503"},
+    {"IP_UPLOAD_MAX_BYTES", IP_CFG_INT, "52428800", 1024, 1073741824, false, S(upload_max_bytes),
+     "largest accepted upload (413 above)"},
     {"IP_GATEWAY_UPLOAD_MEMORY_BYTES", IP_CFG_INT, "1073741824", 1048576, 68719476736LL, false,
      S(upload_memory_bytes), "upload bytes held at once by all requests in progress (503 beyond)"},
     {"IP_PIXEL_LIMIT", IP_CFG_INT, "100000000", 1, 10000000000LL, false, S(pixel_limit),
@@ -48,14 +48,14 @@ const ip_cfg_var gw_config_vars[] = {
      "set) with X-Accel-Redirect instead of the bytes"},
     {"IP_GATEWAY_ACCEL_LOCATION", IP_CFG_STRING, "/_accel/", 0, 0, false, S(accel_location),
      "nginx internal location that proxies bucket keys (X-Accel-Redirect: <this><key>)"},
-    {"IP_GATEWAY_SSE_HEARTBEAT_MS", IP_CFG_INT, "15000", 100, 600000, false,
-     S(sse_heartbeat_ms), "SSE heartbeat comment interval"},
+    {"IP_GATEWAY_SSE_HEARTBEAT_MS", IP_CFG_INT, "15000", 100, 600000, false, S(sse_heartbeat_ms),
+     "SSE heartbeat comment interval"},
     {"IP_GATEWAY_SSE_BUFFER_BYTES", IP_CFG_INT, "262144", 1024, 67108864, false,
      S(sse_buffer_bytes), "bytes queued for one SSE client before it is dropped as too slow"},
     {"IP_GATEWAY_SSE_MAX_CLIENTS", IP_CFG_INT, "512", 1, 65536, false, S(sse_max_clients),
      "SSE clients at most (503 beyond)"},
-    {"IP_GATEWAY_SWEEP_INTERVAL_MS", IP_CFG_INT, "10000", 100, 3600000, false,
-     S(sweep_interval_ms), "how often stale (never enqueued) uploads are re-enqueued"},
+    {"IP_GATEWAY_SWEEP_INTERVAL_MS", IP_CFG_INT, "10000", 100, 3600000, false, S(sweep_interval_ms),
+     "how often stale (never enqueued) uploads are re-enqueued"},
     {"IP_GATEWAY_SWEEP_AGE_MS", IP_CFG_INT, "30000", 1000, 86400000, false, S(sweep_age_ms),
      "age after which a pending, never-enqueued upload counts as stale"},
 };
@@ -68,21 +68,21 @@ void gw_metrics_register(gw_metrics *m)
                                  0.25,  0.5,    1,     2.5,  5,     10};
     m->requests = ip_metric_counter("gw_http_requests_total", "HTTP requests by route and status",
                                     "route,status");
-    m->latency = ip_metric_histogram("gw_http_request_duration_seconds",
-                                     "HTTP request latency by route", "route", lat,
-                                     sizeof lat / sizeof lat[0]);
+    m->latency =
+        ip_metric_histogram("gw_http_request_duration_seconds", "HTTP request latency by route",
+                            "route", lat, sizeof lat / sizeof lat[0]);
     m->uploads = ip_metric_counter("gw_uploads_total", "uploads accepted or refused, by reason",
                                    "result,reason");
-    m->upload_bytes = ip_metric_counter("gw_upload_bytes_total", "bytes of accepted originals",
-                                        NULL);
+    m->upload_bytes =
+        ip_metric_counter("gw_upload_bytes_total", "bytes of accepted originals", NULL);
     m->sse_clients = ip_metric_gauge("gw_sse_clients", "SSE clients connected", NULL);
-    m->sse_dropped = ip_metric_counter("gw_sse_dropped_total", "SSE clients dropped as too slow",
-                                       NULL);
+    m->sse_dropped =
+        ip_metric_counter("gw_sse_dropped_total", "SSE clients dropped as too slow", NULL);
     m->events = ip_metric_counter("gw_status_events_total", "status events received", NULL);
     m->requeued = ip_metric_counter("gw_sweep_requeued_total",
                                     "stale uploads re-enqueued by the sweep", NULL);
-    m->undo = ip_metric_counter("gw_upload_undo_total", "uploads rolled back, by outcome",
-                                "result");
+    m->undo =
+        ip_metric_counter("gw_upload_undo_total", "uploads rolled back, by outcome", "result");
 }
 
 ip_status gw_app_start(gw_app *app)

@@ -197,8 +197,8 @@ void gw_events_publish(gw_events *hub, const Imageproc__StatusEvent *e)
         free(data);
         return;
     }
-    int n = snprintf(msg, dl + 64, "event: status\nid: %lld\ndata: %s\n\n", (long long)e->seq,
-                     data);
+    int n =
+        snprintf(msg, dl + 64, "event: status\nid: %lld\ndata: %s\n\n", (long long)e->seq, data);
     free(data);
     const char *id = e->id ? e->id : "";
     pthread_mutex_lock(&hub->mu);

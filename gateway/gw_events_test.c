@@ -47,7 +47,8 @@ static void small_sndbuf(void *cls, struct MHD_Connection *c, void **socket_cont
     (void)cls, (void)socket_context;
     if (code != MHD_CONNECTION_NOTIFY_STARTED)
         return;
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     int sz = 4096;
     setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
 }
@@ -117,10 +118,10 @@ static void test_hub(void)
     app.cfg.sse_max_clients = 8;
     gw_metrics_register(&app.m);
     CHECK(gw_events_new(&app, &app.events) == IP_OK);
-    struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
-        access_cb, NULL, MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_NOTIFY_CONNECTION,
-        small_sndbuf, NULL, MHD_OPTION_END);
+    struct MHD_Daemon *d =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME,
+                         0, NULL, NULL, access_cb, NULL, MHD_OPTION_THREAD_POOL_SIZE, 2u,
+                         MHD_OPTION_NOTIFY_CONNECTION, small_sndbuf, NULL, MHD_OPTION_END);
     CHECK(d != NULL);
     if (!d)
         return;
@@ -151,7 +152,8 @@ static void test_hub(void)
     for (int k = 0; k < 40 && count(fb, "event: status") < 2000; k++)
         drain(fast, fb, sizeof fb, &fl, 100);
     CHECK(count(fb, "event: status") == 2000);
-    CHECK(strstr(fb, "id: 0\n") && strstr(fb, "id: 1999\n") && strstr(fb, "id: 0\n") < strstr(fb, "id: 1999\n"));
+    CHECK(strstr(fb, "id: 0\n") && strstr(fb, "id: 1999\n") &&
+          strstr(fb, "id: 0\n") < strstr(fb, "id: 1999\n"));
     drain(filt, xb, sizeof xb, &xl, 300);
     CHECK(count(xb, "event: status") == 1 && strstr(xb, "id: 1000\n"));
     /* The slow client was dropped: what it can still read ends in EOF, short of 2000. */

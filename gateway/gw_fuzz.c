@@ -105,8 +105,12 @@ int main(int argc, char **argv)
                     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
                     size_t pos = 2 + (size_t)(x % (len - 1));
                     switch ((x >> 32) % 3) {
-                    case 0: buf[pos] = (uint8_t)(x >> 40); break;
-                    case 1: len = pos; break;
+                    case 0:
+                        buf[pos] = (uint8_t)(x >> 40);
+                        break;
+                    case 1:
+                        len = pos;
+                        break;
                     default:
                         if (len < sizeof buf - 1) {
                             memmove(buf + pos + 1, buf + pos, len - pos);

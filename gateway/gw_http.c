@@ -31,8 +31,8 @@ gw_route gw_route_match(const char *path, char id[64])
         const char *p;
         gw_route r;
     } fixed[] = {
-        {"/upload", GW_R_UPLOAD},   {"/images", GW_R_IMAGES},   {"/events", GW_R_EVENTS},
-        {"/healthz", GW_R_HEALTHZ}, {"/readyz", GW_R_READYZ},   {"/metrics", GW_R_METRICS},
+        {"/upload", GW_R_UPLOAD},        {"/images", GW_R_IMAGES}, {"/events", GW_R_EVENTS},
+        {"/healthz", GW_R_HEALTHZ},      {"/readyz", GW_R_READYZ}, {"/metrics", GW_R_METRICS},
         {"/openapi.json", GW_R_OPENAPI},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
@@ -59,17 +59,27 @@ gw_route gw_route_match(const char *path, char id[64])
 const char *gw_route_name(gw_route r)
 {
     switch (r) {
-    case GW_R_UPLOAD: return "upload";
-    case GW_R_IMAGE: return "image";
-    case GW_R_INFO: return "image_info";
-    case GW_R_IMAGES: return "images";
-    case GW_R_EVENTS: return "events";
-    case GW_R_HEALTHZ: return "healthz";
-    case GW_R_READYZ: return "readyz";
-    case GW_R_METRICS: return "metrics";
-    case GW_R_OPENAPI: return "openapi";
+    case GW_R_UPLOAD:
+        return "upload";
+    case GW_R_IMAGE:
+        return "image";
+    case GW_R_INFO:
+        return "image_info";
+    case GW_R_IMAGES:
+        return "images";
+    case GW_R_EVENTS:
+        return "events";
+    case GW_R_HEALTHZ:
+        return "healthz";
+    case GW_R_READYZ:
+        return "readyz";
+    case GW_R_METRICS:
+        return "metrics";
+    case GW_R_OPENAPI:
+        return "openapi";
     case GW_R_UNKNOWN:
-    default: return "unknown";
+    default:
+        return "unknown";
     }
 }
 
@@ -127,12 +137,12 @@ ip_status gw_http_new(gw_app *app, gw_http **out)
                      MHD_USE_ERROR_LOG;
     h->d = MHD_start_daemon(
         flags, ntohs(sa.sin_port), NULL, NULL, gw_routes_access, app, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)app->cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)app->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)512, MHD_OPTION_NOTIFY_COMPLETED, gw_routes_done, app,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+        mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)app->cfg.threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)app->cfg.max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(64 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)512,
+        MHD_OPTION_NOTIFY_COMPLETED, gw_routes_done, app, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_END);
     if (!h->d) {
         ip_log(IP_LOG_ERROR, "http.start_failed", IP_LS("listen", app->cfg.listen));
         free(h);

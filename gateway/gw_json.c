@@ -12,21 +12,29 @@
 const char *gw_image_status_name(Imageproc__ImageStatus st)
 {
     switch (st) {
-    case IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING: return "pending";
-    case IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING: return "processing";
-    case IMAGEPROC__IMAGE_STATUS__IMAGE_READY: return "ready";
-    case IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED: return "failed";
-    default: return "pending";
+    case IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING:
+        return "pending";
+    case IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING:
+        return "processing";
+    case IMAGEPROC__IMAGE_STATUS__IMAGE_READY:
+        return "ready";
+    case IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED:
+        return "failed";
+    default:
+        return "pending";
     }
 }
 
 const char *gw_variant_status_name(Imageproc__VariantStatus st)
 {
     switch (st) {
-    case IMAGEPROC__VARIANT_STATUS__VARIANT_READY: return "ready";
-    case IMAGEPROC__VARIANT_STATUS__VARIANT_FAILED: return "failed";
+    case IMAGEPROC__VARIANT_STATUS__VARIANT_READY:
+        return "ready";
+    case IMAGEPROC__VARIANT_STATUS__VARIANT_FAILED:
+        return "failed";
     case IMAGEPROC__VARIANT_STATUS__VARIANT_PENDING:
-    default: return "pending";
+    default:
+        return "pending";
     }
 }
 

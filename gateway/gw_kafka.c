@@ -73,8 +73,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
-    ip_log(level <= 3 ? IP_LOG_ERROR : level <= 4 ? IP_LOG_WARN : IP_LOG_DEBUG, "kafka.log",
-           IP_LS("facility", fac), IP_LS("msg", buf));
+    ip_log(level <= 3   ? IP_LOG_ERROR
+           : level <= 4 ? IP_LOG_WARN
+                        : IP_LOG_DEBUG,
+           "kafka.log", IP_LS("facility", fac), IP_LS("msg", buf));
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -270,8 +272,7 @@ ip_status gw_kafka_ping(gw_kafka *k, int timeout_ms)
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
         return IP_UNAVAILABLE;
     ip_status st = IP_OK;
-    if (md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        md->broker_cnt < 1)
+    if (md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR || md->broker_cnt < 1)
         st = IP_UNAVAILABLE;
     rd_kafka_metadata_destroy(md);
     return st;

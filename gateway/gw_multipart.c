@@ -282,8 +282,9 @@ static gw_mp_result parse_disposition(gw_multipart *mp, const char *p, const cha
         r = mp_fail(mp, GW_MP_BAD, "a part has no name in its Content-Disposition");
     } else if (strcmp(name, "file") == 0) {
         if (mp->file_seen) {
-            r = mp_fail(mp, GW_MP_BAD, "the form has more than one file part; send one image per "
-                                       "upload");
+            r = mp_fail(mp, GW_MP_BAD,
+                        "the form has more than one file part; send one image per "
+                        "upload");
         } else {
             mp->file_seen = true;
             mp->kind = P_FILE;
@@ -461,13 +462,22 @@ gw_mp_result gw_multipart_finish(gw_multipart *mp)
     return GW_MP_OK;
 }
 
-const char *gw_multipart_error(const gw_multipart *mp) { return mp->err; }
-bool gw_multipart_has_file(const gw_multipart *mp) { return mp->file_seen; }
+const char *gw_multipart_error(const gw_multipart *mp)
+{
+    return mp->err;
+}
+bool gw_multipart_has_file(const gw_multipart *mp)
+{
+    return mp->file_seen;
+}
 const char *gw_multipart_filename(const gw_multipart *mp)
 {
     return mp->filename ? mp->filename : "";
 }
-const char *gw_multipart_ops(const gw_multipart *mp) { return mp->ops_seen ? mp->ops : NULL; }
+const char *gw_multipart_ops(const gw_multipart *mp)
+{
+    return mp->ops_seen ? mp->ops : NULL;
+}
 
 char *gw_multipart_take_file(gw_multipart *mp, size_t *len)
 {

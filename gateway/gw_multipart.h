@@ -18,9 +18,9 @@
 #define GW_BOUNDARY_MAX 70 /* RFC 2046 */
 
 typedef enum gw_mp_result {
-    GW_MP_OK = 0,       /* so far so good / done */
-    GW_MP_BAD,          /* malformed or over a structural limit: 400 */
-    GW_MP_TOO_LARGE,    /* the file part is over max_file_bytes: 413 */
+    GW_MP_OK = 0,    /* so far so good / done */
+    GW_MP_BAD,       /* malformed or over a structural limit: 400 */
+    GW_MP_TOO_LARGE, /* the file part is over max_file_bytes: 413 */
 } gw_mp_result;
 
 typedef struct gw_mp_limits {

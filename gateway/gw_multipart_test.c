@@ -22,9 +22,9 @@ static gw_mp_result parse(const char *boundary, const char *body, size_t len, si
     return r;
 }
 
-#define GOOD                                                                       \
-    "--XyZ\r\nContent-Disposition: form-data; name=\"ops\"\r\n\r\nthumbnail\r\n"   \
-    "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n" \
+#define GOOD                                                                                       \
+    "--XyZ\r\nContent-Disposition: form-data; name=\"ops\"\r\n\r\nthumbnail\r\n"                   \
+    "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n"               \
     "Content-Type: image/png\r\n\r\nPNG\r\n-XyZ-bytes\r\n--XyZ--\r\n"
 
 static void test_good_all_chunkings(void)
@@ -79,7 +79,7 @@ static void expect_bad(const char *body, gw_mp_result want)
 
 static void test_bad(void)
 {
-    expect_bad("", GW_MP_BAD);                                            /* empty */
+    expect_bad("", GW_MP_BAD); /* empty */
     expect_bad("--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc", GW_MP_BAD);
     expect_bad("--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc\r\n--XyZ",
                GW_MP_BAD); /* no closing "--" */
@@ -101,7 +101,8 @@ static void test_bad(void)
                GW_MP_BAD);
     /* huge header */
     char big[1200];
-    int n = snprintf(big, sizeof big, "--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\nX: ");
+    int n =
+        snprintf(big, sizeof big, "--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\nX: ");
     memset(big + n, 'h', 600);
     strcpy(big + n + 600, "\r\n\r\na\r\n--XyZ--");
     expect_bad(big, GW_MP_BAD);

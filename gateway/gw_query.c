@@ -111,7 +111,8 @@ ip_status gw_ops_parse(const char *s, unsigned *mask, char *detail, size_t dlen)
         if (!bit) {
             snprintf(detail, dlen,
                      "ops must be a comma-separated list of thumbnail, resized, watermarked "
-                     "(got \"%.40s\")", s);
+                     "(got \"%.40s\")",
+                     s);
             return IP_INVALID_ARGUMENT;
         }
         *mask |= bit;

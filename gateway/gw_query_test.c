@@ -25,8 +25,9 @@ static void test_list(void)
     CHECK(list("limit=100&mode=resized", &q, &p) == IP_OK && q.limit == 100 &&
           !strcmp(q.mode, "resized"));
     CHECK(list("limit=1", &q, &p) == IP_OK && q.limit == 1);
-    const char *bad_limits[] = {"limit=0", "limit=101", "limit=-1", "limit=abc", "limit=",
-                                "limit=1e2", "limit=%2010", "limit=0100", "limit=1&limit=2"};
+    const char *bad_limits[] = {"limit=0",     "limit=101",  "limit=-1",
+                                "limit=abc",   "limit=",     "limit=1e2",
+                                "limit=%2010", "limit=0100", "limit=1&limit=2"};
     for (size_t i = 0; i < sizeof bad_limits / sizeof *bad_limits; i++)
         CHECK(list(bad_limits[i], &q, &p) == IP_INVALID_ARGUMENT && p && !strcmp(p, "limit"));
     CHECK(list("mode=Thumbnail", &q, &p) == IP_INVALID_ARGUMENT && !strcmp(p, "mode"));
@@ -41,8 +42,8 @@ static void test_list(void)
           !strcmp(p, "last_id"));
     CHECK(list("last_id=0190f2a4-5b6c-7d8e-9f00-112233445566", &q, &p) == IP_INVALID_ARGUMENT &&
           !strcmp(p, "last_created_at"));
-    CHECK(list("last_created_at=yesterday&last_id=0190f2a4-5b6c-7d8e-9f00-112233445566", &q,
-               &p) == IP_INVALID_ARGUMENT &&
+    CHECK(list("last_created_at=yesterday&last_id=0190f2a4-5b6c-7d8e-9f00-112233445566", &q, &p) ==
+              IP_INVALID_ARGUMENT &&
           !strcmp(p, "last_created_at"));
     CHECK(list("last_created_at=2026-01-02T03:04:05Z&last_id=nope", &q, &p) ==
               IP_INVALID_ARGUMENT &&
@@ -76,7 +77,8 @@ static void test_variant_events_split(void)
           !strcmp(p, "variant"));
     CHECK(gw_query_variant(kv, 0, &v, &p, d, sizeof d) == IP_OK && v == NULL);
     gw_events_query e;
-    kv[0] = (gw_kv){"id", "0190f2a4-5b6c-7d8e-9f00-112233445566,0190f2a4-5b6c-7d8e-9f00-112233445567"};
+    kv[0] =
+        (gw_kv){"id", "0190f2a4-5b6c-7d8e-9f00-112233445566,0190f2a4-5b6c-7d8e-9f00-112233445567"};
     kv[1] = (gw_kv){"id", "0190f2a4-5b6c-7d8e-9f00-112233445568"};
     CHECK(gw_query_events(kv, 2, &e, &p, d, sizeof d) == IP_OK && e.nids == 3);
     kv[1] = (gw_kv){"id", "x"};

@@ -290,8 +290,7 @@ static enum MHD_Result upload_refused(gw_app *app, struct MHD_Connection *conn, 
 
 /* First call of POST /upload: headers only. Returns true when the request was
  * answered already (413 by Content-Length, 400/415 by Content-Type). */
-static bool upload_begin(gw_app *app, struct MHD_Connection *conn, gw_req *rq,
-                         enum MHD_Result *ret)
+static bool upload_begin(gw_app *app, struct MHD_Connection *conn, gw_req *rq, enum MHD_Result *ret)
 {
     size_t max = (size_t)app->cfg.upload_max_bytes;
     rq->is_upload = true;
@@ -323,7 +322,8 @@ static bool upload_begin(gw_app *app, struct MHD_Connection *conn, gw_req *rq,
     } else {
         snprintf(detail, sizeof detail,
                  "Content-Type %.60s cannot be an upload: send multipart/form-data with a file "
-                 "part, or the image bytes with an image/* Content-Type", ct);
+                 "part, or the image bytes with an image/* Content-Type",
+                 ct);
         upload_refuse(rq, 415, "unsupported_type", detail);
     }
     const char *cl = header(conn, "Content-Length");
@@ -430,15 +430,13 @@ static enum MHD_Result upload_refused(gw_app *app, struct MHD_Connection *conn, 
 static enum MHD_Result upload_finish(gw_app *app, struct MHD_Connection *conn, gw_req *rq)
 {
     if (rq->err_status)
-        return upload_refused(app, conn, rq, rq->err_status, rq->err_reason, rq->err_detail,
-                              NULL);
+        return upload_refused(app, conn, rq, rq->err_status, rq->err_reason, rq->err_detail, NULL);
     kv_list args;
     char detail[256];
     const char *param = NULL;
     const char *ops_q = NULL;
     if (!get_args(conn, &args))
-        return upload_refused(app, conn, rq, 400, "bad_request", "too many query parameters",
-                              NULL);
+        return upload_refused(app, conn, rq, 400, "bad_request", "too many query parameters", NULL);
     if (gw_query_upload(args.kv, args.n, &ops_q, &param, detail, sizeof detail) != IP_OK)
         return upload_refused(app, conn, rq, 400, "bad_request", detail, param);
 
@@ -554,8 +552,7 @@ static enum MHD_Result image_get(gw_app *app, struct MHD_Connection *conn, gw_re
     Imageproc__GetImageReply *reply = NULL;
     ip_status st = get_image(app, id, &reply);
     if (st == IP_NOT_FOUND)
-        return send_problem(conn, rq, 404, "no image has this id (it may have been deleted)",
-                            NULL);
+        return send_problem(conn, rq, 404, "no image has this id (it may have been deleted)", NULL);
     if (st != IP_OK)
         return send_dependency(conn, rq, "metadata service", st);
     const Imageproc__Image *img = reply->image;
@@ -677,8 +674,7 @@ static enum MHD_Result image_info(gw_app *app, struct MHD_Connection *conn, gw_r
     Imageproc__GetImageReply *reply = NULL;
     ip_status st = get_image(app, id, &reply);
     if (st == IP_NOT_FOUND)
-        return send_problem(conn, rq, 404, "no image has this id (it may have been deleted)",
-                            NULL);
+        return send_problem(conn, rq, 404, "no image has this id (it may have been deleted)", NULL);
     if (st != IP_OK)
         return send_dependency(conn, rq, "metadata service", st);
     json_t *j = gw_image_info_json(reply->image);
@@ -697,8 +693,7 @@ static enum MHD_Result image_delete(gw_app *app, struct MHD_Connection *conn, gw
     ProtobufCMessage *out = NULL;
     ip_status st = ip_rpc_invoke(app->meta, "DeleteImage", &dr.base, &out, NULL, err, sizeof err);
     if (st == IP_NOT_FOUND)
-        return send_problem(conn, rq, 404, "no image has this id (it may have been deleted)",
-                            NULL);
+        return send_problem(conn, rq, 404, "no image has this id (it may have been deleted)", NULL);
     if (st != IP_OK)
         return send_dependency(conn, rq, "metadata service", st);
     Imageproc__DeleteImageReply *rep = (Imageproc__DeleteImageReply *)out;
@@ -720,8 +715,7 @@ static enum MHD_Result image_delete(gw_app *app, struct MHD_Connection *conn, gw
         if (o2)
             protobuf_c_message_free_unpacked(o2, NULL);
         if (st != IP_OK)
-            ip_log(IP_LOG_ERROR, "delete.objects_failed", IP_LS("image_id", id),
-                   IP_LS("err", err));
+            ip_log(IP_LOG_ERROR, "delete.objects_failed", IP_LS("image_id", id), IP_LS("err", err));
         free(keys);
     }
     if (out)
@@ -803,8 +797,8 @@ static enum MHD_Result readyz(gw_app *app, struct MHD_Connection *conn, gw_req *
         return send_json(conn, rq, 200, j);
     }
     char d[256];
-    snprintf(d, sizeof d, "not ready: metadata-svc %s, storage-svc %s, kafka %s",
-             ip_strerror(sm), ip_strerror(ss), ip_strerror(sk));
+    snprintf(d, sizeof d, "not ready: metadata-svc %s, storage-svc %s, kafka %s", ip_strerror(sm),
+             ip_strerror(ss), ip_strerror(sk));
     return send_problem_h(conn, rq, 503, d, NULL, "Retry-After", "2");
 }
 
@@ -813,9 +807,12 @@ static enum MHD_Result readyz(gw_app *app, struct MHD_Connection *conn, gw_req *
 static const char *allowed(gw_route r)
 {
     switch (r) {
-    case GW_R_UPLOAD: return "POST";
-    case GW_R_IMAGE: return "GET, HEAD, DELETE";
-    default: return "GET, HEAD";
+    case GW_R_UPLOAD:
+        return "POST";
+    case GW_R_IMAGE:
+        return "GET, HEAD, DELETE";
+    default:
+        return "GET, HEAD";
     }
 }
 
@@ -823,10 +820,14 @@ static bool method_ok(gw_route r, const char *m)
 {
     bool get = !strcmp(m, "GET") || !strcmp(m, "HEAD");
     switch (r) {
-    case GW_R_UPLOAD: return !strcmp(m, "POST");
-    case GW_R_IMAGE: return get || !strcmp(m, "DELETE");
-    case GW_R_EVENTS: return !strcmp(m, "GET");
-    default: return get;
+    case GW_R_UPLOAD:
+        return !strcmp(m, "POST");
+    case GW_R_IMAGE:
+        return get || !strcmp(m, "DELETE");
+    case GW_R_EVENTS:
+        return !strcmp(m, "GET");
+    default:
+        return get;
     }
 }
 
@@ -838,21 +839,25 @@ static enum MHD_Result dispatch(gw_app *app, struct MHD_Connection *conn, gw_req
                             "no such path; see /api/openapi.json for the API's paths", NULL);
     if (!method_ok(rq->route, method)) {
         char d[160];
-        snprintf(d, sizeof d, "%.16s is not allowed here; allowed: %s", method,
-                 allowed(rq->route));
+        snprintf(d, sizeof d, "%.16s is not allowed here; allowed: %s", method, allowed(rq->route));
         return send_problem_h(conn, rq, 405, d, NULL, "Allow",
                               rq->route == GW_R_EVENTS ? "GET" : allowed(rq->route));
     }
     switch (rq->route) {
-    case GW_R_UPLOAD: return upload_finish(app, conn, rq);
+    case GW_R_UPLOAD:
+        return upload_finish(app, conn, rq);
     case GW_R_IMAGE:
         return !strcmp(method, "DELETE") ? image_delete(app, conn, rq) : image_get(app, conn, rq);
-    case GW_R_INFO: return image_info(app, conn, rq);
-    case GW_R_IMAGES: return images_list(app, conn, rq);
-    case GW_R_EVENTS: return events(app, conn, rq);
+    case GW_R_INFO:
+        return image_info(app, conn, rq);
+    case GW_R_IMAGES:
+        return images_list(app, conn, rq);
+    case GW_R_EVENTS:
+        return events(app, conn, rq);
     case GW_R_HEALTHZ:
         return send_json(conn, rq, 200, json_pack("{s:s}", "status", "ok"));
-    case GW_R_READYZ: return readyz(app, conn, rq);
+    case GW_R_READYZ:
+        return readyz(app, conn, rq);
     case GW_R_METRICS: {
         char *m = ip_metrics_render();
         if (!m)
@@ -864,7 +869,8 @@ static enum MHD_Result dispatch(gw_app *app, struct MHD_Connection *conn, gw_req
         return send_text(conn, rq, 200, "application/json", (char *)gw_openapi_json,
                          (size_t)gw_openapi_json_len, false);
     case GW_R_UNKNOWN:
-    default: return send_problem(conn, rq, 404, "no such path", NULL);
+    default:
+        return send_problem(conn, rq, 404, "no such path", NULL);
     }
 }
 

@@ -76,15 +76,23 @@ gw_img_type gw_sniff(const void *data, size_t len)
 const char *gw_img_mime(gw_img_type t)
 {
     switch (t) {
-    case GW_IMG_JPEG: return "image/jpeg";
-    case GW_IMG_PNG: return "image/png";
-    case GW_IMG_WEBP: return "image/webp";
-    case GW_IMG_GIF: return "image/gif";
-    case GW_IMG_AVIF: return "image/avif";
-    case GW_IMG_HEIC: return "image/heic";
-    case GW_IMG_TIFF: return "image/tiff";
+    case GW_IMG_JPEG:
+        return "image/jpeg";
+    case GW_IMG_PNG:
+        return "image/png";
+    case GW_IMG_WEBP:
+        return "image/webp";
+    case GW_IMG_GIF:
+        return "image/gif";
+    case GW_IMG_AVIF:
+        return "image/avif";
+    case GW_IMG_HEIC:
+        return "image/heic";
+    case GW_IMG_TIFF:
+        return "image/tiff";
     case GW_IMG_NONE:
-    default: return NULL;
+    default:
+        return NULL;
     }
 }
 
@@ -100,8 +108,8 @@ ip_status gw_image_header(const void *data, size_t len, int64_t pixel_limit, gw_
     }
     snprintf(out->loader, sizeof out->loader, "%s", loader);
     /* Header only: a lazy image reads the pixels only when asked. */
-    VipsImage *img = vips_image_new_from_buffer(data, len, "", "access", VIPS_ACCESS_SEQUENTIAL,
-                                                NULL);
+    VipsImage *img =
+        vips_image_new_from_buffer(data, len, "", "access", VIPS_ACCESS_SEQUENTIAL, NULL);
     if (!img) {
         char msg[160];
         snprintf(msg, sizeof msg, "%s", vips_error_buffer());

@@ -36,7 +36,7 @@ static void test_formats(void)
     static const struct {
         const char *suffix;
         gw_img_type t;
-    } f[] = {{".jpg", GW_IMG_JPEG}, {".png", GW_IMG_PNG}, {".webp", GW_IMG_WEBP},
+    } f[] = {{".jpg", GW_IMG_JPEG}, {".png", GW_IMG_PNG},  {".webp", GW_IMG_WEBP},
              {".gif", GW_IMG_GIF},  {".tif", GW_IMG_TIFF}, {".avif", GW_IMG_AVIF}};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         size_t len = 0;
@@ -60,19 +60,24 @@ static void test_formats(void)
 
 static void test_not_images(void)
 {
-    const char *s[] = {"<svg xmlns=\"http://www.w3.org/2000/svg\"/>", "<!DOCTYPE html><html>",
-                       "hello world", "%PDF-1.4", "", "\xff\xd8", "RIFF1234WAVE"};
+    const char *s[] = {"<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+                       "<!DOCTYPE html><html>",
+                       "hello world",
+                       "%PDF-1.4",
+                       "",
+                       "\xff\xd8",
+                       "RIFF1234WAVE"};
     for (size_t i = 0; i < sizeof s / sizeof *s; i++)
         CHECK(gw_sniff(s[i], strlen(s[i])) == GW_IMG_NONE);
-    unsigned char mp4[24] = {0, 0, 0, 24, 'f', 't', 'y', 'p', 'm', 'p', '4', '2', 0, 0, 0, 0,
-                             'm', 'p', '4', '2', 'i', 's', 'o', 'm'};
+    unsigned char mp4[24] = {0, 0, 0, 24, 'f', 't', 'y', 'p', 'm', 'p', '4', '2',
+                             0, 0, 0, 0,  'm', 'p', '4', '2', 'i', 's', 'o', 'm'};
     CHECK(gw_sniff(mp4, sizeof mp4) == GW_IMG_NONE);
     CHECK(gw_sniff(NULL, 0) == GW_IMG_NONE);
-    unsigned char heic[32] = {0, 0, 0, 24, 'f', 't', 'y', 'p', 'h', 'e', 'i', 'c', 0, 0, 0, 0,
-                              'm', 'i', 'f', '1', 'h', 'e', 'i', 'c'};
+    unsigned char heic[32] = {0, 0, 0, 24, 'f', 't', 'y', 'p', 'h', 'e', 'i', 'c',
+                              0, 0, 0, 0,  'm', 'i', 'f', '1', 'h', 'e', 'i', 'c'};
     CHECK(gw_sniff(heic, sizeof heic) == GW_IMG_HEIC);
-    unsigned char avif[32] = {0, 0, 0, 24, 'f', 't', 'y', 'p', 'm', 'i', 'f', '1', 0, 0, 0, 0,
-                              'a', 'v', 'i', 'f', 'm', 'i', 'f', '1'};
+    unsigned char avif[32] = {0, 0, 0, 24, 'f', 't', 'y', 'p', 'm', 'i', 'f', '1',
+                              0, 0, 0, 0,  'a', 'v', 'i', 'f', 'm', 'i', 'f', '1'};
     CHECK(gw_sniff(avif, sizeof avif) == GW_IMG_AVIF);
     gw_img_header h;
     char d[256];

@@ -245,8 +245,8 @@ ip_status gw_sweep_once(gw_app *app, int *requeued)
     for (size_t i = 0; i < r->n_images; i++) {
         Imageproc__Image *img = r->images[i];
         int64_t at = 0;
-        st = enqueue(app, img->id, img->content_type, img->ops, img->n_ops, 2, &at, err,
-                     sizeof err);
+        st =
+            enqueue(app, img->id, img->content_type, img->ops, img->n_ops, 2, &at, err, sizeof err);
         if (st != IP_OK) {
             ip_log(IP_LOG_WARN, "sweep.enqueue_failed", IP_LS("image_id", img->id),
                    IP_LS("err", err));

@@ -46,7 +46,8 @@ int main(int argc, char **argv)
     ip_log_level lvl = IP_LOG_INFO;
     if (!ip_log_level_parse(app.cfg.log_level, &lvl)) {
         ip_log_init("gateway", IP_LOG_INFO);
-        ip_log(IP_LOG_ERROR, "config.invalid", IP_LS("err", "IP_LOG_LEVEL must be debug|info|warn|error"));
+        ip_log(IP_LOG_ERROR, "config.invalid",
+               IP_LS("err", "IP_LOG_LEVEL must be debug|info|warn|error"));
         ip_config_free(gw_config_vars, gw_config_nvars, &app.cfg);
         return 1;
     }

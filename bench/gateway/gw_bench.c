@@ -218,7 +218,8 @@ static level run_level(int conc, int per_worker)
         pthread_create(&t[i], NULL, work, &w[i]);
     }
     int total = conc * per_worker, nu = 0, np = 0;
-    double *up = calloc((size_t)total, sizeof(double)), *put = calloc((size_t)total, sizeof(double));
+    double *up = calloc((size_t)total, sizeof(double)),
+           *put = calloc((size_t)total, sizeof(double));
     level L = {0};
     for (int i = 0; i < conc; i++) {
         pthread_join(t[i], NULL);
@@ -274,7 +275,8 @@ int main(int argc, char **argv)
     snprintf(region, sizeof region, "%s", envd("IP_S3_REGION", "us-east-1"));
     snprintf(userpwd, sizeof userpwd, "%s:%s", envd("IP_S3_ACCESS_KEY", "imageproc-local"),
              envd("IP_S3_SECRET_KEY", "imageproc-local-secret"));
-    const char *dsn = envd("IP_PG_DSN", "postgresql://imageproc:imageproc-local@127.0.0.1:55432/imageproc");
+    const char *dsn =
+        envd("IP_PG_DSN", "postgresql://imageproc:imageproc-local@127.0.0.1:55432/imageproc");
 
     /* A 2 MiB JPEG: noise compresses badly, so its size follows its area. */
     VipsImage *noise = NULL, *u8 = NULL;
