@@ -48,7 +48,11 @@ const gallery = new Gallery({
   onOpen: (id, opener) => viewer.open(id, opener),
 });
 
-viewer = new Viewer({ announce, focusAfterDelete: (id) => gallery.neighbourOf(id) });
+viewer = new Viewer({
+  announce,
+  focusAfterDelete: (id) => gallery.neighbourOf(id),
+  neighbours: (id) => gallery.neighboursOf(id),
+});
 
 new Uploader({
   dropzone: $('dropzone'),

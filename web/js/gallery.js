@@ -208,6 +208,15 @@ export class Gallery {
     this.renderFooter();
   }
 
+  // The images shown before and after `id`, with their card buttons.
+  neighboursOf(id) {
+    const i = this.order.indexOf(id);
+    const at = (j) => (j >= 0 && j < this.order.length
+      ? { id: this.order[j], button: this.cards.get(this.order[j])?.querySelector('.card-open') || null }
+      : null);
+    return i < 0 ? { prev: null, next: null } : { prev: at(i - 1), next: at(i + 1) };
+  }
+
   // Where focus goes when an image's card goes away: the next card, else
   // the previous one, else the gallery's heading.
   neighbourOf(id) {

@@ -12,7 +12,9 @@
 // with focus on the neighbouring card.
 //
 // The native dialog gives the focus trap and Escape; a click on the backdrop
-// closes it too. On close, focus returns to the card that opened it.
+// closes it too. Previous/next (buttons, or the arrow keys outside the
+// switcher) walk the gallery's order. On close, focus returns to the card of
+// the image last shown.
 
 import { deleteImage, originalUrl, ApiError } from './api.js';
 import { store } from './store.js';
@@ -24,7 +26,7 @@ const PREFERRED = ['resized', 'watermarked', 'original'];
 const BROWSER_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif']);
 
 export class Viewer {
-  constructor({ announce, focusAfterDelete }) {
+  constructor({ announce, focusAfterDelete, neighbours }) {
     this.dialog = document.getElementById('viewer');
     this.title = document.getElementById('viewer-title');
     this.image = document.getElementById('viewer-image');
@@ -40,6 +42,9 @@ export class Viewer {
     this.message = document.getElementById('viewer-message');
     this.announce = announce;
     this.focusAfterDelete = focusAfterDelete;
+    this.neighbours = neighbours;
+    this.prevButton = document.getElementById('viewer-prev');
+    this.nextButton = document.getElementById('viewer-next');
 
     this.id = null;
     this.variant = null;
@@ -48,6 +53,16 @@ export class Viewer {
     this.deleting = false;
 
     document.getElementById('viewer-close').addEventListener('click', () => this.close());
+    this.prevButton.addEventListener('click', () => this.step(-1));
+    this.nextButton.addEventListener('click', () => this.step(1));
+    this.dialog.addEventListener('keydown', (e) => {
+      // Arrows belong to the version switcher while it has focus.
+      if (e.target.closest('input, textarea, select') || e.altKey || e.ctrlKey || e.metaKey) return;
+      if (e.key === 'ArrowLeft') this.step(-1);
+      else if (e.key === 'ArrowRight') this.step(1);
+      else return;
+      e.preventDefault();
+    });
     this.dialog.addEventListener('click', (e) => {
       if (e.target === this.dialog) this.close(); // the backdrop
     });
@@ -105,6 +120,31 @@ export class Viewer {
 
   close() {
     if (this.dialog.open) this.dialog.close();
+  }
+
+  // Moves to the image before (-1) or after (+1) this one in the gallery;
+  // closing later returns focus to the card of the image last shown.
+  step(direction) {
+    if (!this.id) return;
+    const { prev, next } = this.neighbours(this.id);
+    const target = direction < 0 ? prev : next;
+    if (!target) return;
+    const hadFocus = document.activeElement;
+    this.open(target.id, target.button);
+    // Keep focus where the reader had it (open() puts it on the switcher).
+    if (hadFocus === this.prevButton || hadFocus === this.nextButton) {
+      const again = direction < 0 ? this.prevButton : this.nextButton;
+      (again.disabled ? (direction < 0 ? this.nextButton : this.prevButton) : again).focus();
+    } else if (hadFocus && hadFocus.isConnected && this.dialog.contains(hadFocus) && !hadFocus.disabled
+      && !hadFocus.hidden && hadFocus.name !== 'variant') {
+      hadFocus.focus();
+    }
+  }
+
+  renderNav() {
+    const { prev, next } = this.id ? this.neighbours(this.id) : {};
+    this.prevButton.disabled = !prev;
+    this.nextButton.disabled = !next;
   }
 
   // The close event comes a task after close(): focus goes to where the
@@ -176,6 +216,7 @@ export class Viewer {
     const selected = this.switcher.querySelector(`input[value="${this.variant}"]`);
     if (selected) selected.checked = true;
     this.show(this.variant, info);
+    this.renderNav();
   }
 
   show(variant, info = store.get(this.id)) {

@@ -1,7 +1,8 @@
 // The viewer: open an image from the gallery with the keyboard, switch
 // between original, resized, watermarked and thumbnail (each loads, with its
-// own dimensions shown), copy the link, close with Escape (focus returns to
-// the card). Also a look at phone width. Nothing reaches the console.
+// own dimensions shown), copy the link, step to the next image and back,
+// close with Escape (focus returns to the card). Also a look at phone width.
+// Nothing reaches the console.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -93,6 +94,18 @@ test('switching versions in the viewer, copy link, keyboard', async () => {
   assert.equal(fetched.status, 200, 'the copied link works');
 
   await screenshot(page, 'viewer');
+
+  // Previous/next walk the gallery: the newest image has no previous one;
+  // the arrow key (outside the switcher) goes on to the next and back.
+  assert.equal(await page.locator('#viewer-prev').isDisabled(), true, 'nothing before the newest image');
+  const nextName = await page.locator(`#gallery > li.card[data-id="${info.id}"] + li.card .card-name`).textContent();
+  await page.locator('#viewer-next').click();
+  await page.waitForFunction((n) => document.getElementById('viewer-title').textContent === n, nextName);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'viewer-next', 'focus stays on the button');
+  await page.locator('#viewer-copy').focus();
+  await page.keyboard.press('ArrowLeft');
+  await page.waitForFunction((n) => document.getElementById('viewer-title').textContent === n, info.filename);
+  await shownImage(page);
 
   // Escape closes, and focus goes back to the card that opened it.
   await page.keyboard.press('Escape');
