@@ -68,22 +68,38 @@ static const service_entry *find_service(const char *name)
 static const char *type_name(const ProtobufCFieldDescriptor *f)
 {
     switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32: return "int32";
-    case PROTOBUF_C_TYPE_SINT32: return "sint32";
-    case PROTOBUF_C_TYPE_SFIXED32: return "sfixed32";
-    case PROTOBUF_C_TYPE_INT64: return "int64";
-    case PROTOBUF_C_TYPE_SINT64: return "sint64";
-    case PROTOBUF_C_TYPE_SFIXED64: return "sfixed64";
-    case PROTOBUF_C_TYPE_UINT32: return "uint32";
-    case PROTOBUF_C_TYPE_FIXED32: return "fixed32";
-    case PROTOBUF_C_TYPE_UINT64: return "uint64";
-    case PROTOBUF_C_TYPE_FIXED64: return "fixed64";
-    case PROTOBUF_C_TYPE_FLOAT: return "float";
-    case PROTOBUF_C_TYPE_DOUBLE: return "double";
-    case PROTOBUF_C_TYPE_BOOL: return "bool";
-    case PROTOBUF_C_TYPE_STRING: return "string";
-    case PROTOBUF_C_TYPE_BYTES: return "bytes (base64)";
-    case PROTOBUF_C_TYPE_ENUM: return ((const ProtobufCEnumDescriptor *)f->descriptor)->short_name;
+    case PROTOBUF_C_TYPE_INT32:
+        return "int32";
+    case PROTOBUF_C_TYPE_SINT32:
+        return "sint32";
+    case PROTOBUF_C_TYPE_SFIXED32:
+        return "sfixed32";
+    case PROTOBUF_C_TYPE_INT64:
+        return "int64";
+    case PROTOBUF_C_TYPE_SINT64:
+        return "sint64";
+    case PROTOBUF_C_TYPE_SFIXED64:
+        return "sfixed64";
+    case PROTOBUF_C_TYPE_UINT32:
+        return "uint32";
+    case PROTOBUF_C_TYPE_FIXED32:
+        return "fixed32";
+    case PROTOBUF_C_TYPE_UINT64:
+        return "uint64";
+    case PROTOBUF_C_TYPE_FIXED64:
+        return "fixed64";
+    case PROTOBUF_C_TYPE_FLOAT:
+        return "float";
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return "double";
+    case PROTOBUF_C_TYPE_BOOL:
+        return "bool";
+    case PROTOBUF_C_TYPE_STRING:
+        return "string";
+    case PROTOBUF_C_TYPE_BYTES:
+        return "bytes (base64)";
+    case PROTOBUF_C_TYPE_ENUM:
+        return ((const ProtobufCEnumDescriptor *)f->descriptor)->short_name;
     case PROTOBUF_C_TYPE_MESSAGE:
         return ((const ProtobufCMessageDescriptor *)f->descriptor)->short_name;
     }
@@ -110,19 +126,18 @@ static void print_fields(FILE *out, const ProtobufCMessageDescriptor *d, int ind
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: imgctl [--url URL] [--timeout MS] metadata|storage METHOD ['JSON' | -]\n"
-            "       imgctl [--url URL] [--timeout MS] ping metadata|storage\n"
-            "       imgctl --help | --config-vars\n"
-            "\n"
-            "Calls a method of an internal service with JSON in and JSON out. Field names\n"
-            "are those of the .proto files; enums by name (or number); bytes in base64;\n"
-            "int64 as numbers. '-' reads the JSON from stdin; no JSON means {}.\n"
-            "Exit status: 0 on success, 1 on an RPC error (status and message on stderr),\n"
-            "2 on a usage error.\n"
-            "\n"
-            "Environment (see --config-vars): IP_METADATA_RPC_URL, IP_STORAGE_RPC_URL,\n"
-            "IP_RPC_TIMEOUT_MS, IP_RPC_MAX_MSG_BYTES.\n");
+    fprintf(out, "usage: imgctl [--url URL] [--timeout MS] metadata|storage METHOD ['JSON' | -]\n"
+                 "       imgctl [--url URL] [--timeout MS] ping metadata|storage\n"
+                 "       imgctl --help | --config-vars\n"
+                 "\n"
+                 "Calls a method of an internal service with JSON in and JSON out. Field names\n"
+                 "are those of the .proto files; enums by name (or number); bytes in base64;\n"
+                 "int64 as numbers. '-' reads the JSON from stdin; no JSON means {}.\n"
+                 "Exit status: 0 on success, 1 on an RPC error (status and message on stderr),\n"
+                 "2 on a usage error.\n"
+                 "\n"
+                 "Environment (see --config-vars): IP_METADATA_RPC_URL, IP_STORAGE_RPC_URL,\n"
+                 "IP_RPC_TIMEOUT_MS, IP_RPC_MAX_MSG_BYTES.\n");
     for (size_t s = 0; s < sizeof services / sizeof services[0]; s++) {
         const ProtobufCServiceDescriptor *d = services[s].desc;
         fprintf(out, "\n%s (%s) methods:\n", services[s].name, d->name);
@@ -133,7 +148,8 @@ static void usage(FILE *out)
             print_fields(out, md->input, 6, 0);
         }
     }
-    fprintf(out, "\nExample:\n  imgctl metadata GetImage '{\"id\":\"0192d4e8-7c1a-7b3e-9f00-1a2b3c4d5e6f\"}'\n");
+    fprintf(out, "\nExample:\n  imgctl metadata GetImage "
+                 "'{\"id\":\"0192d4e8-7c1a-7b3e-9f00-1a2b3c4d5e6f\"}'\n");
 }
 
 static char *read_all(FILE *in, size_t *len)
@@ -219,7 +235,7 @@ int main(int argc, char **argv)
     char *text = NULL, *json = NULL;
     char err[1024];
     ip_rpc_client_opts co = {
-        .urls = url != NULL ? url
+        .urls = url != NULL                                     ? url
                 : svc->desc == &imageproc__metadata__descriptor ? cfg.metadata_url
                                                                 : cfg.storage_url,
         .timeout_ms = timeout_ms > 0 ? (int)timeout_ms : (int)cfg.timeout_ms,

@@ -79,7 +79,10 @@ static void test_roundtrip(void)
     free(out);
     free(err);
 
-    CHECK_EQ_INT(run("--url " URL " metadata GetImage '{\"id\":\"0192d4e8-7c1a-7b3e-9f00-1a2b3c4d5e6f\"}'", &out, &err), 0);
+    CHECK_EQ_INT(run("--url " URL
+                     " metadata GetImage '{\"id\":\"0192d4e8-7c1a-7b3e-9f00-1a2b3c4d5e6f\"}'",
+                     &out, &err),
+                 0);
     json_error_t je;
     json_t *j = json_loads(out, 0, &je);
     CHECK(j != NULL);

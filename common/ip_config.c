@@ -114,8 +114,8 @@ ip_status ip_config_load(const ip_cfg_var *table, size_t n, void *cfg, char **er
                 break;
             }
             if (x < v->min || x > v->max) {
-                report_add(&r, "%s: %s is out of range [%" PRId64 ", %" PRId64 "]", v->name,
-                           shown, v->min, v->max);
+                report_add(&r, "%s: %s is out of range [%" PRId64 ", %" PRId64 "]", v->name, shown,
+                           v->min, v->max);
                 break;
             }
             memcpy(base + v->offset, &x, sizeof x);
@@ -124,8 +124,8 @@ ip_status ip_config_load(const ip_cfg_var *table, size_t n, void *cfg, char **er
         case IP_CFG_BOOL: {
             bool b;
             if (!parse_bool(val, &b)) {
-                report_add(&r, "%s: not a boolean (true/false/1/0/yes/no/on/off): \"%s\"",
-                           v->name, shown);
+                report_add(&r, "%s: not a boolean (true/false/1/0/yes/no/on/off): \"%s\"", v->name,
+                           shown);
                 break;
             }
             memcpy(base + v->offset, &b, sizeof b);

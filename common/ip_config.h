@@ -25,13 +25,13 @@ typedef enum ip_cfg_type {
 } ip_cfg_type;
 
 typedef struct ip_cfg_var {
-    const char *name;     /* "IP_PG_DSN" */
+    const char *name; /* "IP_PG_DSN" */
     ip_cfg_type type;
-    const char *def;      /* default, as text; NULL = required */
-    int64_t min, max;     /* bounds for IP_CFG_INT */
-    bool secret;          /* masked in logs */
-    size_t offset;        /* offsetof(struct service_config, field) */
-    const char *help;     /* one line for --help and .env.example */
+    const char *def;  /* default, as text; NULL = required */
+    int64_t min, max; /* bounds for IP_CFG_INT */
+    bool secret;      /* masked in logs */
+    size_t offset;    /* offsetof(struct service_config, field) */
+    const char *help; /* one line for --help and .env.example */
 } ip_cfg_var;
 
 /* Loads every variable of `table` (n entries) into `cfg`. On failure returns

@@ -73,8 +73,8 @@ static void test_values(void)
 static void test_all_errors_reported(void)
 {
     clear_env();
-    setenv("IPT_WORKERS", "0", 1);     /* below min */
-    setenv("IPT_FLAG", "maybe", 1);    /* not a bool */
+    setenv("IPT_WORKERS", "0", 1);  /* below min */
+    setenv("IPT_FLAG", "maybe", 1); /* not a bool */
     /* IPT_REQUIRED unset */
     cfg c = {0};
     char *err = NULL;
@@ -188,7 +188,7 @@ static void test_print_vars(void)
 }
 
 static const ip_test_case tests[] = {
-    IP_TEST(defaults), IP_TEST(values), IP_TEST(all_errors_reported),
+    IP_TEST(defaults),       IP_TEST(values),     IP_TEST(all_errors_reported),
     IP_TEST(secrets_masked), IP_TEST(print_vars),
 };
 IP_TEST_MAIN(tests)

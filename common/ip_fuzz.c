@@ -131,10 +131,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0)
         return 0;
     switch (data[0] % 4) {
-    case 0: fuzz_serve(data + 1, size - 1); break;
-    case 1: fuzz_reply(data + 1, size - 1); break;
-    case 2: fuzz_json(data + 1, size - 1); break;
-    default: fuzz_text(data + 1, size - 1); break;
+    case 0:
+        fuzz_serve(data + 1, size - 1);
+        break;
+    case 1:
+        fuzz_reply(data + 1, size - 1);
+        break;
+    case 2:
+        fuzz_json(data + 1, size - 1);
+        break;
+    default:
+        fuzz_text(data + 1, size - 1);
+        break;
     }
     return 0;
 }
@@ -175,10 +183,13 @@ int main(int argc, char **argv)
     rp.output.len = ilen;
     seeds[1][0] = 1;
     lens[1] = 1 + imageproc__rpc_reply__pack(&rp, seeds[1] + 1);
-    const char *texts[3] = {"\x02{\"image\":{\"id\":\"a\",\"ops\":[\"x\"],\"status\":\"IMAGE_READY\","
-                            "\"variants\":[{\"name\":\"t\",\"width\":3}]}}",
-                            "\x03" "2026-11-29T00:22:40.123456+01:00",
-                            "\x03" "0192d4e8-7c1a-7b3e-9f00-1a2b3c4d5e6f"};
+    const char *texts[3] = {
+        "\x02{\"image\":{\"id\":\"a\",\"ops\":[\"x\"],\"status\":\"IMAGE_READY\","
+        "\"variants\":[{\"name\":\"t\",\"width\":3}]}}",
+        "\x03"
+        "2026-11-29T00:22:40.123456+01:00",
+        "\x03"
+        "0192d4e8-7c1a-7b3e-9f00-1a2b3c4d5e6f"};
     for (int i = 0; i < 3; i++) {
         lens[2 + i] = strlen(texts[i]);
         memcpy(seeds[2 + i], texts[i], lens[2 + i]);

@@ -150,9 +150,15 @@ static void line_json_string(line *l, const char *s)
         } else if (c < 0x20 || c == 0x7f) {
             char esc[8];
             switch (c) {
-            case '\n': line_put(l, "\\n", 2); break;
-            case '\r': line_put(l, "\\r", 2); break;
-            case '\t': line_put(l, "\\t", 2); break;
+            case '\n':
+                line_put(l, "\\n", 2);
+                break;
+            case '\r':
+                line_put(l, "\\r", 2);
+                break;
+            case '\t':
+                line_put(l, "\\t", 2);
+                break;
             default:
                 snprintf(esc, sizeof esc, "\\u%04x", c);
                 line_put(l, esc, 6);
@@ -248,8 +254,9 @@ void ip_log_fields(ip_log_level level, const char *event, const ip_log_field *fi
 void ip_log_rdkafka_cb(const struct rd_kafka_s *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
-    ip_log_level lv = level <= 3 ? IP_LOG_ERROR : level == 4 ? IP_LOG_WARN
-                                               : level <= 6 ? IP_LOG_INFO
-                                                            : IP_LOG_DEBUG;
+    ip_log_level lv = level <= 3   ? IP_LOG_ERROR
+                      : level == 4 ? IP_LOG_WARN
+                      : level <= 6 ? IP_LOG_INFO
+                                   : IP_LOG_DEBUG;
     ip_log(lv, "rdkafka.log", IP_LS("facility", fac), IP_LS("msg", buf));
 }

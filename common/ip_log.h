@@ -21,7 +21,12 @@
 
 typedef enum ip_log_level { IP_LOG_DEBUG = 0, IP_LOG_INFO, IP_LOG_WARN, IP_LOG_ERROR } ip_log_level;
 
-typedef enum ip_log_type { IP_LOG_T_STR = 1, IP_LOG_T_INT, IP_LOG_T_DBL, IP_LOG_T_BOOL } ip_log_type;
+typedef enum ip_log_type {
+    IP_LOG_T_STR = 1,
+    IP_LOG_T_INT,
+    IP_LOG_T_DBL,
+    IP_LOG_T_BOOL
+} ip_log_type;
 
 typedef struct ip_log_field {
     const char *key;
@@ -48,13 +53,13 @@ bool ip_log_enabled(ip_log_level level);
 /* Writes one line. `fields` (n of them) are borrowed. */
 void ip_log_fields(ip_log_level level, const char *event, const ip_log_field *fields, size_t n);
 
-#define ip_log(level, event, ...)                                                           \
-    do {                                                                                    \
-        if (ip_log_enabled(level)) {                                                        \
-            const ip_log_field ip_log_f_[] = {{0}, __VA_ARGS__};                            \
-            ip_log_fields((level), (event), ip_log_f_ + 1,                                  \
-                          sizeof(ip_log_f_) / sizeof(ip_log_f_[0]) - 1);                    \
-        }                                                                                   \
+#define ip_log(level, event, ...)                                                                  \
+    do {                                                                                           \
+        if (ip_log_enabled(level)) {                                                               \
+            const ip_log_field ip_log_f_[] = {{0}, __VA_ARGS__};                                   \
+            ip_log_fields((level), (event), ip_log_f_ + 1,                                         \
+                          sizeof(ip_log_f_) / sizeof(ip_log_f_[0]) - 1);                           \
+        }                                                                                          \
     } while (0)
 
 /* Routes GLib's (and so libvips's) log messages into ip_log as event "glib.log".

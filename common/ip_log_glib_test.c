@@ -25,7 +25,8 @@ static void test_routed(void)
     CHECK(fread(buf, 1, (size_t)n, tmp) == (size_t)n);
     fclose(tmp);
     fprintf(stderr, "%s", buf);
-    CHECK(strstr(buf, "\"level\":\"warn\",\"service\":\"glib-test\",\"event\":\"glib.log\"") != NULL);
+    CHECK(strstr(buf, "\"level\":\"warn\",\"service\":\"glib-test\",\"event\":\"glib.log\"") !=
+          NULL);
     CHECK(strstr(buf, "\"msg\":\"something odd: 42\"") != NULL);
     CHECK(strstr(buf, "\"domain\":\"VIPS\",\"msg\":\"a \\\"quoted\\\" message\"") != NULL);
     free(buf);

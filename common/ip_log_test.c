@@ -32,7 +32,8 @@ static void write_lines(void)
     ip_log(IP_LOG_DEBUG, "hidden.debug", IP_LS("x", "y"));
     ip_log(IP_LOG_INFO, "job.done", IP_LS("image_id", "abc"), IP_LI("ms", 12), IP_LF("ratio", 0.5),
            IP_LB("ok", 1), IP_LS("none", NULL), IP_LF("nan", NAN));
-    ip_log(IP_LOG_WARN, "escape.me", IP_LS("s", "quote\" backslash\\ nl\n tab\t bell\x07 bad\xff\xfe end"));
+    ip_log(IP_LOG_WARN, "escape.me",
+           IP_LS("s", "quote\" backslash\\ nl\n tab\t bell\x07 bad\xff\xfe end"));
     char big[10000];
     memset(big, 'a', sizeof big - 1);
     big[sizeof big - 1] = '\0';

@@ -37,11 +37,11 @@ typedef enum metric_kind { M_COUNTER, M_GAUGE, M_HISTOGRAM } metric_kind;
 
 typedef struct series {
     struct series *_Atomic next;
-    char *values;                      /* the label values as given ("upload,202") */
-    _Atomic double value;              /* counter, gauge */
-    _Atomic double sum;                /* histogram */
-    atomic_ullong count;               /* histogram */
-    atomic_ullong *bucket;             /* histogram: nbuckets + 1 (the last is +Inf) */
+    char *values;          /* the label values as given ("upload,202") */
+    _Atomic double value;  /* counter, gauge */
+    _Atomic double sum;    /* histogram */
+    atomic_ullong count;   /* histogram */
+    atomic_ullong *bucket; /* histogram: nbuckets + 1 (the last is +Inf) */
 } series;
 
 struct ip_metric {
@@ -391,8 +391,7 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, cons
                           MHD_RESPMEM_MUST_FREE);
     }
     if (strcmp(url, "/healthz") == 0)
-        return http_reply(conn, MHD_HTTP_OK, "text/plain", (char *)"ok\n",
-                          MHD_RESPMEM_PERSISTENT);
+        return http_reply(conn, MHD_HTTP_OK, "text/plain", (char *)"ok\n", MHD_RESPMEM_PERSISTENT);
     return http_reply(conn, MHD_HTTP_NOT_FOUND, "text/plain", (char *)"not found\n",
                       MHD_RESPMEM_PERSISTENT);
 }

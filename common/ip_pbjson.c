@@ -30,8 +30,7 @@
 
 /* ------------------------------------------------------------ base64 */
 
-static const char b64chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 char *ip_base64_encode(const uint8_t *data, size_t len)
 {
@@ -344,7 +343,8 @@ static ip_status parse_value(const ProtobufCFieldDescriptor *f, const json_t *v,
         if (!json_is_string(v))
             return fail(e, path, "expected base64 text");
         ProtobufCBinaryData b;
-        ip_status st = ip_base64_decode(json_string_value(v), json_string_length(v), &b.data, &b.len);
+        ip_status st =
+            ip_base64_decode(json_string_value(v), json_string_length(v), &b.data, &b.len);
         if (st == IP_RESOURCE_EXHAUSTED)
             return oom(e);
         if (st != IP_OK)
@@ -487,10 +487,11 @@ static char *utf8_sanitize(const char *s)
     const unsigned char *u = (const unsigned char *)s;
     size_t o = 0;
     for (size_t i = 0; i < n;) {
-        size_t len = u[i] < 0x80 ? 1 : u[i] >= 0xc2 && u[i] <= 0xdf ? 2
-                                   : u[i] >= 0xe0 && u[i] <= 0xef ? 3
-                                   : u[i] >= 0xf0 && u[i] <= 0xf4 ? 4
-                                                                  : 0;
+        size_t len = u[i] < 0x80                    ? 1
+                     : u[i] >= 0xc2 && u[i] <= 0xdf ? 2
+                     : u[i] >= 0xe0 && u[i] <= 0xef ? 3
+                     : u[i] >= 0xf0 && u[i] <= 0xf4 ? 4
+                                                    : 0;
         bool ok = len > 0 && i + len <= n;
         for (size_t k = 1; ok && k < len; k++)
             ok = (u[i + k] & 0xc0) == 0x80;

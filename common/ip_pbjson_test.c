@@ -260,8 +260,8 @@ static void test_parse_negatives(void)
         ip_status st = ip_pbjson_parse(&imageproc__create_image_request__descriptor, bad[i].json,
                                        strlen(bad[i].json), &m, err, sizeof err);
         if (st != IP_INVALID_ARGUMENT || m != NULL || strstr(err, bad[i].want) == NULL) {
-            fprintf(stderr, "json %s: %s \"%s\" (want \"%s\")\n", bad[i].json, ip_strerror(st),
-                    err, bad[i].want);
+            fprintf(stderr, "json %s: %s \"%s\" (want \"%s\")\n", bad[i].json, ip_strerror(st), err,
+                    bad[i].want);
             CHECK(0);
         }
     }
@@ -283,7 +283,8 @@ static void test_parse_negatives(void)
 static void test_base64(void)
 {
     static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-    static const char *const enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    static const char *const enc[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                      "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
     for (int i = 0; i < 7; i++) {
         char *e = ip_base64_encode((const uint8_t *)plain[i], strlen(plain[i]));
         CHECK_EQ_STR(e, enc[i]);
@@ -311,7 +312,8 @@ static void test_invalid_utf8_output(void)
 }
 
 static const ip_test_case tests[] = {
-    IP_TEST(every_message_roundtrips), IP_TEST(parse_values), IP_TEST(parse_negatives),
-    IP_TEST(base64), IP_TEST(invalid_utf8_output),
+    IP_TEST(every_message_roundtrips), IP_TEST(parse_values),
+    IP_TEST(parse_negatives),          IP_TEST(base64),
+    IP_TEST(invalid_utf8_output),
 };
 IP_TEST_MAIN(tests)

@@ -44,10 +44,12 @@
  * fresh client is usually still dialling), then fails with UNAVAILABLE. When
  * the last pipe goes, every call in flight is marked lost and its aio
  * cancelled, so it returns UNAVAILABLE at once instead of waiting out its
- * deadline. Ordering makes this race-free without holding a lock around nng
- * calls: the callback zeroes the pipe count before sweeping the lists and sets
- * `lost` before cancelling; a call re-reads the count after registering and
- * re-reads `lost` after starting each operation (cancelling itself if set).
+ * deadline. The callback zeroes the pipe count before sweeping the lists, and
+ * a call re-reads the count after registering, so none is missed. A call
+ * starts each nng operation under its list's lock after checking `lost`, and
+ * the sweep sets `lost` and cancels under the same lock: an operation never
+ * starts while its aio is being cancelled (nng 1.5.2 can lose an operation
+ * started during a cancel, and its aio then never completes).
  */
 #include "ip_rpc.h"
 #include "ip_rpc_internal.h"
@@ -82,15 +84,15 @@ static ip_metric *m_server_calls, *m_server_seconds, *m_client_calls;
 
 static void metrics_register(void)
 {
-    static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                     0.05,   0.1,   0.25,   0.5,   1,    2.5, 5, 10};
-    m_server_calls = ip_metric_counter("ip_rpc_server_calls_total", "RPC calls served.",
-                                       "service,method,code");
+    static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                     0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+    m_server_calls =
+        ip_metric_counter("ip_rpc_server_calls_total", "RPC calls served.", "service,method,code");
     m_server_seconds =
         ip_metric_histogram("ip_rpc_server_seconds", "Time to serve an RPC call, seconds.",
                             "service,method", buckets, sizeof buckets / sizeof buckets[0]);
-    m_client_calls = ip_metric_counter("ip_rpc_client_calls_total", "RPC calls made.",
-                                       "service,method,code");
+    m_client_calls =
+        ip_metric_counter("ip_rpc_client_calls_total", "RPC calls made.", "service,method,code");
 }
 
 static ip_status status_from_code(int code)
@@ -130,7 +132,7 @@ typedef struct worker {
     nng_aio *aio;
     pthread_mutex_t mu; /* guards receiving; taken only by this worker and by close */
     bool mu_init;
-    bool receiving;     /* a receive is pending on aio */
+    bool receiving; /* a receive is pending on aio */
 } worker;
 
 struct ip_rpc_server {
@@ -357,17 +359,17 @@ done:
     out = reply_msg(&reply);
     {
         ip_status code = status_from_code((int)reply.code);
-        const char *mname = md != NULL                                      ? md->name
+        const char *mname = md != NULL                                             ? md->name
                             : req != NULL && strcmp(req->method, IP_RPC_PING) == 0 ? IP_RPC_PING
-                            : req != NULL                                   ? "unknown"
-                                                                            : "malformed";
+                            : req != NULL                                          ? "unknown"
+                                                                                   : "malformed";
         char labels[256];
         double secs = (double)(ip_mono_us() - t0) / 1e6;
         snprintf(labels, sizeof labels, "%s,%s", srv->svc->name, mname);
         ip_metric_observe(m_server_seconds, labels, secs);
         snprintf(labels, sizeof labels, "%s,%s,%s", srv->svc->name, mname, ip_strerror(code));
         ip_metric_add(m_server_calls, labels, 1);
-        ip_log_level lv = code == IP_OK ? IP_LOG_DEBUG
+        ip_log_level lv = code == IP_OK                                          ? IP_LOG_DEBUG
                           : code == IP_INTERNAL || code == IP_RESOURCE_EXHAUSTED ? IP_LOG_ERROR
                                                                                  : IP_LOG_INFO;
         /* Names from the wire are bounded before they reach a log line. */
@@ -375,8 +377,7 @@ done:
         snprintf(rid, sizeof rid, "%.64s", req != NULL ? req->request_id : "");
         ip_log(lv, code == IP_OK ? "rpc.served" : "rpc.failed",
                IP_LS("rpc_service", srv->svc->name), IP_LS("method", mname),
-               IP_LS("request_id", rid),
-               IP_LS("code", ip_strerror(code)),
+               IP_LS("request_id", rid), IP_LS("code", ip_strerror(code)),
                IP_LS("err", code == IP_OK ? NULL : reply.message),
                IP_LF("ms", (double)(ip_mono_us() - t0) / 1000.0));
     }
@@ -626,9 +627,9 @@ struct ip_rpc_client {
     size_t max_msg;
     char *urls;
 
-    pthread_mutex_t mu;  /* guards pipes; with cv, the waits for a connection */
-    pthread_cond_t cv;   /* a connection came up, or a call left while closing */
-    uint32_t *pipes;     /* ids of the connected pipes */
+    pthread_mutex_t mu; /* guards pipes; with cv, the waits for a connection */
+    pthread_cond_t cv;  /* a connection came up, or a call left while closing */
+    uint32_t *pipes;    /* ids of the connected pipes */
     size_t cappipes;
     atomic_size_t npipes; /* written under mu, read anywhere */
     atomic_int ncalls;
@@ -936,20 +937,23 @@ static ip_status call_enter(ip_rpc_client *c, inflight *f, int64_t deadline_mono
 }
 
 /* Starts a send (send=true) or receive on ctx unless the call is already lost.
- * The sweep sets `lost` before it cancels: if it cancelled before the
- * operation started (a no-op), we see `lost` right after starting and cancel
- * it ourselves. Returns false when lost before starting (nothing started). */
+ * Returns false when lost (nothing started). The start happens under the
+ * shard lock, which the pipe callback also holds while it sets `lost` and
+ * cancels: starting an operation on an aio while another thread cancels it
+ * can lose the operation in nng 1.5.2 (its aio then never completes, and
+ * nng_close of any socket hangs), so the two never overlap. */
 static bool call_start(inflight *f, nng_ctx ctx, bool send)
 {
-    if (atomic_load(&f->lost))
-        return false;
-    if (send)
-        nng_ctx_send(ctx, f->aio);
-    else
-        nng_ctx_recv(ctx, f->aio);
-    if (atomic_load(&f->lost))
-        nng_aio_cancel(f->aio);
-    return true;
+    pthread_mutex_lock(&f->shard->mu);
+    bool lost = atomic_load(&f->lost);
+    if (!lost) {
+        if (send)
+            nng_ctx_send(ctx, f->aio);
+        else
+            nng_ctx_recv(ctx, f->aio);
+    }
+    pthread_mutex_unlock(&f->shard->mu);
+    return !lost;
 }
 
 /* Maps a failed nng step to a status and message. */
@@ -1077,12 +1081,11 @@ static ip_status call_raw(ip_rpc_client *c, const char *method, const uint8_t *i
         }
     }
 
-out:
-    {
-        char labels[256];
-        snprintf(labels, sizeof labels, "%s,%s,%s", c->svc->name, method, ip_strerror(st));
-        ip_metric_add(m_client_calls, labels, 1);
-    }
+out : {
+    char labels[256];
+    snprintf(labels, sizeof labels, "%s,%s,%s", c->svc->name, method, ip_strerror(st));
+    ip_metric_add(m_client_calls, labels, 1);
+}
     if (reply != NULL)
         imageproc__rpc_reply__free_unpacked(reply, NULL);
     if (msg != NULL)
@@ -1126,9 +1129,9 @@ ip_status ip_rpc_invoke(ip_rpc_client *c, const char *method, const ProtobufCMes
     }
     if (input != NULL)
         protobuf_c_message_pack(input, packed);
-    ip_status st = call_raw(c, method, packed, n, md->output, output,
-                            opts != NULL ? opts->timeout_ms : 0,
-                            opts != NULL ? opts->request_id : NULL, errbuf, errlen);
+    ip_status st =
+        call_raw(c, method, packed, n, md->output, output, opts != NULL ? opts->timeout_ms : 0,
+                 opts != NULL ? opts->request_id : NULL, errbuf, errlen);
     if (packed != stackbuf)
         free(packed);
     return st;

@@ -14,16 +14,14 @@
  * answered with an error; the server keeps serving.
  *
  * Client: thread-safe; every call uses its own context and aio (recycled
- * after a clean reply, closed after a failure) and has a deadline. No reply by the deadline -> IP_DEADLINE_EXCEEDED; never a hang.
- * No server connected -> IP_UNAVAILABLE promptly: a call that finds no
- * connection waits at most 300 ms for one (a fresh client is still dialling),
- * and a call in flight when the last connection drops fails at once. The
- * client counts its connections with nng_pipe_notify; see ip_rpc.c. nng
- * redials by itself after a server restart (every 50 ms .. 1 s). `urls` may
- * list several addresses of one service (comma-separated); nng spreads calls
- * over the connected ones. NNG_OPT_RECVMAXSZ is set on both ends
- * (max_msg_bytes); an oversized request or reply makes nng drop the
- * connection, which the caller sees as IP_UNAVAILABLE; a request over the
+ * after a clean reply, closed after a failure) and has a deadline. No reply by the deadline ->
+ * IP_DEADLINE_EXCEEDED; never a hang. No server connected -> IP_UNAVAILABLE promptly: a call that
+ * finds no connection waits at most 300 ms for one (a fresh client is still dialling), and a call
+ * in flight when the last connection drops fails at once. The client counts its connections with
+ * nng_pipe_notify; see ip_rpc.c. nng redials by itself after a server restart (every 50 ms .. 1 s).
+ * `urls` may list several addresses of one service (comma-separated); nng spreads calls over the
+ * connected ones. NNG_OPT_RECVMAXSZ is set on both ends (max_msg_bytes); an oversized request or
+ * reply makes nng drop the connection, which the caller sees as IP_UNAVAILABLE; a request over the
  * client's own limit is IP_RESOURCE_EXHAUSTED without any I/O.
  *
  * Resends: the REQ resend timer is off (NNG_OPT_REQ_RESENDTIME =
@@ -65,9 +63,9 @@ typedef ip_status (*ip_rpc_handler)(void *user, ip_rpc_call *call, const Protobu
                                     ProtobufCMessage *output);
 
 typedef struct ip_rpc_server_opts {
-    const char *url;         /* "tcp://127.0.0.1:7101" (listens) */
-    int workers;             /* contexts/threads serving at once; <= 0 means 32 */
-    size_t max_msg_bytes;    /* 0 means IP_RPC_DEFAULT_MAX_MSG */
+    const char *url;      /* "tcp://127.0.0.1:7101" (listens) */
+    int workers;          /* contexts/threads serving at once; <= 0 means 32 */
+    size_t max_msg_bytes; /* 0 means IP_RPC_DEFAULT_MAX_MSG */
 } ip_rpc_server_opts;
 
 /* Starts serving `svc`. `handlers` has svc->n_methods entries in the order of
@@ -90,10 +88,11 @@ void *ip_rpc_call_memdup(ip_rpc_call *call, const void *p, size_t n);
  * made by libraries, e.g. a downloaded object). */
 void ip_rpc_call_defer_free(ip_rpc_call *call, void *p, void (*free_fn)(void *));
 /* Sets the reply message for a failed call (printf-style). */
-void ip_rpc_call_errorf(ip_rpc_call *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ip_rpc_call_errorf(ip_rpc_call *call, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 const char *ip_rpc_call_request_id(const ip_rpc_call *call); /* "" if none */
 const char *ip_rpc_call_method(const ip_rpc_call *call);
-int64_t ip_rpc_call_deadline_ms(const ip_rpc_call *call);    /* absolute epoch ms; 0 = none */
+int64_t ip_rpc_call_deadline_ms(const ip_rpc_call *call); /* absolute epoch ms; 0 = none */
 /* Milliseconds left before the deadline (INT32_MAX-ish when none; <= 0 when past). */
 int64_t ip_rpc_call_remaining_ms(const ip_rpc_call *call);
 
@@ -102,15 +101,15 @@ int64_t ip_rpc_call_remaining_ms(const ip_rpc_call *call);
 typedef struct ip_rpc_client ip_rpc_client;
 
 typedef struct ip_rpc_client_opts {
-    const char *urls;        /* comma-separated dial addresses of one service */
-    int timeout_ms;          /* default deadline of a call; <= 0 means 5000 */
-    size_t max_msg_bytes;    /* 0 means IP_RPC_DEFAULT_MAX_MSG */
+    const char *urls;     /* comma-separated dial addresses of one service */
+    int timeout_ms;       /* default deadline of a call; <= 0 means 5000 */
+    size_t max_msg_bytes; /* 0 means IP_RPC_DEFAULT_MAX_MSG */
 } ip_rpc_client_opts;
 
 /* Per-call options; NULL means the client's defaults. */
 typedef struct ip_rpc_call_opts {
-    int timeout_ms;          /* <= 0 means the client's default */
-    const char *request_id;  /* NULL means a fresh UUIDv4 */
+    int timeout_ms;         /* <= 0 means the client's default */
+    const char *request_id; /* NULL means a fresh UUIDv4 */
 } ip_rpc_call_opts;
 
 /* Makes a client for `svc` (borrowed; the generated descriptor is static).

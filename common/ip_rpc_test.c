@@ -101,7 +101,9 @@ static void init_handlers(void)
     static const struct {
         const char *name;
         ip_rpc_handler h;
-    } map[] = {{"GetObject", h_get}, {"HeadObject", h_head}, {"PutObject", h_put},
+    } map[] = {{"GetObject", h_get},
+               {"HeadObject", h_head},
+               {"PutObject", h_put},
                {"DeleteObjects", h_delete}};
     for (size_t i = 0; i < 4; i++) {
         const ProtobufCMethodDescriptor *md =
@@ -456,8 +458,7 @@ static void run_restart(bool kill_process)
     int fails = 0;
     for (int i = 0; i < 8; i++) {
         pthread_join(t[i], NULL);
-        fprintf(stderr,
-                "caller %d: ok %d unavailable %d deadline %d other %d longest %lld ms\n", i,
+        fprintf(stderr, "caller %d: ok %d unavailable %d deadline %d other %d longest %lld ms\n", i,
                 rc[i].ok, rc[i].unavailable, rc[i].deadline, rc[i].other,
                 (long long)rc[i].longest_ms);
         CHECK_EQ_INT(rc[i].other, 0);
@@ -782,10 +783,11 @@ static int serve(const char *url)
 }
 
 static const ip_test_case tests[] = {
-    IP_TEST(envelopes),      IP_TEST(basic),          IP_TEST(concurrency),
-    IP_TEST(restart_in_process), IP_TEST(restart_killed), IP_TEST(bad_input),
-    IP_TEST(deadline),       IP_TEST(close_finishes_inflight), IP_TEST(no_server),
-    IP_TEST(several_urls),
+    IP_TEST(envelopes),      IP_TEST(basic),
+    IP_TEST(concurrency),    IP_TEST(restart_in_process),
+    IP_TEST(restart_killed), IP_TEST(bad_input),
+    IP_TEST(deadline),       IP_TEST(close_finishes_inflight),
+    IP_TEST(no_server),      IP_TEST(several_urls),
 };
 
 int main(int argc, char **argv)

@@ -13,32 +13,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                                         \
-    do {                                                                                    \
-        if (!(cond)) {                                                                      \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);       \
-            exit(1);                                                                        \
-        }                                                                                   \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_EQ_INT(a, b)                                                                  \
-    do {                                                                                    \
-        long long a_ = (long long)(a), b_ = (long long)(b);                                 \
-        if (a_ != b_) {                                                                     \
-            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld vs %lld)\n", __FILE__,     \
-                    __LINE__, #a, #b, a_, b_);                                              \
-            exit(1);                                                                        \
-        }                                                                                   \
+#define CHECK_EQ_INT(a, b)                                                                         \
+    do {                                                                                           \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                        \
+        if (a_ != b_) {                                                                            \
+            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld vs %lld)\n", __FILE__, __LINE__,  \
+                    #a, #b, a_, b_);                                                               \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_EQ_STR(a, b)                                                                  \
-    do {                                                                                    \
-        const char *a_ = (a), *b_ = (b);                                                    \
-        if (a_ == NULL || b_ == NULL || strcmp(a_, b_) != 0) {                              \
-            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (\"%s\" vs \"%s\")\n", __FILE__, \
-                    __LINE__, #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)");              \
-            exit(1);                                                                        \
-        }                                                                                   \
+#define CHECK_EQ_STR(a, b)                                                                         \
+    do {                                                                                           \
+        const char *a_ = (a), *b_ = (b);                                                           \
+        if (a_ == NULL || b_ == NULL || strcmp(a_, b_) != 0) {                                     \
+            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (\"%s\" vs \"%s\")\n", __FILE__,        \
+                    __LINE__, #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)");                     \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
 typedef struct ip_test_case {
@@ -46,7 +46,10 @@ typedef struct ip_test_case {
     void (*fn)(void);
 } ip_test_case;
 
-#define IP_TEST(name) {#name, test_##name}
+#define IP_TEST(name)                                                                              \
+    {                                                                                              \
+#name, test_##name                                                                         \
+    }
 
 static inline int ip_test_main(int argc, char **argv, const ip_test_case *tests, size_t n)
 {
@@ -66,10 +69,10 @@ static inline int ip_test_main(int argc, char **argv, const ip_test_case *tests,
     return 0;
 }
 
-#define IP_TEST_MAIN(table)                                                                 \
-    int main(int argc, char **argv)                                                         \
-    {                                                                                       \
-        return ip_test_main(argc, argv, table, sizeof(table) / sizeof((table)[0]));         \
+#define IP_TEST_MAIN(table)                                                                        \
+    int main(int argc, char **argv)                                                                \
+    {                                                                                              \
+        return ip_test_main(argc, argv, table, sizeof(table) / sizeof((table)[0]));                \
     }
 
 #endif

@@ -14,9 +14,9 @@
 
 #define IP_RFC3339_LEN 27 /* "YYYY-MM-DDTHH:MM:SS.ffffffZ" without the NUL */
 
-int64_t ip_now_us(void);     /* wall clock, CLOCK_REALTIME */
-int64_t ip_now_ms(void);     /* wall clock in milliseconds */
-int64_t ip_mono_ms(void);    /* CLOCK_MONOTONIC, for timeouts and durations */
+int64_t ip_now_us(void);  /* wall clock, CLOCK_REALTIME */
+int64_t ip_now_ms(void);  /* wall clock in milliseconds */
+int64_t ip_mono_ms(void); /* CLOCK_MONOTONIC, for timeouts and durations */
 int64_t ip_mono_us(void);
 
 /* Formats `us` into out (IP_RFC3339_LEN + 1 bytes). */

@@ -127,7 +127,7 @@ static void test_v7_threads_unique(void)
 }
 
 static const ip_test_case tests[] = {
-    IP_TEST(v7_ordering), IP_TEST(v7_layout), IP_TEST(v4_layout),
+    IP_TEST(v7_ordering), IP_TEST(v7_layout),       IP_TEST(v4_layout),
     IP_TEST(parse),       IP_TEST(parse_negatives), IP_TEST(v7_threads_unique),
 };
 IP_TEST_MAIN(tests)

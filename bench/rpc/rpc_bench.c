@@ -40,7 +40,7 @@
 
 static double seconds = 2.0;
 static int workers = 32;
-static int repeat = 3;              /* --repeat R: tcp/64 pairs for the final ratio */
+static int repeat = 3;             /* --repeat R: tcp/64 pairs for the final ratio */
 static const char *only_transport; /* --transport tcp|ipc: just that one */
 static int only_callers;           /* --callers N: just that level */
 
@@ -315,8 +315,8 @@ int main(int argc, char **argv)
     const int levels[] = {1, 8, 64};
     double ratio64tcp = 0;
 
-    printf("rpc_bench: %.1f s per cell, %d server workers, %zu-byte requests\n", seconds,
-           workers, envelope_size);
+    printf("rpc_bench: %.1f s per cell, %d server workers, %zu-byte requests\n", seconds, workers,
+           envelope_size);
     printf("%-5s %7s | %12s %9s %9s | %12s %9s %9s | %6s\n", "trans", "callers", "rpc calls/s",
            "p50 us", "p99 us", "raw calls/s", "p50 us", "p99 us", "ratio");
     for (size_t t = 0; t < 2; t++) {
