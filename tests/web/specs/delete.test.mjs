@@ -53,6 +53,7 @@ test('delete with confirmation removes the image from the gallery at once', asyn
   assert.ok(await apiInfo(doomed.id), 'still there after "Keep it"');
 
   // Confirming deletes; the card goes without a reload.
+  const below = await card.evaluate((li) => li.nextElementSibling?.dataset.id || null);
   await page.locator('#viewer-delete').click();
   const deleted = page.waitForResponse((r) => r.url().endsWith(`/api/image/${doomed.id}`)
     && r.request().method() === 'DELETE');
@@ -62,9 +63,15 @@ test('delete with confirmation removes the image from the gallery at once', asyn
   await card.waitFor({ state: 'detached', timeout: 2000 });
   assert.equal(await page.locator(`#gallery [data-id="${doomed.id}"]`).count(), 0);
   await neighbour.waitFor();
-  // Focus moves to the neighbouring card (the one below, uploaded earlier).
-  await page.waitForFunction((id) => document.activeElement.closest('li.card')?.dataset.id === id, keep.id,
-    { timeout: 2000 });
+  // Focus moves to the card that was below the deleted one.
+  await page.waitForFunction((id) => document.activeElement.closest('li.card')?.dataset.id === id, below,
+    { timeout: 5000 }).catch(async (err) => {
+    const active = await page.evaluate(() => {
+      const el = document.activeElement;
+      return `${el.tagName}#${el.id} in card ${el.closest('li.card')?.dataset.id}`;
+    });
+    throw new Error(`focus should be on the card ${below} after the delete, is on ${active}: ${err.message}`);
+  });
   assert.equal(await page.evaluate(() => performance.getEntriesByType('navigation').length), 1);
 
   // The API agrees, and the public variant is gone.
