@@ -84,11 +84,27 @@ ip_proc_alive() {
   [[ $st != Z ]]
 }
 
+# ip_reserve_port PORT: a listening port inside the kernel's ephemeral range
+# (PostgreSQL's 55432 is) can be taken for a moment by any outgoing
+# connection's local end, and the server then fails to bind. As root, the
+# port is added to net.ipv4.ip_local_reserved_ports so the kernel never hands
+# it out to clients. Best effort: nothing happens when that is not possible.
+ip_reserve_port() {
+  local port="$1" f=/proc/sys/net/ipv4/ip_local_reserved_ports lo hi cur
+  [[ $EUID -eq 0 && -w $f ]] || return 0
+  read -r lo hi </proc/sys/net/ipv4/ip_local_port_range || return 0
+  ((port >= lo && port <= hi)) || return 0
+  cur="$(<"$f")"
+  [[ ,$cur, == *",$port,"* ]] && return 0
+  echo "${cur:+$cur,}$port" >"$f" 2>/dev/null || true
+}
+
 # ip_port_free NAME HOST:PORT: fails loudly when something else already
 # listens where NAME is about to start (another stack, a stray server):
 # otherwise its probe would answer for a process that is not ours.
 ip_port_free() {
   local name="$1" hp="$2"
+  ip_reserve_port "${hp##*:}"
   if ip_port_open "$hp"; then
     local who
     who="$(ss -ltnpH "sport = :${hp##*:}" 2>/dev/null | head -n1 | sed 's/.*users://')"
