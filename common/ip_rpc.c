@@ -100,6 +100,124 @@ static ip_status status_from_code(int code)
     return code >= 0 && code < IP_STATUS_COUNT ? (ip_status)code : IP_INTERNAL;
 }
 
+/* ================================================================ wire */
+
+/* The envelopes are written by hand around the message they carry, so a
+ * large input or output is packed once, straight into the nng message,
+ * instead of packed, copied into the envelope and packed again. The bytes are
+ * those protobuf-c would write (fields in number order, proto3 defaults left
+ * out); ip_rpc_test checks that. Reading stays with protobuf-c. */
+
+static size_t varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* Size of a length-delimited field (tag < 128) holding n bytes; 0 when empty. */
+static size_t len_field_size(size_t n)
+{
+    return n == 0 ? 0 : 1 + varint_len(n) + n;
+}
+
+static uint8_t *put_len_field(uint8_t *p, uint8_t tag, const void *data, size_t n)
+{
+    if (n == 0)
+        return p;
+    *p++ = tag;
+    p = put_varint(p, n);
+    if (data != NULL)
+        memcpy(p, data, n);
+    return p + n;
+}
+
+size_t ip_rpc_request_size(const char *method, size_t input_len, const char *request_id,
+                           int64_t deadline_ms)
+{
+    return len_field_size(strlen(method)) + len_field_size(input_len) +
+           len_field_size(strlen(request_id)) +
+           (deadline_ms != 0 ? 1 + varint_len((uint64_t)deadline_ms) : 0);
+}
+
+void ip_rpc_write_request(uint8_t *p, const char *method, const ProtobufCMessage *input,
+                          size_t input_len, const char *request_id, int64_t deadline_ms)
+{
+    p = put_len_field(p, 0x0a, method, strlen(method)); /* 1: method */
+    if (input_len > 0) {                                /* 2: input, packed in place */
+        *p++ = 0x12;
+        p = put_varint(p, input_len);
+        p += protobuf_c_message_pack(input, p);
+    }
+    p = put_len_field(p, 0x1a, request_id, strlen(request_id)); /* 3: request_id */
+    if (deadline_ms != 0) {                                     /* 4: deadline_ms */
+        *p++ = 0x20;
+        p = put_varint(p, (uint64_t)deadline_ms);
+    }
+}
+
+uint8_t *ip_rpc_pack_request(const char *method, const ProtobufCMessage *input,
+                             const char *request_id, int64_t deadline_ms, size_t *len)
+{
+    size_t il = input != NULL ? protobuf_c_message_get_packed_size(input) : 0;
+    size_t n = ip_rpc_request_size(method, il, request_id, deadline_ms);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (buf == NULL)
+        return NULL;
+    ip_rpc_write_request(buf, method, input, il, request_id, deadline_ms);
+    *len = n;
+    return buf;
+}
+
+uint8_t *ip_rpc_pack_reply(int code, const char *message, const ProtobufCMessage *output,
+                           const char *request_id, size_t *len)
+{
+    size_t ol = output != NULL ? protobuf_c_message_get_packed_size(output) : 0;
+    size_t n = ip_rpc_reply_size(code, message, ol, request_id);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (buf == NULL)
+        return NULL;
+    ip_rpc_write_reply(buf, code, message, output, ol, request_id);
+    *len = n;
+    return buf;
+}
+
+size_t ip_rpc_reply_size(int code, const char *message, size_t output_len, const char *request_id)
+{
+    return (code != 0 ? 1 + varint_len((uint64_t)(int64_t)code) : 0) +
+           len_field_size(strlen(message)) + len_field_size(output_len) +
+           len_field_size(strlen(request_id));
+}
+
+void ip_rpc_write_reply(uint8_t *p, int code, const char *message, const ProtobufCMessage *output,
+                        size_t output_len, const char *request_id)
+{
+    if (code != 0) { /* 1: code (an enum: negative values sign-extended, as protobuf-c does) */
+        *p++ = 0x08;
+        p = put_varint(p, (uint64_t)(int64_t)code);
+    }
+    p = put_len_field(p, 0x12, message, strlen(message)); /* 2: message */
+    if (output_len > 0) {                                 /* 3: output, packed in place */
+        *p++ = 0x1a;
+        p = put_varint(p, output_len);
+        p += protobuf_c_message_pack(output, p);
+    }
+    put_len_field(p, 0x22, request_id, strlen(request_id)); /* 4: request_id */
+}
+
 /* ================================================================ server */
 
 typedef struct arena_block {
@@ -259,17 +377,6 @@ static void call_release(ip_rpc_call *call)
     call->errmsg = NULL;
 }
 
-/* Packs `reply` into a new nng message; NULL when out of memory. */
-static nng_msg *reply_msg(const Imageproc__RpcReply *reply)
-{
-    size_t n = imageproc__rpc_reply__get_packed_size(reply);
-    nng_msg *m;
-    if (nng_msg_alloc(&m, n) != 0)
-        return NULL;
-    imageproc__rpc_reply__pack(reply, nng_msg_body(m));
-    return m;
-}
-
 /* Serves one request; `in` stays owned by the caller. Returns the reply message
  * (NULL only when out of memory: the request then goes unanswered and the
  * caller's deadline covers it). */
@@ -280,7 +387,8 @@ static nng_msg *serve(ip_rpc_server *srv, nng_msg *in)
     ip_rpc_call call = {0};
     const ProtobufCMethodDescriptor *md = NULL;
     ProtobufCMessage *input = NULL, *output = NULL;
-    uint8_t *packed = NULL;
+    const ProtobufCMessage *out_msg = NULL;
+    size_t out_len = 0;
     char msgbuf[256];
     nng_msg *out = NULL;
 
@@ -337,26 +445,27 @@ static nng_msg *serve(ip_rpc_server *srv, nng_msg *in)
         reply.message = call.errmsg != NULL ? call.errmsg : (char *)ip_strerror(st);
         goto done;
     }
-    size_t n = protobuf_c_message_get_packed_size(output);
-    packed = malloc(n ? n : 1);
-    if (packed == NULL) {
-        reply.code = IMAGEPROC__RPC_CODE__RPC_RESOURCE_EXHAUSTED;
-        reply.message = (char *)"out of memory";
-        goto done;
-    }
-    protobuf_c_message_pack(output, packed);
-    reply.output.data = packed;
-    reply.output.len = n;
+    out_len = protobuf_c_message_get_packed_size(output);
+    out_msg = output;
 
 done:
     if (reply.code == IMAGEPROC__RPC_CODE__RPC_OK &&
-        imageproc__rpc_reply__get_packed_size(&reply) > srv->max_msg) {
+        ip_rpc_reply_size(0, "", out_len, reply.request_id) > srv->max_msg) {
         reply.code = IMAGEPROC__RPC_CODE__RPC_RESOURCE_EXHAUSTED;
         reply.message = (char *)"reply larger than the message size limit";
-        reply.output.data = NULL;
-        reply.output.len = 0;
     }
-    out = reply_msg(&reply);
+    if (reply.code != IMAGEPROC__RPC_CODE__RPC_OK) {
+        out_msg = NULL;
+        out_len = 0;
+    }
+    {
+        size_t n = ip_rpc_reply_size((int)reply.code, reply.message, out_len, reply.request_id);
+        if (nng_msg_alloc(&out, n) == 0)
+            ip_rpc_write_reply(nng_msg_body(out), (int)reply.code, reply.message, out_msg, out_len,
+                               reply.request_id);
+        else
+            out = NULL;
+    }
     {
         ip_status code = status_from_code((int)reply.code);
         const char *mname = md != NULL                                             ? md->name
@@ -381,7 +490,6 @@ done:
                IP_LS("err", code == IP_OK ? NULL : reply.message),
                IP_LF("ms", (double)(ip_mono_us() - t0) / 1000.0));
     }
-    free(packed);
     if (input != NULL)
         protobuf_c_message_free_unpacked(input, NULL);
     call_release(&call);
@@ -972,9 +1080,9 @@ static ip_status call_error(const inflight *f, int rv, const char *step, char *e
     return IP_UNAVAILABLE;
 }
 
-/* One round trip: sends `method` with the packed `input` (may be empty) and
- * unpacks the output by `out_desc` (NULL: output ignored). */
-static ip_status call_raw(ip_rpc_client *c, const char *method, const uint8_t *input,
+/* One round trip: sends `method` with `input` (input_len bytes packed; NULL and
+ * 0 for none) and unpacks the output by `out_desc` (NULL: output ignored). */
+static ip_status call_raw(ip_rpc_client *c, const char *method, const ProtobufCMessage *input,
                           size_t input_len, const ProtobufCMessageDescriptor *out_desc,
                           ProtobufCMessage **output, int timeout_ms, const char *request_id,
                           char *errbuf, size_t errlen)
@@ -999,13 +1107,8 @@ static ip_status call_raw(ip_rpc_client *c, const char *method, const uint8_t *i
         request_id = rid;
     }
 
-    Imageproc__RpcRequest req = IMAGEPROC__RPC_REQUEST__INIT;
-    req.method = (char *)method;
-    req.input.data = (uint8_t *)input;
-    req.input.len = input_len;
-    req.request_id = (char *)request_id;
-    req.deadline_ms = ip_now_ms() + timeout_ms;
-    size_t n = imageproc__rpc_request__get_packed_size(&req);
+    int64_t deadline_ms = ip_now_ms() + timeout_ms;
+    size_t n = ip_rpc_request_size(method, input_len, request_id, deadline_ms);
     if (n > c->max_msg) {
         set_err(errbuf, errlen, "request of %zu bytes is over the %zu-byte limit", n, c->max_msg);
         return IP_RESOURCE_EXHAUSTED;
@@ -1014,7 +1117,7 @@ static ip_status call_raw(ip_rpc_client *c, const char *method, const uint8_t *i
         set_err(errbuf, errlen, "out of memory");
         return IP_RESOURCE_EXHAUSTED;
     }
-    imageproc__rpc_request__pack(&req, nng_msg_body(msg));
+    ip_rpc_write_request(nng_msg_body(msg), method, input, input_len, request_id, deadline_ms);
 
     if ((st = call_enter(c, &f, deadline_mono, errbuf, errlen)) != IP_OK)
         goto out;
@@ -1116,25 +1219,13 @@ ip_status ip_rpc_invoke(ip_rpc_client *c, const char *method, const ProtobufCMes
                 input->descriptor->name);
         return IP_INVALID_ARGUMENT;
     }
-    uint8_t stackbuf[512];
-    uint8_t *packed = stackbuf;
     size_t n = input != NULL ? protobuf_c_message_get_packed_size(input) : 0;
     if (n > c->max_msg) {
         set_err(errbuf, errlen, "input of %zu bytes is over the %zu-byte limit", n, c->max_msg);
         return IP_RESOURCE_EXHAUSTED;
     }
-    if (n > sizeof stackbuf && (packed = malloc(n)) == NULL) {
-        set_err(errbuf, errlen, "out of memory");
-        return IP_RESOURCE_EXHAUSTED;
-    }
-    if (input != NULL)
-        protobuf_c_message_pack(input, packed);
-    ip_status st =
-        call_raw(c, method, packed, n, md->output, output, opts != NULL ? opts->timeout_ms : 0,
-                 opts != NULL ? opts->request_id : NULL, errbuf, errlen);
-    if (packed != stackbuf)
-        free(packed);
-    return st;
+    return call_raw(c, method, input, n, md->output, output, opts != NULL ? opts->timeout_ms : 0,
+                    opts != NULL ? opts->request_id : NULL, errbuf, errlen);
 }
 
 ip_status ip_rpc_ping(ip_rpc_client *c, int timeout_ms)
