@@ -511,7 +511,28 @@ typedef struct e2e_run {
     pid_t pid;
     bool was_up;
     double jobs_done;
+    char log[600];
+    int partitions; /* of the first assignment: the whole topic */
 } e2e_run;
+
+/* From the processor's log: the partitions of its last assignment and how
+ * many assignments it has had. Another member joining the group (e.g. the
+ * stack's processor started by someone meanwhile) shows as a new assignment
+ * with fewer partitions. */
+static void assignment(const e2e_run *e, int *partitions, int *assignments)
+{
+    *partitions = 0;
+    *assignments = 0;
+    gchar *text = NULL;
+    if (!g_file_get_contents(e->log, &text, NULL, NULL))
+        return;
+    const char *needle = "\"event\":\"kafka.assigned\",\"partitions\":";
+    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle)) {
+        *partitions = atoi(p + strlen(needle));
+        (*assignments)++;
+    }
+    g_free(text);
+}
 
 /* Stops the stack's processor (if up) and starts this build's on the real
  * topic and group; waits until it is idle (no backlog left to skew the
@@ -530,11 +551,10 @@ static bool e2e_start(e2e_run *e, const char *scratch, char *note, size_t notele
     e->was_up = stack_processor_up();
     if (e->was_up)
         stack_cmd("stop");
-    char log[600];
-    snprintf(log, sizeof(log), "%s/e2e-processor.log", scratch);
+    snprintf(e->log, sizeof(e->log), "%s/e2e-processor.log", scratch);
     e->pid = fork();
     if (e->pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fd = open(e->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0)
             dup2(fd, 2);
         char listen[64];
@@ -556,6 +576,9 @@ static bool e2e_start(e2e_run *e, const char *scratch, char *note, size_t notele
         usleep(200000);
     }
     e->jobs_done = done;
+    /* The whole topic; IP_KAFKA_PARTITIONS as the stack makes it. */
+    const char *np = getenv("IP_KAFKA_PARTITIONS");
+    e->partitions = np && atoi(np) > 0 ? atoi(np) : 12;
     return true;
 }
 
@@ -565,6 +588,8 @@ static result e2e_round(e2e_run *e, char *note, size_t notelen, int *jobs)
     result r = {0};
     CURL *c = e->c;
     char *body = NULL;
+    int parts0 = 0, assigns0 = 0;
+    assignment(e, &parts0, &assigns0);
     long ticks0 = proc_cpu_ticks(e->pid);
     double t0 = now_s();
     char ids[MAX_FILES][40];
@@ -610,9 +635,18 @@ static result e2e_round(e2e_run *e, char *note, size_t notelen, int *jobs)
     r.images_s = nready / wall;
     r.cpu_ms = nready ? cpu * 1000 / nready : 0;
     r.rss_mb = proc_hwm_kb(e->pid) / 1024.0;
-    snprintf(note, notelen, "%d uploaded, %d ready, %d failed, %.0f jobs run by the processor", n,
-             nready, nfailed, done - e->jobs_done);
+    int parts1 = 0, assigns1 = 0;
+    assignment(e, &parts1, &assigns1);
+    snprintf(note, notelen,
+             "%d uploaded, %d ready, %d failed, %.0f jobs run by the processor, "
+             "%d partitions%s",
+             n, nready, nfailed, done - e->jobs_done, parts1,
+             assigns1 != assigns0 ? ", rebalanced meanwhile" : "");
     *jobs = (int)(done - e->jobs_done);
+    /* Not the group's only member, or a rebalance during the try: another
+     * processor took part of the work. */
+    if (assigns1 != assigns0 || parts1 < e->partitions)
+        *jobs = -1;
     e->jobs_done = done;
     return r;
 }
@@ -744,9 +778,9 @@ int main(int argc, char **argv)
         /* The processor serves the shared topic: a try in which other
          * uploads made it run many more jobs than ours, or in which ours did
          * not all finish, does not measure this corpus. */
-        if (e2e_ok && (r.images < nfiles || jobs > nfiles + nfiles / 2)) {
-            printf("try %d: excluded (%d of %d ready, %d jobs run)\n", t + 1, r.images, nfiles,
-                   jobs);
+        if (e2e_ok && (r.images < nfiles || jobs < 0 || jobs > nfiles + nfiles / 2)) {
+            printf("try %d: excluded (%d of %d ready, %s)\n", t + 1, r.images, nfiles,
+                   jobs < 0 ? "another processor in the group" : "other jobs on the topic");
             excluded++;
             continue;
         }
