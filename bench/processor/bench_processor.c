@@ -489,11 +489,40 @@ static bool proc_metrics(CURL *c, double *done, double *in_flight)
     return true;
 }
 
+/* The build directory of the stack's running processor (from its pid file
+ * and /proc/<pid>/exe), so that it is started again from the same build. */
+static char stack_build_dir[600];
+
+static void remember_stack_build(void)
+{
+    char path[700], exe[700];
+    snprintf(path, sizeof(path), "%s/var/run/processor.pid", IP_SOURCE_DIR);
+    FILE *f = fopen(path, "r");
+    int pid = 0;
+    if (f) {
+        if (fscanf(f, "%d", &pid) != 1)
+            pid = 0;
+        fclose(f);
+    }
+    snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+    ssize_t n = pid > 0 ? readlink(path, exe, sizeof(exe) - 1) : -1;
+    stack_build_dir[0] = '\0';
+    if (n > 0) {
+        exe[n] = '\0';
+        char *cut = strstr(exe, "/processor/processor");
+        if (cut) {
+            *cut = '\0';
+            snprintf(stack_build_dir, sizeof(stack_build_dir), "%s", exe);
+        }
+    }
+}
+
 static int stack_cmd(const char *what)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "cd '%s' && scripts/stack %s processor >/dev/null 2>&1",
-             IP_SOURCE_DIR, what);
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "cd '%s' && %s%s%s scripts/stack %s processor >/dev/null 2>&1",
+             IP_SOURCE_DIR, stack_build_dir[0] ? "IP_BUILD_DIR='" : "", stack_build_dir,
+             stack_build_dir[0] ? "'" : "", what);
     return system(cmd);
 }
 
@@ -549,8 +578,10 @@ static bool e2e_start(e2e_run *e, const char *scratch, char *note, size_t notele
     }
     free(body);
     e->was_up = stack_processor_up();
-    if (e->was_up)
+    if (e->was_up) {
+        remember_stack_build();
         stack_cmd("stop");
+    }
     snprintf(e->log, sizeof(e->log), "%s/e2e-processor.log", scratch);
     e->pid = fork();
     if (e->pid == 0) {
