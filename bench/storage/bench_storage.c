@@ -308,6 +308,14 @@ static pid_t start_server(void)
     return pid;
 }
 
+static void stop_server(pid_t pid)
+{
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_storage [--concurrency N] [--rounds N] [--ops-small N] "
@@ -368,12 +376,20 @@ int main(int argc, char **argv)
     ip_rpc_client_opts co = {.urls = C.url, .timeout_ms = 60000};
     if (ip_rpc_client_new(&imageproc__storage__descriptor, &co, &cli) != IP_OK) {
         fprintf(stderr, "cannot make an RPC client\n");
+        stop_server(pid);
         return 1;
     }
     int64_t until = ip_mono_ms() + 30000;
     while (ip_rpc_ping(cli, 500) != IP_OK) {
-        if (ip_mono_ms() > until || (pid > 0 && waitpid(pid, NULL, WNOHANG) == pid)) {
-            fprintf(stderr, "storage-svc does not answer on %s (is S3 up?)\n", C.url);
+        if (pid > 0 && waitpid(pid, NULL, WNOHANG) == pid) {
+            fprintf(stderr, "storage-svc exited at start (is S3 up?)\n");
+            ip_rpc_client_free(cli);
+            return 1;
+        }
+        if (ip_mono_ms() > until) {
+            fprintf(stderr, "storage-svc does not answer on %s\n", C.url);
+            ip_rpc_client_free(cli);
+            stop_server(pid);
             return 1;
         }
         struct timespec ts = {0, 50 * 1000000L};
@@ -454,10 +470,7 @@ int main(int argc, char **argv)
         protobuf_c_message_free_unpacked(out, NULL);
 
     ip_rpc_client_free(cli);
-    if (pid > 0) {
-        kill(pid, SIGTERM);
-        waitpid(pid, NULL, 0);
-    }
+    stop_server(pid);
     free(data[0]);
     free(data[1]);
     curl_global_cleanup();
