@@ -491,7 +491,7 @@ static bool proc_metrics(CURL *c, double *done, double *in_flight)
 
 /* The build directory of the stack's running processor (from its pid file
  * and /proc/<pid>/exe), so that it is started again from the same build. */
-static char stack_build_dir[600];
+static char stack_build_dir[700];
 
 static void remember_stack_build(void)
 {
