@@ -79,3 +79,19 @@ export function makePng(width, height, seed = 0) {
     chunk('IEND', Buffer.alloc(0)),
   ]);
 }
+
+// A PNG whose header claims `width` x `height` but whose pixel data is one
+// tiny row: enough for a header check (the pixel limit) without the bytes.
+export function pngClaimingSize(width, height) {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 2;
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(Buffer.alloc(4))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}

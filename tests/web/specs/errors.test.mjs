@@ -1,7 +1,8 @@
 // Errors a person can read: a text file is refused with "not an image we can
-// read" (the API's 415), a damaged PNG ends either refused (422) or failed
-// with its reason, and a file over 50 MiB is refused before it is sent, each
-// in words, on its own row. The only console errors are the browser's notes
+// read" (the API's 415), an image of 400 megapixels with "too many pixels"
+// (422), a damaged PNG ends either refused (422) or failed with its reason,
+// and a file over 50 MiB is refused before it is sent, each in words, on its
+// own row. The only console errors are the browser's notes
 // about those refused requests.
 
 import { test, before, after } from 'node:test';
@@ -10,7 +11,7 @@ import zlib from 'node:zlib';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { makePng } from '../lib/png.mjs';
+import { makePng, pngClaimingSize } from '../lib/png.mjs';
 import {
   requireStack, openBrowser, assertNoConsoleErrors, screenshot, runToken, apiDelete,
 } from '../lib/harness.mjs';
@@ -47,9 +48,11 @@ test('a text file and a damaged image get errors in plain words', async () => {
 
   const textName = `notes-${token}.txt`;
   const brokenName = `broken-${token}.png`;
+  const giantName = `giant-${token}.png`;
   await page.locator('#file-input').setInputFiles([
     { name: textName, mimeType: 'text/plain', buffer: Buffer.from('these are notes, not pixels\n'.repeat(20)) },
     { name: brokenName, mimeType: 'image/png', buffer: damagedPng() },
+    { name: giantName, mimeType: 'image/png', buffer: pngClaimingSize(20000, 20000) },
   ]);
 
   const textRow = page.locator('#upload-list > li', { hasText: textName });
@@ -59,6 +62,11 @@ test('a text file and a damaged image get errors in plain words', async () => {
   assert.equal(await textRow.locator('.upload-error').isVisible(), true);
   assert.equal(await textRow.locator('progress').isHidden(), true, 'no progress bar left on a refused file');
   assert.equal(await textRow.getAttribute('data-id'), null, 'nothing was created');
+
+  // 400 megapixels by its header: refused (422) before anything is stored.
+  const giantRow = page.locator('#upload-list > li', { hasText: giantName });
+  await giantRow.and(page.locator('[data-state="rejected"]')).waitFor({ timeout: 20000 });
+  assert.match(await giantRow.locator('.upload-error').innerText(), /too many pixels/i);
 
   // The damaged image: refused from its header (422), or accepted and then
   // failed by the processor with a reason. Either way the row says why.
