@@ -52,6 +52,13 @@ int main(int argc, char **argv)
         return 1;
     }
     ip_log_init("gateway", lvl);
+    if (app.cfg.rpc_max_msg_bytes < app.cfg.upload_max_bytes + 1024 * 1024) {
+        ip_log(IP_LOG_ERROR, "config.invalid",
+               IP_LS("err", "IP_RPC_MAX_MSG_BYTES must exceed IP_UPLOAD_MAX_BYTES by 1 MiB "
+                            "(an original travels to storage-svc in one message)"));
+        ip_config_free(gw_config_vars, gw_config_nvars, &app.cfg);
+        return 1;
+    }
     ip_config_log(gw_config_vars, gw_config_nvars, &app.cfg);
     if (VIPS_INIT(argv[0]) != 0) {
         ip_log(IP_LOG_ERROR, "vips.init_failed");
