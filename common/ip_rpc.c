@@ -57,7 +57,9 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -78,6 +80,9 @@
 /* Longest a worker waits for a reply to be taken by a slow or stuck peer. */
 #define IP_RPC_SEND_TIMEOUT_MS 10000
 #define IP_RPC_PING "$ping"
+/* How long past its deadline a call waits for nng before cancelling, and then
+ * before abandoning the operation (see call_wait). */
+#define IP_RPC_STUCK_MS 1000
 
 static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
 static ip_metric *m_server_calls, *m_server_seconds, *m_client_calls;
@@ -216,6 +221,76 @@ void ip_rpc_write_reply(uint8_t *p, int code, const char *message, const Protobu
         p += protobuf_c_message_pack(output, p);
     }
     put_len_field(p, 0x22, request_id, strlen(request_id)); /* 4: request_id */
+}
+
+/* ================================================================ closing */
+
+/* nng 1.5.2 can deadlock in nng_close when a socket closes with traffic in
+ * flight (nng issue #1543: its reaper waits for a task that was prepared but
+ * never started). A service must still shut down, so sockets are closed by a
+ * helper thread and waited for at most IP_RPC_CLOSE_WAIT_MS; if nng_close
+ * does not return by then, the close is left to finish (or not) in that
+ * detached thread, the socket is leaked and the event is logged. */
+#define IP_RPC_CLOSE_WAIT_MS 2000
+
+typedef struct closer {
+    nng_socket sock;
+    sem_t done;
+    atomic_int refs; /* the helper and the waiter; the last one frees */
+} closer;
+
+static void closer_release(closer *cl)
+{
+    if (atomic_fetch_sub(&cl->refs, 1) == 1) {
+        sem_destroy(&cl->done);
+        free(cl);
+    }
+}
+
+static void *closer_main(void *arg)
+{
+    closer *cl = arg;
+    nng_close(cl->sock);
+    sem_post(&cl->done);
+    closer_release(cl);
+    return NULL;
+}
+
+/* Closes sock; false when nng_close did not return within the wait. */
+static bool close_bounded(nng_socket sock)
+{
+    closer *cl = calloc(1, sizeof *cl);
+    pthread_t t;
+    if (cl == NULL) {
+        nng_close(sock);
+        return true;
+    }
+    cl->sock = sock;
+    sem_init(&cl->done, 0, 0);
+    atomic_store(&cl->refs, 2);
+    if (pthread_create(&t, NULL, closer_main, cl) != 0) {
+        sem_destroy(&cl->done);
+        free(cl);
+        nng_close(sock);
+        return true;
+    }
+    pthread_detach(t);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += IP_RPC_CLOSE_WAIT_MS / 1000;
+    ts.tv_nsec += (long)(IP_RPC_CLOSE_WAIT_MS % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    int rv;
+    while ((rv = sem_clockwait(&cl->done, CLOCK_MONOTONIC, &ts)) != 0 && errno == EINTR)
+        ;
+    closer_release(cl);
+    if (rv != 0)
+        ip_log(IP_LOG_ERROR, "rpc.close_stuck",
+               IP_LS("err", "nng_close did not return; the socket is left behind"));
+    return rv == 0;
 }
 
 /* ================================================================ server */
@@ -675,7 +750,7 @@ void ip_rpc_server_close(ip_rpc_server *srv)
         }
     }
     if (srv->sock_open) {
-        nng_close(srv->sock);
+        close_bounded(srv->sock); /* the workers' aios are idle either way */
         srv->sock_open = false;
     }
     pthread_mutex_lock(&srv->mu);
@@ -701,20 +776,22 @@ void ip_rpc_server_free(ip_rpc_server *srv)
 
 /* ================================================================ client */
 
+/* A context and its aio, with the semaphore the aio's callback posts when an
+ * operation completes. Kept in a shard's pool between calls. */
+typedef struct slot {
+    nng_ctx ctx;
+    nng_aio *aio;
+    sem_t done;
+} slot;
+
 typedef struct inflight {
     struct inflight *prev, *next;
     struct shard *shard;
-    nng_aio *aio;
-    nng_ctx ctx;
-    bool ctx_open;
+    slot *slot;
+    nng_aio *aio;     /* slot->aio */
+    bool abandoned;   /* nng never completed an operation: the slot is leaked */
     atomic_bool lost; /* the last connection went while this call was in flight */
 } inflight;
-
-/* A context and its aio, idle, kept for the next call. */
-typedef struct pooled {
-    nng_ctx ctx;
-    nng_aio *aio;
-} pooled;
 
 /* The calls in flight, spread over a few lists so that 64 callers do not all
  * queue on one mutex, each with a small pool of idle contexts. Padded to a
@@ -724,7 +801,7 @@ typedef struct pooled {
 typedef struct shard {
     pthread_mutex_t mu;
     inflight head;
-    pooled pool[IP_RPC_POOL_PER_SHARD];
+    slot *pool[IP_RPC_POOL_PER_SHARD];
     int npool;
 } __attribute__((aligned(64))) shard;
 
@@ -745,6 +822,8 @@ struct ip_rpc_client {
     atomic_uint next_shard;
     shard shards[IP_RPC_SHARDS];
 };
+
+static void slot_free(slot *sl);
 
 static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
@@ -904,15 +983,15 @@ void ip_rpc_client_free(ip_rpc_client *c)
     pthread_mutex_unlock(&c->mu);
     /* No call is left: the pooled contexts are idle. */
     for (int k = 0; k < IP_RPC_SHARDS; k++) {
-        for (int i = 0; i < c->shards[k].npool; i++) {
-            nng_ctx_close(c->shards[k].pool[i].ctx);
-            nng_aio_free(c->shards[k].pool[i].aio);
-        }
+        for (int i = 0; i < c->shards[k].npool; i++)
+            slot_free(c->shards[k].pool[i]);
         c->shards[k].npool = 0;
     }
     /* nng_close runs the last REM_POST callbacks (they take c->mu) and returns
-     * only when every pipe is gone, so nothing touches c afterwards. */
-    nng_close(c->sock);
+     * only when every pipe is gone, so nothing touches c afterwards. If it is
+     * stuck (see close_bounded), callbacks may still come: c is left behind. */
+    if (!close_bounded(c->sock))
+        return;
     free(c->urls);
     free(c->pipes);
     pthread_cond_destroy(&c->cv);
@@ -960,28 +1039,87 @@ static bool wait_for_pipe(ip_rpc_client *c, int64_t deadline_mono)
     return up;
 }
 
-/* Takes f off its list. With `recycle`, its context and aio (idle: the call
- * completed with a reply) go back to the shard's pool when there is room;
- * otherwise they are closed and freed here, after the unlink, so the pipe
- * callback never sees a freed aio. */
+static void slot_done(void *arg)
+{
+    sem_post(&((slot *)arg)->done);
+}
+
+/* A new slot: an aio whose completion posts the semaphore, and a context. */
+static int slot_new(ip_rpc_client *c, slot **out)
+{
+    slot *sl = calloc(1, sizeof *sl);
+    if (sl == NULL)
+        return NNG_ENOMEM;
+    sem_init(&sl->done, 0, 0);
+    int rv = nng_aio_alloc(&sl->aio, slot_done, sl);
+    if (rv == 0 && (rv = nng_ctx_open(&sl->ctx, c->sock)) != 0)
+        nng_aio_free(sl->aio);
+    if (rv != 0) {
+        sem_destroy(&sl->done);
+        free(sl);
+        return rv;
+    }
+    *out = sl;
+    return 0;
+}
+
+static void slot_free(slot *sl)
+{
+    nng_ctx_close(sl->ctx);
+    nng_aio_free(sl->aio); /* waits for a callback still running */
+    sem_destroy(&sl->done);
+    free(sl);
+}
+
+/* Waits for the operation started on f's aio. Normally nng completes it by
+ * its timeout (the call's deadline). As a guard against an operation that nng
+ * loses (see call_start), the wait is bounded: IP_RPC_STUCK_MS past the
+ * deadline the operation is cancelled, and if it still does not complete
+ * within IP_RPC_STUCK_MS more, the call gives up and abandons the slot (nng
+ * may still refer to it, so it is leaked, never freed). Returns false then. */
+static bool call_wait(inflight *f, int64_t deadline_mono)
+{
+    for (int round = 0; round < 2; round++) {
+        int64_t until = deadline_mono + IP_RPC_STUCK_MS * (round + 1);
+        for (;;) {
+            struct timespec ts = {.tv_sec = until / 1000, .tv_nsec = (until % 1000) * 1000000L};
+            if (sem_clockwait(&f->slot->done, CLOCK_MONOTONIC, &ts) == 0)
+                return true;
+            if (errno != EINTR)
+                break;
+        }
+        if (round == 0) {
+            pthread_mutex_lock(&f->shard->mu);
+            nng_aio_cancel(f->aio);
+            pthread_mutex_unlock(&f->shard->mu);
+        }
+    }
+    f->abandoned = true;
+    ip_log(IP_LOG_ERROR, "rpc.call_abandoned",
+           IP_LS("err", "nng did not complete an operation past the deadline"));
+    return false;
+}
+
+/* Takes f off its list. With `recycle`, its slot (idle: the call completed
+ * with a reply) goes back to the shard's pool when there is room; otherwise
+ * its context is closed and its aio freed here, after the unlink, so the pipe
+ * callback never sees a freed aio. An abandoned slot is left alone (leaked):
+ * nng may still hold it. */
 static void call_leave(ip_rpc_client *c, inflight *f, bool recycle)
 {
     shard *sh = f->shard;
     pthread_mutex_lock(&sh->mu);
     f->prev->next = f->next;
     f->next->prev = f->prev;
-    if (recycle && f->ctx_open && sh->npool < IP_RPC_POOL_PER_SHARD) {
-        sh->pool[sh->npool++] = (pooled){.ctx = f->ctx, .aio = f->aio};
-        f->aio = NULL;
-        f->ctx_open = false;
+    if (recycle && !f->abandoned && sh->npool < IP_RPC_POOL_PER_SHARD) {
+        sh->pool[sh->npool++] = f->slot;
+        f->slot = NULL;
     }
     pthread_mutex_unlock(&sh->mu);
-    if (f->ctx_open)
-        nng_ctx_close(f->ctx); /* nothing pending: every operation was waited for */
-    if (f->aio != NULL)
-        nng_aio_free(f->aio);
+    if (f->slot != NULL && !f->abandoned)
+        slot_free(f->slot); /* nothing pending: every operation was waited for */
+    f->slot = NULL;
     f->aio = NULL;
-    f->ctx_open = false;
     if (atomic_fetch_sub(&c->ncalls, 1) == 1 && atomic_load(&c->closing)) {
         pthread_mutex_lock(&c->mu);
         pthread_cond_broadcast(&c->cv);
@@ -1002,33 +1140,26 @@ static ip_status call_enter(ip_rpc_client *c, inflight *f, int64_t deadline_mono
         return IP_UNAVAILABLE;
     }
     atomic_store(&f->lost, false);
+    f->slot = NULL;
     f->aio = NULL;
-    f->ctx_open = false;
+    f->abandoned = false;
     shard *sh = f->shard = &c->shards[atomic_fetch_add(&c->next_shard, 1) % IP_RPC_SHARDS];
     atomic_fetch_add(&c->ncalls, 1);
     pthread_mutex_lock(&sh->mu);
-    if (sh->npool > 0) {
-        pooled p = sh->pool[--sh->npool];
-        f->aio = p.aio;
-        f->ctx = p.ctx;
-        f->ctx_open = true;
-    }
-    if (f->aio == NULL) {
-        /* None idle: make them outside the lock, then register. */
+    if (sh->npool > 0)
+        f->slot = sh->pool[--sh->npool];
+    if (f->slot == NULL) {
+        /* None idle: make one outside the lock, then register. */
         pthread_mutex_unlock(&sh->mu);
-        int rv = nng_aio_alloc(&f->aio, NULL, NULL);
-        if (rv == 0 && (rv = nng_ctx_open(&f->ctx, c->sock)) == 0)
-            f->ctx_open = true;
+        int rv = slot_new(c, &f->slot);
         if (rv != 0) {
-            if (f->aio != NULL)
-                nng_aio_free(f->aio);
-            f->aio = NULL;
             atomic_fetch_sub(&c->ncalls, 1);
             set_err(errbuf, errlen, "context: %s", nng_strerror(rv));
             return rv == NNG_ECLOSED ? IP_UNAVAILABLE : IP_RESOURCE_EXHAUSTED;
         }
         pthread_mutex_lock(&sh->mu);
     }
+    f->aio = f->slot->aio;
     f->next = sh->head.next;
     f->prev = &sh->head;
     sh->head.next->prev = f;
@@ -1131,12 +1262,17 @@ static ip_status call_raw(ip_rpc_client *c, const char *method, const ProtobufCM
     }
     nng_aio_set_timeout(f.aio, (nng_duration)left);
     nng_aio_set_msg(f.aio, msg);
-    if (!call_start(&f, f.ctx, true)) {
+    if (!call_start(&f, f.slot->ctx, true)) {
         nng_aio_set_msg(f.aio, NULL);
         st = call_error(&f, NNG_ECANCELED, "send", errbuf, errlen);
         goto out;
     }
-    nng_aio_wait(f.aio);
+    if (!call_wait(&f, deadline_mono)) {
+        msg = NULL; /* nng may still hold it: leaked with the slot */
+        set_err(errbuf, errlen, "deadline exceeded (send never completed)");
+        st = IP_DEADLINE_EXCEEDED;
+        goto out;
+    }
     if ((rv = nng_aio_result(f.aio)) != 0) {
         /* On failure the message is still ours. */
         nng_aio_set_msg(f.aio, NULL);
@@ -1149,11 +1285,15 @@ static ip_status call_raw(ip_rpc_client *c, const char *method, const ProtobufCM
     if (left <= 0)
         left = 1; /* still collect a reply that is already here */
     nng_aio_set_timeout(f.aio, (nng_duration)left);
-    if (!call_start(&f, f.ctx, false)) {
+    if (!call_start(&f, f.slot->ctx, false)) {
         st = call_error(&f, NNG_ECANCELED, "receive", errbuf, errlen);
         goto out;
     }
-    nng_aio_wait(f.aio);
+    if (!call_wait(&f, deadline_mono)) {
+        set_err(errbuf, errlen, "deadline exceeded (receive never completed)");
+        st = IP_DEADLINE_EXCEEDED;
+        goto out;
+    }
     if ((rv = nng_aio_result(f.aio)) != 0) {
         st = call_error(&f, rv, "receive", errbuf, errlen);
         goto out;

@@ -24,6 +24,10 @@
  * reply makes nng drop the connection, which the caller sees as IP_UNAVAILABLE; a request over the
  * client's own limit is IP_RESOURCE_EXHAUSTED without any I/O.
  *
+ * No hang, even when nng misbehaves: a call waits for nng at most 1 s past its
+ * deadline, then cancels, and 1 s later gives up with DEADLINE_EXCEEDED
+ * ("rpc.call_abandoned", the context leaked); never seen in the tests.
+ *
  * Resends: the REQ resend timer is off (NNG_OPT_REQ_RESENDTIME =
  * NNG_DURATION_INFINITE), so a slow call is never run twice behind the
  * caller's back. nng still re-sends a request whose connection closed before
@@ -74,7 +78,11 @@ typedef struct ip_rpc_server_opts {
 ip_status ip_rpc_server_new(const ProtobufCServiceDescriptor *svc, const ip_rpc_handler *handlers,
                             void *user, const ip_rpc_server_opts *opts, ip_rpc_server **out);
 
-/* Stops accepting, lets calls in flight finish, closes the socket. Idempotent. */
+/* Stops accepting, lets calls in flight finish, closes the socket. Idempotent.
+ * Bounded: if nng_close deadlocks (nng 1.5.2 issue #1543, rare, with traffic
+ * in flight) it gives up after 2 s, logs "rpc.close_stuck" and leaves the
+ * socket behind, so a service always gets to exit. ip_rpc_client_free does the
+ * same (and then leaves the client's memory behind too). */
 void ip_rpc_server_close(ip_rpc_server *srv);
 /* Closes (if needed) and frees. NULL does nothing. */
 void ip_rpc_server_free(ip_rpc_server *srv);
