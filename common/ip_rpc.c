@@ -232,6 +232,8 @@ void ip_rpc_write_reply(uint8_t *p, int code, const char *message, const Protobu
  * does not return by then, the close is left to finish (or not) in that
  * detached thread, the socket is leaked and the event is logged. */
 #define IP_RPC_CLOSE_WAIT_MS 2000
+/* How long closing a server waits for the calls in flight. */
+#define IP_RPC_JOIN_WAIT_MS 30000
 
 typedef struct closer {
     nng_socket sock;
@@ -340,6 +342,7 @@ struct ip_rpc_server {
     pthread_mutex_t mu; /* guards closing, closed */
     atomic_bool closing;
     bool closed;
+    bool stuck; /* a worker did not finish in time on close */
 };
 
 void *ip_rpc_call_alloc(ip_rpc_call *call, size_t n)
@@ -736,14 +739,30 @@ void ip_rpc_server_close(ip_rpc_server *srv)
             nng_aio_cancel(w->aio);
         pthread_mutex_unlock(&w->mu);
     }
+    /* Handlers get IP_RPC_JOIN_WAIT_MS to finish. A worker still busy then (a
+     * handler ignoring its deadline, or a receive nng failed to cancel) is
+     * left running: closing the socket below fails its pending operation, and
+     * the server's memory is then left behind for it (srv->stuck). */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += IP_RPC_JOIN_WAIT_MS / 1000;
     for (int i = 0; srv->workers != NULL && i < srv->nworkers; i++) {
-        if (srv->workers[i].started) {
-            pthread_join(srv->workers[i].thread, NULL);
+        if (!srv->workers[i].started)
+            continue;
+        if (pthread_timedjoin_np(srv->workers[i].thread, NULL, &until) == 0) {
             srv->workers[i].started = false;
+            continue;
         }
+        pthread_detach(srv->workers[i].thread);
+        srv->stuck = true;
     }
-    /* Every worker has left: nothing is pending on any aio. */
+    if (srv->stuck)
+        ip_log(IP_LOG_ERROR, "rpc.worker_stuck", IP_LS("rpc_service", srv->svc->name),
+               IP_LS("err", "a worker did not finish; the server is left behind"));
+    /* Every joined worker has left: nothing is pending on its aio. */
     for (int i = 0; srv->workers != NULL && i < srv->nworkers; i++) {
+        if (srv->workers[i].started)
+            continue;
         if (srv->workers[i].ctx_open) {
             nng_ctx_close(srv->workers[i].ctx);
             srv->workers[i].ctx_open = false;
@@ -763,6 +782,8 @@ void ip_rpc_server_free(ip_rpc_server *srv)
     if (srv == NULL)
         return;
     ip_rpc_server_close(srv);
+    if (srv->stuck)
+        return; /* a detached worker still uses it */
     for (int i = 0; srv->workers != NULL && i < srv->nworkers; i++) {
         if (srv->workers[i].aio != NULL)
             nng_aio_free(srv->workers[i].aio);

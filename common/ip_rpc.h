@@ -78,7 +78,9 @@ typedef struct ip_rpc_server_opts {
 ip_status ip_rpc_server_new(const ProtobufCServiceDescriptor *svc, const ip_rpc_handler *handlers,
                             void *user, const ip_rpc_server_opts *opts, ip_rpc_server **out);
 
-/* Stops accepting, lets calls in flight finish, closes the socket. Idempotent.
+/* Stops accepting, lets calls in flight finish (up to 30 s; a worker still busy
+ * then is left running and the server is not freed: "rpc.worker_stuck"),
+ * closes the socket. Idempotent.
  * Bounded: if nng_close deadlocks (nng 1.5.2 issue #1543, rare, with traffic
  * in flight) it gives up after 2 s, logs "rpc.close_stuck" and leaves the
  * socket behind, so a service always gets to exit. ip_rpc_client_free does the
