@@ -123,6 +123,58 @@ static void publish_image(meta_service *svc, const Imageproc__Image *img)
             img->updated_at_us, img->error, false);
 }
 
+/* The writes whose reply is the image row and whose event is the row's status. */
+typedef enum image_write {
+    WRITE_PROCESSING, /* MarkProcessing */
+    WRITE_FINISH,     /* FinishImage */
+    WRITE_FAIL,       /* FailImage: error is the reason */
+    WRITE_ENQUEUED,   /* MarkEnqueued: enqueued_at_us is when Kafka acknowledged */
+} image_write;
+
+/* Checks the request (the id, then the write's own field), runs the write
+ * under the image's stripe and publishes the row while still holding it: after
+ * a change for the state transitions, after every acknowledgement for
+ * MarkEnqueued. *image is allocated from the call. */
+static ip_status write_image(meta_service *svc, ip_rpc_call *call, image_write w,
+                            const char *raw_id, const char *error, int64_t enqueued_at_us,
+                            Imageproc__Image **image)
+{
+    char id[IP_UUID_STRLEN + 1], err[128];
+    ip_uuid u;
+    meta_ctx cx;
+    ip_status st;
+    bool changed = false;
+    if ((st = canon_id(call, raw_id, "id", id, &u)) != IP_OK)
+        return st;
+    if (w == WRITE_FAIL && (st = meta_check_text(error, "error", err, sizeof(err))) != IP_OK)
+        return fail(call, st, err, id);
+    if (w == WRITE_ENQUEUED && (enqueued_at_us < 0 || enqueued_at_us > META_MAX_US))
+        return fail(call, IP_INVALID_ARGUMENT, "enqueued_at_us: out of range", id);
+    if ((st = ctx_init(&cx, call)) != IP_OK)
+        return st;
+    pthread_mutex_t *mu = stripe_of(svc, &u);
+    pthread_mutex_lock(mu);
+    switch (w) {
+    case WRITE_PROCESSING:
+        st = meta_store_mark_processing(svc->store, &cx, id, image, &changed);
+        break;
+    case WRITE_FINISH:
+        st = meta_store_finish(svc->store, &cx, id, image, &changed);
+        break;
+    case WRITE_FAIL:
+        st = meta_store_fail(svc->store, &cx, id, error, image, &changed);
+        break;
+    case WRITE_ENQUEUED:
+        st = meta_store_mark_enqueued(svc->store, &cx, id, enqueued_at_us, image);
+        changed = true;
+        break;
+    }
+    if (st == IP_OK && changed)
+        publish_image(svc, *image);
+    pthread_mutex_unlock(mu);
+    return st == IP_OK ? IP_OK : fail(call, st, cx.err, id);
+}
+
 /* ------------------------------------------------------------- handlers */
 
 static ip_status h_create_image(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
@@ -208,24 +260,9 @@ static ip_status h_list_images(void *user, ip_rpc_call *call, const ProtobufCMes
 static ip_status h_mark_processing(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
                                    ProtobufCMessage *outm)
 {
-    meta_service *svc = user;
     const Imageproc__MarkProcessingRequest *req = (const Imageproc__MarkProcessingRequest *)in;
     Imageproc__MarkProcessingReply *rep = (Imageproc__MarkProcessingReply *)outm;
-    char id[IP_UUID_STRLEN + 1];
-    ip_uuid u;
-    meta_ctx cx;
-    ip_status st;
-    bool changed = false;
-    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK ||
-        (st = ctx_init(&cx, call)) != IP_OK)
-        return st;
-    pthread_mutex_t *mu = stripe_of(svc, &u);
-    pthread_mutex_lock(mu);
-    st = meta_store_mark_processing(svc->store, &cx, id, &rep->image, &changed);
-    if (st == IP_OK && changed)
-        publish_image(svc, rep->image);
-    pthread_mutex_unlock(mu);
-    return st == IP_OK ? IP_OK : fail(call, st, cx.err, id);
+    return write_image(user, call, WRITE_PROCESSING, req->id, NULL, 0, &rep->image);
 }
 
 static ip_status h_put_variant(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
@@ -261,76 +298,26 @@ static ip_status h_put_variant(void *user, ip_rpc_call *call, const ProtobufCMes
 static ip_status h_finish_image(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
                                 ProtobufCMessage *outm)
 {
-    meta_service *svc = user;
     const Imageproc__FinishImageRequest *req = (const Imageproc__FinishImageRequest *)in;
     Imageproc__FinishImageReply *rep = (Imageproc__FinishImageReply *)outm;
-    char id[IP_UUID_STRLEN + 1];
-    ip_uuid u;
-    meta_ctx cx;
-    ip_status st;
-    bool changed = false;
-    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK ||
-        (st = ctx_init(&cx, call)) != IP_OK)
-        return st;
-    pthread_mutex_t *mu = stripe_of(svc, &u);
-    pthread_mutex_lock(mu);
-    st = meta_store_finish(svc->store, &cx, id, &rep->image, &changed);
-    if (st == IP_OK && changed)
-        publish_image(svc, rep->image);
-    pthread_mutex_unlock(mu);
-    return st == IP_OK ? IP_OK : fail(call, st, cx.err, id);
+    return write_image(user, call, WRITE_FINISH, req->id, NULL, 0, &rep->image);
 }
 
 static ip_status h_fail_image(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
                               ProtobufCMessage *outm)
 {
-    meta_service *svc = user;
     const Imageproc__FailImageRequest *req = (const Imageproc__FailImageRequest *)in;
     Imageproc__FailImageReply *rep = (Imageproc__FailImageReply *)outm;
-    char id[IP_UUID_STRLEN + 1];
-    ip_uuid u;
-    meta_ctx cx;
-    ip_status st;
-    bool changed = false;
-    char err[128];
-    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK)
-        return st;
-    if ((st = meta_check_text(req->error, "error", err, sizeof(err))) != IP_OK)
-        return fail(call, st, err, id);
-    if ((st = ctx_init(&cx, call)) != IP_OK)
-        return st;
-    pthread_mutex_t *mu = stripe_of(svc, &u);
-    pthread_mutex_lock(mu);
-    st = meta_store_fail(svc->store, &cx, id, req->error, &rep->image, &changed);
-    if (st == IP_OK && changed)
-        publish_image(svc, rep->image);
-    pthread_mutex_unlock(mu);
-    return st == IP_OK ? IP_OK : fail(call, st, cx.err, id);
+    return write_image(user, call, WRITE_FAIL, req->id, req->error, 0, &rep->image);
 }
 
 static ip_status h_mark_enqueued(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
                                  ProtobufCMessage *outm)
 {
-    meta_service *svc = user;
     const Imageproc__MarkEnqueuedRequest *req = (const Imageproc__MarkEnqueuedRequest *)in;
     Imageproc__MarkEnqueuedReply *rep = (Imageproc__MarkEnqueuedReply *)outm;
-    char id[IP_UUID_STRLEN + 1];
-    ip_uuid u;
-    meta_ctx cx;
-    ip_status st;
-    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK)
-        return st;
-    if (req->enqueued_at_us < 0 || req->enqueued_at_us > META_MAX_US)
-        return fail(call, IP_INVALID_ARGUMENT, "enqueued_at_us: out of range", id);
-    if ((st = ctx_init(&cx, call)) != IP_OK)
-        return st;
-    pthread_mutex_t *mu = stripe_of(svc, &u);
-    pthread_mutex_lock(mu);
-    st = meta_store_mark_enqueued(svc->store, &cx, id, req->enqueued_at_us, &rep->image);
-    if (st == IP_OK)
-        publish_image(svc, rep->image);
-    pthread_mutex_unlock(mu);
-    return st == IP_OK ? IP_OK : fail(call, st, cx.err, id);
+    return write_image(user, call, WRITE_ENQUEUED, req->id, NULL, req->enqueued_at_us,
+                       &rep->image);
 }
 
 static ip_status h_delete_image(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
