@@ -15,7 +15,9 @@
  * S3 rules), the query string as written (built canonical by
  * stor_canonical_query) and the headers we add. libcurl 7.88 hashes only
  * POSTFIELDS, so x-amz-content-sha256 is always set here to the hex SHA-256 of
- * the body, and libcurl takes the payload hash from that header.
+ * the body, and libcurl takes the payload hash from that header. A PUT whose
+ * caller already hashed the body (stor_s3_put_hashed) sends the caller's hash
+ * instead of hashing 2 MiB again; S3 checks the body against it either way.
  *
  * RETRIES
  * A request marked idempotent (every object call, the listing and the
@@ -287,7 +289,8 @@ typedef struct s3_req {
     size_t body_len;
     const char *content_type; /* sent and signed when not NULL */
     const char *cache_control;
-    bool content_md5; /* send Content-MD5 of the body */
+    const char *payload_sha256; /* hex SHA-256 of the body from the caller; NULL: hashed here */
+    bool content_md5;           /* send Content-MD5 of the body */
     bool idempotent;
     size_t max_body; /* cap on a 2xx answer's body */
 } s3_req;
@@ -555,7 +558,9 @@ static ip_status s3_perform(stor_s3 *s3, const s3_req *rq, s3_resp *resp, int64_
 
     /* Headers: the payload hash (always), content type, cache control, MD5. */
     char sha[65], line[512];
-    if (!sha256_hex(rq->body, rq->body_len, sha)) {
+    if (rq->payload_sha256 && rq->payload_sha256[0]) {
+        snprintf(sha, sizeof sha, "%s", rq->payload_sha256);
+    } else if (!sha256_hex(rq->body, rq->body_len, sha)) {
         set_err(err, errlen, "s3 %s: sha256 failed", what);
         goto done;
     }
@@ -719,6 +724,15 @@ ip_status stor_s3_put(stor_s3 *s3, const char *key, const void *data, size_t len
                       const char *content_type, const char *cache_control, stor_obj_info *info,
                       int64_t budget_ms, char *err, size_t errlen)
 {
+    return stor_s3_put_hashed(s3, key, data, len, content_type, cache_control, NULL, info,
+                              budget_ms, err, errlen);
+}
+
+ip_status stor_s3_put_hashed(stor_s3 *s3, const char *key, const void *data, size_t len,
+                             const char *content_type, const char *cache_control,
+                             const char *sha256_hex, stor_obj_info *info, int64_t budget_ms,
+                             char *err, size_t errlen)
+{
     s3_resp resp = {0};
     const char *ct = content_type && content_type[0] ? content_type : "application/octet-stream";
     s3_req rq = {.method = "PUT",
@@ -727,6 +741,7 @@ ip_status stor_s3_put(stor_s3 *s3, const char *key, const void *data, size_t len
                  .body_len = len,
                  .content_type = ct,
                  .cache_control = cache_control,
+                 .payload_sha256 = sha256_hex,
                  .idempotent = true,
                  .max_body = XML_MAX};
     ip_status st = s3_perform(s3, &rq, &resp, budget_ms, err, errlen);

@@ -65,6 +65,16 @@ ip_status stor_s3_put(stor_s3 *s3, const char *key, const void *data, size_t len
                       const char *content_type, const char *cache_control, stor_obj_info *info,
                       int64_t budget_ms, char *err, size_t errlen);
 
+/* stor_s3_put with the body's payload hash supplied by the caller: sha256_hex
+ * (64 lowercase hex digits, checked by the caller) is sent as
+ * x-amz-content-sha256 instead of hashing the body here; S3 checks the body
+ * against it and refuses a mismatch (IP_INVALID_ARGUMENT). NULL or "" -> the
+ * body is hashed here, exactly as stor_s3_put does. */
+ip_status stor_s3_put_hashed(stor_s3 *s3, const char *key, const void *data, size_t len,
+                             const char *content_type, const char *cache_control,
+                             const char *sha256_hex, stor_obj_info *info, int64_t budget_ms,
+                             char *err, size_t errlen);
+
 /* GET `key`. On IP_OK *data is an owned malloc'd buffer (free(); NULL when the
  * object is empty) of *len bytes. An object over max_bytes is
  * IP_RESOURCE_EXHAUSTED and nothing is returned. */

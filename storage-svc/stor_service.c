@@ -10,6 +10,7 @@
  */
 #include "stor_service.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,18 @@ static Imageproc__ObjectInfo *info_new(ip_rpc_call *call, const char *key, const
     return info;
 }
 
+/* "" (or NULL), or exactly 64 lowercase hex digits. */
+static bool sha256_hex_ok(const char *s)
+{
+    if (!s || !s[0])
+        return true;
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')) || n >= 64)
+            return false;
+    return n == 64;
+}
+
 static ip_status oom(ip_rpc_call *call)
 {
     ip_rpc_call_errorf(call, "out of memory");
@@ -96,9 +109,16 @@ static ip_status handle_put(void *user, ip_rpc_call *call, const ProtobufCMessag
         return IP_INVALID_ARGUMENT;
     }
 
+    if (!sha256_hex_ok(rq->content_sha256)) {
+        ip_rpc_call_errorf(call, "PutObject: content_sha256 must be empty or the 64 lowercase hex "
+                                 "digits of the data's SHA-256");
+        return IP_INVALID_ARGUMENT;
+    }
+
     stor_obj_info oi;
-    st = stor_s3_put(svc->s3, rq->key, rq->data.data, rq->data.len, rq->content_type,
-                     rq->cache_control, &oi, budget_of(call), err, sizeof err);
+    st = stor_s3_put_hashed(svc->s3, rq->key, rq->data.data, rq->data.len, rq->content_type,
+                            rq->cache_control, rq->content_sha256, &oi, budget_of(call), err,
+                            sizeof err);
     if (st != IP_OK)
         return fail(call, st, rq->key, err);
     if (!(rp->info = info_new(call, rq->key, &oi)))

@@ -190,6 +190,22 @@ static ip_status put_cc(const char *key, const void *data, size_t len, const cha
     return st;
 }
 
+/* PutObject with the caller's content_sha256. */
+static ip_status put_sha(const char *key, const void *data, size_t len, const char *sha)
+{
+    Imageproc__PutObjectRequest rq = IMAGEPROC__PUT_OBJECT_REQUEST__INIT;
+    rq.key = (char *)key;
+    rq.data.data = (uint8_t *)data;
+    rq.data.len = len;
+    rq.content_type = (char *)"text/plain";
+    rq.content_sha256 = (char *)sha;
+    ProtobufCMessage *out = NULL;
+    ip_status st = call("PutObject", &rq.base, &out, 60000);
+    if (out)
+        protobuf_c_message_free_unpacked(out, NULL);
+    return st;
+}
+
 static ip_status put(const char *key, const void *data, size_t len, const char *ct)
 {
     return put_cc(key, data, len, ct, NULL);
@@ -434,6 +450,40 @@ static void test_too_large(void)
     const char *keys[] = {key};
     CHECK_ST(del(keys, 1, NULL, NULL), IP_OK);
     free(data);
+}
+
+/* A caller's payload hash is used as sent: right -> stored; wrong -> S3
+ * refuses it and nothing is stored; malformed -> refused before any I/O. */
+static void test_content_sha256(void)
+{
+    static const char abc[] = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    char key[128];
+    snprintf(key, sizeof key, "t/%s/sha-ok", run_id);
+    CHECK_ST(put_sha(key, "abc", 3, abc), IP_OK);
+    Imageproc__GetObjectReply *r = NULL;
+    CHECK_ST(get(key, &r), IP_OK);
+    CHECK(r && r->data.len == 3 && memcmp(r->data.data, "abc", 3) == 0);
+    if (r)
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+
+    char bad[128];
+    snprintf(bad, sizeof bad, "t/%s/sha-bad", run_id);
+    CHECK_ST(put_sha(bad, "abd", 3, abc), IP_INVALID_ARGUMENT);
+    CHECK_ST(head(bad, NULL, NULL, 0), IP_NOT_FOUND);
+    const char *malformed[] = {
+        "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD", /* upper case */
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015a",  /* 63 digits */
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad0", /* 65 digits */
+        "UNSIGNED-PAYLOAD", "zz7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"};
+    for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
+        CHECK_ST(put_sha(bad, "abc", 3, malformed[i]), IP_INVALID_ARGUMENT);
+        CHECK(strstr(last_err, "content_sha256") != NULL);
+    }
+    CHECK_ST(head(bad, NULL, NULL, 0), IP_NOT_FOUND);
+
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "t/%s/", run_id);
+    CHECK_ST(del(NULL, 0, prefix, NULL), IP_OK);
 }
 
 typedef struct put_job {
@@ -869,6 +919,7 @@ static const struct {
     {"missing_key", test_missing_key, true},
     {"invalid_key", test_invalid_key, true},
     {"too_large", test_too_large, true},
+    {"content_sha256", test_content_sha256, true},
     {"prefix_delete_1000", test_prefix_delete_1000, true},
     {"prefix_delete_paged", test_prefix_delete_paged, true},
     {"public_read", test_public_read, true},
