@@ -40,21 +40,6 @@ static void sha256_hex(const void *data, size_t len, char out[65])
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-/* The digest is computed on a thread of its own while PutObject is in flight:
- * both read the same borrowed bytes, and it is joined before CreateImage. */
-typedef struct sha_job {
-    const void *data;
-    size_t len;
-    char hex[65];
-} sha_job;
-
-static void *sha_main(void *arg)
-{
-    sha_job *j = arg;
-    sha256_hex(j->data, j->len, j->hex);
-    return NULL;
-}
-
 static ip_status enqueue(gw_app *app, const char *id, const char *content_type, char **ops,
                          size_t nops, int attempt, int64_t *enqueued_at, char *err, size_t errlen)
 {
@@ -153,19 +138,17 @@ ip_status gw_upload_store(gw_app *app, const gw_upload_in *in, gw_upload_out *ou
     put.data.data = (uint8_t *)in->data;
     put.data.len = in->len;
     put.content_type = (char *)in->content_type;
-    ProtobufCMessage *reply = NULL;
-    sha_job sj = {.data = in->data, .len = in->len};
-    pthread_t sha_thread;
-    bool sha_async = pthread_create(&sha_thread, NULL, sha_main, &sj) == 0;
-    if (!sha_async)
-        sha256_hex(in->data, in->len, sj.hex);
+    /* The digest stored with the row doubles as the PUT's payload hash:
+     * storage-svc does not hash the bytes again, and S3 checks them against it. */
+    char sha[65];
     int64_t t0 = ip_mono_us();
+    sha256_hex(in->data, in->len, sha);
+    put.content_sha256 = sha;
+    ProtobufCMessage *reply = NULL;
     st = ip_rpc_invoke(app->stor, "PutObject", &put.base, &reply, NULL, err, sizeof err);
     if (reply)
         protobuf_c_message_free_unpacked(reply, NULL);
     reply = NULL;
-    if (sha_async)
-        pthread_join(sha_thread, NULL);
     if (st != IP_OK) {
         snprintf(detail, dlen, "object storage is not available (%s); try again later",
                  ip_strerror(st));
@@ -185,7 +168,7 @@ ip_status gw_upload_store(gw_app *app, const gw_upload_in *in, gw_upload_out *ou
     img.size_bytes = (int64_t)in->len;
     img.width = in->width;
     img.height = in->height;
-    img.sha256 = sj.hex;
+    img.sha256 = sha;
     img.ops = ops;
     img.n_ops = nops;
     img.status = IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING;
