@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "ip_time.h"
+#include "ip_utf8.h"
 
 static char log_service[64] = "imageproc";
 static ip_log_level log_min = IP_LOG_INFO;
@@ -99,39 +100,6 @@ static void line_puts(line *l, const char *s)
     line_put(l, s, strlen(s));
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 static void line_json_string(line *l, const char *s)
 {
     if (s == NULL) {
@@ -165,7 +133,7 @@ static void line_json_string(line *l, const char *s)
             }
             i++;
         } else {
-            size_t k = utf8_seq(u + i, n - i);
+            size_t k = ip_utf8_seq(u + i, n - i);
             if (k == 0) {
                 line_puts(l, "\\ufffd");
                 i++;

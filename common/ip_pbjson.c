@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ip_utf8.h"
+
 #define IP_PBJSON_MAX_DEPTH 32
 
 /* ------------------------------------------------------------ base64 */
@@ -487,23 +489,8 @@ static char *utf8_sanitize(const char *s)
     const unsigned char *u = (const unsigned char *)s;
     size_t o = 0;
     for (size_t i = 0; i < n;) {
-        size_t len = u[i] < 0x80                    ? 1
-                     : u[i] >= 0xc2 && u[i] <= 0xdf ? 2
-                     : u[i] >= 0xe0 && u[i] <= 0xef ? 3
-                     : u[i] >= 0xf0 && u[i] <= 0xf4 ? 4
-                                                    : 0;
-        bool ok = len > 0 && i + len <= n;
-        for (size_t k = 1; ok && k < len; k++)
-            ok = (u[i + k] & 0xc0) == 0x80;
-        if (ok && len == 3) {
-            uint32_t cp = ((u[i] & 0x0fu) << 12) | ((u[i + 1] & 0x3fu) << 6) | (u[i + 2] & 0x3fu);
-            ok = cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff);
-        } else if (ok && len == 4) {
-            uint32_t cp = ((u[i] & 0x07u) << 18) | ((u[i + 1] & 0x3fu) << 12) |
-                          ((u[i + 2] & 0x3fu) << 6) | (u[i + 3] & 0x3fu);
-            ok = cp >= 0x10000 && cp <= 0x10ffff;
-        }
-        if (ok) {
+        size_t len = ip_utf8_seq(u + i, n - i);
+        if (len > 0) {
             memcpy(out + o, s + i, len);
             o += len;
             i += len;

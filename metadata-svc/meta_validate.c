@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ip_utf8.h"
 #include "ip_uuid.h"
 
 const char *const meta_variant_names[META_NVARIANTS] = {"thumbnail", "resized", "watermarked"};
@@ -94,31 +95,8 @@ ip_status meta_check_text(const char *s, const char *field, char *err, size_t er
     while (p[n] != 0) {
         if (n >= META_TEXT_MAX)
             return invalid(err, errlen, "%s: longer than %d bytes", field, META_TEXT_MAX);
-        unsigned c = p[n];
-        size_t len;
-        uint32_t cp;
-        if (c < 0x80) {
-            n++;
-            continue;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            len = 2;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            len = 3;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return invalid(err, errlen, "%s: not valid UTF-8", field);
-        }
-        for (size_t k = 1; k < len; k++) {
-            if ((p[n + k] & 0xc0) != 0x80) /* also stops at the NUL */
-                return invalid(err, errlen, "%s: not valid UTF-8", field);
-            cp = (cp << 6) | (p[n + k] & 0x3f);
-        }
-        if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-            (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        size_t len = ip_utf8_seq(p + n, strnlen(s + n, 4));
+        if (len == 0)
             return invalid(err, errlen, "%s: not valid UTF-8", field);
         n += len;
     }
