@@ -37,6 +37,7 @@
 #include "ip_uuid.h"
 #include "meta_service.h"
 #include "meta_store.h"
+#include "meta_testdb.h"
 
 #define TEST_DB "imageproc_test_meta"
 #define DEFAULT_DSN "postgresql://imageproc:imageproc-local@127.0.0.1:55432/imageproc"
@@ -79,23 +80,7 @@ static const char *env_or(const char *name, const char *def)
 /* base_dsn with its database replaced by `db`. */
 static void dsn_with_db(const char *db, char *out, size_t outlen)
 {
-    PQconninfoOption *opts = PQconninfoParse(base_dsn, NULL);
-    REQUIRE(opts != NULL);
-    size_t len = 0;
-    out[0] = '\0';
-    for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
-        const char *v = strcmp(o->keyword, "dbname") == 0 ? db : o->val;
-        if (v == NULL || v[0] == '\0')
-            continue;
-        len += (size_t)snprintf(out + len, outlen - len, "%s='", o->keyword);
-        for (const char *p = v; *p && len + 3 < outlen; p++) {
-            if (*p == '\'' || *p == '\\')
-                out[len++] = '\\';
-            out[len++] = *p;
-        }
-        len += (size_t)snprintf(out + len, outlen - len, "' ");
-    }
-    PQconninfoFree(opts);
+    REQUIRE(meta_dsn_with_db(base_dsn, db, out, outlen) == IP_OK);
 }
 
 static PGconn *pg_connect(const char *dsn)

@@ -48,6 +48,7 @@
 #include "ip_rpc.h"
 #include "ip_time.h"
 #include "meta_store.h"
+#include "meta_testdb.h"
 
 #ifndef META_BIN
 #error "META_BIN must name the metadata-svc binary"
@@ -104,24 +105,8 @@ static PGconn *connect_or_die(const char *d)
 /* base_dsn with its database replaced, as a key=value string. */
 static void dsn_with_db(const char *db, char *out, size_t outlen)
 {
-    PQconninfoOption *opts = PQconninfoParse(base_dsn, NULL);
-    if (opts == NULL)
+    if (meta_dsn_with_db(base_dsn, db, out, outlen) != IP_OK)
         die("IP_PG_DSN does not parse");
-    size_t len = 0;
-    out[0] = '\0';
-    for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
-        const char *v = strcmp(o->keyword, "dbname") == 0 ? db : o->val;
-        if (v == NULL || v[0] == '\0')
-            continue;
-        len += (size_t)snprintf(out + len, outlen - len, "%s='", o->keyword);
-        for (const char *p = v; *p && len + 3 < outlen; p++) {
-            if (*p == '\'' || *p == '\\')
-                out[len++] = '\\';
-            out[len++] = *p;
-        }
-        len += (size_t)snprintf(out + len, outlen - len, "' ");
-    }
-    PQconninfoFree(opts);
 }
 
 /* ------------------------------------------------------------- setup */
