@@ -66,6 +66,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ip_log.h"
 #include "ip_metrics.h"
@@ -225,6 +226,21 @@ void ip_rpc_write_reply(uint8_t *p, int code, const char *message, const Protobu
 
 /* ================================================================ closing */
 
+/* The absolute time ms milliseconds from now on clock clk, as the timed waits
+ * (pthread_cond_timedwait, pthread_timedjoin_np, sem_clockwait) take it. */
+static struct timespec time_after_ms(clockid_t clk, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
 /* nng 1.5.2 can deadlock in nng_close when a socket closes with traffic in
  * flight (nng issue #1543: its reaper waits for a task that was prepared but
  * never started). A service must still shut down, so sockets are closed by a
@@ -277,14 +293,7 @@ static bool close_bounded(nng_socket sock)
         return true;
     }
     pthread_detach(t);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += IP_RPC_CLOSE_WAIT_MS / 1000;
-    ts.tv_nsec += (long)(IP_RPC_CLOSE_WAIT_MS % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = time_after_ms(CLOCK_MONOTONIC, IP_RPC_CLOSE_WAIT_MS);
     int rv;
     while ((rv = sem_clockwait(&cl->done, CLOCK_MONOTONIC, &ts)) != 0 && errno == EINTR)
         ;
@@ -743,9 +752,7 @@ void ip_rpc_server_close(ip_rpc_server *srv)
      * handler ignoring its deadline, or a receive nng failed to cancel) is
      * left running: closing the socket below fails its pending operation, and
      * the server's memory is then left behind for it (srv->stuck). */
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += IP_RPC_JOIN_WAIT_MS / 1000;
+    struct timespec until = time_after_ms(CLOCK_REALTIME, IP_RPC_JOIN_WAIT_MS);
     for (int i = 0; srv->workers != NULL && i < srv->nworkers; i++) {
         if (!srv->workers[i].started)
             continue;
@@ -992,13 +999,7 @@ void ip_rpc_client_free(ip_rpc_client *c)
     atomic_store(&c->closing, true);
     pthread_cond_broadcast(&c->cv); /* calls waiting for a connection give up */
     while (atomic_load(&c->ncalls) > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 10 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = time_after_ms(CLOCK_REALTIME, 10);
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);
     }
     pthread_mutex_unlock(&c->mu);
@@ -1045,14 +1046,7 @@ static bool wait_for_pipe(ip_rpc_client *c, int64_t deadline_mono)
         int64_t left = until - ip_mono_ms();
         if (left <= 0)
             break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (left % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = time_after_ms(CLOCK_REALTIME, left);
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);
     }
     bool up = atomic_load(&c->npipes) > 0 && !atomic_load(&c->closing);
