@@ -5,7 +5,11 @@
  *    MarkEnqueued) at concurrency 1 and 8, against a SigV4-signed PUT of the
  *    same bytes straight to the S3 server (what storing the original alone
  *    costs). Each worker alternates the two, so both see the same background
- *    load (the processor works on the uploads meanwhile).
+ *    load (the processor works on the uploads meanwhile). The floor does the
+ *    same payload work as the real path: it hashes the body (SHA-256, timed)
+ *    and sends it as x-amz-content-sha256 so S3 checks the bytes, as
+ *    storage-svc does with the gateway's digest; no Expect: 100-continue on
+ *    either side, and its easy handle stays kept-alive like storage-svc's.
  * 2. GET /api/images?limit=24 requests per second with wrk against pgbench
  *    running the SELECT that metadata-svc runs for that page.
  * Uploaded images and PUT objects are deleted at the end.
@@ -17,6 +21,7 @@
  */
 #include <curl/curl.h>
 #include <math.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +102,15 @@ static double do_upload(CURL *c, char id[64])
     return (rc == CURLE_OK && code == 202) ? ms : -1;
 }
 
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned n = 0;
+    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
 static double do_put(CURL *c, const char *key, int del)
 {
     char url[400];
@@ -107,7 +121,11 @@ static double do_put(CURL *c, const char *key, int del)
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sig);
     curl_easy_setopt(c, CURLOPT_USERPWD, userpwd);
-    struct curl_slist *h = curl_slist_append(NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+    double t0 = now_ms();
+    char sha[65], line[128];
+    sha256_hex(del ? "" : img, del ? 0 : img_len, sha);
+    snprintf(line, sizeof line, "x-amz-content-sha256: %s", sha);
+    struct curl_slist *h = curl_slist_append(NULL, line);
     h = curl_slist_append(h, "Content-Type: image/jpeg");
     h = curl_slist_append(h, "Expect:");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -121,7 +139,6 @@ static double do_put(CURL *c, const char *key, int del)
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)img_len);
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
     }
-    double t0 = now_ms();
     CURLcode rc = curl_easy_perform(c);
     double ms = now_ms() - t0;
     long code = 0;
