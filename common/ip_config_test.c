@@ -112,30 +112,6 @@ static void test_all_errors_reported(void)
     ip_config_free(table, N, &c);
 }
 
-/* Captures what fn writes on stderr. */
-static char *capture_stderr(void (*fn)(void *), void *arg)
-{
-    FILE *tmp = tmpfile();
-    CHECK(tmp != NULL);
-    fflush(stderr);
-    int saved = dup(2);
-    dup2(fileno(tmp), 2);
-    fn(arg);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    long n = ftell(tmp);
-    if (n <= 0) {
-        fseek(tmp, 0, SEEK_END);
-        n = ftell(tmp);
-    }
-    rewind(tmp);
-    char *buf = calloc(1, (size_t)n + 1);
-    CHECK(fread(buf, 1, (size_t)n, tmp) == (size_t)n);
-    fclose(tmp);
-    return buf;
-}
-
 static void log_cfg(void *arg)
 {
     ip_config_log(table, N, arg);
@@ -149,7 +125,7 @@ static void test_secrets_masked(void)
     cfg c = {0};
     CHECK_EQ_INT(ip_config_load(table, N, &c, NULL), IP_OK);
     ip_log_init("config-test", IP_LOG_INFO);
-    char *out = capture_stderr(log_cfg, &c);
+    char *out = ip_test_capture_stderr(log_cfg, &c);
     fprintf(stderr, "%s", out);
     CHECK(strstr(out, "\"event\":\"config.loaded\"") != NULL);
     CHECK(strstr(out, "hunter2") == NULL);
@@ -174,12 +150,9 @@ static void test_secrets_masked(void)
 static void test_print_vars(void)
 {
     FILE *f = tmpfile();
+    CHECK(f != NULL);
     ip_config_print_vars(f, table, N);
-    long n = ftell(f);
-    rewind(f);
-    char *buf = calloc(1, (size_t)n + 1);
-    CHECK(fread(buf, 1, (size_t)n, f) == (size_t)n);
-    fclose(f);
+    char *buf = ip_test_read_file(f);
     fprintf(stderr, "%s", buf);
     CHECK(strstr(buf, "IPT_URL=tcp://127.0.0.1:1  # an address\n") != NULL);
     CHECK(strstr(buf, "IPT_REQUIRED=  # must be set (required)") != NULL);

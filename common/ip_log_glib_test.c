@@ -1,29 +1,22 @@
 /* ip_log_glib_test.c — GLib messages arrive as ip_log JSON lines. */
 #include <glib.h>
-#include <unistd.h>
 
 #include "ip_log.h"
 #include "ip_testing.h"
+
+static void log_glib(void *unused)
+{
+    (void)unused;
+    g_warning("something odd: %d", 42);
+    g_log("VIPS", G_LOG_LEVEL_MESSAGE, "a \"quoted\" message");
+}
 
 static void test_routed(void)
 {
     ip_log_init("glib-test", IP_LOG_DEBUG);
     ip_log_route_glib();
     ip_log_route_glib(); /* twice is harmless */
-    FILE *tmp = tmpfile();
-    fflush(stderr);
-    int saved = dup(2);
-    dup2(fileno(tmp), 2);
-    g_warning("something odd: %d", 42);
-    g_log("VIPS", G_LOG_LEVEL_MESSAGE, "a \"quoted\" message");
-    dup2(saved, 2);
-    close(saved);
-    fseek(tmp, 0, SEEK_END);
-    long n = ftell(tmp);
-    rewind(tmp);
-    char *buf = calloc(1, (size_t)n + 1);
-    CHECK(fread(buf, 1, (size_t)n, tmp) == (size_t)n);
-    fclose(tmp);
+    char *buf = ip_test_capture_stderr(log_glib, NULL);
     fprintf(stderr, "%s", buf);
     CHECK(strstr(buf, "\"level\":\"warn\",\"service\":\"glib-test\",\"event\":\"glib.log\"") !=
           NULL);

@@ -7,27 +7,9 @@
 #include "ip_log.h"
 #include "ip_testing.h"
 
-static char *capture(void (*fn)(void))
+static void write_lines(void *unused)
 {
-    FILE *tmp = tmpfile();
-    CHECK(tmp != NULL);
-    fflush(stderr);
-    int saved = dup(2);
-    dup2(fileno(tmp), 2);
-    fn();
-    dup2(saved, 2);
-    close(saved);
-    fseek(tmp, 0, SEEK_END);
-    long n = ftell(tmp);
-    rewind(tmp);
-    char *buf = calloc(1, (size_t)n + 1);
-    CHECK(fread(buf, 1, (size_t)n, tmp) == (size_t)n);
-    fclose(tmp);
-    return buf;
-}
-
-static void write_lines(void)
-{
+    (void)unused;
     ip_log_init("log-test", IP_LOG_INFO);
     ip_log(IP_LOG_DEBUG, "hidden.debug", IP_LS("x", "y"));
     ip_log(IP_LOG_INFO, "job.done", IP_LS("image_id", "abc"), IP_LI("ms", 12), IP_LF("ratio", 0.5),
@@ -42,7 +24,7 @@ static void write_lines(void)
 
 static void test_json_lines(void)
 {
-    char *out = capture(write_lines);
+    char *out = ip_test_capture_stderr(write_lines, NULL);
     int lines = 0;
     char *save = NULL;
     for (char *l = strtok_r(out, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {

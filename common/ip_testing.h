@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
@@ -67,6 +68,38 @@ static inline int ip_test_main(int argc, char **argv, const ip_test_case *tests,
     }
     fprintf(stderr, "ok (%d)\n", ran);
     return 0;
+}
+
+/* The whole content of f from its start, NUL-terminated; owned by the caller.
+ * Closes f. */
+static inline char *ip_test_read_file(FILE *f)
+{
+    CHECK(f != NULL);
+    CHECK(fseek(f, 0, SEEK_END) == 0);
+    long n = ftell(f);
+    CHECK(n >= 0);
+    rewind(f);
+    char *buf = calloc(1, (size_t)n + 1);
+    CHECK(buf != NULL);
+    CHECK(fread(buf, 1, (size_t)n, f) == (size_t)n);
+    fclose(f);
+    return buf;
+}
+
+/* What fn(arg) writes on stderr (file descriptor 2, so ip_log lines too);
+ * owned by the caller. */
+static inline char *ip_test_capture_stderr(void (*fn)(void *), void *arg)
+{
+    FILE *tmp = tmpfile();
+    CHECK(tmp != NULL);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fileno(tmp), 2);
+    fn(arg);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    return ip_test_read_file(tmp);
 }
 
 #define IP_TEST_MAIN(table)                                                                        \
