@@ -136,8 +136,8 @@ typedef enum image_write {
  * a change for the state transitions, after every acknowledgement for
  * MarkEnqueued. *image is allocated from the call. */
 static ip_status write_image(meta_service *svc, ip_rpc_call *call, image_write w,
-                            const char *raw_id, const char *error, int64_t enqueued_at_us,
-                            Imageproc__Image **image)
+                             const char *raw_id, const char *error, int64_t enqueued_at_us,
+                             Imageproc__Image **image)
 {
     char id[IP_UUID_STRLEN + 1], err[128];
     ip_uuid u;
@@ -316,8 +316,7 @@ static ip_status h_mark_enqueued(void *user, ip_rpc_call *call, const ProtobufCM
 {
     const Imageproc__MarkEnqueuedRequest *req = (const Imageproc__MarkEnqueuedRequest *)in;
     Imageproc__MarkEnqueuedReply *rep = (Imageproc__MarkEnqueuedReply *)outm;
-    return write_image(user, call, WRITE_ENQUEUED, req->id, NULL, req->enqueued_at_us,
-                       &rep->image);
+    return write_image(user, call, WRITE_ENQUEUED, req->id, NULL, req->enqueued_at_us, &rep->image);
 }
 
 static ip_status h_delete_image(void *user, ip_rpc_call *call, const ProtobufCMessage *in,

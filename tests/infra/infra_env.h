@@ -17,32 +17,32 @@
 /* Returns the variable's value, or def when unset or empty. Borrowed. */
 static inline const char *infra_env(const char *name, const char *def)
 {
-	const char *v = getenv(name);
-	return (v != NULL && v[0] != '\0') ? v : def;
+    const char *v = getenv(name);
+    return (v != NULL && v[0] != '\0') ? v : def;
 }
 
 /* Milliseconds on the monotonic clock. */
 static inline int64_t infra_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Writes "<prefix>-<pid>-<ns>" into buf: unique per run. */
 static inline void infra_unique(char *buf, size_t len, const char *prefix)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(buf, len, "%s-%ld-%lld%09ld", prefix, (long)getpid(), (long long)ts.tv_sec,
-	         ts.tv_nsec);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(buf, len, "%s-%ld-%lld%09ld", prefix, (long)getpid(), (long long)ts.tv_sec,
+             ts.tv_nsec);
 }
 
 #define INFRA_FAIL(...)                                                                            \
-	do {                                                                                       \
-		fprintf(stderr, "FAIL: " __VA_ARGS__);                                             \
-		fputc('\n', stderr);                                                               \
-		goto out;                                                                          \
-	} while (0)
+    do {                                                                                           \
+        fprintf(stderr, "FAIL: " __VA_ARGS__);                                                     \
+        fputc('\n', stderr);                                                                       \
+        goto out;                                                                                  \
+    } while (0)
 
 #endif

@@ -11,43 +11,43 @@
 
 int main(void)
 {
-	const char *dsn = infra_env(
-		"IP_PG_DSN", "postgresql://imageproc:imageproc-local@127.0.0.1:55432/imageproc");
-	int rc = 1;
-	PGresult *res = NULL;
-	PGconn *conn = PQconnectdb(dsn);
-	char name[64];
-	infra_unique(name, sizeof name, "infra");
+    const char *dsn =
+        infra_env("IP_PG_DSN", "postgresql://imageproc:imageproc-local@127.0.0.1:55432/imageproc");
+    int rc = 1;
+    PGresult *res = NULL;
+    PGconn *conn = PQconnectdb(dsn);
+    char name[64];
+    infra_unique(name, sizeof name, "infra");
 
-	if (PQstatus(conn) != CONNECTION_OK)
-		INFRA_FAIL("connect: %s", PQerrorMessage(conn));
-	res = PQexec(conn, "create temporary table infra_rt (name text primary key, n bigint, "
-	                   "at timestamptz not null)");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		INFRA_FAIL("create: %s", PQerrorMessage(conn));
-	PQclear(res);
+    if (PQstatus(conn) != CONNECTION_OK)
+        INFRA_FAIL("connect: %s", PQerrorMessage(conn));
+    res = PQexec(conn, "create temporary table infra_rt (name text primary key, n bigint, "
+                       "at timestamptz not null)");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        INFRA_FAIL("create: %s", PQerrorMessage(conn));
+    PQclear(res);
 
-	const char *params[3] = {name, "9007199254740993", "2026-01-02T03:04:05.123456Z"};
-	res = PQexecParams(conn, "insert into infra_rt (name, n, at) values ($1, $2, $3)", 3, NULL,
-	                   params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		INFRA_FAIL("insert: %s", PQerrorMessage(conn));
-	PQclear(res);
+    const char *params[3] = {name, "9007199254740993", "2026-01-02T03:04:05.123456Z"};
+    res = PQexecParams(conn, "insert into infra_rt (name, n, at) values ($1, $2, $3)", 3, NULL,
+                       params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        INFRA_FAIL("insert: %s", PQerrorMessage(conn));
+    PQclear(res);
 
-	res = PQexecParams(conn,
-	                   "select n, to_char(at at time zone 'UTC', "
-	                   "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') from infra_rt where name = $1",
-	                   1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-		INFRA_FAIL("select: %s (%d rows)", PQerrorMessage(conn), PQntuples(res));
-	if (strcmp(PQgetvalue(res, 0, 0), params[1]) != 0)
-		INFRA_FAIL("bigint came back as %s", PQgetvalue(res, 0, 0));
-	if (strcmp(PQgetvalue(res, 0, 1), params[2]) != 0)
-		INFRA_FAIL("timestamptz came back as %s", PQgetvalue(res, 0, 1));
-	printf("infra.pg.roundtrip: ok (server %d)\n", PQserverVersion(conn));
-	rc = 0;
+    res = PQexecParams(conn,
+                       "select n, to_char(at at time zone 'UTC', "
+                       "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') from infra_rt where name = $1",
+                       1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+        INFRA_FAIL("select: %s (%d rows)", PQerrorMessage(conn), PQntuples(res));
+    if (strcmp(PQgetvalue(res, 0, 0), params[1]) != 0)
+        INFRA_FAIL("bigint came back as %s", PQgetvalue(res, 0, 0));
+    if (strcmp(PQgetvalue(res, 0, 1), params[2]) != 0)
+        INFRA_FAIL("timestamptz came back as %s", PQgetvalue(res, 0, 1));
+    printf("infra.pg.roundtrip: ok (server %d)\n", PQserverVersion(conn));
+    rc = 0;
 out:
-	PQclear(res);
-	PQfinish(conn);
-	return rc;
+    PQclear(res);
+    PQfinish(conn);
+    return rc;
 }
