@@ -61,7 +61,7 @@ brokers="${IP_KAFKA_BROKERS:-127.0.0.1:19092}"
 # Ports of the valgrind'ed copies (never the stack's).
 VG_META=tcp://127.0.0.1:7131 VG_EVENTS=tcp://127.0.0.1:7132 VG_STOR=tcp://127.0.0.1:7231
 VG_GW=127.0.0.1:8093 VG_METRICS=127.0.0.1:9113
-VG_TOPIC=image-jobs.valgrind VG_GROUP=processor-valgrind
+VG_TOPIC=image-jobs.valgrind VG_DLQ=image-jobs.valgrind.dlq VG_GROUP=processor-valgrind
 
 ctl() { "$imgctl" --timeout 60000 "$@"; }
 # The id of a fresh image: a random UUID (the services accept any UUID).
@@ -197,7 +197,7 @@ test_storage() {
 # --- gateway --------------------------------------------------------------------
 test_gateway() {
   export "${common_env[@]}" IP_GATEWAY_LISTEN="$VG_GW" IP_GATEWAY_THREADS=4 IP_GATEWAY_SWEEP_INTERVAL_MS=3600000 \
-    IP_GATEWAY_SSE_HEARTBEAT_MS=1000
+    IP_GATEWAY_SSE_HEARTBEAT_MS=1000 IP_UPLOAD_MAX_BYTES=1048576
   vg_start
   local base="http://$VG_GW" id code
   poll 120 curl -fsS -m 2 "$base/healthz" || { tail -30 "$work/service.log"; die "not answering on $base"; }
@@ -214,7 +214,8 @@ test_gateway() {
   curl -fsS -m 30 -o /dev/null "$base/image/$id" || die "GET original"
   curl -fsS -m 30 "$base/images?limit=5" >/dev/null || die "list"
   curl -fsS -m 30 -o /dev/null "$base/metrics" || die "metrics"
-  # A raw-body upload, then bad ones: not an image (415), bad ops (400), unknown id (404), bad id (400).
+  # A raw-body upload, then bad ones: not an image (415), bad ops (400), unknown id (404),
+  # bad id (400), too big (413), truncated (400).
   local id2
   id2="$(curl -fsS -m 60 -H 'Content-Type: image/png' --data-binary "@$work/a.png" "$base/upload" | jq -r .id)" ||
     die "raw upload"
@@ -227,6 +228,24 @@ test_gateway() {
   [[ $code == 404 ]] || die "unknown id answered $code, want 404"
   code="$(curl -sS -m 30 -o /dev/null -w '%{http_code}' "$base/image/xyz")"
   [[ $code == 400 ]] || die "bad id answered $code, want 400"
+  # Over the limit (1 MiB here): by Content-Length, and chunked (grows past it).
+  head -c 1500000 /dev/zero >"$work/big.bin"
+  code="$(curl -sS -m 60 -o /dev/null -w '%{http_code}' -H 'Content-Type: image/png' \
+    --data-binary "@$work/big.bin" "$base/upload")"
+  [[ $code == 413 ]] || die "oversized upload answered $code, want 413"
+  code="$(curl -sS -m 60 -o /dev/null -w '%{http_code}' -H 'Content-Type: image/png' \
+    -H 'Transfer-Encoding: chunked' --data-binary "@$work/big.bin" "$base/upload")"
+  [[ $code == 413 ]] || die "oversized chunked upload answered $code, want 413"
+  # A multipart body cut short (no closing boundary).
+  printf -- '--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n' \
+    >"$work/cut.bin"
+  head -c 2000 "$work/a.png" >>"$work/cut.bin"
+  code="$(curl -sS -m 30 -o /dev/null -w '%{http_code}' -H 'Content-Type: multipart/form-data; boundary=XyZ' \
+    --data-binary "@$work/cut.bin" "$base/upload")"
+  [[ $code == 400 ]] || die "truncated multipart answered $code, want 400"
+  curl -fsS -m 30 -I "$base/image/$id" >/dev/null || die "HEAD original"
+  # An SSE client that goes away by itself.
+  curl -sS -N -m 2 "$base/events" >/dev/null 2>&1
   for i in "$id" "$id2"; do
     code="$(curl -sS -m 30 -o /dev/null -w '%{http_code}' -X DELETE "$base/image/$i")"
     [[ $code == 204 ]] || die "delete answered $code, want 204"
@@ -262,24 +281,31 @@ make_image() {
     >/dev/null || die "CreateImage $1 (stack metadata-svc)"
 }
 
-test_processor() {
-  # Its own topic (made once, 1 partition) and consumer group: the stack's
-  # processors never see this job and this processor never sees theirs.
-  if ! kcat -L -b "$brokers" -t "$VG_TOPIC" -m 10 -J 2>/dev/null |
-      jq -e '.topics[] | select(.topic == "'"$VG_TOPIC"'") | select(.partitions | length > 0)' >/dev/null; then
-    local kd
-    kd="$(kafka_jar_dir)" || die "no Kafka jars (var/tools/kafka) to create $VG_TOPIC"
-    say "creating topic $VG_TOPIC"
+# ensure_topic NAME: a topic of one partition, made if missing (Kafka's own
+# TopicCommand, as scripts/stack makes the stack's), usable once it has a leader.
+ensure_topic() {
+  local t="$1" kd
+  if ! kcat -L -b "$brokers" -t "$t" -m 10 -J 2>/dev/null |
+      jq -e '.topics[] | select(.topic == "'"$t"'") | select(.partitions | length > 0)' >/dev/null; then
+    kd="$(kafka_jar_dir)" || die "no Kafka jars (var/tools/kafka) to create $t"
+    say "creating topic $t"
     java -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$kd/lib/*" \
       org.apache.kafka.tools.TopicCommand --bootstrap-server "$brokers" --create --if-not-exists \
-      --topic "$VG_TOPIC" --partitions 1 --replication-factor 1 >"$work/topic.log" 2>&1 ||
-      { cat "$work/topic.log"; die "creating $VG_TOPIC failed"; }
+      --topic "$t" --partitions 1 --replication-factor 1 >"$work/topic.log" 2>&1 ||
+      { cat "$work/topic.log"; die "creating $t failed"; }
   fi
   has_leader() {
-    kcat -L -b "$brokers" -t "$VG_TOPIC" -m 5 -J | jq -e '[.topics[] | select(.topic == "'"$VG_TOPIC"'")
+    kcat -L -b "$brokers" -t "$1" -m 5 -J | jq -e '[.topics[] | select(.topic == "'"$1"'")
       | .partitions[] | select(.leader >= 0)] | length > 0'
   }
-  poll 60 has_leader || die "topic $VG_TOPIC has no leader"
+  poll 60 has_leader "$t" || die "topic $t has no leader"
+}
+
+test_processor() {
+  # Its own topics (made once, 1 partition) and consumer group: the stack's
+  # processors never see these jobs and this processor never sees theirs.
+  ensure_topic "$VG_TOPIC"
+  ensure_topic "$VG_DLQ"
   # Five jobs, in this order on the one partition: an unreadable message, a
   # job for an image that does not exist (deleted meanwhile), an image whose
   # pixel data is damaged (failed), an image whose original is missing in
@@ -305,7 +331,7 @@ test_processor() {
     { cat "$work/kcat.log"; die "producing the jobs"; }
 
   export "${common_env[@]}" IP_PROCESSOR_METRICS_LISTEN="$VG_METRICS" IP_KAFKA_TOPIC="$VG_TOPIC" \
-    IP_KAFKA_GROUP="$VG_GROUP" IP_PROCESSOR_WORKERS=1 IP_KAFKA_SESSION_TIMEOUT_MS=30000
+    IP_KAFKA_DLQ_TOPIC="$VG_DLQ" IP_KAFKA_GROUP="$VG_GROUP" IP_PROCESSOR_WORKERS=1 IP_KAFKA_SESSION_TIMEOUT_MS=30000
   vg_start
   poll 120 curl -fsS -m 2 "http://$VG_METRICS/metrics" || { tail -30 "$work/service.log"; die "no metrics on $VG_METRICS"; }
   status_is() { ctl --url "$meta_url" metadata GetImage '{"id":"'"$1"'"}' | jq -e ".image.status == \"$2\""; }
@@ -323,6 +349,24 @@ test_processor() {
   grep -q '"image_id":"'"$gone"'".*"outcome":"deleted"' "$work/service.log" ||
     die "the job of a missing image did not end as deleted"
   curl -fsS -m 10 -o /dev/null "http://$VG_METRICS/healthz" || true
+  vg_stop 180
+
+  # Second run: metadata-svc unreachable (a port nothing listens on), so a job
+  # is transient, retried, sent to the dead-letter topic, and failing the
+  # image is not recorded either.
+  local lost
+  lost="$(new_id)"
+  work="$work/dlq"; mkdir -p "$work"
+  "$py" "$here/vgtool.py" job "$lost" "$work/job.bin"
+  kcat -P -b "$brokers" -t "$VG_TOPIC" -p 0 "$work/job.bin" 2>"$work/kcat.log" ||
+    { cat "$work/kcat.log"; die "producing the job"; }
+  export IP_METADATA_RPC_URL=tcp://127.0.0.1:7139 IP_RPC_TIMEOUT_MS=1000 IP_JOB_MAX_ATTEMPTS=2 IP_JOB_BACKOFF_MS=100
+  vg_start
+  dead_lettered() { kcat -C -b "$brokers" -t "$VG_DLQ" -o beginning -e -q -f '%k\n' | grep -qx "$lost"; }
+  poll 240 grep -q '"image_id":"'"$lost"'".*"outcome":"dlq"' "$work/service.log" || {
+    tail -30 "$work/service.log"; die "the job was not dead-lettered"
+  }
+  poll 30 dead_lettered || die "no message keyed $lost on $VG_DLQ"
   vg_stop 180
 }
 
