@@ -557,6 +557,14 @@ static ip_status get_on(meta_ctx *cx, PGconn *conn, const char *id, Imageproc__I
     return st == IP_OK ? one_image(cx, r, id, out) : st;
 }
 
+/* Ends a write whose reply is the image row: reads the row as the
+ * transaction leaves it, then commits. */
+static ip_status read_and_commit(meta_ctx *cx, PGconn *conn, const char *id, Imageproc__Image **out)
+{
+    ip_status st = get_on(cx, conn, id, out);
+    return st == IP_OK ? commit(cx, conn) : st;
+}
+
 /* The image row's lock and its state, for every write. */
 typedef struct locked_row {
     char status[16];
@@ -787,9 +795,7 @@ ip_status meta_store_create(meta_store *s, meta_ctx *cx, const Imageproc__Image 
     if ((st = run(cx, conn, ST_CREATE_VARIANTS, 2, vparams, &r)) != IP_OK)
         goto out;
     PQclear(r);
-    if ((st = get_on(cx, conn, img->id, out)) != IP_OK)
-        goto out;
-    st = commit(cx, conn);
+    st = read_and_commit(cx, conn, img->id, out);
 out:
     meta_pool_release(s->pool, conn);
     return st;
@@ -811,9 +817,7 @@ ip_status meta_store_mark_processing(meta_store *s, meta_ctx *cx, const char *id
             goto out;
         *changed = true;
     }
-    if ((st = get_on(cx, conn, id, out)) != IP_OK)
-        goto out;
-    st = commit(cx, conn);
+    st = read_and_commit(cx, conn, id, out);
 out:
     meta_pool_release(s->pool, conn);
     return st;
@@ -967,9 +971,7 @@ ip_status meta_store_fail(meta_store *s, meta_ctx *cx, const char *id, const cha
         PQclear(r);
         *changed = true;
     }
-    if ((st = get_on(cx, conn, id, out)) != IP_OK)
-        goto out;
-    st = commit(cx, conn);
+    st = read_and_commit(cx, conn, id, out);
 out:
     meta_pool_release(s->pool, conn);
     return st;
@@ -994,9 +996,7 @@ ip_status meta_store_mark_enqueued(meta_store *s, meta_ctx *cx, const char *id, 
         st = cx_fail(cx, IP_NOT_FOUND, "image %s not found", id);
         goto out;
     }
-    if ((st = get_on(cx, conn, id, out)) != IP_OK)
-        goto out;
-    st = commit(cx, conn);
+    st = read_and_commit(cx, conn, id, out);
 out:
     meta_pool_release(s->pool, conn);
     return st;
