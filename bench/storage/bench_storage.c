@@ -18,7 +18,8 @@
  * x-amz-content-sha256 computed over the body, the body sent from memory,
  * GET bodies received into a buffer sized from Content-Length. The path
  * through storage-svc adds the RPC hop: pack, nng over loopback TCP, unpack,
- * then the same S3 request.
+ * then the same S3 request. Its caller hashes a PUT's body and sends the hex
+ * SHA-256 as content_sha256, as the gateway does, so each side hashes once.
  *
  * The last line is `storage: via storage-svc/direct = <ratio>` for 4 MiB PUT
  * throughput (objects per second through storage-svc divided by direct).
@@ -194,6 +195,11 @@ static bool svc_op(bool is_put, const char *key, const uint8_t *data, size_t len
         rq.data.data = (uint8_t *)data;
         rq.data.len = len;
         rq.content_type = (char *)"application/octet-stream";
+        /* As the gateway does: the caller hashes the body once (timed, like the
+         * direct client's hash) and storage-svc sends that as the payload hash. */
+        char sha[65];
+        sha256_hex(data, len, sha);
+        rq.content_sha256 = sha;
         st = ip_rpc_invoke(cli, "PutObject", &rq.base, &out, &o, NULL, 0);
     } else {
         Imageproc__GetObjectRequest rq = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
