@@ -246,8 +246,14 @@ static struct timespec time_after_ms(clockid_t clk, int64_t ms)
  * never started). A service must still shut down, so sockets are closed by a
  * helper thread and waited for at most IP_RPC_CLOSE_WAIT_MS; if nng_close
  * does not return by then, the close is left to finish (or not) in that
- * detached thread, the socket is leaked and the event is logged. */
-#define IP_RPC_CLOSE_WAIT_MS 2000
+ * detached thread, the socket is leaked and the event is logged.
+ *
+ * The wait is long enough for a close that is merely slow: under valgrind on a
+ * loaded two-core machine a healthy nng_close (pipes torn down by nng's reaper
+ * and task threads) was seen to take more than two seconds, and a wait of 2 s
+ * then leaked a client that would have closed. A real #1543 hang never returns,
+ * so a longer wait only delays the exit of a process that is stuck anyway. */
+#define IP_RPC_CLOSE_WAIT_MS 10000
 /* How long closing a server waits for the calls in flight. */
 #define IP_RPC_JOIN_WAIT_MS 30000
 

@@ -82,7 +82,7 @@ ip_status ip_rpc_server_new(const ProtobufCServiceDescriptor *svc, const ip_rpc_
  * then is left running and the server is not freed: "rpc.worker_stuck"),
  * closes the socket. Idempotent.
  * Bounded: if nng_close deadlocks (nng 1.5.2 issue #1543, rare, with traffic
- * in flight) it gives up after 2 s, logs "rpc.close_stuck" and leaves the
+ * in flight) it gives up after 10 s, logs "rpc.close_stuck" and leaves the
  * socket behind, so a service always gets to exit. ip_rpc_client_free does the
  * same (and then leaves the client's memory behind too). */
 void ip_rpc_server_close(ip_rpc_server *srv);

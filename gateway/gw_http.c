@@ -141,8 +141,7 @@ ip_status gw_http_new(gw_app *app, gw_http **out)
         (unsigned)app->cfg.threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)app->cfg.max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(64 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)512,
-        MHD_OPTION_NOTIFY_COMPLETED, gw_routes_done, app, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, gw_routes_done, app, MHD_OPTION_END);
     if (!h->d) {
         ip_log(IP_LOG_ERROR, "http.start_failed", IP_LS("listen", app->cfg.listen));
         free(h);
