@@ -4,7 +4,10 @@
  * already use GLib link it. ip_log_route_glib() installs a structured-log
  * writer: every GLib message becomes one ip_log line with event "glib.log",
  * the log domain and the message. GLib's own levels map onto ours (ERROR and
- * CRITICAL -> error, WARNING -> warn, MESSAGE and INFO -> info, DEBUG -> debug).
+ * CRITICAL -> error, WARNING -> warn, MESSAGE -> info, INFO and DEBUG -> debug).
+ * INFO is debug because GLib itself hides it unless asked (G_MESSAGES_DEBUG)
+ * and libvips uses g_info for every step of every operation: as info it
+ * would write several lines per processed image.
  */
 #include <glib.h>
 #include <string.h>
@@ -22,15 +25,13 @@ static GLogWriterOutput glib_writer(GLogLevelFlags flags, const GLogField *field
         else if (strcmp(fields[i].key, "MESSAGE") == 0 && fields[i].length < 0)
             message = fields[i].value;
     }
-    ip_log_level lv;
+    ip_log_level lv = IP_LOG_DEBUG;
     if (flags & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
         lv = IP_LOG_ERROR;
     else if (flags & G_LOG_LEVEL_WARNING)
         lv = IP_LOG_WARN;
-    else if (flags & (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO))
+    else if (flags & G_LOG_LEVEL_MESSAGE)
         lv = IP_LOG_INFO;
-    else
-        lv = IP_LOG_DEBUG;
     ip_log(lv, "glib.log", IP_LS("domain", domain), IP_LS("msg", message));
     return G_LOG_WRITER_HANDLED;
 }

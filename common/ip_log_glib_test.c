@@ -9,6 +9,7 @@ static void log_glib(void *unused)
     (void)unused;
     g_warning("something odd: %d", 42);
     g_log("VIPS", G_LOG_LEVEL_MESSAGE, "a \"quoted\" message");
+    g_log("VIPS", G_LOG_LEVEL_INFO, "a step of an operation");
 }
 
 static void test_routed(void)
@@ -22,6 +23,11 @@ static void test_routed(void)
           NULL);
     CHECK(strstr(buf, "\"msg\":\"something odd: 42\"") != NULL);
     CHECK(strstr(buf, "\"domain\":\"VIPS\",\"msg\":\"a \\\"quoted\\\" message\"") != NULL);
+    /* MESSAGE is info; INFO (libvips's per-step chatter) is debug. */
+    CHECK(strstr(buf, "\"level\":\"info\",\"service\":\"glib-test\",\"event\":\"glib.log\","
+                      "\"domain\":\"VIPS\",\"msg\":\"a \\\"quoted") != NULL);
+    CHECK(strstr(buf, "\"level\":\"debug\",\"service\":\"glib-test\",\"event\":\"glib.log\","
+                      "\"domain\":\"VIPS\",\"msg\":\"a step of an operation\"") != NULL);
     free(buf);
 }
 

@@ -107,32 +107,6 @@ static void usage(FILE *out)
     ip_config_print_vars(out, config_table, N_CONFIG);
 }
 
-/* GLib/libvips log lines into ip_log as "glib.log". libvips reports every
- * thumbnail step with g_info, so INFO goes to debug here (common's
- * ip_log_route_glib maps it to info, which floods the log at one line per
- * step); MESSAGE is info, WARNING warn, CRITICAL/ERROR error. */
-static GLogWriterOutput glib_writer(GLogLevelFlags flags, const GLogField *fields, gsize n,
-                                    gpointer user)
-{
-    (void)user;
-    const char *domain = NULL, *message = NULL;
-    for (gsize i = 0; i < n; i++) {
-        if (strcmp(fields[i].key, "GLIB_DOMAIN") == 0 && fields[i].length < 0)
-            domain = fields[i].value;
-        else if (strcmp(fields[i].key, "MESSAGE") == 0 && fields[i].length < 0)
-            message = fields[i].value;
-    }
-    ip_log_level lv = IP_LOG_DEBUG;
-    if (flags & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
-        lv = IP_LOG_ERROR;
-    else if (flags & G_LOG_LEVEL_WARNING)
-        lv = IP_LOG_WARN;
-    else if (flags & G_LOG_LEVEL_MESSAGE)
-        lv = IP_LOG_INFO;
-    ip_log(lv, "glib.log", IP_LS("domain", domain), IP_LS("msg", message));
-    return G_LOG_WRITER_HANDLED;
-}
-
 static bool stop_requested(void *arg)
 {
     (void)arg;
@@ -184,7 +158,7 @@ int main(int argc, char **argv)
         goto done;
     }
     vips_up = true;
-    g_log_set_writer_func(glib_writer, NULL, NULL);
+    ip_log_route_glib();
     proc_variants_global_init((int)cfg.vips_concurrency, cfg.decode_budget_mb << 20);
 
     ip_rpc_client_opts mo = {.urls = cfg.metadata_url,
