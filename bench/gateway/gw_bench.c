@@ -11,7 +11,9 @@
  *    storage-svc does with the gateway's digest; no Expect: 100-continue on
  *    either side, and its easy handle stays kept-alive like storage-svc's.
  * 2. GET /api/images?limit=24 requests per second with wrk against pgbench
- *    running the SELECT that metadata-svc runs for that page.
+ *    (-M prepared, same concurrency) running the statement metadata-svc runs
+ *    for that page: the same columns, filter, join and page size (25 rows of
+ *    images, one more than asked, to tell whether a page follows).
  * Uploaded images and PUT objects are deleted at the end.
  *
  * Configuration from the environment (.env.example names): IP_HTTP_LISTEN,
@@ -338,10 +340,22 @@ int main(int argc, char **argv)
     double wrk_rps = run_and_parse(cmd, "Requests/sec:");
     char sqlf[] = "/tmp/gw_bench_sqlXXXXXX";
     int fd = mkstemp(sqlf);
+    /* metadata-svc's meta_list_first statement, character for character in
+     * its columns (the microsecond times, the ops string) and its mode filter,
+     * with the page size (limit + 1) as a parameter as the service sends it;
+     * the mode is the literal '' the gateway sends for no mode. */
+#define GW_US(t) "(extract(epoch from " t ") * 1000000)::bigint"
     const char *sql =
-        "SELECT i.*, v.* FROM (SELECT * FROM images ORDER BY created_at DESC, id DESC LIMIT 25) i"
+        "\\set lim 25\n"
+        "SELECT i.id, " GW_US("i.created_at") ", " GW_US("i.updated_at") ", i.filename,"
+        " i.content_type, i.size_bytes, i.width, i.height, i.sha256, array_to_string(i.ops, ','),"
+        " i.status, i.error, coalesce(" GW_US("i.enqueued_at") ", 0), i.original_key, v.name,"
+        " v.status, v.object_key, v.width, v.height, v.size_bytes, v.format, v.error"
+        " FROM (SELECT * FROM images WHERE (''::text = '' OR ops @> ARRAY[''::text])"
+        " ORDER BY created_at DESC, id DESC LIMIT :lim::int) i"
         " LEFT JOIN variants v ON v.image_id = i.id"
         " ORDER BY i.created_at DESC, i.id DESC, array_position(i.ops, v.name);\n";
+#undef GW_US
     if (fd < 0 || write(fd, sql, strlen(sql)) < 0)
         return 1;
     close(fd);
