@@ -23,26 +23,7 @@
 #include "ip_log.h"
 #include "ip_time.h"
 #include "stor_s3.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_ST(got, want)                                                                        \
-    do {                                                                                           \
-        ip_status g_ = (got), w_ = (want);                                                         \
-        if (g_ != w_) {                                                                            \
-            fprintf(stderr, "%s:%d: status %s, want %s (%s)\n", __FILE__, __LINE__,                \
-                    ip_strerror(g_), ip_strerror(w_), err);                                        \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
+#include "stor_testing.h"
 
 /* ------------------------------------------------------------ fake S3 */
 
@@ -198,7 +179,7 @@ static void test_retry_5xx(void)
     fake_start(script, 3);
     stor_s3 *s3 = client(F.port, 3);
     stor_obj_info info;
-    CHECK_ST(stor_s3_head(s3, "o/x", &info, 0, err, sizeof err), IP_OK);
+    CHECK_ST(stor_s3_head(s3, "o/x", &info, 0, err, sizeof err), IP_OK, err);
     CHECK(F.requests == 3);
     CHECK(info.size == 7 && strcmp(info.etag, "abc") == 0);
     CHECK(strcmp(info.content_type, "text/plain") == 0);
@@ -214,7 +195,7 @@ static void test_retry_exhausted(void)
     fake_start(script, 6);
     stor_s3 *s3 = client(F.port, 2);
     CHECK_ST(stor_s3_put(s3, "o/x", "abc", 3, "text/plain", NULL, NULL, 0, err, sizeof err),
-             IP_UNAVAILABLE);
+             IP_UNAVAILABLE, err);
     CHECK(F.requests == 3); /* one try and two retries */
     stor_s3_free(s3);
     fake_stop();
@@ -228,7 +209,7 @@ static void test_retry_dropped(void)
     stor_s3 *s3 = client(F.port, 3);
     void *data = NULL;
     size_t len = 0;
-    CHECK_ST(stor_s3_get(s3, "o/x", 1024, &data, &len, NULL, 0, err, sizeof err), IP_OK);
+    CHECK_ST(stor_s3_get(s3, "o/x", 1024, &data, &len, NULL, 0, err, sizeof err), IP_OK, err);
     CHECK(len == 2 && data && memcmp(data, "hi", 2) == 0);
     CHECK(F.requests == 2 && F.connections == 2);
     free(data);
@@ -248,7 +229,7 @@ static void test_no_retry_4xx(void)
     fake_start(script, 2);
     stor_s3 *s3 = client(F.port, 3);
     CHECK_ST(stor_s3_put(s3, "o/x", "abc", 3, NULL, NULL, NULL, 0, err, sizeof err),
-             IP_INVALID_ARGUMENT);
+             IP_INVALID_ARGUMENT, err);
     CHECK(F.requests == 1);
     CHECK(strstr(err, "InvalidArgument") && strstr(err, "bad thing"));
     stor_s3_free(s3);
@@ -273,11 +254,12 @@ static void test_map_403_404(void)
     void *data = NULL;
     size_t len = 0;
     CHECK_ST(stor_s3_get(s3, "o/x", 1024, &data, &len, NULL, 0, err, sizeof err),
-             IP_FAILED_PRECONDITION);
+             IP_FAILED_PRECONDITION, err);
     CHECK(strstr(err, "Access Denied.") != NULL);
-    CHECK_ST(stor_s3_get(s3, "o/x", 1024, &data, &len, NULL, 0, err, sizeof err), IP_NOT_FOUND);
+    CHECK_ST(stor_s3_get(s3, "o/x", 1024, &data, &len, NULL, 0, err, sizeof err), IP_NOT_FOUND,
+             err);
     CHECK_ST(stor_s3_get(s3, "o/x", 1024, &data, &len, NULL, 0, err, sizeof err),
-             IP_FAILED_PRECONDITION);
+             IP_FAILED_PRECONDITION, err);
     CHECK(strstr(err, "NoSuchBucket") != NULL);
     CHECK(data == NULL && len == 0);
     CHECK(F.requests == 3);
@@ -291,7 +273,7 @@ static void test_timeout(void)
     fake_start(script, 1);
     stor_s3 *s3 = client(F.port, 3);
     int64_t t0 = ip_mono_ms();
-    CHECK_ST(stor_s3_head(s3, "o/x", NULL, 300, err, sizeof err), IP_UNAVAILABLE);
+    CHECK_ST(stor_s3_head(s3, "o/x", NULL, 300, err, sizeof err), IP_UNAVAILABLE, err);
     int64_t ms = ip_mono_ms() - t0;
     CHECK(ms >= 250 && ms < 1500);
     stor_s3_free(s3);
@@ -306,7 +288,7 @@ static void test_refused(void)
     fake_stop();
     stor_s3 *s3 = client(port, 3);
     int64_t t0 = ip_mono_ms();
-    CHECK_ST(stor_s3_head(s3, "o/x", NULL, 5000, err, sizeof err), IP_UNAVAILABLE);
+    CHECK_ST(stor_s3_head(s3, "o/x", NULL, 5000, err, sizeof err), IP_UNAVAILABLE, err);
     CHECK(ip_mono_ms() - t0 < 2000); /* retried with backoff, not until the budget */
     CHECK(strstr(err, "unreachable") != NULL);
     stor_s3_free(s3);
@@ -321,7 +303,7 @@ static void test_keepalive(void)
     fake_start(script, MAX_SCRIPT);
     stor_s3 *s3 = client(F.port, 0);
     for (int i = 0; i < MAX_SCRIPT; i++)
-        CHECK_ST(stor_s3_head(s3, "o/x", NULL, 0, err, sizeof err), IP_OK);
+        CHECK_ST(stor_s3_head(s3, "o/x", NULL, 0, err, sizeof err), IP_OK, err);
     CHECK(F.requests == MAX_SCRIPT);
     CHECK(F.connections == 1);
     stor_s3_free(s3);
@@ -338,7 +320,7 @@ static void test_bucket_create_not_retried(void)
                             "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n", OK_EMPTY, OK_EMPTY};
     fake_start(script, 5);
     stor_s3 *s3 = client(F.port, 3);
-    CHECK_ST(stor_s3_ensure_bucket(s3, 0, err, sizeof err), IP_UNAVAILABLE);
+    CHECK_ST(stor_s3_ensure_bucket(s3, 0, err, sizeof err), IP_UNAVAILABLE, err);
     CHECK(F.requests == 3);
     CHECK(strncmp(F.seen[1], "GET /images?location= ", 22) == 0);
     CHECK(strncmp(F.seen[2], "PUT /images ", 12) == 0);
@@ -350,7 +332,7 @@ static void test_bucket_create_not_retried(void)
                              OK_EMPTY, "HTTP/1.1 204 No Content\r\n\r\n"};
     fake_start(script2, 4);
     s3 = client(F.port, 3);
-    CHECK_ST(stor_s3_ensure_bucket(s3, 0, err, sizeof err), IP_OK);
+    CHECK_ST(stor_s3_ensure_bucket(s3, 0, err, sizeof err), IP_OK, err);
     CHECK(F.requests == 4);
     CHECK(strncmp(F.seen[3], "PUT /images?policy= ", 20) == 0);
     stor_s3_free(s3);
@@ -367,7 +349,7 @@ static void test_wrong_credentials(void)
     const char *script[] = {"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", get403};
     fake_start(script, 2);
     stor_s3 *s3 = client(F.port, 3);
-    CHECK_ST(stor_s3_ensure_bucket(s3, 0, err, sizeof err), IP_FAILED_PRECONDITION);
+    CHECK_ST(stor_s3_ensure_bucket(s3, 0, err, sizeof err), IP_FAILED_PRECONDITION, err);
     CHECK(strstr(err, "SignatureDoesNotMatch") && strstr(err, "does not match"));
     CHECK(F.requests == 2);
     stor_s3_free(s3);
@@ -382,7 +364,7 @@ static void test_get_too_large(void)
     void *data = (void *)1;
     size_t len = 1;
     CHECK_ST(stor_s3_get(s3, "o/x", 100, &data, &len, NULL, 0, err, sizeof err),
-             IP_RESOURCE_EXHAUSTED);
+             IP_RESOURCE_EXHAUSTED, err);
     CHECK(data == NULL && len == 0);
     CHECK(F.requests == 1);
     stor_s3_free(s3);
@@ -401,8 +383,8 @@ static void test_delete_errors(void)
     stor_s3 *s3 = client(F.port, 3);
     const char *keys[] = {"o/a", "o/b"};
     int64_t deleted = -1;
-    CHECK_ST(stor_s3_delete_keys(s3, keys, 2, &deleted, 0, err, sizeof err),
-             IP_FAILED_PRECONDITION);
+    CHECK_ST(stor_s3_delete_keys(s3, keys, 2, &deleted, 0, err, sizeof err), IP_FAILED_PRECONDITION,
+             err);
     CHECK(deleted == 1);
     CHECK(strstr(err, "o/a") && strstr(err, "AccessDenied"));
     CHECK(strncmp(F.seen[0], "POST /images?delete= ", 21) == 0);
@@ -428,7 +410,7 @@ static void test_list_paging(void)
     fake_start(script, 4);
     stor_s3 *s3 = client(F.port, 3);
     int64_t deleted = -1;
-    CHECK_ST(stor_s3_delete_prefix(s3, "t/p/", &deleted, 0, err, sizeof err), IP_OK);
+    CHECK_ST(stor_s3_delete_prefix(s3, "t/p/", &deleted, 0, err, sizeof err), IP_OK, err);
     CHECK(deleted == 3);
     CHECK(F.requests == 4);
     CHECK(strstr(F.seen[0], "GET /images?list-type=2&max-keys=1000&prefix=t%2Fp%2F ") == F.seen[0]);
@@ -449,7 +431,7 @@ static void test_retry_racing_folder(void)
     fake_start(script, 2);
     stor_s3 *s3 = client(F.port, 3);
     CHECK_ST(stor_s3_put(s3, "v/a/b.jpg", "x", 1, "image/jpeg", NULL, NULL, 0, err, sizeof err),
-             IP_OK);
+             IP_OK, err);
     CHECK(F.requests == 2);
     stor_s3_free(s3);
     fake_stop();
@@ -463,7 +445,7 @@ static void test_retry_racing_folder(void)
     fake_start(script2, 2);
     s3 = client(F.port, 3);
     CHECK_ST(stor_s3_put(s3, "v/a/b.jpg", "x", 1, "image/jpeg", NULL, NULL, 0, err, sizeof err),
-             IP_FAILED_PRECONDITION);
+             IP_FAILED_PRECONDITION, err);
     CHECK(F.requests == 1);
     stor_s3_free(s3);
     fake_stop();
@@ -476,16 +458,13 @@ static void test_key_encoding(void)
     stor_s3 *s3 = client(F.port, 0);
     CHECK_ST(stor_s3_put(s3, "v/a b+c/%x=~.jpg", "x", 1, "image/jpeg", "max-age=60", NULL, 0, err,
                          sizeof err),
-             IP_OK);
+             IP_OK, err);
     CHECK(strncmp(F.seen[0], "PUT /images/v/a%20b%2Bc/%25x%3D~.jpg HTTP/1.1", 45) == 0);
     stor_s3_free(s3);
     fake_stop();
 }
 
-static const struct {
-    const char *name;
-    void (*fn)(void);
-} tests[] = {
+static const stor_test_case tests[] = {
     {"retry_5xx", test_retry_5xx},
     {"retry_exhausted", test_retry_exhausted},
     {"retry_dropped", test_retry_dropped},
@@ -506,20 +485,5 @@ static const struct {
 int main(int argc, char **argv)
 {
     ip_log_init("stor_s3_test", IP_LOG_ERROR);
-    int ran = 0;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        if (argc > 1 && strcmp(argv[1], tests[i].name) != 0)
-            continue;
-        tests[i].fn();
-        ran++;
-    }
-    if (ran == 0) {
-        fprintf(stderr, "no test named %s\n", argc > 1 ? argv[1] : "");
-        return 2;
-    }
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    return 0;
+    return stor_test_main(argc, argv, tests, sizeof tests / sizeof tests[0]);
 }

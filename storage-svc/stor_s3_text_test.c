@@ -9,26 +9,7 @@
 #include <string.h>
 
 #include "stor_s3_text.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_STR(got, want)                                                                       \
-    do {                                                                                           \
-        const char *g_ = (got), *w_ = (want);                                                      \
-        if (!g_ || strcmp(g_, w_) != 0) {                                                          \
-            fprintf(stderr, "%s:%d: got \"%s\", want \"%s\"\n", __FILE__, __LINE__,                \
-                    g_ ? g_ : "(null)", w_);                                                       \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
+#include "stor_testing.h"
 
 static void test_key_check(void)
 {
@@ -306,10 +287,7 @@ static void test_delete_result(void)
     CHECK_STR(msg, "Access Denied");
 }
 
-static const struct {
-    const char *name;
-    void (*fn)(void);
-} tests[] = {
+static const stor_test_case tests[] = {
     {"key_check", test_key_check},
     {"uri_encode", test_uri_encode},
     {"canonical_query", test_canonical_query},
@@ -324,20 +302,5 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-    int ran = 0;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        if (argc > 1 && strcmp(argv[1], tests[i].name) != 0)
-            continue;
-        tests[i].fn();
-        ran++;
-    }
-    if (ran == 0) {
-        fprintf(stderr, "no test named %s\n", argc > 1 ? argv[1] : "");
-        return 2;
-    }
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    return 0;
+    return stor_test_main(argc, argv, tests, sizeof tests / sizeof tests[0]);
 }

@@ -28,6 +28,7 @@
 #include "ip_rpc.h"
 #include "ip_time.h"
 #include "ip_uuid.h"
+#include "stor_testing.h"
 #include "storage.pb-c.h"
 
 #ifndef STOR_BIN
@@ -36,26 +37,6 @@
 #ifndef IP_SOURCE_DIR
 #error "IP_SOURCE_DIR must name the repository"
 #endif
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_ST(got, want)                                                                        \
-    do {                                                                                           \
-        ip_status g_ = (got), w_ = (want);                                                         \
-        if (g_ != w_) {                                                                            \
-            fprintf(stderr, "%s:%d: status %s, want %s (%s)\n", __FILE__, __LINE__,                \
-                    ip_strerror(g_), ip_strerror(w_), last_err);                                   \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 static char last_err[1024];
 
@@ -331,9 +312,9 @@ static void roundtrip(size_t n, const char *ct)
     uint8_t *data = malloc(n ? n : 1);
     fill(data, n, (uint32_t)n);
 
-    CHECK_ST(put(key, data, n, ct), IP_OK);
+    CHECK_ST(put(key, data, n, ct), IP_OK, last_err);
     Imageproc__GetObjectReply *r = NULL;
-    CHECK_ST(get(key, &r), IP_OK);
+    CHECK_ST(get(key, &r), IP_OK, last_err);
     if (r) {
         CHECK(r->data.len == n);
         CHECK(n == 0 || (r->data.len == n && memcmp(r->data.data, data, n) == 0));
@@ -344,15 +325,15 @@ static void roundtrip(size_t n, const char *ct)
     }
     int64_t size = -1;
     char got_ct[128] = "";
-    CHECK_ST(head(key, &size, got_ct, sizeof got_ct), IP_OK);
+    CHECK_ST(head(key, &size, got_ct, sizeof got_ct), IP_OK, last_err);
     CHECK(size == (int64_t)n);
     CHECK(strcmp(got_ct, ct) == 0);
 
     const char *keys[] = {key};
     int32_t deleted = -1;
-    CHECK_ST(del(keys, 1, NULL, &deleted), IP_OK);
+    CHECK_ST(del(keys, 1, NULL, &deleted), IP_OK, last_err);
     CHECK(deleted == 1);
-    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND);
+    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND, last_err);
     free(data);
 }
 
@@ -377,23 +358,23 @@ static void test_default_content_type(void)
 {
     char key[128];
     snprintf(key, sizeof key, "t/%s/noct", run_id);
-    CHECK_ST(put(key, "x", 1, ""), IP_OK);
+    CHECK_ST(put(key, "x", 1, ""), IP_OK, last_err);
     char ct[128] = "";
-    CHECK_ST(head(key, NULL, ct, sizeof ct), IP_OK);
+    CHECK_ST(head(key, NULL, ct, sizeof ct), IP_OK, last_err);
     CHECK(strcmp(ct, "application/octet-stream") == 0);
     /* Keys with characters that need encoding round-trip too. */
     char odd[192];
     snprintf(odd, sizeof odd, "t/%s/a b+c=d&e%%f(1)!*'~.jpg", run_id);
-    CHECK_ST(put(odd, "yz", 2, "image/jpeg"), IP_OK);
+    CHECK_ST(put(odd, "yz", 2, "image/jpeg"), IP_OK, last_err);
     Imageproc__GetObjectReply *r = NULL;
-    CHECK_ST(get(odd, &r), IP_OK);
+    CHECK_ST(get(odd, &r), IP_OK, last_err);
     CHECK(r && r->data.len == 2 && memcmp(r->data.data, "yz", 2) == 0);
     if (r)
         protobuf_c_message_free_unpacked(&r->base, NULL);
     char prefix[128];
     snprintf(prefix, sizeof prefix, "t/%s/", run_id);
     int32_t deleted = 0;
-    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK);
+    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK, last_err);
     CHECK(deleted == 2);
 }
 
@@ -402,12 +383,12 @@ static void test_missing_key(void)
     char key[128];
     snprintf(key, sizeof key, "o/%s-missing", run_id);
     Imageproc__GetObjectReply *r = NULL;
-    CHECK_ST(get(key, &r), IP_NOT_FOUND);
+    CHECK_ST(get(key, &r), IP_NOT_FOUND, last_err);
     CHECK(r == NULL);
-    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND);
+    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND, last_err);
     /* Deleting what is not there is fine. */
     const char *keys[] = {key};
-    CHECK_ST(del(keys, 1, NULL, NULL), IP_OK);
+    CHECK_ST(del(keys, 1, NULL, NULL), IP_OK, last_err);
 }
 
 static void test_invalid_key(void)
@@ -416,19 +397,19 @@ static void test_invalid_key(void)
                          "..", "a\x01", "a//b",     "a/./b"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         Imageproc__GetObjectReply *r = NULL;
-        CHECK_ST(put(bad[i], "x", 1, "text/plain"), IP_INVALID_ARGUMENT);
-        CHECK_ST(get(bad[i], &r), IP_INVALID_ARGUMENT);
-        CHECK_ST(head(bad[i], NULL, NULL, 0), IP_INVALID_ARGUMENT);
+        CHECK_ST(put(bad[i], "x", 1, "text/plain"), IP_INVALID_ARGUMENT, last_err);
+        CHECK_ST(get(bad[i], &r), IP_INVALID_ARGUMENT, last_err);
+        CHECK_ST(head(bad[i], NULL, NULL, 0), IP_INVALID_ARGUMENT, last_err);
         if (bad[i][0]) {
             const char *keys[] = {bad[i]};
-            CHECK_ST(del(keys, 1, NULL, NULL), IP_INVALID_ARGUMENT);
-            CHECK_ST(del(NULL, 0, bad[i], NULL), IP_INVALID_ARGUMENT);
+            CHECK_ST(del(keys, 1, NULL, NULL), IP_INVALID_ARGUMENT, last_err);
+            CHECK_ST(del(NULL, 0, bad[i], NULL), IP_INVALID_ARGUMENT, last_err);
         }
     }
     char key[128];
     snprintf(key, sizeof key, "t/%s/hdr", run_id);
-    CHECK_ST(put(key, "x", 1, "text/plain\r\nX-Evil: 1"), IP_INVALID_ARGUMENT);
-    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND);
+    CHECK_ST(put(key, "x", 1, "text/plain\r\nX-Evil: 1"), IP_INVALID_ARGUMENT, last_err);
+    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND, last_err);
 }
 
 static void test_too_large(void)
@@ -439,16 +420,16 @@ static void test_too_large(void)
     fill(data, n, 7);
     char key[128];
     snprintf(key, sizeof key, "o/%s", run_id);
-    CHECK_ST(put(key, data, n, "image/jpeg"), IP_INVALID_ARGUMENT);
+    CHECK_ST(put(key, data, n, "image/jpeg"), IP_INVALID_ARGUMENT, last_err);
     CHECK(strstr(last_err, "limit") != NULL);
-    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND); /* nothing partial stays */
+    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND, last_err); /* nothing partial stays */
     /* Exactly the limit is accepted. */
-    CHECK_ST(put(key, data, limit, "image/jpeg"), IP_OK);
+    CHECK_ST(put(key, data, limit, "image/jpeg"), IP_OK, last_err);
     int64_t size = -1;
-    CHECK_ST(head(key, &size, NULL, 0), IP_OK);
+    CHECK_ST(head(key, &size, NULL, 0), IP_OK, last_err);
     CHECK(size == (int64_t)limit);
     const char *keys[] = {key};
-    CHECK_ST(del(keys, 1, NULL, NULL), IP_OK);
+    CHECK_ST(del(keys, 1, NULL, NULL), IP_OK, last_err);
     free(data);
 }
 
@@ -459,31 +440,31 @@ static void test_content_sha256(void)
     static const char abc[] = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
     char key[128];
     snprintf(key, sizeof key, "t/%s/sha-ok", run_id);
-    CHECK_ST(put_sha(key, "abc", 3, abc), IP_OK);
+    CHECK_ST(put_sha(key, "abc", 3, abc), IP_OK, last_err);
     Imageproc__GetObjectReply *r = NULL;
-    CHECK_ST(get(key, &r), IP_OK);
+    CHECK_ST(get(key, &r), IP_OK, last_err);
     CHECK(r && r->data.len == 3 && memcmp(r->data.data, "abc", 3) == 0);
     if (r)
         protobuf_c_message_free_unpacked(&r->base, NULL);
 
     char bad[128];
     snprintf(bad, sizeof bad, "t/%s/sha-bad", run_id);
-    CHECK_ST(put_sha(bad, "abd", 3, abc), IP_INVALID_ARGUMENT);
-    CHECK_ST(head(bad, NULL, NULL, 0), IP_NOT_FOUND);
+    CHECK_ST(put_sha(bad, "abd", 3, abc), IP_INVALID_ARGUMENT, last_err);
+    CHECK_ST(head(bad, NULL, NULL, 0), IP_NOT_FOUND, last_err);
     const char *malformed[] = {
-        "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD", /* upper case */
-        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015a",  /* 63 digits */
+        "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD",  /* upper case */
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015a",   /* 63 digits */
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad0", /* 65 digits */
         "UNSIGNED-PAYLOAD", "zz7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"};
     for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
-        CHECK_ST(put_sha(bad, "abc", 3, malformed[i]), IP_INVALID_ARGUMENT);
+        CHECK_ST(put_sha(bad, "abc", 3, malformed[i]), IP_INVALID_ARGUMENT, last_err);
         CHECK(strstr(last_err, "content_sha256") != NULL);
     }
-    CHECK_ST(head(bad, NULL, NULL, 0), IP_NOT_FOUND);
+    CHECK_ST(head(bad, NULL, NULL, 0), IP_NOT_FOUND, last_err);
 
     char prefix[128];
     snprintf(prefix, sizeof prefix, "t/%s/", run_id);
-    CHECK_ST(del(NULL, 0, prefix, NULL), IP_OK);
+    CHECK_ST(del(NULL, 0, prefix, NULL), IP_OK, last_err);
 }
 
 typedef struct put_job {
@@ -520,7 +501,7 @@ static void test_prefix_delete_1000(void)
     snprintf(prefix, sizeof prefix, "t/%s/many/", run_id);
     /* A neighbour that shares the prefix's text but not its folder must stay. */
     snprintf(other, sizeof other, "t/%s/many-not/keep", run_id);
-    CHECK_ST(put(other, "k", 1, "text/plain"), IP_OK);
+    CHECK_ST(put(other, "k", 1, "text/plain"), IP_OK, last_err);
 
     enum { N = 1000, T = 8 };
     pthread_t th[T];
@@ -538,17 +519,17 @@ static void test_prefix_delete_1000(void)
 
     int32_t deleted = -1;
     int64_t t0 = ip_mono_ms();
-    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK);
+    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK, last_err);
     fprintf(stderr, "prefix delete of %d objects: %lld ms\n", N, (long long)(ip_mono_ms() - t0));
     CHECK(deleted == N);
     char key[160];
     for (int i = 0; i < N; i += 97) {
         snprintf(key, sizeof key, "%s%04d", prefix, i);
-        CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND);
+        CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND, last_err);
     }
-    CHECK_ST(head(other, NULL, NULL, 0), IP_OK);
+    CHECK_ST(head(other, NULL, NULL, 0), IP_OK, last_err);
     /* A second delete finds nothing. */
-    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK);
+    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK, last_err);
     CHECK(deleted == 0);
 
     /* Many keys by name, more than one multi-delete request holds. */
@@ -561,11 +542,11 @@ static void test_prefix_delete_1000(void)
     put_job j = {prefix, 1100, 1105, 0};
     put_range(&j);
     CHECK(j.failed == 0);
-    CHECK_ST(del((const char *const *)keys, M, other, &deleted), IP_OK);
+    CHECK_ST(del((const char *const *)keys, M, other, &deleted), IP_OK, last_err);
     CHECK(deleted == M + 1);
-    CHECK_ST(head(other, NULL, NULL, 0), IP_NOT_FOUND);
+    CHECK_ST(head(other, NULL, NULL, 0), IP_NOT_FOUND, last_err);
     snprintf(key, sizeof key, "%s1102", prefix);
-    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND);
+    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND, last_err);
     for (int i = 0; i < M; i++)
         free(keys[i]);
     free(keys);
@@ -591,12 +572,12 @@ static void test_prefix_delete_paged(void)
     }
     CHECK(failed == 0);
     int32_t deleted = -1;
-    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK);
+    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK, last_err);
     CHECK(deleted == N);
     char key[160];
     snprintf(key, sizeof key, "%s%04d", prefix, N - 1);
-    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND);
-    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK);
+    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND, last_err);
+    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK, last_err);
     CHECK(deleted == 0);
 }
 
@@ -611,8 +592,8 @@ static void test_public_read(void)
     uint8_t data[4096];
     fill(data, sizeof data, 42);
     CHECK_ST(put_cc(vkey, data, sizeof data, "image/jpeg", "public, max-age=31536000, immutable"),
-             IP_OK);
-    CHECK_ST(put(okey, data, sizeof data, "image/jpeg"), IP_OK);
+             IP_OK, last_err);
+    CHECK_ST(put(okey, data, sizeof data, "image/jpeg"), IP_OK, last_err);
 
     http_body b;
     /* Through the S3 endpoint, anonymously, with the type and caching it was stored with. */
@@ -653,7 +634,7 @@ static void test_public_read(void)
     }
 
     const char *keys[] = {vkey, okey};
-    CHECK_ST(del(keys, 2, NULL, NULL), IP_OK);
+    CHECK_ST(del(keys, 2, NULL, NULL), IP_OK, last_err);
     snprintf(url, sizeof url, "http://%s/media/%s/thumbnail.jpg", listen, run_id);
     code = http_get(url, &b, false);
     CHECK(code == 404 || code == 403);
@@ -672,14 +653,14 @@ static void test_s3_outage(void)
 {
     char key[128];
     snprintf(key, sizeof key, "t/%s/outage", run_id);
-    CHECK_ST(put(key, "before", 6, "text/plain"), IP_OK);
+    CHECK_ST(put(key, "before", 6, "text/plain"), IP_OK, last_err);
 
     CHECK(stack("stop"));
     int64_t t0 = ip_mono_ms();
-    CHECK_ST(put(key, "during", 6, "text/plain"), IP_UNAVAILABLE);
+    CHECK_ST(put(key, "during", 6, "text/plain"), IP_UNAVAILABLE, last_err);
     Imageproc__GetObjectReply *r = NULL;
-    CHECK_ST(get(key, &r), IP_UNAVAILABLE);
-    CHECK_ST(head(key, NULL, NULL, 0), IP_UNAVAILABLE);
+    CHECK_ST(get(key, &r), IP_UNAVAILABLE, last_err);
+    CHECK_ST(head(key, NULL, NULL, 0), IP_UNAVAILABLE, last_err);
     CHECK(ip_mono_ms() - t0 < 10000); /* answered promptly, not at the deadline */
     fprintf(stderr, "unavailable answers took %lld ms\n", (long long)(ip_mono_ms() - t0));
 
@@ -695,13 +676,13 @@ static void test_s3_outage(void)
         struct timespec ts = {0, 100 * 1000000L};
         nanosleep(&ts, NULL);
     }
-    CHECK_ST(st, IP_OK);
-    CHECK_ST(get(key, &r), IP_OK);
+    CHECK_ST(st, IP_OK, last_err);
+    CHECK_ST(get(key, &r), IP_OK, last_err);
     CHECK(r && r->data.len == 6 && memcmp(r->data.data, "before", 6) == 0);
     if (r)
         protobuf_c_message_free_unpacked(&r->base, NULL);
     const char *keys[] = {key};
-    CHECK_ST(del(keys, 1, NULL, NULL), IP_OK);
+    CHECK_ST(del(keys, 1, NULL, NULL), IP_OK, last_err);
 }
 
 typedef struct head_job {
@@ -826,7 +807,7 @@ static void test_concurrent(void)
     char prefix[128];
     snprintf(prefix, sizeof prefix, "t/%s/mixed/", run_id);
     int32_t deleted = -1;
-    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK);
+    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK, last_err);
     CHECK(deleted == 0); /* every caller cleaned up after itself */
 }
 
@@ -836,7 +817,7 @@ static void test_keepalive(void)
 {
     char key[128];
     snprintf(key, sizeof key, "t/%s/ka", run_id);
-    CHECK_ST(put(key, "k", 1, "text/plain"), IP_OK);
+    CHECK_ST(put(key, "k", 1, "text/plain"), IP_OK, last_err);
     char *log = read_file(srv.log_path);
     long before = log ? count_new_conns(log) : 0;
     free(log);
@@ -862,7 +843,7 @@ static void test_keepalive(void)
     CHECK(after - before <= 32);
     CHECK(after - before < T * N / 4);
     const char *keys[] = {key};
-    CHECK_ST(del(keys, 1, NULL, NULL), IP_OK);
+    CHECK_ST(del(keys, 1, NULL, NULL), IP_OK, last_err);
 }
 
 /* Runs without the shared server: wrong credentials must stop start-up with
@@ -888,7 +869,7 @@ static void start_with_bad_credentials(const char *setting, const char *bad_valu
     CHECK(log && strstr(log, "\"event\":\"s3.credentials_rejected\""));
     CHECK(log && strstr(log, want));
     CHECK(log && strstr(log, bad_value) == NULL); /* no secrets in logs */
-    if (failures)
+    if (stor_test_failures)
         dump_log(&s);
     free(log);
     unlink(s.log_path);
@@ -989,14 +970,14 @@ int main(int argc, char **argv)
     if (tests[idx].own_server) {
         ip_rpc_client_free(cli);
         if (!server_stop(&srv))
-            failures++;
-        if (failures)
+            stor_test_failures++;
+        if (stor_test_failures)
             dump_log(&srv);
         unlink(srv.log_path);
     }
     curl_global_cleanup();
-    if (failures) {
-        fprintf(stderr, "%s: %d check(s) failed\n", argv[1], failures);
+    if (stor_test_failures) {
+        fprintf(stderr, "%s: %d check(s) failed\n", argv[1], stor_test_failures);
         return 1;
     }
     fprintf(stderr, "%s: ok\n", argv[1]);
