@@ -2,6 +2,7 @@
  *
  *   imgctl [--url URL] [--timeout MS] metadata|storage METHOD ['JSON' | -]
  *   imgctl [--url URL] [--timeout MS] ping metadata|storage
+ *   imgctl bucket-policy [BUCKET]
  *   imgctl --help | --config-vars
  *
  * The JSON input is converted to the method's input message through the
@@ -11,6 +12,8 @@
  * 1 (2 for a usage error). `ping` exits 0 when the service answers: the stack
  * scripts use it as the readiness probe of metadata-svc and storage-svc.
  * Addresses default to IP_METADATA_RPC_URL / IP_STORAGE_RPC_URL.
+ * `bucket-policy` prints the bucket policy of ip_keys.h (for BUCKET, default
+ * IP_S3_BUCKET) so that scripts apply the one definition instead of a copy.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,9 +22,11 @@
 #include <string.h>
 
 #include "ip_config.h"
+#include "ip_keys.h"
 #include "ip_log.h"
 #include "ip_pbjson.h"
 #include "ip_rpc.h"
+#include "ip_settings.h"
 #include "metadata.pb-c.h"
 #include "storage.pb-c.h"
 
@@ -31,19 +36,16 @@ typedef struct imgctl_config {
     int64_t timeout_ms;
     int64_t max_msg_bytes;
     char *log_level;
+    char *s3_bucket;
 } imgctl_config;
 
 static const ip_cfg_var config_table[] = {
-    {"IP_METADATA_RPC_URL", IP_CFG_STRING, "tcp://127.0.0.1:7101", 0, 0, false,
-     offsetof(imgctl_config, metadata_url), "metadata-svc RPC address(es), comma-separated"},
-    {"IP_STORAGE_RPC_URL", IP_CFG_STRING, "tcp://127.0.0.1:7201", 0, 0, false,
-     offsetof(imgctl_config, storage_url), "storage-svc RPC address(es), comma-separated"},
-    {"IP_RPC_TIMEOUT_MS", IP_CFG_INT, "5000", 1, 3600000, false,
-     offsetof(imgctl_config, timeout_ms), "deadline of one call, milliseconds"},
-    {"IP_RPC_MAX_MSG_BYTES", IP_CFG_INT, "67108864", 1024, 1073741824, false,
-     offsetof(imgctl_config, max_msg_bytes), "largest RPC message, bytes"},
-    {"IP_LOG_LEVEL", IP_CFG_STRING, "info", 0, 0, false, offsetof(imgctl_config, log_level),
-     "debug | info | warn | error"},
+    IP_SETTING_METADATA_RPC_URL(offsetof(imgctl_config, metadata_url)),
+    IP_SETTING_STORAGE_RPC_URL(offsetof(imgctl_config, storage_url)),
+    IP_SETTING_RPC_TIMEOUT_MS(offsetof(imgctl_config, timeout_ms)),
+    IP_SETTING_RPC_MAX_MSG_BYTES(offsetof(imgctl_config, max_msg_bytes)),
+    IP_SETTING_LOG_LEVEL(offsetof(imgctl_config, log_level)),
+    IP_SETTING_S3_BUCKET(offsetof(imgctl_config, s3_bucket)),
 };
 #define CONFIG_N (sizeof config_table / sizeof config_table[0])
 
@@ -128,6 +130,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: imgctl [--url URL] [--timeout MS] metadata|storage METHOD ['JSON' | -]\n"
                  "       imgctl [--url URL] [--timeout MS] ping metadata|storage\n"
+                 "       imgctl bucket-policy [BUCKET]\n"
                  "       imgctl --help | --config-vars\n"
                  "\n"
                  "Calls a method of an internal service with JSON in and JSON out. Field names\n"
@@ -136,8 +139,11 @@ static void usage(FILE *out)
                  "Exit status: 0 on success, 1 on an RPC error (status and message on stderr),\n"
                  "2 on a usage error.\n"
                  "\n"
+                 "bucket-policy prints the bucket's policy as JSON (anyone may read the\n"
+                 "variants under v/, nothing else), for BUCKET or else IP_S3_BUCKET.\n"
+                 "\n"
                  "Environment (see --config-vars): IP_METADATA_RPC_URL, IP_STORAGE_RPC_URL,\n"
-                 "IP_RPC_TIMEOUT_MS, IP_RPC_MAX_MSG_BYTES.\n");
+                 "IP_RPC_TIMEOUT_MS, IP_RPC_MAX_MSG_BYTES, IP_S3_BUCKET.\n");
     for (size_t s = 0; s < sizeof services / sizeof services[0]; s++) {
         const ProtobufCServiceDescriptor *d = services[s].desc;
         fprintf(out, "\n%s (%s) methods:\n", services[s].name, d->name);
@@ -177,10 +183,18 @@ static char *read_all(FILE *in, size_t *len)
     return buf;
 }
 
-int main(int argc, char **argv)
+/* What the command line asked for. */
+typedef struct imgctl_args {
+    const char *url; /* --url, or NULL */
+    long timeout_ms; /* --timeout, or 0 */
+    char **rest;     /* the words after the options */
+    int nrest;
+} imgctl_args;
+
+/* Reads the options. Returns -1 to go on, or the exit status (after --help,
+ * --config-vars or a usage error). */
+static int parse_options(int argc, char **argv, imgctl_args *a)
 {
-    const char *url = NULL;
-    long timeout_ms = 0;
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
         if (strcmp(argv[i], "--help") == 0) {
@@ -190,11 +204,11 @@ int main(int argc, char **argv)
             ip_config_print_vars(stdout, config_table, CONFIG_N);
             return 0;
         } else if (strcmp(argv[i], "--url") == 0 && i + 1 < argc) {
-            url = argv[++i];
+            a->url = argv[++i];
         } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
             char *end;
-            timeout_ms = strtol(argv[++i], &end, 10);
-            if (*end != '\0' || timeout_ms <= 0 || timeout_ms > 3600000) {
+            a->timeout_ms = strtol(argv[++i], &end, 10);
+            if (*end != '\0' || a->timeout_ms <= 0 || a->timeout_ms > 3600000) {
                 fprintf(stderr, "imgctl: --timeout takes milliseconds (1..3600000)\n");
                 return 2;
             }
@@ -203,16 +217,134 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    int nargs = argc - i;
-    bool ping = nargs >= 1 && strcmp(argv[i], "ping") == 0;
-    if ((ping && nargs != 2) || (!ping && (nargs < 2 || nargs > 3))) {
+    a->rest = argv + i;
+    a->nrest = argc - i;
+    return -1;
+}
+
+/* `bucket-policy [BUCKET]`: the policy of ip_keys.h on stdout. */
+static int cmd_bucket_policy(const imgctl_config *cfg, const char *bucket)
+{
+    char *policy = ip_bucket_policy_json(bucket != NULL ? bucket : cfg->s3_bucket);
+    if (policy == NULL) {
+        fprintf(stderr, "imgctl: no policy for bucket \"%s\" (not a bucket name)\n",
+                bucket != NULL ? bucket : cfg->s3_bucket);
+        return 2;
+    }
+    printf("%s\n", policy);
+    free(policy);
+    return 0;
+}
+
+/* `ping SERVICE`: 0 when the service answers within the timeout. */
+static int cmd_ping(ip_rpc_client *client, const service_entry *svc, const ip_rpc_client_opts *co)
+{
+    ip_status st = ip_rpc_ping(client, co->timeout_ms);
+    if (st != IP_OK) {
+        fprintf(stderr, "%s: %s at %s does not answer\n", ip_strerror(st), svc->name, co->urls);
+        return 1;
+    }
+    printf("ok\n");
+    return 0;
+}
+
+/* `SERVICE METHOD [JSON | -]`: one call, JSON in, JSON out. */
+static int cmd_call(ip_rpc_client *client, const service_entry *svc, const char *method,
+                    const char *json_arg)
+{
+    int rc = 1;
+    ProtobufCMessage *input = NULL, *output = NULL;
+    char *text = NULL, *json = NULL;
+    char err[1024];
+    size_t jlen;
+    const ProtobufCMethodDescriptor *md =
+        protobuf_c_service_descriptor_get_method_by_name(svc->desc, method);
+    if (md == NULL) {
+        fprintf(stderr, "imgctl: %s has no method %s (see --help)\n", svc->name, method);
+        return 2;
+    }
+    if (json_arg != NULL && strcmp(json_arg, "-") == 0) {
+        json = read_all(stdin, &jlen);
+        if (json == NULL) {
+            fprintf(stderr, "imgctl: cannot read stdin\n");
+            goto out;
+        }
+    } else {
+        json = strdup(json_arg != NULL ? json_arg : "{}");
+        if (json == NULL)
+            goto out;
+        jlen = strlen(json);
+    }
+    ip_status st = ip_pbjson_parse(md->input, json, jlen, &input, err, sizeof err);
+    if (st != IP_OK) {
+        fprintf(stderr, "%s: input for %s: %s\n", ip_strerror(st), md->input->short_name, err);
+        rc = 2;
+        goto out;
+    }
+    /* The method comes from the command line: the generic call by name. */
+    st = ip_rpc_invoke(client, method, input, &output, NULL, err, sizeof err);
+    if (st != IP_OK) {
+        fprintf(stderr, "%s: %s\n", ip_strerror(st), err);
+        goto out;
+    }
+    text = ip_pbjson_format(output, 1);
+    if (text == NULL) {
+        fprintf(stderr, "imgctl: cannot format the reply\n");
+        goto out;
+    }
+    printf("%s\n", text);
+    rc = 0;
+out:
+    free(text);
+    free(json);
+    if (output != NULL)
+        protobuf_c_message_free_unpacked(output, NULL);
+    if (input != NULL)
+        protobuf_c_message_free_unpacked(input, NULL);
+    return rc;
+}
+
+/* The RPC commands (`ping` and calls): a client for `svc`, then the command. */
+static int run_rpc(const imgctl_args *a, const imgctl_config *cfg, const service_entry *svc,
+                   bool ping)
+{
+    ip_rpc_client *client = NULL;
+    ip_rpc_client_opts co = {
+        .urls = a->url != NULL                                  ? a->url
+                : svc->desc == &imageproc__metadata__descriptor ? cfg->metadata_url
+                                                                : cfg->storage_url,
+        .timeout_ms = a->timeout_ms > 0 ? (int)a->timeout_ms : (int)cfg->timeout_ms,
+        .max_msg_bytes = (size_t)cfg->max_msg_bytes,
+    };
+    ip_status st = ip_rpc_client_new(svc->desc, &co, &client);
+    if (st != IP_OK) {
+        fprintf(stderr, "%s: cannot use address %s\n", ip_strerror(st), co.urls);
+        return 2;
+    }
+    int rc = ping ? cmd_ping(client, svc, &co)
+                  : cmd_call(client, svc, a->rest[1], a->nrest == 3 ? a->rest[2] : NULL);
+    ip_rpc_client_free(client);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    imgctl_args a = {0};
+    int rc = parse_options(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    const char *cmd = a.nrest >= 1 ? a.rest[0] : "";
+    bool policy = strcmp(cmd, "bucket-policy") == 0, ping = strcmp(cmd, "ping") == 0;
+    if ((policy && a.nrest > 2) || (ping && a.nrest != 2) ||
+        (!policy && !ping && (a.nrest < 2 || a.nrest > 3))) {
         usage(stderr);
         return 2;
     }
-    const service_entry *svc = find_service(argv[i + (ping ? 1 : 0)]);
-    if (svc == NULL) {
+    /* A service name is checked before the environment is. */
+    const service_entry *svc = NULL;
+    if (!policy && (svc = find_service(a.rest[ping ? 1 : 0])) == NULL) {
         fprintf(stderr, "imgctl: unknown service \"%s\" (metadata or storage)\n",
-                argv[i + (ping ? 1 : 0)]);
+                a.rest[ping ? 1 : 0]);
         return 2;
     }
 
@@ -229,84 +361,8 @@ int main(int argc, char **argv)
     /* A command-line tool: only warnings and errors of the transport go to stderr. */
     ip_log_init("imgctl", level > IP_LOG_WARN ? level : IP_LOG_WARN);
 
-    int rc = 1;
-    ip_rpc_client *client = NULL;
-    ProtobufCMessage *input = NULL, *output = NULL;
-    char *text = NULL, *json = NULL;
-    char err[1024];
-    ip_rpc_client_opts co = {
-        .urls = url != NULL                                     ? url
-                : svc->desc == &imageproc__metadata__descriptor ? cfg.metadata_url
-                                                                : cfg.storage_url,
-        .timeout_ms = timeout_ms > 0 ? (int)timeout_ms : (int)cfg.timeout_ms,
-        .max_msg_bytes = (size_t)cfg.max_msg_bytes,
-    };
-    ip_status st = ip_rpc_client_new(svc->desc, &co, &client);
-    if (st != IP_OK) {
-        fprintf(stderr, "%s: cannot use address %s\n", ip_strerror(st), co.urls);
-        rc = 2;
-        goto out;
-    }
-
-    if (ping) {
-        st = ip_rpc_ping(client, co.timeout_ms);
-        if (st != IP_OK) {
-            fprintf(stderr, "%s: %s at %s does not answer\n", ip_strerror(st), svc->name, co.urls);
-            goto out;
-        }
-        printf("ok\n");
-        rc = 0;
-        goto out;
-    }
-
-    const char *method = argv[i + 1];
-    const ProtobufCMethodDescriptor *md =
-        protobuf_c_service_descriptor_get_method_by_name(svc->desc, method);
-    if (md == NULL) {
-        fprintf(stderr, "imgctl: %s has no method %s (see --help)\n", svc->name, method);
-        rc = 2;
-        goto out;
-    }
-    size_t jlen;
-    if (nargs == 3 && strcmp(argv[i + 2], "-") == 0) {
-        json = read_all(stdin, &jlen);
-        if (json == NULL) {
-            fprintf(stderr, "imgctl: cannot read stdin\n");
-            goto out;
-        }
-    } else {
-        json = strdup(nargs == 3 ? argv[i + 2] : "{}");
-        if (json == NULL)
-            goto out;
-        jlen = strlen(json);
-    }
-    st = ip_pbjson_parse(md->input, json, jlen, &input, err, sizeof err);
-    if (st != IP_OK) {
-        fprintf(stderr, "%s: input for %s: %s\n", ip_strerror(st), md->input->short_name, err);
-        rc = 2;
-        goto out;
-    }
-    st = ip_rpc_invoke(client, method, input, &output, NULL, err, sizeof err);
-    if (st != IP_OK) {
-        fprintf(stderr, "%s: %s\n", ip_strerror(st), err);
-        goto out;
-    }
-    text = ip_pbjson_format(output, 1);
-    if (text == NULL) {
-        fprintf(stderr, "imgctl: cannot format the reply\n");
-        goto out;
-    }
-    printf("%s\n", text);
-    rc = 0;
-
-out:
-    free(text);
-    free(json);
-    if (output != NULL)
-        protobuf_c_message_free_unpacked(output, NULL);
-    if (input != NULL)
-        protobuf_c_message_free_unpacked(input, NULL);
-    ip_rpc_client_free(client);
+    rc = policy ? cmd_bucket_policy(&cfg, a.nrest == 2 ? a.rest[1] : NULL)
+                : run_rpc(&a, &cfg, svc, ping);
     ip_config_free(config_table, CONFIG_N, &cfg);
     return rc;
 }

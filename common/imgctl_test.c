@@ -1,23 +1,23 @@
 /* imgctl_test.c — imgctl against a test server: JSON in, JSON out, errors
- * with their status name and a non-zero exit, ping, --help. The path of the
- * imgctl binary comes in IMGCTL (set by ctest). Port 7291 is used. */
+ * with their status name and a non-zero exit, ping, --help, bucket-policy.
+ * The path of the imgctl binary comes in IMGCTL (set by ctest). Port 7291 is
+ * used. */
 #include <jansson.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ip_keys.h"
 #include "ip_log.h"
 #include "ip_rpc.h"
+#include "ip_rpc_stubs.h"
 #include "ip_testing.h"
-#include "metadata.pb-c.h"
-#include "storage.pb-c.h"
+#include "ip_variants.h"
 
 #define URL "tcp://127.0.0.1:7291"
 
-static ip_status h_get_image(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
-                             ProtobufCMessage *out)
+static ip_status h_get_image(void *user, ip_rpc_call *call, const Imageproc__GetImageRequest *req,
+                             Imageproc__GetImageReply *rep)
 {
-    const Imageproc__GetImageRequest *req = (const void *)in;
-    Imageproc__GetImageReply *rep = (void *)out;
     if (strcmp(req->id, "missing") == 0) {
         ip_rpc_call_errorf(call, "image %s not found", req->id);
         return IP_NOT_FOUND;
@@ -27,9 +27,9 @@ static ip_status h_get_image(void *user, ip_rpc_call *call, const ProtobufCMessa
     img->id = ip_rpc_call_strdup(call, req->id);
     img->created_at_us = 1795911760123456LL;
     img->status = IMAGEPROC__IMAGE_STATUS__IMAGE_READY;
-    img->n_ops = 1;
-    img->ops = ip_rpc_call_alloc(call, sizeof(char *));
-    img->ops[0] = (char *)"thumbnail";
+    img->n_requested = 1;
+    img->requested = ip_rpc_call_alloc(call, sizeof *img->requested);
+    img->requested[0] = IP_VARIANT_THUMBNAIL;
     rep->image = img;
     return IP_OK;
 }
@@ -64,14 +64,10 @@ static int run(const char *args, char **out, char **err)
 
 static void test_roundtrip(void)
 {
-    ip_rpc_handler h[16] = {0};
-    const ProtobufCServiceDescriptor *svc = &imageproc__metadata__descriptor;
-    const ProtobufCMethodDescriptor *md =
-        protobuf_c_service_descriptor_get_method_by_name(svc, "GetImage");
-    h[md - svc->methods] = h_get_image;
+    static const ip_metadata_impl impl = {.get_image = h_get_image};
     ip_rpc_server *srv = NULL;
     ip_rpc_server_opts so = {.url = URL, .workers = 2};
-    CHECK_EQ_INT(ip_rpc_server_new(svc, h, NULL, &so, &srv), IP_OK);
+    CHECK_EQ_INT(ip_metadata_server_new(&impl, &so, &srv), IP_OK);
 
     char *out, *err;
     /* ping (the readiness probe) */
@@ -91,7 +87,8 @@ static void test_roundtrip(void)
                  "0192d4e8-7c1a-7b3e-9f00-1a2b3c4d5e6f");
     CHECK_EQ_INT(json_integer_value(json_object_get(img, "created_at_us")), 1795911760123456LL);
     CHECK_EQ_STR(json_string_value(json_object_get(img, "status")), "IMAGE_READY");
-    CHECK_EQ_STR(json_string_value(json_array_get(json_object_get(img, "ops"), 0)), "thumbnail");
+    EXPECT_EQ_STR(json_string_value(json_array_get(json_object_get(img, "requested"), 0)),
+                  "VARIANT_THUMBNAIL");
     json_decref(j);
     free(out);
     free(err);
@@ -103,7 +100,7 @@ static void test_roundtrip(void)
     free(err);
     /* Not implemented on this test server. */
     CHECK_EQ_INT(run("--url " URL " metadata ListImages '{}'", &out, &err), 1);
-    CHECK(strstr(err, "internal: not implemented") != NULL);
+    EXPECT(strstr(err, "internal: ") != NULL && strstr(err, "not implemented") != NULL);
     free(out);
     free(err);
     /* Bad JSON and unknown methods are usage errors (2), with no call made. */
@@ -151,6 +148,7 @@ static void test_help(void)
     CHECK(strstr(out, "DeleteObjects") != NULL);
     CHECK(strstr(out, "enqueued_at_us: int64") != NULL);
     CHECK(strstr(out, "data: bytes (base64)") != NULL);
+    EXPECT(strstr(out, "imgctl bucket-policy [BUCKET]") != NULL);
     free(out);
     free(err);
     CHECK_EQ_INT(run("--config-vars", &out, &err), 0);
@@ -162,5 +160,44 @@ static void test_help(void)
     free(err);
 }
 
-static const ip_test_case tests[] = {IP_TEST(roundtrip), IP_TEST(help)};
+/* The policy printed is ip_keys.h's, for the bucket named, else IP_S3_BUCKET,
+ * else "images"; a name S3 would refuse is a usage error. */
+static void expect_policy(const char *args, const char *bucket)
+{
+    char *out, *err;
+    char *want = ip_bucket_policy_json(bucket);
+    CHECK(want != NULL);
+    EXPECT_EQ_INT(run(args, &out, &err), 0);
+    size_t n = strlen(out);
+    EXPECT(n > 0 && out[n - 1] == '\n');
+    if (n > 0)
+        out[n - 1] = '\0';
+    EXPECT_EQ_STR(out, want);
+    free(want);
+    free(out);
+    free(err);
+}
+
+static void test_bucket_policy(void)
+{
+    unsetenv("IP_S3_BUCKET");
+    expect_policy("bucket-policy", "images");
+    expect_policy("bucket-policy other-bucket", "other-bucket");
+    setenv("IP_S3_BUCKET", "from.env", 1);
+    expect_policy("bucket-policy", "from.env");
+    expect_policy("bucket-policy named", "named");
+    unsetenv("IP_S3_BUCKET");
+
+    char *out, *err;
+    EXPECT_EQ_INT(run("bucket-policy 'Not\"A Bucket'", &out, &err), 2);
+    EXPECT(strstr(err, "not a bucket name") != NULL);
+    EXPECT_EQ_STR(out, "");
+    free(out);
+    free(err);
+    EXPECT_EQ_INT(run("bucket-policy a b", &out, &err), 2);
+    free(out);
+    free(err);
+}
+
+static const ip_test_case tests[] = {IP_TEST(roundtrip), IP_TEST(help), IP_TEST(bucket_policy)};
 IP_TEST_MAIN(tests)

@@ -240,9 +240,9 @@ static bool json_to_u64(const json_t *v, uint64_t *out)
 static ip_status parse_message(const ProtobufCMessageDescriptor *d, const json_t *obj,
                                ProtobufCMessage **out, const char *path, int depth, perr *e);
 
-/* Stores one JSON value `v` of field `f` at `dst` (a scalar slot or array element). */
-static ip_status parse_value(const ProtobufCFieldDescriptor *f, const json_t *v, void *dst,
-                             const char *path, int depth, perr *e)
+/* The integer field types: int32/64 (also sint, sfixed) and uint32/64 (also fixed). */
+static ip_status parse_integer(const ProtobufCFieldDescriptor *f, const json_t *v, void *dst,
+                               const char *path, perr *e)
 {
     switch (f->type) {
     case PROTOBUF_C_TYPE_INT32:
@@ -277,14 +277,113 @@ static ip_status parse_value(const ProtobufCFieldDescriptor *f, const json_t *v,
         memcpy(dst, &x, sizeof x);
         return IP_OK;
     }
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64: {
+    default: { /* UINT64, FIXED64 */
         uint64_t x;
         if (!json_to_u64(v, &x))
             return fail(e, path, "expected a non-negative integer");
         memcpy(dst, &x, sizeof x);
         return IP_OK;
     }
+    }
+}
+
+/* An enum: its value name, or a number. */
+static ip_status parse_enum(const ProtobufCFieldDescriptor *f, const json_t *v, void *dst,
+                            const char *path, perr *e)
+{
+    const ProtobufCEnumDescriptor *ed = f->descriptor;
+    int32_t x;
+    if (json_is_string(v)) {
+        const ProtobufCEnumValue *ev =
+            protobuf_c_enum_descriptor_get_value_by_name(ed, json_string_value(v));
+        if (ev == NULL)
+            return fail(e, path, "no value \"%s\" in %s", json_string_value(v), ed->name);
+        x = ev->value;
+    } else if (json_is_integer(v)) {
+        json_int_t n = json_integer_value(v);
+        if (n < INT32_MIN || n > INT32_MAX)
+            return fail(e, path, "out of range for an enum");
+        x = (int32_t)n;
+    } else {
+        return fail(e, path, "expected an enum name or number");
+    }
+    memcpy(dst, &x, sizeof x);
+    return IP_OK;
+}
+
+/* A string (replacing, and freeing, one already at dst). */
+static ip_status parse_string(const ProtobufCFieldDescriptor *f, const json_t *v, void *dst,
+                              const char *path, perr *e)
+{
+    if (!json_is_string(v))
+        return fail(e, path, "expected a string");
+    /* JSON strings may hold NUL (\u0000); protobuf strings cannot. */
+    if (strlen(json_string_value(v)) != json_string_length(v))
+        return fail(e, path, "string contains NUL");
+    char *s = strdup(json_string_value(v));
+    if (s == NULL)
+        return oom(e);
+    char *old;
+    memcpy(&old, dst, sizeof old);
+    if (old != NULL && old != (char *)f->default_value)
+        free(old);
+    memcpy(dst, &s, sizeof s);
+    return IP_OK;
+}
+
+/* Bytes, as base64 text (replacing, and freeing, those already at dst). */
+static ip_status parse_bytes(const json_t *v, void *dst, const char *path, perr *e)
+{
+    if (!json_is_string(v))
+        return fail(e, path, "expected base64 text");
+    ProtobufCBinaryData b;
+    ip_status st = ip_base64_decode(json_string_value(v), json_string_length(v), &b.data, &b.len);
+    if (st == IP_RESOURCE_EXHAUSTED)
+        return oom(e);
+    if (st != IP_OK)
+        return fail(e, path, "not valid base64");
+    ProtobufCBinaryData old;
+    memcpy(&old, dst, sizeof old);
+    free(old.data);
+    memcpy(dst, &b, sizeof b);
+    return IP_OK;
+}
+
+/* A nested message, or null for none (replacing, and freeing, one already at dst). */
+static ip_status parse_submessage(const ProtobufCFieldDescriptor *f, const json_t *v, void *dst,
+                                  const char *path, int depth, perr *e)
+{
+    ProtobufCMessage *sub = NULL, *old;
+    if (!json_is_null(v)) {
+        if (!json_is_object(v))
+            return fail(e, path, "expected an object");
+        ip_status st = parse_message(f->descriptor, v, &sub, path, depth + 1, e);
+        if (st != IP_OK)
+            return st;
+    }
+    memcpy(&old, dst, sizeof old);
+    if (old != NULL)
+        protobuf_c_message_free_unpacked(old, NULL);
+    memcpy(dst, &sub, sizeof sub);
+    return IP_OK;
+}
+
+/* Stores one JSON value `v` of field `f` at `dst` (a scalar slot or array element). */
+static ip_status parse_value(const ProtobufCFieldDescriptor *f, const json_t *v, void *dst,
+                             const char *path, int depth, perr *e)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        return parse_integer(f, v, dst, path, e);
     case PROTOBUF_C_TYPE_FLOAT:
     case PROTOBUF_C_TYPE_DOUBLE: {
         if (!json_is_number(v))
@@ -305,75 +404,14 @@ static ip_status parse_value(const ProtobufCFieldDescriptor *f, const json_t *v,
         memcpy(dst, &b, sizeof b);
         return IP_OK;
     }
-    case PROTOBUF_C_TYPE_ENUM: {
-        const ProtobufCEnumDescriptor *ed = f->descriptor;
-        int32_t x;
-        if (json_is_string(v)) {
-            const ProtobufCEnumValue *ev =
-                protobuf_c_enum_descriptor_get_value_by_name(ed, json_string_value(v));
-            if (ev == NULL)
-                return fail(e, path, "no value \"%s\" in %s", json_string_value(v), ed->name);
-            x = ev->value;
-        } else if (json_is_integer(v)) {
-            json_int_t n = json_integer_value(v);
-            if (n < INT32_MIN || n > INT32_MAX)
-                return fail(e, path, "out of range for an enum");
-            x = (int32_t)n;
-        } else {
-            return fail(e, path, "expected an enum name or number");
-        }
-        memcpy(dst, &x, sizeof x);
-        return IP_OK;
-    }
-    case PROTOBUF_C_TYPE_STRING: {
-        if (!json_is_string(v))
-            return fail(e, path, "expected a string");
-        /* JSON strings may hold NUL (\u0000); protobuf strings cannot. */
-        if (strlen(json_string_value(v)) != json_string_length(v))
-            return fail(e, path, "string contains NUL");
-        char *s = strdup(json_string_value(v));
-        if (s == NULL)
-            return oom(e);
-        char *old;
-        memcpy(&old, dst, sizeof old);
-        if (old != NULL && old != (char *)f->default_value)
-            free(old);
-        memcpy(dst, &s, sizeof s);
-        return IP_OK;
-    }
-    case PROTOBUF_C_TYPE_BYTES: {
-        if (!json_is_string(v))
-            return fail(e, path, "expected base64 text");
-        ProtobufCBinaryData b;
-        ip_status st =
-            ip_base64_decode(json_string_value(v), json_string_length(v), &b.data, &b.len);
-        if (st == IP_RESOURCE_EXHAUSTED)
-            return oom(e);
-        if (st != IP_OK)
-            return fail(e, path, "not valid base64");
-        ProtobufCBinaryData old;
-        memcpy(&old, dst, sizeof old);
-        free(old.data);
-        memcpy(dst, &b, sizeof b);
-        return IP_OK;
-    }
-    case PROTOBUF_C_TYPE_MESSAGE: {
-        ProtobufCMessage *sub = NULL, *old;
-        if (json_is_null(v)) {
-            sub = NULL;
-        } else {
-            if (!json_is_object(v))
-                return fail(e, path, "expected an object");
-            ip_status st = parse_message(f->descriptor, v, &sub, path, depth + 1, e);
-            if (st != IP_OK)
-                return st;
-        }
-        memcpy(&old, dst, sizeof old);
-        if (old != NULL)
-            protobuf_c_message_free_unpacked(old, NULL);
-        memcpy(dst, &sub, sizeof sub);
-        return IP_OK;
-    }
+    case PROTOBUF_C_TYPE_ENUM:
+        return parse_enum(f, v, dst, path, e);
+    case PROTOBUF_C_TYPE_STRING:
+        return parse_string(f, v, dst, path, e);
+    case PROTOBUF_C_TYPE_BYTES:
+        return parse_bytes(v, dst, path, e);
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return parse_submessage(f, v, dst, path, depth, e);
     }
     return fail(e, path, "unsupported field type");
 }

@@ -189,9 +189,10 @@ static void test_every_message_roundtrips(void)
 
 static void test_parse_values(void)
 {
-    const char *json = "{\"image\":{\"id\":\"abc\",\"createdAtUs\":\"1795911760123456\","
-                       "\"width\":640,\"ops\":[\"thumbnail\",\"resized\"],\"status\":3,"
-                       "\"variants\":[{\"name\":\"thumbnail\",\"status\":\"VARIANT_READY\"}]}}";
+    const char *json =
+        "{\"image\":{\"id\":\"abc\",\"createdAtUs\":\"1795911760123456\","
+        "\"width\":640,\"requested\":[\"VARIANT_THUMBNAIL\",2],\"status\":3,"
+        "\"variants\":[{\"kind\":\"VARIANT_THUMBNAIL\",\"status\":\"VARIANT_READY\"}]}}";
     ProtobufCMessage *m = NULL;
     char err[256];
     CHECK_EQ_INT(ip_pbjson_parse(&imageproc__create_image_request__descriptor, json, strlen(json),
@@ -201,14 +202,17 @@ static void test_parse_values(void)
     CHECK_EQ_STR(r->image->id, "abc");
     CHECK_EQ_INT(r->image->created_at_us, 1795911760123456LL);
     CHECK_EQ_INT(r->image->width, 640);
-    CHECK_EQ_INT(r->image->n_ops, 2);
-    CHECK_EQ_STR(r->image->ops[1], "resized");
+    CHECK_EQ_INT(r->image->n_requested, 2);
+    EXPECT_EQ_INT(r->image->requested[0], IMAGEPROC__VARIANT_KIND__VARIANT_THUMBNAIL);
+    EXPECT_EQ_INT(r->image->requested[1], IMAGEPROC__VARIANT_KIND__VARIANT_RESIZED);
     CHECK_EQ_INT(r->image->status, IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
     CHECK_EQ_INT(r->image->n_variants, 1);
     CHECK_EQ_INT(r->image->variants[0]->status, IMAGEPROC__VARIANT_STATUS__VARIANT_READY);
+    EXPECT_EQ_INT(r->image->variants[0]->kind, IMAGEPROC__VARIANT_KIND__VARIANT_THUMBNAIL);
     char *out = ip_pbjson_format(m, 0);
     CHECK(strstr(out, "\"created_at_us\":1795911760123456") != NULL);
     CHECK(strstr(out, "\"status\":\"IMAGE_READY\"") != NULL);
+    EXPECT(strstr(out, "\"requested\":[\"VARIANT_THUMBNAIL\",\"VARIANT_RESIZED\"]") != NULL);
     free(out);
     protobuf_c_message_free_unpacked(m, NULL);
 
@@ -244,8 +248,10 @@ static void test_parse_negatives(void)
         {"{\"image\":{\"width\":4294967296}}", "image.width: out of range"},
         {"{\"image\":{\"width\":1.5}}", "image.width: expected an integer"},
         {"{\"image\":{\"id\":7}}", "image.id: expected a string"},
-        {"{\"image\":{\"ops\":\"thumbnail\"}}", "image.ops: expected an array"},
-        {"{\"image\":{\"ops\":[\"a\",3]}}", "image.ops[1]: expected a string"},
+        {"{\"image\":{\"requested\":\"VARIANT_THUMBNAIL\"}}", "image.requested: expected an array"},
+        {"{\"image\":{\"requested\":[1,\"thumbnail\"]}}", "image.requested[1]: no value"},
+        {"{\"image\":{\"requested\":[true]}}", "image.requested[0]: expected an enum"},
+        {"{\"image\":{\"filename\":[\"a\"]}}", "image.filename: expected a string"},
         {"{\"image\":{\"status\":\"SHINY\"}}", "no value \"SHINY\""},
         {"{\"image\":{\"status\":true}}", "expected an enum"},
         {"{\"image\":{\"variants\":[{\"width\":[]}]}}", "image.variants[0].width"},
@@ -267,6 +273,12 @@ static void test_parse_negatives(void)
     }
     ProtobufCMessage *m;
     char err[256];
+    /* A repeated string holds strings only. */
+    const char *keys = "{\"keys\":[\"a\",3]}";
+    EXPECT_EQ_INT(ip_pbjson_parse(&imageproc__delete_objects_request__descriptor, keys,
+                                  strlen(keys), &m, err, sizeof err),
+                  IP_INVALID_ARGUMENT);
+    EXPECT(strstr(err, "keys[1]: expected a string") != NULL);
     const char *b64 = "{\"data\":\"not base64!\"}";
     CHECK_EQ_INT(ip_pbjson_parse(&imageproc__put_object_request__descriptor, b64, strlen(b64), &m,
                                  err, sizeof err),

@@ -18,7 +18,8 @@
  * IP_DEADLINE_EXCEEDED; never a hang. No server connected -> IP_UNAVAILABLE promptly: a call that
  * finds no connection waits at most 300 ms for one (a fresh client is still dialling), and a call
  * in flight when the last connection drops fails at once. The client counts its connections with
- * nng_pipe_notify; see ip_rpc.c. nng redials by itself after a server restart (every 50 ms .. 1 s).
+ * nng_pipe_notify; see ip_rpc_client.c. nng redials by itself after a server restart (every
+ * 50 ms .. 1 s).
  * `urls` may list several addresses of one service (comma-separated); nng spreads calls over the
  * connected ones. NNG_OPT_RECVMAXSZ is set on both ends (max_msg_bytes); an oversized request or
  * reply makes nng drop the connection, which the caller sees as IP_UNAVAILABLE; a request over the

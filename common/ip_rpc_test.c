@@ -1,10 +1,11 @@
 /* ip_rpc_test.c — the nng transport: envelopes, concurrency, restarts, bad
  * input, deadlines, sizes, several addresses.
  *
- * The test service is the real Storage descriptor with test handlers:
- * GetObject echoes the key as the data (and the request id as the etag),
- * HeadObject "sleep:N" sleeps N ms, PutObject reports the size it got,
- * DeleteObjects fails with NOT_FOUND and a message. `ip_rpc_test serve URL`
+ * The test service is the real Storage service (served and called through
+ * the typed stubs of ip_rpc_stubs.h) with test handlers: GetObject echoes the
+ * key as the data (and the request id as the etag), HeadObject "sleep:N"
+ * sleeps N ms, PutObject reports the size it got, DeleteObjects fails with
+ * NOT_FOUND and a message. `ip_rpc_test serve URL`
  * runs that server in a process of its own until SIGTERM/SIGKILL, so the
  * restart test can kill a real server process. Ports 7281-7289 are used.
  */
@@ -23,10 +24,10 @@
 #include "ip_metrics.h"
 #include "ip_rpc.h"
 #include "ip_rpc_internal.h"
+#include "ip_rpc_stubs.h"
 #include "ip_testing.h"
 #include "ip_time.h"
 #include "rpc.pb-c.h"
-#include "storage.pb-c.h"
 
 extern char **environ;
 
@@ -43,11 +44,9 @@ static Imageproc__ObjectInfo *new_info(ip_rpc_call *call, const char *key)
     return info;
 }
 
-static ip_status h_get(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
-                       ProtobufCMessage *out)
+static ip_status h_get(void *user, ip_rpc_call *call, const Imageproc__GetObjectRequest *req,
+                       Imageproc__GetObjectReply *rep)
 {
-    const Imageproc__GetObjectRequest *req = (const void *)in;
-    Imageproc__GetObjectReply *rep = (void *)out;
     if (user != NULL)
         atomic_fetch_add((atomic_int *)user, 1);
     size_t n = strlen(req->key);
@@ -60,11 +59,9 @@ static ip_status h_get(void *user, ip_rpc_call *call, const ProtobufCMessage *in
     return IP_OK;
 }
 
-static ip_status h_head(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
-                        ProtobufCMessage *out)
+static ip_status h_head(void *user, ip_rpc_call *call, const Imageproc__HeadObjectRequest *req,
+                        Imageproc__HeadObjectReply *rep)
 {
-    const Imageproc__HeadObjectRequest *req = (const void *)in;
-    Imageproc__HeadObjectReply *rep = (void *)out;
     int ms;
     if (sscanf(req->key, "sleep:%d", &ms) == 1)
         usleep((useconds_t)ms * 1000);
@@ -73,11 +70,9 @@ static ip_status h_head(void *user, ip_rpc_call *call, const ProtobufCMessage *i
     return IP_OK;
 }
 
-static ip_status h_put(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
-                       ProtobufCMessage *out)
+static ip_status h_put(void *user, ip_rpc_call *call, const Imageproc__PutObjectRequest *req,
+                       Imageproc__PutObjectReply *rep)
 {
-    const Imageproc__PutObjectRequest *req = (const void *)in;
-    Imageproc__PutObjectReply *rep = (void *)out;
     rep->info = new_info(call, req->key);
     rep->info->size_bytes = (int64_t)req->data.len;
     /* A buffer handed over to the call is released after the reply. */
@@ -87,42 +82,37 @@ static ip_status h_put(void *user, ip_rpc_call *call, const ProtobufCMessage *in
     return IP_OK;
 }
 
-static ip_status h_delete(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
-                          ProtobufCMessage *out)
+static ip_status h_delete(void *user, ip_rpc_call *call, const Imageproc__DeleteObjectsRequest *req,
+                          Imageproc__DeleteObjectsReply *rep)
 {
-    const Imageproc__DeleteObjectsRequest *req = (const void *)in;
     ip_rpc_call_errorf(call, "nothing under %s", req->prefix);
     return IP_NOT_FOUND;
 }
 
-static ip_rpc_handler handlers[4];
-
-static void init_handlers(void)
-{
-    static const struct {
-        const char *name;
-        ip_rpc_handler h;
-    } map[] = {{"GetObject", h_get},
-               {"HeadObject", h_head},
-               {"PutObject", h_put},
-               {"DeleteObjects", h_delete}};
-    for (size_t i = 0; i < 4; i++) {
-        const ProtobufCMethodDescriptor *md =
-            protobuf_c_service_descriptor_get_method_by_name(SVC, map[i].name);
-        CHECK(md != NULL);
-        handlers[md - SVC->methods] = map[i].h;
+/* The test servers' handlers; `user` counts the GetObject calls a server
+ * answered (several_urls), or is NULL. */
+#define TEST_IMPL(counter)                                                                         \
+    {                                                                                              \
+        .user = (counter), .put_object = h_put, .get_object = h_get, .head_object = h_head,        \
+        .delete_objects = h_delete                                                                 \
     }
+static const ip_storage_impl impls[] = {TEST_IMPL(NULL), TEST_IMPL(&served_by[0]),
+                                        TEST_IMPL(&served_by[1])};
+
+static const ip_storage_impl *impl_for(atomic_int *counter)
+{
+    return counter == NULL ? &impls[0] : counter == &served_by[0] ? &impls[1] : &impls[2];
 }
 
-static ip_rpc_server *start_server(const char *url, int workers, size_t max_msg, void *user)
+static ip_rpc_server *start_server(const char *url, int workers, size_t max_msg,
+                                   atomic_int *counter)
 {
-    init_handlers();
     ip_rpc_server *srv = NULL;
     ip_rpc_server_opts o = {.url = url, .workers = workers, .max_msg_bytes = max_msg};
     ip_status st = IP_UNAVAILABLE;
     /* A just-closed listener may linger for a moment; retry briefly. */
     for (int i = 0; i < 150 && st != IP_OK; i++) {
-        st = ip_rpc_server_new(SVC, handlers, user, &o, &srv);
+        st = ip_storage_server_new(impl_for(counter), &o, &srv);
         if (st != IP_OK)
             usleep(20000);
     }
@@ -143,15 +133,14 @@ static ip_status get(ip_rpc_client *c, const char *key, int timeout_ms, char *er
 {
     Imageproc__GetObjectRequest req = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
     req.key = (char *)key;
-    ProtobufCMessage *out = NULL;
+    Imageproc__GetObjectReply *out = NULL;
     ip_rpc_call_opts o = {.timeout_ms = timeout_ms};
-    ip_status st = ip_rpc_invoke(c, "GetObject", &req.base, &out, &o, err, errlen);
+    ip_status st = ip_storage_get_object(c, &req, &out, &o, err, errlen);
     if (st == IP_OK) {
-        Imageproc__GetObjectReply *r = (void *)out;
-        CHECK(r->data.len == strlen(key) && memcmp(r->data.data, key, r->data.len) == 0);
-        CHECK(r->info != NULL);
-        CHECK_EQ_STR(r->info->key, key);
-        protobuf_c_message_free_unpacked(out, NULL);
+        CHECK(out->data.len == strlen(key) && memcmp(out->data.data, key, out->data.len) == 0);
+        CHECK(out->info != NULL);
+        CHECK_EQ_STR(out->info->key, key);
+        imageproc__get_object_reply__free_unpacked(out, NULL);
     } else {
         CHECK(out == NULL);
     }
@@ -320,19 +309,19 @@ static void test_basic(void)
     /* The request id travels to the server (echoed as the etag). */
     Imageproc__GetObjectRequest gr = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
     gr.key = "k";
-    ProtobufCMessage *out = NULL;
+    Imageproc__GetObjectReply *got = NULL;
     ip_rpc_call_opts o = {.request_id = "my-request-id"};
-    CHECK_EQ_INT(ip_rpc_invoke(c, "GetObject", &gr.base, &out, &o, err, sizeof err), IP_OK);
-    CHECK_EQ_STR(((Imageproc__GetObjectReply *)out)->info->etag, "my-request-id");
-    protobuf_c_message_free_unpacked(out, NULL);
+    CHECK_EQ_INT(ip_storage_get_object(c, &gr, &got, &o, err, sizeof err), IP_OK);
+    EXPECT_EQ_STR(got->info->etag, "my-request-id");
+    imageproc__get_object_reply__free_unpacked(got, NULL);
 
     /* A server error comes back with its code and message. */
     Imageproc__DeleteObjectsRequest dr = IMAGEPROC__DELETE_OBJECTS_REQUEST__INIT;
     dr.prefix = "v/x/";
-    CHECK_EQ_INT(ip_rpc_invoke(c, "DeleteObjects", &dr.base, &out, NULL, err, sizeof err),
-                 IP_NOT_FOUND);
-    CHECK(out == NULL);
-    CHECK_EQ_STR(err, "nothing under v/x/");
+    Imageproc__DeleteObjectsReply *deleted = NULL;
+    EXPECT_EQ_INT(ip_storage_delete_objects(c, &dr, &deleted, NULL, err, sizeof err), IP_NOT_FOUND);
+    EXPECT(deleted == NULL);
+    EXPECT_EQ_STR(err, "nothing under v/x/");
 
     /* Deferred frees and nested messages. */
     Imageproc__PutObjectRequest pr = IMAGEPROC__PUT_OBJECT_REQUEST__INIT;
@@ -340,25 +329,30 @@ static void test_basic(void)
     uint8_t data[1000] = {1, 2, 3};
     pr.data.data = data;
     pr.data.len = sizeof data;
-    CHECK_EQ_INT(ip_rpc_invoke(c, "PutObject", &pr.base, &out, NULL, err, sizeof err), IP_OK);
-    CHECK_EQ_INT(((Imageproc__PutObjectReply *)out)->info->size_bytes, 1000);
-    CHECK_EQ_STR(((Imageproc__PutObjectReply *)out)->info->content_type, "from a library");
-    protobuf_c_message_free_unpacked(out, NULL);
+    Imageproc__PutObjectReply *put = NULL;
+    CHECK_EQ_INT(ip_storage_put_object(c, &pr, &put, NULL, err, sizeof err), IP_OK);
+    EXPECT_EQ_INT(put->info->size_bytes, 1000);
+    EXPECT_EQ_STR(put->info->content_type, "from a library");
+    imageproc__put_object_reply__free_unpacked(put, NULL);
 
-    /* Unknown method and wrong input type: refused locally. */
-    CHECK_EQ_INT(ip_rpc_invoke(c, "NoSuch", &gr.base, &out, NULL, err, sizeof err),
-                 IP_INVALID_ARGUMENT);
-    CHECK_EQ_INT(ip_rpc_invoke(c, "PutObject", &gr.base, &out, NULL, err, sizeof err),
-                 IP_INVALID_ARGUMENT);
+    /* Through the generic call: an unknown method name and a wrong input type
+     * are refused locally. */
+    ProtobufCMessage *out = NULL;
+    EXPECT_EQ_INT(ip_rpc_invoke(c, "NoSuch", &gr.base, &out, NULL, err, sizeof err),
+                  IP_INVALID_ARGUMENT);
+    EXPECT_EQ_INT(ip_rpc_invoke(c, "PutObject", &gr.base, &out, NULL, err, sizeof err),
+                  IP_INVALID_ARGUMENT);
+    EXPECT(out == NULL);
 
     /* The handler sees the deadline. */
     Imageproc__HeadObjectRequest hr = IMAGEPROC__HEAD_OBJECT_REQUEST__INIT;
     hr.key = "x";
+    Imageproc__HeadObjectReply *head = NULL;
     o = (ip_rpc_call_opts){.timeout_ms = 3000};
-    CHECK_EQ_INT(ip_rpc_invoke(c, "HeadObject", &hr.base, &out, &o, err, sizeof err), IP_OK);
-    int64_t left = ((Imageproc__HeadObjectReply *)out)->info->size_bytes;
-    CHECK(left > 2000 && left <= 3000);
-    protobuf_c_message_free_unpacked(out, NULL);
+    CHECK_EQ_INT(ip_storage_head_object(c, &hr, &head, &o, err, sizeof err), IP_OK);
+    int64_t left = head->info->size_bytes;
+    EXPECT(left > 2000 && left <= 3000);
+    imageproc__head_object_reply__free_unpacked(head, NULL);
 
     /* Calls are counted by service, method and code. */
     char *metrics = ip_metrics_render();
@@ -376,7 +370,7 @@ static void test_basic(void)
     /* A second server on a taken address fails cleanly. */
     ip_rpc_server *a = start_server("tcp://127.0.0.1:7282", 1, 0, NULL), *b = NULL;
     ip_rpc_server_opts so = {.url = "tcp://127.0.0.1:7282"};
-    CHECK(ip_rpc_server_new(SVC, handlers, NULL, &so, &b) != IP_OK);
+    CHECK(ip_storage_server_new(impl_for(NULL), &so, &b) != IP_OK);
     CHECK(b == NULL);
     ip_rpc_server_close(a);
     ip_rpc_server_close(a); /* idempotent */
@@ -694,9 +688,9 @@ static void test_bad_input(void)
     pr.key = "big";
     pr.data.data = calloc(1, big);
     pr.data.len = big;
-    ProtobufCMessage *out = NULL;
+    Imageproc__PutObjectReply *out = NULL;
     int64_t t0 = ip_mono_ms();
-    ip_status st = ip_rpc_invoke(c, "PutObject", &pr.base, &out, NULL, err, sizeof err);
+    ip_status st = ip_storage_put_object(c, &pr, &out, NULL, err, sizeof err);
     fprintf(stderr, "oversized through the client: %s (%s) in %lld ms\n", ip_strerror(st), err,
             (long long)(ip_mono_ms() - t0));
     CHECK(st == IP_UNAVAILABLE || st == IP_DEADLINE_EXCEEDED);
@@ -706,8 +700,7 @@ static void test_bad_input(void)
 
     /* The client refuses a request over its own limit without any I/O. */
     c = new_client(url, 2000, 64 * 1024);
-    CHECK_EQ_INT(ip_rpc_invoke(c, "PutObject", &pr.base, &out, NULL, err, sizeof err),
-                 IP_RESOURCE_EXHAUSTED);
+    CHECK_EQ_INT(ip_storage_put_object(c, &pr, &out, NULL, err, sizeof err), IP_RESOURCE_EXHAUSTED);
     ip_rpc_client_free(c);
     free(pr.data.data);
     ip_rpc_server_free(srv);
@@ -723,12 +716,11 @@ static void test_deadline(void)
     wait_ready(c);
     Imageproc__HeadObjectRequest hr = IMAGEPROC__HEAD_OBJECT_REQUEST__INIT;
     hr.key = "sleep:1500";
-    ProtobufCMessage *out = NULL;
+    Imageproc__HeadObjectReply *out = NULL;
     char err[256];
     ip_rpc_call_opts o = {.timeout_ms = 200};
     int64_t t0 = ip_mono_ms();
-    CHECK_EQ_INT(ip_rpc_invoke(c, "HeadObject", &hr.base, &out, &o, err, sizeof err),
-                 IP_DEADLINE_EXCEEDED);
+    CHECK_EQ_INT(ip_storage_head_object(c, &hr, &out, &o, err, sizeof err), IP_DEADLINE_EXCEEDED);
     int64_t dt = ip_mono_ms() - t0;
     fprintf(stderr, "deadline exceeded after %lld ms: %s\n", (long long)dt, err);
     CHECK(dt >= 190 && dt < 800);
@@ -762,10 +754,10 @@ static void test_close_finishes_inflight(void)
     pthread_create(&t, NULL, close_after_100ms, srv);
     Imageproc__HeadObjectRequest hr = IMAGEPROC__HEAD_OBJECT_REQUEST__INIT;
     hr.key = "sleep:400";
-    ProtobufCMessage *out = NULL;
+    Imageproc__HeadObjectReply *out = NULL;
     char err[256];
-    CHECK_EQ_INT(ip_rpc_invoke(c, "HeadObject", &hr.base, &out, NULL, err, sizeof err), IP_OK);
-    protobuf_c_message_free_unpacked(out, NULL);
+    CHECK_EQ_INT(ip_storage_head_object(c, &hr, &out, NULL, err, sizeof err), IP_OK);
+    imageproc__head_object_reply__free_unpacked(out, NULL);
     pthread_join(t, NULL);
     ip_rpc_server_free(srv);
     /* Closed: the next call fails promptly. */

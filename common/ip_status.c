@@ -20,7 +20,7 @@ const char *ip_strerror(ip_status st)
     return names[st];
 }
 
-int ip_status_is_transient(ip_status st)
+bool ip_status_is_transient(ip_status st)
 {
     return st == IP_UNAVAILABLE || st == IP_DEADLINE_EXCEEDED;
 }

@@ -9,6 +9,8 @@
 #ifndef IP_STATUS_H
 #define IP_STATUS_H
 
+#include <stdbool.h>
+
 typedef enum ip_status {
     IP_OK = 0,
     IP_INVALID_ARGUMENT = 1,    /* malformed input or a bad value */
@@ -27,7 +29,13 @@ typedef enum ip_status {
  * and metrics labels. Unknown values give "unknown". Never NULL. */
 const char *ip_strerror(ip_status st);
 
-/* True for the statuses worth retrying later (UNAVAILABLE, DEADLINE_EXCEEDED). */
-int ip_status_is_transient(ip_status st);
+/* The one answer, for every part, to "is this failure transient?": true for
+ * UNAVAILABLE (a dependency or the peer is down, an S3 5xx or connection
+ * error once storage-svc has translated it) and DEADLINE_EXCEEDED (too slow).
+ * A transient failure says nothing about the request: the same request may
+ * succeed later, so callers retry it (with backoff) instead of failing the
+ * work. Every other status is about the request itself (bad input, missing
+ * object, a bug: INTERNAL) and retrying it unchanged gives the same answer. */
+bool ip_status_is_transient(ip_status st);
 
 #endif

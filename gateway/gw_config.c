@@ -1,5 +1,11 @@
 /* gw_config.c — the gateway's one configuration table (ip_config), its
- * metrics, and the start/stop order of its parts. */
+ * metrics, and the start/stop order of its parts.
+ *
+ * The variables the gateway shares with other services (addresses, RPC
+ * limits, Kafka, the upload and pixel limits, the log level) come from
+ * ip_settings.h, so their defaults and bounds are the same everywhere; the
+ * IP_GATEWAY_* ones are the gateway's own.
+ */
 #include <stddef.h>
 
 #include "gw_app.h"
@@ -8,6 +14,7 @@
 #include "gw_kafka.h"
 #include "gw_upload.h"
 #include "ip_log.h"
+#include "ip_settings.h"
 #include "metadata.pb-c.h"
 #include "storage.pb-c.h"
 
@@ -15,30 +22,20 @@
 const ip_cfg_var gw_config_vars[] = {
     {"IP_GATEWAY_LISTEN", IP_CFG_STRING, "127.0.0.1:8081", 0, 0, false, S(listen),
      "HTTP address of the REST API (host:port)"},
-    {"IP_METADATA_RPC_URL", IP_CFG_STRING, "tcp://127.0.0.1:7101", 0, 0, false, S(metadata_rpc_url),
-     "metadata-svc RPC address(es), comma-separated"},
-    {"IP_METADATA_EVENTS_URL", IP_CFG_STRING, "tcp://127.0.0.1:7102", 0, 0, false,
-     S(metadata_events_url), "metadata-svc status events (nng pub) address"},
-    {"IP_STORAGE_RPC_URL", IP_CFG_STRING, "tcp://127.0.0.1:7201", 0, 0, false, S(storage_rpc_url),
-     "storage-svc RPC address(es), comma-separated"},
-    {"IP_RPC_TIMEOUT_MS", IP_CFG_INT, "5000", 100, 600000, false, S(rpc_timeout_ms),
-     "deadline of one RPC call"},
-    {"IP_RPC_MAX_MSG_BYTES", IP_CFG_INT, "67108864", 1048576, 1073741824, false,
-     S(rpc_max_msg_bytes), "largest RPC message (must exceed the upload limit)"},
-    {"IP_KAFKA_BROKERS", IP_CFG_STRING, "127.0.0.1:19092", 0, 0, false, S(kafka_brokers),
-     "Kafka bootstrap servers"},
-    {"IP_KAFKA_TOPIC", IP_CFG_STRING, "image-jobs", 0, 0, false, S(kafka_topic),
-     "topic of processing jobs"},
+    IP_SETTING_METADATA_RPC_URL(S(metadata_rpc_url)),
+    IP_SETTING_METADATA_EVENTS_URL(S(metadata_events_url)),
+    IP_SETTING_STORAGE_RPC_URL(S(storage_rpc_url)),
+    IP_SETTING_RPC_TIMEOUT_MS(S(rpc_timeout_ms)),
+    IP_SETTING_RPC_MAX_MSG_BYTES(S(rpc_max_msg_bytes)),
+    IP_SETTING_KAFKA_BROKERS(S(kafka_brokers)),
+    IP_SETTING_KAFKA_TOPIC(S(kafka_topic)),
     {"IP_GATEWAY_KAFKA_TIMEOUT_MS", IP_CFG_INT, "5000", 500, 300000, false, S(kafka_timeout_ms),
      "how long an upload waits for Kafka's acknowledgement before 503"},
-    {"IP_UPLOAD_MAX_BYTES", IP_CFG_INT, "52428800", 1024, 1073741824, false, S(upload_max_bytes),
-     "largest accepted upload (413 above)"},
+    IP_SETTING_UPLOAD_MAX_BYTES(S(upload_max_bytes)),
     {"IP_GATEWAY_UPLOAD_MEMORY_BYTES", IP_CFG_INT, "1073741824", 1048576, 68719476736LL, false,
      S(upload_memory_bytes), "upload bytes held at once by all requests in progress (503 beyond)"},
-    {"IP_PIXEL_LIMIT", IP_CFG_INT, "100000000", 1, 10000000000LL, false, S(pixel_limit),
-     "largest accepted width*height (422 above)"},
-    {"IP_LOG_LEVEL", IP_CFG_STRING, "info", 0, 0, false, S(log_level),
-     "debug | info | warn | error"},
+    IP_SETTING_PIXEL_LIMIT(S(pixel_limit)),
+    IP_SETTING_LOG_LEVEL(S(log_level)),
     {"IP_GATEWAY_THREADS", IP_CFG_INT, "16", 1, 256, false, S(threads),
      "HTTP worker threads (libmicrohttpd thread pool)"},
     {"IP_GATEWAY_MAX_CONNECTIONS", IP_CFG_INT, "1024", 16, 65536, false, S(max_connections),

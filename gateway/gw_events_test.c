@@ -14,7 +14,7 @@
 
 #include "gw_app.h"
 #include "gw_events.h"
-#include "gw_test.h"
+#include "ip_testing.h"
 #include "ip_time.h"
 
 static gw_app app;
@@ -119,7 +119,7 @@ static void publish(int i, const char *id)
     Imageproc__StatusEvent e = IMAGEPROC__STATUS_EVENT__INIT;
     e.id = (char *)id;
     e.status = IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING;
-    e.variant = "thumbnail";
+    e.variant_kind = IP_VARIANT_THUMBNAIL;
     e.variant_status = IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
     e.at_us = ip_now_us();
     e.seq = i;
@@ -133,14 +133,12 @@ static void test_hub(void)
     app.cfg.sse_buffer_bytes = 16 * 1024;
     app.cfg.sse_max_clients = 8;
     gw_metrics_register(&app.m);
-    CHECK(gw_events_new(&app, &app.events) == IP_OK);
+    CHECK_ST(gw_events_new(&app, &app.events), IP_OK, "the hub did not start");
     struct MHD_Daemon *d =
         MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME,
                          0, NULL, NULL, access_cb, NULL, MHD_OPTION_THREAD_POOL_SIZE, 2u,
                          MHD_OPTION_NOTIFY_CONNECTION, small_sndbuf, NULL, MHD_OPTION_END);
     CHECK(d != NULL);
-    if (!d)
-        return;
     int port = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
     int fast = client(port, "/all", 0);
     int filt = client(port, "/filtered", 0);
@@ -151,10 +149,10 @@ static void test_hub(void)
     drain(fast, fb, sizeof fb, &fl, 1000);
     drain(filt, xb, sizeof xb, &xl, 1000);
     drain(slow, sb, sizeof sb, &sl, 1000);
-    CHECK(strstr(fb, "text/event-stream") && strstr(fb, ": connected"));
+    EXPECT(strstr(fb, "text/event-stream") && strstr(fb, ": connected"));
     /* Heartbeats at 200 ms. */
     drain(fast, fb, sizeof fb, &fl, 700);
-    CHECK(count(fb, ": heartbeat") >= 1);
+    EXPECT(count(fb, ": heartbeat") >= 1);
     /* 2000 events of ~250 bytes: far past the slow client's 16 KiB bound. */
     size_t fpos = 0, fseen = 0;
     for (int i = 0; i < 2000; i++) {
@@ -168,26 +166,26 @@ static void test_hub(void)
     }
     for (int k = 0; k < 40 && events_seen(fb, fl, &fpos, &fseen) < 2000; k++)
         drain(fast, fb, sizeof fb, &fl, 100);
-    CHECK(count(fb, "event: status") == 2000);
-    CHECK(strstr(fb, "id: 0\n") && strstr(fb, "id: 1999\n") &&
-          strstr(fb, "id: 0\n") < strstr(fb, "id: 1999\n"));
+    EXPECT(count(fb, "event: status") == 2000);
+    EXPECT(strstr(fb, "id: 0\n") && strstr(fb, "id: 1999\n") &&
+           strstr(fb, "id: 0\n") < strstr(fb, "id: 1999\n"));
     drain(filt, xb, sizeof xb, &xl, 300);
-    CHECK(count(xb, "event: status") == 1 && strstr(xb, "id: 1000\n"));
+    EXPECT(count(xb, "event: status") == 1 && strstr(xb, "id: 1000\n"));
     /* The slow client was dropped: what it can still read ends in EOF, short of 2000. */
     ssize_t r = 0;
     for (int k = 0; k < 100 && r >= 0; k++)
         r = drain(slow, sb, sizeof sb, &sl, 100);
-    CHECK(r == -1);
-    CHECK(count(sb, "event: status") < 2000);
+    EXPECT(r == -1);
+    EXPECT(count(sb, "event: status") < 2000);
     char *m = ip_metrics_render();
-    CHECK(m && strstr(m, "gw_sse_dropped_total 1"));
+    EXPECT(m && strstr(m, "gw_sse_dropped_total 1"));
     free(m);
     /* Closing the hub ends the (suspended) streams — the chunked body's last
      * chunk arrives — and the daemon stops without waiting on them. */
     gw_events_close(app.events);
     for (int k = 0; k < 50 && !(fl >= 5 && !memcmp(fb + fl - 5, "0\r\n\r\n", 5)); k++)
         drain(fast, fb, sizeof fb, &fl, 100);
-    CHECK(fl >= 5 && !memcmp(fb + fl - 5, "0\r\n\r\n", 5));
+    EXPECT(fl >= 5 && !memcmp(fb + fl - 5, "0\r\n\r\n", 5));
     MHD_stop_daemon(d);
     gw_events_free(app.events);
     close(fast);
@@ -195,8 +193,8 @@ static void test_hub(void)
     close(slow);
 }
 
-int main(void)
-{
-    static const gw_test_case tests[] = {{"gateway.events.hub", test_hub}};
-    return gw_test_run(tests, sizeof tests / sizeof tests[0]);
-}
+static const ip_test_case tests[] = {
+    IP_TEST(hub),
+};
+
+IP_TEST_MAIN(tests)

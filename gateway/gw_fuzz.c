@@ -50,7 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (n >= 0) {
             gw_list_query q;
             gw_events_query e;
-            const char *p, *v;
+            gw_variant_choice v;
+            const char *p;
             char d[256];
             unsigned m;
             gw_query_list(kv, (size_t)n, &q, &p, d, sizeof d);

@@ -1,7 +1,8 @@
-/* gw_http.c — libmicrohttpd daemon set-up and route matching.
+/* gw_http.c — the libmicrohttpd daemon: its options, its log and its life.
  *
- * Request handling lives in gw_routes.c (gw_routes_access, gw_routes_done);
- * this file owns the daemon's options and its life. */
+ * Request handling lives in gw_routes.c (gw_routes_access, gw_routes_done),
+ * which this file hands to the daemon; it parses IP_GATEWAY_LISTEN and starts
+ * the thread pool, and stops the daemon at the end. */
 #include "gw_http.h"
 
 #include <arpa/inet.h>
@@ -19,69 +20,6 @@
 struct gw_http {
     struct MHD_Daemon *d;
 };
-
-gw_route gw_route_match(const char *path, char id[64])
-{
-    id[0] = '\0';
-    if (!path)
-        return GW_R_UNKNOWN;
-    if (strncmp(path, "/api/", 5) == 0)
-        path += 4;
-    static const struct {
-        const char *p;
-        gw_route r;
-    } fixed[] = {
-        {"/upload", GW_R_UPLOAD},        {"/images", GW_R_IMAGES}, {"/events", GW_R_EVENTS},
-        {"/healthz", GW_R_HEALTHZ},      {"/readyz", GW_R_READYZ}, {"/metrics", GW_R_METRICS},
-        {"/openapi.json", GW_R_OPENAPI},
-    };
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-        if (strcmp(path, fixed[i].p) == 0)
-            return fixed[i].r;
-    if (strncmp(path, "/image/", 7) != 0)
-        return GW_R_UNKNOWN;
-    const char *seg = path + 7;
-    const char *slash = strchr(seg, '/');
-    size_t n = slash ? (size_t)(slash - seg) : strlen(seg);
-    if (n == 0)
-        return GW_R_UNKNOWN;
-    if (n > 63)
-        n = 63; /* too long for a UUID: validation answers 400 */
-    memcpy(id, seg, n);
-    id[n] = '\0';
-    if (!slash)
-        return GW_R_IMAGE;
-    if (strcmp(slash, "/info") == 0)
-        return GW_R_INFO;
-    return GW_R_UNKNOWN;
-}
-
-const char *gw_route_name(gw_route r)
-{
-    switch (r) {
-    case GW_R_UPLOAD:
-        return "upload";
-    case GW_R_IMAGE:
-        return "image";
-    case GW_R_INFO:
-        return "image_info";
-    case GW_R_IMAGES:
-        return "images";
-    case GW_R_EVENTS:
-        return "events";
-    case GW_R_HEALTHZ:
-        return "healthz";
-    case GW_R_READYZ:
-        return "readyz";
-    case GW_R_METRICS:
-        return "metrics";
-    case GW_R_OPENAPI:
-        return "openapi";
-    case GW_R_UNKNOWN:
-    default:
-        return "unknown";
-    }
-}
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {

@@ -8,27 +8,11 @@
 
 #include "gw_app.h"
 
+/* Starts serving app->cfg.listen with gw_routes_access (app borrowed for the
+ * daemon's life). IP_INVALID_ARGUMENT: the address does not parse;
+ * IP_UNAVAILABLE: the daemon did not start (the port is taken). */
 ip_status gw_http_new(gw_app *app, gw_http **out);
 /* Stops the daemon (call gw_events_close first) and frees. NULL does nothing. */
 void gw_http_free(gw_http *h);
-
-/* Route of a path (after an optional "/api" prefix), for dispatch and metrics. */
-typedef enum gw_route {
-    GW_R_UNKNOWN = 0,
-    GW_R_UPLOAD,
-    GW_R_IMAGE,
-    GW_R_INFO,
-    GW_R_IMAGES,
-    GW_R_EVENTS,
-    GW_R_HEALTHZ,
-    GW_R_READYZ,
-    GW_R_METRICS,
-    GW_R_OPENAPI,
-} gw_route;
-
-/* Matches `path`; for GW_R_IMAGE and GW_R_INFO copies the id segment (at most
- * 63 bytes) into id. */
-gw_route gw_route_match(const char *path, char id[64]);
-const char *gw_route_name(gw_route r);
 
 #endif

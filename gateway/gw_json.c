@@ -1,12 +1,16 @@
 /* gw_json.c — JSON views built with jansson. Strings that come from users
  * (filename) were sanitised to valid UTF-8 at upload; any that still do not
- * encode become null rather than failing the whole document. */
+ * encode become null rather than failing the whole document. Records carry
+ * variants as kinds (VariantKind); the views spell them by the table's names,
+ * and a kind the table does not know is left out.
+ */
 #include "gw_json.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ip_keys.h"
 #include "ip_time.h"
 
 const char *gw_image_status_name(Imageproc__ImageStatus st)
@@ -38,19 +42,6 @@ const char *gw_variant_status_name(Imageproc__VariantStatus st)
     }
 }
 
-char *gw_media_url(const char *key)
-{
-    if (!key || strncmp(key, "v/", 2) != 0 || key[2] == '\0')
-        return NULL;
-    size_t n = strlen(key + 2);
-    char *u = malloc(n + 8);
-    if (!u)
-        return NULL;
-    memcpy(u, "/media/", 7);
-    memcpy(u + 7, key + 2, n + 1);
-    return u;
-}
-
 json_t *gw_json_time(int64_t us)
 {
     if (us <= 0)
@@ -68,22 +59,53 @@ static json_t *str_or_null(const char *s)
     return j ? j : json_null();
 }
 
-const Imageproc__Variant *gw_image_variant(const Imageproc__Image *img, const char *name)
+const Imageproc__Variant *gw_image_variant(const Imageproc__Image *img, ip_variant_kind kind)
 {
     for (size_t i = 0; i < img->n_variants; i++)
-        if (img->variants[i] && img->variants[i]->name && strcmp(img->variants[i]->name, name) == 0)
+        if (img->variants[i] && img->variants[i]->kind == kind)
             return img->variants[i];
     return NULL;
+}
+
+ip_variant_kind gw_list_default_variant(void)
+{
+    return ip_variants[0].kind;
 }
 
 static json_t *variant_url(const Imageproc__Variant *v)
 {
     if (!v || v->status != IMAGEPROC__VARIANT_STATUS__VARIANT_READY)
         return json_null();
-    char *u = gw_media_url(v->object_key);
+    char *u = ip_key_media_path(v->object_key);
     json_t *j = u ? json_string(u) : json_null();
     free(u);
     return j;
+}
+
+/* A variant's entry in `variants`; v NULL: requested, no row yet (pending). */
+static json_t *variant_json(const Imageproc__Variant *v)
+{
+    bool ready = v && v->status == IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
+    Imageproc__VariantStatus st = v ? v->status : IMAGEPROC__VARIANT_STATUS__VARIANT_PENDING;
+    json_t *vj = json_object();
+    json_object_set_new(vj, "status", json_string(gw_variant_status_name(st)));
+    json_object_set_new(vj, "url", variant_url(v));
+    json_object_set_new(vj, "width", ready ? json_integer(v->width) : json_null());
+    json_object_set_new(vj, "height", ready ? json_integer(v->height) : json_null());
+    json_object_set_new(vj, "size", ready ? json_integer(v->size_bytes) : json_null());
+    json_object_set_new(vj, "format", ready ? str_or_null(v->format) : json_null());
+    json_object_set_new(vj, "error", v ? str_or_null(v->error) : json_null());
+    return vj;
+}
+
+json_t *gw_variant_names_json(unsigned mask)
+{
+    ip_variant_kind kinds[IP_VARIANT_COUNT];
+    size_t n = ip_variant_mask_kinds(mask, kinds);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(ip_variant_name(kinds[i])));
+    return a;
 }
 
 json_t *gw_image_info_json(const Imageproc__Image *img)
@@ -100,52 +122,44 @@ json_t *gw_image_info_json(const Imageproc__Image *img)
     json_object_set_new(o, "width", json_integer(img->width));
     json_object_set_new(o, "height", json_integer(img->height));
     json_object_set_new(o, "error", str_or_null(img->error));
-    json_t *ops = json_array();
-    for (size_t i = 0; i < img->n_ops; i++)
-        json_array_append_new(ops, json_string(img->ops[i]));
-    json_object_set_new(o, "ops", ops);
+    unsigned requested = ip_variant_mask_of(img->requested, img->n_requested);
+    json_object_set_new(o, "ops", gw_variant_names_json(requested));
     json_t *vs = json_object();
     for (size_t i = 0; i < img->n_variants; i++) {
         const Imageproc__Variant *v = img->variants[i];
-        if (!v || !v->name || !*v->name)
-            continue;
-        bool ready = v->status == IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
-        json_t *vj = json_object();
-        json_object_set_new(vj, "status", json_string(gw_variant_status_name(v->status)));
-        json_object_set_new(vj, "url", variant_url(v));
-        json_object_set_new(vj, "width", ready ? json_integer(v->width) : json_null());
-        json_object_set_new(vj, "height", ready ? json_integer(v->height) : json_null());
-        json_object_set_new(vj, "size", ready ? json_integer(v->size_bytes) : json_null());
-        json_object_set_new(vj, "format", ready ? str_or_null(v->format) : json_null());
-        json_object_set_new(vj, "error", str_or_null(v->error));
-        json_object_set_new(vs, v->name, vj);
+        const char *name = v ? ip_variant_name(v->kind) : NULL;
+        if (name)
+            json_object_set_new(vs, name, variant_json(v));
     }
-    /* A requested op with no variant row yet is pending. */
-    for (size_t i = 0; i < img->n_ops; i++) {
-        if (json_object_get(vs, img->ops[i]))
-            continue;
-        json_t *vj = json_object();
-        json_object_set_new(vj, "status", json_string("pending"));
-        json_object_set_new(vj, "url", json_null());
-        json_object_set_new(vj, "width", json_null());
-        json_object_set_new(vj, "height", json_null());
-        json_object_set_new(vj, "size", json_null());
-        json_object_set_new(vj, "format", json_null());
-        json_object_set_new(vj, "error", json_null());
-        json_object_set_new(vs, img->ops[i], vj);
+    /* A requested variant with no row yet is pending. */
+    for (size_t i = 0; i < IP_VARIANT_COUNT; i++) {
+        const char *name = ip_variants[i].name;
+        if ((requested & ip_variant_bit(ip_variants[i].kind)) && !json_object_get(vs, name))
+            json_object_set_new(vs, name, variant_json(NULL));
     }
     json_object_set_new(o, "variants", vs);
     return o;
 }
 
-json_t *gw_image_item_json(const Imageproc__Image *img, const char *mode)
+json_t *gw_image_item_json(const Imageproc__Image *img, ip_variant_kind mode)
 {
     json_t *o = gw_image_info_json(img);
     if (!o)
         return NULL;
-    const char *name = (mode && *mode) ? mode : "thumbnail";
-    json_object_set_new(o, "url", variant_url(gw_image_variant(img, name)));
+    ip_variant_kind kind = mode != IP_VARIANT_NONE ? mode : gw_list_default_variant();
+    json_object_set_new(o, "url", variant_url(gw_image_variant(img, kind)));
     return o;
+}
+
+json_t *gw_config_json(unsigned default_ops, int64_t upload_max_bytes, int64_t pixel_limit)
+{
+    json_t *vs = json_array();
+    for (size_t i = 0; i < IP_VARIANT_COUNT; i++)
+        json_array_append_new(
+            vs, json_pack("{s:s,s:s}", "name", ip_variants[i].name, "title", ip_variants[i].title));
+    return json_pack("{s:o,s:o,s:I,s:I}", "variants", vs, "default_ops",
+                     gw_variant_names_json(default_ops), "upload_max_bytes",
+                     (json_int_t)upload_max_bytes, "pixel_limit", (json_int_t)pixel_limit);
 }
 
 char *gw_event_json(const Imageproc__StatusEvent *ev)
@@ -154,11 +168,11 @@ char *gw_event_json(const Imageproc__StatusEvent *ev)
     json_object_set_new(o, "id", json_string(ev->id ? ev->id : ""));
     json_object_set_new(o, "status",
                         json_string(ev->deleted ? "deleted" : gw_image_status_name(ev->status)));
-    json_object_set_new(o, "variant", str_or_null(ev->variant));
+    const char *variant = ip_variant_name(ev->variant_kind);
+    json_object_set_new(o, "variant", variant ? json_string(variant) : json_null());
     json_object_set_new(o, "variant_status",
-                        (ev->variant && *ev->variant)
-                            ? json_string(gw_variant_status_name(ev->variant_status))
-                            : json_null());
+                        variant ? json_string(gw_variant_status_name(ev->variant_status))
+                                : json_null());
     json_object_set_new(o, "at", gw_json_time(ev->at_us));
     json_object_set_new(o, "error", str_or_null(ev->error));
     json_object_set_new(o, "deleted", json_boolean(ev->deleted));

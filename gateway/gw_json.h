@@ -2,33 +2,44 @@
  *
  * Image info: id, status, created_at, updated_at (RFC 3339, microseconds),
  * filename, content_type, size, width, height, error (null when none), ops,
- * variants {name: {status, url, width, height, size, format, error}}. A
- * variant's url is its public address "/media/<id>/<variant>.<ext>" (nginx
- * serves /media/ from the bucket's v/ prefix), null until the variant is ready.
+ * variants {name: {status, url, width, height, size, format, error}}. Variant
+ * names are those of ip_variants.h. A variant's url is its public address
+ * (ip_key_media_path: "/media/<id>/<variant>.<ext>", which nginx serves from
+ * the bucket's public prefix), null until the variant is ready.
  */
 #ifndef GW_JSON_H
 #define GW_JSON_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "events.pb-c.h"
 #include "image.pb-c.h"
+#include "ip_variants.h"
 
 const char *gw_image_status_name(Imageproc__ImageStatus st);     /* "pending", ... */
 const char *gw_variant_status_name(Imageproc__VariantStatus st); /* "pending", ... */
 
-/* "/media/<id>/<name>.<ext>" for a key "v/<id>/<name>.<ext>"; owned; NULL when
- * the key is not a public variant key. */
-char *gw_media_url(const char *object_key);
+/* The variant of `kind` of img, or NULL. Borrowed from img. */
+const Imageproc__Variant *gw_image_variant(const Imageproc__Image *img, ip_variant_kind kind);
 
-/* The variant named `name` of img, or NULL. Borrowed from img. */
-const Imageproc__Variant *gw_image_variant(const Imageproc__Image *img, const char *name);
+/* The variant whose url a listing item carries when no mode is given: the
+ * first of the table (the thumbnail, the smallest). */
+ip_variant_kind gw_list_default_variant(void);
 
 /* New references (json_decref); NULL only when out of memory. */
 json_t *gw_image_info_json(const Imageproc__Image *img);
-/* A listing item: the info plus "url": the `mode` variant's (or, with mode NULL
- * or "", the thumbnail's) public url, null until ready. */
-json_t *gw_image_item_json(const Imageproc__Image *img, const char *mode);
+/* A listing item: the info plus "url": the `mode` variant's public url (with
+ * IP_VARIANT_NONE, gw_list_default_variant()'s), null until ready. */
+json_t *gw_image_item_json(const Imageproc__Image *img, ip_variant_kind mode);
+
+/* The names of the kinds in `mask`, canonical order, as a new JSON array. */
+json_t *gw_variant_names_json(unsigned mask);
+
+/* GET /config: {"variants":[{"name","title"}...] (every variant, canonical
+ * order), "default_ops":[names of default_ops], "upload_max_bytes",
+ * "pixel_limit"}. New reference; NULL only when out of memory. */
+json_t *gw_config_json(unsigned default_ops, int64_t upload_max_bytes, int64_t pixel_limit);
 
 /* The SSE data line for an event: {"id","status","variant","variant_status",
  * "at","error","deleted"}. Owned string. */

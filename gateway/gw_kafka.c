@@ -243,18 +243,17 @@ ip_status gw_kafka_produce(gw_kafka *k, const char *key, const void *value, size
     rd_kafka_resp_err_t err = w->err;
     pthread_mutex_unlock(&w->mu);
     waiter_unref(w);
+    ip_status st = IP_OK;
     if (!done) {
-        atomic_store(&k->failed_at_ms, ip_mono_ms());
         snprintf(errbuf, errlen, "kafka: no delivery report in time");
-        return IP_DEADLINE_EXCEEDED;
-    }
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        atomic_store(&k->failed_at_ms, ip_mono_ms());
+        st = IP_DEADLINE_EXCEEDED;
+    } else if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         snprintf(errbuf, errlen, "kafka delivery: %s", rd_kafka_err2str(err));
-        return IP_UNAVAILABLE;
+        st = IP_UNAVAILABLE;
     }
-    atomic_store(&k->failed_at_ms, 0);
-    return IP_OK;
+    /* Kafka down or slow: refuse uploads at once for a moment (see the header). */
+    atomic_store(&k->failed_at_ms, ip_status_is_transient(st) ? ip_mono_ms() : 0);
+    return st;
 }
 
 bool gw_kafka_recently_failed(gw_kafka *k)

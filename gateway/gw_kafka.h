@@ -22,9 +22,10 @@ void gw_kafka_free(gw_kafka *k);
 ip_status gw_kafka_produce(gw_kafka *k, const char *key, const void *value, size_t len,
                            char *errbuf, size_t errlen);
 
-/* False for a short while (2 s) after a produce was not acknowledged, so that
- * uploads during an outage are refused at once, before anything is stored,
- * instead of each waiting out the timeout; then one is let through again. */
+/* True for a short while (2 s) after a produce failed transiently (not
+ * acknowledged: ip_status_is_transient), so that uploads during an outage are
+ * refused at once, before anything is stored, instead of each waiting out the
+ * timeout; then one is let through again. */
 bool gw_kafka_recently_failed(gw_kafka *k);
 
 /* IP_OK when a broker answers a metadata request for the topic in time. */

@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "gw_multipart.h"
-#include "gw_test.h"
+#include "ip_testing.h"
 
 static const gw_mp_limits LIM = {.max_file_bytes = 1000, .max_header_bytes = 256, .max_parts = 4};
 
@@ -32,13 +32,13 @@ static void test_good_all_chunkings(void)
     for (size_t step = 0; step <= 40; step++) {
         gw_multipart *mp;
         gw_mp_result r = parse("XyZ", GOOD, strlen(GOOD), step, &mp);
-        CHECK(r == GW_MP_OK);
-        CHECK(gw_multipart_has_file(mp));
-        CHECK(strcmp(gw_multipart_filename(mp), "a.png") == 0);
-        CHECK(gw_multipart_ops(mp) && strcmp(gw_multipart_ops(mp), "thumbnail") == 0);
+        EXPECT(r == GW_MP_OK);
+        EXPECT(gw_multipart_has_file(mp));
+        EXPECT(strcmp(gw_multipart_filename(mp), "a.png") == 0);
+        EXPECT(gw_multipart_ops(mp) && strcmp(gw_multipart_ops(mp), "thumbnail") == 0);
         size_t len = 0;
         char *f = gw_multipart_take_file(mp, &len);
-        CHECK(f && len == 15 && memcmp(f, "PNG\r\n-XyZ-bytes", 15) == 0);
+        EXPECT(f && len == 15 && memcmp(f, "PNG\r\n-XyZ-bytes", 15) == 0);
         free(f);
         gw_multipart_free(mp);
     }
@@ -47,21 +47,21 @@ static void test_good_all_chunkings(void)
 static void test_boundary(void)
 {
     char b[GW_BOUNDARY_MAX + 1];
-    CHECK(gw_multipart_boundary("multipart/form-data; boundary=abc", b) == IP_OK &&
-          !strcmp(b, "abc"));
-    CHECK(gw_multipart_boundary("Multipart/Form-Data;boundary=\"a b\"", b) == IP_OK &&
-          !strcmp(b, "a b"));
-    CHECK(gw_multipart_boundary("multipart/form-data; charset=x; boundary=q1; x=y", b) == IP_OK &&
-          !strcmp(b, "q1"));
-    CHECK(gw_multipart_boundary("multipart/form-data", b) != IP_OK);
-    CHECK(gw_multipart_boundary("multipart/form-data; boundary=", b) != IP_OK);
-    CHECK(gw_multipart_boundary("multipart/form-data; boundary=\"unterminated", b) != IP_OK);
-    CHECK(gw_multipart_boundary("multipart/mixed; boundary=abc", b) != IP_OK);
-    CHECK(gw_multipart_boundary("image/png", b) != IP_OK);
-    CHECK(gw_multipart_boundary(NULL, b) != IP_OK);
+    EXPECT(gw_multipart_boundary("multipart/form-data; boundary=abc", b) == IP_OK &&
+           !strcmp(b, "abc"));
+    EXPECT(gw_multipart_boundary("Multipart/Form-Data;boundary=\"a b\"", b) == IP_OK &&
+           !strcmp(b, "a b"));
+    EXPECT(gw_multipart_boundary("multipart/form-data; charset=x; boundary=q1; x=y", b) == IP_OK &&
+           !strcmp(b, "q1"));
+    EXPECT(gw_multipart_boundary("multipart/form-data", b) != IP_OK);
+    EXPECT(gw_multipart_boundary("multipart/form-data; boundary=", b) != IP_OK);
+    EXPECT(gw_multipart_boundary("multipart/form-data; boundary=\"unterminated", b) != IP_OK);
+    EXPECT(gw_multipart_boundary("multipart/mixed; boundary=abc", b) != IP_OK);
+    EXPECT(gw_multipart_boundary("image/png", b) != IP_OK);
+    EXPECT(gw_multipart_boundary(NULL, b) != IP_OK);
     char longb[200] = "multipart/form-data; boundary=";
     memset(longb + strlen(longb), 'a', 100);
-    CHECK(gw_multipart_boundary(longb, b) != IP_OK);
+    EXPECT(gw_multipart_boundary(longb, b) != IP_OK);
 }
 
 static void expect_bad(const char *body, gw_mp_result want)
@@ -69,10 +69,10 @@ static void expect_bad(const char *body, gw_mp_result want)
     for (size_t step = 0; step <= 7; step += 7) {
         gw_multipart *mp;
         gw_mp_result r = parse("XyZ", body, strlen(body), step, &mp);
-        CHECK(r == want);
+        EXPECT(r == want);
         if (r != want)
             fprintf(stderr, "  body: %.60s... got %d (%s)\n", body, r, gw_multipart_error(mp));
-        CHECK(r == GW_MP_OK || gw_multipart_error(mp)[0] != '\0');
+        EXPECT(r == GW_MP_OK || gw_multipart_error(mp)[0] != '\0');
         gw_multipart_free(mp);
     }
 }
@@ -127,10 +127,10 @@ static void test_preamble_epilogue_and_no_file(void)
     const char *b = "preamble text\r\n--XyZ\r\nContent-Disposition: form-data; name=\"other\"\r\n"
                     "\r\nzzz\r\n--XyZ--\r\nepilogue";
     gw_multipart *mp;
-    CHECK(parse("XyZ", b, strlen(b), 3, &mp) == GW_MP_OK);
-    CHECK(!gw_multipart_has_file(mp));
+    EXPECT(parse("XyZ", b, strlen(b), 3, &mp) == GW_MP_OK);
+    EXPECT(!gw_multipart_has_file(mp));
     size_t len;
-    CHECK(gw_multipart_take_file(mp, &len) == NULL);
+    EXPECT(gw_multipart_take_file(mp, &len) == NULL);
     gw_multipart_free(mp);
 }
 
@@ -139,8 +139,8 @@ static void test_windows_filename(void)
     const char *b = "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; "
                     "filename=\"C:\\Users\\me\\p.png\"\r\n\r\nx\r\n--XyZ--";
     gw_multipart *mp;
-    CHECK(parse("XyZ", b, strlen(b), 0, &mp) == GW_MP_OK);
-    CHECK(strcmp(gw_multipart_filename(mp), "p.png") == 0);
+    EXPECT(parse("XyZ", b, strlen(b), 0, &mp) == GW_MP_OK);
+    EXPECT(strcmp(gw_multipart_filename(mp), "p.png") == 0);
     gw_multipart_free(mp);
 }
 
@@ -149,11 +149,11 @@ static void test_empty_file(void)
     const char *b = "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\"\r\n"
                     "\r\n\r\n--XyZ--";
     gw_multipart *mp;
-    CHECK(parse("XyZ", b, strlen(b), 0, &mp) == GW_MP_OK);
+    EXPECT(parse("XyZ", b, strlen(b), 0, &mp) == GW_MP_OK);
     size_t len = 99;
     char *f = gw_multipart_take_file(mp, &len);
-    CHECK(f && len == 0);
-    CHECK(strcmp(gw_multipart_filename(mp), "upload") == 0);
+    EXPECT(f && len == 0);
+    EXPECT(strcmp(gw_multipart_filename(mp), "upload") == 0);
     free(f);
     gw_multipart_free(mp);
 }
@@ -162,52 +162,50 @@ static void test_filename(void)
 {
     char *s;
     s = gw_filename_sanitize("../../etc/passwd", 16);
-    CHECK(!strcmp(s, "passwd"));
+    EXPECT(!strcmp(s, "passwd"));
     free(s);
     s = gw_filename_sanitize("C:\\x\\y.jpg", 10);
-    CHECK(!strcmp(s, "y.jpg"));
+    EXPECT(!strcmp(s, "y.jpg"));
     free(s);
     s = gw_filename_sanitize("..", 2);
-    CHECK(!strcmp(s, "upload"));
+    EXPECT(!strcmp(s, "upload"));
     free(s);
     s = gw_filename_sanitize("a/..", 4);
-    CHECK(!strcmp(s, "upload"));
+    EXPECT(!strcmp(s, "upload"));
     free(s);
     s = gw_filename_sanitize("b\xff\xfe.png", 7);
-    CHECK(!strcmp(s, "b\xef\xbf\xbd\xef\xbf\xbd.png"));
+    EXPECT(!strcmp(s, "b\xef\xbf\xbd\xef\xbf\xbd.png"));
     free(s);
     s = gw_filename_sanitize("caf\xc3\xa9.jpg", 9);
-    CHECK(!strcmp(s, "caf\xc3\xa9.jpg"));
+    EXPECT(!strcmp(s, "caf\xc3\xa9.jpg"));
     free(s);
     s = gw_filename_sanitize("\xed\xa0\x80x", 4); /* surrogate: invalid */
-    CHECK(!strcmp(s, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdx"));
+    EXPECT(!strcmp(s, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdx"));
     free(s);
     s = gw_filename_sanitize("a\x01\"b\n", 5);
-    CHECK(!strcmp(s, "ab"));
+    EXPECT(!strcmp(s, "ab"));
     free(s);
     char longname[600];
     memset(longname, 'a', sizeof longname);
     s = gw_filename_sanitize(longname, sizeof longname);
-    CHECK(strlen(s) == 255);
+    EXPECT(strlen(s) == 255);
     free(s);
     char euro[600];
     for (int i = 0; i < 200; i++)
         memcpy(euro + 3 * i, "\xe2\x82\xac", 3);
     s = gw_filename_sanitize(euro, 600);
-    CHECK(strlen(s) == 255);
+    EXPECT(strlen(s) == 255);
     free(s);
 }
 
-int main(void)
-{
-    static const gw_test_case tests[] = {
-        {"gateway.multipart.good_all_chunkings", test_good_all_chunkings},
-        {"gateway.multipart.boundary", test_boundary},
-        {"gateway.multipart.bad", test_bad},
-        {"gateway.multipart.preamble_epilogue", test_preamble_epilogue_and_no_file},
-        {"gateway.multipart.empty_file", test_empty_file},
-        {"gateway.multipart.windows_filename", test_windows_filename},
-        {"gateway.multipart.filename", test_filename},
-    };
-    return gw_test_run(tests, sizeof tests / sizeof tests[0]);
-}
+static const ip_test_case tests[] = {
+    IP_TEST(good_all_chunkings),
+    IP_TEST(boundary),
+    IP_TEST(bad),
+    IP_TEST(preamble_epilogue_and_no_file),
+    IP_TEST(empty_file),
+    IP_TEST(windows_filename),
+    IP_TEST(filename),
+};
+
+IP_TEST_MAIN(tests)

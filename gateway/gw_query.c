@@ -1,6 +1,9 @@
 /* gw_query.c — query parameters and ids: strict, and every error names its
  * parameter. Values are compared exactly (case matters: "Thumbnail" is not a
- * mode). Integers are plain decimal digits, no sign, no spaces. */
+ * mode). Integers are plain decimal digits, no sign, no spaces. Variant names
+ * are those of the table in ip_variants.h, and so are the lists of allowed
+ * names that the error sentences quote.
+ */
 #include "gw_query.h"
 
 #include <stdio.h>
@@ -9,7 +12,19 @@
 #include "ip_time.h"
 #include "ip_uuid.h"
 
-const char *const gw_op_names[3] = {"thumbnail", "resized", "watermarked"};
+/* "thumbnail, resized, watermarked": the variant names for an error sentence. */
+static const char *variant_names(char *buf, size_t n)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < IP_VARIANT_COUNT && len < n; i++) {
+        int w = snprintf(buf + len, n - len, "%s%s", i ? ", " : "", ip_variants[i].name);
+        if (w < 0)
+            break;
+        len += (size_t)w;
+    }
+    return buf;
+}
 
 static int hexval(char c)
 {
@@ -99,36 +114,16 @@ static ip_status find1(const gw_kv *kv, size_t n, const char *key, const char **
 
 ip_status gw_ops_parse(const char *s, unsigned *mask, char *detail, size_t dlen)
 {
-    *mask = 0;
-    const char *p = s;
-    for (;;) {
-        const char *c = strchr(p, ',');
-        size_t len = c ? (size_t)(c - p) : strlen(p);
-        unsigned bit = 0;
-        for (int i = 0; i < 3; i++)
-            if (strlen(gw_op_names[i]) == len && strncmp(p, gw_op_names[i], len) == 0)
-                bit = 1u << i;
-        if (!bit) {
-            snprintf(detail, dlen,
-                     "ops must be a comma-separated list of thumbnail, resized, watermarked "
-                     "(got \"%.40s\")",
-                     s);
-            return IP_INVALID_ARGUMENT;
-        }
-        *mask |= bit;
-        if (!c)
-            break;
-        p = c + 1;
+    /* The shared parser takes "" as the empty set; here an ops given empty is
+     * a mistake (leave it out to get the default). */
+    if (ip_variant_mask_parse(s, mask, NULL) != IP_OK || *mask == 0) {
+        char names[IP_VARIANT_LIST_MAX * 2];
+        snprintf(detail, dlen, "ops must be a comma-separated list of %s (got \"%.40s\")",
+                 variant_names(names, sizeof names), s);
+        *mask = 0;
+        return IP_INVALID_ARGUMENT;
     }
     return IP_OK;
-}
-
-static bool is_mode(const char *s)
-{
-    for (int i = 0; i < 3; i++)
-        if (strcmp(s, gw_op_names[i]) == 0)
-            return true;
-    return false;
 }
 
 ip_status gw_query_list(const gw_kv *kv, size_t n, gw_list_query *out, const char **param,
@@ -159,10 +154,12 @@ ip_status gw_query_list(const gw_kv *kv, size_t n, gw_list_query *out, const cha
         out->limit = v;
     }
     if (mode) {
-        if (!is_mode(mode))
-            return bad(param, "mode", detail, dlen,
-                       "mode must be one of thumbnail, resized, watermarked");
-        snprintf(out->mode, sizeof out->mode, "%s", mode);
+        out->mode = ip_variant_parse(mode, strlen(mode));
+        if (out->mode == IP_VARIANT_NONE) {
+            char names[IP_VARIANT_LIST_MAX * 2], m[160];
+            snprintf(m, sizeof m, "mode must be one of %s", variant_names(names, sizeof names));
+            return bad(param, "mode", detail, dlen, m);
+        }
     }
     if (lc && !li)
         return bad(param, "last_id", detail, dlen,
@@ -188,24 +185,26 @@ ip_status gw_query_list(const gw_kv *kv, size_t n, gw_list_query *out, const cha
     return IP_OK;
 }
 
-ip_status gw_query_variant(const gw_kv *kv, size_t n, const char **variant, const char **param,
+ip_status gw_query_variant(const gw_kv *kv, size_t n, gw_variant_choice *out, const char **param,
                            char *detail, size_t dlen)
 {
     const char *v;
-    *variant = NULL;
+    out->original = false;
+    out->kind = IP_VARIANT_NONE;
     ip_status st = find1(kv, n, "variant", &v, param, detail, dlen);
-    if (st != IP_OK)
+    if (st != IP_OK || !v)
         return st;
-    if (!v)
+    if (strcmp(v, "original") == 0) {
+        out->original = true;
         return IP_OK;
-    static const char *const names[4] = {"thumbnail", "resized", "watermarked", "original"};
-    for (int i = 0; i < 4; i++)
-        if (strcmp(v, names[i]) == 0) {
-            *variant = names[i];
-            return IP_OK;
-        }
-    return bad(param, "variant", detail, dlen,
-               "variant must be one of thumbnail, resized, watermarked, original");
+    }
+    out->kind = ip_variant_parse(v, strlen(v));
+    if (out->kind != IP_VARIANT_NONE)
+        return IP_OK;
+    char names[IP_VARIANT_LIST_MAX * 2], m[160];
+    snprintf(m, sizeof m, "variant must be one of %s, original",
+             variant_names(names, sizeof names));
+    return bad(param, "variant", detail, dlen, m);
 }
 
 ip_status gw_query_events(const gw_kv *kv, size_t n, gw_events_query *out, const char **param,

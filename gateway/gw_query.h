@@ -14,23 +14,26 @@
 #include <stdint.h>
 
 #include "ip_status.h"
+#include "ip_variants.h"
 
 typedef struct gw_kv {
     const char *key;
     const char *value; /* "" for a key without '=' */
 } gw_kv;
 
-/* Variant/op bits, in canonical order. */
-enum { GW_OP_THUMBNAIL = 1, GW_OP_RESIZED = 2, GW_OP_WATERMARKED = 4, GW_OP_ALL = 7 };
-extern const char *const gw_op_names[3]; /* "thumbnail", "resized", "watermarked" */
-
 typedef struct gw_list_query {
     bool has_cursor;
     int64_t last_created_at_us;
     char last_id[37];
-    char mode[16]; /* "" = none */
-    int limit;     /* 1..100, default 24 */
+    ip_variant_kind mode; /* IP_VARIANT_NONE: every image, url is the listing's default */
+    int limit;            /* 1..100, default 24 */
 } gw_list_query;
+
+/* What GET /image/{id}?variant= asks for. */
+typedef struct gw_variant_choice {
+    bool original;        /* variant=original: the uploaded bytes */
+    ip_variant_kind kind; /* a variant by name; IP_VARIANT_NONE: the default one */
+} gw_variant_choice;
 
 #define GW_MAX_EVENT_IDS 32
 
@@ -45,17 +48,18 @@ typedef struct gw_events_query {
  * target and any caller without a decoded list.) */
 int gw_query_split(char *qs, gw_kv *out, int max);
 
-/* Parses `ops` ("thumbnail,resized"): a mask of GW_OP_*; duplicates allowed,
- * empty items and unknown names are errors. */
+/* Parses `ops` ("thumbnail,resized", names from ip_variants.h) into a mask of
+ * ip_variant_bit(kind); duplicates allowed. An empty text, empty items and
+ * unknown names are IP_INVALID_ARGUMENT with a sentence in `detail`. */
 ip_status gw_ops_parse(const char *s, unsigned *mask, char *detail, size_t dlen);
 
 /* GET /images: last_created_at, last_id (both or neither), mode, limit. */
 ip_status gw_query_list(const gw_kv *kv, size_t n, gw_list_query *out, const char **param,
                         char *detail, size_t dlen);
 
-/* GET /image/{id}: variant = thumbnail|resized|watermarked|original; *variant
- * is NULL when absent, else a static name. */
-ip_status gw_query_variant(const gw_kv *kv, size_t n, const char **variant, const char **param,
+/* GET /image/{id}: variant = a variant's name or "original"; absent leaves
+ * out->kind IP_VARIANT_NONE and out->original false. */
+ip_status gw_query_variant(const gw_kv *kv, size_t n, gw_variant_choice *out, const char **param,
                            char *detail, size_t dlen);
 
 /* GET /events: id (repeatable, each may be a comma list of UUIDs). */

@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "gw_query.h"
-#include "gw_test.h"
+#include "ip_testing.h"
 
 static ip_status list(const char *qs, gw_list_query *q, const char **param)
 {
@@ -21,87 +21,99 @@ static void test_list(void)
 {
     gw_list_query q;
     const char *p;
-    CHECK(list("", &q, &p) == IP_OK && q.limit == 24 && !q.has_cursor && !q.mode[0]);
-    CHECK(list("limit=100&mode=resized", &q, &p) == IP_OK && q.limit == 100 &&
-          !strcmp(q.mode, "resized"));
-    CHECK(list("limit=1", &q, &p) == IP_OK && q.limit == 1);
+    EXPECT(list("", &q, &p) == IP_OK && q.limit == 24 && !q.has_cursor &&
+           q.mode == IP_VARIANT_NONE);
+    EXPECT(list("limit=100&mode=resized", &q, &p) == IP_OK && q.limit == 100 &&
+           q.mode == IP_VARIANT_RESIZED);
+    EXPECT(list("limit=1", &q, &p) == IP_OK && q.limit == 1);
     const char *bad_limits[] = {"limit=0",     "limit=101",  "limit=-1",
                                 "limit=abc",   "limit=",     "limit=1e2",
                                 "limit=%2010", "limit=0100", "limit=1&limit=2"};
     for (size_t i = 0; i < sizeof bad_limits / sizeof *bad_limits; i++)
-        CHECK(list(bad_limits[i], &q, &p) == IP_INVALID_ARGUMENT && p && !strcmp(p, "limit"));
-    CHECK(list("mode=Thumbnail", &q, &p) == IP_INVALID_ARGUMENT && !strcmp(p, "mode"));
-    CHECK(list("mode=", &q, &p) == IP_INVALID_ARGUMENT && !strcmp(p, "mode"));
-    CHECK(list("mode=original", &q, &p) == IP_INVALID_ARGUMENT && !strcmp(p, "mode"));
-    CHECK(list("last_created_at=2026-01-02T03:04:05.123456Z&last_id="
-               "0190F2A4-5B6C-7D8E-9F00-112233445566",
-               &q, &p) == IP_OK &&
-          q.has_cursor && !strcmp(q.last_id, "0190f2a4-5b6c-7d8e-9f00-112233445566") &&
-          q.last_created_at_us % 1000000 == 123456);
-    CHECK(list("last_created_at=2026-01-02T03:04:05Z", &q, &p) == IP_INVALID_ARGUMENT &&
-          !strcmp(p, "last_id"));
-    CHECK(list("last_id=0190f2a4-5b6c-7d8e-9f00-112233445566", &q, &p) == IP_INVALID_ARGUMENT &&
-          !strcmp(p, "last_created_at"));
-    CHECK(list("last_created_at=yesterday&last_id=0190f2a4-5b6c-7d8e-9f00-112233445566", &q, &p) ==
-              IP_INVALID_ARGUMENT &&
-          !strcmp(p, "last_created_at"));
-    CHECK(list("last_created_at=2026-01-02T03:04:05Z&last_id=nope", &q, &p) ==
-              IP_INVALID_ARGUMENT &&
-          !strcmp(p, "last_id"));
-    CHECK(list("unknown=1&limit=5", &q, &p) == IP_OK && q.limit == 5);
+        EXPECT(list(bad_limits[i], &q, &p) == IP_INVALID_ARGUMENT && p && !strcmp(p, "limit"));
+    EXPECT(list("mode=Thumbnail", &q, &p) == IP_INVALID_ARGUMENT && !strcmp(p, "mode"));
+    EXPECT(list("mode=", &q, &p) == IP_INVALID_ARGUMENT && !strcmp(p, "mode"));
+    EXPECT(list("mode=original", &q, &p) == IP_INVALID_ARGUMENT && !strcmp(p, "mode"));
+    EXPECT(list("last_created_at=2026-01-02T03:04:05.123456Z&last_id="
+                "0190F2A4-5B6C-7D8E-9F00-112233445566",
+                &q, &p) == IP_OK &&
+           q.has_cursor && !strcmp(q.last_id, "0190f2a4-5b6c-7d8e-9f00-112233445566") &&
+           q.last_created_at_us % 1000000 == 123456);
+    EXPECT(list("last_created_at=2026-01-02T03:04:05Z", &q, &p) == IP_INVALID_ARGUMENT &&
+           !strcmp(p, "last_id"));
+    EXPECT(list("last_id=0190f2a4-5b6c-7d8e-9f00-112233445566", &q, &p) == IP_INVALID_ARGUMENT &&
+           !strcmp(p, "last_created_at"));
+    EXPECT(list("last_created_at=yesterday&last_id=0190f2a4-5b6c-7d8e-9f00-112233445566", &q, &p) ==
+               IP_INVALID_ARGUMENT &&
+           !strcmp(p, "last_created_at"));
+    EXPECT(list("last_created_at=2026-01-02T03:04:05Z&last_id=nope", &q, &p) ==
+               IP_INVALID_ARGUMENT &&
+           !strcmp(p, "last_id"));
+    EXPECT(list("unknown=1&limit=5", &q, &p) == IP_OK && q.limit == 5);
 }
 
 static void test_ops(void)
 {
     unsigned m;
     char d[256];
-    CHECK(gw_ops_parse("thumbnail", &m, d, sizeof d) == IP_OK && m == GW_OP_THUMBNAIL);
-    CHECK(gw_ops_parse("watermarked,thumbnail,thumbnail", &m, d, sizeof d) == IP_OK &&
-          m == (GW_OP_THUMBNAIL | GW_OP_WATERMARKED));
-    CHECK(gw_ops_parse("thumbnail,resized,watermarked", &m, d, sizeof d) == IP_OK && m == 7);
-    CHECK(gw_ops_parse("", &m, d, sizeof d) == IP_INVALID_ARGUMENT);
-    CHECK(gw_ops_parse("thumbnail,", &m, d, sizeof d) == IP_INVALID_ARGUMENT);
-    CHECK(gw_ops_parse("blur", &m, d, sizeof d) == IP_INVALID_ARGUMENT);
-    CHECK(gw_ops_parse("thumbnail, resized", &m, d, sizeof d) == IP_INVALID_ARGUMENT);
+    EXPECT(gw_ops_parse("thumbnail", &m, d, sizeof d) == IP_OK &&
+           m == ip_variant_bit(IP_VARIANT_THUMBNAIL));
+    EXPECT(gw_ops_parse("watermarked,thumbnail,thumbnail", &m, d, sizeof d) == IP_OK &&
+           m == (ip_variant_bit(IP_VARIANT_THUMBNAIL) | ip_variant_bit(IP_VARIANT_WATERMARKED)));
+    EXPECT(gw_ops_parse("thumbnail,resized,watermarked", &m, d, sizeof d) == IP_OK &&
+           m == IP_VARIANT_MASK_ALL);
+    EXPECT(gw_ops_parse("", &m, d, sizeof d) == IP_INVALID_ARGUMENT);
+    /* The sentence lists the names the table knows. */
+    EXPECT(gw_ops_parse("blur", &m, d, sizeof d) == IP_INVALID_ARGUMENT);
+    EXPECT_EQ_STR(d, "ops must be a comma-separated list of thumbnail, resized, watermarked "
+                     "(got \"blur\")");
+    EXPECT(gw_ops_parse("thumbnail,", &m, d, sizeof d) == IP_INVALID_ARGUMENT);
+    EXPECT(gw_ops_parse("blur", &m, d, sizeof d) == IP_INVALID_ARGUMENT);
+    EXPECT(gw_ops_parse("thumbnail, resized", &m, d, sizeof d) == IP_INVALID_ARGUMENT);
 }
 
 static void test_variant_events_split(void)
 {
     gw_kv kv[4];
-    const char *v, *p;
+    gw_variant_choice v;
+    const char *p;
     char d[256];
     kv[0] = (gw_kv){"variant", "original"};
-    CHECK(gw_query_variant(kv, 1, &v, &p, d, sizeof d) == IP_OK && !strcmp(v, "original"));
+    EXPECT(gw_query_variant(kv, 1, &v, &p, d, sizeof d) == IP_OK && v.original &&
+           v.kind == IP_VARIANT_NONE);
+    kv[0] = (gw_kv){"variant", "watermarked"};
+    EXPECT(gw_query_variant(kv, 1, &v, &p, d, sizeof d) == IP_OK && !v.original &&
+           v.kind == IP_VARIANT_WATERMARKED);
     kv[0] = (gw_kv){"variant", "big"};
-    CHECK(gw_query_variant(kv, 1, &v, &p, d, sizeof d) == IP_INVALID_ARGUMENT &&
-          !strcmp(p, "variant"));
-    CHECK(gw_query_variant(kv, 0, &v, &p, d, sizeof d) == IP_OK && v == NULL);
+    EXPECT(gw_query_variant(kv, 1, &v, &p, d, sizeof d) == IP_INVALID_ARGUMENT &&
+           !strcmp(p, "variant"));
+    EXPECT_EQ_STR(d, "variant must be one of thumbnail, resized, watermarked, original");
+    EXPECT(gw_query_variant(kv, 0, &v, &p, d, sizeof d) == IP_OK && !v.original &&
+           v.kind == IP_VARIANT_NONE);
     gw_events_query e;
     kv[0] =
         (gw_kv){"id", "0190f2a4-5b6c-7d8e-9f00-112233445566,0190f2a4-5b6c-7d8e-9f00-112233445567"};
     kv[1] = (gw_kv){"id", "0190f2a4-5b6c-7d8e-9f00-112233445568"};
-    CHECK(gw_query_events(kv, 2, &e, &p, d, sizeof d) == IP_OK && e.nids == 3);
+    EXPECT(gw_query_events(kv, 2, &e, &p, d, sizeof d) == IP_OK && e.nids == 3);
     kv[1] = (gw_kv){"id", "x"};
-    CHECK(gw_query_events(kv, 2, &e, &p, d, sizeof d) == IP_INVALID_ARGUMENT && !strcmp(p, "id"));
+    EXPECT(gw_query_events(kv, 2, &e, &p, d, sizeof d) == IP_INVALID_ARGUMENT && !strcmp(p, "id"));
     kv[0] = (gw_kv){"id", ""};
-    CHECK(gw_query_events(kv, 1, &e, &p, d, sizeof d) == IP_INVALID_ARGUMENT);
+    EXPECT(gw_query_events(kv, 1, &e, &p, d, sizeof d) == IP_INVALID_ARGUMENT);
     char qs[] = "a=1&b=%41%42&c&&d=x+y&e=%zz";
     gw_kv out[8];
-    CHECK(gw_query_split(qs, out, 8) == -1);
+    EXPECT(gw_query_split(qs, out, 8) == -1);
     char qs2[] = "a=1&b=%41%42&c&&d=x+y";
     int n = gw_query_split(qs2, out, 8);
-    CHECK(n == 4 && !strcmp(out[1].value, "AB") && !strcmp(out[2].key, "c") &&
-          !strcmp(out[2].value, "") && !strcmp(out[3].value, "x y"));
+    EXPECT(n == 4 && !strcmp(out[1].value, "AB") && !strcmp(out[2].key, "c") &&
+           !strcmp(out[2].value, "") && !strcmp(out[3].value, "x y"));
     char qs3[] = "a&b&c";
-    CHECK(gw_query_split(qs3, out, 2) == -1);
+    EXPECT(gw_query_split(qs3, out, 2) == -1);
 }
 
-int main(void)
-{
-    static const gw_test_case tests[] = {
-        {"gateway.query.list", test_list},
-        {"gateway.query.ops", test_ops},
-        {"gateway.query.variant_events_split", test_variant_events_split},
-    };
-    return gw_test_run(tests, sizeof tests / sizeof tests[0]);
-}
+static const ip_test_case tests[] = {
+    IP_TEST(list),
+    IP_TEST(ops),
+    IP_TEST(variant_events_split),
+};
+
+IP_TEST_MAIN(tests)

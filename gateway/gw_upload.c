@@ -23,13 +23,12 @@
 #include <string.h>
 
 #include "gw_kafka.h"
-#include "gw_query.h"
+#include "ip_keys.h"
 #include "ip_log.h"
+#include "ip_rpc_stubs.h"
 #include "ip_time.h"
 #include "ip_uuid.h"
 #include "job.pb-c.h"
-#include "metadata.pb-c.h"
-#include "storage.pb-c.h"
 
 static void sha256_hex(const void *data, size_t len, char out[65])
 {
@@ -40,17 +39,23 @@ static void sha256_hex(const void *data, size_t len, char out[65])
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-static ip_status enqueue(gw_app *app, const char *id, const char *content_type, char **ops,
-                         size_t nops, int attempt, int64_t *enqueued_at, char *err, size_t errlen)
+/* Produces the ProcessJob of image `id` and waits for Kafka's acknowledgement;
+ * *enqueued_at is when the wait ended. */
+static ip_status enqueue(gw_app *app, const char *id, const char *content_type,
+                         const ip_variant_kind *kinds, size_t nkinds, int attempt,
+                         int64_t *enqueued_at, char *err, size_t errlen)
 {
-    char key[48];
-    snprintf(key, sizeof key, "o/%s", id);
+    char key[IP_KEY_MAX];
+    if (ip_key_original(key, id) != IP_OK) {
+        snprintf(err, errlen, "image id %.64s makes no object key", id);
+        return IP_INVALID_ARGUMENT;
+    }
     Imageproc__ProcessJob job = IMAGEPROC__PROCESS_JOB__INIT;
     job.id = (char *)id;
     job.original_key = key;
     job.content_type = (char *)content_type;
-    job.ops = ops;
-    job.n_ops = nops;
+    job.requested = (Imageproc__VariantKind *)kinds;
+    job.n_requested = nkinds;
     job.attempt = attempt;
     job.enqueued_at_us = ip_now_us();
     size_t n = imageproc__process_job__get_packed_size(&job);
@@ -69,98 +74,102 @@ static ip_status mark_enqueued(gw_app *app, const char *id, int64_t at, char *er
     Imageproc__MarkEnqueuedRequest rq = IMAGEPROC__MARK_ENQUEUED_REQUEST__INIT;
     rq.id = (char *)id;
     rq.enqueued_at_us = at;
-    ProtobufCMessage *out = NULL;
-    ip_status st = ip_rpc_invoke(app->meta, "MarkEnqueued", &rq.base, &out, NULL, err, errlen);
+    Imageproc__MarkEnqueuedReply *out = NULL;
+    ip_status st = ip_metadata_mark_enqueued(app->meta, &rq, &out, NULL, err, errlen);
     if (out)
-        protobuf_c_message_free_unpacked(out, NULL);
+        imageproc__mark_enqueued_reply__free_unpacked(out, NULL);
     return st;
 }
 
-/* Best effort: removes o/<id> and anything under v/<id>/. */
-static ip_status delete_objects(gw_app *app, const char *id)
+ip_status gw_purge_objects(gw_app *app, const char *id, char *const *keys, size_t n, char *err,
+                           size_t errlen)
 {
-    char okey[48], prefix[48], err[256];
-    snprintf(okey, sizeof okey, "o/%s", id);
-    snprintf(prefix, sizeof prefix, "v/%s/", id);
-    char *keys[1] = {okey};
+    char okey[IP_KEY_MAX], prefix[IP_KEY_MAX];
+    if (ip_key_original(okey, id) != IP_OK || ip_key_variant_prefix(prefix, id) != IP_OK) {
+        snprintf(err, errlen, "image id %.64s makes no object key", id);
+        return IP_INVALID_ARGUMENT;
+    }
+    char **all = calloc(n + 1, sizeof *all);
+    if (!all) {
+        snprintf(err, errlen, "out of memory");
+        return IP_RESOURCE_EXHAUSTED;
+    }
+    for (size_t i = 0; i < n; i++)
+        all[i] = keys[i];
+    all[n] = okey;
     Imageproc__DeleteObjectsRequest rq = IMAGEPROC__DELETE_OBJECTS_REQUEST__INIT;
-    rq.keys = keys;
-    rq.n_keys = 1;
+    rq.keys = all;
+    rq.n_keys = n + 1;
     rq.prefix = prefix;
-    ProtobufCMessage *out = NULL;
-    ip_status st = ip_rpc_invoke(app->stor, "DeleteObjects", &rq.base, &out, NULL, err, sizeof err);
+    Imageproc__DeleteObjectsReply *out = NULL;
+    ip_status st = ip_storage_delete_objects(app->stor, &rq, &out, NULL, err, errlen);
     if (out)
-        protobuf_c_message_free_unpacked(out, NULL);
+        imageproc__delete_objects_reply__free_unpacked(out, NULL);
+    free(all);
     return st;
 }
 
+/* Best effort: removes the row (when `row`) and the objects of `id`. */
 static void undo(gw_app *app, const char *id, bool row)
 {
     ip_status st1 = IP_OK, st2;
-    char err[256] = "";
+    char err[256] = "", err2[256] = "";
     if (row) {
         Imageproc__DeleteImageRequest rq = IMAGEPROC__DELETE_IMAGE_REQUEST__INIT;
         rq.id = (char *)id;
-        ProtobufCMessage *out = NULL;
-        st1 = ip_rpc_invoke(app->meta, "DeleteImage", &rq.base, &out, NULL, err, sizeof err);
+        Imageproc__DeleteImageReply *out = NULL;
+        st1 = ip_metadata_delete_image(app->meta, &rq, &out, NULL, err, sizeof err);
         if (out)
-            protobuf_c_message_free_unpacked(out, NULL);
+            imageproc__delete_image_reply__free_unpacked(out, NULL);
         if (st1 == IP_NOT_FOUND)
             st1 = IP_OK;
     }
-    st2 = delete_objects(app, id);
+    st2 = gw_purge_objects(app, id, NULL, 0, err2, sizeof err2);
     bool ok = st1 == IP_OK && st2 == IP_OK;
     ip_metric_add(app->m.undo, ok ? "done" : "failed", 1);
     ip_log(ok ? IP_LOG_INFO : IP_LOG_ERROR, ok ? "upload.undone" : "upload.undo_failed",
            IP_LS("image_id", id), IP_LS("row", ip_strerror(st1)),
-           IP_LS("objects", ip_strerror(st2)), IP_LS("err", err));
+           IP_LS("objects", ip_strerror(st2)), IP_LS("err", err[0] ? err : err2));
 }
 
-ip_status gw_upload_store(gw_app *app, const gw_upload_in *in, gw_upload_out *out, char *detail,
-                          size_t dlen)
+/* A step failed: undo what was written (the row too when `row`) and say which
+ * dependency failed, and why, in `detail`. */
+static ip_status store_failed(gw_app *app, const char *id, bool row, const char *what,
+                              const char *why, char *detail, size_t dlen)
 {
-    char err[256] = "";
-    ip_status st;
-    ip_uuid_v7_str(out->id);
-    out->created_at_us = ip_now_us();
-    const char *id = out->id;
-    char okey[48];
-    snprintf(okey, sizeof okey, "o/%s", id);
+    snprintf(detail, dlen, "%s is not available (%s); try again later", what, why);
+    undo(app, id, row);
+    return IP_UNAVAILABLE;
+}
 
-    char *ops[3];
-    size_t nops = 0;
-    for (int i = 0; i < 3; i++)
-        if (in->ops & (1u << i))
-            ops[nops++] = (char *)gw_op_names[i];
-
+/* Step 1: PutObject o/<id>, with the SHA-256 that the row keeps too. */
+static ip_status put_original(gw_app *app, const gw_upload_in *in, const char *id, const char *okey,
+                              const char *sha, char *err, size_t errlen)
+{
     Imageproc__PutObjectRequest put = IMAGEPROC__PUT_OBJECT_REQUEST__INIT;
-    put.key = okey;
+    put.key = (char *)okey;
     put.data.data = (uint8_t *)in->data;
     put.data.len = in->len;
     put.content_type = (char *)in->content_type;
     /* The digest stored with the row doubles as the PUT's payload hash:
      * storage-svc does not hash the bytes again, and S3 checks them against it. */
-    char sha[65];
-    int64_t t0 = ip_mono_us();
-    sha256_hex(in->data, in->len, sha);
-    put.content_sha256 = sha;
-    ProtobufCMessage *reply = NULL;
-    st = ip_rpc_invoke(app->stor, "PutObject", &put.base, &reply, NULL, err, sizeof err);
+    put.content_sha256 = (char *)sha;
+    Imageproc__PutObjectReply *reply = NULL;
+    ip_status st = ip_storage_put_object(app->stor, &put, &reply, NULL, err, errlen);
     if (reply)
-        protobuf_c_message_free_unpacked(reply, NULL);
-    reply = NULL;
-    if (st != IP_OK) {
-        snprintf(detail, dlen, "object storage is not available (%s); try again later",
-                 ip_strerror(st));
+        imageproc__put_object_reply__free_unpacked(reply, NULL);
+    if (st != IP_OK)
         ip_log(IP_LOG_WARN, "upload.put_failed", IP_LS("image_id", id), IP_LS("err", err));
-        undo(app, id, false);
-        return IP_UNAVAILABLE;
-    }
+    return st;
+}
 
-    int64_t t1 = ip_mono_us();
-    out->put_us = t1 - t0;
+/* Step 2: CreateImage, status pending; out->created_at_us becomes the row's. */
+static ip_status create_row(gw_app *app, const gw_upload_in *in, const char *okey, const char *sha,
+                            const ip_variant_kind *kinds, size_t nkinds, gw_upload_out *out,
+                            char *err, size_t errlen)
+{
     Imageproc__Image img = IMAGEPROC__IMAGE__INIT;
-    img.id = (char *)id;
+    img.id = out->id;
     img.created_at_us = out->created_at_us;
     img.updated_at_us = out->created_at_us;
     img.filename = (char *)(in->filename ? in->filename : "");
@@ -168,40 +177,53 @@ ip_status gw_upload_store(gw_app *app, const gw_upload_in *in, gw_upload_out *ou
     img.size_bytes = (int64_t)in->len;
     img.width = in->width;
     img.height = in->height;
-    img.sha256 = sha;
-    img.ops = ops;
-    img.n_ops = nops;
+    img.sha256 = (char *)sha;
+    img.requested = (Imageproc__VariantKind *)kinds;
+    img.n_requested = nkinds;
     img.status = IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING;
-    img.original_key = okey;
+    img.original_key = (char *)okey;
     Imageproc__CreateImageRequest cr = IMAGEPROC__CREATE_IMAGE_REQUEST__INIT;
     cr.image = &img;
-    st = ip_rpc_invoke(app->meta, "CreateImage", &cr.base, &reply, NULL, err, sizeof err);
-    if (st == IP_OK && reply) {
-        Imageproc__CreateImageReply *crr = (Imageproc__CreateImageReply *)reply;
-        if (crr->image && crr->image->created_at_us)
-            out->created_at_us = crr->image->created_at_us;
-    }
+    Imageproc__CreateImageReply *reply = NULL;
+    ip_status st = ip_metadata_create_image(app->meta, &cr, &reply, NULL, err, errlen);
+    if (st == IP_OK && reply->image && reply->image->created_at_us)
+        out->created_at_us = reply->image->created_at_us;
     if (reply)
-        protobuf_c_message_free_unpacked(reply, NULL);
-    reply = NULL;
-    if (st != IP_OK) {
-        snprintf(detail, dlen, "the metadata service is not available (%s); try again later",
-                 ip_strerror(st));
-        ip_log(IP_LOG_WARN, "upload.create_failed", IP_LS("image_id", id), IP_LS("err", err));
-        /* A create that timed out may still have committed: delete the row too. */
-        undo(app, id, true);
-        return IP_UNAVAILABLE;
-    }
+        imageproc__create_image_reply__free_unpacked(reply, NULL);
+    if (st != IP_OK)
+        ip_log(IP_LOG_WARN, "upload.create_failed", IP_LS("image_id", out->id), IP_LS("err", err));
+    return st;
+}
 
+ip_status gw_upload_store(gw_app *app, const gw_upload_in *in, gw_upload_out *out, char *detail,
+                          size_t dlen)
+{
+    char err[256] = "", okey[IP_KEY_MAX], sha[65];
+    ip_variant_kind kinds[IP_VARIANT_COUNT];
+    size_t nkinds = ip_variant_mask_kinds(in->ops, kinds);
+    ip_uuid_v7_str(out->id);
+    out->created_at_us = ip_now_us();
+    const char *id = out->id;
+    if (ip_key_original(okey, id) != IP_OK)
+        return IP_INTERNAL;
+
+    int64_t t0 = ip_mono_us();
+    sha256_hex(in->data, in->len, sha);
+    ip_status st = put_original(app, in, id, okey, sha, err, sizeof err);
+    if (st != IP_OK)
+        return store_failed(app, id, false, "object storage", ip_strerror(st), detail, dlen);
+    int64_t t1 = ip_mono_us();
+    out->put_us = t1 - t0;
+    st = create_row(app, in, okey, sha, kinds, nkinds, out, err, sizeof err);
+    if (st != IP_OK) /* one that timed out may still have committed: delete the row too */
+        return store_failed(app, id, true, "the metadata service", ip_strerror(st), detail, dlen);
     int64_t t2 = ip_mono_us();
     out->create_us = t2 - t1;
     int64_t enq_at = 0;
-    st = enqueue(app, id, in->content_type, ops, nops, 1, &enq_at, err, sizeof err);
+    st = enqueue(app, id, in->content_type, kinds, nkinds, 1, &enq_at, err, sizeof err);
     if (st != IP_OK) {
-        snprintf(detail, dlen, "the job queue is not available (%s); try again later", err);
         ip_log(IP_LOG_WARN, "upload.enqueue_failed", IP_LS("image_id", id), IP_LS("err", err));
-        undo(app, id, true);
-        return IP_UNAVAILABLE;
+        return store_failed(app, id, true, "the job queue", err, detail, dlen);
     }
     int64_t t3 = ip_mono_us();
     out->enqueue_us = t3 - t2;
@@ -220,27 +242,29 @@ ip_status gw_sweep_once(gw_app *app, int *requeued)
     Imageproc__ListStaleRequest rq = IMAGEPROC__LIST_STALE_REQUEST__INIT;
     rq.older_than_us = app->cfg.sweep_age_ms * 1000;
     rq.limit = 100;
-    ProtobufCMessage *out = NULL;
-    ip_status st = ip_rpc_invoke(app->meta, "ListStale", &rq.base, &out, NULL, err, sizeof err);
+    Imageproc__ListStaleReply *r = NULL;
+    ip_status st = ip_metadata_list_stale(app->meta, &rq, &r, NULL, err, sizeof err);
     if (st != IP_OK)
         return st;
-    Imageproc__ListStaleReply *r = (Imageproc__ListStaleReply *)out;
     for (size_t i = 0; i < r->n_images; i++) {
         Imageproc__Image *img = r->images[i];
         int64_t at = 0;
-        st =
-            enqueue(app, img->id, img->content_type, img->ops, img->n_ops, 2, &at, err, sizeof err);
+        st = enqueue(app, img->id, img->content_type, img->requested, img->n_requested, 2, &at, err,
+                     sizeof err);
         if (st != IP_OK) {
             ip_log(IP_LOG_WARN, "sweep.enqueue_failed", IP_LS("image_id", img->id),
                    IP_LS("err", err));
-            break;
+            /* Kafka down or slow: the rest would fail alike; the next pass retries. */
+            if (ip_status_is_transient(st))
+                break;
+            continue;
         }
         mark_enqueued(app, img->id, at, err, sizeof err);
         ip_log(IP_LOG_INFO, "sweep.requeued", IP_LS("image_id", img->id));
         ip_metric_add(app->m.requeued, NULL, 1);
         (*requeued)++;
     }
-    protobuf_c_message_free_unpacked(out, NULL);
+    imageproc__list_stale_reply__free_unpacked(r, NULL);
     return st;
 }
 

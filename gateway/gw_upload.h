@@ -1,5 +1,5 @@
-/* gw_upload.h — storing an accepted upload, and the sweep that re-enqueues
- * uploads whose job never reached Kafka. */
+/* gw_upload.h — storing an accepted upload, purging an image's objects, and
+ * the sweep that re-enqueues uploads whose job never reached Kafka. */
 #ifndef GW_UPLOAD_H
 #define GW_UPLOAD_H
 
@@ -7,13 +7,17 @@
 #include <stdint.h>
 
 #include "gw_app.h"
+#include "ip_variants.h"
+
+/* The variants made when an upload names none: all of them. */
+#define GW_UPLOAD_DEFAULT_OPS IP_VARIANT_MASK_ALL
 
 typedef struct gw_upload_in {
     const char *data; /* the original, borrowed */
     size_t len;
     const char *filename;     /* sanitised, may be "" */
     const char *content_type; /* sniffed */
-    unsigned ops;             /* GW_OP_* mask, not 0 */
+    unsigned ops;             /* mask of ip_variant_bit(kind), not 0 */
     int width, height;        /* from the header */
 } gw_upload_in;
 
@@ -30,8 +34,15 @@ typedef struct gw_upload_out {
 ip_status gw_upload_store(gw_app *app, const gw_upload_in *in, gw_upload_out *out, char *detail,
                           size_t dlen);
 
+/* DeleteObjects of the original of `id`, everything under its variant prefix
+ * and `keys[0..n)` (borrowed; the variant keys metadata-svc knew, may be
+ * none). The storage-svc status; `err` gets its message. */
+ip_status gw_purge_objects(gw_app *app, const char *id, char *const *keys, size_t n, char *err,
+                           size_t errlen);
+
 /* One pass of the sweep: ListStale -> produce -> MarkEnqueued for each.
- * *requeued counts the images re-enqueued. */
+ * *requeued counts the images re-enqueued. A transient failure to produce
+ * ends the pass (the next one retries); any other skips that image. */
 ip_status gw_sweep_once(gw_app *app, int *requeued);
 
 /* The sweep thread: gw_sweep_once every IP_GATEWAY_SWEEP_INTERVAL_MS. */

@@ -14,6 +14,7 @@
 #include "ip_config.h"
 #include "ip_lifecycle.h"
 #include "ip_log.h"
+#include "ip_settings.h"
 #include "meta_service.h"
 #include "meta_store.h"
 
@@ -27,21 +28,17 @@ typedef struct meta_config {
     char *log_level;
 } meta_config;
 
+/* The settings shared with other parts come from ip_settings.h. */
 static const ip_cfg_var config_table[] = {
-    {"IP_METADATA_RPC_URL", IP_CFG_STRING, "tcp://127.0.0.1:7101", 0, 0, false,
-     offsetof(meta_config, rpc_url), "address the Metadata RPC service listens on"},
-    {"IP_METADATA_EVENTS_URL", IP_CFG_STRING, "tcp://127.0.0.1:7102", 0, 0, false,
-     offsetof(meta_config, events_url), "address the StatusEvent publisher listens on"},
+    IP_SETTING_METADATA_RPC_URL(offsetof(meta_config, rpc_url)),
+    IP_SETTING_METADATA_EVENTS_URL(offsetof(meta_config, events_url)),
     {"IP_PG_DSN", IP_CFG_STRING, "postgresql://imageproc:imageproc-local@127.0.0.1:55432/imageproc",
      0, 0, true, offsetof(meta_config, pg_dsn), "PostgreSQL connection string (libpq)"},
     {"IP_PG_POOL_SIZE", IP_CFG_INT, "8", 1, 256, false, offsetof(meta_config, pool_size),
      "PostgreSQL connections in the pool"},
-    {"IP_RPC_WORKERS", IP_CFG_INT, "32", 1, 1024, false, offsetof(meta_config, workers),
-     "RPC requests served at once"},
-    {"IP_RPC_MAX_MSG_BYTES", IP_CFG_INT, "67108864", 1024, INT64_C(1) << 31, false,
-     offsetof(meta_config, max_msg_bytes), "largest RPC message accepted"},
-    {"IP_LOG_LEVEL", IP_CFG_STRING, "info", 0, 0, false, offsetof(meta_config, log_level),
-     "debug, info, warn or error"},
+    IP_SETTING_RPC_WORKERS(offsetof(meta_config, workers)),
+    IP_SETTING_RPC_MAX_MSG_BYTES(offsetof(meta_config, max_msg_bytes)),
+    IP_SETTING_LOG_LEVEL(offsetof(meta_config, log_level)),
 };
 
 #define NVARS (sizeof(config_table) / sizeof(config_table[0]))
@@ -104,7 +101,7 @@ int main(int argc, char **argv)
         }
         ip_log(IP_LOG_WARN, "migrations.failed", IP_LS("code", ip_strerror(st)),
                IP_LS("err", cx.err));
-        if (st != IP_UNAVAILABLE)
+        if (!ip_status_is_transient(st))
             goto out;
         if (ip_lifecycle_wait(1000) != 0) {
             rc = 0;

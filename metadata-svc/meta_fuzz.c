@@ -4,7 +4,9 @@
  * transport would hand them over: it unpacks them as every Metadata request
  * type in turn and runs the checks the handler would run on whatever unpacks,
  * and runs the free-text check on the raw bytes. Nothing may crash, hang or
- * leak; a check must answer OK or INVALID_ARGUMENT with a message.
+ * leak; a check must answer OK or INVALID_ARGUMENT with a message, and a
+ * CreateImage that passes must request a non-empty set of known variants
+ * (any int32 may arrive in a VariantKind field).
  *
  * Built with META_FUZZ_DRIVER (the default here) it is its own driver:
  * `meta_fuzz N` runs N inputs: random bytes, and valid requests with random
@@ -18,6 +20,8 @@
 
 #include <metadata.pb-c.h>
 
+#include "ip_keys.h"
+#include "ip_variants.h"
 #include "meta_validate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -33,7 +37,7 @@ static void expect(ip_status st, const char *err)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[256];
-    char ops[META_OPS_TEXT_MAX];
+    unsigned requested;
     bool cur;
 
     char *text = malloc(size + 1);
@@ -50,14 +54,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Imageproc__CreateImageRequest *cr = imageproc__create_image_request__unpack(NULL, size, data);
     if (cr != NULL) {
         err[0] = '\0';
-        expect(meta_check_create(cr->image, ops, err, sizeof(err)), err);
+        ip_status st = meta_check_create(cr->image, &requested, err, sizeof(err));
+        expect(st, err);
+        /* What passes is a set of real variants, never empty. */
+        if (st == IP_OK && (requested == 0 || (requested & ~IP_VARIANT_MASK_ALL) != 0)) {
+            fprintf(stderr, "check passed the requested set %#x\n", requested);
+            abort();
+        }
         imageproc__create_image_request__free_unpacked(cr, NULL);
     }
     Imageproc__ListImagesRequest *lr = imageproc__list_images_request__unpack(NULL, size, data);
     if (lr != NULL) {
         err[0] = '\0';
-        expect(meta_check_list(lr->last_created_at_us, lr->last_id, lr->mode, lr->limit, &cur, err,
-                               sizeof(err)),
+        expect(meta_check_list(lr->last_created_at_us, lr->last_id, lr->with_variant, lr->limit,
+                               &cur, err, sizeof(err)),
                err);
         imageproc__list_images_request__free_unpacked(lr, NULL);
     }
@@ -101,14 +111,15 @@ static uint32_t next(void)
 /* A few valid requests to mutate. */
 static size_t seed(int k, uint8_t *buf)
 {
-    static char *ops[] = {"thumbnail", "resized", "watermarked"};
+    static ip_variant_kind requested[] = {IP_VARIANT_THUMBNAIL, IP_VARIANT_RESIZED,
+                                          IP_VARIANT_WATERMARKED, (ip_variant_kind)5};
     switch (k % 3) {
     case 0: {
         Imageproc__Image img = IMAGEPROC__IMAGE__INIT;
         img.id = "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6";
         img.filename = "a 'b'; DROP TABLE images; -- \xc3\xbc.jpg";
-        img.ops = ops;
-        img.n_ops = 3;
+        img.requested = requested;
+        img.n_requested = (size_t)(k % 7 == 0 ? 4 : 3); /* sometimes one that is no variant */
         img.created_at_us = 1764375760123456;
         Imageproc__CreateImageRequest r = IMAGEPROC__CREATE_IMAGE_REQUEST__INIT;
         r.image = &img;
@@ -118,20 +129,23 @@ static size_t seed(int k, uint8_t *buf)
         Imageproc__ListImagesRequest r = IMAGEPROC__LIST_IMAGES_REQUEST__INIT;
         r.last_created_at_us = 1764375760123456;
         r.last_id = "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6";
-        r.mode = "resized";
+        r.with_variant = IP_VARIANT_RESIZED;
         r.limit = 24;
         return imageproc__list_images_request__pack(&r, buf);
     }
     default: {
+        static char id[] = "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6";
+        char key[IP_KEY_MAX];
+        ip_key_variant(key, id, IP_VARIANT_THUMBNAIL, &ip_format_jpeg);
         Imageproc__Variant v = IMAGEPROC__VARIANT__INIT;
-        v.name = "thumbnail";
+        v.kind = IP_VARIANT_THUMBNAIL;
         v.status = IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
-        v.object_key = "v/x/thumbnail.jpg";
+        v.object_key = key;
         v.width = v.height = 320;
         v.size_bytes = 1000;
-        v.format = "jpeg";
+        v.format = (char *)ip_format_jpeg.name;
         Imageproc__PutVariantRequest r = IMAGEPROC__PUT_VARIANT_REQUEST__INIT;
-        r.image_id = "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6";
+        r.image_id = id;
         r.variant = &v;
         return imageproc__put_variant_request__pack(&r, buf);
     }

@@ -10,7 +10,8 @@
  * processor do; libpq is used directly only to seed bulk rows and to look
  * behind the service's back. Ids are fresh UUIDv7s, and the tests that need a
  * clean slice of the table first delete the rows of a time window of their own.
- * A missing PostgreSQL is a failure, never a skip.
+ * A missing PostgreSQL is a failure, never a skip. Checks are those of
+ * common/ip_testing.h: CHECK ends the test at once, EXPECT counts and goes on.
  */
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -31,34 +32,20 @@
 #include <events.pb-c.h>
 #include <metadata.pb-c.h>
 
+#include "ip_keys.h"
 #include "ip_log.h"
 #include "ip_rpc.h"
+#include "ip_rpc_stubs.h"
+#include "ip_testing.h"
 #include "ip_time.h"
 #include "ip_uuid.h"
+#include "ip_variants.h"
 #include "meta_service.h"
 #include "meta_store.h"
 #include "meta_testdb.h"
 
 #define TEST_DB "imageproc_test_meta"
 #define DEFAULT_DSN "postgresql://imageproc:imageproc-local@127.0.0.1:55432/imageproc"
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
-
-#define REQUIRE(cond)                                                                              \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, #cond);             \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* ------------------------------------------------------------- environment */
 
@@ -80,7 +67,7 @@ static const char *env_or(const char *name, const char *def)
 /* base_dsn with its database replaced by `db`. */
 static void dsn_with_db(const char *db, char *out, size_t outlen)
 {
-    REQUIRE(meta_dsn_with_db(base_dsn, db, out, outlen) == IP_OK);
+    CHECK(meta_dsn_with_db(base_dsn, db, out, outlen) == IP_OK);
 }
 
 static PGconn *pg_connect(const char *dsn)
@@ -140,7 +127,7 @@ static void start_service(void)
 {
     char err[256] = "";
     meta_store_opts so = {.dsn = test_dsn, .pool_size = 8};
-    REQUIRE(meta_store_new(&so, &store, err, sizeof(err)) == IP_OK);
+    CHECK(meta_store_new(&so, &store, err, sizeof(err)) == IP_OK);
     meta_ctx cx = {0};
     ip_status st = meta_store_migrate(store, &cx, NULL);
     if (st != IP_OK) {
@@ -148,12 +135,12 @@ static void start_service(void)
         exit(1);
     }
     meta_service_opts vo = {.rpc_url = rpc_url, .events_url = events_url, .workers = 16};
-    REQUIRE(meta_service_new(store, &vo, &service) == IP_OK);
+    CHECK(meta_service_new(store, &vo, &service) == IP_OK);
     ip_rpc_client_opts co = {.urls = rpc_url, .timeout_ms = 10000};
-    REQUIRE(ip_rpc_client_new(&imageproc__metadata__descriptor, &co, &client) == IP_OK);
+    CHECK(ip_rpc_client_new(&imageproc__metadata__descriptor, &co, &client) == IP_OK);
     int64_t deadline = ip_mono_ms() + 10000;
     while (ip_rpc_ping(client, 1000) != IP_OK)
-        REQUIRE(ip_mono_ms() < deadline);
+        CHECK(ip_mono_ms() < deadline);
 }
 
 static void stop_service(void)
@@ -168,14 +155,13 @@ static void stop_service(void)
 
 /* ------------------------------------------------------------- RPC helpers */
 
-static char last_err[512];
+static char last_err[512]; /* the message of the last failed call */
 
-static ip_status rpc(const char *method, const void *in, void *out_ptr)
-{
-    ProtobufCMessage **out = out_ptr;
-    last_err[0] = '\0';
-    return ip_rpc_invoke(client, method, in, out, NULL, last_err, sizeof(last_err));
-}
+/* A typed Metadata call on the test's client (ip_rpc_stubs.h), its error
+ * message into last_err. */
+#define RPC(method, in, out)                                                                       \
+    (last_err[0] = '\0',                                                                           \
+     ip_metadata_##method(client, (in), (out), NULL, last_err, sizeof(last_err)))
 
 static void msg_free(void *m)
 {
@@ -189,17 +175,26 @@ static void check_bad(ip_status st, const char *field, int line)
     if (st != IP_INVALID_ARGUMENT || strstr(last_err, field) == NULL) {
         fprintf(stderr, "line %d: want INVALID_ARGUMENT naming %s, got %s '%s'\n", line, field,
                 ip_strerror(st), last_err);
-        failures++;
+        ip_test_failures++;
     }
 }
-#define CHECK_BAD(st, field) check_bad((st), (field), __LINE__)
+#define EXPECT_BAD(st, field) check_bad((st), (field), __LINE__)
 
-static char *all_ops[] = {"thumbnail", "resized", "watermarked"};
+/* Every variant, in canonical order (filled by main from ip_variants.h). */
+static ip_variant_kind all_kinds[IP_VARIANT_COUNT];
+#define NKINDS IP_VARIANT_COUNT
 
-/* Creates an image with a fresh id; `created_at_us` 0 = now. Returns the reply (free it). */
-static Imageproc__CreateImageReply *create_image(char id[IP_UUID_STRLEN + 1], char **ops,
-                                                 size_t nops, int64_t created_at_us,
-                                                 const char *filename)
+/* The key a processor stores a JPEG variant under. */
+static void variant_key(char key[IP_KEY_MAX], const char *id, ip_variant_kind kind)
+{
+    CHECK(ip_key_variant(key, id, kind, &ip_format_jpeg) == IP_OK);
+}
+
+/* Creates an image with a fresh id requesting kinds[0..n); `created_at_us` 0 =
+ * now. Returns the reply (free it). */
+static Imageproc__CreateImageReply *create_image(char id[IP_UUID_STRLEN + 1],
+                                                 ip_variant_kind *kinds, size_t n,
+                                                 int64_t created_at_us, const char *filename)
 {
     ip_uuid_v7_str(id);
     Imageproc__Image img = IMAGEPROC__IMAGE__INIT;
@@ -211,12 +206,12 @@ static Imageproc__CreateImageReply *create_image(char id[IP_UUID_STRLEN + 1], ch
     img.width = 4000;
     img.height = 3000;
     img.sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-    img.ops = ops;
-    img.n_ops = nops;
+    img.requested = kinds;
+    img.n_requested = n;
     Imageproc__CreateImageRequest req = IMAGEPROC__CREATE_IMAGE_REQUEST__INIT;
     req.image = &img;
     Imageproc__CreateImageReply *rep = NULL;
-    ip_status st = rpc("CreateImage", &req, &rep);
+    ip_status st = RPC(create_image, &req, &rep);
     if (st != IP_OK) {
         fprintf(stderr, "CreateImage: %s %s\n", ip_strerror(st), last_err);
         exit(1);
@@ -224,28 +219,45 @@ static Imageproc__CreateImageReply *create_image(char id[IP_UUID_STRLEN + 1], ch
     return rep;
 }
 
-static ip_status get_image(const char *id, Imageproc__GetImageReply **rep)
-{
-    Imageproc__GetImageRequest req = IMAGEPROC__GET_IMAGE_REQUEST__INIT;
-    req.id = (char *)id;
-    *rep = NULL;
-    return rpc("GetImage", &req, rep);
-}
+/* The calls whose request is { string id = 1; }: `name`(id, &reply), the
+ * reply handed over when `rep` is not NULL, else freed. */
+#define ID_CALL(name, Req, REQ_INIT, Rep)                                                          \
+    static ip_status name(const char *id, Rep **rep)                                               \
+    {                                                                                              \
+        Req req = REQ_INIT;                                                                        \
+        req.id = (char *)id;                                                                       \
+        Rep *r = NULL;                                                                             \
+        ip_status st = RPC(name, &req, &r);                                                        \
+        if (rep != NULL)                                                                           \
+            *rep = r;                                                                              \
+        else                                                                                       \
+            msg_free(r);                                                                           \
+        return st;                                                                                 \
+    }
+ID_CALL(get_image, Imageproc__GetImageRequest, IMAGEPROC__GET_IMAGE_REQUEST__INIT,
+        Imageproc__GetImageReply)
+ID_CALL(mark_processing, Imageproc__MarkProcessingRequest, IMAGEPROC__MARK_PROCESSING_REQUEST__INIT,
+        Imageproc__MarkProcessingReply)
+ID_CALL(finish_image, Imageproc__FinishImageRequest, IMAGEPROC__FINISH_IMAGE_REQUEST__INIT,
+        Imageproc__FinishImageReply)
+ID_CALL(delete_image, Imageproc__DeleteImageRequest, IMAGEPROC__DELETE_IMAGE_REQUEST__INIT,
+        Imageproc__DeleteImageReply)
 
-static ip_status put_variant(const char *id, const char *name, bool ready, const char *error,
+/* PutVariant of `kind`: ready (a JPEG at its key) or failed with `error`. */
+static ip_status put_variant(const char *id, ip_variant_kind kind, bool ready, const char *error,
                              Imageproc__PutVariantReply **rep)
 {
-    char key[128];
-    snprintf(key, sizeof(key), "v/%s/%s.jpg", id, name);
+    char key[IP_KEY_MAX];
     Imageproc__Variant v = IMAGEPROC__VARIANT__INIT;
-    v.name = (char *)name;
+    v.kind = kind;
     if (ready) {
+        variant_key(key, id, kind);
         v.status = IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
         v.object_key = key;
         v.width = 320;
         v.height = 240;
         v.size_bytes = 2048;
-        v.format = "jpeg";
+        v.format = (char *)ip_format_jpeg.name;
     } else {
         v.status = IMAGEPROC__VARIANT_STATUS__VARIANT_FAILED;
         v.error = (char *)error;
@@ -254,7 +266,7 @@ static ip_status put_variant(const char *id, const char *name, bool ready, const
     req.image_id = (char *)id;
     req.variant = &v;
     Imageproc__PutVariantReply *r = NULL;
-    ip_status st = rpc("PutVariant", &req, &r);
+    ip_status st = RPC(put_variant, &req, &r);
     if (rep != NULL)
         *rep = r;
     else
@@ -262,30 +274,10 @@ static ip_status put_variant(const char *id, const char *name, bool ready, const
     return st;
 }
 
-static ip_status id_call(const char *method, const char *id, void *rep_ptr)
-{
-    /* MarkProcessing, FinishImage, DeleteImage, GetImage: all { string id = 1; } */
-    Imageproc__FinishImageRequest req = IMAGEPROC__FINISH_IMAGE_REQUEST__INIT;
-    const ProtobufCMessageDescriptor *d =
-        strcmp(method, "MarkProcessing") == 0 ? &imageproc__mark_processing_request__descriptor
-        : strcmp(method, "DeleteImage") == 0  ? &imageproc__delete_image_request__descriptor
-        : strcmp(method, "GetImage") == 0     ? &imageproc__get_image_request__descriptor
-                                              : &imageproc__finish_image_request__descriptor;
-    req.base.descriptor = d;
-    req.id = (char *)id;
-    ProtobufCMessage *out = NULL;
-    ip_status st = rpc(method, &req, &out);
-    if (rep_ptr != NULL)
-        *(ProtobufCMessage **)rep_ptr = out;
-    else
-        msg_free(out);
-    return st;
-}
-
-static const Imageproc__Variant *variant_of(const Imageproc__Image *img, const char *name)
+static const Imageproc__Variant *variant_of(const Imageproc__Image *img, ip_variant_kind kind)
 {
     for (size_t i = 0; i < img->n_variants; i++)
-        if (strcmp(img->variants[i]->name, name) == 0)
+        if (img->variants[i]->kind == kind)
             return img->variants[i];
     return NULL;
 }
@@ -319,8 +311,8 @@ static void test_migrate(void)
     meta_store *a = NULL, *b = NULL;
     char err[256];
     meta_store_opts so = {.dsn = dsn, .pool_size = 1};
-    REQUIRE(meta_store_new(&so, &a, err, sizeof(err)) == IP_OK);
-    REQUIRE(meta_store_new(&so, &b, err, sizeof(err)) == IP_OK);
+    CHECK(meta_store_new(&so, &a, err, sizeof(err)) == IP_OK);
+    CHECK(meta_store_new(&so, &b, err, sizeof(err)) == IP_OK);
 
     mig_arg m[2] = {{.s = a}, {.s = b}};
     pthread_t th[2];
@@ -328,21 +320,21 @@ static void test_migrate(void)
         pthread_create(&th[i], NULL, migrate_thread, &m[i]);
     for (int i = 0; i < 2; i++)
         pthread_join(th[i], NULL);
-    CHECK(m[0].st == IP_OK && m[1].st == IP_OK);
-    CHECK(m[0].applied + m[1].applied >= 1);
-    CHECK(m[0].applied == 0 || m[1].applied == 0);
+    EXPECT(m[0].st == IP_OK && m[1].st == IP_OK);
+    EXPECT(m[0].applied + m[1].applied >= 1);
+    EXPECT(m[0].applied == 0 || m[1].applied == 0);
 
     /* A second start does nothing. */
     meta_ctx cx = {0};
     int applied = -1;
-    CHECK(meta_store_migrate(a, &cx, &applied) == IP_OK && applied == 0);
+    EXPECT(meta_store_migrate(a, &cx, &applied) == IP_OK && applied == 0);
 
     PGconn *t = pg_connect(dsn);
     PGresult *r = sql(t, "SELECT version FROM schema_migrations ORDER BY version");
-    CHECK(PQntuples(r) >= 1 && strcmp(PQgetvalue(r, 0, 0), "0001_init") == 0);
+    EXPECT(PQntuples(r) >= 1 && strcmp(PQgetvalue(r, 0, 0), "0001_init") == 0);
     PQclear(r);
     r = sql(t, "SELECT indexdef FROM pg_indexes WHERE indexname = 'images_created_id_idx'");
-    CHECK(PQntuples(r) == 1 && strstr(PQgetvalue(r, 0, 0), "created_at DESC, id DESC") != NULL);
+    EXPECT(PQntuples(r) == 1 && strstr(PQgetvalue(r, 0, 0), "created_at DESC, id DESC") != NULL);
     PQclear(r);
     PQfinish(t);
     meta_store_free(a);
@@ -354,68 +346,70 @@ static void test_migrate(void)
 static void test_create(void)
 {
     char id[IP_UUID_STRLEN + 1];
-    char *ops[] = {"watermarked", "thumbnail"};
+    ip_variant_kind ops[] = {IP_VARIANT_WATERMARKED, IP_VARIANT_THUMBNAIL};
     int64_t at = 1764375760123457; /* odd microseconds survive */
     Imageproc__CreateImageReply *rep = create_image(id, ops, 2, at, NULL);
     const Imageproc__Image *img = rep->image;
-    REQUIRE(img != NULL);
-    CHECK(strcmp(img->id, id) == 0);
-    CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING);
-    CHECK(img->created_at_us == at);
-    CHECK(img->updated_at_us > 0);
-    CHECK(img->n_ops == 2 && strcmp(img->ops[0], "thumbnail") == 0 &&
-          strcmp(img->ops[1], "watermarked") == 0);
-    CHECK(img->n_variants == 2 && strcmp(img->variants[0]->name, "thumbnail") == 0 &&
-          img->variants[0]->status == IMAGEPROC__VARIANT_STATUS__VARIANT_PENDING);
-    char okey[64];
-    snprintf(okey, sizeof(okey), "o/%s", id);
-    CHECK(strcmp(img->original_key, okey) == 0);
-    CHECK(img->size_bytes == 12345 && img->width == 4000 && img->height == 3000);
-    CHECK(img->enqueued_at_us == 0);
+    CHECK(img != NULL);
+    EXPECT(strcmp(img->id, id) == 0);
+    EXPECT(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING);
+    EXPECT(img->created_at_us == at);
+    EXPECT(img->updated_at_us > 0);
+    /* Requested variants come back in canonical order. */
+    EXPECT(img->n_requested == 2 && img->requested[0] == IP_VARIANT_THUMBNAIL &&
+           img->requested[1] == IP_VARIANT_WATERMARKED);
+    EXPECT(img->n_variants == 2 && img->variants[0]->kind == IP_VARIANT_THUMBNAIL &&
+           img->variants[0]->status == IMAGEPROC__VARIANT_STATUS__VARIANT_PENDING);
+    char okey[IP_KEY_MAX];
+    CHECK(ip_key_original(okey, id) == IP_OK);
+    EXPECT(strcmp(img->original_key, okey) == 0);
+    EXPECT(img->size_bytes == 12345 && img->width == 4000 && img->height == 3000);
+    EXPECT(img->enqueued_at_us == 0);
 
     /* The same id again: ALREADY_EXISTS, also written in upper case. */
     Imageproc__Image again = *img;
     Imageproc__CreateImageRequest req = IMAGEPROC__CREATE_IMAGE_REQUEST__INIT;
     req.image = &again;
-    void *out = NULL;
-    CHECK(rpc("CreateImage", &req, &out) == IP_ALREADY_EXISTS);
+    Imageproc__CreateImageReply *out = NULL;
+    EXPECT(RPC(create_image, &req, &out) == IP_ALREADY_EXISTS);
     char upper[IP_UUID_STRLEN + 1];
     for (int i = 0; i <= IP_UUID_STRLEN; i++)
         upper[i] = (char)(id[i] >= 'a' && id[i] <= 'f' ? id[i] - 32 : id[i]);
     again.id = upper;
-    CHECK(rpc("CreateImage", &req, &out) == IP_ALREADY_EXISTS);
+    EXPECT(RPC(create_image, &req, &out) == IP_ALREADY_EXISTS);
     msg_free(rep);
 
     /* created_at 0 means now; an explicit original key is kept. */
     char id2[IP_UUID_STRLEN + 1];
     int64_t before = ip_now_us();
-    rep = create_image(id2, all_ops, 3, 0, NULL);
-    CHECK(rep->image->created_at_us >= before - 1000000 &&
-          rep->image->created_at_us <= ip_now_us() + 1000000);
-    CHECK(rep->image->n_variants == 3);
+    rep = create_image(id2, all_kinds, NKINDS, 0, NULL);
+    EXPECT(rep->image->created_at_us >= before - 1000000 &&
+           rep->image->created_at_us <= ip_now_us() + 1000000);
+    EXPECT(rep->image->n_variants == 3);
     msg_free(rep);
 }
 
 static void test_get(void)
 {
     char id[IP_UUID_STRLEN + 1];
-    msg_free(create_image(id, all_ops, 3, 0, "get.png"));
+    msg_free(create_image(id, all_kinds, NKINDS, 0, "get.png"));
     Imageproc__GetImageReply *g = NULL;
-    REQUIRE(get_image(id, &g) == IP_OK);
-    CHECK(strcmp(g->image->id, id) == 0 && strcmp(g->image->filename, "get.png") == 0);
-    CHECK(g->image->n_variants == 3 && strcmp(g->image->variants[1]->name, "resized") == 0 &&
-          strcmp(g->image->variants[2]->name, "watermarked") == 0);
+    CHECK(get_image(id, &g) == IP_OK);
+    EXPECT(strcmp(g->image->id, id) == 0 && strcmp(g->image->filename, "get.png") == 0);
+    EXPECT(g->image->n_variants == 3 && g->image->variants[1]->kind == IP_VARIANT_RESIZED &&
+           g->image->variants[2]->kind == IP_VARIANT_WATERMARKED);
     msg_free(g);
     char unknown[IP_UUID_STRLEN + 1];
     ip_uuid_v4_str(unknown);
-    CHECK(get_image(unknown, &g) == IP_NOT_FOUND);
-    CHECK_BAD(get_image("nope", &g), "id");
-    CHECK_BAD(get_image("", &g), "id");
+    EXPECT(get_image(unknown, &g) == IP_NOT_FOUND);
+    EXPECT_BAD(get_image("nope", &g), "id");
+    EXPECT_BAD(get_image("", &g), "id");
 }
 
-/* Pages through [lo, hi] of created_at with ListImages and returns the ids in
- * order (n of them, owned). */
-static char **page_all(int64_t lo_us, int64_t hi_us, const char *mode, int limit, size_t *n,
+/* Pages through [lo, hi] of created_at with ListImages (only images that
+ * requested `with`, IP_VARIANT_NONE for all) and returns the ids in order (n
+ * of them, owned). */
+static char **page_all(int64_t lo_us, int64_t hi_us, ip_variant_kind with, int limit, size_t *n,
                        int64_t **times)
 {
     size_t cap = 1024, cnt = 0;
@@ -428,16 +422,16 @@ static char **page_all(int64_t lo_us, int64_t hi_us, const char *mode, int limit
         Imageproc__ListImagesRequest req = IMAGEPROC__LIST_IMAGES_REQUEST__INIT;
         req.last_created_at_us = last_us;
         req.last_id = last_id;
-        req.mode = (char *)(mode ? mode : "");
+        req.with_variant = with;
         req.limit = limit;
         Imageproc__ListImagesReply *rep = NULL;
-        ip_status st = rpc("ListImages", &req, &rep);
+        ip_status st = RPC(list_images, &req, &rep);
         if (st != IP_OK) {
             fprintf(stderr, "ListImages: %s %s\n", ip_strerror(st), last_err);
             exit(1);
         }
-        CHECK(rep->n_images <= (size_t)limit);
-        CHECK(rep->has_more || rep->n_images < (size_t)limit || true);
+        EXPECT(rep->n_images <= (size_t)limit);
+        EXPECT(rep->has_more || rep->n_images < (size_t)limit || true);
         for (size_t i = 0; i < rep->n_images; i++) {
             const Imageproc__Image *img = rep->images[i];
             if (img->created_at_us < lo_us) {
@@ -463,25 +457,37 @@ static char **page_all(int64_t lo_us, int64_t hi_us, const char *mode, int limit
     return ids;
 }
 
-/* Seeds `n` rows in [base, ...]: the 500 from `tie_from` share one created_at. */
+/* Seeds `n` rows in [base, base + n * 13 us], first emptying that window (a
+ * test's own): the `tie_count` from `tie_from` share one created_at; every
+ * third row requested the thumbnail only, the others every variant. */
 static void seed_rows(PGconn *c, int64_t base_us, int n, int tie_from, int tie_count)
 {
+    PQclear(sql(c,
+                "DELETE FROM images WHERE created_at BETWEEN timestamptz 'epoch' + %lld"
+                " * interval '1 microsecond' AND timestamptz 'epoch' + %lld"
+                " * interval '1 microsecond'",
+                (long long)base_us, (long long)(base_us + (int64_t)n * 13)));
+    char thumb[IP_VARIANT_LIST_MAX], all[IP_VARIANT_LIST_MAX], okey[IP_KEY_MAX];
+    ip_variant_mask_format(ip_variant_bit(IP_VARIANT_THUMBNAIL), thumb, sizeof(thumb));
+    ip_variant_mask_format(IP_VARIANT_MASK_ALL, all, sizeof(all));
+    CHECK(ip_key_original(okey, "seed") == IP_OK);
     PQclear(sql(c,
                 "INSERT INTO images (id, created_at, ops, original_key)"
                 " SELECT gen_random_uuid(), timestamptz 'epoch' + ((%lld + CASE WHEN g >= %d AND"
                 " g < %d THEN %d * 13 ELSE g * 13 END)::bigint) * interval '1 microsecond',"
-                " CASE WHEN g %% 3 = 0 THEN ARRAY['thumbnail'] ELSE"
-                " ARRAY['thumbnail','resized','watermarked'] END, 'o/seed'"
+                " string_to_array(CASE WHEN g %% 3 = 0 THEN '%s' ELSE '%s' END, ','), '%s'"
                 " FROM generate_series(0, %d) g",
-                (long long)base_us, tie_from, tie_from + tie_count, tie_from, n - 1));
+                (long long)base_us, tie_from, tie_from + tie_count, tie_from, thumb, all, okey,
+                n - 1));
 }
 
-static void check_paging(PGconn *c, int64_t lo, int64_t hi, const char *mode, int limit,
+static void check_paging(PGconn *c, int64_t lo, int64_t hi, ip_variant_kind with, int limit,
                          size_t want)
 {
     size_t n = 0;
     int64_t *ts = NULL;
-    char **ids = page_all(lo, hi, mode, limit, &n, &ts);
+    char **ids = page_all(lo, hi, with, limit, &n, &ts);
+    const char *mode = ip_variant_name(with); /* as images.ops spells it; NULL for all */
     PGresult *r =
         mode ? sql(c,
                    "SELECT id, "
@@ -498,10 +504,10 @@ static void check_paging(PGconn *c, int64_t lo, int64_t hi, const char *mode, in
                    " ORDER BY created_at DESC, id DESC",
                    (long long)lo, (long long)hi);
     size_t rows = (size_t)PQntuples(r);
-    CHECK(rows == want);
+    EXPECT(rows == want);
     if (n != rows) {
         fprintf(stderr, "paged %zu ids, the table has %zu\n", n, rows);
-        failures++;
+        ip_test_failures++;
     }
     size_t bad = 0;
     for (size_t i = 0; i < n && i < rows; i++)
@@ -510,14 +516,12 @@ static void check_paging(PGconn *c, int64_t lo, int64_t hi, const char *mode, in
             bad++;
     if (bad) {
         fprintf(stderr, "%zu ids out of place or with a different created_at\n", bad);
-        failures++;
+        ip_test_failures++;
     }
     /* Every id exactly once. */
-    PGresult *d = NULL;
-    (void)d;
     for (size_t i = 1; i < n; i++)
         if (strcmp(ids[i], ids[i - 1]) == 0)
-            failures++;
+            ip_test_failures++;
     PQclear(r);
     for (size_t i = 0; i < n; i++)
         free(ids[i]);
@@ -531,19 +535,14 @@ static void test_list_ties(void)
 {
     PGconn *c = pg_connect(test_dsn);
     int64_t hi = TIES_BASE + 10000 * 13;
-    PQclear(sql(
-        c,
-        "DELETE FROM images WHERE created_at >= timestamptz 'epoch' + %lld * interval"
-        " '1 microsecond' AND created_at <= timestamptz 'epoch' + %lld * interval '1 microsecond'",
-        (long long)TIES_BASE, (long long)hi));
     seed_rows(c, TIES_BASE, 10000, 4000, 500);
     PGresult *r = sql(c,
                       "SELECT count(*) FROM images WHERE created_at = timestamptz 'epoch' + %lld"
                       " * interval '1 microsecond'",
                       (long long)(TIES_BASE + 4000 * 13));
-    CHECK(strcmp(PQgetvalue(r, 0, 0), "500") == 0);
+    EXPECT(strcmp(PQgetvalue(r, 0, 0), "500") == 0);
     PQclear(r);
-    check_paging(c, TIES_BASE, hi, NULL, 7, 10000);
+    check_paging(c, TIES_BASE, hi, IP_VARIANT_NONE, 7, 10000);
     PQfinish(c);
 }
 
@@ -552,65 +551,60 @@ static void test_list_mode(void)
     PGconn *c = pg_connect(test_dsn);
     int64_t base = TIES_BASE + INT64_C(86400000000); /* the next day */
     int64_t hi = base + 2000 * 13;
-    PQclear(sql(
-        c,
-        "DELETE FROM images WHERE created_at >= timestamptz 'epoch' + %lld * interval"
-        " '1 microsecond' AND created_at <= timestamptz 'epoch' + %lld * interval '1 microsecond'",
-        (long long)base, (long long)hi));
     seed_rows(c, base, 2000, 100, 300);
     /* every third row asked for the thumbnail only */
-    check_paging(c, base, hi, "watermarked", 9, 2000 - 667);
-    check_paging(c, base, hi, "thumbnail", 100, 2000);
-    check_paging(c, base, hi, NULL, 1, 2000);
+    check_paging(c, base, hi, IP_VARIANT_WATERMARKED, 9, 2000 - 667);
+    check_paging(c, base, hi, IP_VARIANT_THUMBNAIL, 100, 2000);
+    check_paging(c, base, hi, IP_VARIANT_NONE, 1, 2000);
     PQfinish(c);
 
     /* An image made through the service shows up on the first page with its variants. */
     char id[IP_UUID_STRLEN + 1];
-    msg_free(create_image(id, all_ops, 3, INT64_C(253402300799999990), NULL));
+    msg_free(create_image(id, all_kinds, NKINDS, INT64_C(253402300799999990), NULL));
     Imageproc__ListImagesRequest req = IMAGEPROC__LIST_IMAGES_REQUEST__INIT;
     req.limit = 1;
-    req.mode = "resized";
+    req.with_variant = IP_VARIANT_RESIZED;
     Imageproc__ListImagesReply *rep = NULL;
-    REQUIRE(rpc("ListImages", &req, &rep) == IP_OK);
-    CHECK(rep->n_images == 1 && strcmp(rep->images[0]->id, id) == 0 && rep->has_more);
-    CHECK(rep->n_images == 1 && rep->images[0]->n_variants == 3);
+    CHECK(RPC(list_images, &req, &rep) == IP_OK);
+    EXPECT(rep->n_images == 1 && strcmp(rep->images[0]->id, id) == 0 && rep->has_more);
+    EXPECT(rep->n_images == 1 && rep->images[0]->n_variants == 3);
     msg_free(rep);
-    id_call("DeleteImage", id, NULL);
+    delete_image(id, NULL);
 
     /* Past the oldest row: an empty last page. */
-    req.mode = "";
+    req.with_variant = IP_VARIANT_NONE;
     req.limit = 100;
     req.last_created_at_us = 1;
     req.last_id = "00000000-0000-0000-0000-000000000000";
-    REQUIRE(rpc("ListImages", &req, &rep) == IP_OK);
-    CHECK(rep->n_images == 0 && !rep->has_more);
+    CHECK(RPC(list_images, &req, &rep) == IP_OK);
+    EXPECT(rep->n_images == 0 && !rep->has_more);
     msg_free(rep);
 }
 
 static void test_list_errors(void)
 {
     Imageproc__ListImagesRequest req = IMAGEPROC__LIST_IMAGES_REQUEST__INIT;
-    void *out = NULL;
+    Imageproc__ListImagesReply *out = NULL;
     req.limit = 0;
-    CHECK_BAD(rpc("ListImages", &req, &out), "limit");
+    EXPECT_BAD(RPC(list_images, &req, &out), "limit");
     req.limit = 101;
-    CHECK_BAD(rpc("ListImages", &req, &out), "limit");
+    EXPECT_BAD(RPC(list_images, &req, &out), "limit");
     req.limit = 10;
-    req.mode = "original";
-    CHECK_BAD(rpc("ListImages", &req, &out), "mode");
-    req.mode = "";
+    req.with_variant = (ip_variant_kind)9; /* no variant: any int32 may arrive */
+    EXPECT_BAD(RPC(list_images, &req, &out), "with_variant");
+    req.with_variant = IP_VARIANT_NONE;
     req.last_id = "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6";
-    CHECK_BAD(rpc("ListImages", &req, &out), "last_created_at_us");
+    EXPECT_BAD(RPC(list_images, &req, &out), "last_created_at_us");
     req.last_id = "";
     req.last_created_at_us = 1764375760123456;
-    CHECK_BAD(rpc("ListImages", &req, &out), "last_id");
+    EXPECT_BAD(RPC(list_images, &req, &out), "last_id");
     req.last_id = "x' OR '1'='1";
-    CHECK_BAD(rpc("ListImages", &req, &out), "last_id");
+    EXPECT_BAD(RPC(list_images, &req, &out), "last_id");
     req.last_id = "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6";
     req.last_created_at_us = -1;
-    CHECK_BAD(rpc("ListImages", &req, &out), "last_created_at_us");
+    EXPECT_BAD(RPC(list_images, &req, &out), "last_created_at_us");
     req.last_created_at_us = 1764375760123456;
-    CHECK(rpc("ListImages", &req, &out) == IP_OK);
+    EXPECT(RPC(list_images, &req, &out) == IP_OK);
     msg_free(out);
 }
 
@@ -620,13 +614,13 @@ static void test_list_explain(void)
 {
     PGconn *c = pg_connect(test_dsn);
     const char *q = meta_store_statement_sql("meta_list_after");
-    REQUIRE(q != NULL);
+    CHECK(q != NULL);
     PQclear(sql(c, "ANALYZE images"));
     PGresult *r = PQprepare(c, "la", q, 0, NULL);
-    REQUIRE(PQresultStatus(r) == PGRES_COMMAND_OK);
+    CHECK(PQresultStatus(r) == PGRES_COMMAND_OK);
     PQclear(r);
     const char *modes[] = {"generic", "custom"};
-    const char *filters[] = {"", "watermarked"};
+    const char *filters[] = {"", ip_variant_name(IP_VARIANT_WATERMARKED)};
     for (int m = 0; m < 2; m++) {
         for (int f = 0; f < 2; f++) {
             PQclear(sql(c, "SET plan_cache_mode = force_%s_plan", modes[m]));
@@ -644,7 +638,7 @@ static void test_list_explain(void)
             if (!ok) {
                 fprintf(stderr, "%s plan, mode '%s' does not use the index:\n%s", modes[m],
                         filters[f], plan);
-                failures++;
+                ip_test_failures++;
             }
         }
     }
@@ -654,177 +648,182 @@ static void test_list_explain(void)
 static void test_mark_processing(void)
 {
     char id[IP_UUID_STRLEN + 1];
-    msg_free(create_image(id, all_ops, 3, 0, NULL));
+    msg_free(create_image(id, all_kinds, NKINDS, 0, NULL));
     Imageproc__MarkProcessingReply *rep = NULL;
-    REQUIRE(id_call("MarkProcessing", id, &rep) == IP_OK);
-    CHECK(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING);
+    CHECK(mark_processing(id, &rep) == IP_OK);
+    EXPECT(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING);
     msg_free(rep);
-    REQUIRE(id_call("MarkProcessing", id, &rep) == IP_OK);
-    CHECK(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING);
+    CHECK(mark_processing(id, &rep) == IP_OK);
+    EXPECT(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING);
     msg_free(rep);
     char unknown[IP_UUID_STRLEN + 1];
     ip_uuid_v7_str(unknown);
-    CHECK(id_call("MarkProcessing", unknown, NULL) == IP_NOT_FOUND);
-    CHECK_BAD(id_call("MarkProcessing", "12345", NULL), "id");
+    EXPECT(mark_processing(unknown, NULL) == IP_NOT_FOUND);
+    EXPECT_BAD(mark_processing("12345", NULL), "id");
 }
 
 static void test_put_variant(void)
 {
     char id[IP_UUID_STRLEN + 1];
-    char *ops[] = {"thumbnail", "resized"};
+    ip_variant_kind ops[] = {IP_VARIANT_THUMBNAIL, IP_VARIANT_RESIZED};
     msg_free(create_image(id, ops, 2, 0, NULL));
     Imageproc__PutVariantReply *rep = NULL;
-    REQUIRE(put_variant(id, "thumbnail", true, NULL, &rep) == IP_OK);
-    CHECK(rep->variant->status == IMAGEPROC__VARIANT_STATUS__VARIANT_READY);
-    CHECK(rep->variant->width == 320 && rep->variant->height == 240 &&
-          rep->variant->size_bytes == 2048 && strcmp(rep->variant->format, "jpeg") == 0);
-    char key[128];
-    snprintf(key, sizeof(key), "v/%s/thumbnail.jpg", id);
-    CHECK(strcmp(rep->variant->object_key, key) == 0);
+    CHECK(put_variant(id, IP_VARIANT_THUMBNAIL, true, NULL, &rep) == IP_OK);
+    EXPECT(rep->variant->status == IMAGEPROC__VARIANT_STATUS__VARIANT_READY);
+    EXPECT(rep->variant->width == 320 && rep->variant->height == 240 &&
+           rep->variant->size_bytes == 2048 && strcmp(rep->variant->format, "jpeg") == 0);
+    EXPECT(rep->variant->kind == IP_VARIANT_THUMBNAIL);
+    char key[IP_KEY_MAX];
+    variant_key(key, id, IP_VARIANT_THUMBNAIL);
+    EXPECT(strcmp(rep->variant->object_key, key) == 0);
     msg_free(rep);
     /* Idempotent; and a late failure does not undo a ready variant. */
-    CHECK(put_variant(id, "thumbnail", true, NULL, NULL) == IP_OK);
-    REQUIRE(put_variant(id, "thumbnail", false, "late failure", &rep) == IP_OK);
-    CHECK(rep->variant->status == IMAGEPROC__VARIANT_STATUS__VARIANT_READY);
+    EXPECT(put_variant(id, IP_VARIANT_THUMBNAIL, true, NULL, NULL) == IP_OK);
+    CHECK(put_variant(id, IP_VARIANT_THUMBNAIL, false, "late failure", &rep) == IP_OK);
+    EXPECT(rep->variant->status == IMAGEPROC__VARIANT_STATUS__VARIANT_READY);
     msg_free(rep);
     /* A failure, then a retry that succeeds. */
-    REQUIRE(put_variant(id, "resized", false, "timeout", &rep) == IP_OK);
-    CHECK(rep->variant->status == IMAGEPROC__VARIANT_STATUS__VARIANT_FAILED &&
-          strcmp(rep->variant->error, "timeout") == 0);
+    CHECK(put_variant(id, IP_VARIANT_RESIZED, false, "timeout", &rep) == IP_OK);
+    EXPECT(rep->variant->status == IMAGEPROC__VARIANT_STATUS__VARIANT_FAILED &&
+           strcmp(rep->variant->error, "timeout") == 0);
     msg_free(rep);
-    REQUIRE(put_variant(id, "resized", true, NULL, &rep) == IP_OK);
-    CHECK(rep->variant->status == IMAGEPROC__VARIANT_STATUS__VARIANT_READY &&
-          rep->variant->error[0] == '\0');
+    CHECK(put_variant(id, IP_VARIANT_RESIZED, true, NULL, &rep) == IP_OK);
+    EXPECT(rep->variant->status == IMAGEPROC__VARIANT_STATUS__VARIANT_READY &&
+           rep->variant->error[0] == '\0');
     msg_free(rep);
     /* Not requested. */
-    CHECK(put_variant(id, "watermarked", true, NULL, NULL) == IP_FAILED_PRECONDITION);
+    EXPECT(put_variant(id, IP_VARIANT_WATERMARKED, true, NULL, NULL) == IP_FAILED_PRECONDITION);
     /* The image moved to processing. */
     Imageproc__GetImageReply *g = NULL;
-    REQUIRE(get_image(id, &g) == IP_OK);
-    CHECK(g->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING);
-    CHECK(variant_of(g->image, "thumbnail")->status == IMAGEPROC__VARIANT_STATUS__VARIANT_READY);
+    CHECK(get_image(id, &g) == IP_OK);
+    EXPECT(g->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING);
+    EXPECT(variant_of(g->image, IP_VARIANT_THUMBNAIL)->status ==
+           IMAGEPROC__VARIANT_STATUS__VARIANT_READY);
     msg_free(g);
     char unknown[IP_UUID_STRLEN + 1];
     ip_uuid_v7_str(unknown);
-    CHECK(put_variant(unknown, "thumbnail", true, NULL, NULL) == IP_NOT_FOUND);
+    EXPECT(put_variant(unknown, IP_VARIANT_THUMBNAIL, true, NULL, NULL) == IP_NOT_FOUND);
 }
 
 static void test_finish(void)
 {
     char id[IP_UUID_STRLEN + 1];
-    char *ops[] = {"thumbnail", "resized"};
+    ip_variant_kind ops[] = {IP_VARIANT_THUMBNAIL, IP_VARIANT_RESIZED};
     msg_free(create_image(id, ops, 2, 0, NULL));
-    CHECK(id_call("FinishImage", id, NULL) == IP_FAILED_PRECONDITION);
-    CHECK(strstr(last_err, "thumbnail") != NULL && strstr(last_err, "resized") != NULL);
-    CHECK(put_variant(id, "thumbnail", true, NULL, NULL) == IP_OK);
-    CHECK(id_call("FinishImage", id, NULL) == IP_FAILED_PRECONDITION);
-    CHECK(put_variant(id, "resized", true, NULL, NULL) == IP_OK);
+    EXPECT(finish_image(id, NULL) == IP_FAILED_PRECONDITION);
+    EXPECT(strstr(last_err, ip_variant_name(IP_VARIANT_THUMBNAIL)) != NULL &&
+           strstr(last_err, ip_variant_name(IP_VARIANT_RESIZED)) != NULL);
+    EXPECT(put_variant(id, IP_VARIANT_THUMBNAIL, true, NULL, NULL) == IP_OK);
+    EXPECT(finish_image(id, NULL) == IP_FAILED_PRECONDITION);
+    EXPECT(put_variant(id, IP_VARIANT_RESIZED, true, NULL, NULL) == IP_OK);
     Imageproc__FinishImageReply *rep = NULL;
-    REQUIRE(id_call("FinishImage", id, &rep) == IP_OK);
-    CHECK(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY && rep->image->error[0] == 0);
-    CHECK(rep->image->n_variants == 2);
+    CHECK(finish_image(id, &rep) == IP_OK);
+    EXPECT(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY && rep->image->error[0] == 0);
+    EXPECT(rep->image->n_variants == 2);
     msg_free(rep);
-    REQUIRE(id_call("FinishImage", id, &rep) == IP_OK); /* again: the same */
-    CHECK(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+    CHECK(finish_image(id, &rep) == IP_OK); /* again: the same */
+    EXPECT(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
     msg_free(rep);
 
     char id2[IP_UUID_STRLEN + 1];
-    msg_free(create_image(id2, all_ops, 3, 0, NULL));
-    CHECK(put_variant(id2, "thumbnail", true, NULL, NULL) == IP_OK);
-    CHECK(put_variant(id2, "resized", false, "too large", NULL) == IP_OK);
-    REQUIRE(id_call("FinishImage", id2, &rep) == IP_OK); /* a failure decides at once */
-    CHECK(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED);
-    CHECK(strcmp(rep->image->error, "resized: too large") == 0);
+    msg_free(create_image(id2, all_kinds, NKINDS, 0, NULL));
+    EXPECT(put_variant(id2, IP_VARIANT_THUMBNAIL, true, NULL, NULL) == IP_OK);
+    EXPECT(put_variant(id2, IP_VARIANT_RESIZED, false, "too large", NULL) == IP_OK);
+    CHECK(finish_image(id2, &rep) == IP_OK); /* a failure decides at once */
+    EXPECT(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED);
+    EXPECT(strcmp(rep->image->error, "resized: too large") == 0);
     msg_free(rep);
     char unknown[IP_UUID_STRLEN + 1];
     ip_uuid_v7_str(unknown);
-    CHECK(id_call("FinishImage", unknown, NULL) == IP_NOT_FOUND);
+    EXPECT(finish_image(unknown, NULL) == IP_NOT_FOUND);
 }
 
 static void test_fail_image(void)
 {
     char id[IP_UUID_STRLEN + 1];
-    msg_free(create_image(id, all_ops, 3, 0, NULL));
-    CHECK(put_variant(id, "thumbnail", true, NULL, NULL) == IP_OK);
+    msg_free(create_image(id, all_kinds, NKINDS, 0, NULL));
+    EXPECT(put_variant(id, IP_VARIANT_THUMBNAIL, true, NULL, NULL) == IP_OK);
     Imageproc__FailImageRequest req = IMAGEPROC__FAIL_IMAGE_REQUEST__INIT;
     req.id = id;
     req.error = "undecodable: not a JPEG";
     Imageproc__FailImageReply *rep = NULL;
-    REQUIRE(rpc("FailImage", &req, &rep) == IP_OK);
-    CHECK(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED);
-    CHECK(strcmp(rep->image->error, "undecodable: not a JPEG") == 0);
-    CHECK(variant_of(rep->image, "thumbnail")->status == IMAGEPROC__VARIANT_STATUS__VARIANT_READY);
-    CHECK(variant_of(rep->image, "resized")->status == IMAGEPROC__VARIANT_STATUS__VARIANT_FAILED);
+    CHECK(RPC(fail_image, &req, &rep) == IP_OK);
+    EXPECT(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED);
+    EXPECT(strcmp(rep->image->error, "undecodable: not a JPEG") == 0);
+    EXPECT(variant_of(rep->image, IP_VARIANT_THUMBNAIL)->status ==
+           IMAGEPROC__VARIANT_STATUS__VARIANT_READY);
+    EXPECT(variant_of(rep->image, IP_VARIANT_RESIZED)->status ==
+           IMAGEPROC__VARIANT_STATUS__VARIANT_FAILED);
     msg_free(rep);
 
     /* A ready image stays ready. */
     char id2[IP_UUID_STRLEN + 1];
-    char *ops[] = {"thumbnail"};
+    ip_variant_kind ops[] = {IP_VARIANT_THUMBNAIL};
     msg_free(create_image(id2, ops, 1, 0, NULL));
-    CHECK(put_variant(id2, "thumbnail", true, NULL, NULL) == IP_OK);
-    CHECK(id_call("FinishImage", id2, NULL) == IP_OK);
+    EXPECT(put_variant(id2, IP_VARIANT_THUMBNAIL, true, NULL, NULL) == IP_OK);
+    EXPECT(finish_image(id2, NULL) == IP_OK);
     req.id = id2;
-    REQUIRE(rpc("FailImage", &req, &rep) == IP_OK);
-    CHECK(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+    CHECK(RPC(fail_image, &req, &rep) == IP_OK);
+    EXPECT(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
     msg_free(rep);
     char unknown[IP_UUID_STRLEN + 1];
     ip_uuid_v7_str(unknown);
     req.id = unknown;
-    CHECK(rpc("FailImage", &req, &rep) == IP_NOT_FOUND);
+    EXPECT(RPC(fail_image, &req, &rep) == IP_NOT_FOUND);
     req.id = "";
-    CHECK_BAD(rpc("FailImage", &req, &rep), "id");
+    EXPECT_BAD(RPC(fail_image, &req, &rep), "id");
 }
 
 static void test_mark_enqueued(void)
 {
     char id[IP_UUID_STRLEN + 1];
-    msg_free(create_image(id, all_ops, 3, 0, NULL));
+    msg_free(create_image(id, all_kinds, NKINDS, 0, NULL));
     Imageproc__MarkEnqueuedRequest req = IMAGEPROC__MARK_ENQUEUED_REQUEST__INIT;
     req.id = id;
     req.enqueued_at_us = 1764375760654321;
     Imageproc__MarkEnqueuedReply *rep = NULL;
-    REQUIRE(rpc("MarkEnqueued", &req, &rep) == IP_OK);
-    CHECK(rep->image->enqueued_at_us == 1764375760654321);
-    CHECK(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING);
+    CHECK(RPC(mark_enqueued, &req, &rep) == IP_OK);
+    EXPECT(rep->image->enqueued_at_us == 1764375760654321);
+    EXPECT(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING);
     msg_free(rep);
     req.enqueued_at_us = 0; /* now */
     int64_t before = ip_now_us();
-    REQUIRE(rpc("MarkEnqueued", &req, &rep) == IP_OK);
-    CHECK(rep->image->enqueued_at_us >= before - 1000000);
+    CHECK(RPC(mark_enqueued, &req, &rep) == IP_OK);
+    EXPECT(rep->image->enqueued_at_us >= before - 1000000);
     msg_free(rep);
     req.enqueued_at_us = -4;
-    CHECK_BAD(rpc("MarkEnqueued", &req, &rep), "enqueued_at_us");
+    EXPECT_BAD(RPC(mark_enqueued, &req, &rep), "enqueued_at_us");
     char unknown[IP_UUID_STRLEN + 1];
     ip_uuid_v7_str(unknown);
     req.id = unknown;
     req.enqueued_at_us = 0;
-    CHECK(rpc("MarkEnqueued", &req, &rep) == IP_NOT_FOUND);
+    EXPECT(RPC(mark_enqueued, &req, &rep) == IP_NOT_FOUND);
 }
 
 static void test_delete(void)
 {
     char id[IP_UUID_STRLEN + 1];
-    msg_free(create_image(id, all_ops, 3, 0, NULL));
-    CHECK(put_variant(id, "thumbnail", true, NULL, NULL) == IP_OK);
-    CHECK(put_variant(id, "watermarked", true, NULL, NULL) == IP_OK);
-    CHECK(put_variant(id, "resized", false, "boom", NULL) == IP_OK);
+    msg_free(create_image(id, all_kinds, NKINDS, 0, NULL));
+    EXPECT(put_variant(id, IP_VARIANT_THUMBNAIL, true, NULL, NULL) == IP_OK);
+    EXPECT(put_variant(id, IP_VARIANT_WATERMARKED, true, NULL, NULL) == IP_OK);
+    EXPECT(put_variant(id, IP_VARIANT_RESIZED, false, "boom", NULL) == IP_OK);
     Imageproc__DeleteImageReply *rep = NULL;
-    REQUIRE(id_call("DeleteImage", id, &rep) == IP_OK);
-    char k0[64], k1[128], k2[128];
-    snprintf(k0, sizeof(k0), "o/%s", id);
-    snprintf(k1, sizeof(k1), "v/%s/thumbnail.jpg", id);
-    snprintf(k2, sizeof(k2), "v/%s/watermarked.jpg", id);
-    CHECK(rep->n_object_keys == 3);
+    CHECK(delete_image(id, &rep) == IP_OK);
+    char k0[IP_KEY_MAX], k1[IP_KEY_MAX], k2[IP_KEY_MAX];
+    CHECK(ip_key_original(k0, id) == IP_OK);
+    variant_key(k1, id, IP_VARIANT_THUMBNAIL);
+    variant_key(k2, id, IP_VARIANT_WATERMARKED);
+    EXPECT(rep->n_object_keys == 3);
     if (rep->n_object_keys == 3)
-        CHECK(strcmp(rep->object_keys[0], k0) == 0 && strcmp(rep->object_keys[1], k1) == 0 &&
-              strcmp(rep->object_keys[2], k2) == 0);
+        EXPECT(strcmp(rep->object_keys[0], k0) == 0 && strcmp(rep->object_keys[1], k1) == 0 &&
+               strcmp(rep->object_keys[2], k2) == 0);
     msg_free(rep);
     Imageproc__GetImageReply *g = NULL;
-    CHECK(get_image(id, &g) == IP_NOT_FOUND);
-    CHECK(id_call("DeleteImage", id, NULL) == IP_NOT_FOUND);
+    EXPECT(get_image(id, &g) == IP_NOT_FOUND);
+    EXPECT(delete_image(id, NULL) == IP_NOT_FOUND);
     PGconn *c = pg_connect(test_dsn);
     PGresult *r = sql(c, "SELECT count(*) FROM variants WHERE image_id = '%s'", id);
-    CHECK(strcmp(PQgetvalue(r, 0, 0), "0") == 0);
+    EXPECT(strcmp(PQgetvalue(r, 0, 0), "0") == 0);
     PQclear(r);
     PQfinish(c);
 }
@@ -838,86 +837,92 @@ static void test_stale(void)
     int64_t hour_ago = ip_now_us() - INT64_C(3600000000);
     char a[IP_UUID_STRLEN + 1], b[IP_UUID_STRLEN + 1], d[IP_UUID_STRLEN + 1],
         fresh[IP_UUID_STRLEN + 1];
-    msg_free(create_image(a, all_ops, 3, hour_ago, NULL));
-    msg_free(create_image(b, all_ops, 3, hour_ago + 1, NULL)); /* enqueued: not stale */
-    msg_free(create_image(d, all_ops, 3, hour_ago + 2, NULL)); /* processing: not stale */
-    msg_free(create_image(fresh, all_ops, 3, 0, NULL));        /* too young */
+    msg_free(create_image(a, all_kinds, NKINDS, hour_ago, NULL));
+    msg_free(create_image(b, all_kinds, NKINDS, hour_ago + 1, NULL)); /* enqueued: not stale */
+    msg_free(create_image(d, all_kinds, NKINDS, hour_ago + 2, NULL)); /* processing: not stale */
+    msg_free(create_image(fresh, all_kinds, NKINDS, 0, NULL));        /* too young */
     Imageproc__MarkEnqueuedRequest mq = IMAGEPROC__MARK_ENQUEUED_REQUEST__INIT;
     mq.id = b;
-    void *out = NULL;
-    CHECK(rpc("MarkEnqueued", &mq, &out) == IP_OK);
-    msg_free(out);
-    CHECK(id_call("MarkProcessing", d, NULL) == IP_OK);
+    Imageproc__MarkEnqueuedReply *mq_rep = NULL;
+    EXPECT(RPC(mark_enqueued, &mq, &mq_rep) == IP_OK);
+    msg_free(mq_rep);
+    EXPECT(mark_processing(d, NULL) == IP_OK);
 
     Imageproc__ListStaleRequest req = IMAGEPROC__LIST_STALE_REQUEST__INIT;
     req.older_than_us = INT64_C(600000000); /* ten minutes */
     req.limit = 100;
     Imageproc__ListStaleReply *rep = NULL;
-    REQUIRE(rpc("ListStale", &req, &rep) == IP_OK);
-    CHECK(rep->n_images == 1 && strcmp(rep->images[0]->id, a) == 0);
+    CHECK(RPC(list_stale, &req, &rep) == IP_OK);
+    EXPECT(rep->n_images == 1 && strcmp(rep->images[0]->id, a) == 0);
     if (rep->n_images == 1)
-        CHECK(rep->images[0]->n_ops == 3 && rep->images[0]->original_key[0] == 'o');
+        EXPECT(rep->images[0]->n_requested == 3 && rep->images[0]->original_key[0] == 'o');
     msg_free(rep);
     req.older_than_us = 0;
-    REQUIRE(rpc("ListStale", &req, &rep) == IP_OK);
-    CHECK(rep->n_images == 2);
+    CHECK(RPC(list_stale, &req, &rep) == IP_OK);
+    EXPECT(rep->n_images == 2);
     msg_free(rep);
     req.limit = 0;
-    CHECK_BAD(rpc("ListStale", &req, &rep), "limit");
+    EXPECT_BAD(RPC(list_stale, &req, &rep), "limit");
     req.limit = 5;
     req.older_than_us = -1;
-    CHECK_BAD(rpc("ListStale", &req, &rep), "older_than_us");
+    EXPECT_BAD(RPC(list_stale, &req, &rep), "older_than_us");
 }
 
 static void test_bad_requests(void)
 {
-    void *out = NULL;
+    /* Every call fails: no reply to free. */
+    Imageproc__CreateImageReply *out = NULL;
+    Imageproc__FailImageReply *fr_out = NULL;
+    Imageproc__PutVariantReply *pv_out = NULL;
     Imageproc__CreateImageRequest cr = IMAGEPROC__CREATE_IMAGE_REQUEST__INIT;
-    CHECK_BAD(rpc("CreateImage", &cr, &out), "image");
+    EXPECT_BAD(RPC(create_image, &cr, &out), "image");
     Imageproc__Image img = IMAGEPROC__IMAGE__INIT;
     cr.image = &img;
-    CHECK_BAD(rpc("CreateImage", &cr, &out), "image.id");
+    EXPECT_BAD(RPC(create_image, &cr, &out), "image.id");
     img.id = "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5aZ";
-    CHECK_BAD(rpc("CreateImage", &cr, &out), "image.id");
+    EXPECT_BAD(RPC(create_image, &cr, &out), "image.id");
     char id[IP_UUID_STRLEN + 1];
     ip_uuid_v7_str(id);
     img.id = id;
-    CHECK_BAD(rpc("CreateImage", &cr, &out), "image.ops");
-    char *bad_ops[] = {"thumbnail", "sepia"};
-    img.ops = bad_ops;
-    img.n_ops = 2;
-    CHECK_BAD(rpc("CreateImage", &cr, &out), "image.ops");
-    img.n_ops = 1;
+    EXPECT_BAD(RPC(create_image, &cr, &out), "image.requested");
+    ip_variant_kind bad_kinds[] = {IP_VARIANT_THUMBNAIL, (ip_variant_kind)42};
+    img.requested = bad_kinds;
+    img.n_requested = 2;
+    EXPECT_BAD(RPC(create_image, &cr, &out), "image.requested");
+    bad_kinds[1] = IP_VARIANT_NONE;
+    EXPECT_BAD(RPC(create_image, &cr, &out), "image.requested");
+    img.n_requested = 1;
     img.size_bytes = -3;
-    CHECK_BAD(rpc("CreateImage", &cr, &out), "image.size_bytes");
+    EXPECT_BAD(RPC(create_image, &cr, &out), "image.size_bytes");
     img.size_bytes = 0;
     img.filename = "bad \xff\xfe name.jpg"; /* not UTF-8: PostgreSQL would refuse it */
-    CHECK_BAD(rpc("CreateImage", &cr, &out), "image.filename");
+    EXPECT_BAD(RPC(create_image, &cr, &out), "image.filename");
     img.filename = "ok.jpg";
     Imageproc__FailImageRequest fr = IMAGEPROC__FAIL_IMAGE_REQUEST__INIT;
     fr.id = id;
     fr.error = "\xc3";
-    CHECK_BAD(rpc("FailImage", &fr, &out), "error");
+    EXPECT_BAD(RPC(fail_image, &fr, &fr_out), "error");
 
     Imageproc__PutVariantRequest pv = IMAGEPROC__PUT_VARIANT_REQUEST__INIT;
     pv.image_id = id;
-    CHECK_BAD(rpc("PutVariant", &pv, &out), "variant");
+    EXPECT_BAD(RPC(put_variant, &pv, &pv_out), "variant");
     Imageproc__Variant v = IMAGEPROC__VARIANT__INIT;
     pv.variant = &v;
-    v.name = "original";
-    CHECK_BAD(rpc("PutVariant", &pv, &out), "variant.name");
-    v.name = "thumbnail";
-    CHECK_BAD(rpc("PutVariant", &pv, &out), "variant.status");
+    EXPECT_BAD(RPC(put_variant, &pv, &pv_out), "variant.kind"); /* unspecified */
+    v.kind = (ip_variant_kind)4;
+    EXPECT_BAD(RPC(put_variant, &pv, &pv_out), "variant.kind");
+    v.kind = IP_VARIANT_THUMBNAIL;
+    EXPECT_BAD(RPC(put_variant, &pv, &pv_out), "variant.status");
     v.status = IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
-    CHECK_BAD(rpc("PutVariant", &pv, &out), "variant.object_key");
+    EXPECT_BAD(RPC(put_variant, &pv, &pv_out), "variant.object_key");
     pv.image_id = "";
-    CHECK_BAD(rpc("PutVariant", &pv, &out), "image_id");
-    CHECK_BAD(id_call("FinishImage", "", NULL), "id");
-    CHECK_BAD(id_call("DeleteImage", "../../etc/passwd", NULL), "id");
-    CHECK_BAD(id_call("MarkProcessing", "00000000-0000-0000-0000-00000000000g", NULL), "id");
+    EXPECT_BAD(RPC(put_variant, &pv, &pv_out), "image_id");
+    EXPECT_BAD(finish_image("", NULL), "id");
+    EXPECT_BAD(delete_image("../../etc/passwd", NULL), "id");
+    EXPECT_BAD(mark_processing("00000000-0000-0000-0000-00000000000g", NULL), "id");
     /* Nothing was stored for the id of the rejected creates. */
     Imageproc__GetImageReply *g = NULL;
-    CHECK(get_image(id, &g) == IP_NOT_FOUND);
+    EXPECT(get_image(id, &g) == IP_NOT_FOUND);
 }
 
 static const char *const nasty[] = {
@@ -934,7 +939,7 @@ static void test_verbatim(void)
 {
     for (size_t i = 0; i < sizeof(nasty) / sizeof(nasty[0]); i++) {
         char id[IP_UUID_STRLEN + 1];
-        char *ops[] = {"thumbnail", "resized"};
+        ip_variant_kind ops[] = {IP_VARIANT_THUMBNAIL, IP_VARIANT_RESIZED};
         ip_uuid_v7_str(id);
         Imageproc__Image img = IMAGEPROC__IMAGE__INIT;
         img.id = id;
@@ -942,16 +947,16 @@ static void test_verbatim(void)
         img.content_type = (char *)nasty[(i + 1) % 7];
         img.sha256 = (char *)nasty[(i + 2) % 7];
         img.original_key = (char *)nasty[(i + 3) % 7];
-        img.ops = ops;
-        img.n_ops = 2;
+        img.requested = ops;
+        img.n_requested = 2;
         Imageproc__CreateImageRequest cr = IMAGEPROC__CREATE_IMAGE_REQUEST__INIT;
         cr.image = &img;
-        void *out = NULL;
-        REQUIRE(rpc("CreateImage", &cr, &out) == IP_OK);
-        msg_free(out);
-        CHECK(put_variant(id, "resized", false, nasty[(i + 4) % 7], NULL) == IP_OK);
+        Imageproc__CreateImageReply *cr_out = NULL;
+        CHECK(RPC(create_image, &cr, &cr_out) == IP_OK);
+        msg_free(cr_out);
+        EXPECT(put_variant(id, IP_VARIANT_RESIZED, false, nasty[(i + 4) % 7], NULL) == IP_OK);
         Imageproc__Variant v = IMAGEPROC__VARIANT__INIT;
-        v.name = "thumbnail";
+        v.kind = IP_VARIANT_THUMBNAIL;
         v.status = IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
         v.object_key = (char *)nasty[(i + 5) % 7];
         v.width = v.height = 1;
@@ -960,34 +965,36 @@ static void test_verbatim(void)
         Imageproc__PutVariantRequest pv = IMAGEPROC__PUT_VARIANT_REQUEST__INIT;
         pv.image_id = id;
         pv.variant = &v;
-        CHECK(rpc("PutVariant", &pv, &out) == IP_OK);
-        msg_free(out);
+        Imageproc__PutVariantReply *pv_out = NULL;
+        EXPECT(RPC(put_variant, &pv, &pv_out) == IP_OK);
+        msg_free(pv_out);
         Imageproc__GetImageReply *g = NULL;
-        REQUIRE(get_image(id, &g) == IP_OK);
-        CHECK(strcmp(g->image->filename, nasty[i]) == 0);
-        CHECK(strcmp(g->image->content_type, nasty[(i + 1) % 7]) == 0);
-        CHECK(strcmp(g->image->sha256, nasty[(i + 2) % 7]) == 0);
-        CHECK(strcmp(g->image->original_key, nasty[(i + 3) % 7]) == 0);
-        CHECK(strcmp(variant_of(g->image, "resized")->error, nasty[(i + 4) % 7]) == 0);
-        CHECK(strcmp(variant_of(g->image, "thumbnail")->object_key, nasty[(i + 5) % 7]) == 0);
+        CHECK(get_image(id, &g) == IP_OK);
+        EXPECT(strcmp(g->image->filename, nasty[i]) == 0);
+        EXPECT(strcmp(g->image->content_type, nasty[(i + 1) % 7]) == 0);
+        EXPECT(strcmp(g->image->sha256, nasty[(i + 2) % 7]) == 0);
+        EXPECT(strcmp(g->image->original_key, nasty[(i + 3) % 7]) == 0);
+        EXPECT(strcmp(variant_of(g->image, IP_VARIANT_RESIZED)->error, nasty[(i + 4) % 7]) == 0);
+        EXPECT(strcmp(variant_of(g->image, IP_VARIANT_THUMBNAIL)->object_key, nasty[(i + 5) % 7]) ==
+               0);
         msg_free(g);
         Imageproc__FailImageRequest fr = IMAGEPROC__FAIL_IMAGE_REQUEST__INIT;
         fr.id = id;
         fr.error = (char *)nasty[(i + 6) % 7];
         Imageproc__FailImageReply *f = NULL;
-        REQUIRE(rpc("FailImage", &fr, &f) == IP_OK);
-        CHECK(strcmp(f->image->error, nasty[(i + 6) % 7]) == 0);
+        CHECK(RPC(fail_image, &fr, &f) == IP_OK);
+        EXPECT(strcmp(f->image->error, nasty[(i + 6) % 7]) == 0);
         msg_free(f);
         Imageproc__DeleteImageReply *d = NULL;
-        REQUIRE(id_call("DeleteImage", id, &d) == IP_OK);
-        CHECK(d->n_object_keys == 2 && strcmp(d->object_keys[0], nasty[(i + 3) % 7]) == 0 &&
-              strcmp(d->object_keys[1], nasty[(i + 5) % 7]) == 0);
+        CHECK(delete_image(id, &d) == IP_OK);
+        EXPECT(d->n_object_keys == 2 && strcmp(d->object_keys[0], nasty[(i + 3) % 7]) == 0 &&
+               strcmp(d->object_keys[1], nasty[(i + 5) % 7]) == 0);
         msg_free(d);
     }
     /* The tables are still there. */
     PGconn *c = pg_connect(test_dsn);
     PGresult *r = sql(c, "SELECT count(*) FROM images");
-    CHECK(PQntuples(r) == 1);
+    EXPECT(PQntuples(r) == 1);
     PQclear(r);
     PQfinish(c);
 }
@@ -1006,14 +1013,14 @@ static void *race_thread(void *p)
 {
     race_arg *a = p;
     for (int round = 0; round < 10; round++) {
-        for (int k = 0; k < 3; k++) {
-            const char *name = all_ops[(k + a->thread + round) % 3];
+        for (int k = 0; k < NKINDS; k++) {
+            ip_variant_kind name = all_kinds[(k + a->thread + round) % NKINDS];
             if ((a->thread + round) % 4 == 0 &&
                 put_variant(a->id, name, false, "transient", NULL) != IP_OK)
                 a->bad++;
             if (put_variant(a->id, name, true, NULL, NULL) != IP_OK)
                 a->bad++;
-            ip_status st = id_call("FinishImage", a->id, NULL);
+            ip_status st = finish_image(a->id, NULL);
             if (st != IP_OK && st != IP_FAILED_PRECONDITION)
                 a->bad++;
         }
@@ -1024,7 +1031,7 @@ static void *race_thread(void *p)
 static void test_race(void)
 {
     char id[IP_UUID_STRLEN + 1];
-    msg_free(create_image(id, all_ops, 3, 0, NULL));
+    msg_free(create_image(id, all_kinds, NKINDS, 0, NULL));
     pthread_t th[8];
     race_arg args[8];
     for (int i = 0; i < 8; i++) {
@@ -1033,28 +1040,28 @@ static void test_race(void)
     }
     for (int i = 0; i < 8; i++) {
         pthread_join(th[i], NULL);
-        CHECK(args[i].bad == 0);
+        EXPECT(args[i].bad == 0);
     }
     Imageproc__GetImageReply *g = NULL;
-    REQUIRE(get_image(id, &g) == IP_OK);
-    CHECK(g->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
-    CHECK(g->image->error[0] == '\0');
-    CHECK(g->image->n_variants == 3);
+    CHECK(get_image(id, &g) == IP_OK);
+    EXPECT(g->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+    EXPECT(g->image->error[0] == '\0');
+    EXPECT(g->image->n_variants == 3);
     for (size_t i = 0; i < g->image->n_variants; i++) {
         const Imageproc__Variant *v = g->image->variants[i];
-        char key[128];
-        snprintf(key, sizeof(key), "v/%s/%s.jpg", id, v->name);
-        CHECK(v->status == IMAGEPROC__VARIANT_STATUS__VARIANT_READY);
-        CHECK(strcmp(v->object_key, key) == 0 && v->error[0] == '\0');
+        char key[IP_KEY_MAX];
+        variant_key(key, id, v->kind);
+        EXPECT(v->status == IMAGEPROC__VARIANT_STATUS__VARIANT_READY);
+        EXPECT(strcmp(v->object_key, key) == 0 && v->error[0] == '\0');
     }
     msg_free(g);
     Imageproc__FinishImageReply *f = NULL;
-    REQUIRE(id_call("FinishImage", id, &f) == IP_OK);
-    CHECK(f->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+    CHECK(finish_image(id, &f) == IP_OK);
+    EXPECT(f->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
     msg_free(f);
     PGconn *c = pg_connect(test_dsn);
     PGresult *r = sql(c, "SELECT count(*) FROM variants WHERE image_id = '%s'", id);
-    CHECK(strcmp(PQgetvalue(r, 0, 0), "3") == 0);
+    EXPECT(strcmp(PQgetvalue(r, 0, 0), "3") == 0);
     PQclear(r);
     PQfinish(c);
 }
@@ -1073,15 +1080,15 @@ static void *late_writer(void *p)
     late_arg *a = p;
     while (!a->stop) {
         int was_deleted = a->deleted;
-        for (int k = 0; k < 3; k++) {
-            ip_status st = put_variant(a->id, all_ops[k], true, NULL, NULL);
+        for (int k = 0; k < NKINDS; k++) {
+            ip_status st = put_variant(a->id, all_kinds[k], true, NULL, NULL);
             if (st == IP_OK && was_deleted)
                 a->after_delete_ok++;
         }
-        ip_status st = id_call("FinishImage", a->id, NULL);
+        ip_status st = finish_image(a->id, NULL);
         if (st == IP_OK && was_deleted)
             a->after_delete_ok++;
-        st = id_call("MarkProcessing", a->id, NULL);
+        st = mark_processing(a->id, NULL);
         if (st == IP_OK && was_deleted)
             a->after_delete_ok++;
     }
@@ -1092,8 +1099,8 @@ static void test_no_resurrection(void)
 {
     for (int rep = 0; rep < 5; rep++) {
         char id[IP_UUID_STRLEN + 1];
-        msg_free(create_image(id, all_ops, 3, 0, NULL));
-        CHECK(id_call("MarkProcessing", id, NULL) == IP_OK);
+        msg_free(create_image(id, all_kinds, NKINDS, 0, NULL));
+        EXPECT(mark_processing(id, NULL) == IP_OK);
         late_arg a = {.id = id};
         pthread_t th[3];
         for (int i = 0; i < 3; i++)
@@ -1105,28 +1112,28 @@ static void test_no_resurrection(void)
             msg_free(g);
         }
         Imageproc__DeleteImageReply *d = NULL;
-        REQUIRE(id_call("DeleteImage", id, &d) == IP_OK);
-        CHECK(d->n_object_keys >= 1);
+        CHECK(delete_image(id, &d) == IP_OK);
+        EXPECT(d->n_object_keys >= 1);
         msg_free(d);
         a.deleted = 1;
         /* Some more rounds of late writes, all NOT_FOUND. */
         for (int i = 0; i < 20; i++) {
-            CHECK(put_variant(id, "thumbnail", true, NULL, NULL) == IP_NOT_FOUND);
-            CHECK(id_call("FinishImage", id, NULL) == IP_NOT_FOUND);
-            CHECK(id_call("MarkProcessing", id, NULL) == IP_NOT_FOUND);
+            EXPECT(put_variant(id, IP_VARIANT_THUMBNAIL, true, NULL, NULL) == IP_NOT_FOUND);
+            EXPECT(finish_image(id, NULL) == IP_NOT_FOUND);
+            EXPECT(mark_processing(id, NULL) == IP_NOT_FOUND);
         }
         a.stop = 1;
         for (int i = 0; i < 3; i++)
             pthread_join(th[i], NULL);
-        CHECK(a.after_delete_ok == 0);
+        EXPECT(a.after_delete_ok == 0);
         Imageproc__GetImageReply *g = NULL;
-        CHECK(get_image(id, &g) == IP_NOT_FOUND);
+        EXPECT(get_image(id, &g) == IP_NOT_FOUND);
         PGconn *c = pg_connect(test_dsn);
         PGresult *r = sql(c,
                           "SELECT (SELECT count(*) FROM images WHERE id = '%s') +"
                           " (SELECT count(*) FROM variants WHERE image_id = '%s')",
                           id, id);
-        CHECK(strcmp(PQgetvalue(r, 0, 0), "0") == 0);
+        EXPECT(strcmp(PQgetvalue(r, 0, 0), "0") == 0);
         PQclear(r);
         PQfinish(c);
     }
@@ -1137,10 +1144,10 @@ static void test_no_resurrection(void)
 static nng_socket sub_open(void)
 {
     nng_socket s;
-    REQUIRE(nng_sub0_open(&s) == 0);
-    REQUIRE(nng_socket_set(s, NNG_OPT_SUB_SUBSCRIBE, "", 0) == 0);
-    REQUIRE(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 200) == 0);
-    REQUIRE(nng_dial(s, events_url, NULL, NNG_FLAG_NONBLOCK) == 0);
+    CHECK(nng_sub0_open(&s) == 0);
+    CHECK(nng_socket_set(s, NNG_OPT_SUB_SUBSCRIBE, "", 0) == 0);
+    CHECK(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 200) == 0);
+    CHECK(nng_dial(s, events_url, NULL, NNG_FLAG_NONBLOCK) == 0);
     return s;
 }
 
@@ -1155,7 +1162,7 @@ static Imageproc__StatusEvent *next_event(nng_socket s, const char *id, int time
             continue;
         Imageproc__StatusEvent *e = imageproc__status_event__unpack(NULL, len, buf);
         nng_free(buf, len);
-        REQUIRE(e != NULL);
+        CHECK(e != NULL);
         if (strcmp(e->id, id) == 0)
             return e;
         imageproc__status_event__free_unpacked(e, NULL);
@@ -1171,14 +1178,14 @@ static nng_socket sub_ready(void)
     int64_t deadline = ip_mono_ms() + 10000;
     for (;;) {
         char warm[IP_UUID_STRLEN + 1];
-        msg_free(create_image(warm, all_ops, 3, 0, NULL));
+        msg_free(create_image(warm, all_kinds, NKINDS, 0, NULL));
         Imageproc__StatusEvent *e = next_event(s, warm, 300);
-        id_call("DeleteImage", warm, NULL);
+        delete_image(warm, NULL);
         if (e != NULL) {
             imageproc__status_event__free_unpacked(e, NULL);
             return s;
         }
-        REQUIRE(ip_mono_ms() < deadline);
+        CHECK(ip_mono_ms() < deadline);
     }
 }
 
@@ -1187,71 +1194,72 @@ static void test_events(void)
     nng_socket s = sub_ready();
 
     char id[IP_UUID_STRLEN + 1];
-    msg_free(create_image(id, all_ops, 3, 0, NULL));
+    msg_free(create_image(id, all_kinds, NKINDS, 0, NULL));
     Imageproc__MarkEnqueuedRequest mq = IMAGEPROC__MARK_ENQUEUED_REQUEST__INIT;
     mq.id = id;
-    void *out = NULL;
-    REQUIRE(rpc("MarkEnqueued", &mq, &out) == IP_OK);
-    msg_free(out);
-    REQUIRE(id_call("MarkProcessing", id, NULL) == IP_OK);
-    REQUIRE(id_call("MarkProcessing", id, NULL) == IP_OK); /* no change: no event */
-    REQUIRE(put_variant(id, "thumbnail", true, NULL, NULL) == IP_OK);
-    REQUIRE(put_variant(id, "thumbnail", true, NULL, NULL) == IP_OK); /* no change */
-    REQUIRE(put_variant(id, "resized", false, "too big", NULL) == IP_OK);
-    REQUIRE(put_variant(id, "watermarked", true, NULL, NULL) == IP_OK);
-    REQUIRE(id_call("FinishImage", id, NULL) == IP_OK);
-    REQUIRE(put_variant(id, "resized", true, NULL, NULL) == IP_OK);
-    REQUIRE(id_call("FinishImage", id, NULL) == IP_OK);
-    REQUIRE(id_call("DeleteImage", id, NULL) == IP_OK);
+    Imageproc__MarkEnqueuedReply *mq_rep = NULL;
+    CHECK(RPC(mark_enqueued, &mq, &mq_rep) == IP_OK);
+    msg_free(mq_rep);
+    CHECK(mark_processing(id, NULL) == IP_OK);
+    CHECK(mark_processing(id, NULL) == IP_OK); /* no change: no event */
+    CHECK(put_variant(id, IP_VARIANT_THUMBNAIL, true, NULL, NULL) == IP_OK);
+    CHECK(put_variant(id, IP_VARIANT_THUMBNAIL, true, NULL, NULL) == IP_OK); /* no change */
+    CHECK(put_variant(id, IP_VARIANT_RESIZED, false, "too big", NULL) == IP_OK);
+    CHECK(put_variant(id, IP_VARIANT_WATERMARKED, true, NULL, NULL) == IP_OK);
+    CHECK(finish_image(id, NULL) == IP_OK);
+    CHECK(put_variant(id, IP_VARIANT_RESIZED, true, NULL, NULL) == IP_OK);
+    CHECK(finish_image(id, NULL) == IP_OK);
+    CHECK(delete_image(id, NULL) == IP_OK);
 
+    /* The event names the variant as the API does (StatusEvent.variant). */
     static const struct {
         Imageproc__ImageStatus status;
-        const char *variant;
+        ip_variant_kind variant; /* IP_VARIANT_NONE: the image as a whole */
         Imageproc__VariantStatus vstatus;
         const char *error;
         bool deleted;
     } want[] = {
-        {IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING, "", 0, "", false},    /* created */
-        {IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING, "", 0, "", false},    /* enqueued */
-        {IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING, "", 0, "", false}, /* processing */
-        {IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING, "thumbnail",
+        {IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING, IP_VARIANT_NONE, 0, "", false},    /* created */
+        {IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING, IP_VARIANT_NONE, 0, "", false},    /* enqueued */
+        {IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING, IP_VARIANT_NONE, 0, "", false}, /* processing */
+        {IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING, IP_VARIANT_THUMBNAIL,
          IMAGEPROC__VARIANT_STATUS__VARIANT_READY, "", false},
-        {IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING, "resized",
+        {IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING, IP_VARIANT_RESIZED,
          IMAGEPROC__VARIANT_STATUS__VARIANT_FAILED, "too big", false},
-        {IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING, "watermarked",
+        {IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING, IP_VARIANT_WATERMARKED,
          IMAGEPROC__VARIANT_STATUS__VARIANT_READY, "", false},
-        {IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED, "", 0, "resized: too big", false},
-        {IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED, "resized", IMAGEPROC__VARIANT_STATUS__VARIANT_READY,
-         "", false},
-        {IMAGEPROC__IMAGE_STATUS__IMAGE_READY, "", 0, "", false},
-        {0, "", 0, "", true},
+        {IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED, IP_VARIANT_NONE, 0, "resized: too big", false},
+        {IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED, IP_VARIANT_RESIZED,
+         IMAGEPROC__VARIANT_STATUS__VARIANT_READY, "", false},
+        {IMAGEPROC__IMAGE_STATUS__IMAGE_READY, IP_VARIANT_NONE, 0, "", false},
+        {0, IP_VARIANT_NONE, 0, "", true},
     };
     int64_t last_seq = 0, last_at = 0;
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         Imageproc__StatusEvent *e = next_event(s, id, 3000);
         if (e == NULL) {
             fprintf(stderr, "event %zu missing\n", i);
-            failures++;
+            ip_test_failures++;
             break;
         }
-        bool ok = e->status == want[i].status && strcmp(e->variant, want[i].variant) == 0 &&
+        bool ok = e->status == want[i].status && e->variant_kind == want[i].variant &&
                   e->variant_status == want[i].vstatus && strcmp(e->error, want[i].error) == 0 &&
                   e->deleted == want[i].deleted && e->seq > last_seq && e->at_us >= last_at;
         if (!ok) {
             fprintf(
                 stderr,
-                "event %zu: status %d variant '%s' vstatus %d error '%s' deleted %d seq %" PRId64
+                "event %zu: status %d variant %d vstatus %d error '%s' deleted %d seq %" PRId64
                 " at %" PRId64 "\n",
-                i, e->status, e->variant, e->variant_status, e->error, e->deleted, e->seq,
+                i, e->status, (int)e->variant_kind, e->variant_status, e->error, e->deleted, e->seq,
                 e->at_us);
-            failures++;
+            ip_test_failures++;
         }
         last_seq = e->seq;
         last_at = e->at_us;
         imageproc__status_event__free_unpacked(e, NULL);
     }
     Imageproc__StatusEvent *extra = next_event(s, id, 300);
-    CHECK(extra == NULL);
+    EXPECT(extra == NULL);
     if (extra != NULL)
         imageproc__status_event__free_unpacked(extra, NULL);
     nng_close(s);
@@ -1270,14 +1278,14 @@ static void *order_writer(void *p)
     for (int r = 0; r < ORDER_ROUNDS; r++) {
         for (int k = 0; k < ORDER_IMAGES; k++) {
             const char *id = order_ids[(k + t) % ORDER_IMAGES];
-            const char *name = all_ops[(r + t) % 3];
+            ip_variant_kind name = all_kinds[(r + t) % NKINDS];
             char reason[64];
             snprintf(reason, sizeof(reason), "attempt %d.%d failed", t, r);
             put_variant(id, name, false, reason, NULL);
             if ((r + t) % 3 == 0)
                 put_variant(id, name, true, NULL, NULL);
-            id_call("FinishImage", id, NULL);
-            id_call("MarkProcessing", id, NULL);
+            finish_image(id, NULL);
+            mark_processing(id, NULL);
         }
     }
     atomic_fetch_add(&order_done, 1);
@@ -1288,7 +1296,7 @@ static void test_events_order(void)
 {
     nng_socket s = sub_ready();
     for (int k = 0; k < ORDER_IMAGES; k++)
-        msg_free(create_image(order_ids[k], all_ops, 3, 0, NULL));
+        msg_free(create_image(order_ids[k], all_kinds, NKINDS, 0, NULL));
     pthread_t th[ORDER_THREADS];
     for (int t = 0; t < ORDER_THREADS; t++)
         pthread_create(&th[t], NULL, order_writer, (void *)(intptr_t)t);
@@ -1307,7 +1315,7 @@ static void test_events_order(void)
             quiet_since = ip_mono_ms();
             Imageproc__StatusEvent *e = imageproc__status_event__unpack(NULL, len, buf);
             nng_free(buf, len);
-            REQUIRE(e != NULL);
+            CHECK(e != NULL);
             if (e->seq <= last_seq) {
                 fprintf(stderr, "seq %lld after %lld\n", (long long)e->seq, (long long)last_seq);
                 disorder++;
@@ -1323,7 +1331,8 @@ static void test_events_order(void)
                 }
                 last_at[k] = e->at_us;
                 last_status[k] = e->status;
-                snprintf(last_variant_buf[k], sizeof(last_variant_buf[k]), "%s", e->variant);
+                snprintf(last_variant_buf[k], sizeof(last_variant_buf[k]), "%s",
+                         e->variant_kind ? ip_variant_name(e->variant_kind) : "");
                 last_variant[k] = last_variant_buf[k];
                 count[k]++;
                 total++;
@@ -1336,20 +1345,20 @@ static void test_events_order(void)
                 pthread_join(th[t], NULL);
             /* Finish every image: every variant ready, then FinishImage. */
             for (int k = 0; k < ORDER_IMAGES; k++) {
-                for (int v = 0; v < 3; v++)
-                    CHECK(put_variant(order_ids[k], all_ops[v], true, NULL, NULL) == IP_OK);
-                CHECK(id_call("FinishImage", order_ids[k], NULL) == IP_OK);
+                for (int v = 0; v < NKINDS; v++)
+                    EXPECT(put_variant(order_ids[k], all_kinds[v], true, NULL, NULL) == IP_OK);
+                EXPECT(finish_image(order_ids[k], NULL) == IP_OK);
             }
             quiet_since = ip_mono_ms();
         }
     }
     fprintf(stderr, "events received: %d (%d %d %d %d)\n", total, count[0], count[1], count[2],
             count[3]);
-    CHECK(disorder == 0);
+    EXPECT(disorder == 0);
     for (int k = 0; k < ORDER_IMAGES; k++) {
-        CHECK(count[k] >= 3);
-        CHECK(last_status[k] == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
-        CHECK(last_variant[k] != NULL && last_variant[k][0] == '\0');
+        EXPECT(count[k] >= 3);
+        EXPECT(last_status[k] == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+        EXPECT(last_variant[k] != NULL && last_variant[k][0] == '\0');
     }
     nng_close(s);
 }
@@ -1369,7 +1378,7 @@ static void *burst(void *p)
         Imageproc__GetImageReply *g = NULL;
         a->failed += get_image(a->id, &g) != IP_OK;
         msg_free(g);
-        a->failed += put_variant(a->id, "thumbnail", true, NULL, NULL) != IP_OK;
+        a->failed += put_variant(a->id, IP_VARIANT_THUMBNAIL, true, NULL, NULL) != IP_OK;
     }
     return NULL;
 }
@@ -1393,20 +1402,20 @@ static int run_burst(const char *id)
 static void test_conn_killed(void)
 {
     char id[IP_UUID_STRLEN + 1];
-    msg_free(create_image(id, all_ops, 3, 0, NULL));
+    msg_free(create_image(id, all_kinds, NKINDS, 0, NULL));
     for (int round = 0; round < 3; round++) {
-        CHECK(run_burst(id) == 0); /* warm the pool */
+        EXPECT(run_burst(id) == 0); /* warm the pool */
         PGconn *c = pg_connect(test_dsn);
         PGresult *r = sql(c, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                              " WHERE datname = current_database() AND pid <> pg_backend_pid()");
         int killed = atoi(PQgetvalue(r, 0, 0));
         PQclear(r);
         PQfinish(c);
-        CHECK(killed >= 2);
+        EXPECT(killed >= 2);
         int failed = run_burst(id);
         fprintf(stderr, "round %d: %d connections killed, %d of 160 calls failed after\n", round,
                 killed, failed);
-        CHECK(failed == 0);
+        EXPECT(failed == 0);
     }
 }
 
@@ -1424,14 +1433,14 @@ static int stack(const char *verb)
 static void test_pg_restart(void)
 {
     char id[IP_UUID_STRLEN + 1];
-    msg_free(create_image(id, all_ops, 3, 0, NULL));
+    msg_free(create_image(id, all_kinds, NKINDS, 0, NULL));
     Imageproc__GetImageReply *g = NULL;
     /* Warm every pooled connection. */
     for (int i = 0; i < 32; i++) {
-        REQUIRE(get_image(id, &g) == IP_OK);
+        CHECK(get_image(id, &g) == IP_OK);
         msg_free(g);
     }
-    REQUIRE(stack("stop") == 0);
+    CHECK(stack("stop") == 0);
 
     /* Down: every call answers UNAVAILABLE, quickly. */
     int unavailable = 0;
@@ -1447,13 +1456,13 @@ static void test_pg_restart(void)
         Imageproc__Image img = IMAGEPROC__IMAGE__INIT;
         ip_uuid_v7_str(x);
         img.id = x;
-        img.ops = all_ops;
-        img.n_ops = 3;
+        img.requested = all_kinds;
+        img.n_requested = NKINDS;
         Imageproc__CreateImageRequest cr = IMAGEPROC__CREATE_IMAGE_REQUEST__INIT;
         cr.image = &img;
-        void *out = NULL;
+        Imageproc__CreateImageReply *out = NULL;
         t0 = ip_mono_ms();
-        st = rpc("CreateImage", &cr, &out);
+        st = RPC(create_image, &cr, &out);
         msg_free(out);
         ms = ip_mono_ms() - t0;
         slowest = ms > slowest ? ms : slowest;
@@ -1461,11 +1470,11 @@ static void test_pg_restart(void)
     }
     fprintf(stderr, "while down: %d of 40 UNAVAILABLE, slowest %" PRId64 " ms\n", unavailable,
             slowest);
-    CHECK(unavailable == 40);
-    CHECK(slowest < 1000);
+    EXPECT(unavailable == 40);
+    EXPECT(slowest < 1000);
 
     int started = stack("start");
-    REQUIRE(started == 0);
+    CHECK(started == 0);
     /* Back: the service recovers by itself. The pool's connections died with
      * the old server; they are noticed and remade before use, so once the
      * server accepts connections again no call should fail. */
@@ -1474,19 +1483,19 @@ static void test_pg_restart(void)
     int errors_after_start = 0;
     while ((st = get_image(id, &g)) != IP_OK) {
         errors_after_start++;
-        CHECK(st == IP_UNAVAILABLE);
-        REQUIRE(ip_mono_ms() - t0 < 30000);
+        EXPECT(st == IP_UNAVAILABLE);
+        CHECK(ip_mono_ms() - t0 < 30000);
         nng_msleep(50);
     }
     msg_free(g);
     fprintf(stderr, "recovered %" PRId64 " ms after the restart, %d failed calls on the way\n",
             ip_mono_ms() - t0, errors_after_start);
-    CHECK(errors_after_start == 0);
+    EXPECT(errors_after_start == 0);
     /* Every connection of the pool works again. */
     for (int i = 0; i < 32; i++) {
         char x[IP_UUID_STRLEN + 1];
-        msg_free(create_image(x, all_ops, 3, 0, NULL));
-        CHECK(get_image(x, &g) == IP_OK);
+        msg_free(create_image(x, all_kinds, NKINDS, 0, NULL));
+        EXPECT(get_image(x, &g) == IP_OK);
         msg_free(g);
     }
 }
@@ -1505,9 +1514,9 @@ static void *blocked_finish(void *p)
     Imageproc__FinishImageRequest req = IMAGEPROC__FINISH_IMAGE_REQUEST__INIT;
     req.id = (char *)a->id;
     ip_rpc_call_opts o = {.timeout_ms = 400};
-    ProtobufCMessage *out = NULL;
+    Imageproc__FinishImageReply *out = NULL;
     int64_t t0 = ip_mono_ms();
-    a->st = ip_rpc_invoke(client, "FinishImage", &req.base, &out, &o, NULL, 0);
+    a->st = ip_metadata_finish_image(client, &req, &out, &o, NULL, 0);
     a->ms = ip_mono_ms() - t0;
     msg_free(out);
     return NULL;
@@ -1522,12 +1531,12 @@ static void test_deadline(void)
     enum { N = 8 };
     char ids[N][IP_UUID_STRLEN + 1];
     for (int i = 0; i < N; i++) {
-        char *ops[] = {"thumbnail"};
+        ip_variant_kind ops[] = {IP_VARIANT_THUMBNAIL};
         msg_free(create_image(ids[i], ops, 1, 0, NULL));
-        CHECK(put_variant(ids[i], "thumbnail", true, NULL, NULL) == IP_OK);
+        EXPECT(put_variant(ids[i], IP_VARIANT_THUMBNAIL, true, NULL, NULL) == IP_OK);
     }
     char other[IP_UUID_STRLEN + 1];
-    msg_free(create_image(other, all_ops, 3, 0, NULL));
+    msg_free(create_image(other, all_kinds, NKINDS, 0, NULL));
     PGconn *c = pg_connect(test_dsn);
     PQclear(sql(c, "BEGIN"));
     for (int i = 0; i < N; i++)
@@ -1541,8 +1550,8 @@ static void test_deadline(void)
     }
     for (int i = 0; i < N; i++) {
         pthread_join(th[i], NULL);
-        CHECK(a[i].st == IP_DEADLINE_EXCEEDED);
-        CHECK(a[i].ms < 2000);
+        EXPECT(a[i].st == IP_DEADLINE_EXCEEDED);
+        EXPECT(a[i].ms < 2000);
     }
     /* The server side gave up too: its connections are free again. */
     int64_t deadline = ip_mono_ms() + 3000;
@@ -1550,18 +1559,18 @@ static void test_deadline(void)
     ip_status st;
     while ((st = get_image(other, &g)) != IP_OK && ip_mono_ms() < deadline)
         nng_msleep(20);
-    CHECK(st == IP_OK);
+    EXPECT(st == IP_OK);
     msg_free(g);
     PQclear(sql(c, "ROLLBACK"));
     PQfinish(c);
     /* The abandoned calls changed nothing; a new one finishes the image. */
     for (int i = 0; i < N; i++) {
-        REQUIRE(get_image(ids[i], &g) == IP_OK);
-        CHECK(g->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING);
+        CHECK(get_image(ids[i], &g) == IP_OK);
+        EXPECT(g->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING);
         msg_free(g);
         Imageproc__FinishImageReply *f = NULL;
-        REQUIRE(id_call("FinishImage", ids[i], &f) == IP_OK);
-        CHECK(f->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+        CHECK(finish_image(ids[i], &f) == IP_OK);
+        EXPECT(f->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
         msg_free(f);
     }
 }
@@ -1573,7 +1582,7 @@ static void test_deadline(void)
 static pid_t spawn_service(const char *const *extra, const char *log_path, const char *arg)
 {
     pid_t pid = fork();
-    REQUIRE(pid >= 0);
+    CHECK(pid >= 0);
     if (pid == 0) {
         if (freopen(log_path, "w", stderr) == NULL || freopen("/dev/null", "w", stdout) == NULL)
             _exit(126);
@@ -1621,25 +1630,25 @@ static void test_binary(void)
 {
     char log[] = "/tmp/meta_it_binary_XXXXXX";
     int fd = mkstemp(log);
-    REQUIRE(fd >= 0);
+    CHECK(fd >= 0);
     close(fd);
 
     /* --config-vars prints the table and exits 0. */
     pid_t pid = spawn_service(NULL, log, "--config-vars");
-    CHECK(wait_exit(pid, 5000) == 0);
+    EXPECT(wait_exit(pid, 5000) == 0);
 
     /* A bad configuration: refuses to start, every problem named. */
     const char *bad[] = {"IP_PG_POOL_SIZE=0", "IP_RPC_WORKERS=lots", NULL};
     pid = spawn_service(bad, log, NULL);
-    CHECK(wait_exit(pid, 5000) != 0);
-    CHECK(file_contains(log, "IP_PG_POOL_SIZE") && file_contains(log, "IP_RPC_WORKERS"));
+    EXPECT(wait_exit(pid, 5000) != 0);
+    EXPECT(file_contains(log, "IP_PG_POOL_SIZE") && file_contains(log, "IP_RPC_WORKERS"));
 
     /* Twice: serves, and the second start applies no migration. */
     for (int run = 0; run < 2; run++) {
         pid = spawn_service(NULL, log, NULL);
         ip_rpc_client *c = NULL;
         ip_rpc_client_opts co = {.urls = "tcp://127.0.0.1:7121", .timeout_ms = 2000};
-        REQUIRE(ip_rpc_client_new(&imageproc__metadata__descriptor, &co, &c) == IP_OK);
+        CHECK(ip_rpc_client_new(&imageproc__metadata__descriptor, &co, &c) == IP_OK);
         int64_t deadline = ip_mono_ms() + 20000;
         while (ip_rpc_ping(c, 500) != IP_OK) {
             if (ip_mono_ms() > deadline || waitpid(pid, NULL, WNOHANG) == pid) {
@@ -1651,75 +1660,65 @@ static void test_binary(void)
         ip_uuid_v7_str(unknown);
         Imageproc__GetImageRequest req = IMAGEPROC__GET_IMAGE_REQUEST__INIT;
         req.id = unknown;
-        ProtobufCMessage *out = NULL;
-        CHECK(ip_rpc_invoke(c, "GetImage", &req.base, &out, NULL, NULL, 0) == IP_NOT_FOUND);
+        Imageproc__GetImageReply *out = NULL;
+        EXPECT(ip_metadata_get_image(c, &req, &out, NULL, NULL, 0) == IP_NOT_FOUND);
         ip_rpc_client_free(c);
         kill(pid, SIGTERM);
-        CHECK(wait_exit(pid, 10000) == 0);
-        CHECK(file_contains(log, "\"event\":\"migrations.done\",\"applied\":0"));
-        CHECK(file_contains(log, "service.stopped"));
+        EXPECT(wait_exit(pid, 10000) == 0);
+        EXPECT(file_contains(log, "\"event\":\"migrations.done\",\"applied\":0"));
+        EXPECT(file_contains(log, "service.stopped"));
     }
     unlink(log);
 }
 
 /* ------------------------------------------------------------- main */
 
-static const struct {
-    const char *name;
-    void (*fn)(void);
-    bool service;
-} tests[] = {
-    {"migrate", test_migrate, false},
-    {"create", test_create, true},
-    {"get", test_get, true},
-    {"list_ties", test_list_ties, true},
-    {"list_mode", test_list_mode, true},
-    {"list_errors", test_list_errors, true},
-    {"list_explain", test_list_explain, false},
-    {"mark_processing", test_mark_processing, true},
-    {"put_variant", test_put_variant, true},
-    {"finish", test_finish, true},
-    {"fail_image", test_fail_image, true},
-    {"mark_enqueued", test_mark_enqueued, true},
-    {"delete", test_delete, true},
-    {"stale", test_stale, true},
-    {"bad_requests", test_bad_requests, true},
-    {"verbatim", test_verbatim, true},
-    {"race", test_race, true},
-    {"no_resurrection", test_no_resurrection, true},
-    {"events", test_events, true},
-    {"events_order", test_events_order, true},
-    {"deadline", test_deadline, true},
-    {"conn_killed", test_conn_killed, true},
-    {"binary", test_binary, false},
-    {"pg_restart", test_pg_restart, true},
+static const ip_test_case tests[] = {
+    IP_TEST(migrate),     IP_TEST(create),          IP_TEST(get),          IP_TEST(list_ties),
+    IP_TEST(list_mode),   IP_TEST(list_errors),     IP_TEST(list_explain), IP_TEST(mark_processing),
+    IP_TEST(put_variant), IP_TEST(finish),          IP_TEST(fail_image),   IP_TEST(mark_enqueued),
+    IP_TEST(delete),      IP_TEST(stale),           IP_TEST(bad_requests), IP_TEST(verbatim),
+    IP_TEST(race),        IP_TEST(no_resurrection), IP_TEST(events),       IP_TEST(events_order),
+    IP_TEST(deadline),    IP_TEST(conn_killed),     IP_TEST(binary),       IP_TEST(pg_restart),
 };
+#define NTESTS (sizeof(tests) / sizeof(tests[0]))
 
+/* Every test but `migrate` (which migrates databases of its own) runs with
+ * the service in-process on a migrated TEST_DB; list_explain and binary use it
+ * only for the migrations. */
+static bool needs_service(const char *name)
+{
+    return strcmp(name, "migrate") != 0;
+}
+
+static bool known_test(const char *name)
+{
+    for (size_t i = 0; i < NTESTS; i++)
+        if (strcmp(tests[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* One test per run (they share ports and a database): `meta_it_test <name>`. */
 int main(int argc, char **argv)
 {
     if (argc != 2) {
         fprintf(stderr, "usage: meta_it_test <test>\n");
         return 2;
     }
+    if (!known_test(argv[1]))
+        return ip_test_main(argc, argv, tests, NTESTS); /* says so, exits 2 */
     ip_log_init("metadata-svc-test", IP_LOG_WARN);
+    ip_variant_mask_kinds(IP_VARIANT_MASK_ALL, all_kinds);
     snprintf(base_dsn, sizeof(base_dsn), "%s", env_or("IP_PG_DSN", DEFAULT_DSN));
     rpc_url = env_or("IP_TEST_META_RPC_URL", "tcp://127.0.0.1:7111");
     events_url = env_or("IP_TEST_META_EVENTS_URL", "tcp://127.0.0.1:7112");
-    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (strcmp(argv[1], tests[i].name) != 0)
-            continue;
-        ensure_db(TEST_DB);
-        dsn_with_db(TEST_DB, test_dsn, sizeof(test_dsn));
-        if (tests[i].service || strcmp(tests[i].name, "list_explain") == 0 ||
-            strcmp(tests[i].name, "binary") == 0)
-            start_service();
-        tests[i].fn();
-        if (service != NULL)
-            stop_service();
-        if (failures)
-            fprintf(stderr, "%s: %d check(s) failed\n", tests[i].name, failures);
-        return failures ? 1 : 0;
-    }
-    fprintf(stderr, "unknown test %s\n", argv[1]);
-    return 2;
+    ensure_db(TEST_DB);
+    dsn_with_db(TEST_DB, test_dsn, sizeof(test_dsn));
+    if (needs_service(argv[1]))
+        start_service();
+    int rc = ip_test_main(argc, argv, tests, NTESTS);
+    if (service != NULL)
+        stop_service();
+    return rc;
 }

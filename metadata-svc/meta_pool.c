@@ -15,8 +15,8 @@
  * OUTAGES
  * A connection that dies with the server while borrowed, or whose hang-up had
  * not arrived yet, fails its statement; the store repeats a read, or a
- * transaction whose BEGIN failed, once on a fresh connection (meta_store.c),
- * so a restart between calls is invisible to callers.
+ * transaction whose BEGIN failed, once on a fresh connection
+ * (meta_store_exec.c), so a restart between calls is invisible to callers.
  *
  * A failed connect records the time and the message. For backoff_ms after that
  * every borrower that would have to connect answers IP_UNAVAILABLE with the

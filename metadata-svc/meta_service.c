@@ -1,8 +1,10 @@
 /* meta_service.c — the Metadata RPC handlers and the ordering of events.
  *
- * Each handler checks its request, canonicalises the image id, calls the
+ * The handlers are those of the typed server generated from the .proto
+ * (ip_metadata_impl, ip_rpc_stubs.h): each gets its own request and reply
+ * types. Each checks its request, canonicalises the image id, calls the
  * store, and fills the reply from the store's results (allocated from the
- * call's memory, released after the reply is sent).
+ * call's memory, released after the reply is sent: nothing is freed by hand).
  *
  * ORDERING OF EVENTS
  * An event must leave in the order its change committed, per image. Two
@@ -28,8 +30,10 @@
 
 #include "ip_log.h"
 #include "ip_rpc.h"
+#include "ip_rpc_stubs.h"
 #include "ip_time.h"
 #include "ip_uuid.h"
+#include "ip_variants.h"
 #include "meta_events.h"
 #include "meta_validate.h"
 
@@ -40,7 +44,7 @@ struct meta_service {
     meta_store *store;
     meta_events *events;
     ip_rpc_server *server;
-    ip_rpc_handler table[16]; /* in the descriptor's order; borrowed by the server */
+    ip_metadata_impl impl; /* the handlers; borrowed by the server */
     pthread_mutex_t stripes[META_STRIPES];
 };
 
@@ -68,12 +72,12 @@ static ip_status ctx_init(meta_ctx *cx, ip_rpc_call *call)
 }
 
 /* Reports a failed call: the message to the caller, and a log line for the
- * failures that are ours or the database's. */
+ * failures that are ours or the database's (transient ones, bugs, exhaustion),
+ * not for a caller's bad or stale request. */
 static ip_status fail(ip_rpc_call *call, ip_status st, const char *msg, const char *image_id)
 {
     ip_rpc_call_errorf(call, "%s", msg);
-    if (st == IP_INTERNAL || st == IP_UNAVAILABLE || st == IP_RESOURCE_EXHAUSTED ||
-        st == IP_DEADLINE_EXCEEDED)
+    if (ip_status_is_transient(st) || st == IP_INTERNAL || st == IP_RESOURCE_EXHAUSTED)
         ip_log(st == IP_INTERNAL ? IP_LOG_ERROR : IP_LOG_WARN, "rpc.failed",
                IP_LS("method", ip_rpc_call_method(call)), IP_LS("image_id", image_id),
                IP_LS("request_id", ip_rpc_call_request_id(call)), IP_LS("code", ip_strerror(st)),
@@ -103,13 +107,13 @@ static pthread_mutex_t *stripe_of(meta_service *svc, const ip_uuid *u)
 }
 
 static void publish(meta_service *svc, const char *id, Imageproc__ImageStatus status,
-                    const char *variant, Imageproc__VariantStatus vstatus, int64_t at_us,
+                    ip_variant_kind variant, Imageproc__VariantStatus vstatus, int64_t at_us,
                     const char *error, bool deleted)
 {
     Imageproc__StatusEvent e = IMAGEPROC__STATUS_EVENT__INIT;
     e.id = (char *)id;
     e.status = status;
-    e.variant = (char *)(variant ? variant : "");
+    e.variant_kind = variant;
     e.variant_status = vstatus;
     e.at_us = at_us;
     e.error = (char *)(error ? error : "");
@@ -119,7 +123,7 @@ static void publish(meta_service *svc, const char *id, Imageproc__ImageStatus st
 
 static void publish_image(meta_service *svc, const Imageproc__Image *img)
 {
-    publish(svc, img->id, img->status, "", IMAGEPROC__VARIANT_STATUS__VARIANT_STATUS_UNSPECIFIED,
+    publish(svc, img->id, img->status, IP_VARIANT_NONE, IMAGEPROC__VARIANT_STATUS__VARIANT_STATUS_UNSPECIFIED,
             img->updated_at_us, img->error, false);
 }
 
@@ -177,16 +181,16 @@ static ip_status write_image(meta_service *svc, ip_rpc_call *call, image_write w
 
 /* ------------------------------------------------------------- handlers */
 
-static ip_status h_create_image(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
-                                ProtobufCMessage *outm)
+static ip_status h_create_image(void *user, ip_rpc_call *call,
+                                const Imageproc__CreateImageRequest *req,
+                                Imageproc__CreateImageReply *rep)
 {
     meta_service *svc = user;
-    const Imageproc__CreateImageRequest *req = (const Imageproc__CreateImageRequest *)in;
-    Imageproc__CreateImageReply *rep = (Imageproc__CreateImageReply *)outm;
-    char ops[META_OPS_TEXT_MAX], err[160], id[IP_UUID_STRLEN + 1];
+    char err[160], id[IP_UUID_STRLEN + 1];
+    unsigned requested = 0;
     ip_uuid u;
     meta_ctx cx;
-    ip_status st = meta_check_create(req->image, ops, err, sizeof(err));
+    ip_status st = meta_check_create(req->image, &requested, err, sizeof(err));
     if (st != IP_OK)
         return fail(call, st, err, NULL);
     if ((st = ctx_init(&cx, call)) != IP_OK)
@@ -198,7 +202,7 @@ static ip_status h_create_image(void *user, ip_rpc_call *call, const ProtobufCMe
 
     pthread_mutex_t *mu = stripe_of(svc, &u);
     pthread_mutex_lock(mu);
-    st = meta_store_create(svc->store, &cx, &img, ops, &rep->image);
+    st = meta_store_create(svc->store, &cx, &img, requested, &rep->image);
     if (st == IP_OK)
         publish_image(svc, rep->image);
     pthread_mutex_unlock(mu);
@@ -208,12 +212,10 @@ static ip_status h_create_image(void *user, ip_rpc_call *call, const ProtobufCMe
     return IP_OK;
 }
 
-static ip_status h_get_image(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
-                             ProtobufCMessage *outm)
+static ip_status h_get_image(void *user, ip_rpc_call *call, const Imageproc__GetImageRequest *req,
+                             Imageproc__GetImageReply *rep)
 {
     meta_service *svc = user;
-    const Imageproc__GetImageRequest *req = (const Imageproc__GetImageRequest *)in;
-    Imageproc__GetImageReply *rep = (Imageproc__GetImageReply *)outm;
     char id[IP_UUID_STRLEN + 1];
     ip_uuid u;
     meta_ctx cx;
@@ -225,17 +227,16 @@ static ip_status h_get_image(void *user, ip_rpc_call *call, const ProtobufCMessa
     return st == IP_OK ? IP_OK : fail(call, st, cx.err, id);
 }
 
-static ip_status h_list_images(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
-                               ProtobufCMessage *outm)
+static ip_status h_list_images(void *user, ip_rpc_call *call,
+                               const Imageproc__ListImagesRequest *req,
+                               Imageproc__ListImagesReply *rep)
 {
     meta_service *svc = user;
-    const Imageproc__ListImagesRequest *req = (const Imageproc__ListImagesRequest *)in;
-    Imageproc__ListImagesReply *rep = (Imageproc__ListImagesReply *)outm;
     char err[128], last_id[IP_UUID_STRLEN + 1] = "";
     meta_list_query q = {0};
     meta_ctx cx;
-    ip_status st = meta_check_list(req->last_created_at_us, req->last_id, req->mode, req->limit,
-                                   &q.has_cursor, err, sizeof(err));
+    ip_status st = meta_check_list(req->last_created_at_us, req->last_id, req->with_variant,
+                                   req->limit, &q.has_cursor, err, sizeof(err));
     if (st != IP_OK)
         return fail(call, st, err, NULL);
     if ((st = ctx_init(&cx, call)) != IP_OK)
@@ -247,7 +248,7 @@ static ip_status h_list_images(void *user, ip_rpc_call *call, const ProtobufCMes
     }
     q.last_created_at_us = req->last_created_at_us;
     q.last_id = last_id;
-    q.mode = req->mode ? req->mode : "";
+    q.with_variant = req->with_variant;
     q.limit = req->limit;
     bool has_more = false;
     st = meta_store_list(svc->store, &cx, &q, &rep->images, &rep->n_images, &has_more);
@@ -257,20 +258,18 @@ static ip_status h_list_images(void *user, ip_rpc_call *call, const ProtobufCMes
     return IP_OK;
 }
 
-static ip_status h_mark_processing(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
-                                   ProtobufCMessage *outm)
+static ip_status h_mark_processing(void *user, ip_rpc_call *call,
+                                   const Imageproc__MarkProcessingRequest *req,
+                                   Imageproc__MarkProcessingReply *rep)
 {
-    const Imageproc__MarkProcessingRequest *req = (const Imageproc__MarkProcessingRequest *)in;
-    Imageproc__MarkProcessingReply *rep = (Imageproc__MarkProcessingReply *)outm;
     return write_image(user, call, WRITE_PROCESSING, req->id, NULL, 0, &rep->image);
 }
 
-static ip_status h_put_variant(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
-                               ProtobufCMessage *outm)
+static ip_status h_put_variant(void *user, ip_rpc_call *call,
+                               const Imageproc__PutVariantRequest *req,
+                               Imageproc__PutVariantReply *rep)
 {
     meta_service *svc = user;
-    const Imageproc__PutVariantRequest *req = (const Imageproc__PutVariantRequest *)in;
-    Imageproc__PutVariantReply *rep = (Imageproc__PutVariantReply *)outm;
     char id[IP_UUID_STRLEN + 1], err[128];
     ip_uuid u;
     meta_ctx cx;
@@ -289,42 +288,37 @@ static ip_status h_put_variant(void *user, ip_rpc_call *call, const ProtobufCMes
     st = meta_store_put_variant(svc->store, &cx, id, req->variant, &rep->variant, &image_status,
                                 &at_us, &changed);
     if (st == IP_OK && changed)
-        publish(svc, id, image_status, rep->variant->name, rep->variant->status, at_us,
-                rep->variant->error, false);
+        publish(svc, id, image_status, rep->variant->kind, rep->variant->status,
+                at_us, rep->variant->error, false);
     pthread_mutex_unlock(mu);
     return st == IP_OK ? IP_OK : fail(call, st, cx.err, id);
 }
 
-static ip_status h_finish_image(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
-                                ProtobufCMessage *outm)
+static ip_status h_finish_image(void *user, ip_rpc_call *call,
+                                const Imageproc__FinishImageRequest *req,
+                                Imageproc__FinishImageReply *rep)
 {
-    const Imageproc__FinishImageRequest *req = (const Imageproc__FinishImageRequest *)in;
-    Imageproc__FinishImageReply *rep = (Imageproc__FinishImageReply *)outm;
     return write_image(user, call, WRITE_FINISH, req->id, NULL, 0, &rep->image);
 }
 
-static ip_status h_fail_image(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
-                              ProtobufCMessage *outm)
+static ip_status h_fail_image(void *user, ip_rpc_call *call, const Imageproc__FailImageRequest *req,
+                              Imageproc__FailImageReply *rep)
 {
-    const Imageproc__FailImageRequest *req = (const Imageproc__FailImageRequest *)in;
-    Imageproc__FailImageReply *rep = (Imageproc__FailImageReply *)outm;
     return write_image(user, call, WRITE_FAIL, req->id, req->error, 0, &rep->image);
 }
 
-static ip_status h_mark_enqueued(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
-                                 ProtobufCMessage *outm)
+static ip_status h_mark_enqueued(void *user, ip_rpc_call *call,
+                                 const Imageproc__MarkEnqueuedRequest *req,
+                                 Imageproc__MarkEnqueuedReply *rep)
 {
-    const Imageproc__MarkEnqueuedRequest *req = (const Imageproc__MarkEnqueuedRequest *)in;
-    Imageproc__MarkEnqueuedReply *rep = (Imageproc__MarkEnqueuedReply *)outm;
     return write_image(user, call, WRITE_ENQUEUED, req->id, NULL, req->enqueued_at_us, &rep->image);
 }
 
-static ip_status h_delete_image(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
-                                ProtobufCMessage *outm)
+static ip_status h_delete_image(void *user, ip_rpc_call *call,
+                                const Imageproc__DeleteImageRequest *req,
+                                Imageproc__DeleteImageReply *rep)
 {
     meta_service *svc = user;
-    const Imageproc__DeleteImageRequest *req = (const Imageproc__DeleteImageRequest *)in;
-    Imageproc__DeleteImageReply *rep = (Imageproc__DeleteImageReply *)outm;
     char id[IP_UUID_STRLEN + 1];
     ip_uuid u;
     meta_ctx cx;
@@ -336,7 +330,7 @@ static ip_status h_delete_image(void *user, ip_rpc_call *call, const ProtobufCMe
     pthread_mutex_lock(mu);
     st = meta_store_delete(svc->store, &cx, id, &rep->object_keys, &rep->n_object_keys);
     if (st == IP_OK)
-        publish(svc, id, IMAGEPROC__IMAGE_STATUS__IMAGE_STATUS_UNSPECIFIED, "",
+        publish(svc, id, IMAGEPROC__IMAGE_STATUS__IMAGE_STATUS_UNSPECIFIED, IP_VARIANT_NONE,
                 IMAGEPROC__VARIANT_STATUS__VARIANT_STATUS_UNSPECIFIED, ip_now_us(), "", true);
     pthread_mutex_unlock(mu);
     if (st != IP_OK)
@@ -345,12 +339,10 @@ static ip_status h_delete_image(void *user, ip_rpc_call *call, const ProtobufCMe
     return IP_OK;
 }
 
-static ip_status h_list_stale(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
-                              ProtobufCMessage *outm)
+static ip_status h_list_stale(void *user, ip_rpc_call *call, const Imageproc__ListStaleRequest *req,
+                              Imageproc__ListStaleReply *rep)
 {
     meta_service *svc = user;
-    const Imageproc__ListStaleRequest *req = (const Imageproc__ListStaleRequest *)in;
-    Imageproc__ListStaleReply *rep = (Imageproc__ListStaleReply *)outm;
     char err[128];
     meta_ctx cx;
     ip_status st = meta_check_stale(req->older_than_us, req->limit, err, sizeof(err));
@@ -365,35 +357,26 @@ static ip_status h_list_stale(void *user, ip_rpc_call *call, const ProtobufCMess
 
 /* ------------------------------------------------------------- lifecycle */
 
-static const struct {
-    const char *name;
-    ip_rpc_handler fn;
-} handlers[] = {
-    {"CreateImage", h_create_image}, {"GetImage", h_get_image},
-    {"ListImages", h_list_images},   {"MarkProcessing", h_mark_processing},
-    {"PutVariant", h_put_variant},   {"FinishImage", h_finish_image},
-    {"FailImage", h_fail_image},     {"MarkEnqueued", h_mark_enqueued},
-    {"DeleteImage", h_delete_image}, {"ListStale", h_list_stale},
-};
-
-#define NHANDLERS (sizeof(handlers) / sizeof(handlers[0]))
-_Static_assert(NHANDLERS <= 16, "meta_service.table is too small");
-
 ip_status meta_service_new(meta_store *store, const meta_service_opts *opts, meta_service **out)
 {
-    const ProtobufCServiceDescriptor *d = &imageproc__metadata__descriptor;
     ip_status st;
     *out = NULL;
-    if (d->n_methods != NHANDLERS)
-        return IP_INTERNAL;
     meta_service *svc = calloc(1, sizeof(*svc));
     if (svc == NULL)
         return IP_RESOURCE_EXHAUSTED;
-    /* The server wants handlers in the descriptor's order; match them by name. */
-    for (unsigned i = 0; i < d->n_methods; i++)
-        for (size_t k = 0; k < NHANDLERS; k++)
-            if (strcmp(d->methods[i].name, handlers[k].name) == 0)
-                svc->table[i] = handlers[k].fn;
+    svc->impl = (ip_metadata_impl){
+        .user = svc,
+        .create_image = h_create_image,
+        .get_image = h_get_image,
+        .list_images = h_list_images,
+        .mark_processing = h_mark_processing,
+        .put_variant = h_put_variant,
+        .finish_image = h_finish_image,
+        .fail_image = h_fail_image,
+        .mark_enqueued = h_mark_enqueued,
+        .delete_image = h_delete_image,
+        .list_stale = h_list_stale,
+    };
     svc->store = store;
     for (int i = 0; i < META_STRIPES; i++)
         pthread_mutex_init(&svc->stripes[i], NULL);
@@ -401,7 +384,7 @@ ip_status meta_service_new(meta_store *store, const meta_service_opts *opts, met
         goto fail;
     ip_rpc_server_opts so = {
         .url = opts->rpc_url, .workers = opts->workers, .max_msg_bytes = opts->max_msg_bytes};
-    if ((st = ip_rpc_server_new(d, svc->table, svc, &so, &svc->server)) != IP_OK)
+    if ((st = ip_metadata_server_new(&svc->impl, &so, &svc->server)) != IP_OK)
         goto fail;
     *out = svc;
     return IP_OK;

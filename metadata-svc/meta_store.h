@@ -3,7 +3,8 @@
  * One function per operation of the Metadata service, each one transaction on
  * a connection borrowed from the pool, every value a parameter of a prepared
  * statement. Requests are assumed checked (meta_validate.h): ids are UUIDs,
- * ops canonical, variants well formed.
+ * variant kinds known, variants well formed. Variants are VariantKind in and
+ * out; the store alone turns them into the names PostgreSQL keeps.
  *
  * Results are protobuf-c messages built in memory from the caller's arena
  * (meta_ctx.alloc), so the RPC layer can hand them straight to the reply;
@@ -11,6 +12,9 @@
  *
  * Every write returns `changed`: false when the call was a no-op (an
  * idempotent repeat), so the caller publishes an event only for real changes.
+ *
+ * The implementation is split by role (meta_store_internal.h has the map):
+ * statements and lifecycle, execution, rows, reads, writes, delete, migrations.
  */
 #ifndef META_STORE_H
 #define META_STORE_H
@@ -22,6 +26,7 @@
 #include <image.pb-c.h>
 
 #include "ip_status.h"
+#include "ip_variants.h"
 
 typedef struct meta_store meta_store;
 
@@ -49,10 +54,12 @@ void meta_store_free(meta_store *s);
  * wait for each other); *applied (may be NULL) is how many ran. */
 ip_status meta_store_migrate(meta_store *s, meta_ctx *cx, int *applied);
 
-/* Stores a new image (status pending, one pending variant per op). `ops` is the
- * canonical comma list. IP_ALREADY_EXISTS when the id is taken. */
+/* Stores a new image (status pending, one pending variant per requested
+ * kind). `requested` is the set of variants (an ip_variants mask, not empty);
+ * img->requested is not read. An empty original_key becomes "o/<id>".
+ * IP_ALREADY_EXISTS when the id is taken. */
 ip_status meta_store_create(meta_store *s, meta_ctx *cx, const Imageproc__Image *img,
-                            const char *ops, Imageproc__Image **out);
+                            unsigned requested, Imageproc__Image **out);
 
 /* The image with its variants; IP_NOT_FOUND when absent. */
 ip_status meta_store_get(meta_store *s, meta_ctx *cx, const char *id, Imageproc__Image **out);
@@ -61,8 +68,8 @@ typedef struct meta_list_query {
     bool has_cursor;
     int64_t last_created_at_us;
     const char *last_id;
-    const char *mode; /* "" = all */
-    int limit;        /* 1..100 */
+    ip_variant_kind with_variant; /* IP_VARIANT_NONE = all; else images that requested it */
+    int limit;                    /* 1..100 */
 } meta_list_query;
 
 /* One page, newest first by (created_at, id), strictly after the cursor. */

@@ -4,7 +4,9 @@
  * with the name of the offending field ("image.id: not a UUID"), so a caller
  * can tell which part of its request to fix. Nothing here touches the
  * database; the store relies on these checks having passed (ids are UUIDs,
- * ops canonical, times in range) but still passes every value as a parameter.
+ * variant kinds known, times in range) but still passes every value as a
+ * parameter. Where a message lists the variants a caller may ask for, the list
+ * is made from the table of common/ip_variants.h.
  */
 #include "meta_validate.h"
 
@@ -14,8 +16,6 @@
 
 #include "ip_utf8.h"
 #include "ip_uuid.h"
-
-const char *const meta_variant_names[META_NVARIANTS] = {"thumbnail", "resized", "watermarked"};
 
 static const char *const image_status_text[] = {
     [IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING] = "pending",
@@ -46,14 +46,18 @@ static ip_status invalid(char *err, size_t errlen, const char *fmt, ...)
     return IP_INVALID_ARGUMENT;
 }
 
-int meta_variant_index(const char *name)
+/* Every variant's name, comma-separated, for messages. */
+static const char *variant_list(char buf[IP_VARIANT_LIST_MAX])
 {
-    if (name == NULL)
-        return -1;
-    for (int i = 0; i < META_NVARIANTS; i++)
-        if (strcmp(name, meta_variant_names[i]) == 0)
-            return i;
-    return -1;
+    ip_variant_mask_format(IP_VARIANT_MASK_ALL, buf, IP_VARIANT_LIST_MAX);
+    return buf;
+}
+
+/* "field: unknown variant (want thumbnail,resized,watermarked)". */
+static ip_status unknown_variant(char *err, size_t errlen, const char *field)
+{
+    char names[IP_VARIANT_LIST_MAX];
+    return invalid(err, errlen, "%s: unknown variant (want %s)", field, variant_list(names));
 }
 
 Imageproc__ImageStatus meta_image_status_parse(const char *s)
@@ -103,27 +107,20 @@ ip_status meta_check_text(const char *s, const char *field, char *err, size_t er
     return IP_OK;
 }
 
-ip_status meta_ops_canonical(char *const *ops, size_t n, const char *field, char *out, char *err,
-                             size_t errlen)
+ip_status meta_check_requested(const Imageproc__VariantKind *kinds, size_t n, const char *field,
+                               unsigned *mask, char *err, size_t errlen)
 {
-    bool want[META_NVARIANTS] = {false};
-    out[0] = '\0';
+    *mask = 0;
+    char names[IP_VARIANT_LIST_MAX];
     if (n == 0)
-        return invalid(err, errlen, "%s: at least one of thumbnail, resized, watermarked", field);
+        return invalid(err, errlen, "%s: at least one of %s", field, variant_list(names));
+    unsigned m = 0;
     for (size_t i = 0; i < n; i++) {
-        int k = meta_variant_index(ops[i]);
-        if (k < 0)
-            return invalid(err, errlen,
-                           "%s: unknown variant (want thumbnail, resized, watermarked)", field);
-        want[k] = true;
+        if (ip_variant_get(kinds[i]) == NULL)
+            return unknown_variant(err, errlen, field);
+        m |= ip_variant_bit(kinds[i]);
     }
-    size_t len = 0;
-    for (int k = 0; k < META_NVARIANTS; k++) {
-        if (!want[k])
-            continue;
-        len += (size_t)snprintf(out + len, META_OPS_TEXT_MAX - len, "%s%s", len ? "," : "",
-                                meta_variant_names[k]);
-    }
+    *mask = m;
     return IP_OK;
 }
 
@@ -136,13 +133,14 @@ ip_status meta_check_id(const char *id, const char *field, char *err, size_t err
     return IP_OK;
 }
 
-ip_status meta_check_list(int64_t last_created_at_us, const char *last_id, const char *mode,
-                          int32_t limit, bool *has_cursor, char *err, size_t errlen)
+ip_status meta_check_list(int64_t last_created_at_us, const char *last_id,
+                          Imageproc__VariantKind with_variant, int32_t limit, bool *has_cursor,
+                          char *err, size_t errlen)
 {
     bool id_set = last_id != NULL && last_id[0] != '\0';
     *has_cursor = false;
-    if (mode != NULL && mode[0] != '\0' && meta_variant_index(mode) < 0)
-        return invalid(err, errlen, "mode: unknown variant (want thumbnail, resized, watermarked)");
+    if (with_variant != IP_VARIANT_NONE && ip_variant_get(with_variant) == NULL)
+        return unknown_variant(err, errlen, "with_variant");
     if (limit < 1 || limit > META_LIST_MAX)
         return invalid(err, errlen, "limit: must be 1..%d", META_LIST_MAX);
     if (!id_set && last_created_at_us == 0)
@@ -159,10 +157,11 @@ ip_status meta_check_list(int64_t last_created_at_us, const char *last_id, const
     return IP_OK;
 }
 
-ip_status meta_check_create(const Imageproc__Image *img, char *ops_out, char *err, size_t errlen)
+ip_status meta_check_create(const Imageproc__Image *img, unsigned *requested, char *err,
+                            size_t errlen)
 {
     ip_status st;
-    ops_out[0] = '\0';
+    *requested = 0;
     if (img == NULL)
         return invalid(err, errlen, "image: required");
     if ((st = meta_check_id(img->id, "image.id", err, errlen)) != IP_OK)
@@ -180,21 +179,23 @@ ip_status meta_check_create(const Imageproc__Image *img, char *ops_out, char *er
         (st = meta_check_text(img->sha256, "image.sha256", err, errlen)) != IP_OK ||
         (st = meta_check_text(img->original_key, "image.original_key", err, errlen)) != IP_OK)
         return st;
-    return meta_ops_canonical(img->ops, img->n_ops, "image.ops", ops_out, err, errlen);
+    return meta_check_requested(img->requested, img->n_requested, "image.requested", requested, err,
+                                errlen);
 }
 
+/* The formats a variant may be stored in: those of common/ip_variants.h, and
+ * WebP, which Variant.format also admits. */
 static bool format_valid(const char *f)
 {
-    return f != NULL && (strcmp(f, "jpeg") == 0 || strcmp(f, "png") == 0 || strcmp(f, "webp") == 0);
+    return ip_format_by_name(f) != NULL || (f != NULL && strcmp(f, "webp") == 0);
 }
 
 ip_status meta_check_variant(const Imageproc__Variant *v, char *err, size_t errlen)
 {
     if (v == NULL)
         return invalid(err, errlen, "variant: required");
-    if (meta_variant_index(v->name) < 0)
-        return invalid(err, errlen,
-                       "variant.name: unknown variant (want thumbnail, resized, watermarked)");
+    if (ip_variant_get(v->kind) == NULL)
+        return unknown_variant(err, errlen, "variant.kind");
     ip_status st;
     if ((st = meta_check_text(v->object_key, "variant.object_key", err, errlen)) != IP_OK ||
         (st = meta_check_text(v->error, "variant.error", err, errlen)) != IP_OK)

@@ -1,9 +1,12 @@
 /* meta_validate.h — pure checks and mappings of the Metadata service.
  *
- * Everything here is free of I/O so that unit tests cover it: the names of the
- * variants, the text stored for each status, and the checks that turn a bad
- * request into IP_INVALID_ARGUMENT with a message naming the field.
- * Messages go into a caller's buffer (err, errlen); NULL err is allowed.
+ * Everything here is free of I/O so that unit tests cover it: the text stored
+ * for each status, and the checks that turn a bad request into
+ * IP_INVALID_ARGUMENT with a message naming the field. Variants are the
+ * VariantKind enum throughout; their names (for PostgreSQL and for messages)
+ * come only from common/ip_variants.h, and a set of requested variants is
+ * checked into an ip_variants mask. Messages go into a caller's buffer (err,
+ * errlen); NULL err is allowed.
  */
 #ifndef META_VALIDATE_H
 #define META_VALIDATE_H
@@ -15,17 +18,10 @@
 #include <image.pb-c.h>
 
 #include "ip_status.h"
+#include "ip_variants.h"
 
-#define META_NVARIANTS 3
-#define META_OPS_TEXT_MAX 40 /* "thumbnail,resized,watermarked" + NUL, rounded up */
 #define META_LIST_MAX 100
 #define META_MAX_US INT64_C(253402300799999999) /* 9999-12-31T23:59:59.999999Z */
-
-/* The variant names in canonical order: thumbnail, resized, watermarked. */
-extern const char *const meta_variant_names[META_NVARIANTS];
-
-/* Index of `name` in meta_variant_names, or -1 (NULL and "" included). */
-int meta_variant_index(const char *name);
 
 /* Image status <-> the text stored in images.status. Unknown text gives
  * IMAGE_STATUS_UNSPECIFIED; an unknown enum gives NULL. */
@@ -42,27 +38,31 @@ const char *meta_variant_status_text(Imageproc__VariantStatus st);
 ip_status meta_check_text(const char *s, const char *field, char *err, size_t errlen);
 
 /* Checks a requested list of variants (`field` names it in messages) and
- * writes its canonical form into out (META_OPS_TEXT_MAX bytes): the distinct
- * names in canonical order, comma-separated. Duplicates are folded; an empty
- * list or an unknown name is IP_INVALID_ARGUMENT. */
-ip_status meta_ops_canonical(char *const *ops, size_t n, const char *field, char *out, char *err,
-                             size_t errlen);
+ * writes the set into *mask (ip_variant_bit of each kind). Duplicates are
+ * folded; an empty list or a value that is not a variant (UNSPECIFIED
+ * included) is IP_INVALID_ARGUMENT and *mask is 0. */
+ip_status meta_check_requested(const Imageproc__VariantKind *kinds, size_t n, const char *field,
+                               unsigned *mask, char *err, size_t errlen);
 
 /* An image id in a request: present and a UUID. */
 ip_status meta_check_id(const char *id, const char *field, char *err, size_t errlen);
 
-/* ListImages: mode "" or a variant name; limit 1..100; the cursor both unset
- * (first page) or both set (a UUID and a time in range). *has_cursor says which. */
-ip_status meta_check_list(int64_t last_created_at_us, const char *last_id, const char *mode,
-                          int32_t limit, bool *has_cursor, char *err, size_t errlen);
+/* ListImages: with_variant UNSPECIFIED (all) or a variant; limit 1..100; the
+ * cursor both unset (first page) or both set (a UUID and a time in range).
+ * *has_cursor says which. */
+ip_status meta_check_list(int64_t last_created_at_us, const char *last_id,
+                          Imageproc__VariantKind with_variant, int32_t limit, bool *has_cursor,
+                          char *err, size_t errlen);
 
 /* CreateImage: the image is present, its id a UUID, sizes non-negative, times
- * in range, text fields valid (meta_check_text), ops valid (canonical form into
- * ops_out, META_OPS_TEXT_MAX bytes). */
-ip_status meta_check_create(const Imageproc__Image *img, char *ops_out, char *err, size_t errlen);
+ * in range, text fields valid (meta_check_text), `requested` valid (its set
+ * into *requested, as meta_check_requested). */
+ip_status meta_check_create(const Imageproc__Image *img, unsigned *requested, char *err,
+                            size_t errlen);
 
-/* PutVariant: a known name; READY with object_key, width, height, size_bytes > 0
- * and format jpeg|png|webp, or FAILED (error optional); text fields valid. */
+/* PutVariant: a variant kind; READY with object_key, width, height,
+ * size_bytes > 0 and format jpeg|png|webp, or FAILED (error optional); text
+ * fields valid. */
 ip_status meta_check_variant(const Imageproc__Variant *v, char *err, size_t errlen);
 
 /* ListStale: older_than_us >= 0, limit 1..100. */

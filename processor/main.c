@@ -19,6 +19,7 @@
 #include "ip_log.h"
 #include "ip_metrics.h"
 #include "ip_rpc.h"
+#include "ip_settings.h"
 #include "metadata.pb-c.h"
 #include "proc_consumer.h"
 #include "proc_job.h"
@@ -50,33 +51,29 @@ typedef struct proc_config {
     char *log_level;
 } proc_config;
 
+/* A processor-only variable; the shared ones come from ip_settings.h. */
 #define V(name, type, def, lo, hi, field, help)                                                    \
     {                                                                                              \
         name, type, def, lo, hi, false, offsetof(proc_config, field), help                         \
     }
 
 static const ip_cfg_var config_table[] = {
-    V("IP_KAFKA_BROKERS", IP_CFG_STRING, "127.0.0.1:19092", 0, 0, brokers,
-      "Kafka bootstrap servers"),
-    V("IP_KAFKA_TOPIC", IP_CFG_STRING, "image-jobs", 0, 0, topic, "topic of ProcessJob messages"),
+    IP_SETTING_KAFKA_BROKERS(offsetof(proc_config, brokers)),
+    IP_SETTING_KAFKA_TOPIC(offsetof(proc_config, topic)),
     V("IP_KAFKA_DLQ_TOPIC", IP_CFG_STRING, "image-jobs.dlq", 0, 0, dlq_topic,
       "dead-letter topic for jobs out of attempts"),
     V("IP_KAFKA_GROUP", IP_CFG_STRING, "processor", 0, 0, group, "consumer group"),
     V("IP_KAFKA_SESSION_TIMEOUT_MS", IP_CFG_INT, "10000", 6000, 300000, session_timeout_ms,
       "group session timeout: how soon a dead processor's partitions move"),
-    V("IP_METADATA_RPC_URL", IP_CFG_STRING, "tcp://127.0.0.1:7101", 0, 0, metadata_url,
-      "metadata-svc address(es), comma-separated"),
-    V("IP_STORAGE_RPC_URL", IP_CFG_STRING, "tcp://127.0.0.1:7201", 0, 0, storage_url,
-      "storage-svc address(es), comma-separated"),
-    V("IP_RPC_TIMEOUT_MS", IP_CFG_INT, "5000", 100, 600000, rpc_timeout_ms, "deadline of one RPC"),
-    V("IP_RPC_MAX_MSG_BYTES", IP_CFG_INT, "67108864", 65536, 1073741824, rpc_max_msg,
-      "largest RPC message, both ways"),
+    IP_SETTING_METADATA_RPC_URL(offsetof(proc_config, metadata_url)),
+    IP_SETTING_STORAGE_RPC_URL(offsetof(proc_config, storage_url)),
+    IP_SETTING_RPC_TIMEOUT_MS(offsetof(proc_config, rpc_timeout_ms)),
+    IP_SETTING_RPC_MAX_MSG_BYTES(offsetof(proc_config, rpc_max_msg)),
     V("IP_PROCESSOR_WORKERS", IP_CFG_INT, "0", 0, 256, workers,
       "jobs processed at once (0 = number of cores)"),
     V("IP_PROCESSOR_METRICS_LISTEN", IP_CFG_STRING, "127.0.0.1:9103", 0, 0, metrics_listen,
       "address of /metrics and /healthz (\"off\" = none)"),
-    V("IP_PIXEL_LIMIT", IP_CFG_INT, "100000000", 1, 4000000000LL, pixel_limit,
-      "largest width*height accepted, checked from the header"),
+    IP_SETTING_PIXEL_LIMIT(offsetof(proc_config, pixel_limit)),
     V("IP_WATERMARK_TEXT", IP_CFG_STRING, "ImageProcessor", 0, 0, watermark_text,
       "text of the watermarked variant"),
     V("IP_JPEG_QUALITY", IP_CFG_INT, "85", 1, 100, jpeg_quality, "quality of JPEG variants"),
@@ -85,7 +82,8 @@ static const ip_cfg_var config_table[] = {
     V("IP_RESIZED_MAX", IP_CFG_INT, "1280", 16, 16384, resized_max,
       "longest side of resized and watermarked (never enlarged)"),
     V("IP_JOB_MAX_ATTEMPTS", IP_CFG_INT, "5", 1, 100, max_attempts,
-      "runs of a job with transient failures before it goes to the DLQ"),
+      "runs of a job whose calls fail with unavailable, deadline_exceeded or internal, "
+      "before it goes to the DLQ"),
     V("IP_JOB_BACKOFF_MS", IP_CFG_INT, "500", 1, 600000, backoff_ms,
       "first retry delay of a job; doubles up to 32x"),
     V("IP_PROCESSOR_VIPS_CONCURRENCY", IP_CFG_INT, "1", 0, 64, vips_concurrency,
@@ -94,7 +92,7 @@ static const ip_cfg_var config_table[] = {
       "decode memory of all jobs at once; a larger single image is refused"),
     V("IP_PROCESSOR_MALLOC_ARENAS", IP_CFG_INT, "2", 0, 64, malloc_arenas,
       "glibc malloc arenas (M_ARENA_MAX; 0 = glibc default)"),
-    V("IP_LOG_LEVEL", IP_CFG_STRING, "info", 0, 0, log_level, "debug|info|warn|error"),
+    IP_SETTING_LOG_LEVEL(offsetof(proc_config, log_level)),
 };
 #define N_CONFIG (sizeof config_table / sizeof config_table[0])
 
@@ -102,8 +100,11 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: processor [--help | --config-vars]\n"
                  "Consumes ProcessJob messages (proto/job.proto) from Kafka and makes the\n"
-                 "thumbnail, resized and watermarked variants with libvips. Configuration\n"
-                 "comes from the environment:\n\n");
+                 "thumbnail, resized and watermarked variants with libvips. A job whose\n"
+                 "calls fail with unavailable, deadline_exceeded (transient) or internal\n"
+                 "runs again after a backoff, up to IP_JOB_MAX_ATTEMPTS runs, then goes to\n"
+                 "IP_KAFKA_DLQ_TOPIC and its image fails; any other failure fails the image\n"
+                 "at once. Configuration comes from the environment:\n\n");
     ip_config_print_vars(out, config_table, N_CONFIG);
 }
 
@@ -118,16 +119,114 @@ static bool stop_requested(void *arg)
     return false;
 }
 
+/* Reads and checks the table, then sets the log level and the malloc arenas.
+ * `errors` (owned) may hold the problems found. */
+static bool configure(proc_config *cfg, char **errors)
+{
+    if (ip_config_load(config_table, N_CONFIG, cfg, errors) != IP_OK) {
+        ip_log(IP_LOG_ERROR, "config.invalid", IP_LS("err", *errors ? *errors : "invalid"));
+        return false;
+    }
+    ip_log_level level;
+    if (!ip_log_level_parse(cfg->log_level, &level)) {
+        ip_log(IP_LOG_ERROR, "config.invalid", IP_LS("err", "IP_LOG_LEVEL: not a log level"));
+        return false;
+    }
+    ip_log_init("processor", level);
+    ip_config_log(config_table, N_CONFIG, cfg);
+    if (cfg->malloc_arenas > 0)
+        mallopt(M_ARENA_MAX, (int)cfg->malloc_arenas);
+    return true;
+}
+
+/* What the processor runs on; released by services_stop in reverse order. */
+typedef struct proc_services {
+    bool vips_up;
+    ip_rpc_client *meta, *stor;
+    ip_metrics_http *http;
+} proc_services;
+
+/* libvips, the Metadata and Storage clients, /metrics and /healthz. */
+static bool services_start(const proc_config *cfg, const char *argv0, proc_services *sv)
+{
+    if (VIPS_INIT(argv0) != 0) {
+        ip_log(IP_LOG_ERROR, "vips.init_failed", IP_LS("err", vips_error_buffer()));
+        return false;
+    }
+    sv->vips_up = true;
+    ip_log_route_glib();
+    proc_variants_global_init((int)cfg->vips_concurrency, cfg->decode_budget_mb << 20);
+
+    ip_rpc_client_opts mo = {.urls = cfg->metadata_url,
+                             .timeout_ms = (int)cfg->rpc_timeout_ms,
+                             .max_msg_bytes = (size_t)cfg->rpc_max_msg};
+    ip_rpc_client_opts so = {.urls = cfg->storage_url,
+                             .timeout_ms = (int)cfg->rpc_timeout_ms,
+                             .max_msg_bytes = (size_t)cfg->rpc_max_msg};
+    ip_status st = ip_rpc_client_new(&imageproc__metadata__descriptor, &mo, &sv->meta);
+    if (st == IP_OK)
+        st = ip_rpc_client_new(&imageproc__storage__descriptor, &so, &sv->stor);
+    if (st != IP_OK) {
+        ip_log(IP_LOG_ERROR, "rpc.client_failed", IP_LS("status", ip_strerror(st)));
+        return false;
+    }
+
+    if (strcmp(cfg->metrics_listen, "off") != 0 && cfg->metrics_listen[0] != '\0') {
+        st = ip_metrics_http_new(cfg->metrics_listen, &sv->http);
+        if (st != IP_OK) {
+            ip_log(IP_LOG_ERROR, "metrics.listen_failed", IP_LS("listen", cfg->metrics_listen),
+                   IP_LS("status", ip_strerror(st)));
+            return false;
+        }
+    }
+    return true;
+}
+
+static void services_stop(proc_services *sv)
+{
+    ip_metrics_http_free(sv->http);
+    ip_rpc_client_free(sv->stor);
+    ip_rpc_client_free(sv->meta);
+    if (sv->vips_up)
+        vips_shutdown();
+}
+
+/* Consumes until SIGTERM/SIGINT; true on a clean stop. */
+static bool consume(const proc_config *cfg, const proc_services *sv)
+{
+    proc_settings settings;
+    proc_settings_default(&settings);
+    settings.pixel_limit = cfg->pixel_limit;
+    settings.thumb_size = (int)cfg->thumb_size;
+    settings.resized_max = (int)cfg->resized_max;
+    settings.jpeg_quality = (int)cfg->jpeg_quality;
+    settings.watermark_text = cfg->watermark_text;
+    proc_job_ctx job = {.meta = sv->meta, .stor = sv->stor, .settings = &settings};
+
+    proc_consumer_opts co = {
+        .brokers = cfg->brokers,
+        .topic = cfg->topic,
+        .dlq_topic = cfg->dlq_topic,
+        .group = cfg->group,
+        .workers = (int)cfg->workers,
+        .max_attempts = (int)cfg->max_attempts,
+        .backoff_ms = (int)cfg->backoff_ms,
+        .session_timeout_ms = (int)cfg->session_timeout_ms,
+        .job = &job,
+    };
+    proc_consumer *consumer = NULL;
+    char err[512] = "";
+    if (proc_consumer_new(&co, &consumer, err, sizeof(err)) != IP_OK) {
+        ip_log(IP_LOG_ERROR, "kafka.consumer_failed", IP_LS("err", err));
+        return false;
+    }
+    bool ok = proc_consumer_run(consumer, stop_requested, NULL) == IP_OK;
+    proc_consumer_free(consumer);
+    return ok;
+}
+
 int main(int argc, char **argv)
 {
-    int rc = 1;
-    proc_config cfg = {0};
-    char *errors = NULL;
-    bool vips_up = false;
-    ip_rpc_client *meta = NULL, *stor = NULL;
-    ip_metrics_http *http = NULL;
-    proc_consumer *consumer = NULL;
-
     if (argc > 1) {
         if (strcmp(argv[1], "--config-vars") == 0) {
             ip_config_print_vars(stdout, config_table, N_CONFIG);
@@ -139,87 +238,13 @@ int main(int argc, char **argv)
 
     ip_lifecycle_init();
     ip_log_init("processor", IP_LOG_INFO);
-    if (ip_config_load(config_table, N_CONFIG, &cfg, &errors) != IP_OK) {
-        ip_log(IP_LOG_ERROR, "config.invalid", IP_LS("err", errors ? errors : "invalid"));
-        goto done;
-    }
-    ip_log_level level;
-    if (!ip_log_level_parse(cfg.log_level, &level)) {
-        ip_log(IP_LOG_ERROR, "config.invalid", IP_LS("err", "IP_LOG_LEVEL: not a log level"));
-        goto done;
-    }
-    ip_log_init("processor", level);
-    ip_config_log(config_table, N_CONFIG, &cfg);
-    if (cfg.malloc_arenas > 0)
-        mallopt(M_ARENA_MAX, (int)cfg.malloc_arenas);
-
-    if (VIPS_INIT(argv[0]) != 0) {
-        ip_log(IP_LOG_ERROR, "vips.init_failed", IP_LS("err", vips_error_buffer()));
-        goto done;
-    }
-    vips_up = true;
-    ip_log_route_glib();
-    proc_variants_global_init((int)cfg.vips_concurrency, cfg.decode_budget_mb << 20);
-
-    ip_rpc_client_opts mo = {.urls = cfg.metadata_url,
-                             .timeout_ms = (int)cfg.rpc_timeout_ms,
-                             .max_msg_bytes = (size_t)cfg.rpc_max_msg};
-    ip_rpc_client_opts so = {.urls = cfg.storage_url,
-                             .timeout_ms = (int)cfg.rpc_timeout_ms,
-                             .max_msg_bytes = (size_t)cfg.rpc_max_msg};
-    ip_status st = ip_rpc_client_new(&imageproc__metadata__descriptor, &mo, &meta);
-    if (st == IP_OK)
-        st = ip_rpc_client_new(&imageproc__storage__descriptor, &so, &stor);
-    if (st != IP_OK) {
-        ip_log(IP_LOG_ERROR, "rpc.client_failed", IP_LS("status", ip_strerror(st)));
-        goto done;
-    }
-
-    if (strcmp(cfg.metrics_listen, "off") != 0 && cfg.metrics_listen[0] != '\0') {
-        st = ip_metrics_http_new(cfg.metrics_listen, &http);
-        if (st != IP_OK) {
-            ip_log(IP_LOG_ERROR, "metrics.listen_failed", IP_LS("listen", cfg.metrics_listen),
-                   IP_LS("status", ip_strerror(st)));
-            goto done;
-        }
-    }
-
-    proc_settings settings;
-    proc_settings_default(&settings);
-    settings.pixel_limit = cfg.pixel_limit;
-    settings.thumb_size = (int)cfg.thumb_size;
-    settings.resized_max = (int)cfg.resized_max;
-    settings.jpeg_quality = (int)cfg.jpeg_quality;
-    settings.watermark_text = cfg.watermark_text;
-    proc_job_ctx job = {.meta = meta, .stor = stor, .settings = &settings};
-
-    proc_consumer_opts co = {
-        .brokers = cfg.brokers,
-        .topic = cfg.topic,
-        .dlq_topic = cfg.dlq_topic,
-        .group = cfg.group,
-        .workers = (int)cfg.workers,
-        .max_attempts = (int)cfg.max_attempts,
-        .backoff_ms = (int)cfg.backoff_ms,
-        .session_timeout_ms = (int)cfg.session_timeout_ms,
-        .job = &job,
-    };
-    char err[512] = "";
-    st = proc_consumer_new(&co, &consumer, err, sizeof(err));
-    if (st != IP_OK) {
-        ip_log(IP_LOG_ERROR, "kafka.consumer_failed", IP_LS("err", err));
-        goto done;
-    }
-    if (proc_consumer_run(consumer, stop_requested, NULL) == IP_OK)
-        rc = 0;
-
-done:
-    proc_consumer_free(consumer);
-    ip_metrics_http_free(http);
-    ip_rpc_client_free(stor);
-    ip_rpc_client_free(meta);
-    if (vips_up)
-        vips_shutdown();
+    proc_config cfg = {0};
+    char *errors = NULL;
+    proc_services sv = {0};
+    int rc = configure(&cfg, &errors) && services_start(&cfg, argv[0], &sv) && consume(&cfg, &sv)
+                 ? 0
+                 : 1;
+    services_stop(&sv);
     ip_config_free(config_table, N_CONFIG, &cfg);
     free(errors);
     if (rc == 0)

@@ -1,7 +1,9 @@
 /* proc_consumer.h — the Kafka side of the processor: a consumer in group
- * `processor` on `image-jobs`, worker threads running jobs (proc_job.h), the
- * retry/backoff and dead-letter policy, and offsets committed only after a
- * job's outcome is recorded.
+ * `processor` on `image-jobs`, worker threads running jobs (proc_job.h) in
+ * order within each partition, the retry/backoff and dead-letter policy, and
+ * offsets committed only after a job's outcome is recorded. Built from
+ * proc_consumer.c (Kafka handles, rebalances, poll loop), proc_partitions.c
+ * (FIFOs, workers, offsets) and proc_retry.c (attempts, backoff, DLQ).
  */
 #ifndef PROC_CONSUMER_H
 #define PROC_CONSUMER_H
@@ -18,7 +20,8 @@ typedef struct proc_consumer_opts {
     const char *dlq_topic;   /* "image-jobs.dlq" */
     const char *group;       /* "processor" */
     int workers;             /* jobs at once (<= 0: the number of cores) */
-    int max_attempts;        /* runs of a job with transient failures before the DLQ */
+    int max_attempts;        /* runs of a job ending PROC_JOB_RETRY (a transient status or
+                              * INTERNAL, proc_job_status_retryable) before the DLQ */
     int backoff_ms;          /* the first retry delay; doubles each time, capped at 32x */
     int session_timeout_ms;  /* group session timeout; 0 = 10000 */
     const proc_job_ctx *job; /* borrowed for the consumer's life */

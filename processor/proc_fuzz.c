@@ -30,15 +30,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s.pixel_limit = 4 * 1000 * 1000;
     proc_variants out;
     char err[512];
-    ip_status st = proc_variants_make(data, size, PROC_OPS_ALL, &s, &out, err, sizeof(err));
+    ip_status st = proc_variants_make(data, size, IP_VARIANT_MASK_ALL, &s, &out, err, sizeof(err));
     if (st == IP_OK) {
-        if (out.n != PROC_OP_COUNT)
+        if (out.n != IP_VARIANT_COUNT)
             abort();
         for (int i = 0; i < out.n; i++) {
             const proc_variant *v = &out.v[i];
             if (!v->data || v->len == 0 || v->width <= 0 || v->height <= 0)
                 abort();
-            if (v->op == PROC_OP_THUMBNAIL && (v->width != 320 || v->height != 320))
+            if (v->kind == IP_VARIANT_THUMBNAIL && (v->width != 320 || v->height != 320))
                 abort();
         }
         proc_variants_fini(&out);

@@ -6,10 +6,11 @@
  * the build on them, in its own consumer group, so it neither disturbs nor
  * depends on the stack's processor. metadata-svc, storage-svc and Kafka are
  * the stack's (IP_* environment, defaults of .env.example); a missing one is a
- * failure. A test puts an original with storage-svc (PutObject o/<id>),
- * creates its row with metadata-svc (CreateImage), produces a ProcessJob, and
- * polls GetImage until ready or failed with a deadline; variants are read
- * back with GetObject and decoded with libvips.
+ * failure. A test puts an original with storage-svc (PutObject o/<id>; every
+ * key comes from ip_keys.h), creates its row with metadata-svc (CreateImage,
+ * typed stubs of ip_rpc_stubs.h), produces a ProcessJob, and polls GetImage
+ * until ready or failed with a deadline; variants are read back with
+ * GetObject and decoded with libvips.
  *
  * Usage: proc_it_test <test> <processor binary> <scratch dir>
  */
@@ -29,7 +30,9 @@
 #include <vips/vips.h>
 
 #include "image.pb-c.h"
+#include "ip_keys.h"
 #include "ip_rpc.h"
+#include "ip_rpc_stubs.h"
 #include "ip_testing.h"
 #include "ip_time.h"
 #include "ip_uuid.h"
@@ -37,7 +40,6 @@
 #include "metadata.pb-c.h"
 #include "proc_fixtures.h"
 #include "proc_variants.h"
-#include "storage.pb-c.h"
 
 /* ------------------------------------------------------------ environment */
 
@@ -157,20 +159,12 @@ static int proc_stop(proc_inst *p, int sig, int timeout_ms)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* Reads a whole file; owned (free()). */
+/* A processor's log so far; owned (free()). "" while the child has not
+ * opened it yet. */
 static char *slurp(const char *path)
 {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    size_t got = fread(b, 1, (size_t)n, f);
-    b[got] = '\0';
-    fclose(f);
-    return b;
+    return f ? ip_test_read_file(f) : strdup("");
 }
 
 static int count_substr(const char *hay, const char *needle)
@@ -271,15 +265,16 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
 /* Produces the ProcessJob of image `id` to the test topic, to `partition`
  * (or by key when < 0), and waits for the acknowledgement. */
-static void produce_job(const char *id, char **ops, size_t n_ops, int partition)
+static void produce_job(const char *id, int partition)
 {
     Imageproc__ProcessJob job = IMAGEPROC__PROCESS_JOB__INIT;
-    char okey[64];
-    snprintf(okey, sizeof(okey), "o/%s", id);
+    char okey[IP_KEY_MAX];
+    CHECK(ip_key_original(okey, id) == IP_OK);
+    ip_variant_kind all[IP_VARIANT_COUNT];
     job.id = (char *)id;
     job.original_key = okey;
-    job.ops = ops;
-    job.n_ops = n_ops;
+    job.requested = all;
+    job.n_requested = ip_variant_mask_kinds(IP_VARIANT_MASK_ALL, all);
     job.attempt = 1;
     job.enqueued_at_us = ip_now_us();
     size_t len = imageproc__process_job__get_packed_size(&job);
@@ -301,35 +296,31 @@ static void produce_flush(void)
 
 /* ------------------------------------------------------------ services */
 
-static char *all_ops[] = {"thumbnail", "resized", "watermarked"};
-
-static ip_status invoke(ip_rpc_client *c, const char *method, const ProtobufCMessage *in,
-                        ProtobufCMessage **out, char *err, size_t errlen)
+/* PutObject of `buf` at `key`; CHECKs success. */
+static void put_object(const char *key, const void *buf, size_t len, const char *content_type)
 {
-    ProtobufCMessage *tmp = NULL;
-    ip_status st = ip_rpc_invoke(c, method, in, out ? out : &tmp, NULL, err, errlen);
-    if (tmp)
-        protobuf_c_message_free_unpacked(tmp, NULL);
-    return st;
-}
-
-/* Stores `buf` as the original of a fresh image and creates its row.
- * Writes the id into `id`. */
-static void new_image(const void *buf, size_t len, const char *content_type, char **ops,
-                      size_t n_ops, char id[IP_UUID_STRLEN + 1])
-{
-    ip_uuid_v7_str(id);
-    char key[64], err[512];
-    snprintf(key, sizeof(key), "o/%s", id);
     Imageproc__PutObjectRequest put = IMAGEPROC__PUT_OBJECT_REQUEST__INIT;
-    put.key = key;
+    put.key = (char *)key;
     put.data.data = (uint8_t *)buf;
     put.data.len = len;
     put.content_type = (char *)content_type;
-    ip_status st = invoke(stor, "PutObject", &put.base, NULL, err, sizeof(err));
-    if (st != IP_OK)
-        fprintf(stderr, "PutObject: %s: %s\n", ip_strerror(st), err);
-    CHECK(st == IP_OK);
+    Imageproc__PutObjectReply *rep = NULL;
+    char err[512];
+    ip_status st = ip_storage_put_object(stor, &put, &rep, NULL, err, sizeof(err));
+    CHECK_ST(st, IP_OK, err);
+    imageproc__put_object_reply__free_unpacked(rep, NULL);
+}
+
+/* Stores `buf` as the original of a fresh image and creates its row, with
+ * every variant requested. Writes the id into `id`. */
+static void new_image(const void *buf, size_t len, const char *content_type,
+                      char id[IP_UUID_STRLEN + 1])
+{
+    ip_uuid_v7_str(id);
+    char key[IP_KEY_MAX], err[512];
+    CHECK(ip_key_original(key, id) == IP_OK);
+    put_object(key, buf, len, content_type);
+    ip_variant_kind all[IP_VARIANT_COUNT];
     Imageproc__Image img = IMAGEPROC__IMAGE__INIT;
     img.id = id;
     img.created_at_us = ip_now_us();
@@ -337,32 +328,31 @@ static void new_image(const void *buf, size_t len, const char *content_type, cha
     img.content_type = (char *)content_type;
     img.size_bytes = (int64_t)len;
     img.sha256 = "0000000000000000000000000000000000000000000000000000000000000000";
-    img.ops = ops;
-    img.n_ops = n_ops;
+    img.requested = all;
+    img.n_requested = ip_variant_mask_kinds(IP_VARIANT_MASK_ALL, all);
     img.original_key = key;
     Imageproc__CreateImageRequest cr = IMAGEPROC__CREATE_IMAGE_REQUEST__INIT;
     cr.image = &img;
-    st = invoke(meta, "CreateImage", &cr.base, NULL, err, sizeof(err));
-    if (st != IP_OK)
-        fprintf(stderr, "CreateImage: %s: %s\n", ip_strerror(st), err);
-    CHECK(st == IP_OK);
+    Imageproc__CreateImageReply *rep = NULL;
+    ip_status st = ip_metadata_create_image(meta, &cr, &rep, NULL, err, sizeof(err));
+    CHECK_ST(st, IP_OK, err);
+    imageproc__create_image_reply__free_unpacked(rep, NULL);
 }
 
 static Imageproc__Image *get_image(const char *id, ip_status *st_out)
 {
     Imageproc__GetImageRequest req = IMAGEPROC__GET_IMAGE_REQUEST__INIT;
     req.id = (char *)id;
-    ProtobufCMessage *rep = NULL;
+    Imageproc__GetImageReply *rep = NULL;
     char err[256];
-    ip_status st = ip_rpc_invoke(meta, "GetImage", &req.base, &rep, NULL, err, sizeof(err));
+    ip_status st = ip_metadata_get_image(meta, &req, &rep, NULL, err, sizeof(err));
     if (st_out)
         *st_out = st;
     if (st != IP_OK)
         return NULL;
-    Imageproc__GetImageReply *r = (Imageproc__GetImageReply *)rep;
-    Imageproc__Image *img = r->image;
-    r->image = NULL; /* keep the image, free the reply */
-    protobuf_c_message_free_unpacked(rep, NULL);
+    Imageproc__Image *img = rep->image;
+    rep->image = NULL; /* keep the image, free the reply */
+    imageproc__get_image_reply__free_unpacked(rep, NULL);
     return img;
 }
 
@@ -390,10 +380,10 @@ static Imageproc__Image *wait_final(const char *id, int timeout_ms)
     }
 }
 
-static const Imageproc__Variant *variant_of(const Imageproc__Image *img, const char *name)
+static const Imageproc__Variant *variant_of(const Imageproc__Image *img, ip_variant_kind kind)
 {
     for (size_t i = 0; i < img->n_variants; i++)
-        if (strcmp(img->variants[i]->name, name) == 0)
+        if (img->variants[i]->kind == kind)
             return img->variants[i];
     return NULL;
 }
@@ -403,29 +393,31 @@ static Imageproc__GetObjectReply *get_object(const char *key, ip_status *st_out)
 {
     Imageproc__GetObjectRequest req = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
     req.key = (char *)key;
-    ProtobufCMessage *rep = NULL;
+    Imageproc__GetObjectReply *rep = NULL;
     char err[256];
-    ip_status st = ip_rpc_invoke(stor, "GetObject", &req.base, &rep, NULL, err, sizeof(err));
+    ip_status st = ip_storage_get_object(stor, &req, &rep, NULL, err, sizeof(err));
     if (st_out)
         *st_out = st;
-    return st == IP_OK ? (Imageproc__GetObjectReply *)rep : NULL;
+    return rep;
 }
 
 /* Reads a ready variant back and checks its row against the object: size,
  * format by magic bytes, content type, dimensions and bands after decoding.
  * Returns the decoded image (owned) for further checks. */
-static VipsImage *check_variant(const Imageproc__Image *img, const char *name, int w, int h,
+static VipsImage *check_variant(const Imageproc__Image *img, ip_variant_kind kind, int w, int h,
                                 bool alpha)
 {
-    const Imageproc__Variant *v = variant_of(img, name);
+    const char *name = ip_variant_name(kind);
+    const Imageproc__Variant *v = variant_of(img, kind);
     CHECK(v != NULL);
     if (v->status != IMAGEPROC__VARIANT_STATUS__VARIANT_READY)
         fprintf(stderr, "%s: %s is not ready: %s\n", img->id, name, v->error);
     CHECK(v->status == IMAGEPROC__VARIANT_STATUS__VARIANT_READY);
-    char key[128];
-    snprintf(key, sizeof(key), "v/%s/%s.%s", img->id, name, alpha ? "png" : "jpg");
+    const ip_format_def *fmt = alpha ? &ip_format_png : &ip_format_jpeg;
+    char key[IP_KEY_MAX];
+    CHECK(ip_key_variant(key, img->id, kind, fmt) == IP_OK);
     CHECK_EQ_STR(v->object_key, key);
-    CHECK_EQ_STR(v->format, alpha ? "png" : "jpeg");
+    CHECK_EQ_STR(v->format, fmt->name);
     if (v->width != w || v->height != h)
         fprintf(stderr, "%s %s: %dx%d, want %dx%d\n", img->id, name, v->width, v->height, w, h);
     CHECK(v->width == w && v->height == h);
@@ -433,7 +425,7 @@ static VipsImage *check_variant(const Imageproc__Image *img, const char *name, i
     Imageproc__GetObjectReply *o = get_object(key, &st);
     CHECK(o != NULL);
     CHECK_EQ_INT(o->data.len, v->size_bytes);
-    CHECK_EQ_STR(o->info->content_type, alpha ? "image/png" : "image/jpeg");
+    CHECK_EQ_STR(o->info->content_type, fmt->content_type);
     if (alpha)
         CHECK(o->data.len > 8 && memcmp(o->data.data, "\x89PNG", 4) == 0);
     else
@@ -443,7 +435,7 @@ static VipsImage *check_variant(const Imageproc__Image *img, const char *name, i
     CHECK(im != NULL);
     VipsImage *m = vips_image_copy_memory(im);
     g_object_unref(im);
-    protobuf_c_message_free_unpacked(&o->base, NULL);
+    imageproc__get_object_reply__free_unpacked(o, NULL);
     CHECK(m != NULL);
     CHECK_EQ_INT(m->Xsize, w);
     CHECK_EQ_INT(m->Ysize, h);
@@ -534,9 +526,9 @@ static void test_formats(void)
         void *buf = NULL;
         size_t len = 0;
         CHECK(proc_fixture_make((proc_fixture_kind)k, 1600, 1000, &buf, &len) == 0);
-        new_image(buf, len, "application/octet-stream", all_ops, 3, ids[k]);
+        new_image(buf, len, "application/octet-stream", ids[k]);
         g_free(buf);
-        produce_job(ids[k], all_ops, 3, -1);
+        produce_job(ids[k], -1);
     }
     produce_flush();
     for (int k = 0; k < FX_COUNT; k++) {
@@ -545,12 +537,12 @@ static void test_formats(void)
             fprintf(stderr, "%s failed: %s\n", proc_fixture_name((proc_fixture_kind)k), img->error);
         CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
         bool alpha = proc_fixture_has_alpha((proc_fixture_kind)k);
-        g_object_unref(check_variant(img, "thumbnail", 320, 320, alpha));
-        VipsImage *r = check_variant(img, "resized", 1280, 800, alpha);
+        g_object_unref(check_variant(img, IP_VARIANT_THUMBNAIL, 320, 320, alpha));
+        VipsImage *r = check_variant(img, IP_VARIANT_RESIZED, 1280, 800, alpha);
         if (k != FX_PNG_GREY)
             check_upright(r);
         g_object_unref(r);
-        g_object_unref(check_variant(img, "watermarked", 1280, 800, alpha));
+        g_object_unref(check_variant(img, IP_VARIANT_WATERMARKED, 1280, 800, alpha));
         fprintf(stderr, "%-17s ready\n", proc_fixture_name((proc_fixture_kind)k));
         image_free(img);
     }
@@ -567,20 +559,21 @@ static void test_orientation(void)
         void *buf = NULL;
         size_t len = 0;
         CHECK(proc_fixture_oriented_jpeg(o, 600, 400, &buf, &len) == 0);
-        new_image(buf, len, "image/jpeg", all_ops, 3, ids[o]);
+        new_image(buf, len, "image/jpeg", ids[o]);
         g_free(buf);
-        produce_job(ids[o], all_ops, 3, -1);
+        produce_job(ids[o], -1);
     }
     produce_flush();
     for (int o = 1; o <= 8; o++) {
         Imageproc__Image *img = wait_final(ids[o], 60000);
         CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
-        for (int v = 1; v <= 2; v++) {
-            VipsImage *im = check_variant(img, all_ops[v], 600, 400, false);
+        ip_variant_kind upright[] = {IP_VARIANT_RESIZED, IP_VARIANT_WATERMARKED};
+        for (int v = 0; v < 2; v++) {
+            VipsImage *im = check_variant(img, upright[v], 600, 400, false);
             check_upright(im);
             g_object_unref(im);
         }
-        g_object_unref(check_variant(img, "thumbnail", 320, 320, false));
+        g_object_unref(check_variant(img, IP_VARIANT_THUMBNAIL, 320, 320, false));
         fprintf(stderr, "orientation %d upright\n", o);
         image_free(img);
     }
@@ -597,16 +590,16 @@ static void test_gps_stripped(void)
     CHECK(proc_fixture_gps_jpeg(1000, 700, &buf, &len) == 0);
     CHECK(memmem(buf, len, "Exif\0\0", 6) != NULL);
     char id[IP_UUID_STRLEN + 1];
-    new_image(buf, len, "image/jpeg", all_ops, 3, id);
+    new_image(buf, len, "image/jpeg", id);
     g_free(buf);
-    produce_job(id, all_ops, 3, -1);
+    produce_job(id, -1);
     produce_flush();
     Imageproc__Image *img = wait_final(id, 60000);
     CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
     /* check_variant refuses any EXIF block in the bytes and in the decode. */
-    g_object_unref(check_variant(img, "thumbnail", 320, 320, false));
-    g_object_unref(check_variant(img, "resized", 1000, 700, false));
-    g_object_unref(check_variant(img, "watermarked", 1000, 700, false));
+    g_object_unref(check_variant(img, IP_VARIANT_THUMBNAIL, 320, 320, false));
+    g_object_unref(check_variant(img, IP_VARIANT_RESIZED, 1000, 700, false));
+    g_object_unref(check_variant(img, IP_VARIANT_WATERMARKED, 1000, 700, false));
     image_free(img);
     CHECK_EQ_INT(proc_stop(&p, SIGTERM, 30000), 0);
 }
@@ -622,15 +615,15 @@ static void test_corrupt_then_next(void)
     size_t len = 0;
     CHECK(proc_fixture_make(FX_JPEG, 1200, 900, &buf, &len) == 0);
     char bad[IP_UUID_STRLEN + 1], huge[IP_UUID_STRLEN + 1], good[IP_UUID_STRLEN + 1];
-    new_image(buf, len / 2, "image/jpeg", all_ops, 3, bad); /* truncated */
-    new_image(buf, len, "image/jpeg", all_ops, 3, good);
+    new_image(buf, len / 2, "image/jpeg", bad); /* truncated */
+    new_image(buf, len, "image/jpeg", good);
     g_free(buf);
     CHECK(proc_fixture_huge_png(30000, 30000, &buf, &len) == 0);
-    new_image(buf, len, "image/png", all_ops, 3, huge);
+    new_image(buf, len, "image/png", huge);
     g_free(buf);
-    produce_job(bad, all_ops, 3, 0);
-    produce_job(huge, all_ops, 3, 0);
-    produce_job(good, all_ops, 3, 0);
+    produce_job(bad, 0);
+    produce_job(huge, 0);
+    produce_job(good, 0);
     produce_flush();
 
     Imageproc__Image *img = wait_final(bad, 60000);
@@ -665,23 +658,21 @@ static void test_deleted_meanwhile(void)
     size_t len = 0;
     CHECK(proc_fixture_make(FX_JPEG, 800, 600, &buf, &len) == 0);
     char id[IP_UUID_STRLEN + 1], next[IP_UUID_STRLEN + 1];
-    new_image(buf, len, "image/jpeg", all_ops, 3, id);
-    new_image(buf, len, "image/jpeg", all_ops, 3, next);
+    new_image(buf, len, "image/jpeg", id);
+    new_image(buf, len, "image/jpeg", next);
     /* A stray variant, as a crashed earlier run would leave. */
-    char stray[128], err[256];
-    snprintf(stray, sizeof(stray), "v/%s/thumbnail.jpg", id);
-    Imageproc__PutObjectRequest put = IMAGEPROC__PUT_OBJECT_REQUEST__INIT;
-    put.key = stray;
-    put.data.data = buf;
-    put.data.len = len;
-    put.content_type = "image/jpeg";
-    CHECK(invoke(stor, "PutObject", &put.base, NULL, err, sizeof(err)) == IP_OK);
+    char stray[IP_KEY_MAX], err[256];
+    CHECK(ip_key_variant(stray, id, IP_VARIANT_THUMBNAIL, &ip_format_jpeg) == IP_OK);
+    put_object(stray, buf, len, ip_format_jpeg.content_type);
     g_free(buf);
     Imageproc__DeleteImageRequest del = IMAGEPROC__DELETE_IMAGE_REQUEST__INIT;
     del.id = id;
-    CHECK(invoke(meta, "DeleteImage", &del.base, NULL, err, sizeof(err)) == IP_OK);
-    produce_job(id, all_ops, 3, 1);
-    produce_job(next, all_ops, 3, 1);
+    Imageproc__DeleteImageReply *drep = NULL;
+    ip_status dst = ip_metadata_delete_image(meta, &del, &drep, NULL, err, sizeof(err));
+    CHECK_ST(dst, IP_OK, err);
+    imageproc__delete_image_reply__free_unpacked(drep, NULL);
+    produce_job(id, 1);
+    produce_job(next, 1);
     produce_flush();
     Imageproc__Image *img = wait_final(next, 60000);
     CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
@@ -709,9 +700,9 @@ static void test_dlq(void)
     size_t len = 0;
     CHECK(proc_fixture_make(FX_JPEG, 400, 300, &buf, &len) == 0);
     char id[IP_UUID_STRLEN + 1];
-    new_image(buf, len, "image/jpeg", all_ops, 3, id);
+    new_image(buf, len, "image/jpeg", id);
     g_free(buf);
-    produce_job(id, all_ops, 3, -1);
+    produce_job(id, -1);
     produce_flush();
     Imageproc__Image *img = wait_final(id, 60000);
     fprintf(stderr, "dlq: %s\n", img->error);
@@ -777,15 +768,15 @@ static void test_sigkill_restart(void)
     proc_settings_default(&s);
     proc_variants want;
     char err[256];
-    CHECK(proc_variants_make(buf, len, PROC_OPS_ALL, &s, &want, err, sizeof(err)) == IP_OK);
+    CHECK(proc_variants_make(buf, len, IP_VARIANT_MASK_ALL, &s, &want, err, sizeof(err)) == IP_OK);
 
     char id[IP_UUID_STRLEN + 1];
     bool killed_mid_job = false;
     proc_inst p;
     for (int round = 0; round < 3 && !killed_mid_job; round++) {
-        new_image(buf, len, "image/png", all_ops, 3, id);
+        new_image(buf, len, "image/png", id);
         start_one(&p, "sigkill", 9137);
-        produce_job(id, all_ops, 3, -1);
+        produce_job(id, -1);
         produce_flush();
         /* Kill as soon as the job is under way (MarkProcessing recorded). */
         int64_t until = ip_mono_ms() + 60000;
@@ -817,15 +808,15 @@ static void test_sigkill_restart(void)
     Imageproc__Image *img = wait_final(id, 120000);
     CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
     for (int i = 0; i < want.n; i++) {
-        const Imageproc__Variant *v = variant_of(img, proc_op_name(want.v[i].op));
+        const Imageproc__Variant *v = variant_of(img, want.v[i].kind);
         CHECK(v != NULL);
-        fprintf(stderr, "%s: %dx%d %lld B (uninterrupted run: %dx%d %zu B)\n", v->name, v->width,
-                v->height, (long long)v->size_bytes, want.v[i].width, want.v[i].height,
-                want.v[i].len);
+        fprintf(stderr, "%s: %dx%d %lld B (uninterrupted run: %dx%d %zu B)\n",
+                ip_variant_name(v->kind), v->width, v->height, (long long)v->size_bytes,
+                want.v[i].width, want.v[i].height, want.v[i].len);
         CHECK_EQ_INT(v->width, want.v[i].width);
         CHECK_EQ_INT(v->height, want.v[i].height);
         CHECK_EQ_INT(v->size_bytes, want.v[i].len);
-        CHECK_EQ_STR(v->format, want.v[i].format);
+        CHECK_EQ_STR(v->format, want.v[i].format->name);
     }
     image_free(img);
     proc_variants_fini(&want);
@@ -847,8 +838,8 @@ static void test_two_processors(void)
     size_t len = 0;
     CHECK(proc_fixture_make(FX_JPEG, 1600, 1200, &buf, &len) == 0);
     for (int i = 0; i < N; i++) {
-        new_image(buf, len, "image/jpeg", all_ops, 3, ids[i]);
-        produce_job(ids[i], all_ops, 3, i % 4);
+        new_image(buf, len, "image/jpeg", ids[i]);
+        produce_job(ids[i], i % 4);
     }
     g_free(buf);
     produce_flush();

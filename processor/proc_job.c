@@ -2,38 +2,46 @@
  *
  * HOW IT WORKS
  * MarkProcessing tells metadata-svc the image is being worked on and answers
- * with the row, whose ops are the truth about which variants to make (the
- * job's ops are used only if the row has none). An image already ready is a
- * redelivered job whose outcome was recorded: nothing more is done. The
+ * with the row, whose requested variants are the truth about which to make
+ * (the job's are used only if the row names none). An image already ready is
+ * a redelivered job whose outcome was recorded: nothing more is done. The
  * original is fetched, the variants are made in one decode
- * (proc_variants.c), each is stored at v/<id>/<variant>.<ext> with a
- * long-lived Cache-Control, then recorded with PutVariant, and FinishImage
- * closes the image. All of these calls are idempotent, so running a job again
- * gives the same keys and the same rows.
+ * (proc_variants.c), each is stored at its key (ip_keys.h:
+ * v/<id>/<variant>.<ext>) with a long-lived Cache-Control, then recorded with
+ * PutVariant, and FinishImage closes the image. All of these calls are
+ * idempotent, so running a job again gives the same keys and the same rows.
+ *
+ * A run keeps what it receives in a job_run: every reply joins the run's
+ * list and is freed once, when the run ends (job_run_fini), so no step frees
+ * by hand on its way out. The original's bytes are the one exception: they
+ * are let go right after the decode, before the uploads.
  *
  * FAILURES
- * Each RPC status is classified once (classify): UNAVAILABLE,
- * DEADLINE_EXCEEDED and INTERNAL are transient (the consumer retries the job
- * with backoff, then sends it to the DLQ); NOT_FOUND from metadata-svc means
- * the image was deleted meanwhile, so whatever this job stored under
- * v/<id>/ is deleted and the job ends; anything else, and every decode
- * failure, is permanent and recorded at once with FailImage and the reason.
+ * Each RPC status is classified once (classify): NOT_FOUND from metadata-svc
+ * means the image was deleted meanwhile, so whatever this job stored under
+ * v/<id>/ is deleted and the job ends; a status for which
+ * proc_job_status_retryable holds (transient by ip_status_is_transient, or
+ * INTERNAL) ends the run with PROC_JOB_RETRY, and the consumer runs the job
+ * again with backoff, counting an attempt, then sends it to the DLQ; anything
+ * else, and every decode failure, is permanent and recorded at once with
+ * FailImage and the reason.
  */
 #include "proc_job.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "image.pb-c.h"
+#include "ip_keys.h"
 #include "ip_log.h"
+#include "ip_rpc_stubs.h"
 #include "ip_uuid.h"
-#include "metadata.pb-c.h"
-#include "storage.pb-c.h"
+#include "ip_variants.h"
 
 static const char *const outcome_names[PROC_JOB_OUTCOME_COUNT] = {
-    [PROC_JOB_READY] = "ready",         [PROC_JOB_FAILED] = "failed",
-    [PROC_JOB_DELETED] = "deleted",     [PROC_JOB_INVALID] = "invalid",
-    [PROC_JOB_TRANSIENT] = "transient",
+    [PROC_JOB_READY] = "ready",     [PROC_JOB_FAILED] = "failed", [PROC_JOB_DELETED] = "deleted",
+    [PROC_JOB_INVALID] = "invalid", [PROC_JOB_RETRY] = "retry",
 };
 
 const char *proc_outcome_name(proc_outcome o)
@@ -41,125 +49,298 @@ const char *proc_outcome_name(proc_outcome o)
     return (unsigned)o < PROC_JOB_OUTCOME_COUNT ? outcome_names[o] : "unknown";
 }
 
-typedef enum rpc_class { RPC_OK, RPC_GONE, RPC_TRANSIENT, RPC_PERMANENT } rpc_class;
-
-static rpc_class classify(ip_status st)
+bool proc_job_status_retryable(ip_status st)
 {
-    switch (st) {
-    case IP_OK:
-        return RPC_OK;
-    case IP_NOT_FOUND:
-        return RPC_GONE;
-    case IP_UNAVAILABLE:
-    case IP_DEADLINE_EXCEEDED:
-    case IP_INTERNAL:
-        return RPC_TRANSIENT;
-    default:
-        return RPC_PERMANENT;
+    /* INTERNAL is retried as well as what every part retries: a fault behind
+     * metadata-svc or storage-svc (a lost connection to PostgreSQL or S3 seen
+     * as an unexpected error) often passes, and the attempts bound it. */
+    return ip_status_is_transient(st) || st == IP_INTERNAL;
+}
+
+typedef enum call_class { CALL_OK, CALL_GONE, CALL_RETRY, CALL_PERMANENT } call_class;
+
+static call_class classify(ip_status st)
+{
+    if (st == IP_OK)
+        return CALL_OK;
+    if (st == IP_NOT_FOUND)
+        return CALL_GONE;
+    return proc_job_status_retryable(st) ? CALL_RETRY : CALL_PERMANENT;
+}
+
+/* The replies one run can receive: MarkProcessing, PutObject and PutVariant
+ * per variant, FinishImage, FailImage, DeleteObjects (GetObject's is freed
+ * early), with room to spare. */
+#define JOB_MAX_REPLIES (8 + 2 * IP_VARIANT_COUNT)
+
+/* One run of one job: what it holds until it ends, and where its outcome goes. */
+typedef struct job_run {
+    const proc_job_ctx *ctx;
+    const char *id; /* borrowed from the job */
+    ProtobufCMessage *replies[JOB_MAX_REPLIES];
+    int n_replies;
+    proc_variants vars;
+    char keys[IP_VARIANT_COUNT][IP_KEY_MAX]; /* where vars.v[i] was stored */
+    char okey[IP_KEY_MAX];                   /* the original's key when nobody named it */
+    char msg[384];                           /* the last call's message (server or transport) */
+    char e[512]; /* the last failed call: "<Method>: <status>: <message>" */
+    char *err;   /* the caller's reason buffer */
+    size_t errlen;
+    proc_outcome out;
+} job_run;
+
+static void job_run_init(job_run *r, const proc_job_ctx *ctx, const char *id, char *err,
+                         size_t errlen)
+{
+    memset(r, 0, sizeof(*r));
+    r->ctx = ctx;
+    r->id = id;
+    r->err = err;
+    r->errlen = errlen;
+    r->out = PROC_JOB_RETRY;
+}
+
+static void job_run_fini(job_run *r)
+{
+    proc_variants_fini(&r->vars);
+    for (int i = 0; i < r->n_replies; i++)
+        protobuf_c_message_free_unpacked(r->replies[i], NULL);
+    r->n_replies = 0;
+}
+
+/* Takes the result of one typed call: `keep` (the reply, or NULL) stays with
+ * the run until it ends; a failure is written to r->e. Returns `st`. */
+static ip_status job_check(job_run *r, const char *method, ip_status st, void *keep)
+{
+    if (keep) {
+        assert(r->n_replies < JOB_MAX_REPLIES);
+        if (r->n_replies < JOB_MAX_REPLIES) /* else leaked, never freed under a reader */
+            r->replies[r->n_replies++] = keep;
     }
-}
-
-/* ip_rpc_invoke with the failure written as "<method>: <status>: <message>". */
-static ip_status call(ip_rpc_client *c, const char *method, const ProtobufCMessage *in,
-                      ProtobufCMessage **out, char *err, size_t errlen)
-{
-    char msg[384] = "";
-    *out = NULL;
-    ip_status st = ip_rpc_invoke(c, method, in, out, NULL, msg, sizeof(msg));
-    if (st != IP_OK && err && errlen)
-        snprintf(err, errlen, "%s: %s: %s", method, ip_strerror(st), msg);
+    if (st != IP_OK)
+        snprintf(r->e, sizeof(r->e), "%s: %s: %s", method, ip_strerror(st), r->msg);
     return st;
-}
-
-static void msg_free(ProtobufCMessage *m)
-{
-    if (m)
-        protobuf_c_message_free_unpacked(m, NULL);
 }
 
 /* The image is gone: removes every object under v/<id>/ (this job's and any
  * earlier attempt's). */
-static proc_outcome remove_written(const proc_job_ctx *ctx, const char *id, char *err,
-                                   size_t errlen)
+static proc_outcome job_remove_written(job_run *r)
 {
-    char prefix[64];
-    snprintf(prefix, sizeof(prefix), "v/%s/", id);
+    char prefix[IP_KEY_MAX];
+    (void)ip_key_variant_prefix(prefix, r->id); /* the id is a UUID: it fits */
     Imageproc__DeleteObjectsRequest req = IMAGEPROC__DELETE_OBJECTS_REQUEST__INIT;
     req.prefix = prefix;
-    ProtobufCMessage *rep = NULL;
-    char e[512];
-    ip_status st = call(ctx->stor, "DeleteObjects", &req.base, &rep, e, sizeof(e));
-    int deleted = st == IP_OK ? ((Imageproc__DeleteObjectsReply *)rep)->deleted : 0;
-    msg_free(rep);
-    if (st != IP_OK) {
-        snprintf(err, errlen, "image deleted; removing its variants: %s", e);
-        return classify(st) == RPC_TRANSIENT ? PROC_JOB_TRANSIENT : PROC_JOB_DELETED;
+    Imageproc__DeleteObjectsReply *rep = NULL;
+    ip_status st =
+        ip_storage_delete_objects(r->ctx->stor, &req, &rep, NULL, r->msg, sizeof(r->msg));
+    if (job_check(r, "DeleteObjects", st, rep) != IP_OK) {
+        snprintf(r->err, r->errlen, "image deleted; removing its variants: %s", r->e);
+        return classify(st) == CALL_RETRY ? PROC_JOB_RETRY : PROC_JOB_DELETED;
     }
-    ip_log(IP_LOG_INFO, "job.deleted_meanwhile", IP_LS("image_id", id),
-           IP_LI("objects_removed", deleted));
-    snprintf(err, errlen, "image deleted meanwhile");
+    ip_log(IP_LOG_INFO, "job.deleted_meanwhile", IP_LS("image_id", r->id),
+           IP_LI("objects_removed", rep->deleted));
+    snprintf(r->err, r->errlen, "image deleted meanwhile");
     return PROC_JOB_DELETED;
+}
+
+/* FailImage(id, reason); see proc_job_fail_image. */
+static proc_outcome job_fail(job_run *r, const char *reason)
+{
+    char why[1280]; /* `reason` may be r->e, which the call below rewrites */
+    snprintf(why, sizeof(why), "%s", reason);
+    Imageproc__FailImageRequest req = IMAGEPROC__FAIL_IMAGE_REQUEST__INIT;
+    req.id = (char *)r->id;
+    req.error = why;
+    Imageproc__FailImageReply *rep = NULL;
+    ip_status st = ip_metadata_fail_image(r->ctx->meta, &req, &rep, NULL, r->msg, sizeof(r->msg));
+    switch (classify(job_check(r, "FailImage", st, rep))) {
+    case CALL_OK:
+        snprintf(r->err, r->errlen, "%s", why);
+        return PROC_JOB_FAILED;
+    case CALL_GONE:
+        return job_remove_written(r);
+    case CALL_RETRY:
+        snprintf(r->err, r->errlen, "%s", r->e);
+        return PROC_JOB_RETRY;
+    default:
+        /* metadata-svc refuses to record it; nothing more this job can do. */
+        ip_log(IP_LOG_ERROR, "job.fail_not_recorded", IP_LS("image_id", r->id),
+               IP_LS("reason", why), IP_LS("err", r->e));
+        snprintf(r->err, r->errlen, "%s (not recorded: %s)", why, r->e);
+        return PROC_JOB_FAILED;
+    }
 }
 
 proc_outcome proc_job_fail_image(const proc_job_ctx *ctx, const char *id, const char *reason,
                                  char *err, size_t errlen)
 {
-    Imageproc__FailImageRequest req = IMAGEPROC__FAIL_IMAGE_REQUEST__INIT;
-    req.id = (char *)id;
-    req.error = (char *)reason;
-    ProtobufCMessage *rep = NULL;
-    char e[512];
-    ip_status st = call(ctx->meta, "FailImage", &req.base, &rep, e, sizeof(e));
-    msg_free(rep);
-    switch (classify(st)) {
-    case RPC_OK:
-        snprintf(err, errlen, "%s", reason);
-        return PROC_JOB_FAILED;
-    case RPC_GONE:
-        return remove_written(ctx, id, err, errlen);
-    case RPC_TRANSIENT:
-        snprintf(err, errlen, "%s", e);
-        return PROC_JOB_TRANSIENT;
-    default:
-        /* metadata-svc refuses to record it; nothing more this job can do. */
-        ip_log(IP_LOG_ERROR, "job.fail_not_recorded", IP_LS("image_id", id),
-               IP_LS("reason", reason), IP_LS("err", e));
-        snprintf(err, errlen, "%s (not recorded: %s)", reason, e);
-        return PROC_JOB_FAILED;
-    }
+    job_run r;
+    job_run_init(&r, ctx, id, err, errlen);
+    proc_outcome out = job_fail(&r, reason);
+    job_run_fini(&r);
+    return out;
 }
 
-/* The outcome of a failed metadata/storage call in the middle of a job. */
-static proc_outcome after_error(const proc_job_ctx *ctx, const char *id, ip_status st,
-                                const char *e, bool metadata_call, char *err, size_t errlen)
+/* Ends the run after the failed call in r->e with status `st`: NOT_FOUND from
+ * metadata-svc (the image deleted meanwhile) removes what was written; a
+ * retryable status leaves the job for another run; anything else, and
+ * storage-svc's NOT_FOUND (the original is missing), fails the image. Sets
+ * r->out; returns false, so that a step can `return job_stop_on(...)`. */
+static bool job_stop_on(job_run *r, ip_status st, bool metadata_call)
 {
     switch (classify(st)) {
-    case RPC_GONE:
-        if (metadata_call)
-            return remove_written(ctx, id, err, errlen);
-        /* storage NOT_FOUND (the original is missing): a permanent failure */
-        return proc_job_fail_image(ctx, id, e, err, errlen);
-    case RPC_TRANSIENT:
-        snprintf(err, errlen, "%s", e);
-        return PROC_JOB_TRANSIENT;
+    case CALL_GONE:
+        r->out = metadata_call ? job_remove_written(r) : job_fail(r, r->e);
+        break;
+    case CALL_RETRY:
+        snprintf(r->err, r->errlen, "%s", r->e);
+        r->out = PROC_JOB_RETRY;
+        break;
     default:
-        return proc_job_fail_image(ctx, id, e, err, errlen);
+        r->out = job_fail(r, r->e);
+        break;
     }
+    return false;
 }
 
-/* The ops mask from the row's ops, else the job's. Unknown names are
- * reported in `bad`. */
-static unsigned ops_mask(char **ops, size_t n, char *bad, size_t badlen)
+/* The set of kinds[0..n); the first kind that is not a variant is reported
+ * in `bad`. */
+static unsigned requested_mask(const Imageproc__VariantKind *kinds, size_t n, char *bad,
+                               size_t badlen)
 {
     unsigned mask = 0;
     for (size_t i = 0; i < n; i++) {
-        proc_op op;
-        if (proc_op_parse(ops[i], &op))
-            mask |= PROC_OP_BIT(op);
+        if (ip_variant_get(kinds[i]))
+            mask |= ip_variant_bit(kinds[i]);
         else if (bad[0] == '\0')
-            snprintf(bad, badlen, "unknown variant \"%s\"", ops[i]);
+            snprintf(bad, badlen, "unknown variant kind %d", (int)kinds[i]);
     }
     return mask;
+}
+
+/* Step 1: MarkProcessing. Gives the variants to make and the original's key
+ * (the job's, else the row's, else the layout's); false when the run ends
+ * here (already ready, nothing valid requested, or the call failed). */
+static bool job_mark(job_run *r, const Imageproc__ProcessJob *job, unsigned *mask, const char **key)
+{
+    Imageproc__MarkProcessingRequest req = IMAGEPROC__MARK_PROCESSING_REQUEST__INIT;
+    req.id = (char *)r->id;
+    Imageproc__MarkProcessingReply *rep = NULL;
+    ip_status st =
+        ip_metadata_mark_processing(r->ctx->meta, &req, &rep, NULL, r->msg, sizeof(r->msg));
+    if (job_check(r, "MarkProcessing", st, rep) != IP_OK)
+        return job_stop_on(r, st, true);
+    const Imageproc__Image *img = rep->image;
+    if (img && img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY) {
+        ip_log(IP_LOG_INFO, "job.already_ready", IP_LS("image_id", r->id));
+        r->out = PROC_JOB_READY;
+        return false;
+    }
+    char bad[128] = "";
+    *mask = img && img->n_requested
+                ? requested_mask(img->requested, img->n_requested, bad, sizeof(bad))
+                : requested_mask(job->requested, job->n_requested, bad, sizeof(bad));
+    if (bad[0] || *mask == 0) {
+        r->out = job_fail(r, bad[0] ? bad : "no variants requested");
+        return false;
+    }
+    if (job->original_key && job->original_key[0])
+        *key = job->original_key;
+    else if (img && img->original_key && img->original_key[0])
+        *key = img->original_key;
+    else
+        *key = ip_key_original(r->okey, r->id) == IP_OK ? r->okey : "";
+    return true;
+}
+
+/* Steps 2 and 3: the original, then the variants of `mask` from one decode
+ * into r->vars. A decode failure fails the image with its reason. */
+static bool job_make(job_run *r, const char *key, unsigned mask)
+{
+    Imageproc__GetObjectRequest req = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
+    req.key = (char *)key;
+    Imageproc__GetObjectReply *obj = NULL;
+    ip_status st = ip_storage_get_object(r->ctx->stor, &req, &obj, NULL, r->msg, sizeof(r->msg));
+    if (job_check(r, "GetObject", st, NULL) != IP_OK)
+        return job_stop_on(r, st, false);
+    char reason[512];
+    st = proc_variants_make(obj->data.data, obj->data.len, mask, r->ctx->settings, &r->vars, reason,
+                            sizeof(reason));
+    /* The original can be large: it goes before the uploads, not with the run. */
+    imageproc__get_object_reply__free_unpacked(obj, NULL);
+    if (st != IP_OK) {
+        ip_log(IP_LOG_WARN, "job.decode_failed", IP_LS("image_id", r->id),
+               IP_LS("status", ip_strerror(st)), IP_LS("err", reason));
+        r->out = job_fail(r, reason);
+        return false;
+    }
+    return true;
+}
+
+/* Step 4: every variant to its key, immutable for caches. */
+static bool job_store(job_run *r)
+{
+    for (int i = 0; i < r->vars.n; i++) {
+        const proc_variant *v = &r->vars.v[i];
+        (void)ip_key_variant(r->keys[i], r->id, v->kind, v->format); /* a UUID id fits */
+        Imageproc__PutObjectRequest req = IMAGEPROC__PUT_OBJECT_REQUEST__INIT;
+        req.key = r->keys[i];
+        req.data.data = v->data;
+        req.data.len = v->len;
+        req.content_type = (char *)v->format->content_type;
+        req.cache_control = (char *)PROC_CACHE_CONTROL;
+        Imageproc__PutObjectReply *rep = NULL;
+        ip_status st =
+            ip_storage_put_object(r->ctx->stor, &req, &rep, NULL, r->msg, sizeof(r->msg));
+        if (job_check(r, "PutObject", st, rep) != IP_OK)
+            return job_stop_on(r, st, false);
+    }
+    return true;
+}
+
+/* Step 5: every stored variant recorded on the row. */
+static bool job_record(job_run *r)
+{
+    for (int i = 0; i < r->vars.n; i++) {
+        const proc_variant *v = &r->vars.v[i];
+        Imageproc__Variant var = IMAGEPROC__VARIANT__INIT;
+        var.kind = v->kind;
+        var.status = IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
+        var.object_key = r->keys[i];
+        var.width = v->width;
+        var.height = v->height;
+        var.size_bytes = (int64_t)v->len;
+        var.format = (char *)v->format->name;
+        Imageproc__PutVariantRequest req = IMAGEPROC__PUT_VARIANT_REQUEST__INIT;
+        req.image_id = (char *)r->id;
+        req.variant = &var;
+        Imageproc__PutVariantReply *rep = NULL;
+        ip_status st =
+            ip_metadata_put_variant(r->ctx->meta, &req, &rep, NULL, r->msg, sizeof(r->msg));
+        if (job_check(r, "PutVariant", st, rep) != IP_OK)
+            return job_stop_on(r, st, true);
+    }
+    return true;
+}
+
+/* Step 6: FinishImage; the row says whether the image ended ready or failed
+ * (a variant recorded failed by an earlier run). */
+static void job_finish(job_run *r)
+{
+    Imageproc__FinishImageRequest req = IMAGEPROC__FINISH_IMAGE_REQUEST__INIT;
+    req.id = (char *)r->id;
+    Imageproc__FinishImageReply *rep = NULL;
+    ip_status st = ip_metadata_finish_image(r->ctx->meta, &req, &rep, NULL, r->msg, sizeof(r->msg));
+    if (job_check(r, "FinishImage", st, rep) != IP_OK) {
+        job_stop_on(r, st, true);
+        return;
+    }
+    const Imageproc__Image *fin = rep->image;
+    r->out = PROC_JOB_READY;
+    if (fin && fin->status == IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED) {
+        snprintf(r->err, r->errlen, "%s", fin->error ? fin->error : "failed");
+        r->out = PROC_JOB_FAILED;
+    }
 }
 
 proc_outcome proc_job_run(const proc_job_ctx *ctx, const Imageproc__ProcessJob *job, char *err,
@@ -171,127 +352,19 @@ proc_outcome proc_job_run(const proc_job_ctx *ctx, const Imageproc__ProcessJob *
         snprintf(err, errlen, "job id \"%.40s\" is not a UUID", id ? id : "");
         return PROC_JOB_INVALID;
     }
-    proc_outcome out = PROC_JOB_TRANSIENT;
-    ProtobufCMessage *mark = NULL, *obj = NULL;
-    proc_variants vars = {0};
-    char e[512] = "";
-
-    /* 1. MarkProcessing: the row, its ops and its status. */
-    Imageproc__MarkProcessingRequest mreq = IMAGEPROC__MARK_PROCESSING_REQUEST__INIT;
-    mreq.id = (char *)id;
-    ip_status st = call(ctx->meta, "MarkProcessing", &mreq.base, &mark, e, sizeof(e));
-    if (st != IP_OK) {
-        out = after_error(ctx, id, st, e, true, err, errlen);
-        goto done;
-    }
-    const Imageproc__Image *img = ((Imageproc__MarkProcessingReply *)mark)->image;
-    if (img && img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY) {
-        ip_log(IP_LOG_INFO, "job.already_ready", IP_LS("image_id", id));
-        out = PROC_JOB_READY;
-        goto done;
-    }
-    char bad[128] = "";
-    unsigned mask = img && img->n_ops ? ops_mask(img->ops, img->n_ops, bad, sizeof(bad))
-                                      : ops_mask(job->ops, job->n_ops, bad, sizeof(bad));
-    if (bad[0] || mask == 0) {
-        out = proc_job_fail_image(ctx, id, bad[0] ? bad : "no variants requested", err, errlen);
-        goto done;
-    }
-
-    /* 2. The original. */
-    char okey[64];
-    const char *key = job->original_key && job->original_key[0] ? job->original_key : NULL;
-    if (!key && img && img->original_key && img->original_key[0])
-        key = img->original_key;
-    if (!key) {
-        snprintf(okey, sizeof(okey), "o/%s", id);
-        key = okey;
-    }
-    Imageproc__GetObjectRequest greq = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
-    greq.key = (char *)key;
-    st = call(ctx->stor, "GetObject", &greq.base, &obj, e, sizeof(e));
-    if (st != IP_OK) {
-        out = after_error(ctx, id, st, e, false, err, errlen);
-        goto done;
-    }
-
-    /* 3. The variants, from one decode. */
-    const ProtobufCBinaryData *data = &((Imageproc__GetObjectReply *)obj)->data;
-    char reason[512];
-    st = proc_variants_make(data->data, data->len, mask, ctx->settings, &vars, reason,
-                            sizeof(reason));
-    msg_free(obj);
-    obj = NULL;
-    if (st != IP_OK) {
-        ip_log(IP_LOG_WARN, "job.decode_failed", IP_LS("image_id", id),
-               IP_LS("status", ip_strerror(st)), IP_LS("err", reason));
-        out = proc_job_fail_image(ctx, id, reason, err, errlen);
-        goto done;
-    }
-
-    /* 4. Store every variant, then 5. record them: a row never names an
-     * object that is not there. */
-    char keys[PROC_OP_COUNT][96];
-    for (int i = 0; i < vars.n; i++) {
-        proc_variant *v = &vars.v[i];
-        snprintf(keys[i], sizeof(keys[i]), "v/%s/%s.%s", id, proc_op_name(v->op), v->ext);
-        Imageproc__PutObjectRequest preq = IMAGEPROC__PUT_OBJECT_REQUEST__INIT;
-        preq.key = keys[i];
-        preq.data.data = v->data;
-        preq.data.len = v->len;
-        preq.content_type = (char *)v->content_type;
-        preq.cache_control = (char *)PROC_CACHE_CONTROL;
-        ProtobufCMessage *rep = NULL;
-        st = call(ctx->stor, "PutObject", &preq.base, &rep, e, sizeof(e));
-        msg_free(rep);
-        if (st != IP_OK) {
-            out = after_error(ctx, id, st, e, false, err, errlen);
-            goto done;
-        }
-    }
-    for (int i = 0; i < vars.n; i++) {
-        proc_variant *v = &vars.v[i];
-        Imageproc__Variant var = IMAGEPROC__VARIANT__INIT;
-        var.name = (char *)proc_op_name(v->op);
-        var.status = IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
-        var.object_key = keys[i];
-        var.width = v->width;
-        var.height = v->height;
-        var.size_bytes = (int64_t)v->len;
-        var.format = (char *)v->format;
-        Imageproc__PutVariantRequest vreq = IMAGEPROC__PUT_VARIANT_REQUEST__INIT;
-        vreq.image_id = (char *)id;
-        vreq.variant = &var;
-        ProtobufCMessage *rep = NULL;
-        st = call(ctx->meta, "PutVariant", &vreq.base, &rep, e, sizeof(e));
-        msg_free(rep);
-        if (st != IP_OK) {
-            out = after_error(ctx, id, st, e, true, err, errlen);
-            goto done;
-        }
-    }
-
-    /* 6. Close the image. */
-    Imageproc__FinishImageRequest freq = IMAGEPROC__FINISH_IMAGE_REQUEST__INIT;
-    freq.id = (char *)id;
-    ProtobufCMessage *frep = NULL;
-    st = call(ctx->meta, "FinishImage", &freq.base, &frep, e, sizeof(e));
-    if (st != IP_OK) {
-        msg_free(frep);
-        out = after_error(ctx, id, st, e, true, err, errlen);
-        goto done;
-    }
-    const Imageproc__Image *fin = ((Imageproc__FinishImageReply *)frep)->image;
-    out = PROC_JOB_READY;
-    if (fin && fin->status == IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED) {
-        snprintf(err, errlen, "%s", fin->error ? fin->error : "failed");
-        out = PROC_JOB_FAILED;
-    }
-    msg_free(frep);
-
-done:
-    proc_variants_fini(&vars);
-    msg_free(obj);
-    msg_free(mark);
-    return out;
+    job_run r;
+    job_run_init(&r, ctx, id, err, errlen);
+    unsigned mask = 0;
+    const char *key = NULL;
+    /* 1. MarkProcessing: the row, its requested variants and its status.
+     * 2-3. The original, and the variants from one decode.
+     * 4. Store every variant, then 5. record them: a row never names an
+     *    object that is not there.
+     * 6. Close the image.
+     * A step that ends the run has set r.out (and the reason in err). */
+    if (job_mark(&r, job, &mask, &key) && job_make(&r, key, mask) && job_store(&r) &&
+        job_record(&r))
+        job_finish(&r);
+    job_run_fini(&r);
+    return r.out;
 }

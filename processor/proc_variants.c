@@ -46,12 +46,6 @@
 #define WM_HALO_OPACITY 0.5
 #define DEFAULT_BUDGET_BYTES (320LL * 1024 * 1024)
 
-static const char *const op_names[PROC_OP_COUNT] = {
-    [PROC_OP_THUMBNAIL] = "thumbnail",
-    [PROC_OP_RESIZED] = "resized",
-    [PROC_OP_WATERMARKED] = "watermarked",
-};
-
 /* The loaders of the accepted formats; anything else is refused. */
 static const char *const accepted_loaders[] = {
     "jpegload_buffer", "pngload_buffer",  "webpload_buffer",
@@ -64,26 +58,6 @@ static pthread_mutex_t budget_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t budget_cv = PTHREAD_COND_INITIALIZER;
 static int64_t budget_total = DEFAULT_BUDGET_BYTES;
 static int64_t budget_used;
-
-const char *proc_op_name(proc_op op)
-{
-    if ((unsigned)op >= PROC_OP_COUNT)
-        return "unknown";
-    return op_names[op];
-}
-
-bool proc_op_parse(const char *s, proc_op *out)
-{
-    if (!s)
-        return false;
-    for (int i = 0; i < PROC_OP_COUNT; i++) {
-        if (strcmp(s, op_names[i]) == 0) {
-            *out = (proc_op)i;
-            return true;
-        }
-    }
-    return false;
-}
 
 void proc_settings_default(proc_settings *s)
 {
@@ -425,16 +399,12 @@ static int encode(VipsImage *in, int quality, proc_variant *v)
     if (in->Bands == 4) {
         if (vips_pngsave_buffer(in, &buf, &len, "strip", TRUE, "compression", 6, NULL))
             return -1;
-        v->format = "png";
-        v->ext = "png";
-        v->content_type = "image/png";
+        v->format = &ip_format_png;
     } else {
         if (vips_jpegsave_buffer(in, &buf, &len, "Q", quality, "strip", TRUE, "optimize_coding",
                                  TRUE, NULL))
             return -1;
-        v->format = "jpeg";
-        v->ext = "jpg";
-        v->content_type = "image/jpeg";
+        v->format = &ip_format_jpeg;
     }
     v->data = buf;
     v->len = len;
@@ -459,21 +429,112 @@ static int decode_thumbnail(const void *buf, size_t len, int dw, int dh, bool to
                                  "option_string", "fail_on=error", NULL);
 }
 
-ip_status proc_variants_make(const void *buf, size_t len, unsigned ops, const proc_settings *s,
+/* The size to decode to, in upright terms: what the largest variant of `mask`
+ * needs (the resized box, or the thumbnail's cover size when that is larger),
+ * never more than the original. */
+static void decode_box(VipsImage *hdr, unsigned mask, const proc_settings *s, int *dw, int *dh)
+{
+    bool swap = vips_image_get_orientation_swap(hdr);
+    double ow = swap ? hdr->Ysize : hdr->Xsize, oh = swap ? hdr->Xsize : hdr->Ysize;
+    double sc = 0;
+    if (mask & (ip_variant_bit(IP_VARIANT_RESIZED) | ip_variant_bit(IP_VARIANT_WATERMARKED)))
+        sc = fmin(1.0, s->resized_max / fmax(ow, oh));
+    if (mask & ip_variant_bit(IP_VARIANT_THUMBNAIL))
+        sc = fmax(sc, fmin(1.0, fmax(s->thumb_size / ow, s->thumb_size / oh)));
+    *dw = (int)fmax(1.0, lround(ow * sc));
+    *dh = (int)fmax(1.0, lround(oh * sc));
+}
+
+/* Makes variant `kind` from the decoded `base` (and `resized`, base fitted in
+ * the resized box) and encodes it into `v`. */
+static ip_status make_variant(ip_variant_kind kind, VipsImage *base, VipsImage *resized,
+                              const proc_settings *s, proc_variant *v, char *err, size_t errlen)
+{
+    VipsObject *ctx = VIPS_OBJECT(vips_image_new());
+    VipsImage **u = (VipsImage **)vips_object_local_array(ctx, 1);
+    int rc = 0;
+    switch (kind) {
+    case IP_VARIANT_THUMBNAIL:
+        rc = vips_thumbnail_image(base, &u[0], s->thumb_size, "height", s->thumb_size, "crop",
+                                  VIPS_INTERESTING_ATTENTION, "no_rotate", TRUE, NULL);
+        break;
+    case IP_VARIANT_RESIZED:
+        u[0] = resized;
+        g_object_ref(resized);
+        break;
+    case IP_VARIANT_WATERMARKED:
+        rc = watermark(ctx, resized, s->watermark_text, &u[0]);
+        break;
+    default:
+        rc = -1;
+        break;
+    }
+    v->kind = kind;
+    ip_status st = IP_OK;
+    if (rc || encode(u[0], s->jpeg_quality, v)) {
+        vips_reason(err, errlen, ip_variant_name(kind));
+        st = IP_INTERNAL;
+    }
+    g_object_unref(ctx);
+    return st;
+}
+
+/* Steps 3 to 5 of HOW IT WORKS: one decode of `buf` to dw x dh, then every
+ * variant of `mask` into `out` (the caller releases it on failure). */
+static ip_status make_from_decode(const void *buf, size_t len, int dw, int dh, bool has_icc,
+                                  unsigned mask, const proc_settings *s, proc_variants *out,
+                                  char *err, size_t errlen)
+{
+    ip_status st = IP_OK;
+    VipsObject *ctx = VIPS_OBJECT(vips_image_new());
+    VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 6);
+    if (decode_thumbnail(buf, len, dw, dh, has_icc, &t[0]) || to_srgb8(ctx, t[0], &t[1]) ||
+        !(t[2] = vips_image_copy_memory(t[1])) || drop_opaque_alpha(ctx, t[2], &t[3])) {
+        vips_reason(err, errlen, "cannot decode");
+        st = IP_INVALID_ARGUMENT;
+        goto done;
+    }
+    VipsImage *base = t[3], *resized = base;
+    int R = s->resized_max;
+    bool want_resized =
+        (mask & (ip_variant_bit(IP_VARIANT_RESIZED) | ip_variant_bit(IP_VARIANT_WATERMARKED))) != 0;
+    if (want_resized && (base->Xsize > R || base->Ysize > R)) {
+        if (vips_thumbnail_image(base, &t[4], R, "height", R, "size", VIPS_SIZE_DOWN, "no_rotate",
+                                 TRUE, NULL) ||
+            !(t[5] = vips_image_copy_memory(t[4]))) {
+            vips_reason(err, errlen, "cannot resize");
+            st = IP_INTERNAL;
+            goto done;
+        }
+        resized = t[5];
+    }
+    for (size_t i = 0; i < IP_VARIANT_COUNT && st == IP_OK; i++) {
+        ip_variant_kind kind = ip_variants[i].kind;
+        if (!(mask & ip_variant_bit(kind)))
+            continue;
+        st = make_variant(kind, base, resized, s, &out->v[out->n], err, errlen);
+        if (st == IP_OK)
+            out->n++;
+    }
+done:
+    g_object_unref(ctx);
+    return st;
+}
+
+ip_status proc_variants_make(const void *buf, size_t len, unsigned mask, const proc_settings *s,
                              proc_variants *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     if (err && errlen)
         err[0] = '\0';
-    ops &= PROC_OPS_ALL;
-    if (!ops) {
+    mask &= IP_VARIANT_MASK_ALL;
+    if (!mask) {
         set_err(err, errlen, "no variants requested");
         return IP_INVALID_ARGUMENT;
     }
 
+    /* 1. Header and pixel limit. */
     VipsImage *hdr = NULL;
-    VipsObject *ctx = NULL;
-    int64_t reserved = 0;
     ip_status st =
         open_header(buf, len, s->pixel_limit, &hdr, out->loader, sizeof(out->loader), err, errlen);
     if (st != IP_OK)
@@ -481,102 +542,26 @@ ip_status proc_variants_make(const void *buf, size_t len, unsigned ops, const pr
     out->src_width = hdr->Xsize;
     out->src_height = hdr->Ysize;
 
-    /* The decode size: what the largest variant needs, in upright terms. */
-    bool swap = vips_image_get_orientation_swap(hdr);
-    double ow = swap ? hdr->Ysize : hdr->Xsize, oh = swap ? hdr->Xsize : hdr->Ysize;
-    bool want_resized =
-        (ops & (PROC_OP_BIT(PROC_OP_RESIZED) | PROC_OP_BIT(PROC_OP_WATERMARKED))) != 0;
-    double sc = 0;
-    if (want_resized)
-        sc = fmin(1.0, s->resized_max / fmax(ow, oh));
-    if (ops & PROC_OP_BIT(PROC_OP_THUMBNAIL))
-        sc = fmax(sc, fmin(1.0, fmax(s->thumb_size / ow, s->thumb_size / oh)));
-    int dw = (int)fmax(1.0, lround(ow * sc)), dh = (int)fmax(1.0, lround(oh * sc));
-
+    /* 2. Budget: refuse what can never fit, wait for room otherwise. */
+    int dw, dh;
+    decode_box(hdr, mask, s, &dw, &dh);
     int64_t need = estimate_decode_bytes(hdr, out->loader, dw, dh);
     int64_t limit = budget_limit();
+    bool has_icc = vips_image_get_typeof(hdr, VIPS_META_ICC_NAME) != 0;
+    int hw = hdr->Xsize, hh = hdr->Ysize;
+    g_object_unref(hdr);
     if (need > limit) {
         set_err(err, errlen,
-                "decoding this %dx%d image needs about %lld MiB, over the budget of %lld MiB",
-                hdr->Xsize, hdr->Ysize, (long long)(need >> 20), (long long)(limit >> 20));
-        st = IP_RESOURCE_EXHAUSTED;
-        goto done;
+                "decoding this %dx%d image needs about %lld MiB, over the budget of %lld MiB", hw,
+                hh, (long long)(need >> 20), (long long)(limit >> 20));
+        return IP_RESOURCE_EXHAUSTED;
     }
-    bool has_icc = vips_image_get_typeof(hdr, VIPS_META_ICC_NAME) != 0;
-    g_object_unref(hdr);
-    hdr = NULL;
-
     budget_acquire(need);
-    reserved = need;
     out->budget_bytes = need;
 
-    ctx = VIPS_OBJECT(vips_image_new());
-    VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 8);
-    if (decode_thumbnail(buf, len, dw, dh, has_icc, &t[0]) || to_srgb8(ctx, t[0], &t[1]) ||
-        !(t[2] = vips_image_copy_memory(t[1])) || drop_opaque_alpha(ctx, t[2], &t[3])) {
-        vips_reason(err, errlen, "cannot decode");
-        st = IP_INVALID_ARGUMENT;
-        goto done;
-    }
-    VipsImage *base = t[3];
-
-    VipsImage *resized = NULL;
-    if (want_resized) {
-        int R = s->resized_max;
-        if (base->Xsize > R || base->Ysize > R) {
-            if (vips_thumbnail_image(base, &t[4], R, "height", R, "size", VIPS_SIZE_DOWN,
-                                     "no_rotate", TRUE, NULL) ||
-                !(t[5] = vips_image_copy_memory(t[4]))) {
-                vips_reason(err, errlen, "cannot resize");
-                st = IP_INTERNAL;
-                goto done;
-            }
-            resized = t[5];
-        } else {
-            resized = base;
-        }
-    }
-
-    for (int op = 0; op < PROC_OP_COUNT; op++) {
-        if (!(ops & PROC_OP_BIT(op)))
-            continue;
-        VipsObject *opctx = VIPS_OBJECT(vips_image_new());
-        VipsImage **u = (VipsImage **)vips_object_local_array(opctx, 1);
-        int rc = 0;
-        switch ((proc_op)op) {
-        case PROC_OP_THUMBNAIL:
-            rc = vips_thumbnail_image(base, &u[0], s->thumb_size, "height", s->thumb_size, "crop",
-                                      VIPS_INTERESTING_ATTENTION, "no_rotate", TRUE, NULL);
-            break;
-        case PROC_OP_RESIZED:
-            u[0] = resized;
-            g_object_ref(resized);
-            break;
-        case PROC_OP_WATERMARKED:
-            rc = watermark(opctx, resized, s->watermark_text, &u[0]);
-            break;
-        default:
-            break;
-        }
-        proc_variant *v = &out->v[out->n];
-        v->op = (proc_op)op;
-        if (rc || encode(u[0], s->jpeg_quality, v)) {
-            g_object_unref(opctx);
-            vips_reason(err, errlen, proc_op_name((proc_op)op));
-            st = IP_INTERNAL;
-            goto done;
-        }
-        g_object_unref(opctx);
-        out->n++;
-    }
-
-done:
-    if (hdr)
-        g_object_unref(hdr);
-    if (ctx)
-        g_object_unref(ctx);
-    if (reserved)
-        budget_release(reserved);
+    /* 3-5. Decode once, derive, encode. */
+    st = make_from_decode(buf, len, dw, dh, has_icc, mask, s, out, err, errlen);
+    budget_release(need);
     if (st != IP_OK)
         proc_variants_fini(out);
     return st;

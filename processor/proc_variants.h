@@ -1,6 +1,6 @@
 /* proc_variants.h — the image part of the processor: one original in, the
- * requested variants (thumbnail, resized, watermarked) out, made with libvips
- * from a single decode.
+ * requested variants (thumbnail, resized, watermarked: the kinds of
+ * ip_variants.h) out, made with libvips from a single decode.
  *
  * Every variant is upright (EXIF orientation applied), sRGB 8-bit, and carries
  * no metadata at all (no EXIF, no XMP, no ICC). JPEG unless the source has a
@@ -19,23 +19,7 @@
 #include <stdint.h>
 
 #include "ip_status.h"
-
-typedef enum proc_op {
-    PROC_OP_THUMBNAIL = 0,
-    PROC_OP_RESIZED = 1,
-    PROC_OP_WATERMARKED = 2,
-    PROC_OP_COUNT = 3,
-} proc_op;
-
-#define PROC_OP_BIT(op) (1u << (unsigned)(op))
-#define PROC_OPS_ALL                                                                               \
-    (PROC_OP_BIT(PROC_OP_THUMBNAIL) | PROC_OP_BIT(PROC_OP_RESIZED) |                               \
-     PROC_OP_BIT(PROC_OP_WATERMARKED))
-
-/* "thumbnail" | "resized" | "watermarked"; never NULL for a valid op. */
-const char *proc_op_name(proc_op op);
-/* Parses an op name; false on anything else. */
-bool proc_op_parse(const char *s, proc_op *out);
+#include "ip_variants.h"
 
 typedef struct proc_settings {
     int64_t pixel_limit;        /* width*height above this fails from the header */
@@ -49,18 +33,16 @@ typedef struct proc_settings {
 void proc_settings_default(proc_settings *s);
 
 typedef struct proc_variant {
-    proc_op op;
+    ip_variant_kind kind;
     void *data; /* owned: the encoded bytes (released by proc_variants_fini) */
     size_t len;
     int width, height;
-    const char *format;       /* "jpeg" | "png" (static) */
-    const char *ext;          /* "jpg" | "png" (static) */
-    const char *content_type; /* "image/jpeg" | "image/png" (static) */
+    const ip_format_def *format; /* &ip_format_jpeg or &ip_format_png (static) */
 } proc_variant;
 
 typedef struct proc_variants {
-    int n; /* variants made, in op order */
-    proc_variant v[PROC_OP_COUNT];
+    int n; /* variants made, in canonical (enum) order */
+    proc_variant v[IP_VARIANT_COUNT];
     int src_width, src_height; /* the original's stored size, from its header */
     char loader[32];           /* libvips loader, e.g. "jpegload_buffer" */
     int64_t budget_bytes;      /* decode memory reserved for this image */
@@ -80,11 +62,13 @@ void proc_variants_global_init(int concurrency, int64_t decode_budget_bytes);
 ip_status proc_image_probe(const void *buf, size_t len, int64_t pixel_limit, int *width,
                            int *height, char *loader, size_t loader_len, char *err, size_t errlen);
 
-/* Makes the variants in `ops` (a mask of PROC_OP_BIT) from the original in
- * `buf` (borrowed; only read during the call). On IP_OK `out` holds one entry
- * per requested op in op order; release it with proc_variants_fini. On failure
- * `out` holds nothing to release and `err` (if not NULL) the reason. */
-ip_status proc_variants_make(const void *buf, size_t len, unsigned ops, const proc_settings *s,
+/* Makes the variants in `mask` (a set of kinds, ip_variant_bit; bits of
+ * anything else are ignored) from the original in `buf` (borrowed; only read
+ * during the call). On IP_OK `out` holds one entry per requested kind in
+ * canonical order; release it with proc_variants_fini. On failure `out` holds
+ * nothing to release and `err` (if not NULL) the reason; an empty mask is
+ * IP_INVALID_ARGUMENT. */
+ip_status proc_variants_make(const void *buf, size_t len, unsigned mask, const proc_settings *s,
                              proc_variants *out, char *err, size_t errlen);
 
 /* Releases the encoded bytes. Safe on a zeroed struct and twice. */

@@ -1,12 +1,15 @@
 /* main.c — storage-svc: the Storage RPC service in front of one S3 bucket.
  *
  * Start-up: read the configuration table, set up logging and signals, make
- * the S3 client, make sure the bucket exists with its public-variants policy
- * (waiting up to IP_S3_START_WAIT_MS for S3 to answer; wrong credentials end
- * the process at once with S3's reason in the log), then serve `service
- * Storage` until SIGTERM/SIGINT, finish the calls in flight and exit 0.
+ * the S3 client, make sure the bucket exists with the application's policy
+ * (ip_bucket_policy_json from common/ip_keys.h; waiting up to
+ * IP_S3_START_WAIT_MS for S3 to answer; wrong credentials end the process at
+ * once with S3's reason in the log), then serve `service Storage` (the typed
+ * server of ip_rpc_stubs.h) until SIGTERM/SIGINT, finish the calls in flight
+ * and exit 0. The shared settings come from common/ip_settings.h.
  */
 #include <malloc.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,9 +18,11 @@
 #include <time.h>
 
 #include "ip_config.h"
+#include "ip_keys.h"
 #include "ip_lifecycle.h"
 #include "ip_log.h"
 #include "ip_rpc.h"
+#include "ip_settings.h"
 #include "ip_time.h"
 #include "stor_s3.h"
 #include "stor_service.h"
@@ -48,23 +53,19 @@ typedef struct stor_config {
     }
 
 static const ip_cfg_var config_table[] = {
-    V("IP_STORAGE_RPC_URL", IP_CFG_STRING, "tcp://127.0.0.1:7201", 0, 0, false, rpc_url,
-      "address storage-svc listens on (nng)"),
+    IP_SETTING_STORAGE_RPC_URL(offsetof(stor_config, rpc_url)),
     V("IP_S3_ENDPOINT", IP_CFG_STRING, "http://127.0.0.1:19000", 0, 0, false, endpoint,
       "S3 endpoint, path-style"),
     V("IP_S3_REGION", IP_CFG_STRING, "us-east-1", 0, 0, false, region, "S3 region for SigV4"),
-    V("IP_S3_BUCKET", IP_CFG_STRING, "images", 0, 0, false, bucket, "the one bucket"),
+    IP_SETTING_S3_BUCKET(offsetof(stor_config, bucket)),
     V("IP_S3_ACCESS_KEY", IP_CFG_STRING, "imageproc-local", 0, 0, true, access_key,
       "S3 access key"),
     V("IP_S3_SECRET_KEY", IP_CFG_STRING, "imageproc-local-secret", 0, 0, true, secret_key,
       "S3 secret key"),
-    V("IP_UPLOAD_MAX_BYTES", IP_CFG_INT, "52428800", 1, 1073741824, false, upload_max_bytes,
-      "largest object PutObject accepts"),
-    V("IP_RPC_WORKERS", IP_CFG_INT, "32", 1, 1024, false, workers,
-      "RPC calls served at once (one S3 connection each)"),
-    V("IP_RPC_MAX_MSG_BYTES", IP_CFG_INT, "67108864", 65536, 1073741824, false, max_msg_bytes,
-      "largest RPC message, both ways"),
-    V("IP_LOG_LEVEL", IP_CFG_STRING, "info", 0, 0, false, log_level, "debug|info|warn|error"),
+    IP_SETTING_UPLOAD_MAX_BYTES(offsetof(stor_config, upload_max_bytes)),
+    IP_SETTING_RPC_WORKERS(offsetof(stor_config, workers)),
+    IP_SETTING_RPC_MAX_MSG_BYTES(offsetof(stor_config, max_msg_bytes)),
+    IP_SETTING_LOG_LEVEL(offsetof(stor_config, log_level)),
     V("IP_S3_CONNECT_TIMEOUT_MS", IP_CFG_INT, "2000", 10, 600000, false, connect_timeout_ms,
       "S3 connect timeout"),
     V("IP_S3_TIMEOUT_MS", IP_CFG_INT, "60000", 100, 3600000, false, timeout_ms,
@@ -84,14 +85,60 @@ static void usage(FILE *out)
     ip_config_print_vars(out, config_table, N_CONFIG);
 }
 
-/* Makes sure the bucket and its policy are in place, waiting while S3 does
- * not answer. Returns IP_OK, or the failure already logged. */
-static ip_status prepare_bucket(stor_s3 *s3, const stor_config *cfg)
+/* Reads and checks the table, then logs at the configured level and logs the
+ * values (secrets masked). False when anything is wrong, already logged; the
+ * caller frees cfg and *errors either way. */
+static bool load_config(stor_config *cfg, char **errors)
+{
+    if (ip_config_load(config_table, N_CONFIG, cfg, errors) != IP_OK) {
+        ip_log(IP_LOG_ERROR, "config.invalid", IP_LS("err", *errors ? *errors : "invalid"));
+        return false;
+    }
+    ip_log_level level;
+    if (!ip_log_level_parse(cfg->log_level, &level)) {
+        ip_log(IP_LOG_ERROR, "config.invalid", IP_LS("err", "IP_LOG_LEVEL: not a log level"));
+        return false;
+    }
+    ip_log_init("storage-svc", level);
+    ip_config_log(config_table, N_CONFIG, cfg);
+    if (cfg->upload_max_bytes + ENVELOPE_ROOM > cfg->max_msg_bytes) {
+        ip_log(IP_LOG_ERROR, "config.invalid",
+               IP_LS("err", "IP_RPC_MAX_MSG_BYTES must exceed IP_UPLOAD_MAX_BYTES by 64 KiB "
+                            "(an object at the upload limit must fit in one RPC message)"));
+        return false;
+    }
+    return true;
+}
+
+/* The S3 client of `cfg` into *out (stor_s3_free); a failure is logged. */
+static ip_status make_s3(const stor_config *cfg, stor_s3 **out)
+{
+    stor_s3_opts so = {
+        .endpoint = cfg->endpoint,
+        .region = cfg->region,
+        .bucket = cfg->bucket,
+        .access_key = cfg->access_key,
+        .secret_key = cfg->secret_key,
+        .connect_timeout_ms = (long)cfg->connect_timeout_ms,
+        .timeout_ms = (long)cfg->timeout_ms,
+        .retries = (int)cfg->retries,
+    };
+    ip_status st = stor_s3_new(&so, out);
+    if (st != IP_OK)
+        ip_log(IP_LOG_ERROR, "s3.client_failed", IP_LS("status", ip_strerror(st)),
+               IP_LS("err", "bad S3 settings (endpoint, region or bucket name)"));
+    return st;
+}
+
+/* Runs stor_s3_ensure_bucket until it settles: while S3 does not answer (a
+ * transient failure) it tries again every 500 ms until IP_S3_START_WAIT_MS;
+ * wrong credentials and any other failure end it at once. */
+static ip_status wait_for_bucket(stor_s3 *s3, const stor_config *cfg, const char *policy)
 {
     int64_t until = ip_mono_ms() + cfg->start_wait_ms;
     char err[512];
     for (;;) {
-        ip_status st = stor_s3_ensure_bucket(s3, cfg->timeout_ms, err, sizeof err);
+        ip_status st = stor_s3_ensure_bucket(s3, policy, cfg->timeout_ms, err, sizeof err);
         if (st == IP_OK) {
             ip_log(IP_LOG_INFO, "s3.bucket_ready", IP_LS("bucket", cfg->bucket),
                    IP_LS("endpoint", cfg->endpoint));
@@ -102,7 +149,7 @@ static ip_status prepare_bucket(stor_s3 *s3, const stor_config *cfg)
                    IP_LS("endpoint", cfg->endpoint), IP_LS("err", err));
             return st;
         }
-        if (st != IP_UNAVAILABLE || ip_mono_ms() >= until) {
+        if (!ip_status_is_transient(st) || ip_mono_ms() >= until) {
             ip_log(IP_LOG_ERROR, "s3.bucket_failed", IP_LS("bucket", cfg->bucket),
                    IP_LS("endpoint", cfg->endpoint), IP_LS("status", ip_strerror(st)),
                    IP_LS("err", err));
@@ -112,6 +159,22 @@ static ip_status prepare_bucket(stor_s3 *s3, const stor_config *cfg)
         struct timespec ts = {0, 500 * 1000000L};
         nanosleep(&ts, NULL);
     }
+}
+
+/* Makes sure the bucket and its policy (ip_keys.h: only variants are public)
+ * are in place, waiting while S3 does not answer. Returns IP_OK, or the
+ * failure already logged. */
+static ip_status prepare_bucket(stor_s3 *s3, const stor_config *cfg)
+{
+    char *policy = ip_bucket_policy_json(cfg->bucket);
+    if (!policy) {
+        ip_log(IP_LOG_ERROR, "s3.bucket_failed", IP_LS("bucket", cfg->bucket),
+               IP_LS("err", "no policy for this bucket name (invalid name, or out of memory)"));
+        return IP_RESOURCE_EXHAUSTED;
+    }
+    ip_status st = wait_for_bucket(s3, cfg, policy);
+    free(policy);
+    return st;
 }
 
 int main(int argc, char **argv)
@@ -139,41 +202,8 @@ int main(int argc, char **argv)
      * such buffers on the heap for reuse; only objects over 32 MiB map. */
     mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
-    if (ip_config_load(config_table, N_CONFIG, &cfg, &errors) != IP_OK) {
-        ip_log(IP_LOG_ERROR, "config.invalid", IP_LS("err", errors ? errors : "invalid"));
-        goto done;
-    }
-    ip_log_level level;
-    if (!ip_log_level_parse(cfg.log_level, &level)) {
-        ip_log(IP_LOG_ERROR, "config.invalid", IP_LS("err", "IP_LOG_LEVEL: not a log level"));
-        goto done;
-    }
-    ip_log_init("storage-svc", level);
-    ip_config_log(config_table, N_CONFIG, &cfg);
-    if (cfg.upload_max_bytes + ENVELOPE_ROOM > cfg.max_msg_bytes) {
-        ip_log(IP_LOG_ERROR, "config.invalid",
-               IP_LS("err", "IP_RPC_MAX_MSG_BYTES must exceed IP_UPLOAD_MAX_BYTES by 64 KiB "
-                            "(an object at the upload limit must fit in one RPC message)"));
-        goto done;
-    }
-
-    stor_s3_opts so = {
-        .endpoint = cfg.endpoint,
-        .region = cfg.region,
-        .bucket = cfg.bucket,
-        .access_key = cfg.access_key,
-        .secret_key = cfg.secret_key,
-        .connect_timeout_ms = (long)cfg.connect_timeout_ms,
-        .timeout_ms = (long)cfg.timeout_ms,
-        .retries = (int)cfg.retries,
-    };
-    ip_status st = stor_s3_new(&so, &s3);
-    if (st != IP_OK) {
-        ip_log(IP_LOG_ERROR, "s3.client_failed", IP_LS("status", ip_strerror(st)),
-               IP_LS("err", "bad S3 settings (endpoint, region or bucket name)"));
-        goto done;
-    }
-    if (prepare_bucket(s3, &cfg) != IP_OK)
+    if (!load_config(&cfg, &errors) || make_s3(&cfg, &s3) != IP_OK ||
+        prepare_bucket(s3, &cfg) != IP_OK)
         goto done;
 
     /* A GET reply carries the object plus its envelope. */
@@ -185,7 +215,7 @@ int main(int argc, char **argv)
     };
     ip_rpc_server_opts ro = {
         .url = cfg.rpc_url, .workers = (int)cfg.workers, .max_msg_bytes = max_msg};
-    st = stor_service_serve(&svc, &ro, &srv);
+    ip_status st = stor_service_serve(&svc, &ro, &srv);
     if (st != IP_OK) {
         ip_log(IP_LOG_ERROR, "storage.listen_failed", IP_LS("url", cfg.rpc_url),
                IP_LS("status", ip_strerror(st)));

@@ -17,6 +17,12 @@
  * configured transfer timeout). Idempotent calls (all object calls and the
  * multi-object delete) are retried with exponential backoff on connection
  * errors and 5xx answers while the budget lasts; bucket creation is not.
+ *
+ * The implementation is split by role (stor_s3_internal.h has the map):
+ * stor_s3.c (client and handles), stor_s3_request.c (URL, headers, signing
+ * setup), stor_s3_attempt.c (one attempt and the translation of its
+ * outcome), stor_s3_retry.c (the retry loop), stor_s3_object.c and
+ * stor_s3_bucket.c (the calls).
  */
 #ifndef STOR_S3_H
 #define STOR_S3_H
@@ -53,10 +59,15 @@ ip_status stor_s3_new(const stor_s3_opts *opts, stor_s3 **out);
  * start afterwards. NULL does nothing. */
 void stor_s3_free(stor_s3 *s3);
 
-/* Makes the bucket when HEAD says it is missing and sets its policy: anyone
- * may s3:GetObject on "v/" + anything, nothing else is public. A 403 (wrong keys) is
- * IP_FAILED_PRECONDITION with S3's Code and Message in err. */
-ip_status stor_s3_ensure_bucket(stor_s3 *s3, int64_t budget_ms, char *err, size_t errlen);
+/* Makes the bucket when HEAD says it is missing, then sets its policy to
+ * `policy_json` (the bucket policy document as S3 takes it, borrowed; NULL or
+ * "" leaves the bucket's policy as it is). The client does not read the
+ * policy: what is public is the caller's business (storage-svc passes
+ * ip_bucket_policy_json from common/ip_keys.h). Creation and the policy are
+ * not retried. A 403 (wrong keys) is IP_FAILED_PRECONDITION with S3's Code
+ * and Message in err. */
+ip_status stor_s3_ensure_bucket(stor_s3 *s3, const char *policy_json, int64_t budget_ms, char *err,
+                                size_t errlen);
 
 /* PUT `len` bytes at `key` (validated by the caller). content_type NULL or ""
  * -> application/octet-stream; cache_control NULL or "" -> none. On IP_OK

@@ -9,68 +9,80 @@
 #include <string.h>
 
 #include "stor_s3_text.h"
-#include "stor_testing.h"
+#include "ip_keys.h"
+#include "ip_testing.h"
 
 static void test_key_check(void)
 {
     const char *why;
-    CHECK(stor_key_check("o/0190a1b2-0000-7000-8000-000000000000", &why) == IP_OK);
-    CHECK(stor_key_check("v/x/thumbnail.jpg", &why) == IP_OK);
-    CHECK(stor_key_check("a b+c=d&e", &why) == IP_OK);
-    CHECK(stor_key_check("", &why) == IP_INVALID_ARGUMENT && why);
-    CHECK(stor_key_check(NULL, &why) == IP_INVALID_ARGUMENT);
-    CHECK(stor_key_check("/o/x", &why) == IP_INVALID_ARGUMENT);
-    CHECK(stor_key_check("v/../o/x", &why) == IP_INVALID_ARGUMENT);
-    CHECK(stor_key_check("..", &why) == IP_INVALID_ARGUMENT);
-    CHECK(stor_key_check("a\nb", &why) == IP_INVALID_ARGUMENT);
-    CHECK(stor_key_check("a\tb", &why) == IP_INVALID_ARGUMENT);
-    CHECK(stor_key_check("caf\xc3\xa9", &why) == IP_INVALID_ARGUMENT);
-    CHECK(stor_key_check("a\x7f", &why) == IP_INVALID_ARGUMENT);
-    CHECK(stor_key_check("a//b", &why) == IP_INVALID_ARGUMENT);
-    CHECK(stor_key_check("a/b/", &why) == IP_INVALID_ARGUMENT);
-    CHECK(stor_key_check("a/./b", &why) == IP_INVALID_ARGUMENT);
-    CHECK(stor_key_check("./b", &why) == IP_INVALID_ARGUMENT);
-    CHECK(stor_key_check("a/.", &why) == IP_INVALID_ARGUMENT);
-    CHECK(stor_key_check(".", &why) == IP_INVALID_ARGUMENT);
-    CHECK(stor_key_check("a/.b/c.", &why) == IP_OK);
-    CHECK(stor_prefix_check("t/x/", &why) == IP_OK);
-    CHECK(stor_prefix_check("t/x", &why) == IP_OK);
-    CHECK(stor_prefix_check("t//", &why) == IP_INVALID_ARGUMENT);
-    CHECK(stor_prefix_check("/t/", &why) == IP_INVALID_ARGUMENT);
-    CHECK(stor_prefix_check("t/../", &why) == IP_INVALID_ARGUMENT);
-    CHECK(stor_prefix_check("", &why) == IP_INVALID_ARGUMENT);
+    /* Every key and prefix the system makes (ip_keys.h) passes. */
+    const char *id = "0190a1b2-0000-7000-8000-000000000000";
+    char key[IP_KEY_MAX];
+    CHECK(ip_key_original(key, id) == IP_OK);
+    EXPECT(stor_key_check(key, &why) == IP_OK);
+    for (size_t i = 0; i < IP_VARIANT_COUNT; i++) {
+        CHECK(ip_key_variant(key, id, ip_variants[i].kind, &ip_format_jpeg) == IP_OK);
+        EXPECT(stor_key_check(key, &why) == IP_OK);
+        CHECK(ip_key_variant(key, id, ip_variants[i].kind, &ip_format_png) == IP_OK);
+        EXPECT(stor_key_check(key, &why) == IP_OK);
+    }
+    CHECK(ip_key_variant_prefix(key, id) == IP_OK);
+    EXPECT(stor_prefix_check(key, &why) == IP_OK);
+    EXPECT(stor_key_check("a b+c=d&e", &why) == IP_OK);
+    EXPECT(stor_key_check("", &why) == IP_INVALID_ARGUMENT && why);
+    EXPECT(stor_key_check(NULL, &why) == IP_INVALID_ARGUMENT);
+    EXPECT(stor_key_check("/o/x", &why) == IP_INVALID_ARGUMENT);
+    EXPECT(stor_key_check("v/../o/x", &why) == IP_INVALID_ARGUMENT);
+    EXPECT(stor_key_check("..", &why) == IP_INVALID_ARGUMENT);
+    EXPECT(stor_key_check("a\nb", &why) == IP_INVALID_ARGUMENT);
+    EXPECT(stor_key_check("a\tb", &why) == IP_INVALID_ARGUMENT);
+    EXPECT(stor_key_check("caf\xc3\xa9", &why) == IP_INVALID_ARGUMENT);
+    EXPECT(stor_key_check("a\x7f", &why) == IP_INVALID_ARGUMENT);
+    EXPECT(stor_key_check("a//b", &why) == IP_INVALID_ARGUMENT);
+    EXPECT(stor_key_check("a/b/", &why) == IP_INVALID_ARGUMENT);
+    EXPECT(stor_key_check("a/./b", &why) == IP_INVALID_ARGUMENT);
+    EXPECT(stor_key_check("./b", &why) == IP_INVALID_ARGUMENT);
+    EXPECT(stor_key_check("a/.", &why) == IP_INVALID_ARGUMENT);
+    EXPECT(stor_key_check(".", &why) == IP_INVALID_ARGUMENT);
+    EXPECT(stor_key_check("a/.b/c.", &why) == IP_OK);
+    EXPECT(stor_prefix_check("t/x/", &why) == IP_OK);
+    EXPECT(stor_prefix_check("t/x", &why) == IP_OK);
+    EXPECT(stor_prefix_check("t//", &why) == IP_INVALID_ARGUMENT);
+    EXPECT(stor_prefix_check("/t/", &why) == IP_INVALID_ARGUMENT);
+    EXPECT(stor_prefix_check("t/../", &why) == IP_INVALID_ARGUMENT);
+    EXPECT(stor_prefix_check("", &why) == IP_INVALID_ARGUMENT);
     char *big = malloc(STOR_KEY_MAX + 2);
     memset(big, 'k', STOR_KEY_MAX + 1);
     big[STOR_KEY_MAX + 1] = '\0';
-    CHECK(stor_key_check(big, &why) == IP_INVALID_ARGUMENT);
+    EXPECT(stor_key_check(big, &why) == IP_INVALID_ARGUMENT);
     big[STOR_KEY_MAX] = '\0';
-    CHECK(stor_key_check(big, &why) == IP_OK);
+    EXPECT(stor_key_check(big, &why) == IP_OK);
     free(big);
 
-    CHECK(stor_header_value_ok("image/jpeg", 255));
-    CHECK(stor_header_value_ok("", 255));
-    CHECK(stor_header_value_ok(NULL, 255));
-    CHECK(!stor_header_value_ok("image/jpeg\r\nX-Evil: 1", 255));
-    CHECK(!stor_header_value_ok("abcdef", 5));
+    EXPECT(stor_header_value_ok("image/jpeg", 255));
+    EXPECT(stor_header_value_ok("", 255));
+    EXPECT(stor_header_value_ok(NULL, 255));
+    EXPECT(!stor_header_value_ok("image/jpeg\r\nX-Evil: 1", 255));
+    EXPECT(!stor_header_value_ok("abcdef", 5));
 }
 
 static void test_uri_encode(void)
 {
     char *s;
-    s = stor_uri_encode("v/abc/thumb.jpg", 15, true);
-    CHECK_STR(s, "v/abc/thumb.jpg");
+    s = stor_uri_encode("t/abc/thumb.jpg", 15, true);
+    EXPECT_EQ_STR(s, "t/abc/thumb.jpg");
     free(s);
-    s = stor_uri_encode("v/abc/thumb.jpg", 15, false);
-    CHECK_STR(s, "v%2Fabc%2Fthumb.jpg");
+    s = stor_uri_encode("t/abc/thumb.jpg", 15, false);
+    EXPECT_EQ_STR(s, "t%2Fabc%2Fthumb.jpg");
     free(s);
     s = stor_uri_encode("a b+c=d&e~f_g-h.i*j", 19, true);
-    CHECK_STR(s, "a%20b%2Bc%3Dd%26e~f_g-h.i%2Aj");
+    EXPECT_EQ_STR(s, "a%20b%2Bc%3Dd%26e~f_g-h.i%2Aj");
     free(s);
     s = stor_uri_encode("\xc3\xa9%", 3, true);
-    CHECK_STR(s, "%C3%A9%25");
+    EXPECT_EQ_STR(s, "%C3%A9%25");
     free(s);
     s = stor_uri_encode("", 0, true);
-    CHECK_STR(s, "");
+    EXPECT_EQ_STR(s, "");
     free(s);
 }
 
@@ -82,38 +94,38 @@ static void test_canonical_query(void)
                              {"max-keys", "1000"},
                              {"continuation-token", "1/a+b=="}};
     q = stor_canonical_query(p1, 4);
-    CHECK_STR(q, "continuation-token=1%2Fa%2Bb%3D%3D&list-type=2&max-keys=1000&"
-                 "prefix=t%2Fx%20y%2F");
+    EXPECT_EQ_STR(q, "continuation-token=1%2Fa%2Bb%3D%3D&list-type=2&max-keys=1000&"
+                     "prefix=t%2Fx%20y%2F");
     free(q);
 
     /* A bare sub-resource keeps its '='. */
     stor_query_param p2[] = {{"policy", NULL}};
     q = stor_canonical_query(p2, 1);
-    CHECK_STR(q, "policy=");
+    EXPECT_EQ_STR(q, "policy=");
     free(q);
     stor_query_param p3[] = {{"delete", ""}};
     q = stor_canonical_query(p3, 1);
-    CHECK_STR(q, "delete=");
+    EXPECT_EQ_STR(q, "delete=");
     free(q);
 
     q = stor_canonical_query(NULL, 0);
-    CHECK_STR(q, "");
+    EXPECT_EQ_STR(q, "");
     free(q);
 
     /* Same name: ordered by value. Upper case sorts before lower (byte order). */
     stor_query_param p4[] = {{"b", "2"}, {"b", "1"}, {"B", "x"}, {"a", ""}};
     q = stor_canonical_query(p4, 4);
-    CHECK_STR(q, "B=x&a=&b=1&b=2");
+    EXPECT_EQ_STR(q, "B=x&a=&b=1&b=2");
     free(q);
 }
 
 static void test_xml_escape(void)
 {
     char *s = stor_xml_escape("a&b<c>d\"e'f");
-    CHECK_STR(s, "a&amp;b&lt;c&gt;d&quot;e&apos;f");
+    EXPECT_EQ_STR(s, "a&amp;b&lt;c&gt;d&quot;e&apos;f");
     free(s);
     s = stor_xml_escape("");
-    CHECK_STR(s, "");
+    EXPECT_EQ_STR(s, "");
     free(s);
 }
 
@@ -126,57 +138,57 @@ static void test_xml_next(void)
     int n = 0;
     while (stor_xml_next(&pos, end, "Contents", &in, &il))
         n++;
-    CHECK(n == 2);
+    EXPECT(n == 2);
 
     pos = xml;
-    CHECK(stor_xml_next(&pos, end, "Empty", &in, &il) && il == 0);
+    EXPECT(stor_xml_next(&pos, end, "Empty", &in, &il) && il == 0);
     pos = xml;
-    CHECK(stor_xml_next(&pos, end, "IsTruncated", &in, &il) && il == 5 &&
-          memcmp(in, "false", 5) == 0);
+    EXPECT(stor_xml_next(&pos, end, "IsTruncated", &in, &il) && il == 5 &&
+           memcmp(in, "false", 5) == 0);
     pos = xml;
-    CHECK(!stor_xml_next(&pos, end, "Missing", &in, &il));
+    EXPECT(!stor_xml_next(&pos, end, "Missing", &in, &il));
 
     /* Unclosed element, truncated input, empty input. */
     const char *bad = "<Key>abc";
     pos = bad;
-    CHECK(!stor_xml_next(&pos, bad + strlen(bad), "Key", &in, &il));
+    EXPECT(!stor_xml_next(&pos, bad + strlen(bad), "Key", &in, &il));
     pos = xml;
-    CHECK(!stor_xml_next(&pos, xml + 20, "Contents", &in, &il));
+    EXPECT(!stor_xml_next(&pos, xml + 20, "Contents", &in, &il));
     pos = "";
-    CHECK(!stor_xml_next(&pos, pos, "Key", &in, &il));
+    EXPECT(!stor_xml_next(&pos, pos, "Key", &in, &il));
     /* A tag name too long for the scanner is simply not found. */
     char longtag[200];
     memset(longtag, 'T', sizeof longtag - 1);
     longtag[sizeof longtag - 1] = '\0';
     pos = xml;
-    CHECK(!stor_xml_next(&pos, end, longtag, &in, &il));
+    EXPECT(!stor_xml_next(&pos, end, longtag, &in, &il));
 }
 
 static void test_xml_text(void)
 {
     char out[64];
     const char *raw = "a&amp;b&lt;&gt;&quot;&apos;&#65;&#x42;&#xe9;";
-    CHECK(stor_xml_text(raw, strlen(raw), out, sizeof out));
-    CHECK_STR(out, "a&b<>\"'AB\xc3\xa9");
+    EXPECT(stor_xml_text(raw, strlen(raw), out, sizeof out));
+    EXPECT_EQ_STR(out, "a&b<>\"'AB\xc3\xa9");
 
-    CHECK(!stor_xml_text("a&bogus;", 8, out, sizeof out));
-    CHECK(!stor_xml_text("a&amp", 5, out, sizeof out));
-    CHECK(!stor_xml_text("&#;", 3, out, sizeof out));
-    CHECK(!stor_xml_text("&#x110000;", 10, out, sizeof out));
-    CHECK(!stor_xml_text("&#0;", 4, out, sizeof out));
-    CHECK(!stor_xml_text("&#xD800;", 8, out, sizeof out));
-    CHECK(!stor_xml_text("a<b", 3, out, sizeof out));
-    CHECK(!stor_xml_text("&#99999999999999;", 17, out, sizeof out));
+    EXPECT(!stor_xml_text("a&bogus;", 8, out, sizeof out));
+    EXPECT(!stor_xml_text("a&amp", 5, out, sizeof out));
+    EXPECT(!stor_xml_text("&#;", 3, out, sizeof out));
+    EXPECT(!stor_xml_text("&#x110000;", 10, out, sizeof out));
+    EXPECT(!stor_xml_text("&#0;", 4, out, sizeof out));
+    EXPECT(!stor_xml_text("&#xD800;", 8, out, sizeof out));
+    EXPECT(!stor_xml_text("a<b", 3, out, sizeof out));
+    EXPECT(!stor_xml_text("&#99999999999999;", 17, out, sizeof out));
 
     /* Truncation is reported, and the output stays terminated. */
     char small[4];
-    CHECK(!stor_xml_text("abcdef", 6, small, sizeof small));
-    CHECK_STR(small, "abc");
+    EXPECT(!stor_xml_text("abcdef", 6, small, sizeof small));
+    EXPECT_EQ_STR(small, "abc");
 
     char *d = stor_xml_text_dup("x&amp;y", 7);
-    CHECK_STR(d, "x&y");
+    EXPECT_EQ_STR(d, "x&y");
     free(d);
-    CHECK(stor_xml_text_dup("x&y", 3) == NULL);
+    EXPECT(stor_xml_text_dup("x&y", 3) == NULL);
 }
 
 static void test_xml_error(void)
@@ -185,30 +197,30 @@ static void test_xml_error(void)
     const char *e = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code>"
                     "<Message>The specified key does not exist.</Message>"
                     "<Key>o/x</Key><RequestId>1</RequestId></Error>";
-    CHECK(stor_xml_error_parse(e, strlen(e), code, sizeof code, msg, sizeof msg));
-    CHECK_STR(code, "NoSuchKey");
-    CHECK_STR(msg, "The specified key does not exist.");
+    EXPECT(stor_xml_error_parse(e, strlen(e), code, sizeof code, msg, sizeof msg));
+    EXPECT_EQ_STR(code, "NoSuchKey");
+    EXPECT_EQ_STR(msg, "The specified key does not exist.");
 
     const char *sig = "<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature "
                       "we calculated does not match &amp; more</Message></Error>";
-    CHECK(stor_xml_error_parse(sig, strlen(sig), code, sizeof code, msg, sizeof msg));
-    CHECK_STR(code, "SignatureDoesNotMatch");
-    CHECK_STR(msg, "The request signature we calculated does not match & more");
+    EXPECT(stor_xml_error_parse(sig, strlen(sig), code, sizeof code, msg, sizeof msg));
+    EXPECT_EQ_STR(code, "SignatureDoesNotMatch");
+    EXPECT_EQ_STR(msg, "The request signature we calculated does not match & more");
 
-    CHECK(!stor_xml_error_parse("", 0, code, sizeof code, msg, sizeof msg));
-    CHECK_STR(code, "");
-    CHECK(!stor_xml_error_parse(NULL, 0, code, sizeof code, msg, sizeof msg));
-    CHECK(!stor_xml_error_parse("not xml at all", 14, code, sizeof code, msg, sizeof msg));
+    EXPECT(!stor_xml_error_parse("", 0, code, sizeof code, msg, sizeof msg));
+    EXPECT_EQ_STR(code, "");
+    EXPECT(!stor_xml_error_parse(NULL, 0, code, sizeof code, msg, sizeof msg));
+    EXPECT(!stor_xml_error_parse("not xml at all", 14, code, sizeof code, msg, sizeof msg));
     const char *nomsg = "<Error><Code>AccessDenied</Code></Error>";
-    CHECK(stor_xml_error_parse(nomsg, strlen(nomsg), code, sizeof code, msg, sizeof msg));
-    CHECK_STR(code, "AccessDenied");
-    CHECK_STR(msg, "");
+    EXPECT(stor_xml_error_parse(nomsg, strlen(nomsg), code, sizeof code, msg, sizeof msg));
+    EXPECT_EQ_STR(code, "AccessDenied");
+    EXPECT_EQ_STR(msg, "");
     /* A huge message is cut to the buffer, never overflowing it. */
     char big[600] = "<Error><Code>X</Code><Message>";
     memset(big + strlen(big), 'm', 500);
     strcpy(big + 30 + 500, "</Message></Error>");
-    CHECK(stor_xml_error_parse(big, strlen(big), code, sizeof code, msg, sizeof msg));
-    CHECK(strlen(msg) == sizeof msg - 1);
+    EXPECT(stor_xml_error_parse(big, strlen(big), code, sizeof code, msg, sizeof msg));
+    EXPECT(strlen(msg) == sizeof msg - 1);
 }
 
 static void test_delete_body(void)
@@ -216,10 +228,10 @@ static void test_delete_body(void)
     const char *keys[] = {"t/a", "t/b&c"};
     size_t len = 0;
     char *b = stor_xml_delete_body(keys, 2, &len);
-    CHECK(b && len == strlen(b));
-    CHECK(b && strstr(b, "<Quiet>true</Quiet>"));
-    CHECK(b && strstr(b, "<Object><Key>t/a</Key></Object><Object><Key>t/b&amp;c</Key></Object>"));
-    CHECK(b && strstr(b, "</Delete>") == b + len - 9);
+    EXPECT(b && len == strlen(b));
+    EXPECT(b && strstr(b, "<Quiet>true</Quiet>"));
+    EXPECT(b && strstr(b, "<Object><Key>t/a</Key></Object><Object><Key>t/b&amp;c</Key></Object>"));
+    EXPECT(b && strstr(b, "</Delete>") == b + len - 9);
     free(b);
 }
 
@@ -241,66 +253,56 @@ static void test_list_parse(void)
                        "<Contents><Key>t/a</Key><Size>1</Size></Contents>"
                        "<Contents><Key>t/b&amp;c</Key><ETag>&quot;x&quot;</ETag></Contents>"
                        "</ListBucketResult>";
-    CHECK(stor_xml_list_parse(page, strlen(page), &keys, &n, &next) == IP_OK);
-    CHECK(n == 2);
+    EXPECT(stor_xml_list_parse(page, strlen(page), &keys, &n, &next) == IP_OK);
+    EXPECT(n == 2);
     if (n == 2) {
-        CHECK_STR(keys[0], "t/a");
-        CHECK_STR(keys[1], "t/b&c");
+        EXPECT_EQ_STR(keys[0], "t/a");
+        EXPECT_EQ_STR(keys[1], "t/b&c");
     }
-    CHECK_STR(next, "tok/+=&1");
+    EXPECT_EQ_STR(next, "tok/+=&1");
     free_keys(keys, n);
     free(next);
 
     const char *last = "<ListBucketResult><IsTruncated>false</IsTruncated>"
                        "<Contents><Key>k</Key></Contents></ListBucketResult>";
-    CHECK(stor_xml_list_parse(last, strlen(last), &keys, &n, &next) == IP_OK);
-    CHECK(n == 1 && next == NULL);
+    EXPECT(stor_xml_list_parse(last, strlen(last), &keys, &n, &next) == IP_OK);
+    EXPECT(n == 1 && next == NULL);
     free_keys(keys, n);
 
     const char *empty = "<ListBucketResult><KeyCount>0</KeyCount></ListBucketResult>";
-    CHECK(stor_xml_list_parse(empty, strlen(empty), &keys, &n, &next) == IP_OK);
-    CHECK(n == 0 && keys == NULL && next == NULL);
+    EXPECT(stor_xml_list_parse(empty, strlen(empty), &keys, &n, &next) == IP_OK);
+    EXPECT(n == 0 && keys == NULL && next == NULL);
 
     /* Truncated without a token, a bad entity: refused, nothing returned. */
     const char *notoken = "<R><IsTruncated>true</IsTruncated><Contents><Key>k</Key></Contents></R>";
-    CHECK(stor_xml_list_parse(notoken, strlen(notoken), &keys, &n, &next) == IP_INVALID_ARGUMENT);
-    CHECK(n == 0 && keys == NULL && next == NULL);
+    EXPECT(stor_xml_list_parse(notoken, strlen(notoken), &keys, &n, &next) == IP_INVALID_ARGUMENT);
+    EXPECT(n == 0 && keys == NULL && next == NULL);
     const char *badent = "<R><Contents><Key>a&zz;</Key></Contents></R>";
-    CHECK(stor_xml_list_parse(badent, strlen(badent), &keys, &n, &next) == IP_INVALID_ARGUMENT);
-    CHECK(stor_xml_list_parse("", 0, &keys, &n, &next) == IP_OK && n == 0);
+    EXPECT(stor_xml_list_parse(badent, strlen(badent), &keys, &n, &next) == IP_INVALID_ARGUMENT);
+    EXPECT(stor_xml_list_parse("", 0, &keys, &n, &next) == IP_OK && n == 0);
 }
 
 static void test_delete_result(void)
 {
     char key[64], code[64], msg[64];
     const char *ok = "<DeleteResult xmlns=\"x\"></DeleteResult>";
-    CHECK(stor_xml_delete_result(ok, strlen(ok), key, sizeof key, code, sizeof code, msg,
-                                 sizeof msg) == 0);
-    CHECK_STR(code, "");
+    EXPECT(stor_xml_delete_result(ok, strlen(ok), key, sizeof key, code, sizeof code, msg,
+                                  sizeof msg) == 0);
+    EXPECT_EQ_STR(code, "");
     const char *bad = "<DeleteResult><Error><Key>t/a</Key><Code>AccessDenied</Code>"
                       "<Message>Access Denied</Message></Error><Error><Key>t/b</Key>"
                       "<Code>InternalError</Code></Error></DeleteResult>";
-    CHECK(stor_xml_delete_result(bad, strlen(bad), key, sizeof key, code, sizeof code, msg,
-                                 sizeof msg) == 2);
-    CHECK_STR(key, "t/a");
-    CHECK_STR(code, "AccessDenied");
-    CHECK_STR(msg, "Access Denied");
+    EXPECT(stor_xml_delete_result(bad, strlen(bad), key, sizeof key, code, sizeof code, msg,
+                                  sizeof msg) == 2);
+    EXPECT_EQ_STR(key, "t/a");
+    EXPECT_EQ_STR(code, "AccessDenied");
+    EXPECT_EQ_STR(msg, "Access Denied");
 }
 
-static const stor_test_case tests[] = {
-    {"key_check", test_key_check},
-    {"uri_encode", test_uri_encode},
-    {"canonical_query", test_canonical_query},
-    {"xml_escape", test_xml_escape},
-    {"xml_next", test_xml_next},
-    {"xml_text", test_xml_text},
-    {"xml_error", test_xml_error},
-    {"delete_body", test_delete_body},
-    {"list_parse", test_list_parse},
-    {"delete_result", test_delete_result},
+static const ip_test_case tests[] = {
+    IP_TEST(key_check),  IP_TEST(uri_encode),    IP_TEST(canonical_query), IP_TEST(xml_escape),
+    IP_TEST(xml_next),   IP_TEST(xml_text),      IP_TEST(xml_error),       IP_TEST(delete_body),
+    IP_TEST(list_parse), IP_TEST(delete_result),
 };
 
-int main(int argc, char **argv)
-{
-    return stor_test_main(argc, argv, tests, sizeof tests / sizeof tests[0]);
-}
+IP_TEST_MAIN(tests)

@@ -18,10 +18,10 @@
 #include "ip_log.h"
 #include "ip_time.h"
 #include "stor_s3_text.h"
-#include "storage.pb-c.h"
 
 #define REPLY_MARGIN_MS 25   /* time kept back from the deadline for the reply */
 #define HEADER_VALUE_MAX 255 /* content type and cache control */
+#define ERR_MAX 512          /* room for stor_s3's one-line reason */
 
 /* The S3 budget for a call: its remaining time less the margin; 0 (the
  * client's default) when the caller set no deadline. */
@@ -86,15 +86,23 @@ static ip_status oom(ip_rpc_call *call)
     return IP_RESOURCE_EXHAUSTED;
 }
 
-static ip_status handle_put(void *user, ip_rpc_call *call, const ProtobufCMessage *input,
-                            ProtobufCMessage *output)
+/* The common end of PutObject, GetObject and HeadObject: a failed S3 call
+ * becomes the error reply; a good one fills *slot with the object's info. */
+static ip_status answer_info(ip_rpc_call *call, ip_status st, const char *key, const char *err,
+                             const stor_obj_info *oi, Imageproc__ObjectInfo **slot)
 {
-    stor_service *svc = user;
-    const Imageproc__PutObjectRequest *rq = (const Imageproc__PutObjectRequest *)input;
-    Imageproc__PutObjectReply *rp = (Imageproc__PutObjectReply *)output;
-    ip_status st;
-    char err[512] = "";
+    if (st != IP_OK)
+        return fail(call, st, key, err);
+    if (!(*slot = info_new(call, key, oi)))
+        return oom(call);
+    return IP_OK;
+}
 
+/* PutObject's checks, all before any I/O. */
+static ip_status check_put(const stor_service *svc, ip_rpc_call *call,
+                           const Imageproc__PutObjectRequest *rq)
+{
+    ip_status st;
     if ((st = check_key(call, "PutObject", rq->key)) != IP_OK)
         return st;
     if (rq->data.len > svc->upload_max_bytes) {
@@ -108,91 +116,89 @@ static ip_status handle_put(void *user, ip_rpc_call *call, const ProtobufCMessag
                                  "ASCII of at most 255 bytes");
         return IP_INVALID_ARGUMENT;
     }
-
     if (!sha256_hex_ok(rq->content_sha256)) {
         ip_rpc_call_errorf(call, "PutObject: content_sha256 must be empty or the 64 lowercase hex "
                                  "digits of the data's SHA-256");
         return IP_INVALID_ARGUMENT;
     }
+    return IP_OK;
+}
 
+static ip_status put_object(void *user, ip_rpc_call *call, const Imageproc__PutObjectRequest *rq,
+                            Imageproc__PutObjectReply *rp)
+{
+    stor_service *svc = user;
+    char err[ERR_MAX] = "";
     stor_obj_info oi;
+    ip_status st = check_put(svc, call, rq);
+    if (st != IP_OK)
+        return st;
     st = stor_s3_put_hashed(svc->s3, rq->key, rq->data.data, rq->data.len, rq->content_type,
                             rq->cache_control, rq->content_sha256, &oi, budget_of(call), err,
                             sizeof err);
-    if (st != IP_OK)
-        return fail(call, st, rq->key, err);
-    if (!(rp->info = info_new(call, rq->key, &oi)))
-        return oom(call);
-    return IP_OK;
+    return answer_info(call, st, rq->key, err, &oi, &rp->info);
 }
 
-static ip_status handle_get(void *user, ip_rpc_call *call, const ProtobufCMessage *input,
-                            ProtobufCMessage *output)
+static ip_status get_object(void *user, ip_rpc_call *call, const Imageproc__GetObjectRequest *rq,
+                            Imageproc__GetObjectReply *rp)
 {
     stor_service *svc = user;
-    const Imageproc__GetObjectRequest *rq = (const Imageproc__GetObjectRequest *)input;
-    Imageproc__GetObjectReply *rp = (Imageproc__GetObjectReply *)output;
-    ip_status st;
-    char err[512] = "";
-
-    if ((st = check_key(call, "GetObject", rq->key)) != IP_OK)
-        return st;
+    char err[ERR_MAX] = "";
     stor_obj_info oi;
     void *data = NULL;
     size_t len = 0;
+    ip_status st = check_key(call, "GetObject", rq->key);
+    if (st != IP_OK)
+        return st;
     st = stor_s3_get(svc->s3, rq->key, svc->get_max_bytes, &data, &len, &oi, budget_of(call), err,
                      sizeof err);
-    if (st != IP_OK)
-        return fail(call, st, rq->key, err);
     if (data)
-        ip_rpc_call_defer_free(call, data, free);
+        ip_rpc_call_defer_free(call, data, free); /* freed after the reply is packed */
     rp->data.data = data;
     rp->data.len = len;
-    if (!(rp->info = info_new(call, rq->key, &oi)))
-        return oom(call);
-    return IP_OK;
+    return answer_info(call, st, rq->key, err, &oi, &rp->info);
 }
 
-static ip_status handle_head(void *user, ip_rpc_call *call, const ProtobufCMessage *input,
-                             ProtobufCMessage *output)
+static ip_status head_object(void *user, ip_rpc_call *call, const Imageproc__HeadObjectRequest *rq,
+                             Imageproc__HeadObjectReply *rp)
 {
     stor_service *svc = user;
-    const Imageproc__HeadObjectRequest *rq = (const Imageproc__HeadObjectRequest *)input;
-    Imageproc__HeadObjectReply *rp = (Imageproc__HeadObjectReply *)output;
-    ip_status st;
-    char err[512] = "";
-
-    if ((st = check_key(call, "HeadObject", rq->key)) != IP_OK)
-        return st;
+    char err[ERR_MAX] = "";
     stor_obj_info oi;
-    st = stor_s3_head(svc->s3, rq->key, &oi, budget_of(call), err, sizeof err);
+    ip_status st = check_key(call, "HeadObject", rq->key);
     if (st != IP_OK)
-        return fail(call, st, rq->key, err);
-    if (!(rp->info = info_new(call, rq->key, &oi)))
-        return oom(call);
-    return IP_OK;
+        return st;
+    st = stor_s3_head(svc->s3, rq->key, &oi, budget_of(call), err, sizeof err);
+    return answer_info(call, st, rq->key, err, &oi, &rp->info);
 }
 
-static ip_status handle_delete(void *user, ip_rpc_call *call, const ProtobufCMessage *input,
-                               ProtobufCMessage *output)
+/* DeleteObjects' checks, all before any I/O. */
+static ip_status check_delete(ip_rpc_call *call, const Imageproc__DeleteObjectsRequest *rq)
 {
-    stor_service *svc = user;
-    const Imageproc__DeleteObjectsRequest *rq = (const Imageproc__DeleteObjectsRequest *)input;
-    Imageproc__DeleteObjectsReply *rp = (Imageproc__DeleteObjectsReply *)output;
     ip_status st;
-    char err[512] = "";
-    int64_t by_key = 0, by_prefix = 0;
-
     for (size_t i = 0; i < rq->n_keys; i++)
         if ((st = check_key(call, "DeleteObjects key", rq->keys[i])) != IP_OK)
             return st;
-    bool has_prefix = rq->prefix && rq->prefix[0];
     const char *why = NULL;
-    if (has_prefix && stor_prefix_check(rq->prefix, &why) != IP_OK) {
+    if (rq->prefix && rq->prefix[0] && stor_prefix_check(rq->prefix, &why) != IP_OK) {
         ip_rpc_call_errorf(call, "DeleteObjects prefix: %s", why);
         return IP_INVALID_ARGUMENT;
     }
+    return IP_OK;
+}
 
+static ip_status delete_objects(void *user, ip_rpc_call *call,
+                                const Imageproc__DeleteObjectsRequest *rq,
+                                Imageproc__DeleteObjectsReply *rp)
+{
+    stor_service *svc = user;
+    char err[ERR_MAX] = "";
+    int64_t by_key = 0, by_prefix = 0;
+    ip_status st = check_delete(call, rq);
+    if (st != IP_OK)
+        return st;
+
+    bool has_prefix = rq->prefix && rq->prefix[0];
     int64_t t0 = ip_mono_ms();
     if (rq->n_keys > 0) {
         st = stor_s3_delete_keys(svc->s3, (const char *const *)rq->keys, rq->n_keys, &by_key,
@@ -216,24 +222,12 @@ static ip_status handle_delete(void *user, ip_rpc_call *call, const ProtobufCMes
 
 ip_status stor_service_serve(stor_service *svc, const ip_rpc_server_opts *opts, ip_rpc_server **out)
 {
-    static const struct {
-        const char *name;
-        ip_rpc_handler fn;
-    } table[] = {
-        {"PutObject", handle_put},
-        {"GetObject", handle_get},
-        {"HeadObject", handle_head},
-        {"DeleteObjects", handle_delete},
+    svc->impl = (ip_storage_impl){
+        .user = svc,
+        .put_object = put_object,
+        .get_object = get_object,
+        .head_object = head_object,
+        .delete_objects = delete_objects,
     };
-    const ProtobufCServiceDescriptor *d = &imageproc__storage__descriptor;
-    ip_rpc_handler *handlers = svc->handlers;
-    if (d->n_methods > sizeof svc->handlers / sizeof svc->handlers[0])
-        return IP_INTERNAL;
-    memset(svc->handlers, 0, sizeof svc->handlers);
-    /* Match by name so the order of the .proto does not matter. */
-    for (unsigned i = 0; i < d->n_methods; i++)
-        for (size_t k = 0; k < sizeof table / sizeof table[0]; k++)
-            if (strcmp(d->methods[i].name, table[k].name) == 0)
-                handlers[i] = table[k].fn;
-    return ip_rpc_server_new(d, handlers, svc, opts, out);
+    return ip_storage_server_new(&svc->impl, opts, out);
 }

@@ -25,6 +25,7 @@
 #include <math.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,33 +278,29 @@ static double run_and_parse(const char *cmd, const char *marker)
     return v;
 }
 
-int main(int argc, char **argv)
+/* The endpoints and credentials from the environment (.env.example names);
+ * the PostgreSQL DSN in *dsn. */
+static void read_env(const char **dsn)
 {
-    int n = 100, seconds = 5;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--n"))
-            n = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--seconds"))
-            seconds = atoi(argv[i + 1]);
-    }
-    if (VIPS_INIT(argv[0]))
-        return 1;
     snprintf(api, sizeof api, "http://%s/api", envd("IP_HTTP_LISTEN", "127.0.0.1:8080"));
     snprintf(s3, sizeof s3, "%s", envd("IP_S3_ENDPOINT", "http://127.0.0.1:19000"));
     snprintf(bucket, sizeof bucket, "%s", envd("IP_S3_BUCKET", "images"));
     snprintf(region, sizeof region, "%s", envd("IP_S3_REGION", "us-east-1"));
     snprintf(userpwd, sizeof userpwd, "%s:%s", envd("IP_S3_ACCESS_KEY", "imageproc-local"),
              envd("IP_S3_SECRET_KEY", "imageproc-local-secret"));
-    const char *dsn =
-        envd("IP_PG_DSN", "postgresql://imageproc:imageproc-local@127.0.0.1:55432/imageproc");
+    *dsn = envd("IP_PG_DSN", "postgresql://imageproc:imageproc-local@127.0.0.1:55432/imageproc");
+}
 
-    /* A 2 MiB JPEG: noise compresses badly, so its size follows its area. */
+/* A 2 MiB JPEG in img/img_len (g_free'd): noise compresses badly, so its
+ * size follows its area. false when libvips fails. */
+static bool make_jpeg(void)
+{
     VipsImage *noise = NULL, *u8 = NULL;
     if (vips_gaussnoise(&noise, 1024, 1024, "mean", 128.0, "sigma", 40.0, NULL) ||
         vips_cast_uchar(noise, &u8, NULL) ||
         vips_jpegsave_buffer(u8, &img, &img_len, "Q", 92, NULL)) {
         fprintf(stderr, "gw_bench: cannot make the JPEG: %s\n", vips_error_buffer());
-        return 1;
+        return false;
     }
     g_object_unref(noise);
     g_object_unref(u8);
@@ -315,12 +312,16 @@ int main(int argc, char **argv)
         if (vips_gaussnoise(&noise, side, side, "mean", 128.0, "sigma", 40.0, NULL) ||
             vips_cast_uchar(noise, &u8, NULL) ||
             vips_jpegsave_buffer(u8, &img, &img_len, "Q", 92, NULL))
-            return 1;
+            return false;
         g_object_unref(noise);
         g_object_unref(u8);
     }
-    curl_global_init(CURL_GLOBAL_ALL);
+    return true;
+}
 
+/* 1. Upload latency against the direct PUT at c=1 and c=8; returns c=1. */
+static level upload_bench(int n, int seconds)
+{
     printf("gateway bench: %zu-byte JPEG, %d uploads and %d PUTs per level; listing %d s\n",
            img_len, n, n, seconds);
     printf("%-34s %10s %10s\n", "what", "p50 ms", "p99 ms");
@@ -334,10 +335,15 @@ int main(int argc, char **argv)
     printf("%-34s %10.2f %10.2f\n", "direct S3 PUT, c=8 (floor)", l8.put50, l8.put99);
     if (l1.fails || l8.fails)
         printf("(failed requests: %d)\n", l1.fails + l8.fails);
+    return l1;
+}
 
+/* pgbench running metadata-svc's first-page statement for 24 images: its
+ * tps in *tps (-1 when pgbench gave none). false when the script file cannot
+ * be written. */
+static bool pgbench_listing(const char *dsn, int seconds, double *tps)
+{
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "wrk -t2 -c8 -d%ds '%s/images?limit=24' 2>&1", seconds, api);
-    double wrk_rps = run_and_parse(cmd, "Requests/sec:");
     char sqlf[] = "/tmp/gw_bench_sqlXXXXXX";
     int fd = mkstemp(sqlf);
     /* metadata-svc's meta_list_first statement, character for character in
@@ -347,28 +353,70 @@ int main(int argc, char **argv)
 #define GW_US(t) "(extract(epoch from " t ") * 1000000)::bigint"
     const char *sql =
         "\\set lim 25\n"
-        "SELECT i.id, " GW_US("i.created_at") ", " GW_US("i.updated_at") ", i.filename,"
-        " i.content_type, i.size_bytes, i.width, i.height, i.sha256, array_to_string(i.ops, ','),"
-        " i.status, i.error, coalesce(" GW_US("i.enqueued_at") ", 0), i.original_key, v.name,"
-        " v.status, v.object_key, v.width, v.height, v.size_bytes, v.format, v.error"
-        " FROM (SELECT * FROM images WHERE (''::text = '' OR ops @> ARRAY[''::text])"
-        " ORDER BY created_at DESC, id DESC LIMIT :lim::int) i"
-        " LEFT JOIN variants v ON v.image_id = i.id"
-        " ORDER BY i.created_at DESC, i.id DESC, array_position(i.ops, v.name);\n";
+        "SELECT i.id, " GW_US("i.created_at") ", " GW_US(
+            "i.updated_at") ", i.filename,"
+                            " i.content_type, i.size_bytes, i.width, i.height, i.sha256, "
+                            "array_to_string(i.ops, ','),"
+                            " i.status, i.error, coalesce(" GW_US(
+                                "i.enqueued_at") ", 0), i.original_key, v.name,"
+                                                 " v.status, v.object_key, v.width, v.height, "
+                                                 "v.size_bytes, v.format, v.error"
+                                                 " FROM (SELECT * FROM images WHERE (''::text = '' "
+                                                 "OR ops @> ARRAY[''::text])"
+                                                 " ORDER BY created_at DESC, id DESC LIMIT "
+                                                 ":lim::int) i"
+                                                 " LEFT JOIN variants v ON v.image_id = i.id"
+                                                 " ORDER BY i.created_at DESC, i.id DESC, "
+                                                 "array_position(i.ops, v.name);\n";
 #undef GW_US
     if (fd < 0 || write(fd, sql, strlen(sql)) < 0)
-        return 1;
+        return false;
     close(fd);
     snprintf(cmd, sizeof cmd, "pgbench -n -M prepared -c8 -j2 -T%d -f %s '%s' 2>&1", seconds, sqlf,
              dsn);
-    double pg_tps = run_and_parse(cmd, "tps = ");
+    *tps = run_and_parse(cmd, "tps = ");
     unlink(sqlf);
+    return true;
+}
+
+/* 2. The listing with wrk against pgbench, and the closing lines. false when
+ * pgbench's script cannot be written. */
+static bool listing_bench(const char *dsn, int seconds, level l1)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "wrk -t2 -c8 -d%ds '%s/images?limit=24' 2>&1", seconds, api);
+    double wrk_rps = run_and_parse(cmd, "Requests/sec:");
+    double pg_tps = 0;
+    if (!pgbench_listing(dsn, seconds, &pg_tps))
+        return false;
     printf("%-34s %10.0f req/s\n", "GET /images?limit=24 (wrk c=8)", wrk_rps);
     printf("%-34s %10.0f tx/s\n", "pgbench same SELECT (c=8, floor)", pg_tps);
     printf("listing: gateway/pgbench = %.2f (aim >= 0.5)\n", pg_tps > 0 ? wrk_rps / pg_tps : 0);
     printf("upload c=1: p50 %.2f ms vs aim <= 1.3 x %.2f + 5 = %.2f ms\n", l1.up50, l1.put50,
            1.3 * l1.put50 + 5);
     printf("gateway: upload p50/(direct PUT p50) = %.2f\n", l1.put50 > 0 ? l1.up50 / l1.put50 : 0);
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    int n = 100, seconds = 5;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--n"))
+            n = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seconds"))
+            seconds = atoi(argv[i + 1]);
+    }
+    if (VIPS_INIT(argv[0]))
+        return 1;
+    const char *dsn;
+    read_env(&dsn);
+    if (!make_jpeg())
+        return 1;
+    curl_global_init(CURL_GLOBAL_ALL);
+    level l1 = upload_bench(n, seconds);
+    if (!listing_bench(dsn, seconds, l1))
+        return 1;
     g_free(img);
     vips_shutdown();
     return 0;

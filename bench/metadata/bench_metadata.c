@@ -44,8 +44,11 @@
 
 #include <metadata.pb-c.h>
 
+#include "ip_keys.h"
 #include "ip_log.h"
 #include "ip_rpc.h"
+#include "ip_rpc_stubs.h"
+#include "ip_variants.h"
 #include "ip_time.h"
 #include "meta_store.h"
 #include "meta_testdb.h"
@@ -111,6 +114,43 @@ static void dsn_with_db(const char *db, char *out, size_t outlen)
 
 /* ------------------------------------------------------------- setup */
 
+/* The variant names as an SQL array literal: ARRAY['thumbnail',...]. */
+static void variant_array(char *buf, size_t n)
+{
+    size_t len = (size_t)snprintf(buf, n, "ARRAY[");
+    for (int i = 0; i < IP_VARIANT_COUNT && len < n; i++)
+        len += (size_t)snprintf(buf + len, n - len, "%s'%s'", i ? "," : "", ip_variants[i].name);
+    if (len < n)
+        snprintf(buf + len, n - len, "]");
+}
+
+/* Fills images and variants with ROWS ready images, every variant requested
+ * and made, keys laid out as ip_keys.h says. */
+static void seed_rows(PGconn *c)
+{
+    char names[128], q[2048];
+    variant_array(names, sizeof names);
+    snprintf(q, sizeof q,
+             "INSERT INTO images (id, created_at, updated_at, filename, content_type,"
+             " size_bytes, width, height, sha256, original_key, ops, status, enqueued_at)"
+             " SELECT md5(g::text)::uuid,"
+             " timestamptz '2025-01-01' + (g / 2) * interval '1 millisecond',"
+             " timestamptz '2025-01-01' + (g / 2) * interval '1 millisecond',"
+             " 'photo-' || g || '.jpg', 'image/jpeg', 1000000 + g, 4000, 3000,"
+             " md5('sha' || g), '" IP_KEY_ORIGINAL_PREFIX "' || md5(g::text)::uuid,"
+             " %s, 'ready',"
+             " timestamptz '2025-01-01' FROM generate_series(1, 1000000) g",
+             names);
+    PQclear(sql(c, q));
+    snprintf(q, sizeof q,
+             "INSERT INTO variants (image_id, name, status, object_key, width, height,"
+             " size_bytes, format) SELECT i.id, n, 'ready',"
+             " '" IP_KEY_PUBLIC_PREFIX "' || i.id || '/' || n || '.%s', 320, 240, 20000, '%s'"
+             " FROM images i, unnest(%s) n",
+             ip_format_jpeg.ext, ip_format_jpeg.name, names);
+    PQclear(sql(c, q));
+}
+
 static void setup_db(void)
 {
     PGconn *c = connect_or_die(base_dsn);
@@ -136,23 +176,12 @@ static void setup_db(void)
     long have = strtol(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     if (have != ROWS) {
-        fprintf(stderr, "seeding %d images and %d variants (once)...\n", ROWS, 3 * ROWS);
+        fprintf(stderr, "seeding %d images and %d variants (once)...\n", ROWS,
+                IP_VARIANT_COUNT * ROWS);
         int64_t t0 = ip_mono_ms();
         PQclear(sql(c, "SET synchronous_commit = off"));
         PQclear(sql(c, "TRUNCATE images CASCADE"));
-        PQclear(sql(c, "INSERT INTO images (id, created_at, updated_at, filename, content_type,"
-                       " size_bytes, width, height, sha256, original_key, ops, status, enqueued_at)"
-                       " SELECT md5(g::text)::uuid,"
-                       " timestamptz '2025-01-01' + (g / 2) * interval '1 millisecond',"
-                       " timestamptz '2025-01-01' + (g / 2) * interval '1 millisecond',"
-                       " 'photo-' || g || '.jpg', 'image/jpeg', 1000000 + g, 4000, 3000,"
-                       " md5('sha' || g), 'o/' || md5(g::text)::uuid,"
-                       " ARRAY['thumbnail','resized','watermarked'], 'ready',"
-                       " timestamptz '2025-01-01' FROM generate_series(1, 1000000) g"));
-        PQclear(sql(c, "INSERT INTO variants (image_id, name, status, object_key, width, height,"
-                       " size_bytes, format) SELECT i.id, n, 'ready',"
-                       " 'v/' || i.id || '/' || n || '.jpg', 320, 240, 20000, 'jpeg'"
-                       " FROM images i, unnest(ARRAY['thumbnail','resized','watermarked']) n"));
+        seed_rows(c);
         fprintf(stderr, "seeded in %.1f s\n", (double)(ip_mono_ms() - t0) / 1000.0);
     }
     PQclear(sql(c, "VACUUM ANALYZE images"));
@@ -218,15 +247,15 @@ static int64_t list_once(int64_t last_us, const char *last_id, size_t *n)
     req.last_created_at_us = last_us;
     req.last_id = (char *)last_id;
     req.limit = 100;
-    ProtobufCMessage *out = NULL;
+    Imageproc__ListImagesReply *out = NULL;
     char err[256];
     int64_t t0 = ip_mono_us();
-    ip_status st = ip_rpc_invoke(cli, "ListImages", &req.base, &out, NULL, err, sizeof(err));
+    ip_status st = ip_metadata_list_images(cli, &req, &out, NULL, err, sizeof(err));
     int64_t us = ip_mono_us() - t0;
     if (st != IP_OK)
         die("ListImages: %s %s", ip_strerror(st), err);
-    *n = ((Imageproc__ListImagesReply *)out)->n_images;
-    protobuf_c_message_free_unpacked(out, NULL);
+    *n = out->n_images;
+    imageproc__list_images_reply__free_unpacked(out, NULL);
     return us;
 }
 
@@ -319,17 +348,17 @@ static void *get_worker(void *p)
     while (!atomic_load(&stop_flag)) {
         Imageproc__GetImageRequest req = IMAGEPROC__GET_IMAGE_REQUEST__INIT;
         req.id = hot_ids[rand_r(&w->seed) % HOT_IDS];
-        ProtobufCMessage *out = NULL;
+        Imageproc__GetImageReply *out = NULL;
         char err[160] = "";
-        ip_status st = ip_rpc_invoke(cli, "GetImage", &req.base, &out, NULL, err, sizeof(err));
-        if (st == IP_OK && ((Imageproc__GetImageReply *)out)->image->n_variants == 3) {
+        ip_status st = ip_metadata_get_image(cli, &req, &out, NULL, err, sizeof(err));
+        if (st == IP_OK && out->image->n_variants == 3) {
             w->ok++;
         } else {
             if (w->failed++ == 0)
                 snprintf(w->first_err, sizeof(w->first_err), "%s: %s", ip_strerror(st), err);
         }
         if (out)
-            protobuf_c_message_free_unpacked(out, NULL);
+            imageproc__get_image_reply__free_unpacked(out, NULL);
     }
     return NULL;
 }

@@ -34,6 +34,7 @@
 
 #include "ip_log.h"
 #include "ip_rpc.h"
+#include "ip_rpc_stubs.h"
 #include "ip_time.h"
 #include "metadata.pb-c.h"
 #include "rpc.pb-c.h"
@@ -78,15 +79,15 @@ static void *rpc_caller(void *arg)
     ip_rpc_client *client = c->target;
     Imageproc__GetImageRequest req = IMAGEPROC__GET_IMAGE_REQUEST__INIT;
     while (!atomic_load_explicit(c->stop, memory_order_relaxed)) {
-        ProtobufCMessage *out = NULL;
+        Imageproc__GetImageReply *out = NULL;
         int64_t t0 = ip_mono_us();
-        ip_status st = ip_rpc_invoke(client, "GetImage", &req.base, &out, NULL, NULL, 0);
+        ip_status st = ip_metadata_get_image(client, &req, &out, NULL, NULL, 0);
         int64_t dt = ip_mono_us() - t0;
         if (st != IP_OK) {
             c->errors++;
             continue;
         }
-        protobuf_c_message_free_unpacked(out, NULL);
+        imageproc__get_image_reply__free_unpacked(out, NULL);
         record(c, dt);
     }
     return NULL;
@@ -186,21 +187,19 @@ static result run_callers(int n, void *(*fn)(void *), void *target)
 
 /* ------------------------------------------------------------ rpc */
 
-static ip_status h_get_image(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
-                             ProtobufCMessage *out)
+static ip_status h_get_image(void *user, ip_rpc_call *call, const Imageproc__GetImageRequest *in,
+                             Imageproc__GetImageReply *out)
 {
     return IP_OK; /* an empty reply */
 }
 
 static result bench_rpc(const char *url, int callers)
 {
-    static ip_rpc_handler handlers[16];
+    static const ip_metadata_impl impl = {.get_image = h_get_image};
     const ProtobufCServiceDescriptor *svc = &imageproc__metadata__descriptor;
-    handlers[protobuf_c_service_descriptor_get_method_by_name(svc, "GetImage") - svc->methods] =
-        h_get_image;
     ip_rpc_server *srv = NULL;
     ip_rpc_server_opts so = {.url = url, .workers = workers};
-    if (ip_rpc_server_new(svc, handlers, NULL, &so, &srv) != IP_OK) {
+    if (ip_metadata_server_new(&impl, &so, &srv) != IP_OK) {
         fprintf(stderr, "rpc_bench: cannot listen on %s\n", url);
         exit(1);
     }

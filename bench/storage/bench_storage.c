@@ -39,6 +39,7 @@
 
 #include "ip_log.h"
 #include "ip_rpc.h"
+#include "ip_rpc_stubs.h"
 #include "ip_time.h"
 #include "ip_uuid.h"
 #include "storage.pb-c.h"
@@ -186,7 +187,6 @@ static bool direct_op(CURL *c, bool is_put, const char *key, const uint8_t *data
 
 static bool svc_op(bool is_put, const char *key, const uint8_t *data, size_t len)
 {
-    ProtobufCMessage *out = NULL;
     ip_rpc_call_opts o = {.timeout_ms = 60000};
     ip_status st;
     if (is_put) {
@@ -200,16 +200,20 @@ static bool svc_op(bool is_put, const char *key, const uint8_t *data, size_t len
         char sha[65];
         sha256_hex(data, len, sha);
         rq.content_sha256 = sha;
-        st = ip_rpc_invoke(cli, "PutObject", &rq.base, &out, &o, NULL, 0);
+        Imageproc__PutObjectReply *out = NULL;
+        st = ip_storage_put_object(cli, &rq, &out, &o, NULL, 0);
+        if (out)
+            imageproc__put_object_reply__free_unpacked(out, NULL);
     } else {
         Imageproc__GetObjectRequest rq = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
         rq.key = (char *)key;
-        st = ip_rpc_invoke(cli, "GetObject", &rq.base, &out, &o, NULL, 0);
-        if (st == IP_OK && ((Imageproc__GetObjectReply *)out)->data.len != len)
+        Imageproc__GetObjectReply *out = NULL;
+        st = ip_storage_get_object(cli, &rq, &out, &o, NULL, 0);
+        if (st == IP_OK && out->data.len != len)
             st = IP_INTERNAL;
+        if (out)
+            imageproc__get_object_reply__free_unpacked(out, NULL);
     }
-    if (out)
-        protobuf_c_message_free_unpacked(out, NULL);
     return st == IP_OK;
 }
 
@@ -331,7 +335,8 @@ static void usage(void)
     exit(2);
 }
 
-int main(int argc, char **argv)
+/* Reads the options into C (defaults and IP_S3_* first); usage() on a bad one. */
+static void parse_options(int argc, char **argv)
 {
     C = (cfg){
         .url = "tcp://127.0.0.1:7221",
@@ -371,61 +376,97 @@ int main(int argc, char **argv)
     if (C.concurrency < 1 || C.concurrency > 64 || C.rounds < 1 || C.rounds > 15 ||
         C.ops_small < 1 || C.ops_large < 1)
         usage();
+}
 
-    signal(SIGPIPE, SIG_IGN);
-    ip_log_init("bench_storage", IP_LOG_WARN);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    ip_uuid_v4_str(run_id);
-    snprintf(sigv4, sizeof sigv4, "aws:amz:%s:s3", C.region);
-
-    pid_t pid = C.external ? 0 : start_server();
+/* Starts storage-svc (unless --external; its pid in *pid, else 0), makes the
+ * RPC client cli and waits up to 30 s for the service to answer. false
+ * (said on stderr, the client freed, the service stopped) when it does not. */
+static bool start_service(pid_t *pid)
+{
+    *pid = C.external ? 0 : start_server();
     ip_rpc_client_opts co = {.urls = C.url, .timeout_ms = 60000};
     if (ip_rpc_client_new(&imageproc__storage__descriptor, &co, &cli) != IP_OK) {
         fprintf(stderr, "cannot make an RPC client\n");
-        stop_server(pid);
-        return 1;
+        stop_server(*pid);
+        return false;
     }
     int64_t until = ip_mono_ms() + 30000;
     while (ip_rpc_ping(cli, 500) != IP_OK) {
-        if (pid > 0 && waitpid(pid, NULL, WNOHANG) == pid) {
+        if (*pid > 0 && waitpid(*pid, NULL, WNOHANG) == *pid) {
             fprintf(stderr, "storage-svc exited at start (is S3 up?)\n");
             ip_rpc_client_free(cli);
-            return 1;
+            return false;
         }
         if (ip_mono_ms() > until) {
             fprintf(stderr, "storage-svc does not answer on %s\n", C.url);
             ip_rpc_client_free(cli);
-            stop_server(pid);
-            return 1;
+            stop_server(*pid);
+            return false;
         }
         struct timespec ts = {0, 50 * 1000000L};
         nanosleep(&ts, NULL);
     }
+    return true;
+}
 
-    const size_t sizes[2] = {256u * 1024u, 4u * 1024u * 1024u};
-    uint8_t *data[2];
-    for (int s = 0; s < 2; s++) {
-        data[s] = malloc(sizes[s]);
-        for (size_t i = 0; i < sizes[s]; i++)
-            data[s][i] = (uint8_t)(i * 2654435761u >> 13);
-    }
+enum { SIZES = 2 };
+static const size_t sizes[SIZES] = {256u * 1024u, 4u * 1024u * 1024u};
 
-    /* [size][op put/get][direct/svc][round] */
-    result res[2][2][2][16];
+/* Every run's result: [size][op put/get][direct/svc][round]. */
+typedef struct runs {
+    result r[SIZES][2][2][16];
+} runs;
+
+/* All the runs: per round, per size and operation, direct and through
+ * storage-svc back to back, alternating which goes first. */
+static void run_all(runs *res, uint8_t *const data[SIZES])
+{
     for (int r = 0; r < C.rounds; r++) {
-        for (int s = 0; s < 2; s++) {
+        for (int s = 0; s < SIZES; s++) {
             int ops = s == 0 ? C.ops_small : C.ops_large;
             for (int op = 0; op < 2; op++) {
                 bool put = op == 0;
                 /* Alternate which side goes first from round to round. */
                 for (int k = 0; k < 2; k++) {
                     int side = (k + r) % 2;
-                    res[s][op][side][r] = run_cell(side == 1, put, sizes[s], ops, data[s]);
+                    res->r[s][op][side][r] = run_cell(side == 1, put, sizes[s], ops, data[s]);
                 }
             }
         }
     }
+}
 
+/* One size and operation: a row per side (its median round) and the ratio
+ * row; returns the ratio, adds the failed operations to *failed_total. */
+static double print_cell(runs *res, int s, int op, int *failed_total)
+{
+    /* Rounds pair a direct and a storage-svc run made back to back, so the
+     * ratio of each pair cancels the machine's slow swings in load. */
+    double ratios[16];
+    for (int r = 0; r < C.rounds; r++)
+        ratios[r] = res->r[s][op][1][r].ops_per_s / res->r[s][op][0][r].ops_per_s;
+    qsort(ratios, (size_t)C.rounds, sizeof ratios[0], cmp_dbl);
+    double ratio = ratios[C.rounds / 2];
+    for (int side = 0; side < 2; side++) {
+        result *rr = res->r[s][op][side];
+        int failed = 0;
+        for (int r = 0; r < C.rounds; r++)
+            failed += rr[r].failed;
+        *failed_total += failed;
+        qsort(rr, (size_t)C.rounds, sizeof *rr, cmp_result);
+        result m = rr[C.rounds / 2];
+        printf("%-5s %-4s %-14s %6d %10.1f %9.1f %9.2f %9.2f %6d\n", s == 0 ? "256K" : "4M",
+               op == 0 ? "PUT" : "GET", side == 0 ? "direct" : "storage-svc",
+               s == 0 ? C.ops_small : C.ops_large, m.ops_per_s, m.mib_per_s, m.p50, m.p99, failed);
+    }
+    printf("%-5s %-4s %-14s %6s %10.2f   (rounds: %.2f .. %.2f)\n", s == 0 ? "256K" : "4M",
+           op == 0 ? "PUT" : "GET", "ratio", "", ratio, ratios[0], ratios[C.rounds - 1]);
+    return ratio;
+}
+
+/* The table; returns the 4 MiB PUT ratio, the failed operations in *failed. */
+static double print_table(runs *res, int *failed)
+{
     printf("storage bench: concurrency %d, %d rounds, S3 %s\n", C.concurrency, C.rounds,
            C.endpoint);
     printf("(each row: the median round; ratio: median over rounds of storage-svc/direct "
@@ -433,48 +474,57 @@ int main(int argc, char **argv)
     printf("%-5s %-4s %-14s %6s %10s %9s %9s %9s %6s\n", "size", "op", "path", "ops", "obj/s",
            "MiB/s", "p50 ms", "p99 ms", "fail");
     double ratio_put4 = 0;
-    int total_failed = 0;
-    for (int s = 0; s < 2; s++) {
+    *failed = 0;
+    for (int s = 0; s < SIZES; s++) {
         for (int op = 0; op < 2; op++) {
-            /* Rounds pair a direct and a storage-svc run made back to back, so the
-             * ratio of each pair cancels the machine's slow swings in load. */
-            double ratios[16];
-            for (int r = 0; r < C.rounds; r++)
-                ratios[r] = res[s][op][1][r].ops_per_s / res[s][op][0][r].ops_per_s;
-            qsort(ratios, (size_t)C.rounds, sizeof ratios[0], cmp_dbl);
-            double ratio = ratios[C.rounds / 2];
-            for (int side = 0; side < 2; side++) {
-                result *rr = res[s][op][side];
-                int failed = 0;
-                for (int r = 0; r < C.rounds; r++)
-                    failed += rr[r].failed;
-                total_failed += failed;
-                qsort(rr, (size_t)C.rounds, sizeof *rr, cmp_result);
-                result m = rr[C.rounds / 2];
-                printf("%-5s %-4s %-14s %6d %10.1f %9.1f %9.2f %9.2f %6d\n", s == 0 ? "256K" : "4M",
-                       op == 0 ? "PUT" : "GET", side == 0 ? "direct" : "storage-svc",
-                       s == 0 ? C.ops_small : C.ops_large, m.ops_per_s, m.mib_per_s, m.p50, m.p99,
-                       failed);
-            }
-            printf("%-5s %-4s %-14s %6s %10.2f   (rounds: %.2f .. %.2f)\n", s == 0 ? "256K" : "4M",
-                   op == 0 ? "PUT" : "GET", "ratio", "", ratio, ratios[0], ratios[C.rounds - 1]);
+            double ratio = print_cell(res, s, op, failed);
             if (s == 1 && op == 0)
                 ratio_put4 = ratio;
         }
     }
+    return ratio_put4;
+}
 
-    /* Clean up every object of this run through the service. */
+/* Deletes every object of this run through the service. */
+static void delete_run_objects(void)
+{
     Imageproc__DeleteObjectsRequest dr = IMAGEPROC__DELETE_OBJECTS_REQUEST__INIT;
     char prefix[96];
     snprintf(prefix, sizeof prefix, "t/bench-%s/", run_id);
     dr.prefix = prefix;
-    ProtobufCMessage *out = NULL;
+    Imageproc__DeleteObjectsReply *out = NULL;
     ip_rpc_call_opts o = {.timeout_ms = 60000};
-    if (ip_rpc_invoke(cli, "DeleteObjects", &dr.base, &out, &o, NULL, 0) != IP_OK)
+    if (ip_storage_delete_objects(cli, &dr, &out, &o, NULL, 0) != IP_OK)
         fprintf(stderr, "cleanup of %s failed\n", prefix);
     if (out)
-        protobuf_c_message_free_unpacked(out, NULL);
+        imageproc__delete_objects_reply__free_unpacked(out, NULL);
+}
 
+int main(int argc, char **argv)
+{
+    parse_options(argc, argv);
+    signal(SIGPIPE, SIG_IGN);
+    ip_log_init("bench_storage", IP_LOG_WARN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    ip_uuid_v4_str(run_id);
+    snprintf(sigv4, sizeof sigv4, "aws:amz:%s:s3", C.region);
+
+    pid_t pid;
+    if (!start_service(&pid))
+        return 1;
+
+    uint8_t *data[SIZES];
+    for (int s = 0; s < SIZES; s++) {
+        data[s] = malloc(sizes[s]);
+        for (size_t i = 0; i < sizes[s]; i++)
+            data[s][i] = (uint8_t)(i * 2654435761u >> 13);
+    }
+    static runs res;
+    run_all(&res, data);
+    int total_failed = 0;
+    double ratio_put4 = print_table(&res, &total_failed);
+
+    delete_run_objects();
     ip_rpc_client_free(cli);
     stop_server(pid);
     free(data[0]);

@@ -3,10 +3,12 @@
  *
  * Each run starts its own storage-svc (the binary just built) on
  * IP_STOR_TEST_URL (default tcp://127.0.0.1:7211) with the IP_* environment,
- * waits until it answers "$ping", runs one test by name, then stops it with
- * SIGTERM and checks that it exited 0. Keys live under a fresh prefix per run
- * (t/<uuid>/, v/<uuid>/, o/<uuid>) so earlier runs do not matter. A missing
- * server is a failure, never a skip. The table of tests is at the end.
+ * waits until it answers "$ping", runs one test by name (common/ip_testing.h),
+ * then stops it with SIGTERM and checks that it exited 0; the start-up tests
+ * start theirs with bad settings instead. Calls go through the typed Storage
+ * stubs (ip_rpc_stubs.h). Keys live under a fresh id per run (t/<uuid>/, and
+ * the image keys of ip_keys.h for that id) so earlier runs do not matter. A
+ * missing server is a failure, never a skip. The table of tests is at the end.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -24,12 +26,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ip_keys.h"
 #include "ip_log.h"
 #include "ip_rpc.h"
+#include "ip_rpc_stubs.h"
+#include "ip_testing.h"
 #include "ip_time.h"
 #include "ip_uuid.h"
-#include "stor_testing.h"
-#include "storage.pb-c.h"
 
 #ifndef STOR_BIN
 #error "STOR_BIN must name the storage-svc binary"
@@ -52,6 +55,8 @@ typedef struct server {
     pid_t pid;
     char log_path[256];
 } server;
+
+static server srv; /* this run's storage-svc, for the tests that use it */
 
 /* Starts storage-svc with the current environment plus `extra` ("NAME=value",
  * NULL-terminated), stderr to a log file. */
@@ -147,16 +152,59 @@ static void dump_log(const server *s)
 
 static ip_rpc_client *cli;
 
-static ip_status call(const char *method, const ProtobufCMessage *in, ProtobufCMessage **out,
-                      int timeout_ms)
+/* The typed calls with a timeout; safe from any thread (each caller gives
+ * its own err). A reply, when asked for, is owned by the caller. */
+static ip_status rpc_put(const Imageproc__PutObjectRequest *rq, int timeout_ms, char *err,
+                         size_t errlen)
 {
     ip_rpc_call_opts o = {.timeout_ms = timeout_ms};
-    last_err[0] = '\0';
-    return ip_rpc_invoke(cli, method, in, out, &o, last_err, sizeof last_err);
+    Imageproc__PutObjectReply *out = NULL;
+    ip_status st = ip_storage_put_object(cli, rq, &out, &o, err, errlen);
+    if (out)
+        imageproc__put_object_reply__free_unpacked(out, NULL);
+    return st;
 }
 
-static ip_status put_cc(const char *key, const void *data, size_t len, const char *ct,
-                        const char *cache_control)
+static ip_status rpc_get(const char *key, Imageproc__GetObjectReply **reply, int timeout_ms,
+                         char *err, size_t errlen)
+{
+    Imageproc__GetObjectRequest rq = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
+    rq.key = (char *)key;
+    ip_rpc_call_opts o = {.timeout_ms = timeout_ms};
+    return ip_storage_get_object(cli, &rq, reply, &o, err, errlen);
+}
+
+static ip_status rpc_head(const char *key, Imageproc__HeadObjectReply **reply, int timeout_ms,
+                          char *err, size_t errlen)
+{
+    Imageproc__HeadObjectRequest rq = IMAGEPROC__HEAD_OBJECT_REQUEST__INIT;
+    rq.key = (char *)key;
+    ip_rpc_call_opts o = {.timeout_ms = timeout_ms};
+    return ip_storage_head_object(cli, &rq, reply, &o, err, errlen);
+}
+
+static ip_status rpc_delete(const char *const *keys, size_t n, const char *prefix, int32_t *deleted,
+                            int timeout_ms, char *err, size_t errlen)
+{
+    Imageproc__DeleteObjectsRequest rq = IMAGEPROC__DELETE_OBJECTS_REQUEST__INIT;
+    rq.keys = (char **)keys;
+    rq.n_keys = n;
+    rq.prefix = (char *)(prefix ? prefix : "");
+    ip_rpc_call_opts o = {.timeout_ms = timeout_ms};
+    Imageproc__DeleteObjectsReply *out = NULL;
+    ip_status st = ip_storage_delete_objects(cli, &rq, &out, &o, err, errlen);
+    if (st == IP_OK && deleted)
+        *deleted = out->deleted;
+    if (out)
+        imageproc__delete_objects_reply__free_unpacked(out, NULL);
+    return st;
+}
+
+/* The single-threaded shorthands of the tests: the reason goes to last_err. */
+
+/* PutObject with every field the tests set; NULL strings are sent empty. */
+static ip_status put_full(const char *key, const void *data, size_t len, const char *ct,
+                          const char *cache_control, const char *sha)
 {
     Imageproc__PutObjectRequest rq = IMAGEPROC__PUT_OBJECT_REQUEST__INIT;
     rq.key = (char *)key;
@@ -164,27 +212,20 @@ static ip_status put_cc(const char *key, const void *data, size_t len, const cha
     rq.data.len = len;
     rq.content_type = (char *)(ct ? ct : "");
     rq.cache_control = (char *)(cache_control ? cache_control : "");
-    ProtobufCMessage *out = NULL;
-    ip_status st = call("PutObject", &rq.base, &out, 60000);
-    if (out)
-        protobuf_c_message_free_unpacked(out, NULL);
-    return st;
+    rq.content_sha256 = (char *)(sha ? sha : "");
+    return rpc_put(&rq, 60000, last_err, sizeof last_err);
+}
+
+static ip_status put_cc(const char *key, const void *data, size_t len, const char *ct,
+                        const char *cache_control)
+{
+    return put_full(key, data, len, ct, cache_control, NULL);
 }
 
 /* PutObject with the caller's content_sha256. */
 static ip_status put_sha(const char *key, const void *data, size_t len, const char *sha)
 {
-    Imageproc__PutObjectRequest rq = IMAGEPROC__PUT_OBJECT_REQUEST__INIT;
-    rq.key = (char *)key;
-    rq.data.data = (uint8_t *)data;
-    rq.data.len = len;
-    rq.content_type = (char *)"text/plain";
-    rq.content_sha256 = (char *)sha;
-    ProtobufCMessage *out = NULL;
-    ip_status st = call("PutObject", &rq.base, &out, 60000);
-    if (out)
-        protobuf_c_message_free_unpacked(out, NULL);
-    return st;
+    return put_full(key, data, len, "text/plain", NULL, sha);
 }
 
 static ip_status put(const char *key, const void *data, size_t len, const char *ct)
@@ -195,46 +236,28 @@ static ip_status put(const char *key, const void *data, size_t len, const char *
 /* On IP_OK *reply is owned by the caller. */
 static ip_status get(const char *key, Imageproc__GetObjectReply **reply)
 {
-    Imageproc__GetObjectRequest rq = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
-    rq.key = (char *)key;
-    ProtobufCMessage *out = NULL;
-    ip_status st = call("GetObject", &rq.base, &out, 60000);
-    *reply = (Imageproc__GetObjectReply *)out;
-    return st;
+    return rpc_get(key, reply, 60000, last_err, sizeof last_err);
 }
 
 static ip_status head(const char *key, int64_t *size, char *ct, size_t ctlen)
 {
-    Imageproc__HeadObjectRequest rq = IMAGEPROC__HEAD_OBJECT_REQUEST__INIT;
-    rq.key = (char *)key;
-    ProtobufCMessage *out = NULL;
-    ip_status st = call("HeadObject", &rq.base, &out, 10000);
+    Imageproc__HeadObjectReply *r = NULL;
+    ip_status st = rpc_head(key, &r, 10000, last_err, sizeof last_err);
     if (st == IP_OK) {
-        Imageproc__HeadObjectReply *r = (Imageproc__HeadObjectReply *)out;
         if (size)
             *size = r->info ? r->info->size_bytes : -1;
         if (ct)
             snprintf(ct, ctlen, "%s",
                      r->info && r->info->content_type ? r->info->content_type : "");
     }
-    if (out)
-        protobuf_c_message_free_unpacked(out, NULL);
+    if (r)
+        imageproc__head_object_reply__free_unpacked(r, NULL);
     return st;
 }
 
 static ip_status del(const char *const *keys, size_t n, const char *prefix, int32_t *deleted)
 {
-    Imageproc__DeleteObjectsRequest rq = IMAGEPROC__DELETE_OBJECTS_REQUEST__INIT;
-    rq.keys = (char **)keys;
-    rq.n_keys = n;
-    rq.prefix = (char *)(prefix ? prefix : "");
-    ProtobufCMessage *out = NULL;
-    ip_status st = call("DeleteObjects", &rq.base, &out, 60000);
-    if (st == IP_OK && deleted)
-        *deleted = ((Imageproc__DeleteObjectsReply *)out)->deleted;
-    if (out)
-        protobuf_c_message_free_unpacked(out, NULL);
-    return st;
+    return rpc_delete(keys, n, prefix, deleted, 60000, last_err, sizeof last_err);
 }
 
 static void fill(uint8_t *p, size_t n, uint32_t seed)
@@ -312,28 +335,28 @@ static void roundtrip(size_t n, const char *ct)
     uint8_t *data = malloc(n ? n : 1);
     fill(data, n, (uint32_t)n);
 
-    CHECK_ST(put(key, data, n, ct), IP_OK, last_err);
+    EXPECT_ST(put(key, data, n, ct), IP_OK, last_err);
     Imageproc__GetObjectReply *r = NULL;
-    CHECK_ST(get(key, &r), IP_OK, last_err);
+    EXPECT_ST(get(key, &r), IP_OK, last_err);
     if (r) {
-        CHECK(r->data.len == n);
-        CHECK(n == 0 || (r->data.len == n && memcmp(r->data.data, data, n) == 0));
-        CHECK(r->info && r->info->size_bytes == (int64_t)n);
-        CHECK(r->info && r->info->content_type && strcmp(r->info->content_type, ct) == 0);
-        CHECK(r->info && r->info->etag && r->info->etag[0] && r->info->etag[0] != '"');
-        protobuf_c_message_free_unpacked(&r->base, NULL);
+        EXPECT(r->data.len == n);
+        EXPECT(n == 0 || (r->data.len == n && memcmp(r->data.data, data, n) == 0));
+        EXPECT(r->info && r->info->size_bytes == (int64_t)n);
+        EXPECT(r->info && r->info->content_type && strcmp(r->info->content_type, ct) == 0);
+        EXPECT(r->info && r->info->etag && r->info->etag[0] && r->info->etag[0] != '"');
+        imageproc__get_object_reply__free_unpacked(r, NULL);
     }
     int64_t size = -1;
     char got_ct[128] = "";
-    CHECK_ST(head(key, &size, got_ct, sizeof got_ct), IP_OK, last_err);
-    CHECK(size == (int64_t)n);
-    CHECK(strcmp(got_ct, ct) == 0);
+    EXPECT_ST(head(key, &size, got_ct, sizeof got_ct), IP_OK, last_err);
+    EXPECT(size == (int64_t)n);
+    EXPECT(strcmp(got_ct, ct) == 0);
 
     const char *keys[] = {key};
     int32_t deleted = -1;
-    CHECK_ST(del(keys, 1, NULL, &deleted), IP_OK, last_err);
-    CHECK(deleted == 1);
-    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND, last_err);
+    EXPECT_ST(del(keys, 1, NULL, &deleted), IP_OK, last_err);
+    EXPECT(deleted == 1);
+    EXPECT_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND, last_err);
     free(data);
 }
 
@@ -358,24 +381,24 @@ static void test_default_content_type(void)
 {
     char key[128];
     snprintf(key, sizeof key, "t/%s/noct", run_id);
-    CHECK_ST(put(key, "x", 1, ""), IP_OK, last_err);
+    EXPECT_ST(put(key, "x", 1, ""), IP_OK, last_err);
     char ct[128] = "";
-    CHECK_ST(head(key, NULL, ct, sizeof ct), IP_OK, last_err);
-    CHECK(strcmp(ct, "application/octet-stream") == 0);
+    EXPECT_ST(head(key, NULL, ct, sizeof ct), IP_OK, last_err);
+    EXPECT(strcmp(ct, "application/octet-stream") == 0);
     /* Keys with characters that need encoding round-trip too. */
     char odd[192];
     snprintf(odd, sizeof odd, "t/%s/a b+c=d&e%%f(1)!*'~.jpg", run_id);
-    CHECK_ST(put(odd, "yz", 2, "image/jpeg"), IP_OK, last_err);
+    EXPECT_ST(put(odd, "yz", 2, "image/jpeg"), IP_OK, last_err);
     Imageproc__GetObjectReply *r = NULL;
-    CHECK_ST(get(odd, &r), IP_OK, last_err);
-    CHECK(r && r->data.len == 2 && memcmp(r->data.data, "yz", 2) == 0);
+    EXPECT_ST(get(odd, &r), IP_OK, last_err);
+    EXPECT(r && r->data.len == 2 && memcmp(r->data.data, "yz", 2) == 0);
     if (r)
-        protobuf_c_message_free_unpacked(&r->base, NULL);
+        imageproc__get_object_reply__free_unpacked(r, NULL);
     char prefix[128];
     snprintf(prefix, sizeof prefix, "t/%s/", run_id);
     int32_t deleted = 0;
-    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK, last_err);
-    CHECK(deleted == 2);
+    EXPECT_ST(del(NULL, 0, prefix, &deleted), IP_OK, last_err);
+    EXPECT(deleted == 2);
 }
 
 static void test_missing_key(void)
@@ -383,12 +406,12 @@ static void test_missing_key(void)
     char key[128];
     snprintf(key, sizeof key, "o/%s-missing", run_id);
     Imageproc__GetObjectReply *r = NULL;
-    CHECK_ST(get(key, &r), IP_NOT_FOUND, last_err);
-    CHECK(r == NULL);
-    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND, last_err);
+    EXPECT_ST(get(key, &r), IP_NOT_FOUND, last_err);
+    EXPECT(r == NULL);
+    EXPECT_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND, last_err);
     /* Deleting what is not there is fine. */
     const char *keys[] = {key};
-    CHECK_ST(del(keys, 1, NULL, NULL), IP_OK, last_err);
+    EXPECT_ST(del(keys, 1, NULL, NULL), IP_OK, last_err);
 }
 
 static void test_invalid_key(void)
@@ -397,19 +420,19 @@ static void test_invalid_key(void)
                          "..", "a\x01", "a//b",     "a/./b"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         Imageproc__GetObjectReply *r = NULL;
-        CHECK_ST(put(bad[i], "x", 1, "text/plain"), IP_INVALID_ARGUMENT, last_err);
-        CHECK_ST(get(bad[i], &r), IP_INVALID_ARGUMENT, last_err);
-        CHECK_ST(head(bad[i], NULL, NULL, 0), IP_INVALID_ARGUMENT, last_err);
+        EXPECT_ST(put(bad[i], "x", 1, "text/plain"), IP_INVALID_ARGUMENT, last_err);
+        EXPECT_ST(get(bad[i], &r), IP_INVALID_ARGUMENT, last_err);
+        EXPECT_ST(head(bad[i], NULL, NULL, 0), IP_INVALID_ARGUMENT, last_err);
         if (bad[i][0]) {
             const char *keys[] = {bad[i]};
-            CHECK_ST(del(keys, 1, NULL, NULL), IP_INVALID_ARGUMENT, last_err);
-            CHECK_ST(del(NULL, 0, bad[i], NULL), IP_INVALID_ARGUMENT, last_err);
+            EXPECT_ST(del(keys, 1, NULL, NULL), IP_INVALID_ARGUMENT, last_err);
+            EXPECT_ST(del(NULL, 0, bad[i], NULL), IP_INVALID_ARGUMENT, last_err);
         }
     }
     char key[128];
     snprintf(key, sizeof key, "t/%s/hdr", run_id);
-    CHECK_ST(put(key, "x", 1, "text/plain\r\nX-Evil: 1"), IP_INVALID_ARGUMENT, last_err);
-    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND, last_err);
+    EXPECT_ST(put(key, "x", 1, "text/plain\r\nX-Evil: 1"), IP_INVALID_ARGUMENT, last_err);
+    EXPECT_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND, last_err);
 }
 
 static void test_too_large(void)
@@ -418,18 +441,18 @@ static void test_too_large(void)
     size_t n = limit + 1;
     uint8_t *data = malloc(n);
     fill(data, n, 7);
-    char key[128];
-    snprintf(key, sizeof key, "o/%s", run_id);
-    CHECK_ST(put(key, data, n, "image/jpeg"), IP_INVALID_ARGUMENT, last_err);
-    CHECK(strstr(last_err, "limit") != NULL);
-    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND, last_err); /* nothing partial stays */
+    char key[IP_KEY_MAX];
+    CHECK(ip_key_original(key, run_id) == IP_OK);
+    EXPECT_ST(put(key, data, n, "image/jpeg"), IP_INVALID_ARGUMENT, last_err);
+    EXPECT(strstr(last_err, "limit") != NULL);
+    EXPECT_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND, last_err); /* nothing partial stays */
     /* Exactly the limit is accepted. */
-    CHECK_ST(put(key, data, limit, "image/jpeg"), IP_OK, last_err);
+    EXPECT_ST(put(key, data, limit, "image/jpeg"), IP_OK, last_err);
     int64_t size = -1;
-    CHECK_ST(head(key, &size, NULL, 0), IP_OK, last_err);
-    CHECK(size == (int64_t)limit);
+    EXPECT_ST(head(key, &size, NULL, 0), IP_OK, last_err);
+    EXPECT(size == (int64_t)limit);
     const char *keys[] = {key};
-    CHECK_ST(del(keys, 1, NULL, NULL), IP_OK, last_err);
+    EXPECT_ST(del(keys, 1, NULL, NULL), IP_OK, last_err);
     free(data);
 }
 
@@ -440,31 +463,31 @@ static void test_content_sha256(void)
     static const char abc[] = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
     char key[128];
     snprintf(key, sizeof key, "t/%s/sha-ok", run_id);
-    CHECK_ST(put_sha(key, "abc", 3, abc), IP_OK, last_err);
+    EXPECT_ST(put_sha(key, "abc", 3, abc), IP_OK, last_err);
     Imageproc__GetObjectReply *r = NULL;
-    CHECK_ST(get(key, &r), IP_OK, last_err);
-    CHECK(r && r->data.len == 3 && memcmp(r->data.data, "abc", 3) == 0);
+    EXPECT_ST(get(key, &r), IP_OK, last_err);
+    EXPECT(r && r->data.len == 3 && memcmp(r->data.data, "abc", 3) == 0);
     if (r)
-        protobuf_c_message_free_unpacked(&r->base, NULL);
+        imageproc__get_object_reply__free_unpacked(r, NULL);
 
     char bad[128];
     snprintf(bad, sizeof bad, "t/%s/sha-bad", run_id);
-    CHECK_ST(put_sha(bad, "abd", 3, abc), IP_INVALID_ARGUMENT, last_err);
-    CHECK_ST(head(bad, NULL, NULL, 0), IP_NOT_FOUND, last_err);
+    EXPECT_ST(put_sha(bad, "abd", 3, abc), IP_INVALID_ARGUMENT, last_err);
+    EXPECT_ST(head(bad, NULL, NULL, 0), IP_NOT_FOUND, last_err);
     const char *malformed[] = {
         "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD",  /* upper case */
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015a",   /* 63 digits */
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad0", /* 65 digits */
         "UNSIGNED-PAYLOAD", "zz7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"};
     for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
-        CHECK_ST(put_sha(bad, "abc", 3, malformed[i]), IP_INVALID_ARGUMENT, last_err);
-        CHECK(strstr(last_err, "content_sha256") != NULL);
+        EXPECT_ST(put_sha(bad, "abc", 3, malformed[i]), IP_INVALID_ARGUMENT, last_err);
+        EXPECT(strstr(last_err, "content_sha256") != NULL);
     }
-    CHECK_ST(head(bad, NULL, NULL, 0), IP_NOT_FOUND, last_err);
+    EXPECT_ST(head(bad, NULL, NULL, 0), IP_NOT_FOUND, last_err);
 
     char prefix[128];
     snprintf(prefix, sizeof prefix, "t/%s/", run_id);
-    CHECK_ST(del(NULL, 0, prefix, NULL), IP_OK, last_err);
+    EXPECT_ST(del(NULL, 0, prefix, NULL), IP_OK, last_err);
 }
 
 typedef struct put_job {
@@ -485,14 +508,30 @@ static void *put_range(void *p)
         rq.data.data = (uint8_t *)body;
         rq.data.len = (size_t)n;
         rq.content_type = (char *)"text/plain";
-        ProtobufCMessage *out = NULL;
-        ip_rpc_call_opts o = {.timeout_ms = 10000};
-        if (ip_rpc_invoke(cli, "PutObject", &rq.base, &out, &o, NULL, 0) != IP_OK)
+        if (rpc_put(&rq, 10000, NULL, 0) != IP_OK)
             j->failed++;
-        if (out)
-            protobuf_c_message_free_unpacked(out, NULL);
     }
     return NULL;
+}
+
+/* Puts <prefix>0000 .. <prefix>(n-1) from `threads` callers at once;
+ * returns how many puts failed. */
+static int put_many(const char *prefix, int n, int threads)
+{
+    pthread_t th[16];
+    put_job jobs[16];
+    if (threads > 16)
+        threads = 16;
+    for (int t = 0; t < threads; t++) {
+        jobs[t] = (put_job){prefix, t * n / threads, (t + 1) * n / threads, 0};
+        pthread_create(&th[t], NULL, put_range, &jobs[t]);
+    }
+    int failed = 0;
+    for (int t = 0; t < threads; t++) {
+        pthread_join(th[t], NULL);
+        failed += jobs[t].failed;
+    }
+    return failed;
 }
 
 static void test_prefix_delete_1000(void)
@@ -501,36 +540,25 @@ static void test_prefix_delete_1000(void)
     snprintf(prefix, sizeof prefix, "t/%s/many/", run_id);
     /* A neighbour that shares the prefix's text but not its folder must stay. */
     snprintf(other, sizeof other, "t/%s/many-not/keep", run_id);
-    CHECK_ST(put(other, "k", 1, "text/plain"), IP_OK, last_err);
+    EXPECT_ST(put(other, "k", 1, "text/plain"), IP_OK, last_err);
 
     enum { N = 1000, T = 8 };
-    pthread_t th[T];
-    put_job jobs[T];
-    for (int t = 0; t < T; t++) {
-        jobs[t] = (put_job){prefix, t * N / T, (t + 1) * N / T, 0};
-        pthread_create(&th[t], NULL, put_range, &jobs[t]);
-    }
-    int failed = 0;
-    for (int t = 0; t < T; t++) {
-        pthread_join(th[t], NULL);
-        failed += jobs[t].failed;
-    }
-    CHECK(failed == 0);
+    EXPECT(put_many(prefix, N, T) == 0);
 
     int32_t deleted = -1;
     int64_t t0 = ip_mono_ms();
-    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK, last_err);
+    EXPECT_ST(del(NULL, 0, prefix, &deleted), IP_OK, last_err);
     fprintf(stderr, "prefix delete of %d objects: %lld ms\n", N, (long long)(ip_mono_ms() - t0));
-    CHECK(deleted == N);
+    EXPECT(deleted == N);
     char key[160];
     for (int i = 0; i < N; i += 97) {
         snprintf(key, sizeof key, "%s%04d", prefix, i);
-        CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND, last_err);
+        EXPECT_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND, last_err);
     }
-    CHECK_ST(head(other, NULL, NULL, 0), IP_OK, last_err);
+    EXPECT_ST(head(other, NULL, NULL, 0), IP_OK, last_err);
     /* A second delete finds nothing. */
-    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK, last_err);
-    CHECK(deleted == 0);
+    EXPECT_ST(del(NULL, 0, prefix, &deleted), IP_OK, last_err);
+    EXPECT(deleted == 0);
 
     /* Many keys by name, more than one multi-delete request holds. */
     enum { M = 1200 };
@@ -541,12 +569,12 @@ static void test_prefix_delete_1000(void)
     }
     put_job j = {prefix, 1100, 1105, 0};
     put_range(&j);
-    CHECK(j.failed == 0);
-    CHECK_ST(del((const char *const *)keys, M, other, &deleted), IP_OK, last_err);
-    CHECK(deleted == M + 1);
-    CHECK_ST(head(other, NULL, NULL, 0), IP_NOT_FOUND, last_err);
+    EXPECT(j.failed == 0);
+    EXPECT_ST(del((const char *const *)keys, M, other, &deleted), IP_OK, last_err);
+    EXPECT(deleted == M + 1);
+    EXPECT_ST(head(other, NULL, NULL, 0), IP_NOT_FOUND, last_err);
     snprintf(key, sizeof key, "%s1102", prefix);
-    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND, last_err);
+    EXPECT_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND, last_err);
     for (int i = 0; i < M; i++)
         free(keys[i]);
     free(keys);
@@ -559,26 +587,15 @@ static void test_prefix_delete_paged(void)
     char prefix[128];
     snprintf(prefix, sizeof prefix, "t/%s/paged/", run_id);
     enum { N = 1050, T = 8 };
-    pthread_t th[T];
-    put_job jobs[T];
-    for (int t = 0; t < T; t++) {
-        jobs[t] = (put_job){prefix, t * N / T, (t + 1) * N / T, 0};
-        pthread_create(&th[t], NULL, put_range, &jobs[t]);
-    }
-    int failed = 0;
-    for (int t = 0; t < T; t++) {
-        pthread_join(th[t], NULL);
-        failed += jobs[t].failed;
-    }
-    CHECK(failed == 0);
+    EXPECT(put_many(prefix, N, T) == 0);
     int32_t deleted = -1;
-    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK, last_err);
-    CHECK(deleted == N);
+    EXPECT_ST(del(NULL, 0, prefix, &deleted), IP_OK, last_err);
+    EXPECT(deleted == N);
     char key[160];
     snprintf(key, sizeof key, "%s%04d", prefix, N - 1);
-    CHECK_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND, last_err);
-    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK, last_err);
-    CHECK(deleted == 0);
+    EXPECT_ST(head(key, NULL, NULL, 0), IP_NOT_FOUND, last_err);
+    EXPECT_ST(del(NULL, 0, prefix, &deleted), IP_OK, last_err);
+    EXPECT(deleted == 0);
 }
 
 static void test_public_read(void)
@@ -586,41 +603,44 @@ static void test_public_read(void)
     const char *endpoint = env_or("IP_S3_ENDPOINT", "http://127.0.0.1:19000");
     const char *bucket = env_or("IP_S3_BUCKET", "images");
     const char *listen = env_or("IP_HTTP_LISTEN", "127.0.0.1:8080");
-    char vkey[128], okey[128], url[512];
-    snprintf(vkey, sizeof vkey, "v/%s/thumbnail.jpg", run_id);
-    snprintf(okey, sizeof okey, "o/%s", run_id);
+    char vkey[IP_KEY_MAX], okey[IP_KEY_MAX], url[512];
+    CHECK(ip_key_variant(vkey, run_id, IP_VARIANT_THUMBNAIL, &ip_format_jpeg) == IP_OK);
+    CHECK(ip_key_original(okey, run_id) == IP_OK);
+    char *media = ip_key_media_path(vkey);
+    CHECK(media != NULL);
     uint8_t data[4096];
     fill(data, sizeof data, 42);
-    CHECK_ST(put_cc(vkey, data, sizeof data, "image/jpeg", "public, max-age=31536000, immutable"),
-             IP_OK, last_err);
-    CHECK_ST(put(okey, data, sizeof data, "image/jpeg"), IP_OK, last_err);
+    EXPECT_ST(put_cc(vkey, data, sizeof data, "image/jpeg", "public, max-age=31536000, immutable"),
+              IP_OK, last_err);
+    EXPECT_ST(put(okey, data, sizeof data, "image/jpeg"), IP_OK, last_err);
 
     http_body b;
     /* Through the S3 endpoint, anonymously, with the type and caching it was stored with. */
     snprintf(url, sizeof url, "%s/%s/%s", endpoint, bucket, vkey);
-    CHECK(http_get(url, &b, false) == 200);
-    CHECK(b.len == sizeof data && memcmp(b.p, data, sizeof data) == 0);
-    CHECK(strcasestr(b.headers, "Content-Type: image/jpeg") != NULL);
-    CHECK(strcasestr(b.headers, "Cache-Control: public, max-age=31536000, immutable") != NULL);
+    EXPECT(http_get(url, &b, false) == 200);
+    EXPECT(b.len == sizeof data && memcmp(b.p, data, sizeof data) == 0);
+    EXPECT(strcasestr(b.headers, "Content-Type: image/jpeg") != NULL);
+    EXPECT(strcasestr(b.headers, "Cache-Control: public, max-age=31536000, immutable") != NULL);
     free(b.p);
     snprintf(url, sizeof url, "%s/%s/%s", endpoint, bucket, okey);
     long code = http_get(url, &b, false);
-    CHECK(code == 403);
-    CHECK(!(b.len == sizeof data && memcmp(b.p, data, sizeof data) == 0));
+    EXPECT(code == 403);
+    EXPECT(!(b.len == sizeof data && memcmp(b.p, data, sizeof data) == 0));
     free(b.p);
-    snprintf(url, sizeof url, "%s/%s?list-type=2&prefix=o%%2F", endpoint, bucket);
+    snprintf(url, sizeof url, "%s/%s?list-type=2&prefix=%s", endpoint, bucket,
+             IP_KEY_ORIGINAL_PREFIX);
     code = http_get(url, &b, false);
-    CHECK(code == 403);
-    CHECK(!b.p || strstr(b.p, run_id) == NULL);
+    EXPECT(code == 403);
+    EXPECT(!b.p || strstr(b.p, run_id) == NULL);
     free(b.p);
     snprintf(url, sizeof url, "%s/%s", endpoint, bucket);
-    CHECK(http_get(url, &b, false) == 403);
+    EXPECT(http_get(url, &b, false) == 403);
     free(b.p);
 
-    /* Through nginx: /media/<id>/<file> is the key v/<id>/<file>. */
-    snprintf(url, sizeof url, "http://%s/media/%s/thumbnail.jpg", listen, run_id);
-    CHECK(http_get(url, &b, false) == 200);
-    CHECK(b.len == sizeof data && memcmp(b.p, data, sizeof data) == 0);
+    /* Through nginx: the variant's media path (ip_keys.h) serves the key. */
+    snprintf(url, sizeof url, "http://%s%s", listen, media);
+    EXPECT(http_get(url, &b, false) == 200);
+    EXPECT(b.len == sizeof data && memcmp(b.p, data, sizeof data) == 0);
     free(b.p);
     /* Ways out of /media/ toward the originals: none may serve them. */
     const char *escapes[] = {"/media/../o/", "/media/%2E%2E/o/", "/media/..%2Fo%2F", "/o/",
@@ -628,17 +648,18 @@ static void test_public_read(void)
     for (size_t i = 0; i < sizeof escapes / sizeof escapes[0]; i++) {
         snprintf(url, sizeof url, "http://%s%s%s", listen, escapes[i], run_id);
         code = http_get(url, &b, true);
-        CHECK(code != 200 || !(b.len == sizeof data && memcmp(b.p, data, sizeof data) == 0));
-        CHECK(code != 0);
+        EXPECT(code != 200 || !(b.len == sizeof data && memcmp(b.p, data, sizeof data) == 0));
+        EXPECT(code != 0);
         free(b.p);
     }
 
     const char *keys[] = {vkey, okey};
-    CHECK_ST(del(keys, 2, NULL, NULL), IP_OK, last_err);
-    snprintf(url, sizeof url, "http://%s/media/%s/thumbnail.jpg", listen, run_id);
+    EXPECT_ST(del(keys, 2, NULL, NULL), IP_OK, last_err);
+    snprintf(url, sizeof url, "http://%s%s", listen, media);
     code = http_get(url, &b, false);
-    CHECK(code == 404 || code == 403);
+    EXPECT(code == 404 || code == 403);
     free(b.p);
+    free(media);
 }
 
 static bool stack(const char *verb)
@@ -653,19 +674,19 @@ static void test_s3_outage(void)
 {
     char key[128];
     snprintf(key, sizeof key, "t/%s/outage", run_id);
-    CHECK_ST(put(key, "before", 6, "text/plain"), IP_OK, last_err);
+    EXPECT_ST(put(key, "before", 6, "text/plain"), IP_OK, last_err);
 
-    CHECK(stack("stop"));
+    EXPECT(stack("stop"));
     int64_t t0 = ip_mono_ms();
-    CHECK_ST(put(key, "during", 6, "text/plain"), IP_UNAVAILABLE, last_err);
+    EXPECT_ST(put(key, "during", 6, "text/plain"), IP_UNAVAILABLE, last_err);
     Imageproc__GetObjectReply *r = NULL;
-    CHECK_ST(get(key, &r), IP_UNAVAILABLE, last_err);
-    CHECK_ST(head(key, NULL, NULL, 0), IP_UNAVAILABLE, last_err);
-    CHECK(ip_mono_ms() - t0 < 10000); /* answered promptly, not at the deadline */
+    EXPECT_ST(get(key, &r), IP_UNAVAILABLE, last_err);
+    EXPECT_ST(head(key, NULL, NULL, 0), IP_UNAVAILABLE, last_err);
+    EXPECT(ip_mono_ms() - t0 < 10000); /* answered promptly, not at the deadline */
     fprintf(stderr, "unavailable answers took %lld ms\n", (long long)(ip_mono_ms() - t0));
 
     bool started = stack("start");
-    CHECK(started);
+    EXPECT(started);
     /* The same storage-svc recovers: poll until a call succeeds. */
     ip_status st = IP_UNAVAILABLE;
     int64_t until = ip_mono_ms() + 30000;
@@ -676,13 +697,13 @@ static void test_s3_outage(void)
         struct timespec ts = {0, 100 * 1000000L};
         nanosleep(&ts, NULL);
     }
-    CHECK_ST(st, IP_OK, last_err);
-    CHECK_ST(get(key, &r), IP_OK, last_err);
-    CHECK(r && r->data.len == 6 && memcmp(r->data.data, "before", 6) == 0);
+    EXPECT_ST(st, IP_OK, last_err);
+    EXPECT_ST(get(key, &r), IP_OK, last_err);
+    EXPECT(r && r->data.len == 6 && memcmp(r->data.data, "before", 6) == 0);
     if (r)
-        protobuf_c_message_free_unpacked(&r->base, NULL);
+        imageproc__get_object_reply__free_unpacked(r, NULL);
     const char *keys[] = {key};
-    CHECK_ST(del(keys, 1, NULL, NULL), IP_OK, last_err);
+    EXPECT_ST(del(keys, 1, NULL, NULL), IP_OK, last_err);
 }
 
 typedef struct head_job {
@@ -694,14 +715,11 @@ static void *head_loop(void *p)
 {
     head_job *j = p;
     for (int i = 0; i < j->n; i++) {
-        Imageproc__HeadObjectRequest rq = IMAGEPROC__HEAD_OBJECT_REQUEST__INIT;
-        rq.key = (char *)j->key;
-        ProtobufCMessage *out = NULL;
-        ip_rpc_call_opts o = {.timeout_ms = 10000};
-        if (ip_rpc_invoke(cli, "HeadObject", &rq.base, &out, &o, NULL, 0) != IP_OK)
+        Imageproc__HeadObjectReply *out = NULL;
+        if (rpc_head(j->key, &out, 10000, NULL, 0) != IP_OK)
             j->failed++;
         if (out)
-            protobuf_c_message_free_unpacked(out, NULL);
+            imageproc__head_object_reply__free_unpacked(out, NULL);
     }
     return NULL;
 }
@@ -741,23 +759,15 @@ static void *mixed_loop(void *p)
         pr.data.data = data;
         pr.data.len = n;
         pr.content_type = (char *)"application/x-test";
-        ProtobufCMessage *out = NULL;
-        ip_rpc_call_opts o = {.timeout_ms = 30000};
         char e[512] = "";
-        ip_status st = ip_rpc_invoke(cli, "PutObject", &pr.base, &out, &o, e, sizeof e);
+        ip_status st = rpc_put(&pr, 30000, e, sizeof e);
         if (st != IP_OK) {
             fprintf(stderr, "put %s: %s (%s)\n", key, ip_strerror(st), e);
             ok = false;
         }
-        if (out)
-            protobuf_c_message_free_unpacked(out, NULL);
-        out = NULL;
 
-        Imageproc__GetObjectRequest gr = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
-        gr.key = key;
-        if (ok &&
-            (st = ip_rpc_invoke(cli, "GetObject", &gr.base, &out, &o, e, sizeof e)) == IP_OK) {
-            Imageproc__GetObjectReply *r = (Imageproc__GetObjectReply *)out;
+        Imageproc__GetObjectReply *r = NULL;
+        if (ok && (st = rpc_get(key, &r, 30000, e, sizeof e)) == IP_OK) {
             ok = r->data.len == n && (n == 0 || memcmp(r->data.data, data, n) == 0);
             if (!ok)
                 fprintf(stderr, "get %s: %zu bytes differ from the %zu put\n", key, r->data.len, n);
@@ -765,22 +775,14 @@ static void *mixed_loop(void *p)
             fprintf(stderr, "get %s: %s (%s)\n", key, ip_strerror(st), e);
             ok = false;
         }
-        if (out)
-            protobuf_c_message_free_unpacked(out, NULL);
-        out = NULL;
+        if (r)
+            imageproc__get_object_reply__free_unpacked(r, NULL);
 
-        Imageproc__DeleteObjectsRequest dr = IMAGEPROC__DELETE_OBJECTS_REQUEST__INIT;
-        char *keys[] = {key};
-        dr.keys = keys;
-        dr.n_keys = 1;
-        dr.prefix = (char *)"";
-        if (ok &&
-            (st = ip_rpc_invoke(cli, "DeleteObjects", &dr.base, &out, &o, e, sizeof e)) != IP_OK) {
+        const char *keys[] = {key};
+        if (ok && (st = rpc_delete(keys, 1, NULL, NULL, 30000, e, sizeof e)) != IP_OK) {
             fprintf(stderr, "delete %s: %s (%s)\n", key, ip_strerror(st), e);
             ok = false;
         }
-        if (out)
-            protobuf_c_message_free_unpacked(out, NULL);
         if (!ok)
             j->failed++;
         free(data);
@@ -803,21 +805,19 @@ static void test_concurrent(void)
         pthread_join(th[t], NULL);
         failed += jobs[t].failed;
     }
-    CHECK(failed == 0);
+    EXPECT(failed == 0);
     char prefix[128];
     snprintf(prefix, sizeof prefix, "t/%s/mixed/", run_id);
     int32_t deleted = -1;
-    CHECK_ST(del(NULL, 0, prefix, &deleted), IP_OK, last_err);
-    CHECK(deleted == 0); /* every caller cleaned up after itself */
+    EXPECT_ST(del(NULL, 0, prefix, &deleted), IP_OK, last_err);
+    EXPECT(deleted == 0); /* every caller cleaned up after itself */
 }
-
-static server srv; /* this run's storage-svc */
 
 static void test_keepalive(void)
 {
     char key[128];
     snprintf(key, sizeof key, "t/%s/ka", run_id);
-    CHECK_ST(put(key, "k", 1, "text/plain"), IP_OK, last_err);
+    EXPECT_ST(put(key, "k", 1, "text/plain"), IP_OK, last_err);
     char *log = read_file(srv.log_path);
     long before = log ? count_new_conns(log) : 0;
     free(log);
@@ -834,16 +834,16 @@ static void test_keepalive(void)
         pthread_join(th[t], NULL);
         failed += jobs[t].failed;
     }
-    CHECK(failed == 0);
+    EXPECT(failed == 0);
     log = read_file(srv.log_path);
     long after = log ? count_new_conns(log) : 0;
     free(log);
     fprintf(stderr, "%d calls opened %ld new S3 connections\n", T * N, after - before);
     /* At most one connection per worker that served a call; nowhere near one per call. */
-    CHECK(after - before <= 32);
-    CHECK(after - before < T * N / 4);
+    EXPECT(after - before <= 32);
+    EXPECT(after - before < T * N / 4);
     const char *keys[] = {key};
-    CHECK_ST(del(keys, 1, NULL, NULL), IP_OK, last_err);
+    EXPECT_ST(del(keys, 1, NULL, NULL), IP_OK, last_err);
 }
 
 /* Runs without the shared server: wrong credentials must stop start-up with
@@ -856,20 +856,20 @@ static void start_with_bad_credentials(const char *setting, const char *bad_valu
     snprintf(var, sizeof var, "%s=%s", setting, bad_value);
     const char *extra[] = {var, "IP_S3_START_WAIT_MS=5000", NULL};
     server s = {0};
-    CHECK(server_spawn(&s, url, extra));
+    EXPECT(server_spawn(&s, url, extra));
     int wst = server_wait_exit(&s, 20000);
-    CHECK(wst != -1);
+    EXPECT(wst != -1);
     if (wst == -1) {
         kill(s.pid, SIGKILL);
         waitpid(s.pid, NULL, 0);
     } else {
-        CHECK(WIFEXITED(wst) && WEXITSTATUS(wst) != 0);
+        EXPECT(WIFEXITED(wst) && WEXITSTATUS(wst) != 0);
     }
     char *log = read_file(s.log_path);
-    CHECK(log && strstr(log, "\"event\":\"s3.credentials_rejected\""));
-    CHECK(log && strstr(log, want));
-    CHECK(log && strstr(log, bad_value) == NULL); /* no secrets in logs */
-    if (stor_test_failures)
+    EXPECT(log && strstr(log, "\"event\":\"s3.credentials_rejected\""));
+    EXPECT(log && strstr(log, want));
+    EXPECT(log && strstr(log, bad_value) == NULL); /* no secrets in logs */
+    if (ip_test_failures)
         dump_log(&s);
     free(log);
     unlink(s.log_path);
@@ -887,29 +887,80 @@ static void test_wrong_access_key(void)
     start_with_bad_credentials("IP_S3_ACCESS_KEY", "no-such-access-key", "credentials");
 }
 
-static const struct {
-    const char *name;
-    void (*fn)(void);
-    bool own_server; /* needs the shared storage-svc of this run */
-} tests[] = {
-    {"roundtrip.empty", test_roundtrip_empty, true},
-    {"roundtrip.one_byte", test_roundtrip_one_byte, true},
-    {"roundtrip.1mib", test_roundtrip_1mib, true},
-    {"roundtrip.50mib", test_roundtrip_50mib, true},
-    {"roundtrip.encoding", test_default_content_type, true},
-    {"missing_key", test_missing_key, true},
-    {"invalid_key", test_invalid_key, true},
-    {"too_large", test_too_large, true},
-    {"content_sha256", test_content_sha256, true},
-    {"prefix_delete_1000", test_prefix_delete_1000, true},
-    {"prefix_delete_paged", test_prefix_delete_paged, true},
-    {"public_read", test_public_read, true},
-    {"keepalive", test_keepalive, true},
-    {"concurrent", test_concurrent, true},
-    {"s3_outage", test_s3_outage, true},
-    {"wrong_secret", test_wrong_secret, false},
-    {"wrong_access_key", test_wrong_access_key, false},
+static const ip_test_case tests[] = {
+    {"roundtrip.empty", test_roundtrip_empty},
+    {"roundtrip.one_byte", test_roundtrip_one_byte},
+    {"roundtrip.1mib", test_roundtrip_1mib},
+    {"roundtrip.50mib", test_roundtrip_50mib},
+    {"roundtrip.encoding", test_default_content_type},
+    {"missing_key", test_missing_key},
+    {"invalid_key", test_invalid_key},
+    {"too_large", test_too_large},
+    {"content_sha256", test_content_sha256},
+    {"prefix_delete_1000", test_prefix_delete_1000},
+    {"prefix_delete_paged", test_prefix_delete_paged},
+    {"public_read", test_public_read},
+    {"keepalive", test_keepalive},
+    {"concurrent", test_concurrent},
+    {"s3_outage", test_s3_outage},
+    {"wrong_secret", test_wrong_secret},
+    {"wrong_access_key", test_wrong_access_key},
 };
+#define N_TESTS (sizeof tests / sizeof tests[0])
+
+/* The start-up tests run storage-svc themselves, with bad settings; every
+ * other test uses this run's storage-svc. */
+static bool uses_shared_server(const char *name)
+{
+    return strcmp(name, "wrong_secret") != 0 && strcmp(name, "wrong_access_key") != 0;
+}
+
+/* Starts this run's storage-svc on `url` and waits until it answers. */
+static bool shared_server_start(const char *url)
+{
+    const char *extra[] = {"IP_LOG_LEVEL=debug", NULL};
+    if (!server_spawn(&srv, url, extra)) {
+        fprintf(stderr, "cannot start %s\n", STOR_BIN);
+        return false;
+    }
+    ip_rpc_client_opts co = {.urls = url, .timeout_ms = 10000};
+    if (ip_rpc_client_new(&imageproc__storage__descriptor, &co, &cli) != IP_OK) {
+        fprintf(stderr, "cannot make an RPC client\n");
+        server_stop(&srv);
+        return false;
+    }
+    int64_t until = ip_mono_ms() + 30000;
+    bool up = false;
+    while (!up && ip_mono_ms() < until) {
+        up = ip_rpc_ping(cli, 500) == IP_OK;
+        if (!up) {
+            if (waitpid(srv.pid, NULL, WNOHANG) == srv.pid) {
+                srv.pid = 0;
+                break;
+            }
+            struct timespec ts = {0, 50 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (!up) {
+        fprintf(stderr, "storage-svc did not come up on %s (is S3 running?)\n", url);
+        dump_log(&srv);
+        server_stop(&srv);
+        ip_rpc_client_free(cli);
+        return false;
+    }
+    return true;
+}
+
+/* Stops this run's storage-svc; it must exit 0 on SIGTERM. */
+static void shared_server_stop(void)
+{
+    ip_rpc_client_free(cli);
+    EXPECT(server_stop(&srv));
+    if (ip_test_failures)
+        dump_log(&srv);
+    unlink(srv.log_path);
+}
 
 int main(int argc, char **argv)
 {
@@ -917,11 +968,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s <test>\n", argv[0]);
         return 2;
     }
-    size_t idx = sizeof tests / sizeof tests[0];
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-        if (strcmp(argv[1], tests[i].name) == 0)
-            idx = i;
-    if (idx == sizeof tests / sizeof tests[0]) {
+    bool known = false;
+    for (size_t i = 0; i < N_TESTS; i++)
+        known = known || strcmp(argv[1], tests[i].name) == 0;
+    if (!known) {
         fprintf(stderr, "no test named %s\n", argv[1]);
         return 2;
     }
@@ -930,56 +980,14 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     ip_uuid_v4_str(run_id);
 
-    const char *url = env_or("IP_STOR_TEST_URL", "tcp://127.0.0.1:7211");
-    if (tests[idx].own_server) {
-        const char *extra[] = {"IP_LOG_LEVEL=debug", NULL};
-        if (!server_spawn(&srv, url, extra)) {
-            fprintf(stderr, "cannot start %s\n", STOR_BIN);
-            return 1;
-        }
-        ip_rpc_client_opts co = {.urls = url, .timeout_ms = 10000};
-        if (ip_rpc_client_new(&imageproc__storage__descriptor, &co, &cli) != IP_OK) {
-            fprintf(stderr, "cannot make an RPC client\n");
-            server_stop(&srv);
-            return 1;
-        }
-        int64_t until = ip_mono_ms() + 30000;
-        bool up = false;
-        while (!up && ip_mono_ms() < until) {
-            up = ip_rpc_ping(cli, 500) == IP_OK;
-            if (!up) {
-                if (waitpid(srv.pid, NULL, WNOHANG) == srv.pid) {
-                    srv.pid = 0;
-                    break;
-                }
-                struct timespec ts = {0, 50 * 1000000L};
-                nanosleep(&ts, NULL);
-            }
-        }
-        if (!up) {
-            fprintf(stderr, "storage-svc did not come up on %s (is S3 running?)\n", url);
-            dump_log(&srv);
-            server_stop(&srv);
-            ip_rpc_client_free(cli);
-            return 1;
-        }
-    }
-
-    tests[idx].fn();
-
-    if (tests[idx].own_server) {
-        ip_rpc_client_free(cli);
-        if (!server_stop(&srv))
-            stor_test_failures++;
-        if (stor_test_failures)
-            dump_log(&srv);
-        unlink(srv.log_path);
+    bool shared = uses_shared_server(argv[1]);
+    if (shared && !shared_server_start(env_or("IP_STOR_TEST_URL", "tcp://127.0.0.1:7211")))
+        return 1;
+    int rc = ip_test_main(argc, argv, tests, N_TESTS);
+    if (shared) {
+        shared_server_stop();
+        rc = ip_test_failures ? 1 : rc;
     }
     curl_global_cleanup();
-    if (stor_test_failures) {
-        fprintf(stderr, "%s: %d check(s) failed\n", argv[1], stor_test_failures);
-        return 1;
-    }
-    fprintf(stderr, "%s: ok\n", argv[1]);
-    return 0;
+    return rc;
 }

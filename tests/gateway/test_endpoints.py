@@ -2,8 +2,8 @@
 import json
 import time
 
-from conftest import (API, get, info, new_id, problem, session, upload, upload_ok, vips_make,
-                      wait_status)
+from conftest import (API, UPLOAD_MAX, env, get, info, new_id, problem, session, upload, upload_ok,
+                      vips_make, wait_status)
 
 
 def test_healthz_readyz_metrics_openapi():
@@ -22,8 +22,28 @@ def test_healthz_readyz_metrics_openapi():
     doc = r.json()
     assert doc["openapi"].startswith("3.")
     for p in ("/upload", "/image/{id}", "/image/{id}/info", "/images", "/events", "/healthz",
-              "/readyz", "/metrics", "/openapi.json"):
+              "/readyz", "/metrics", "/openapi.json", "/config"):
         assert p in doc["paths"], p
+
+
+def test_config_is_what_the_gateway_runs_with():
+    """GET /config: the variants in canonical order with titles, the default ops,
+    and the limits the gateway was started with (the IP_* environment)."""
+    r = get("/config")
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].startswith("application/json")
+    assert "max-age=" in r.headers["Cache-Control"] and "no-store" not in r.headers["Cache-Control"]
+    body = r.json()
+    assert body == {
+        "variants": [{"name": "thumbnail", "title": "Thumbnail"},
+                     {"name": "resized", "title": "Resized"},
+                     {"name": "watermarked", "title": "Watermarked"}],
+        "default_ops": ["thumbnail", "resized", "watermarked"],
+        "upload_max_bytes": UPLOAD_MAX,
+        "pixel_limit": int(env("IP_PIXEL_LIMIT", "100000000")),
+    }, body
+    # The default ops are what an upload without ops gets.
+    assert set(body["default_ops"]) == {v["name"] for v in body["variants"]}
 
 
 def test_unknown_path_and_methods():

@@ -1,7 +1,8 @@
 """A gateway of the test's own (127.0.0.1:8091) with small limits, against the
 stack's metadata-svc, storage-svc and Kafka: the upload memory budget refuses
 with 503 and frees its share; SIGTERM with SSE clients connected ends the
-streams and exits 0 promptly."""
+streams and exits 0 promptly; GET /config shows the limits it was started with."""
+import contextlib
 import os
 import signal
 import socket
@@ -27,8 +28,8 @@ def gateway_binary():
     raise AssertionError("no gateway binary (set IP_BUILD_DIR)")
 
 
-@pytest.fixture
-def own_gateway():
+@contextlib.contextmanager
+def run_gateway(**overrides):
     e = dict(os.environ)
     for k in ("IP_METADATA_RPC_URL", "IP_METADATA_EVENTS_URL", "IP_STORAGE_RPC_URL", "IP_KAFKA_BROKERS",
               "IP_KAFKA_TOPIC", "IP_UPLOAD_MAX_BYTES", "IP_PIXEL_LIMIT"):
@@ -37,22 +38,40 @@ def own_gateway():
     e.update({"IP_GATEWAY_LISTEN": "127.0.0.1:%d" % PORT, "IP_GATEWAY_UPLOAD_MEMORY_BYTES": str(1 << 20),
               "IP_GATEWAY_SSE_HEARTBEAT_MS": "500", "IP_GATEWAY_SWEEP_INTERVAL_MS": "3600000",
               "IP_LOG_LEVEL": "warn"})
+    e.update(overrides)
     p = subprocess.Popen([gateway_binary()], env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = "http://127.0.0.1:%d" % PORT
-    end = time.monotonic() + 30
-    while True:
-        try:
-            if requests.get(base + "/healthz", timeout=1).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        assert p.poll() is None, p.stderr.read().decode()[-2000:]
-        assert time.monotonic() < end, "own gateway did not answer"
-        time.sleep(0.1)
-    yield p, base
-    if p.poll() is None:
-        p.kill()
-        p.wait()
+    try:
+        end = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert p.poll() is None, p.stderr.read().decode()[-2000:]
+            assert time.monotonic() < end, "own gateway did not answer"
+            time.sleep(0.1)
+        yield p, base
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+@pytest.fixture
+def own_gateway():
+    with run_gateway() as g:
+        yield g
+
+
+def test_config_shows_the_limits_started_with():
+    with run_gateway(IP_UPLOAD_MAX_BYTES="3000000", IP_PIXEL_LIMIT="7654321") as (_, base):
+        r = requests.get(base + "/config", timeout=10)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["upload_max_bytes"] == 3000000 and body["pixel_limit"] == 7654321, body
+        assert [v["name"] for v in body["variants"]] == ["thumbnail", "resized", "watermarked"]
 
 
 def test_memory_budget_and_clean_stop(own_gateway, png):

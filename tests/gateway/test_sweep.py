@@ -37,7 +37,7 @@ def test_stale_upload_is_reenqueued(png):
     imgctl("metadata", "CreateImage", "-", stdin=json.dumps({"image": {
         "id": iid, "created_at_us": created_ms * 1000, "filename": "stale.png",
         "content_type": "image/png", "size_bytes": len(png), "width": 64, "height": 48,
-        "sha256": "0" * 64, "ops": ["thumbnail"], "original_key": key}}))
+        "sha256": "0" * 64, "requested": ["VARIANT_THUMBNAIL"], "original_key": key}}))
     # The sweep runs every IP_GATEWAY_SWEEP_INTERVAL_MS (10 s by default).
     done = wait_status(iid, deadline_s=90)
     assert done["status"] == "ready", done

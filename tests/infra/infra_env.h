@@ -3,7 +3,8 @@
  * environment (scripts/test exports .env.example and .env), else the default
  * of .env.example, so a test run by hand against the default stack works too.
  * Also a monotonic clock for deadlines and a unique suffix for names, so the
- * tests never depend on an empty database, topic or bucket.
+ * tests never depend on an empty database, topic or bucket. The checks are
+ * common/ip_testing.h's, as in every C test.
  */
 #ifndef INFRA_ENV_H
 #define INFRA_ENV_H
@@ -37,12 +38,5 @@ static inline void infra_unique(char *buf, size_t len, const char *prefix)
     snprintf(buf, len, "%s-%ld-%lld%09ld", prefix, (long)getpid(), (long long)ts.tv_sec,
              ts.tv_nsec);
 }
-
-#define INFRA_FAIL(...)                                                                            \
-    do {                                                                                           \
-        fprintf(stderr, "FAIL: " __VA_ARGS__);                                                     \
-        fputc('\n', stderr);                                                                       \
-        goto out;                                                                                  \
-    } while (0)
 
 #endif

@@ -11,9 +11,11 @@
  * Every wait has a deadline; nothing sleeps in place of a condition.
  */
 #include <librdkafka/rdkafka.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "infra_env.h"
+#include "ip_testing.h"
 
 #define TOPIC "infra-test"
 
@@ -22,71 +24,45 @@ static char errstr[512];
 static rd_kafka_conf_t *conf_new(const char *brokers)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof errstr) !=
-        RD_KAFKA_CONF_OK) {
-        fprintf(stderr, "conf: %s\n", errstr);
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
+    CHECK(conf != NULL);
+    CHECKF(rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof errstr) ==
+               RD_KAFKA_CONF_OK,
+           "conf: %s", errstr);
     return conf;
 }
 
-static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
+static void conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
 {
-    if (rd_kafka_conf_set(conf, k, v, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-        fprintf(stderr, "conf %s: %s\n", k, errstr);
-        return -1;
-    }
-    return 0;
+    CHECKF(rd_kafka_conf_set(conf, k, v, errstr, sizeof errstr) == RD_KAFKA_CONF_OK, "conf %s: %s",
+           k, errstr);
 }
 
-/* Makes TOPIC unless it exists. 0 on success. */
-static int ensure_topic(const char *brokers)
+/* Makes TOPIC unless it exists. */
+static void ensure_topic(const char *brokers)
 {
-    int rc = -1;
     rd_kafka_conf_t *conf = conf_new(brokers);
-    rd_kafka_t *rk = NULL;
-    rd_kafka_NewTopic_t *nt = NULL;
-    rd_kafka_queue_t *q = NULL;
-    rd_kafka_event_t *ev = NULL;
-
-    if (conf == NULL)
-        return -1;
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    if (rk == NULL) {
-        rd_kafka_conf_destroy(conf);
-        INFRA_FAIL("admin client: %s", errstr);
-    }
-    nt = rd_kafka_NewTopic_new(TOPIC, 3, 1, errstr, sizeof errstr);
-    if (nt == NULL)
-        INFRA_FAIL("NewTopic: %s", errstr);
-    q = rd_kafka_queue_new(rk);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    CHECKF(rk != NULL, "admin client: %s", errstr);
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(TOPIC, 3, 1, errstr, sizeof errstr);
+    CHECKF(nt != NULL, "NewTopic: %s", errstr);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-    ev = rd_kafka_queue_poll(q, 30000);
-    if (ev == NULL)
-        INFRA_FAIL("CreateTopics: no answer in 30 s");
-    if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        INFRA_FAIL("CreateTopics: %s", rd_kafka_event_error_string(ev));
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    CHECKF(ev != NULL, "CreateTopics: no answer in 30 s");
+    CHECKF(rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR_NO_ERROR, "CreateTopics: %s",
+           rd_kafka_event_error_string(ev));
     const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
     size_t n = 0;
     const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &n);
     for (size_t i = 0; i < n; i++) {
         rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
-        if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
-            INFRA_FAIL("CreateTopics %s: %s", rd_kafka_topic_result_name(tr[i]),
-                       rd_kafka_err2str(e));
+        CHECKF(e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS,
+               "CreateTopics %s: %s", rd_kafka_topic_result_name(tr[i]), rd_kafka_err2str(e));
     }
-    rc = 0;
-out:
-    if (ev != NULL)
-        rd_kafka_event_destroy(ev);
-    if (q != NULL)
-        rd_kafka_queue_destroy(q);
-    if (nt != NULL)
-        rd_kafka_NewTopic_destroy(nt);
-    if (rk != NULL)
-        rd_kafka_destroy(rk);
-    return rc;
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_destroy(rk);
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -96,121 +72,82 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 }
 
 /* Produces key=value to TOPIC and waits for the broker's acknowledgement. */
-static int produce(const char *brokers, const char *key, const char *value)
+static void produce(const char *brokers, const char *key, const char *value)
 {
-    int rc = -1;
-    rd_kafka_t *rk = NULL;
-    rd_kafka_conf_t *conf = conf_new(brokers);
     rd_kafka_resp_err_t delivered = RD_KAFKA_RESP_ERR__IN_PROGRESS;
-
-    if (conf == NULL || conf_set(conf, "enable.idempotence", "true") != 0 ||
-        conf_set(conf, "acks", "all") != 0) {
-        if (conf != NULL)
-            rd_kafka_conf_destroy(conf);
-        return -1;
-    }
+    rd_kafka_conf_t *conf = conf_new(brokers);
+    conf_set(conf, "enable.idempotence", "true");
+    conf_set(conf, "acks", "all");
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    if (rk == NULL) {
-        rd_kafka_conf_destroy(conf);
-        INFRA_FAIL("producer: %s", errstr);
-    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    CHECKF(rk != NULL, "producer: %s", errstr);
     rd_kafka_resp_err_t err = rd_kafka_producev(
         rk, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_KEY(key, strlen(key)),
         RD_KAFKA_V_VALUE((void *)value, strlen(value)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_OPAQUE(&delivered), RD_KAFKA_V_END);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-        INFRA_FAIL("produce: %s", rd_kafka_err2str(err));
+    CHECKF(err == RD_KAFKA_RESP_ERR_NO_ERROR, "produce: %s", rd_kafka_err2str(err));
     int64_t deadline = infra_now_ms() + 30000;
     while (delivered == RD_KAFKA_RESP_ERR__IN_PROGRESS && infra_now_ms() < deadline)
         rd_kafka_poll(rk, 100);
-    if (delivered != RD_KAFKA_RESP_ERR_NO_ERROR)
-        INFRA_FAIL("delivery: %s", delivered == RD_KAFKA_RESP_ERR__IN_PROGRESS
-                                       ? "no report in 30 s"
-                                       : rd_kafka_err2str(delivered));
-    rc = 0;
-out:
-    if (rk != NULL) {
-        rd_kafka_flush(rk, 5000);
-        rd_kafka_destroy(rk);
-    }
-    return rc;
+    CHECKF(delivered == RD_KAFKA_RESP_ERR_NO_ERROR, "delivery: %s",
+           delivered == RD_KAFKA_RESP_ERR__IN_PROGRESS ? "no report in 30 s"
+                                                       : rd_kafka_err2str(delivered));
+    rd_kafka_flush(rk, 5000);
+    rd_kafka_destroy(rk);
 }
 
 /* Reads TOPIC in a fresh group until key=value arrives; commits its offset. */
-static int consume(const char *brokers, const char *group, const char *key, const char *value)
+static void consume(const char *brokers, const char *group, const char *key, const char *value)
 {
-    int rc = -1;
-    rd_kafka_t *rk = NULL;
-    rd_kafka_topic_partition_list_t *topics = NULL;
     rd_kafka_conf_t *conf = conf_new(brokers);
-
-    if (conf == NULL || conf_set(conf, "group.id", group) != 0 ||
-        conf_set(conf, "auto.offset.reset", "earliest") != 0 ||
-        conf_set(conf, "enable.auto.commit", "false") != 0) {
-        if (conf != NULL)
-            rd_kafka_conf_destroy(conf);
-        return -1;
-    }
-    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    if (rk == NULL) {
-        rd_kafka_conf_destroy(conf);
-        INFRA_FAIL("consumer: %s", errstr);
-    }
+    conf_set(conf, "group.id", group);
+    conf_set(conf, "auto.offset.reset", "earliest");
+    conf_set(conf, "enable.auto.commit", "false");
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    CHECKF(rk != NULL, "consumer: %s", errstr);
     rd_kafka_poll_set_consumer(rk);
-    topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, TOPIC, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, topics);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-        INFRA_FAIL("subscribe: %s", rd_kafka_err2str(err));
+    CHECKF(err == RD_KAFKA_RESP_ERR_NO_ERROR, "subscribe: %s", rd_kafka_err2str(err));
 
     int64_t deadline = infra_now_ms() + 60000;
-    int seen = 0;
+    bool seen = false;
     while (!seen && infra_now_ms() < deadline) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
         if (m == NULL)
             continue;
         if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->key_len == strlen(key) &&
             memcmp(m->key, key, m->key_len) == 0) {
-            if (m->len != strlen(value) || memcmp(m->payload, value, m->len) != 0) {
-                rd_kafka_message_destroy(m);
-                INFRA_FAIL("value differs for key %s", key);
-            }
+            EXPECTF(m->len == strlen(value) && memcmp(m->payload, value, m->len) == 0,
+                    "value differs for key %s", key);
             err = rd_kafka_commit_message(rk, m, 0);
-            rd_kafka_message_destroy(m);
-            if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-                INFRA_FAIL("commit: %s", rd_kafka_err2str(err));
-            seen = 1;
-            break;
-        }
-        if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            EXPECTF(err == RD_KAFKA_RESP_ERR_NO_ERROR, "commit: %s", rd_kafka_err2str(err));
+            seen = true;
+        } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+                   m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             fprintf(stderr, "consumer: %s\n", rd_kafka_message_errstr(m));
+        }
         rd_kafka_message_destroy(m);
     }
-    if (!seen)
-        INFRA_FAIL("message %s not consumed in 60 s", key);
-    rc = 0;
-out:
-    if (topics != NULL)
-        rd_kafka_topic_partition_list_destroy(topics);
-    if (rk != NULL) {
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
-    }
-    return rc;
+    EXPECTF(seen, "message %s not consumed in 60 s", key);
+    rd_kafka_topic_partition_list_destroy(topics);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
 }
 
-int main(void)
+static void test_produce_consume(void)
 {
     const char *brokers = infra_env("IP_KAFKA_BROKERS", "127.0.0.1:19092");
     char key[96], group[96], value[160];
     infra_unique(key, sizeof key, "key");
     infra_unique(group, sizeof group, "infra-group");
     snprintf(value, sizeof value, "infra test message for %s", key);
-
-    if (ensure_topic(brokers) != 0 || produce(brokers, key, value) != 0 ||
-        consume(brokers, group, key, value) != 0)
-        return 1;
-    printf("infra.kafka.produce_consume: ok (librdkafka %s)\n", rd_kafka_version_str());
-    return 0;
+    ensure_topic(brokers);
+    produce(brokers, key, value);
+    consume(brokers, group, key, value);
+    printf("infra.kafka.produce_consume: librdkafka %s\n", rd_kafka_version_str());
 }
+
+static const ip_test_case tests[] = {IP_TEST(produce_consume)};
+IP_TEST_MAIN(tests)

@@ -8,46 +8,40 @@
 #include <string.h>
 
 #include "infra_env.h"
+#include "ip_testing.h"
 
-int main(void)
+static void test_roundtrip(void)
 {
     const char *dsn =
         infra_env("IP_PG_DSN", "postgresql://imageproc:imageproc-local@127.0.0.1:55432/imageproc");
-    int rc = 1;
-    PGresult *res = NULL;
     PGconn *conn = PQconnectdb(dsn);
     char name[64];
     infra_unique(name, sizeof name, "infra");
+    CHECKF(PQstatus(conn) == CONNECTION_OK, "connect: %s", PQerrorMessage(conn));
 
-    if (PQstatus(conn) != CONNECTION_OK)
-        INFRA_FAIL("connect: %s", PQerrorMessage(conn));
-    res = PQexec(conn, "create temporary table infra_rt (name text primary key, n bigint, "
-                       "at timestamptz not null)");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        INFRA_FAIL("create: %s", PQerrorMessage(conn));
+    PGresult *res = PQexec(conn, "create temporary table infra_rt (name text primary key, "
+                                 "n bigint, at timestamptz not null)");
+    CHECKF(PQresultStatus(res) == PGRES_COMMAND_OK, "create: %s", PQerrorMessage(conn));
     PQclear(res);
 
     const char *params[3] = {name, "9007199254740993", "2026-01-02T03:04:05.123456Z"};
     res = PQexecParams(conn, "insert into infra_rt (name, n, at) values ($1, $2, $3)", 3, NULL,
                        params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        INFRA_FAIL("insert: %s", PQerrorMessage(conn));
+    CHECKF(PQresultStatus(res) == PGRES_COMMAND_OK, "insert: %s", PQerrorMessage(conn));
     PQclear(res);
 
     res = PQexecParams(conn,
                        "select n, to_char(at at time zone 'UTC', "
                        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') from infra_rt where name = $1",
                        1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-        INFRA_FAIL("select: %s (%d rows)", PQerrorMessage(conn), PQntuples(res));
-    if (strcmp(PQgetvalue(res, 0, 0), params[1]) != 0)
-        INFRA_FAIL("bigint came back as %s", PQgetvalue(res, 0, 0));
-    if (strcmp(PQgetvalue(res, 0, 1), params[2]) != 0)
-        INFRA_FAIL("timestamptz came back as %s", PQgetvalue(res, 0, 1));
-    printf("infra.pg.roundtrip: ok (server %d)\n", PQserverVersion(conn));
-    rc = 0;
-out:
+    CHECKF(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1, "select: %s (%d rows)",
+           PQerrorMessage(conn), PQntuples(res));
+    EXPECT_EQ_STR(PQgetvalue(res, 0, 0), params[1]);
+    EXPECT_EQ_STR(PQgetvalue(res, 0, 1), params[2]);
+    printf("infra.pg.roundtrip: server %d\n", PQserverVersion(conn));
     PQclear(res);
     PQfinish(conn);
-    return rc;
 }
+
+static const ip_test_case tests[] = {IP_TEST(roundtrip)};
+IP_TEST_MAIN(tests)

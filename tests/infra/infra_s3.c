@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "infra_env.h"
+#include "ip_testing.h"
 
 struct buf {
     char *p;
@@ -87,7 +88,14 @@ static long s3_call(const char *method, const char *url, const char *secret, con
     return code;
 }
 
-int main(void)
+/* Frees the body of the last answer and makes room for the next. */
+static void buf_reset(struct buf *b)
+{
+    free(b->p);
+    *b = (struct buf){0};
+}
+
+static void test_signed_crud(void)
 {
     const char *endpoint = infra_env("IP_S3_ENDPOINT", "http://127.0.0.1:19000");
     const char *bucket = infra_env("IP_S3_BUCKET", "images");
@@ -95,37 +103,30 @@ int main(void)
     char name[96], url[512], body[256];
     struct buf got = {0};
     long code;
-    int rc = 1;
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
     infra_unique(name, sizeof name, "obj");
     snprintf(url, sizeof url, "%s/%s/infra/%s", endpoint, bucket, name);
     snprintf(body, sizeof body, "infra test object %s", name);
 
-    if ((code = s3_call("PUT", url, secret, body, &got)) != 200)
-        INFRA_FAIL("PUT %s: %ld %s", url, code, got.p ? got.p : "");
-    free(got.p);
-    got = (struct buf){0};
-    if ((code = s3_call("GET", url, secret, NULL, &got)) != 200)
-        INFRA_FAIL("GET %s: %ld %s", url, code, got.p ? got.p : "");
-    if (got.p == NULL || strcmp(got.p, body) != 0)
-        INFRA_FAIL("GET %s: bytes differ", url);
-    free(got.p);
-    got = (struct buf){0};
-    if ((code = s3_call("GET", url, "not-the-secret", NULL, &got)) != 403)
-        INFRA_FAIL("GET with a wrong secret: %ld (want 403)", code);
-    free(got.p);
-    got = (struct buf){0};
-    if ((code = s3_call("DELETE", url, secret, NULL, &got)) != 204)
-        INFRA_FAIL("DELETE %s: %ld %s", url, code, got.p ? got.p : "");
-    free(got.p);
-    got = (struct buf){0};
-    if ((code = s3_call("GET", url, secret, NULL, &got)) != 404)
-        INFRA_FAIL("GET after DELETE: %ld (want 404)", code);
-    printf("infra.s3.signed_crud: ok\n");
-    rc = 0;
-out:
-    free(got.p);
+    code = s3_call("PUT", url, secret, body, &got);
+    CHECKF(code == 200, "PUT %s: %ld %s", url, code, got.p ? got.p : "");
+    buf_reset(&got);
+    code = s3_call("GET", url, secret, NULL, &got);
+    EXPECTF(code == 200, "GET %s: %ld %s", url, code, got.p ? got.p : "");
+    EXPECTF(got.p != NULL && strcmp(got.p, body) == 0, "GET %s: bytes differ", url);
+    buf_reset(&got);
+    code = s3_call("GET", url, "not-the-secret", NULL, &got);
+    EXPECTF(code == 403, "GET with a wrong secret: %ld (want 403)", code);
+    buf_reset(&got);
+    code = s3_call("DELETE", url, secret, NULL, &got);
+    EXPECTF(code == 204, "DELETE %s: %ld %s", url, code, got.p ? got.p : "");
+    buf_reset(&got);
+    code = s3_call("GET", url, secret, NULL, &got);
+    EXPECTF(code == 404, "GET after DELETE: %ld (want 404)", code);
+    buf_reset(&got);
     curl_global_cleanup();
-    return rc;
 }
+
+static const ip_test_case tests[] = {IP_TEST(signed_crud)};
+IP_TEST_MAIN(tests)

@@ -145,15 +145,15 @@ test_metadata() {
   cleanup_cmds+=("ctl --url '$meta_url' metadata DeleteImage '{\"id\":\"$id\"}'")
   ctl --url "$VG_META" metadata CreateImage '{"image":{"id":"'"$id"'","created_at_us":'"$now"',
     "filename":"vg.png","content_type":"image/png","size_bytes":123,"width":64,"height":48,
-    "sha256":"'"$(printf vg | sha256sum | cut -d' ' -f1)"'","ops":["thumbnail","resized"]}}' >/dev/null ||
+    "sha256":"'"$(printf vg | sha256sum | cut -d' ' -f1)"'","requested":["VARIANT_THUMBNAIL","VARIANT_RESIZED"]}}' >/dev/null ||
     die "CreateImage"
   ctl --url "$VG_META" metadata GetImage '{"id":"'"$id"'"}' | grep -q "$id" || die "GetImage"
   ctl --url "$VG_META" metadata MarkEnqueued '{"id":"'"$id"'","enqueued_at_us":'"$now"'}' >/dev/null || die "MarkEnqueued"
   ctl --url "$VG_META" metadata MarkProcessing '{"id":"'"$id"'"}' >/dev/null || die "MarkProcessing"
-  ctl --url "$VG_META" metadata PutVariant '{"image_id":"'"$id"'","variant":{"name":"thumbnail",
+  ctl --url "$VG_META" metadata PutVariant '{"image_id":"'"$id"'","variant":{"kind":"VARIANT_THUMBNAIL",
     "status":"VARIANT_READY","object_key":"v/'"$id"'/thumbnail.jpg","width":32,"height":24,
     "size_bytes":100,"format":"jpeg"}}' >/dev/null || die "PutVariant"
-  ctl --url "$VG_META" metadata PutVariant '{"image_id":"'"$id"'","variant":{"name":"resized",
+  ctl --url "$VG_META" metadata PutVariant '{"image_id":"'"$id"'","variant":{"kind":"VARIANT_RESIZED",
     "status":"VARIANT_FAILED","error":"test"}}' >/dev/null || die "PutVariant failed variant"
   ctl --url "$VG_META" metadata FinishImage '{"id":"'"$id"'"}' >/dev/null || die "FinishImage"
   ctl --url "$VG_META" metadata FailImage '{"id":"'"$id"'","error":"valgrind test"}' >/dev/null || true
@@ -165,7 +165,7 @@ test_metadata() {
   expect_fail ctl --url "$VG_META" metadata GetImage '{"id":"'"$(new_id)"'"}'
   expect_fail ctl --url "$VG_META" metadata GetImage '{"id":"not-a-uuid"}'
   expect_fail ctl --url "$VG_META" metadata CreateImage '{}'
-  expect_fail ctl --url "$VG_META" metadata ListImages '{"mode":"bogus"}'
+  expect_fail ctl --url "$VG_META" metadata ListImages '{"with_variant":9}' # no such kind
   ctl --url "$VG_META" metadata DeleteImage '{"id":"'"$id"'"}' >/dev/null || die "DeleteImage"
   expect_fail ctl --url "$VG_META" metadata GetImage '{"id":"'"$id"'"}'
   vg_stop 120
@@ -277,7 +277,7 @@ make_image() {
   fi
   ctl --url "$meta_url" metadata CreateImage '{"image":{"id":"'"$1"'","created_at_us":'"$now"',
     "filename":"vg.png","content_type":"image/png","size_bytes":'"$sz"',"width":200,"height":150,
-    "sha256":"'"$(sha256sum "$2" | cut -d' ' -f1)"'","ops":["thumbnail","resized","watermarked"]}}' \
+    "sha256":"'"$(sha256sum "$2" | cut -d' ' -f1)"'","requested":["VARIANT_THUMBNAIL","VARIANT_RESIZED","VARIANT_WATERMARKED"]}}' \
     >/dev/null || die "CreateImage $1 (stack metadata-svc)"
 }
 

@@ -61,10 +61,19 @@ def field_int(num, v):
     return varint(num << 3) + varint(v)
 
 
+def field_packed(num, values):
+    b = b"".join(varint(v) for v in values)
+    return varint(num << 3 | 2) + varint(len(b)) + b
+
+
+# enum VariantKind (proto/image.proto): THUMBNAIL, RESIZED, WATERMARKED.
+ALL_VARIANT_KINDS = (1, 2, 3)
+
+
 def job(image_id, out):
     msg = (field_str(1, image_id) + field_str(2, "o/" + image_id) + field_str(3, "image/png") +
-           field_str(4, "thumbnail") + field_str(4, "resized") + field_str(4, "watermarked") +
-           field_int(5, 1) + field_int(6, int(time.time() * 1e6)))
+           field_int(5, 1) + field_int(6, int(time.time() * 1e6)) +
+           field_packed(8, ALL_VARIANT_KINDS))
     with open(out, "wb") as f:
         f.write(msg)
 

@@ -1,0 +1,78 @@
+/* ip_settings.h — the settings that several parts read, defined once.
+ *
+ * A service's configuration table (ip_config.h) lists every IP_* variable it
+ * reads. Where a variable is read by more than one part (the addresses of the
+ * internal services, RPC limits, Kafka, the bucket, the upload and pixel
+ * limits, the log level) its name, type, default, bounds and help live here, and each table
+ * takes the entry with one macro, giving only where the value goes in its own
+ * struct:
+ *
+ *     static const ip_cfg_var table[] = {
+ *         IP_SETTING_RPC_MAX_MSG_BYTES(offsetof(my_config, rpc_max_msg)),
+ *         ...
+ *     };
+ *
+ * So the ranges cannot drift apart; `--config-vars` still prints each
+ * service's whole table, and a test (tests/config) checks that every shared
+ * variable is printed the same by every binary that reads it.
+ */
+#ifndef IP_SETTINGS_H
+#define IP_SETTINGS_H
+
+#include "ip_config.h"
+
+#define IP_SETTING_(name, type, def, lo, hi, off, help)                                            \
+    {                                                                                              \
+        name, type, def, lo, hi, false, off, help                                                  \
+    }
+
+/* ----------------------------------------------------- internal addresses */
+#define IP_SETTING_METADATA_RPC_URL(off)                                                           \
+    IP_SETTING_("IP_METADATA_RPC_URL", IP_CFG_STRING, "tcp://127.0.0.1:7101", 0, 0, off,           \
+                "metadata-svc RPC address(es): where it listens; callers may list several, "       \
+                "comma-separated")
+#define IP_SETTING_METADATA_EVENTS_URL(off)                                                        \
+    IP_SETTING_("IP_METADATA_EVENTS_URL", IP_CFG_STRING, "tcp://127.0.0.1:7102", 0, 0, off,        \
+                "metadata-svc status events (nng pub) address")
+#define IP_SETTING_STORAGE_RPC_URL(off)                                                            \
+    IP_SETTING_("IP_STORAGE_RPC_URL", IP_CFG_STRING, "tcp://127.0.0.1:7201", 0, 0, off,            \
+                "storage-svc RPC address(es): where it listens; callers may list several, "        \
+                "comma-separated")
+
+/* ------------------------------------------------------------------ RPC */
+#define IP_SETTING_RPC_TIMEOUT_MS(off)                                                             \
+    IP_SETTING_("IP_RPC_TIMEOUT_MS", IP_CFG_INT, "5000", 100, 600000, off,                         \
+                "deadline of one RPC call, milliseconds")
+#define IP_SETTING_RPC_MAX_MSG_BYTES(off)                                                          \
+    IP_SETTING_("IP_RPC_MAX_MSG_BYTES", IP_CFG_INT, "67108864", 1048576, 1073741824, off,          \
+                "largest RPC message, both ways (must exceed the upload limit)")
+#define IP_SETTING_RPC_WORKERS(off)                                                                \
+    IP_SETTING_("IP_RPC_WORKERS", IP_CFG_INT, "32", 1, 1024, off, "RPC requests served at once")
+
+/* ---------------------------------------------------------------- Kafka */
+#define IP_SETTING_KAFKA_BROKERS(off)                                                              \
+    IP_SETTING_("IP_KAFKA_BROKERS", IP_CFG_STRING, "127.0.0.1:19092", 0, 0, off,                   \
+                "Kafka bootstrap servers")
+#define IP_SETTING_KAFKA_TOPIC(off)                                                                \
+    IP_SETTING_("IP_KAFKA_TOPIC", IP_CFG_STRING, "image-jobs", 0, 0, off,                          \
+                "topic of processing jobs (ProcessJob)")
+
+/* ------------------------------------------------------------ storage */
+/* storage-svc reads it to reach the bucket; imgctl to print its policy
+ * (`imgctl bucket-policy`). */
+#define IP_SETTING_S3_BUCKET(off)                                                                  \
+    IP_SETTING_("IP_S3_BUCKET", IP_CFG_STRING, "images", 0, 0, off, "the one bucket")
+
+/* --------------------------------------------------------------- limits */
+#define IP_SETTING_UPLOAD_MAX_BYTES(off)                                                           \
+    IP_SETTING_("IP_UPLOAD_MAX_BYTES", IP_CFG_INT, "52428800", 1024, 1073741824, off,              \
+                "largest accepted upload and stored original (413 above)")
+#define IP_SETTING_PIXEL_LIMIT(off)                                                                \
+    IP_SETTING_("IP_PIXEL_LIMIT", IP_CFG_INT, "100000000", 1, 4000000000LL, off,                   \
+                "largest accepted width*height, checked from the header (422 above)")
+
+/* ------------------------------------------------------------------ logs */
+#define IP_SETTING_LOG_LEVEL(off)                                                                  \
+    IP_SETTING_("IP_LOG_LEVEL", IP_CFG_STRING, "info", 0, 0, off, "debug | info | warn | error")
+
+#endif

@@ -1,0 +1,75 @@
+/* gw_request.h — one HTTP request's state, from libmicrohttpd's first call to
+ * its completion, and what handlers read from the request.
+ *
+ * A gw_req is made when the headers have arrived (gw_req_new) and freed when
+ * libmicrohttpd reports the request complete (gw_req_free). Anything a handler
+ * must release once the answer is sent — an RPC reply whose strings the
+ * response or the log still use — is handed to the request with gw_req_defer
+ * instead of being freed at each of the handler's exits; the deferred calls
+ * run in reverse order in gw_req_free. One thread at a time touches a gw_req
+ * (libmicrohttpd calls a connection's callbacks on one thread).
+ */
+#ifndef GW_REQUEST_H
+#define GW_REQUEST_H
+
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gw_query.h"
+#include "gw_routes.h"
+
+typedef struct gw_receive gw_receive;
+
+/* Deferred cleanups one request may hold (the handlers use at most three). */
+#define GW_REQ_DEFER_MAX 8
+
+typedef struct gw_req {
+    gw_route route;
+    char id[64];      /* the {id} of /image/{id}[/info] as given, unchecked */
+    int64_t start_us; /* wall clock at the headers, for the latency metric */
+    unsigned status;  /* the status queued; 0 until then */
+    bool responded;   /* an answer is queued: later callbacks only drain the body */
+    gw_receive *rx;   /* POST /upload's body as it arrives; NULL otherwise */
+    size_t ndefer;
+    struct {
+        void (*fn)(void *);
+        void *arg;
+    } defer[GW_REQ_DEFER_MAX];
+} gw_req;
+
+/* A request for `url` with its route matched. Owned (gw_req_free); NULL when
+ * out of memory. */
+gw_req *gw_req_new(const char *url);
+/* Runs the deferred cleanups (last first), frees the receiver and the
+ * request. NULL does nothing. */
+void gw_req_free(gw_req *rq);
+
+/* fn(arg) runs when the request ends. At most GW_REQ_DEFER_MAX per request
+ * (a programmer's bound: asserted). */
+void gw_req_defer(gw_req *rq, void (*fn)(void *), void *arg);
+/* Hands a protobuf-c message (an RPC reply, e.g. Imageproc__GetImageReply *)
+ * to the request: it is freed when the request ends. NULL does nothing.
+ * Returns `msg`. */
+void *gw_req_defer_message(gw_req *rq, void *msg);
+
+/* Query arguments of a request, decoded by libmicrohttpd (borrowed from the
+ * connection for the request's life). */
+#define GW_MAX_QUERY_ARGS 64
+typedef struct gw_args {
+    gw_kv kv[GW_MAX_QUERY_ARGS];
+    size_t n;
+    bool overflow; /* there were more */
+} gw_args;
+
+/* Collects the query arguments; false when there are more than
+ * GW_MAX_QUERY_ARGS (the caller answers 400). */
+bool gw_req_args(struct MHD_Connection *conn, gw_args *out);
+/* A request header, or NULL. Borrowed from the connection. */
+const char *gw_req_header(struct MHD_Connection *conn, const char *name);
+/* The public path prefix ("/api") from X-Forwarded-Prefix when it is a plain
+ * path, else "". Borrowed. */
+const char *gw_req_public_prefix(struct MHD_Connection *conn);
+
+#endif

@@ -1,0 +1,291 @@
+/* gw_routes_image.c — one image: GET /image/{id} (its bytes), GET
+ * /image/{id}/info (its JSON) and DELETE /image/{id}.
+ *
+ * Every handler first checks the id (400 naming `id` unless it is a UUID) and
+ * asks metadata-svc for the row; the reply is handed to the request, which
+ * frees it when the answer has been sent, so no exit frees it by hand.
+ *
+ * GET /image/{id}. `variant` picks a variant by name, or `original`; without
+ * it the requested variant of highest serve_rank (ip_variants.h) is served:
+ * watermarked, else resized, else thumbnail. A variant that was not requested
+ * is 404; failed, 422 with its reason; not ready yet, 202 with the info and
+ * Retry-After. A ready one has an ETag per image and variant (its bytes never
+ * change for a key), so If-None-Match answers 304. When IP_GATEWAY_ACCEL is on
+ * and the request came through the proxy (it carries X-Forwarded-Prefix or
+ * X-Forwarded-For), a ready variant is answered with X-Accel-Redirect:
+ * <location><key> and no body; nginx fetches the bytes from the bucket.
+ * Direct requests, and the private original always, get the bytes from
+ * storage-svc: the GetObject reply is handed to the response, which sends its
+ * bytes as they are and frees the reply with itself.
+ *
+ * DELETE /image/{id}. DeleteImage removes the row (every API path answers 404
+ * from then on) and returns the variant keys it knew; the original, those keys
+ * and the image's variant prefix are then purged from the bucket. A purge that
+ * fails is logged; the answer is 204 either way (the row is gone).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "gw_handlers.h"
+#include "gw_json.h"
+#include "gw_response.h"
+#include "gw_upload.h"
+#include "ip_keys.h"
+#include "ip_log.h"
+#include "ip_rpc_stubs.h"
+#include "ip_uuid.h"
+
+static const char not_found[] = "no image has this id (it may have been deleted)";
+
+/* The path's id as a canonical UUID in out; else answers 400 into *ret. */
+static bool check_id(struct MHD_Connection *conn, gw_req *rq, char out[37], enum MHD_Result *ret)
+{
+    ip_uuid u;
+    if (!ip_uuid_parse(rq->id, &u)) {
+        *ret = gw_send_problem(conn, rq, 400,
+                               "the image id in the path must be a UUID such as "
+                               "0190f2a4-5b6c-7d8e-9f00-112233445566",
+                               "id");
+        return false;
+    }
+    ip_uuid_format(&u, out);
+    return true;
+}
+
+/* GetImage of `id`: true with *img borrowed from the reply, which the request
+ * frees when it ends; else the answer (404, 503) is queued into *ret. */
+static bool get_image(gw_app *app, struct MHD_Connection *conn, gw_req *rq, const char *id,
+                      const Imageproc__Image **img, enum MHD_Result *ret)
+{
+    Imageproc__GetImageRequest in = IMAGEPROC__GET_IMAGE_REQUEST__INIT;
+    in.id = (char *)id;
+    Imageproc__GetImageReply *reply = NULL;
+    char err[256];
+    ip_status st = ip_metadata_get_image(app->meta, &in, &reply, NULL, err, sizeof err);
+    gw_req_defer_message(rq, reply);
+    if (st == IP_NOT_FOUND || (st == IP_OK && !reply->image)) {
+        *ret = gw_send_problem(conn, rq, 404, not_found, NULL);
+        return false;
+    }
+    if (st != IP_OK) {
+        ip_log(IP_LOG_WARN, "rpc.get_image_failed", IP_LS("image_id", id), IP_LS("err", err));
+        *ret = gw_send_dependency(conn, rq, "metadata service", st);
+        return false;
+    }
+    *img = reply->image;
+    return true;
+}
+
+/* ------------------------------------------------------------ GET /image/{id} */
+
+/* The object GET /image/{id} answers with. */
+typedef struct image_object {
+    bool original;
+    const char *key;   /* borrowed from the image's record, or keybuf */
+    const char *ctype; /* Content-Type */
+    char keybuf[IP_KEY_MAX];
+    char etag[96];
+} image_object;
+
+/* Without ?variant=: the requested variant that ranks highest to serve; the
+ * first of the table when the record names none. */
+static ip_variant_kind default_variant(const Imageproc__Image *img)
+{
+    const ip_variant_def *best = NULL;
+    for (size_t i = 0; i < img->n_requested; i++) {
+        const ip_variant_def *d = ip_variant_get(img->requested[i]);
+        if (d && (!best || d->serve_rank > best->serve_rank))
+            best = d;
+    }
+    return best ? best->kind : ip_variants[0].kind;
+}
+
+/* The media type of a stored variant: by its format, else its key's extension. */
+static const char *variant_content_type(const Imageproc__Variant *v)
+{
+    const ip_format_def *f = ip_format_by_name(v->format);
+    if (!f) {
+        const char *dot = strrchr(v->object_key, '.');
+        f = dot ? ip_format_by_ext(dot + 1) : NULL;
+    }
+    return f ? f->content_type : "application/octet-stream";
+}
+
+static const char *error_or(const char *error, const char *fallback)
+{
+    return error && *error ? error : fallback;
+}
+
+/* Fills obj with the ready variant `kind` of img; else queues the answer
+ * (404 not requested, 422 failed, 202 not ready) into *ret and returns false. */
+static bool pick_variant(struct MHD_Connection *conn, gw_req *rq, const Imageproc__Image *img,
+                         ip_variant_kind kind, image_object *obj, enum MHD_Result *ret)
+{
+    const char *name = ip_variant_name(kind);
+    bool requested = ip_variant_mask_of(img->requested, img->n_requested) & ip_variant_bit(kind);
+    const Imageproc__Variant *v = gw_image_variant(img, kind);
+    char detail[256];
+    if (!requested && !v) {
+        snprintf(detail, sizeof detail,
+                 "the variant %s was not requested for this image (ops at upload)", name);
+        *ret = gw_send_problem(conn, rq, 404, detail, "variant");
+        return false;
+    }
+    if (v && v->status == IMAGEPROC__VARIANT_STATUS__VARIANT_FAILED) {
+        snprintf(detail, sizeof detail, "the %s variant failed: %s", name,
+                 error_or(v->error, error_or(img->error, "unknown")));
+        *ret = gw_send_problem(conn, rq, 422, detail, NULL);
+        return false;
+    }
+    if (!v || v->status != IMAGEPROC__VARIANT_STATUS__VARIANT_READY || !v->object_key ||
+        !*v->object_key) {
+        if (img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED) {
+            snprintf(detail, sizeof detail, "processing failed: %s",
+                     error_or(img->error, "unknown reason"));
+            *ret = gw_send_problem(conn, rq, 422, detail, NULL);
+        } else {
+            *ret = gw_send_json_h(conn, rq, 202, gw_image_info_json(img), NULL, "Retry-After", "1");
+        }
+        return false;
+    }
+    obj->key = v->object_key;
+    obj->ctype = variant_content_type(v);
+    snprintf(obj->etag, sizeof obj->etag, "\"v-%s-%s\"", img->id, name);
+    return true;
+}
+
+static void pick_original(const Imageproc__Image *img, image_object *obj)
+{
+    obj->original = true;
+    if (ip_key_original(obj->keybuf, img->id) != IP_OK)
+        obj->keybuf[0] = '\0';
+    obj->key = obj->keybuf;
+    obj->ctype = error_or(img->content_type, "application/octet-stream");
+    snprintf(obj->etag, sizeof obj->etag, "\"o-%s\"", img->id);
+}
+
+static void free_object_reply(void *reply)
+{
+    imageproc__get_object_reply__free_unpacked(reply, NULL);
+}
+
+/* The object's bytes from storage-svc, sent from the reply itself. */
+static enum MHD_Result send_bytes(gw_app *app, struct MHD_Connection *conn, gw_req *rq,
+                                  const image_object *obj)
+{
+    Imageproc__GetObjectRequest in = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
+    in.key = (char *)obj->key;
+    Imageproc__GetObjectReply *reply = NULL;
+    char err[256];
+    ip_status st = ip_storage_get_object(app->stor, &in, &reply, NULL, err, sizeof err);
+    if (st == IP_NOT_FOUND)
+        return gw_send_problem(conn, rq, 404, "the image's bytes are gone (it was just deleted)",
+                               NULL);
+    if (st != IP_OK)
+        return gw_send_dependency(conn, rq, "object storage", st);
+    /* The response owns the reply from here and frees it with itself. */
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
+        reply->data.len, reply->data.data, free_object_reply, reply);
+    if (!r) {
+        free_object_reply(reply);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", obj->ctype);
+    MHD_add_response_header(r, "ETag", obj->etag);
+    MHD_add_response_header(r, "Cache-Control", obj->original ? "private, no-cache" : "no-cache");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    return gw_queue(conn, rq, 200, r);
+}
+
+/* 304 when the client has it; nginx fetches a public variant itself when the
+ * request came through it; else the bytes. */
+static enum MHD_Result send_object(gw_app *app, struct MHD_Connection *conn, gw_req *rq,
+                                   const image_object *obj)
+{
+    const char *inm = gw_req_header(conn, "If-None-Match");
+    if (inm && (strstr(inm, obj->etag) || strcmp(inm, "*") == 0)) {
+        struct MHD_Response *r = gw_response_empty();
+        if (r) {
+            MHD_add_response_header(r, "ETag", obj->etag);
+            MHD_add_response_header(r, "Cache-Control", "no-cache");
+        }
+        return gw_queue(conn, rq, 304, r);
+    }
+    bool proxied =
+        gw_req_header(conn, "X-Forwarded-Prefix") || gw_req_header(conn, "X-Forwarded-For");
+    if (!obj->original && app->cfg.accel && proxied) {
+        char loc[512];
+        snprintf(loc, sizeof loc, "%s%s", app->cfg.accel_location, obj->key);
+        struct MHD_Response *r = gw_response_empty();
+        if (r) {
+            MHD_add_response_header(r, "X-Accel-Redirect", loc);
+            MHD_add_response_header(r, "Content-Type", obj->ctype);
+            MHD_add_response_header(r, "ETag", obj->etag);
+            MHD_add_response_header(r, "Cache-Control", "no-cache");
+        }
+        return gw_queue(conn, rq, 200, r);
+    }
+    return send_bytes(app, conn, rq, obj);
+}
+
+enum MHD_Result gw_handle_image_get(gw_app *app, struct MHD_Connection *conn, gw_req *rq)
+{
+    enum MHD_Result ret;
+    char id[37], detail[256];
+    if (!check_id(conn, rq, id, &ret))
+        return ret;
+    gw_args args;
+    gw_variant_choice choice;
+    const char *param = NULL;
+    if (!gw_req_args(conn, &args))
+        return gw_send_problem(conn, rq, 400, "too many query parameters", NULL);
+    if (gw_query_variant(args.kv, args.n, &choice, &param, detail, sizeof detail) != IP_OK)
+        return gw_send_problem(conn, rq, 400, detail, param);
+    const Imageproc__Image *img = NULL;
+    if (!get_image(app, conn, rq, id, &img, &ret))
+        return ret;
+    image_object obj = {0};
+    if (choice.original)
+        pick_original(img, &obj);
+    else if (!pick_variant(conn, rq, img,
+                           choice.kind != IP_VARIANT_NONE ? choice.kind : default_variant(img),
+                           &obj, &ret))
+        return ret;
+    return send_object(app, conn, rq, &obj);
+}
+
+/* ------------------------------------------------------------ info, delete */
+
+enum MHD_Result gw_handle_image_info(gw_app *app, struct MHD_Connection *conn, gw_req *rq)
+{
+    enum MHD_Result ret;
+    char id[37];
+    if (!check_id(conn, rq, id, &ret))
+        return ret;
+    const Imageproc__Image *img = NULL;
+    if (!get_image(app, conn, rq, id, &img, &ret))
+        return ret;
+    return gw_send_json(conn, rq, 200, gw_image_info_json(img));
+}
+
+enum MHD_Result gw_handle_image_delete(gw_app *app, struct MHD_Connection *conn, gw_req *rq)
+{
+    enum MHD_Result ret;
+    char id[37], err[256];
+    if (!check_id(conn, rq, id, &ret))
+        return ret;
+    Imageproc__DeleteImageRequest in = IMAGEPROC__DELETE_IMAGE_REQUEST__INIT;
+    in.id = id;
+    Imageproc__DeleteImageReply *reply = NULL;
+    ip_status st = ip_metadata_delete_image(app->meta, &in, &reply, NULL, err, sizeof err);
+    gw_req_defer_message(rq, reply);
+    if (st == IP_NOT_FOUND)
+        return gw_send_problem(conn, rq, 404, not_found, NULL);
+    if (st != IP_OK)
+        return gw_send_dependency(conn, rq, "metadata service", st);
+    st = gw_purge_objects(app, id, reply->object_keys, reply->n_object_keys, err, sizeof err);
+    if (st != IP_OK)
+        ip_log(IP_LOG_ERROR, "delete.objects_failed", IP_LS("image_id", id), IP_LS("err", err));
+    ip_log(IP_LOG_INFO, "image.deleted", IP_LS("image_id", id));
+    return gw_queue(conn, rq, 204, gw_response_empty());
+}

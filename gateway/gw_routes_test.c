@@ -1,0 +1,358 @@
+/* gw_routes_test.c — the routes end to end inside one process: the real
+ * dispatch (gw_routes_access/gw_routes_done on a libmicrohttpd daemon) against
+ * fake metadata-svc and storage-svc servers made with the typed RPC stubs.
+ * It covers what GET /image/{id} picks and answers (default variant by
+ * serve_rank, 202/404/422, ETag and 304, X-Accel-Redirect behind the proxy,
+ * the bytes and the original directly), the info and listing views (mode
+ * travels as with_variant), DELETE's purge, GET /config and the table's 405s.
+ * ASan's leak check at exit covers the replies that requests defer.
+ */
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gw_app.h"
+#include "gw_routes.h"
+#include "ip_keys.h"
+#include "ip_rpc_stubs.h"
+#include "ip_testing.h"
+
+#define ID_A "0190f2a4-5b6c-7d8e-9f00-00000000000a" /* ready: thumbnail, resized */
+#define ID_B "0190f2a4-5b6c-7d8e-9f00-00000000000b" /* processing: all requested */
+#define ID_C "0190f2a4-5b6c-7d8e-9f00-00000000000c" /* failed: thumbnail failed */
+
+static gw_app app;
+static struct MHD_Daemon *daemon_;
+static ip_rpc_server *meta_srv, *stor_srv;
+static int port;
+
+/* ------------------------------------------------------------ fixtures */
+
+static Imageproc__Variant a_th, a_rs, b_th, c_th;
+static Imageproc__Variant *a_vs[] = {&a_th, &a_rs}, *b_vs[] = {&b_th}, *c_vs[] = {&c_th};
+static Imageproc__VariantKind a_req[] = {IP_VARIANT_THUMBNAIL, IP_VARIANT_RESIZED};
+static Imageproc__VariantKind all_req[] = {IP_VARIANT_THUMBNAIL, IP_VARIANT_RESIZED,
+                                           IP_VARIANT_WATERMARKED};
+static Imageproc__Image img_a, img_b, img_c;
+static Imageproc__Image *images[] = {&img_a, &img_b, &img_c};
+static char a_th_key[IP_KEY_MAX], a_rs_key[IP_KEY_MAX], b_th_key[IP_KEY_MAX];
+static char *a_keys[] = {a_th_key, a_rs_key};
+
+static void ready_variant(Imageproc__Variant *v, const char *id, ip_variant_kind kind, char *key)
+{
+    imageproc__variant__init(v);
+    v->kind = kind;
+    v->status = IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
+    CHECK_ST(ip_key_variant(key, id, kind, &ip_format_jpeg), IP_OK, id);
+    v->object_key = key;
+    v->format = (char *)ip_format_jpeg.name;
+    v->width = 32;
+    v->height = 24;
+    v->size_bytes = 100;
+}
+
+static void image_init(Imageproc__Image *img, const char *id, Imageproc__ImageStatus st,
+                       Imageproc__VariantKind *req, size_t nreq, Imageproc__Variant **vs,
+                       size_t nvs)
+{
+    imageproc__image__init(img);
+    img->id = (char *)id;
+    img->status = st;
+    img->content_type = "image/png";
+    img->created_at_us = 1767322800000000LL;
+    img->requested = req;
+    img->n_requested = nreq;
+    img->variants = vs;
+    img->n_variants = nvs;
+}
+
+static void fixtures_init(void)
+{
+    ready_variant(&a_th, ID_A, IP_VARIANT_THUMBNAIL, a_th_key);
+    ready_variant(&a_rs, ID_A, IP_VARIANT_RESIZED, a_rs_key);
+    ready_variant(&b_th, ID_B, IP_VARIANT_THUMBNAIL, b_th_key);
+    imageproc__variant__init(&c_th);
+    c_th.kind = IP_VARIANT_THUMBNAIL;
+    c_th.status = IMAGEPROC__VARIANT_STATUS__VARIANT_FAILED;
+    c_th.error = "cannot decode";
+    image_init(&img_a, ID_A, IMAGEPROC__IMAGE_STATUS__IMAGE_READY, a_req, 2, a_vs, 2);
+    image_init(&img_b, ID_B, IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING, all_req, 3, b_vs, 1);
+    image_init(&img_c, ID_C, IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED, all_req, 3, c_vs, 1);
+    img_c.error = "cannot decode";
+}
+
+/* ------------------------------------------------------------ fake services */
+
+static ip_variant_kind listed_with; /* the last ListImages' with_variant */
+static char purged[8][IP_KEY_MAX];  /* the last DeleteObjects: keys, then the prefix */
+static size_t npurged;
+
+static Imageproc__Image *find(const char *id)
+{
+    for (size_t i = 0; i < sizeof images / sizeof images[0]; i++)
+        if (!strcmp(images[i]->id, id))
+            return images[i];
+    return NULL;
+}
+
+static ip_status meta_get(void *user, ip_rpc_call *call, const Imageproc__GetImageRequest *in,
+                          Imageproc__GetImageReply *out)
+{
+    (void)user, (void)call;
+    out->image = find(in->id);
+    return out->image ? IP_OK : IP_NOT_FOUND;
+}
+
+static ip_status meta_list(void *user, ip_rpc_call *call, const Imageproc__ListImagesRequest *in,
+                           Imageproc__ListImagesReply *out)
+{
+    (void)user;
+    listed_with = in->with_variant;
+    out->images = ip_rpc_call_alloc(call, sizeof images);
+    for (size_t i = 0; i < sizeof images / sizeof images[0]; i++) {
+        unsigned req = ip_variant_mask_of(images[i]->requested, images[i]->n_requested);
+        if (in->with_variant == IP_VARIANT_NONE || (req & ip_variant_bit(in->with_variant)))
+            out->images[out->n_images++] = images[i];
+    }
+    return IP_OK;
+}
+
+static ip_status meta_delete(void *user, ip_rpc_call *call, const Imageproc__DeleteImageRequest *in,
+                             Imageproc__DeleteImageReply *out)
+{
+    (void)user, (void)call;
+    if (strcmp(in->id, ID_A) != 0)
+        return IP_NOT_FOUND;
+    out->object_keys = a_keys;
+    out->n_object_keys = 2;
+    return IP_OK;
+}
+
+static ip_status stor_get(void *user, ip_rpc_call *call, const Imageproc__GetObjectRequest *in,
+                          Imageproc__GetObjectReply *out)
+{
+    (void)user;
+    char *s = ip_rpc_call_alloc(call, IP_KEY_MAX + 8);
+    snprintf(s, IP_KEY_MAX + 8, "BYTES %s", in->key);
+    out->data.data = (uint8_t *)s;
+    out->data.len = strlen(s);
+    return IP_OK;
+}
+
+static ip_status stor_delete(void *user, ip_rpc_call *call,
+                             const Imageproc__DeleteObjectsRequest *in,
+                             Imageproc__DeleteObjectsReply *out)
+{
+    (void)user, (void)call, (void)out;
+    npurged = 0;
+    for (size_t i = 0; i < in->n_keys && npurged < 7; i++)
+        snprintf(purged[npurged++], IP_KEY_MAX, "%s", in->keys[i]);
+    snprintf(purged[npurged++], IP_KEY_MAX, "%s", in->prefix ? in->prefix : "");
+    return IP_OK;
+}
+
+static const ip_metadata_impl meta_impl = {
+    .get_image = meta_get, .list_images = meta_list, .delete_image = meta_delete};
+static const ip_storage_impl stor_impl = {.get_object = stor_get, .delete_objects = stor_delete};
+
+/* ------------------------------------------------------------ set-up */
+
+static void start(void)
+{
+    if (daemon_)
+        return;
+    fixtures_init();
+    static char murl[96], surl[96];
+    snprintf(murl, sizeof murl, "ipc:///tmp/gw_routes_test_meta_%d", (int)getpid());
+    snprintf(surl, sizeof surl, "ipc:///tmp/gw_routes_test_stor_%d", (int)getpid());
+    ip_rpc_server_opts mo = {.url = murl, .workers = 4}, so = {.url = surl, .workers = 4};
+    CHECK_ST(ip_metadata_server_new(&meta_impl, &mo, &meta_srv), IP_OK, murl);
+    CHECK_ST(ip_storage_server_new(&stor_impl, &so, &stor_srv), IP_OK, surl);
+    ip_rpc_client_opts mc = {.urls = murl, .timeout_ms = 2000};
+    ip_rpc_client_opts sc = {.urls = surl, .timeout_ms = 2000};
+    CHECK_ST(ip_rpc_client_new(&imageproc__metadata__descriptor, &mc, &app.meta), IP_OK, murl);
+    CHECK_ST(ip_rpc_client_new(&imageproc__storage__descriptor, &sc, &app.stor), IP_OK, surl);
+    app.cfg.upload_max_bytes = 2097152;
+    app.cfg.upload_memory_bytes = 1 << 24;
+    app.cfg.pixel_limit = 1234567;
+    app.cfg.accel = true;
+    app.cfg.accel_location = "/_accel/";
+    gw_metrics_register(&app.m);
+    daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
+                               gw_routes_access, &app, MHD_OPTION_NOTIFY_COMPLETED, gw_routes_done,
+                               &app, MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_END);
+    CHECK(daemon_ != NULL);
+    port = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT)->port;
+}
+
+static void stop(void)
+{
+    if (!daemon_)
+        return;
+    MHD_stop_daemon(daemon_);
+    ip_rpc_client_free(app.meta);
+    ip_rpc_client_free(app.stor);
+    ip_rpc_server_free(meta_srv);
+    ip_rpc_server_free(stor_srv);
+}
+
+/* One request on its own connection; the whole answer (head and body) in
+ * out, its status returned (0 when the exchange failed). */
+static int http(const char *method, const char *path, const char *headers, char *out, size_t cap)
+{
+    start();
+    out[0] = '\0';
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    char req[1024];
+    int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s\r\n",
+                     method, path, headers ? headers : "");
+    CHECK(write(fd, req, (size_t)n) == n);
+    size_t len = 0;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (len < cap - 1 && poll(&p, 1, 5000) > 0) {
+        ssize_t r = read(fd, out + len, cap - 1 - len);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    out[len] = '\0';
+    close(fd);
+    int status = 0;
+    sscanf(out, "HTTP/1.1 %d", &status);
+    return status;
+}
+
+static const char *body_of(const char *answer)
+{
+    const char *b = strstr(answer, "\r\n\r\n");
+    return b ? b + 4 : "";
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void test_image_get_ready(void)
+{
+    char a[4096];
+    /* Default: the requested variant of highest serve_rank (resized here). */
+    EXPECT_EQ_INT(http("GET", "/image/" ID_A, NULL, a, sizeof a), 200);
+    EXPECT_EQ_STR(body_of(a), "BYTES v/" ID_A "/resized.jpg");
+    EXPECT(strstr(a, "Content-Type: image/jpeg\r\n") && strstr(a, "ETag: \"v-" ID_A "-resized\""));
+    EXPECT_EQ_INT(
+        http("GET", "/image/" ID_A, "If-None-Match: \"v-" ID_A "-resized\"\r\n", a, sizeof a), 304);
+    EXPECT_EQ_INT(http("GET", "/api/image/" ID_A "?variant=thumbnail",
+                       "X-Forwarded-For: 1.2.3.4\r\n", a, sizeof a),
+                  200);
+    EXPECT(strstr(a, "X-Accel-Redirect: /_accel/v/" ID_A "/thumbnail.jpg\r\n") != NULL);
+    EXPECT_EQ_STR(body_of(a), "");
+    /* The original: always through the gateway, private. */
+    EXPECT_EQ_INT(http("GET", "/image/" ID_A "?variant=original", "X-Forwarded-For: 1.2.3.4\r\n", a,
+                       sizeof a),
+                  200);
+    EXPECT_EQ_STR(body_of(a), "BYTES o/" ID_A);
+    EXPECT(strstr(a, "Content-Type: image/png\r\n") && strstr(a, "private, no-cache") &&
+           !strstr(a, "X-Accel-Redirect"));
+    EXPECT_EQ_INT(http("HEAD", "/image/" ID_A, NULL, a, sizeof a), 200);
+    EXPECT_EQ_STR(body_of(a), "");
+}
+
+static void test_image_get_states(void)
+{
+    char a[4096];
+    EXPECT_EQ_INT(http("GET", "/image/" ID_A "?variant=watermarked", NULL, a, sizeof a), 404);
+    EXPECT(strstr(a, "\"param\":\"variant\"") != NULL);
+    /* Watermarked requested, not ready yet: 202 with the info. */
+    EXPECT_EQ_INT(http("GET", "/image/" ID_B, NULL, a, sizeof a), 202);
+    EXPECT(strstr(a, "Retry-After: 1\r\n") && strstr(body_of(a), "\"id\":\"" ID_B "\""));
+    EXPECT_EQ_INT(http("GET", "/image/" ID_B "?variant=thumbnail", NULL, a, sizeof a), 200);
+    EXPECT_EQ_INT(http("GET", "/image/" ID_C "?variant=thumbnail", NULL, a, sizeof a), 422);
+    EXPECT(strstr(a, "the thumbnail variant failed: cannot decode") != NULL);
+    EXPECT_EQ_INT(http("GET", "/image/" ID_C, NULL, a, sizeof a), 422);
+    EXPECT(strstr(a, "processing failed: cannot decode") != NULL);
+    EXPECT_EQ_INT(http("GET", "/image/0190f2a4-5b6c-7d8e-9f00-000000000999", NULL, a, sizeof a),
+                  404);
+    EXPECT_EQ_INT(http("GET", "/image/nope", NULL, a, sizeof a), 400);
+    EXPECT(strstr(a, "\"param\":\"id\"") != NULL);
+}
+
+static void test_info_and_listing(void)
+{
+    char a[16384];
+    EXPECT_EQ_INT(http("GET", "/image/" ID_A "/info", NULL, a, sizeof a), 200);
+    json_t *j = json_loads(body_of(a), 0, NULL);
+    CHECK(j != NULL);
+    char *ops = json_dumps(json_object_get(j, "ops"), JSON_COMPACT);
+    EXPECT_EQ_STR(ops, "[\"thumbnail\",\"resized\"]");
+    free(ops);
+    json_decref(j);
+    EXPECT_EQ_INT(http("GET", "/images", NULL, a, sizeof a), 200);
+    EXPECT_EQ_INT(listed_with, IP_VARIANT_NONE);
+    j = json_loads(body_of(a), 0, NULL);
+    CHECK(j != NULL);
+    json_t *items = json_object_get(j, "items");
+    EXPECT_EQ_INT(json_array_size(items), 3);
+    EXPECT_EQ_STR(json_string_value(json_object_get(json_array_get(items, 0), "url")),
+                  "/media/" ID_A "/thumbnail.jpg");
+    EXPECT(json_is_null(json_object_get(j, "next")));
+    json_decref(j);
+    EXPECT_EQ_INT(http("GET", "/images?mode=watermarked", NULL, a, sizeof a), 200);
+    EXPECT_EQ_INT(listed_with, IP_VARIANT_WATERMARKED);
+    j = json_loads(body_of(a), 0, NULL);
+    CHECK(j != NULL);
+    items = json_object_get(j, "items");
+    EXPECT_EQ_INT(json_array_size(items), 2); /* B and C requested it */
+    EXPECT(json_is_null(json_object_get(json_array_get(items, 0), "url")));
+    json_decref(j);
+}
+
+static void test_delete(void)
+{
+    char a[4096];
+    EXPECT_EQ_INT(http("DELETE", "/image/" ID_A, NULL, a, sizeof a), 204);
+    EXPECT_EQ_INT(npurged, 4);
+    EXPECT_EQ_STR(purged[0], a_th_key);
+    EXPECT_EQ_STR(purged[1], a_rs_key);
+    EXPECT_EQ_STR(purged[2], "o/" ID_A);
+    EXPECT_EQ_STR(purged[3], "v/" ID_A "/");
+    EXPECT_EQ_INT(http("DELETE", "/image/" ID_B, NULL, a, sizeof a), 404);
+}
+
+static void test_config_and_methods(void)
+{
+    char a[4096];
+    EXPECT_EQ_INT(http("GET", "/api/config", NULL, a, sizeof a), 200);
+    EXPECT(strstr(a, "Cache-Control: public, max-age=60\r\n") != NULL);
+    json_t *j = json_loads(body_of(a), 0, NULL);
+    CHECK(j != NULL);
+    EXPECT_EQ_INT(json_integer_value(json_object_get(j, "upload_max_bytes")), 2097152);
+    EXPECT_EQ_INT(json_integer_value(json_object_get(j, "pixel_limit")), 1234567);
+    json_decref(j);
+    EXPECT_EQ_INT(http("PUT", "/config", NULL, a, sizeof a), 405);
+    EXPECT(strstr(a, "Allow: GET, HEAD\r\n") != NULL);
+    EXPECT_EQ_INT(http("HEAD", "/events", NULL, a, sizeof a), 405);
+    EXPECT(strstr(a, "Allow: GET\r\n") != NULL);
+    EXPECT_EQ_INT(http("GET", "/upload", NULL, a, sizeof a), 405);
+    EXPECT(strstr(a, "Allow: POST\r\n") != NULL);
+    EXPECT_EQ_INT(http("GET", "/image/" ID_A "/other", NULL, a, sizeof a), 404);
+    EXPECT_EQ_INT(http("GET", "/healthz", NULL, a, sizeof a), 200);
+}
+
+static const ip_test_case tests[] = {
+    IP_TEST(image_get_ready), IP_TEST(image_get_states),   IP_TEST(info_and_listing),
+    IP_TEST(delete),          IP_TEST(config_and_methods),
+};
+
+int main(int argc, char **argv)
+{
+    int rc = ip_test_main(argc, argv, tests, sizeof tests / sizeof tests[0]);
+    stop();
+    return rc;
+}

@@ -1,0 +1,176 @@
+/* gw_routes_upload.c — POST /upload.
+ *
+ * The first call, with the headers only, makes the body's receiver
+ * (gw_receive.c), which may refuse the upload right there (413 by
+ * Content-Length, 400/415 by Content-Type): libmicrohttpd then answers without
+ * reading the body. Once the body is in, the handler takes the steps in the
+ * order of their cost: the receiver's verdict and the file; `ops` (the form
+ * field wins over the query; default every variant); the type from the bytes
+ * (415) and the header read by libvips against the pixel limit (422); the
+ * Kafka breaker (503 at once while Kafka was just seen down); then
+ * gw_upload_store (503 with everything undone on a dependency's failure).
+ * 202 carries id, status, created_at, ops and links (under the public prefix
+ * that nginx passes in X-Forwarded-Prefix). Every refusal is counted in
+ * gw_uploads_total{result="refused",reason} and logged once.
+ */
+#include <stdio.h>
+
+#include "gw_handlers.h"
+#include "gw_json.h"
+#include "gw_kafka.h"
+#include "gw_receive.h"
+#include "gw_response.h"
+#include "gw_sniff.h"
+#include "gw_upload.h"
+#include "ip_log.h"
+#include "ip_time.h"
+
+static enum MHD_Result refused(gw_app *app, struct MHD_Connection *conn, gw_req *rq,
+                               const gw_refusal *ref)
+{
+    char lv[64];
+    snprintf(lv, sizeof lv, "refused,%s", ref->reason);
+    ip_metric_add(app->m.uploads, lv, 1);
+    ip_log(IP_LOG_INFO, "upload.refused", IP_LI("status", ref->status),
+           IP_LS("reason", ref->reason), IP_LS("detail", ref->detail));
+    if (ref->status == 503)
+        return gw_send_problem_h(conn, rq, ref->status, ref->detail, ref->param, "Retry-After",
+                                 "2");
+    return gw_send_problem(conn, rq, ref->status, ref->detail, ref->param);
+}
+
+/* `detail` may be ref->detail itself (a validator wrote it there). */
+static void refusal_set(gw_refusal *ref, unsigned status, const char *reason, const char *param,
+                        const char *detail)
+{
+    ref->status = status;
+    ref->reason = reason;
+    ref->param = param;
+    if (detail != ref->detail)
+        snprintf(ref->detail, sizeof ref->detail, "%s", detail);
+}
+
+enum MHD_Result gw_handle_upload_begin(gw_app *app, struct MHD_Connection *conn, gw_req *rq)
+{
+    gw_receive_limits lim = {.max_bytes = (size_t)app->cfg.upload_max_bytes,
+                             .memory_bytes = app->cfg.upload_memory_bytes};
+    rq->rx = gw_receive_new(&lim, gw_req_header(conn, "Content-Type"),
+                            gw_req_header(conn, "Content-Length"));
+    if (!rq->rx)
+        return MHD_NO;
+    const gw_refusal *ref = gw_receive_refusal(rq->rx);
+    /* Answered before the body is read (libmicrohttpd then closes the
+     * connection instead of reading it). */
+    return ref ? refused(app, conn, rq, ref) : MHD_YES;
+}
+
+/* The upload's bytes, filename and ops from the body and the query. */
+static bool read_upload(struct MHD_Connection *conn, gw_req *rq, gw_upload_in *in, gw_refusal *ref)
+{
+    const gw_refusal *r = gw_receive_refusal(rq->rx);
+    if (r) {
+        *ref = *r;
+        return false;
+    }
+    gw_args args;
+    const char *param = NULL, *ops_query = NULL;
+    if (!gw_req_args(conn, &args)) {
+        refusal_set(ref, 400, "bad_request", NULL, "too many query parameters");
+        return false;
+    }
+    if (gw_query_upload(args.kv, args.n, &ops_query, &param, ref->detail, sizeof ref->detail) !=
+        IP_OK) {
+        refusal_set(ref, 400, "bad_request", param, ref->detail);
+        return false;
+    }
+    gw_received body;
+    if ((r = gw_receive_finish(rq->rx, &body)) != NULL) {
+        *ref = *r;
+        return false;
+    }
+    const char *ops = body.ops ? body.ops : ops_query;
+    in->ops = GW_UPLOAD_DEFAULT_OPS;
+    if (ops && gw_ops_parse(ops, &in->ops, ref->detail, sizeof ref->detail) != IP_OK) {
+        refusal_set(ref, 400, "bad_request", "ops", ref->detail);
+        return false;
+    }
+    in->data = body.data;
+    in->len = body.len;
+    in->filename = body.filename;
+    return true;
+}
+
+/* The type from the bytes and the size from the header. */
+static bool check_image(gw_app *app, gw_upload_in *in, gw_refusal *ref)
+{
+    gw_img_type t = gw_sniff(in->data, in->len);
+    if (t == GW_IMG_NONE) {
+        refusal_set(ref, 415, "unsupported_type", NULL,
+                    "the file is not a supported image: JPEG, PNG, WebP, GIF, AVIF, HEIC or TIFF "
+                    "(the type is read from the bytes, not the name or Content-Type)");
+        return false;
+    }
+    gw_img_header hdr;
+    char detail[256];
+    ip_status st =
+        gw_image_header(in->data, in->len, app->cfg.pixel_limit, &hdr, detail, sizeof detail);
+    if (st != IP_OK) {
+        refusal_set(ref, 422, st == IP_RESOURCE_EXHAUSTED ? "pixel_limit" : "unreadable", NULL,
+                    detail);
+        return false;
+    }
+    in->content_type = gw_img_mime(t);
+    in->width = hdr.width;
+    in->height = hdr.height;
+    return true;
+}
+
+static json_t *accepted_json(struct MHD_Connection *conn, const gw_upload_out *out, unsigned ops,
+                             char *info, size_t infolen)
+{
+    const char *pfx = gw_req_public_prefix(conn);
+    char self[160], events[200];
+    snprintf(self, sizeof self, "%s/image/%s", pfx, out->id);
+    snprintf(info, infolen, "%s/image/%s/info", pfx, out->id);
+    snprintf(events, sizeof events, "%s/events?id=%s", pfx, out->id);
+    return json_pack("{s:s,s:s,s:o,s:o,s:{s:s,s:s,s:s}}", "id", out->id, "status", "pending",
+                     "created_at", gw_json_time(out->created_at_us), "ops",
+                     gw_variant_names_json(ops), "links", "self", self, "info", info, "events",
+                     events);
+}
+
+enum MHD_Result gw_handle_upload(gw_app *app, struct MHD_Connection *conn, gw_req *rq)
+{
+    gw_refusal ref = {0};
+    gw_upload_in in = {0};
+    if (!rq->rx)
+        return MHD_NO; /* gw_handle_upload_begin always runs first */
+    if (!read_upload(conn, rq, &in, &ref))
+        return refused(app, conn, rq, &ref);
+    int64_t t_recv = ip_now_us();
+    if (!check_image(app, &in, &ref))
+        return refused(app, conn, rq, &ref);
+    if (gw_kafka_recently_failed(app->kafka)) {
+        refusal_set(&ref, 503, "unavailable", NULL,
+                    "the job queue (Kafka) is not available; try again later");
+        return refused(app, conn, rq, &ref);
+    }
+    gw_upload_out out;
+    int64_t t_checked = ip_now_us();
+    if (gw_upload_store(app, &in, &out, ref.detail, sizeof ref.detail) != IP_OK) {
+        refusal_set(&ref, 503, "unavailable", NULL, ref.detail);
+        return refused(app, conn, rq, &ref);
+    }
+    ip_metric_add(app->m.uploads, "accepted,", 1);
+    ip_metric_add(app->m.upload_bytes, NULL, (double)in.len);
+    ip_log(IP_LOG_INFO, "upload.accepted", IP_LS("image_id", out.id),
+           IP_LS("type", in.content_type), IP_LI("bytes", (long long)in.len),
+           IP_LI("ms", (ip_now_us() - rq->start_us) / 1000),
+           IP_LF("recv_ms", (t_recv - rq->start_us) / 1e3),
+           IP_LF("check_ms", (t_checked - t_recv) / 1e3), IP_LF("put_ms", out.put_us / 1e3),
+           IP_LF("create_ms", out.create_us / 1e3), IP_LF("enqueue_ms", out.enqueue_us / 1e3),
+           IP_LF("mark_ms", out.mark_us / 1e3));
+    char info[160];
+    json_t *j = accepted_json(conn, &out, in.ops, info, sizeof info);
+    return gw_send_json_h(conn, rq, 202, j, NULL, "Location", info);
+}

@@ -1,0 +1,68 @@
+/* meta_store_read.c — the store's reads: GetImage, ListImages, ListStale.
+ *
+ * Each read is one statement (meta_store.c) on a borrowed connection, outside
+ * any transaction, repeated once on a fresh connection when the first one
+ * turns out dead (meta_db_query); its rows become messages in
+ * meta_store_rows.c.
+ *
+ * ListImages asks for one row more than the page (limit + 1): whether it came
+ * back says whether another page follows, without a count. Its variant filter
+ * reaches SQL as the variant's name ('' for all), the spelling of images.ops.
+ */
+#include <stdio.h>
+
+#include <libpq-fe.h>
+
+#include "ip_variants.h"
+#include "meta_store_internal.h"
+
+ip_status meta_store_get(meta_store *s, meta_ctx *cx, const char *id, Imageproc__Image **out)
+{
+    PGresult *r = NULL;
+    const char *params[] = {id};
+    ip_status st = meta_db_query(s, cx, META_ST_GET, 1, params, &r);
+    return st == IP_OK ? meta_rows_one_image(cx, r, id, out) : st;
+}
+
+ip_status meta_store_list(meta_store *s, meta_ctx *cx, const meta_list_query *q,
+                          Imageproc__Image ***images, size_t *n, bool *has_more)
+{
+    PGresult *r = NULL;
+    char lim[16], ts[24];
+    *images = NULL;
+    *n = 0;
+    *has_more = false;
+    const char *with = ip_variant_name(q->with_variant); /* NULL for all */
+    snprintf(lim, sizeof(lim), "%d", q->limit + 1);      /* one more tells whether a page follows */
+    snprintf(ts, sizeof(ts), "%lld", (long long)q->last_created_at_us);
+    const char *params[] = {with ? with : "", lim, ts, q->last_id};
+    ip_status st = meta_db_query(s, cx, q->has_cursor ? META_ST_LIST_AFTER : META_ST_LIST_FIRST,
+                                 q->has_cursor ? 4 : 2, params, &r);
+    if (st != IP_OK)
+        return st;
+    st = meta_rows_images(cx, r, images, n);
+    PQclear(r);
+    if (st == IP_OK && *n > (size_t)q->limit) {
+        *n = (size_t)q->limit;
+        *has_more = true;
+    }
+    return st;
+}
+
+ip_status meta_store_list_stale(meta_store *s, meta_ctx *cx, int64_t older_than_us, int limit,
+                                Imageproc__Image ***images, size_t *n)
+{
+    PGresult *r = NULL;
+    char lim[16], age[24];
+    snprintf(lim, sizeof(lim), "%d", limit);
+    snprintf(age, sizeof(age), "%lld", (long long)older_than_us);
+    const char *params[] = {age, lim};
+    *images = NULL;
+    *n = 0;
+    ip_status st = meta_db_query(s, cx, META_ST_STALE, 2, params, &r);
+    if (st != IP_OK)
+        return st;
+    st = meta_rows_images(cx, r, images, n);
+    PQclear(r);
+    return st;
+}

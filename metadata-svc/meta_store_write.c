@@ -1,0 +1,385 @@
+/* meta_store_write.c — the store's writes: CreateImage and the state changes
+ * of an image (MarkProcessing, PutVariant, FinishImage, FailImage,
+ * MarkEnqueued).
+ *
+ * HOW WRITES STAY CORRECT UNDER CONCURRENCY
+ * Every write is one transaction that first locks the image row
+ * (meta_db_lock_image: SELECT ... FOR UPDATE). That lock is the whole
+ * concurrency story: writers of one image run one after the other, a writer
+ * that finds no row answers IP_NOT_FOUND, and a DeleteImage that commits first
+ * leaves nothing for a late PutVariant or FinishImage to update (they are
+ * UPDATEs or guarded INSERTs behind the lock, never an upsert of the image), so
+ * a deleted image cannot come back. CreateImage needs no lock: its INSERT ...
+ * ON CONFLICT DO NOTHING either makes the row or finds the id taken.
+ *
+ * Repeats are harmless: a ready variant stays ready, a ready image stays
+ * ready, and a write that changed nothing says so (*changed false), so the
+ * service publishes an event only for real changes. A write whose reply is the
+ * image reads it inside its own transaction, just before COMMIT, so the reply
+ * is the row as this write left it.
+ *
+ * Variants reach SQL by name (ip_variant_name) and the requested set as the
+ * comma list of names that images.ops stores (ip_variant_mask_format).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "ip_keys.h"
+#include "ip_variants.h"
+#include "meta_store_internal.h"
+#include "meta_validate.h"
+
+/* ------------------------------------------------------------- helpers */
+
+ip_status meta_db_lock_image(meta_ctx *cx, PGconn *conn, const char *id, meta_locked_row *row)
+{
+    PGresult *r = NULL;
+    const char *params[] = {id};
+    ip_status st = meta_db_run(cx, conn, META_ST_LOCK, 1, params, &r);
+    if (st != IP_OK)
+        return st;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return meta_cx_fail(cx, IP_NOT_FOUND, "image %s not found", id);
+    }
+    snprintf(row->status, sizeof(row->status), "%s", PQgetvalue(r, 0, 0));
+    st = meta_rows_requested(cx, PQgetvalue(r, 0, 1), &row->requested);
+    row->original_key = meta_cx_strdup(cx, PQgetvalue(r, 0, 2));
+    row->updated_at_us = meta_db_i64(r, 0, 3);
+    PQclear(r);
+    if (st != IP_OK)
+        return st;
+    return row->original_key != NULL ? IP_OK : meta_cx_nomem(cx);
+}
+
+/* GetImage's statement on `conn`, inside a write's transaction. */
+static ip_status get_in_tx(meta_ctx *cx, PGconn *conn, const char *id, Imageproc__Image **out)
+{
+    PGresult *r = NULL;
+    const char *params[] = {id};
+    ip_status st = meta_db_run(cx, conn, META_ST_GET, 1, params, &r);
+    return st == IP_OK ? meta_rows_one_image(cx, r, id, out) : st;
+}
+
+/* Ends a write whose reply is the image row: reads the row as the
+ * transaction leaves it, then commits. */
+static ip_status read_and_commit(meta_ctx *cx, PGconn *conn, const char *id, Imageproc__Image **out)
+{
+    ip_status st = get_in_tx(cx, conn, id, out);
+    return st == IP_OK ? meta_db_commit(cx, conn) : st;
+}
+
+/* Sets the image's status and error; *updated_at_us (may be NULL) is the new
+ * updated_at. */
+static ip_status set_status(meta_ctx *cx, PGconn *conn, const char *id, const char *status,
+                            const char *error, int64_t *updated_at_us)
+{
+    PGresult *r = NULL;
+    const char *params[] = {id, status, error};
+    ip_status st = meta_db_run(cx, conn, META_ST_SET_STATUS, 3, params, &r);
+    if (st != IP_OK)
+        return st;
+    if (updated_at_us != NULL && PQntuples(r) > 0)
+        *updated_at_us = meta_db_i64(r, 0, 0);
+    PQclear(r);
+    return IP_OK;
+}
+
+/* ------------------------------------------------------------- CreateImage */
+
+ip_status meta_store_create(meta_store *s, meta_ctx *cx, const Imageproc__Image *img,
+                            unsigned requested, Imageproc__Image **out)
+{
+    PGconn *conn = NULL;
+    PGresult *r = NULL;
+    char created[24], size[24], w[16], h[16], okey[IP_KEY_MAX], ops[IP_VARIANT_LIST_MAX];
+    snprintf(created, sizeof(created), "%lld", (long long)img->created_at_us);
+    snprintf(size, sizeof(size), "%lld", (long long)img->size_bytes);
+    snprintf(w, sizeof(w), "%d", img->width);
+    snprintf(h, sizeof(h), "%d", img->height);
+    ip_variant_mask_format(requested, ops, sizeof(ops));
+    const char *original_key = img->original_key;
+    if (original_key == NULL || original_key[0] == '\0') {
+        if (ip_key_original(okey, img->id) != IP_OK)
+            return meta_cx_fail(cx, IP_INVALID_ARGUMENT, "image.id: no key for %s", img->id);
+        original_key = okey;
+    }
+    const char *params[] = {img->id,
+                            created,
+                            img->filename ? img->filename : "",
+                            img->content_type ? img->content_type : "",
+                            size,
+                            w,
+                            h,
+                            img->sha256 ? img->sha256 : "",
+                            original_key,
+                            ops};
+    ip_status st = meta_db_begin(s, cx, &conn);
+    if (st != IP_OK)
+        return st;
+    if ((st = meta_db_run(cx, conn, META_ST_CREATE, 10, params, &r)) != IP_OK)
+        goto out;
+    int inserted = PQntuples(r);
+    PQclear(r);
+    if (inserted == 0) {
+        st = meta_cx_fail(cx, IP_ALREADY_EXISTS, "image %s already exists", img->id);
+        goto out;
+    }
+    const char *vparams[] = {img->id, ops};
+    if ((st = meta_db_run(cx, conn, META_ST_CREATE_VARIANTS, 2, vparams, &r)) != IP_OK)
+        goto out;
+    PQclear(r);
+    st = read_and_commit(cx, conn, img->id, out);
+out:
+    meta_pool_release(s->pool, conn);
+    return st;
+}
+
+/* ------------------------------------------------------------- MarkProcessing */
+
+ip_status meta_store_mark_processing(meta_store *s, meta_ctx *cx, const char *id,
+                                     Imageproc__Image **out, bool *changed)
+{
+    PGconn *conn = NULL;
+    meta_locked_row row;
+    *changed = false;
+    ip_status st = meta_db_begin(s, cx, &conn);
+    if (st != IP_OK)
+        return st;
+    if ((st = meta_db_lock_image(cx, conn, id, &row)) != IP_OK)
+        goto out;
+    if (strcmp(row.status, "pending") == 0 || strcmp(row.status, "failed") == 0) {
+        if ((st = set_status(cx, conn, id, "processing", "", NULL)) != IP_OK)
+            goto out;
+        *changed = true;
+    }
+    st = read_and_commit(cx, conn, id, out);
+out:
+    meta_pool_release(s->pool, conn);
+    return st;
+}
+
+/* ------------------------------------------------------------- PutVariant */
+
+/* After a variant changed: a pending image becomes processing; the image's
+ * status and updated_at afterwards into *image_status and *at_us. */
+static ip_status touch_image(meta_ctx *cx, PGconn *conn, const char *image_id,
+                             Imageproc__ImageStatus *image_status, int64_t *at_us)
+{
+    PGresult *r = NULL;
+    const char *params[] = {image_id};
+    ip_status st = meta_db_run(cx, conn, META_ST_TOUCH, 1, params, &r);
+    if (st != IP_OK)
+        return st;
+    *image_status = meta_image_status_parse(PQgetvalue(r, 0, 0));
+    *at_us = meta_db_i64(r, 0, 1);
+    PQclear(r);
+    return IP_OK;
+}
+
+/* The variant `name` of the image as stored, into *out. */
+static ip_status read_variant(meta_ctx *cx, PGconn *conn, const char *image_id, const char *name,
+                              Imageproc__Variant **out)
+{
+    PGresult *r = NULL;
+    const char *params[] = {image_id, name};
+    ip_status st = meta_db_run(cx, conn, META_ST_GET_VARIANT, 2, params, &r);
+    if (st != IP_OK)
+        return st;
+    if (PQntuples(r) != 1)
+        st = meta_cx_fail(cx, IP_INTERNAL, "variant %s of %s vanished", name, image_id);
+    else
+        st = meta_rows_variant(cx, r, 0, 0, out);
+    PQclear(r);
+    return st;
+}
+
+ip_status meta_store_put_variant(meta_store *s, meta_ctx *cx, const char *image_id,
+                                 const Imageproc__Variant *v, Imageproc__Variant **out,
+                                 Imageproc__ImageStatus *image_status, int64_t *at_us,
+                                 bool *changed)
+{
+    PGconn *conn = NULL;
+    PGresult *r = NULL;
+    meta_locked_row row;
+    const char *name = ip_variant_name(v->kind);
+    bool ready = v->status == IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
+    char w[16], h[16], size[24];
+    snprintf(w, sizeof(w), "%d", ready ? v->width : 0);
+    snprintf(h, sizeof(h), "%d", ready ? v->height : 0);
+    snprintf(size, sizeof(size), "%lld", ready ? (long long)v->size_bytes : 0LL);
+    const char *params[] = {image_id,
+                            name,
+                            ready ? "ready" : "failed",
+                            ready ? v->object_key : "",
+                            w,
+                            h,
+                            size,
+                            ready ? v->format : "",
+                            ready ? "" : (v->error && v->error[0] ? v->error : "failed")};
+    *changed = false;
+    if (name == NULL)
+        return meta_cx_fail(cx, IP_INVALID_ARGUMENT, "variant.kind: not a variant");
+    ip_status st = meta_db_begin(s, cx, &conn);
+    if (st != IP_OK)
+        return st;
+    if ((st = meta_db_lock_image(cx, conn, image_id, &row)) != IP_OK)
+        goto out;
+    if (!(row.requested & ip_variant_bit(v->kind))) {
+        st = meta_cx_fail(cx, IP_FAILED_PRECONDITION, "variant.kind: %s was not requested for %s",
+                          name, image_id);
+        goto out;
+    }
+    if ((st = meta_db_run(cx, conn, META_ST_PUT_VARIANT, 9, params, &r)) != IP_OK)
+        goto out;
+    *changed = PQntuples(r) > 0;
+    PQclear(r);
+    *image_status = meta_image_status_parse(row.status);
+    *at_us = row.updated_at_us;
+    if (*changed && (st = touch_image(cx, conn, image_id, image_status, at_us)) != IP_OK)
+        goto out;
+    if ((st = read_variant(cx, conn, image_id, name, out)) != IP_OK)
+        goto out;
+    st = meta_db_commit(cx, conn);
+out:
+    meta_pool_release(s->pool, conn);
+    return st;
+}
+
+/* ------------------------------------------------------------- FinishImage */
+
+static const Imageproc__Variant *variant_of(const Imageproc__Image *img,
+                                            Imageproc__VariantKind kind)
+{
+    for (size_t k = 0; k < img->n_variants; k++)
+        if (img->variants[k]->kind == kind)
+            return img->variants[k];
+    return NULL;
+}
+
+/* What FinishImage makes of the image, decided from its variants in canonical
+ * order: "failed" with "<variant>: <reason>" of the first failed one;
+ * otherwise "ready" when every requested variant is ready;
+ * IP_FAILED_PRECONDITION (naming the pending ones) while some are not. */
+static ip_status finish_target(meta_ctx *cx, const Imageproc__Image *img, const char **target,
+                               char *reason, size_t reason_len)
+{
+    const Imageproc__Variant *failed = NULL;
+    unsigned pending = 0;
+    for (size_t i = 0; i < img->n_requested; i++) {
+        const Imageproc__Variant *v = variant_of(img, img->requested[i]);
+        if (v != NULL && v->status == IMAGEPROC__VARIANT_STATUS__VARIANT_FAILED) {
+            if (failed == NULL)
+                failed = v;
+        } else if (v == NULL || v->status != IMAGEPROC__VARIANT_STATUS__VARIANT_READY) {
+            pending |= ip_variant_bit(img->requested[i]);
+        }
+    }
+    reason[0] = '\0';
+    if (failed != NULL) {
+        *target = "failed";
+        snprintf(reason, reason_len, "%s: %s", ip_variant_name(failed->kind), failed->error);
+        return IP_OK;
+    }
+    if (pending != 0) {
+        char names[IP_VARIANT_LIST_MAX];
+        ip_variant_mask_format(pending, names, sizeof(names));
+        return meta_cx_fail(cx, IP_FAILED_PRECONDITION, "variants still pending: %s", names);
+    }
+    *target = "ready";
+    return IP_OK;
+}
+
+ip_status meta_store_finish(meta_store *s, meta_ctx *cx, const char *id, Imageproc__Image **out,
+                            bool *changed)
+{
+    PGconn *conn = NULL;
+    meta_locked_row row;
+    Imageproc__Image *img = NULL;
+    const char *target = NULL;
+    char reason[512];
+    *changed = false;
+    ip_status st = meta_db_begin(s, cx, &conn);
+    if (st != IP_OK)
+        return st;
+    if ((st = meta_db_lock_image(cx, conn, id, &row)) != IP_OK ||
+        (st = get_in_tx(cx, conn, id, &img)) != IP_OK ||
+        (st = finish_target(cx, img, &target, reason, sizeof(reason))) != IP_OK)
+        goto out;
+    const char *now = meta_image_status_text(img->status);
+    if (now == NULL || strcmp(now, target) != 0) {
+        if ((st = set_status(cx, conn, id, target, reason, &img->updated_at_us)) != IP_OK)
+            goto out;
+        img->status = meta_image_status_parse(target);
+        if ((img->error = meta_cx_strdup(cx, reason)) == NULL) {
+            st = meta_cx_nomem(cx);
+            goto out;
+        }
+        *changed = true;
+    }
+    if ((st = meta_db_commit(cx, conn)) != IP_OK)
+        goto out;
+    *out = img;
+out:
+    meta_pool_release(s->pool, conn);
+    return st;
+}
+
+/* ------------------------------------------------------------- FailImage */
+
+ip_status meta_store_fail(meta_store *s, meta_ctx *cx, const char *id, const char *error,
+                          Imageproc__Image **out, bool *changed)
+{
+    PGconn *conn = NULL;
+    PGresult *r = NULL;
+    meta_locked_row row;
+    const char *reason = error && error[0] ? error : "failed";
+    *changed = false;
+    ip_status st = meta_db_begin(s, cx, &conn);
+    if (st != IP_OK)
+        return st;
+    if ((st = meta_db_lock_image(cx, conn, id, &row)) != IP_OK)
+        goto out;
+    if (strcmp(row.status, "ready") != 0) {
+        if ((st = set_status(cx, conn, id, "failed", reason, NULL)) != IP_OK)
+            goto out;
+        const char *params[] = {id, reason};
+        if ((st = meta_db_run(cx, conn, META_ST_FAIL_VARIANTS, 2, params, &r)) != IP_OK)
+            goto out;
+        PQclear(r);
+        *changed = true;
+    }
+    st = read_and_commit(cx, conn, id, out);
+out:
+    meta_pool_release(s->pool, conn);
+    return st;
+}
+
+/* ------------------------------------------------------------- MarkEnqueued */
+
+ip_status meta_store_mark_enqueued(meta_store *s, meta_ctx *cx, const char *id, int64_t at_us,
+                                   Imageproc__Image **out)
+{
+    PGconn *conn = NULL;
+    PGresult *r = NULL;
+    char at[24];
+    snprintf(at, sizeof(at), "%lld", (long long)at_us);
+    const char *params[] = {id, at};
+    ip_status st = meta_db_begin(s, cx, &conn);
+    if (st != IP_OK)
+        return st;
+    if ((st = meta_db_run(cx, conn, META_ST_ENQUEUED, 2, params, &r)) != IP_OK)
+        goto out;
+    int n = PQntuples(r);
+    PQclear(r);
+    if (n == 0) {
+        st = meta_cx_fail(cx, IP_NOT_FOUND, "image %s not found", id);
+        goto out;
+    }
+    st = read_and_commit(cx, conn, id, out);
+out:
+    meta_pool_release(s->pool, conn);
+    return st;
+}

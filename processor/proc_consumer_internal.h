@@ -1,0 +1,112 @@
+/* proc_consumer_internal.h — what the three files of the consumer share (not
+ * for the rest of the processor; the public API is proc_consumer.h).
+ *
+ *   proc_consumer.c    the Kafka handles (consumer in the group, DLQ
+ *                      producer), rebalances, the poll loop, shutdown
+ *   proc_partitions.c  one FIFO per assigned partition, the worker threads,
+ *                      at most one running job per partition, offsets stored
+ *                      in order, back-pressure
+ *   proc_retry.c       one message to a recorded outcome: runs, backoff,
+ *                      the DLQ, metrics and the job.done log line
+ *
+ * LOCKING
+ * `mu` guards the partition list, every partition's fields, in_flight,
+ * draining and stopping. The Kafka handles are thread-safe and are called
+ * without it, except rd_kafka_offsets_store, which a worker calls under `mu`
+ * so that a revoke (which waits for `busy` to clear under `mu`) never lets an
+ * offset be stored for a partition already given up.
+ */
+#ifndef PROC_CONSUMER_INTERNAL_H
+#define PROC_CONSUMER_INTERNAL_H
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ip_metrics.h"
+#include "proc_consumer.h"
+
+/* A partition whose FIFO holds this many jobs is paused; resumed at half. */
+#define PROC_MAX_QUEUED 32
+
+/* A polled message waiting in its partition's FIFO; owns the message. */
+typedef struct proc_queued {
+    struct proc_queued *next;
+    rd_kafka_message_t *msg;
+} proc_queued;
+
+/* One assigned partition. */
+typedef struct proc_partition {
+    struct proc_partition *next;
+    int32_t partition;
+    proc_queued *head, *tail;
+    int queued;
+    bool busy;    /* a worker runs a job of this partition */
+    bool revoked; /* being revoked: nothing new starts, a job in backoff gives up */
+    bool paused;  /* paused for back-pressure */
+} proc_partition;
+
+struct proc_consumer {
+    rd_kafka_t *rk;  /* consumer */
+    rd_kafka_t *dlq; /* producer for the dead-letter topic */
+    char *topic, *dlq_topic;
+    int max_attempts, backoff_ms, nworkers;
+    const proc_job_ctx *job;
+
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv; /* workers: a job may be available, or stop */
+    pthread_cond_t idle_cv; /* a job finished (revoke and shutdown wait on it) */
+    pthread_cond_t wake_cv; /* backoff sleepers: revoke or drain happened */
+    proc_partition *parts;
+    unsigned rr; /* round-robin start for fairness across partitions */
+    int in_flight;
+    bool draining; /* shutting down: start nothing new */
+    bool stopping; /* workers exit */
+    pthread_t *threads;
+    int nthreads;
+
+    ip_metric *m_jobs, *m_duration, *m_in_flight, *m_retries, *m_abandoned;
+};
+
+/* ------------------------------------------------------ proc_partitions.c */
+
+/* Adds the newly assigned partitions (ones already known are kept). */
+void proc_partitions_assign(proc_consumer *c, const rd_kafka_topic_partition_list_t *parts);
+
+/* Gives up `parts`: drops their queued jobs (uncommitted), wakes their jobs in
+ * backoff, waits for their running jobs to store their offsets, forgets them.
+ * Returns how many queued jobs were dropped. The caller commits afterwards. */
+int proc_partitions_revoke(proc_consumer *c, const rd_kafka_topic_partition_list_t *parts);
+
+/* Hands a polled message (owned) to its partition's FIFO, or destroys it when
+ * the partition is not ours any more; pauses the partition when its FIFO is
+ * full. */
+void proc_partitions_enqueue(proc_consumer *c, rd_kafka_message_t *m);
+
+/* Resumes the partitions paused for back-pressure whose FIFO drained to half. */
+void proc_partitions_resume_drained(proc_consumer *c);
+
+/* Starts the worker threads; IP_RESOURCE_EXHAUSTED when none could start. */
+ip_status proc_workers_start(proc_consumer *c);
+
+/* Shutdown: starts nothing new, drops every queued job, wakes the jobs in
+ * backoff, waits for the running ones, then stops and joins the workers. */
+void proc_workers_drain(proc_consumer *c);
+
+/* Frees every partition and its queued messages (before the consumer handle
+ * they belong to). */
+void proc_partitions_free(proc_consumer *c);
+
+/* ----------------------------------------------------------- proc_retry.c */
+
+/* Runs the job of message `m` of partition `p` to a recorded outcome, with
+ * retries. Returns true when the offset may be stored (outcome recorded, or a
+ * message that is not a job at all), false when the job was abandoned
+ * (revoke, shutdown) and must come again. Called by a worker without `mu`. */
+bool proc_retry_run(proc_consumer *c, proc_partition *p, const rd_kafka_message_t *m);
+
+/* The delivery report callback of the DLQ producer. */
+void proc_retry_dlq_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+
+#endif
