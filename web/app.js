@@ -1,12 +1,19 @@
 // The ImageProcessor page: wires the modules in js/ together.
 //
 //   connection.js  whether the API answers; the offline banner and its retries
+//   config.js      the server's variants and limits (from /api/config)
+//   config-load.js loads them at start and keeps trying until it has them
 //   api.js         REST calls and uploads, errors in plain words
 //   store.js       what the page knows about each image; everyone draws from it
 //   events.js      the live status stream (/api/events) feeding the store
 //   upload.js      drop zone, picker, one progress row per file
 //   gallery.js     newest first, infinite scroll, filter, live placeholders
 //   viewer.js      the large view: versions, facts, copy link, delete
+//
+// The page names no variant and no limit of its own: it first loads the
+// server's settings, and only then opens the picker (built at once but
+// disabled), builds the gallery with its filter and the viewer, and opens
+// the event stream. Until then the gallery's status line says what is wrong.
 //
 // Status events for images the page shows are applied to the store at once;
 // when a variant or the whole image reaches an outcome (ready/failed) the
@@ -16,6 +23,8 @@
 // case an event was lost while the stream was reconnecting.
 
 import { connection } from './js/connection.js';
+import { listTitles } from './js/config.js';
+import { loadConfig } from './js/config-load.js';
 import { events } from './js/events.js';
 import { store, isInWork } from './js/store.js';
 import { Gallery } from './js/gallery.js';
@@ -35,34 +44,49 @@ function announce(text) {
 
 connection.attach({ banner: $('offline-banner'), text: $('offline-text'), retryButton: $('offline-retry') });
 
+let gallery = null;
 let viewer = null;
-const gallery = new Gallery({
-  list: $('gallery'),
-  sentinel: $('gallery-sentinel'),
-  loading: $('gallery-loading'),
-  more: $('gallery-more'),
-  end: $('gallery-end'),
-  empty: $('gallery-empty'),
-  error: $('gallery-error'),
-  filter: $('mode-filter'),
-  onOpen: (id, opener) => viewer.open(id, opener),
-});
 
-viewer = new Viewer({
-  announce,
-  focusAfterDelete: (id) => gallery.neighbourOf(id),
-  neighbours: (id) => gallery.neighboursOf(id),
-});
-
-new Uploader({
+// Built at once, disabled, so that a file dropped early does not replace
+// the page with itself; enable() opens it once the settings are in.
+const uploader = new Uploader({
   dropzone: $('dropzone'),
   input: $('file-input'),
   list: $('upload-list'),
   clearButton: $('upload-clear'),
-  opsInputs: [...document.querySelectorAll('input[name="op"]')],
+  opsFieldset: $('upload-ops'),
+  limitText: $('upload-limit'),
   onView: (id, opener) => viewer.open(id, opener),
   announce,
 });
+
+// Everything that needs the server's settings; runs once they are loaded.
+function start() {
+  $('tagline-copies').textContent = `${listTitles('and')} copies`;
+  uploader.enable();
+  gallery = new Gallery({
+    list: $('gallery'),
+    sentinel: $('gallery-sentinel'),
+    loading: $('gallery-loading'),
+    more: $('gallery-more'),
+    end: $('gallery-end'),
+    empty: $('gallery-empty'),
+    error: $('gallery-error'),
+    filter: $('mode-filter'),
+    onOpen: (id, opener) => viewer.open(id, opener),
+  });
+  viewer = new Viewer({
+    announce,
+    focusAfterDelete: (id) => gallery.neighbourOf(id),
+    neighbours: (id) => gallery.neighboursOf(id),
+  });
+  events.onOpen((again) => {
+    if (again) gallery.resync();
+  });
+  connection.onReconnect(() => gallery.resync());
+  events.connect();
+  gallery.loadMore();
+}
 
 // Images the page does not know yet are found by reading the top of the
 // gallery again, at most a few times a second however many arrive.
@@ -72,7 +96,7 @@ function discoverSoon() {
   if (discoverTimer) return;
   discoverTimer = window.setTimeout(() => {
     discoverTimer = 0;
-    gallery.refreshTop();
+    if (gallery) gallery.refreshTop();
   }, DISCOVER_MS);
 }
 
@@ -91,15 +115,10 @@ events.onStatus((ev) => {
     discoverSoon();
   }
 });
-events.onOpen((again) => {
-  if (again) gallery.resync();
-});
-connection.onReconnect(() => gallery.resync());
 
 window.setInterval(() => {
   if (!connection.reachable || document.hidden) return;
   for (const [id, info] of store.items) if (isInWork(info)) store.refresh(id);
 }, POLL_IN_WORK_MS);
 
-events.connect();
-gallery.loadMore();
+loadConfig({ statusEl: $('gallery-error'), announce }).then(start);

@@ -10,13 +10,13 @@
 // back; any other answer tells connection.js that it is reachable.
 //
 // Uploads use XMLHttpRequest rather than fetch because only XHR reports upload
-// progress.
+// progress. The limits named in messages are the server's (config.js).
 
 import { connection } from './connection.js';
+import { config } from './config.js';
+import { formatLimit, formatPixels } from './format.js';
 
 const BASE = '/api';
-export const UPLOAD_LIMIT_BYTES = 50 * 1024 * 1024;
-export const VARIANTS = ['thumbnail', 'resized', 'watermarked'];
 
 export class ApiError extends Error {
   constructor(message, { status = 0, title = '', detail = '', type = '', offline = false } = {}) {
@@ -50,12 +50,17 @@ export function describeError(status, problem = {}, what = 'request') {
     case 408:
       return `The ${what} took too long. Please try again.`;
     case 413:
-      return 'This file is larger than 50 MiB, the most we accept.';
+      return config.uploadMaxBytes
+        ? `This file is larger than ${formatLimit(config.uploadMaxBytes)}, the most we accept.`
+        : 'This file is larger than the most we accept.';
     case 415:
       return 'This is not an image we can read. Try JPEG, PNG, WebP, GIF, AVIF, HEIC or TIFF.';
     case 422: {
       const tooBig = /pixel|megapixel|dimension|too large/i.test(detail);
-      if (tooBig) return 'This image has too many pixels for us to process (the limit is 100 megapixels).';
+      if (tooBig) {
+        const limit = config.pixelLimit ? ` (the limit is ${formatPixels(config.pixelLimit)})` : '';
+        return `This image has too many pixels for us to process${limit}.`;
+      }
       return `This image could not be read: it looks damaged or incomplete${detail ? ` (${detail})` : ''}.`;
     }
     case 429:
@@ -111,6 +116,11 @@ async function request(path, { method = 'GET', signal, what } = {}) {
   return response.json();
 }
 
+// The server's variants and limits (see config.js for the shape).
+export function getConfig() {
+  return request('/config', { what: 'settings request' });
+}
+
 // One page of the gallery, newest first. `cursor` is the previous page's
 // `next` ({last_created_at, last_id}) or null for the first page.
 export function listImages({ limit = 24, cursor = null, mode = '', signal } = {}) {
@@ -138,17 +148,18 @@ export function originalUrl(id) {
   return `${BASE}/image/${encodeURIComponent(id)}?variant=original`;
 }
 
-
-// Uploads one file. `ops` is an array of variant names (all three when empty
-// or complete). `onProgress(fraction)` follows the bytes sent. Returns
-// { promise, abort }; the promise resolves with the 202 body or rejects with
-// an ApiError (status 0 and `aborted` true when abort() was called).
+// Uploads one file. `ops` is an array of variant names; none, or exactly the
+// server's default set, sends no `ops` field (the server's default applies).
+// `onProgress(fraction)` follows the bytes sent. Returns { promise, abort };
+// the promise resolves with the 202 body or rejects with an ApiError
+// (status 0 and `aborted` true when abort() was called).
 export function uploadFile(file, { ops = [], onProgress } = {}) {
   const xhr = new XMLHttpRequest();
   let aborted = false;
   const promise = new Promise((resolve, reject) => {
     const form = new FormData();
-    if (ops.length && ops.length < VARIANTS.length) form.append('ops', ops.join(','));
+    const isDefault = ops.length === config.defaultOps.length && ops.every((n) => config.defaultOps.includes(n));
+    if (ops.length && !isDefault) form.append('ops', ops.join(','));
     form.append('file', file, file.name);
 
     xhr.open('POST', `${BASE}/upload`);

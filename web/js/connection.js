@@ -9,8 +9,8 @@
 // every onReconnect() listener runs, so the gallery and the event stream can
 // catch up on what they missed.
 
-const MIN_DELAY_MS = 1000;
-const MAX_DELAY_MS = 15000;
+export const MIN_DELAY_MS = 1000;
+export const MAX_DELAY_MS = 15000;
 
 class Connection {
   constructor() {

@@ -23,8 +23,9 @@ class Events {
     this.everOpened = false;
     this.retryTimer = 0;
     this.retryDelay = MIN_RETRY_MS;
+    // Only a stream that was opened once (by connect()) is reopened here.
     connection.onReconnect(() => {
-      if (!this.source || this.source.readyState === EventSource.CLOSED) this.connect();
+      if (this.source && this.source.readyState === EventSource.CLOSED) this.connect();
     });
   }
 

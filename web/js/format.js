@@ -26,12 +26,19 @@ export function formatDate(s) {
   return Number.isNaN(t) ? '' : dateFmt.format(new Date(t));
 }
 
-export const VARIANT_LABELS = {
-  original: 'Original',
-  resized: 'Resized',
-  watermarked: 'Watermarked',
-  thumbnail: 'Thumbnail',
-};
+// A limit in bytes as people read it: "50 MiB", "1.5 MiB", "512 KiB".
+export function formatLimit(n) {
+  const units = [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]];
+  for (const [unit, size] of units) {
+    if (n >= size) return `${Number((n / size).toFixed(1))} ${unit}`;
+  }
+  return `${n} ${n === 1 ? 'byte' : 'bytes'}`;
+}
+
+// A pixel count as people read it: "100 megapixels".
+export function formatPixels(n) {
+  return n >= 1e6 ? `${Number((n / 1e6).toFixed(1))} megapixels` : `${n} pixels`;
+}
 
 export const STATUS_LABELS = {
   pending: 'Queued',
@@ -86,10 +93,12 @@ export function h(tag, attrs = {}, ...children) {
 }
 
 // The URL to show for an image in a grid: the chosen variant when filtering,
-// otherwise the thumbnail, else any ready variant. Null while none is ready.
-export function displayUrl(info, mode = '') {
+// otherwise the first ready one in `order` (the server's canonical order,
+// which starts with the smallest). Null while none is ready.
+export function displayUrl(info, mode, order) {
   const v = info && info.variants ? info.variants : {};
-  const ready = (name) => v[name] && v[name].status === 'ready' && v[name].url ? v[name].url : null;
+  const ready = (name) => (v[name] && v[name].status === 'ready' && v[name].url ? v[name].url : null);
   if (mode) return ready(mode);
-  return ready('thumbnail') || ready('resized') || ready('watermarked') || null;
+  for (const name of order) if (ready(name)) return ready(name);
+  return null;
 }

@@ -15,12 +15,16 @@
 // after each page makes the observer report at once if the sentinel is still
 // in view (a tall screen), so loading continues until the screen is full.
 //
+// The filter offers one choice per variant the server lists (config.js), so
+// the gallery is built only once the page has the server's settings.
 // Changing the filter (`mode`) starts a new generation: answers to requests
 // of an older generation are dropped. Cards follow the store: a card whose
-// image is still in work shows a placeholder that turns into the thumbnail
-// when the image's variant is ready; a removed image leaves at once.
+// image is still in work shows a placeholder that turns into its preview
+// (the first ready variant in the server's order, or the filter's variant)
+// when that is ready; a removed image leaves at once.
 
 import { listImages, ApiError } from './api.js';
+import { config, variantNames } from './config.js';
 import { store, isInWork } from './store.js';
 import { compareNewestFirst, displayUrl, formatBytes, formatDims, h, STATUS_LABELS } from './format.js';
 
@@ -40,6 +44,10 @@ export class Gallery {
     this.filter = filter;
     this.onOpen = onOpen;
 
+    filter.append(...config.variants.map((v) => {
+      const title = v.title.toLowerCase();
+      return h('option', { value: v.name, text: `With ${/^[aeiou]/.test(title) ? 'an' : 'a'} ${title} copy` });
+    }));
     this.mode = filter.value || '';
     this.order = [];
     this.shown = new Set();
@@ -248,11 +256,11 @@ export class Gallery {
     if (!li) return;
     const button = li.querySelector('.card-open');
     const name = info.filename || 'Untitled image';
-    const url = displayUrl(info, this.mode);
+    const url = displayUrl(info, this.mode, variantNames());
     const status = info.status || 'pending';
     li.dataset.status = status;
     li.dataset.ready = url ? 'true' : 'false';
-    // The button's name comes from its content (the thumbnail's alt text and
+    // The button's name comes from its content (the preview's alt text and
     // the visible caption), so what a screen reader says matches the screen.
     if (status === 'failed' && info.error) button.title = `Failed: ${info.error}`;
     else button.removeAttribute('title');
@@ -263,7 +271,7 @@ export class Gallery {
     const img = thumb.querySelector('img');
     if (url) {
       if (!img || img.dataset.src !== url) {
-        const next = h('img', { alt: `Thumbnail of ${name}`, loading: 'lazy', decoding: 'async' });
+        const next = h('img', { alt: `Preview of ${name}`, loading: 'lazy', decoding: 'async' });
         next.dataset.src = url;
         next.addEventListener('load', () => next.classList.add('is-loaded'), { once: true });
         next.addEventListener('error', () => {

@@ -8,21 +8,31 @@
 // with a chip per requested variant. The accepted image is also put into the
 // store at once, which places it at the top of the gallery as a placeholder.
 // A refused file shows the API's error in plain words (see api.js).
+//
+// The copies on offer, which of them are ticked at first, and the size limit
+// are the server's (config.js): the picker stays disabled until enable() has
+// built the choices from them. Files dropped or pasted before that wait and
+// go in line once it has.
 
-import { uploadFile, UPLOAD_LIMIT_BYTES, VARIANTS, describeError } from './api.js';
+import { uploadFile, describeError } from './api.js';
+import { config, isVariant, listTitles, variantTitle } from './config.js';
 import { store } from './store.js';
-import { formatBytes, h, STATUS_LABELS, VARIANT_LABELS } from './format.js';
+import { formatBytes, formatLimit, h, STATUS_LABELS } from './format.js';
 
 const PARALLEL = 3;
 const FINISHED = new Set(['ready', 'failed', 'rejected', 'cancelled', 'deleted']);
 
 export class Uploader {
-  constructor({ dropzone, input, list, clearButton, opsInputs, onView, announce }) {
+  constructor({ dropzone, input, list, clearButton, opsFieldset, limitText, onView, announce }) {
     this.dropzone = dropzone;
     this.clearButton = clearButton;
     this.input = input;
     this.list = list;
-    this.opsInputs = opsInputs;
+    this.opsFieldset = opsFieldset;
+    this.limitText = limitText;
+    this.opsInputs = [];
+    this.enabled = false;
+    this.early = []; // files given before enable()
     this.onView = onView;
     this.announce = announce;
     this.queue = [];
@@ -92,6 +102,22 @@ export class Uploader {
       .observe(list, { childList: true, subtree: true, attributes: true, attributeFilter: ['data-state'] });
   }
 
+  // Builds the copy choices from the server's settings and opens the picker;
+  // files that arrived before go in line now.
+  enable() {
+    const legend = this.opsFieldset.querySelector('legend');
+    this.opsInputs = config.variants.map((v) => h('input', {
+      type: 'checkbox', name: 'op', value: v.name, checked: config.defaultOps.includes(v.name),
+    }));
+    this.opsFieldset.replaceChildren(legend,
+      ...this.opsInputs.map((input, i) => h('label', {}, input, config.variants[i].title)));
+    this.opsFieldset.hidden = false;
+    this.limitText.textContent = `, up to ${formatLimit(config.uploadMaxBytes)} each`;
+    this.input.disabled = false;
+    this.enabled = true;
+    if (this.early.length) this.addFiles(this.early.splice(0));
+  }
+
   updateClear() {
     this.clearButton.hidden = ![...this.list.children].some((li) => FINISHED.has(li.dataset.state));
   }
@@ -103,6 +129,11 @@ export class Uploader {
   addFiles(fileList) {
     const files = [...fileList];
     if (!files.length) return;
+    if (!this.enabled) {
+      this.early.push(...files);
+      this.announce('The page is still loading; your files will upload once it is ready.');
+      return;
+    }
     const ops = this.selectedOps();
     // The newest batch goes on top, its files in the order they were picked.
     const batch = document.createDocumentFragment();
@@ -110,8 +141,8 @@ export class Uploader {
       const row = this.createRow(file);
       batch.append(row.el);
       if (!ops.length) {
-        this.fail(row, 'Choose at least one copy to make (thumbnail, resized or watermarked).');
-      } else if (file.size > UPLOAD_LIMIT_BYTES) {
+        this.fail(row, `Choose at least one copy to make (${listTitles('or')}).`);
+      } else if (file.size > config.uploadMaxBytes) {
         this.fail(row, describeError(413));
       } else if (file.size === 0) {
         this.fail(row, 'This file is empty.');
@@ -195,7 +226,7 @@ export class Uploader {
       const ops = Array.isArray(accepted.ops) ? accepted.ops
         : typeof accepted.ops === 'string' ? accepted.ops.split(',') : row.ops;
       const variants = {};
-      for (const name of ops) if (VARIANTS.includes(name)) variants[name] = { status: 'pending' };
+      for (const name of ops) if (isVariant(name)) variants[name] = { status: 'pending' };
       // Enough for a placeholder at the top of the gallery until /info answers.
       store.update({
         id: accepted.id,
@@ -249,7 +280,7 @@ export class Uploader {
     row.chips.replaceChildren(...Object.entries(info.variants || {}).map(([name, v]) => {
       const s = v.status || 'pending';
       return h('span', { class: `chip status-${s}`, dataset: { variant: name, status: s } },
-        `${VARIANT_LABELS[name] || name}: ${(STATUS_LABELS[s] || s).toLowerCase()}`);
+        `${variantTitle(name)}: ${(STATUS_LABELS[s] || s).toLowerCase()}`);
     }));
     if (status === 'failed') {
       row.error.textContent = info.error ? `Reason: ${info.error}` : 'The image could not be processed.';

@@ -2,9 +2,11 @@
 //
 // A radio group switches between the original (served by the gateway, since
 // originals stay private in the bucket) and the variants the image was asked
-// for (served from /media/). A variant still in work is listed but disabled
-// and becomes selectable when its event arrives, because the viewer follows
-// the store while it is open. The facts list shows the dimensions and size of
+// for (served from /media/), in the server's order (config.js). It opens on
+// the largest ready variant (a copy made to be seen in a browser; the first
+// of equals in that order), else on the original. A variant still in work is
+// listed but disabled and becomes selectable when its event arrives, because
+// the viewer follows the store while it is open. The facts list shows the dimensions and size of
 // the version on screen and of the original. "Copy link" copies the absolute
 // URL of the version on screen. "Delete…" asks for confirmation inside the
 // dialog; once the API says 204 (or 404: already gone) the image is removed
@@ -18,10 +20,9 @@
 
 import { deleteImage, originalUrl, ApiError } from './api.js';
 import { store } from './store.js';
-import { formatBytes, formatDate, formatDims, h, STATUS_LABELS, VARIANT_LABELS } from './format.js';
+import { variantNames, variantTitle } from './config.js';
+import { formatBytes, formatDate, formatDims, h, STATUS_LABELS } from './format.js';
 
-const ORDER = ['original', 'resized', 'watermarked', 'thumbnail'];
-const PREFERRED = ['resized', 'watermarked', 'original'];
 // Originals a browser can draw; TIFF and HEIC usually not.
 const BROWSER_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif']);
 
@@ -165,16 +166,26 @@ export class Viewer {
   versions(info) {
     const out = [{ name: 'original', ready: true, url: originalUrl(info.id), status: 'ready' }];
     const v = info.variants || {};
-    for (const name of ORDER.slice(1)) {
+    for (const name of variantNames()) {
       if (!v[name]) continue;
       out.push({
         name,
         ready: v[name].status === 'ready' && !!v[name].url,
         url: v[name].url || null,
         status: v[name].status || 'pending',
+        area: (v[name].width || 0) * (v[name].height || 0),
       });
     }
     return out;
+  }
+
+  // The version to open on: the largest ready variant, else the original.
+  static preferred(versions) {
+    let best = null;
+    for (const x of versions) {
+      if (x.name !== 'original' && x.ready && (!best || x.area > best.area)) best = x;
+    }
+    return best ? best.name : 'original';
   }
 
   render(info) {
@@ -182,8 +193,7 @@ export class Viewer {
     this.title.textContent = name;
     const versions = this.versions(info);
     if (!this.variant || !versions.some((x) => x.name === this.variant && x.ready)) {
-      const pick = PREFERRED.map((n) => versions.find((x) => x.name === n && x.ready)).find(Boolean);
-      this.variant = pick ? pick.name : 'original';
+      this.variant = Viewer.preferred(versions);
     }
 
     // Rebuild the radio group only when what it offers changed, so the
@@ -205,7 +215,7 @@ export class Viewer {
         const note = x.ready ? '' : (x.status === 'failed' ? ' (failed)' : ' (in work)');
         return h('span', { class: 'segment' },
           input,
-          h('label', { for: `variant-${x.name}`, text: `${VARIANT_LABELS[x.name]}${note}` }));
+          h('label', { for: `variant-${x.name}`, text: `${variantTitle(x.name)}${note}` }));
       });
       this.switcher.replaceChildren(legend, ...options);
       if (hadFocus) {
@@ -229,7 +239,7 @@ export class Viewer {
     if (url && this.image.getAttribute('src') !== url) {
       this.stageNote.hidden = true;
       this.image.classList.add('is-loading');
-      this.image.alt = `${name}, ${VARIANT_LABELS[variant].toLowerCase()} version`;
+      this.image.alt = `${name}, ${variantTitle(variant).toLowerCase()} version`;
       this.image.src = url;
     }
     this.openLink.href = url || '#';
@@ -243,7 +253,7 @@ export class Viewer {
     };
     if (variant !== 'original') {
       const v = (info.variants || {})[variant] || {};
-      add(`${VARIANT_LABELS[variant]} size`, [formatDims(v.width, v.height), formatBytes(v.size)].filter(Boolean).join(', '));
+      add(`${variantTitle(variant)} size`, [formatDims(v.width, v.height), formatBytes(v.size)].filter(Boolean).join(', '));
       if (v.format) add('Format', String(v.format).toUpperCase());
     }
     add('Original', [formatDims(info.width, info.height), formatBytes(info.size)].filter(Boolean).join(', '));
@@ -254,7 +264,7 @@ export class Viewer {
     add('Uploaded', formatDate(info.created_at));
     const others = Object.entries(info.variants || {})
       .filter(([, v]) => v.status === 'failed')
-      .map(([n]) => VARIANT_LABELS[n]);
+      .map(([n]) => variantTitle(n));
     if (others.length) add('Could not make', others.join(', '));
     this.facts.replaceChildren(...rows);
   }

@@ -185,6 +185,16 @@ export async function apiUpload(bytes, filename, { type = 'image/png', ops } = {
   }
 }
 
+// The server's variants and limits, as the page reads them at start:
+// {variants: [{name, title}], default_ops, upload_max_bytes, pixel_limit}.
+export async function apiConfig() {
+  const res = await fetch(`${BASE_URL}/api/config`);
+  assert.equal(res.status, 200, `${BASE_URL}/api/config answered ${res.status}`);
+  const cfg = await res.json();
+  assert.ok(Array.isArray(cfg.variants) && cfg.variants.length, `/api/config lists no variants: ${JSON.stringify(cfg)}`);
+  return cfg;
+}
+
 export async function apiInfo(id) {
   const res = await fetch(`${BASE_URL}/api/image/${id}/info`);
   if (res.status === 404) return null;

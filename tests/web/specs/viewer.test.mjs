@@ -1,6 +1,6 @@
 // The viewer: open an image from the gallery with the keyboard, switch
-// between original, resized, watermarked and thumbnail (each loads, with its
-// own dimensions shown), copy the link, step to the next image and back,
+// between the original and each variant, listed in the server's order from
+// /api/config (each loads, with its own dimensions shown), copy the link, step to the next image and back,
 // close with Escape (focus returns to the card). Also a look at phone width.
 // Nothing reaches the console.
 
@@ -9,14 +9,16 @@ import assert from 'node:assert/strict';
 import { makePng } from '../lib/png.mjs';
 import {
   requireStack, openBrowser, assertNoConsoleErrors, screenshot, runToken,
-  apiUpload, apiWaitReady, apiDelete, BASE_URL,
+  apiUpload, apiWaitReady, apiDelete, apiConfig, BASE_URL,
 } from '../lib/harness.mjs';
 
 let browser;
 let info;
+let cfg;
 
 before(async () => {
   await requireStack();
+  cfg = await apiConfig();
   const accepted = await apiUpload(makePng(900, 600, 7), `viewer-${runToken()}.png`);
   info = await apiWaitReady(accepted.id);
   browser = await openBrowser({ permissions: ['clipboard-read', 'clipboard-write'] });
@@ -49,27 +51,32 @@ test('switching versions in the viewer, copy link, keyboard', async () => {
   await dialog.waitFor({ state: 'visible' });
   assert.equal(await page.locator('#viewer-title').textContent(), info.filename);
 
+  // The original, then every variant the image has, in the server's order.
+  const order = ['original', ...cfg.variants.map((v) => v.name).filter((n) => info.variants[n])];
+  const titles = Object.fromEntries([['original', 'Original'], ...cfg.variants.map((v) => [v.name, v.title])]);
   const options = await page.locator('#variant-switch input[name="variant"]').evaluateAll(
-    (els) => els.map((e) => ({ value: e.value, disabled: e.disabled })));
-  assert.deepEqual(options.map((o) => o.value), ['original', 'resized', 'watermarked', 'thumbnail']);
+    (els) => els.map((e) => ({ value: e.value, disabled: e.disabled, label: e.labels[0]?.textContent })));
+  assert.deepEqual(options.map((o) => o.value), order);
+  assert.deepEqual(options.map((o) => o.label), order.map((n) => titles[n]), 'each version by its title');
   assert.ok(options.every((o) => !o.disabled), 'every version of a ready image can be chosen');
 
   const expected = {
     original: { src: `/api/image/${info.id}?variant=original`, w: info.width, h: info.height },
   };
-  for (const name of ['resized', 'watermarked', 'thumbnail']) {
+  for (const name of order.slice(1)) {
     const v = info.variants[name];
     expected[name] = { src: v.url, w: v.width, h: v.height };
   }
 
-  for (const name of ['original', 'resized', 'watermarked', 'thumbnail']) {
+  // Last to first, so the original is on screen when the arrow keys are tried.
+  for (const name of [...order].reverse()) {
     await page.locator(`#variant-switch label[for="variant-${name}"]`).click();
     await page.waitForFunction((src) => document.getElementById('viewer-image').getAttribute('src') === src,
       expected[name].src);
     const shown = await shownImage(page);
     assert.equal(shown.w, expected[name].w, `${name}: width of the bytes shown`);
     assert.equal(shown.h, expected[name].h, `${name}: height of the bytes shown`);
-    assert.match(shown.alt, new RegExp(name === 'original' ? 'original' : name));
+    assert.ok(shown.alt.includes(`${titles[name].toLowerCase()} version`), `${name}: alt text (${shown.alt})`);
     const facts = await page.locator('#viewer-facts').innerText();
     assert.ok(facts.includes(`${expected[name].w} × ${expected[name].h} px`), `${name}: dimensions shown (${facts})`);
     assert.equal(await dialog.getAttribute('data-variant'), name);
@@ -78,9 +85,12 @@ test('switching versions in the viewer, copy link, keyboard', async () => {
   assert.equal(expected.thumbnail.w, 320);
   assert.equal(expected.resized.w, 900);
 
-  // Arrow keys move between versions (a native radio group).
-  await page.locator('#variant-thumbnail').focus();
-  await page.keyboard.press('ArrowLeft');
+  // Arrow keys move between versions (a native radio group): right from
+  // the resized copy is the one after it in the server's order.
+  const afterResized = order[order.indexOf('resized') + 1];
+  assert.equal(afterResized, 'watermarked', `the version after the resized copy (${order.join(', ')})`);
+  await page.locator('#variant-resized').focus();
+  await page.keyboard.press('ArrowRight');
   await page.waitForFunction((src) => document.getElementById('viewer-image').getAttribute('src') === src,
     expected.watermarked.src);
   await shownImage(page);
