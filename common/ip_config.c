@@ -220,3 +220,28 @@ void ip_config_print_vars(FILE *out, const ip_cfg_var *table, size_t n)
         fputc('\n', out);
     }
 }
+
+bool ip_config_start(const ip_cfg_var *table, size_t n, void *cfg, const char *service)
+{
+    char *errors = NULL;
+    ip_log_init(service, IP_LOG_INFO);
+    if (ip_config_load(table, n, cfg, &errors) != IP_OK) {
+        ip_log(IP_LOG_ERROR, "config.invalid", IP_LS("err", errors ? errors : "invalid"));
+        free(errors);
+        return false;
+    }
+    ip_log_level level = IP_LOG_INFO;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(table[i].name, "IP_LOG_LEVEL") != 0 || table[i].type != IP_CFG_STRING)
+            continue;
+        const char *text = *(char *const *)((const char *)cfg + table[i].offset);
+        if (!ip_log_level_parse(text, &level)) {
+            ip_log(IP_LOG_ERROR, "config.invalid",
+                   IP_LS("err", "IP_LOG_LEVEL: want debug | info | warn | error"));
+            return false;
+        }
+    }
+    ip_log_init(service, level);
+    ip_config_log(table, n, cfg);
+    return true;
+}

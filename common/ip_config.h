@@ -40,6 +40,13 @@ typedef struct ip_cfg_var {
  * by ip_config_free() either way. */
 ip_status ip_config_load(const ip_cfg_var *table, size_t n, void *cfg, char **errors);
 
+/* A service's start: loads `table` (ip_config_load), starts logging as
+ * `service` at the level of the table's IP_LOG_LEVEL entry (info when the
+ * table has none) and logs the loaded values (ip_config_log). On any problem
+ * logs "config.invalid" with every problem found and returns false. The
+ * caller frees `cfg` with ip_config_free either way. */
+bool ip_config_start(const ip_cfg_var *table, size_t n, void *cfg, const char *service);
+
 /* Logs event "config.loaded" with every value, secrets shown as "***". */
 void ip_config_log(const ip_cfg_var *table, size_t n, const void *cfg);
 

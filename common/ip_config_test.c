@@ -160,8 +160,65 @@ static void test_print_vars(void)
     free(buf);
 }
 
+typedef struct svc_cfg {
+    int64_t workers;
+    char *log_level;
+} svc_cfg;
+
+static const ip_cfg_var svc_table[] = {
+    {"IPT_WORKERS", IP_CFG_INT, "32", 1, 256, false, offsetof(svc_cfg, workers), "threads"},
+    {"IP_LOG_LEVEL", IP_CFG_STRING, "info", 0, 0, false, offsetof(svc_cfg, log_level), "level"},
+};
+#define SVC_N (sizeof svc_table / sizeof svc_table[0])
+
+typedef struct start_run {
+    bool ok;
+} start_run;
+
+static void run_start(void *arg)
+{
+    start_run *r = arg;
+    svc_cfg c = {0};
+    r->ok = ip_config_start(svc_table, SVC_N, &c, "ipt-service");
+    ip_config_free(svc_table, SVC_N, &c);
+}
+
+/* A service's start: the values are logged under its name at the configured
+ * level; a bad level or value is "config.invalid" and false. */
+static void test_start(void)
+{
+    start_run r = {0};
+    unsetenv("IPT_WORKERS");
+    setenv("IP_LOG_LEVEL", "warn", 1);
+    char *out = ip_test_capture_stderr(run_start, &r);
+    EXPECT(r.ok);
+    EXPECT(strstr(out, "config.loaded") == NULL); /* logged at info, below warn */
+    free(out);
+
+    setenv("IP_LOG_LEVEL", "debug", 1);
+    out = ip_test_capture_stderr(run_start, &r);
+    EXPECT(r.ok);
+    EXPECT(strstr(out, "\"service\":\"ipt-service\"") && strstr(out, "config.loaded"));
+    free(out);
+
+    setenv("IP_LOG_LEVEL", "loud", 1);
+    out = ip_test_capture_stderr(run_start, &r);
+    EXPECT(!r.ok);
+    EXPECT(strstr(out, "config.invalid") && strstr(out, "IP_LOG_LEVEL"));
+    free(out);
+
+    setenv("IP_LOG_LEVEL", "info", 1);
+    setenv("IPT_WORKERS", "0", 1);
+    out = ip_test_capture_stderr(run_start, &r);
+    EXPECT(!r.ok);
+    EXPECT(strstr(out, "config.invalid") && strstr(out, "IPT_WORKERS"));
+    free(out);
+    unsetenv("IPT_WORKERS");
+    unsetenv("IP_LOG_LEVEL");
+}
+
 static const ip_test_case tests[] = {
     IP_TEST(defaults),       IP_TEST(values),     IP_TEST(all_errors_reported),
-    IP_TEST(secrets_masked), IP_TEST(print_vars),
+    IP_TEST(secrets_masked), IP_TEST(print_vars), IP_TEST(start),
 };
 IP_TEST_MAIN(tests)

@@ -55,6 +55,7 @@
 #include "ip_time.h"
 #include "ip_uuid.h"
 #include "rpc.pb-c.h"
+#include "ip_text.h"
 
 #define IP_RPC_DEFAULT_TIMEOUT_MS 5000
 /* How long a call waits for a connection when none is up (see the header essay). */
@@ -291,17 +292,6 @@ void ip_rpc_client_free(ip_rpc_client *c)
     client_destroy(c);
 }
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *errbuf, size_t errlen,
-                                                          const char *fmt, ...)
-{
-    if (errbuf == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Waits (bounded by IP_RPC_CONNECT_WAIT_MS and the deadline) for a connection.
  * True when one is up. */
 static bool wait_for_pipe(ip_rpc_client *c, int64_t deadline_mono)
@@ -419,7 +409,7 @@ static ip_status call_enter(ip_rpc_client *c, inflight *f, int64_t deadline_mono
 {
     if (atomic_load(&c->closing) ||
         (atomic_load(&c->npipes) == 0 && !wait_for_pipe(c, deadline_mono))) {
-        set_err(errbuf, errlen, "no server connected at %s", c->urls);
+        ip_errorf(errbuf, errlen, "no server connected at %s", c->urls);
         return IP_UNAVAILABLE;
     }
     atomic_store(&f->lost, false);
@@ -437,7 +427,7 @@ static ip_status call_enter(ip_rpc_client *c, inflight *f, int64_t deadline_mono
         int rv = slot_new(c, &f->slot);
         if (rv != 0) {
             atomic_fetch_sub(&c->ncalls, 1);
-            set_err(errbuf, errlen, "context: %s", nng_strerror(rv));
+            ip_errorf(errbuf, errlen, "context: %s", nng_strerror(rv));
             return rv == NNG_ECLOSED ? IP_UNAVAILABLE : IP_RESOURCE_EXHAUSTED;
         }
         pthread_mutex_lock(&sh->mu);
@@ -452,7 +442,7 @@ static ip_status call_enter(ip_rpc_client *c, inflight *f, int64_t deadline_mono
      * registration, with the sweep missing us: look again. */
     if (atomic_load(&c->npipes) == 0) {
         call_leave(c, f, true);
-        set_err(errbuf, errlen, "no server connected at %s", c->urls);
+        ip_errorf(errbuf, errlen, "no server connected at %s", c->urls);
         return IP_UNAVAILABLE;
     }
     return IP_OK;
@@ -483,14 +473,14 @@ static ip_status call_error(const inflight *f, int rv, const char *step, char *e
                             size_t errlen)
 {
     if (atomic_load(&f->lost)) {
-        set_err(errbuf, errlen, "connection to the server lost");
+        ip_errorf(errbuf, errlen, "connection to the server lost");
         return IP_UNAVAILABLE;
     }
     if (rv == NNG_ETIMEDOUT) {
-        set_err(errbuf, errlen, "deadline exceeded (%s)", step);
+        ip_errorf(errbuf, errlen, "deadline exceeded (%s)", step);
         return IP_DEADLINE_EXCEEDED;
     }
-    set_err(errbuf, errlen, "%s failed: %s", step, nng_strerror(rv));
+    ip_errorf(errbuf, errlen, "%s failed: %s", step, nng_strerror(rv));
     return IP_UNAVAILABLE;
 }
 
@@ -503,7 +493,7 @@ static ip_status call_send(inflight *f, nng_msg **msg, int64_t deadline_mono, ch
     int rv;
     int64_t left = deadline_mono - ip_mono_ms();
     if (left <= 0) {
-        set_err(errbuf, errlen, "deadline exceeded (before send)");
+        ip_errorf(errbuf, errlen, "deadline exceeded (before send)");
         return IP_DEADLINE_EXCEEDED;
     }
     nng_aio_set_timeout(f->aio, (nng_duration)left);
@@ -514,7 +504,7 @@ static ip_status call_send(inflight *f, nng_msg **msg, int64_t deadline_mono, ch
     }
     if (!call_wait(f, deadline_mono)) {
         *msg = NULL; /* nng may still hold it: leaked with the slot */
-        set_err(errbuf, errlen, "deadline exceeded (send never completed)");
+        ip_errorf(errbuf, errlen, "deadline exceeded (send never completed)");
         return IP_DEADLINE_EXCEEDED;
     }
     if ((rv = nng_aio_result(f->aio)) != 0) {
@@ -539,7 +529,7 @@ static ip_status call_receive(inflight *f, int64_t deadline_mono, nng_msg **repl
     if (!call_start(f, f->slot->ctx, false))
         return call_error(f, NNG_ECANCELED, "receive", errbuf, errlen);
     if (!call_wait(f, deadline_mono)) {
-        set_err(errbuf, errlen, "deadline exceeded (receive never completed)");
+        ip_errorf(errbuf, errlen, "deadline exceeded (receive never completed)");
         return IP_DEADLINE_EXCEEDED;
     }
     if ((rv = nng_aio_result(f->aio)) != 0)
@@ -560,18 +550,18 @@ static ip_status reply_read(nng_msg *msg, const ProtobufCMessageDescriptor *out_
     Imageproc__RpcReply *reply =
         imageproc__rpc_reply__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
     if (reply == NULL) {
-        set_err(errbuf, errlen, "malformed reply envelope");
+        ip_errorf(errbuf, errlen, "malformed reply envelope");
         return IP_INTERNAL;
     }
     if (reply->code != IMAGEPROC__RPC_CODE__RPC_OK) {
         st = ip_rpc_status_from_code((int)reply->code);
         if (st == IP_OK)
             st = IP_INTERNAL;
-        set_err(errbuf, errlen, "%s", reply->message[0] ? reply->message : ip_strerror(st));
+        ip_errorf(errbuf, errlen, "%s", reply->message[0] ? reply->message : ip_strerror(st));
     } else if (out_desc != NULL && output != NULL) {
         *output = protobuf_c_message_unpack(out_desc, NULL, reply->output.len, reply->output.data);
         if (*output == NULL) {
-            set_err(errbuf, errlen, "reply output does not unpack as %s", out_desc->name);
+            ip_errorf(errbuf, errlen, "reply output does not unpack as %s", out_desc->name);
             st = IP_INTERNAL;
         }
     }
@@ -605,11 +595,11 @@ static ip_status call_raw(ip_rpc_client *c, const char *method, const ProtobufCM
     int64_t deadline_ms = ip_now_ms() + timeout_ms;
     size_t n = ip_rpc_request_size(method, input_len, request_id, deadline_ms);
     if (n > c->max_msg) {
-        set_err(errbuf, errlen, "request of %zu bytes is over the %zu-byte limit", n, c->max_msg);
+        ip_errorf(errbuf, errlen, "request of %zu bytes is over the %zu-byte limit", n, c->max_msg);
         return IP_RESOURCE_EXHAUSTED;
     }
     if (nng_msg_alloc(&msg, n) != 0) {
-        set_err(errbuf, errlen, "out of memory");
+        ip_errorf(errbuf, errlen, "out of memory");
         return IP_RESOURCE_EXHAUSTED;
     }
     ip_rpc_write_request(nng_msg_body(msg), method, input, input_len, request_id, deadline_ms);
@@ -642,23 +632,23 @@ ip_status ip_rpc_invoke(ip_rpc_client *c, const char *method, const ProtobufCMes
     if (output != NULL)
         *output = NULL;
     if (c == NULL || method == NULL || output == NULL) {
-        set_err(errbuf, errlen, "bad arguments");
+        ip_errorf(errbuf, errlen, "bad arguments");
         return IP_INVALID_ARGUMENT;
     }
     const ProtobufCMethodDescriptor *md =
         protobuf_c_service_descriptor_get_method_by_name(c->svc, method);
     if (md == NULL) {
-        set_err(errbuf, errlen, "unknown method %s.%s", c->svc->name, method);
+        ip_errorf(errbuf, errlen, "unknown method %s.%s", c->svc->name, method);
         return IP_INVALID_ARGUMENT;
     }
     if (input != NULL && input->descriptor != md->input) {
-        set_err(errbuf, errlen, "%s takes %s, not %s", method, md->input->name,
-                input->descriptor->name);
+        ip_errorf(errbuf, errlen, "%s takes %s, not %s", method, md->input->name,
+                  input->descriptor->name);
         return IP_INVALID_ARGUMENT;
     }
     size_t n = input != NULL ? protobuf_c_message_get_packed_size(input) : 0;
     if (n > c->max_msg) {
-        set_err(errbuf, errlen, "input of %zu bytes is over the %zu-byte limit", n, c->max_msg);
+        ip_errorf(errbuf, errlen, "input of %zu bytes is over the %zu-byte limit", n, c->max_msg);
         return IP_RESOURCE_EXHAUSTED;
     }
     return call_raw(c, method, input, n, md->output, output, opts != NULL ? opts->timeout_ms : 0,

@@ -18,6 +18,7 @@
 #include <sys/random.h>
 
 #include "ip_time.h"
+#include "ip_text.h"
 
 static void fill_random(void *buf, size_t n)
 {
@@ -74,17 +75,6 @@ void ip_uuid_v4(ip_uuid *out)
     out->b[8] = (uint8_t)(0x80 | (out->b[8] & 0x3f));
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool ip_uuid_parse(const char *s, ip_uuid *out)
 {
     if (s == NULL)
@@ -99,7 +89,7 @@ bool ip_uuid_parse(const char *s, ip_uuid *out)
                 return false;
             continue;
         }
-        int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+        int hi = ip_hex_digit(s[i]), lo = ip_hex_digit(s[i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         u.b[bi++] = (uint8_t)(hi << 4 | lo);

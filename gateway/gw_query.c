@@ -11,6 +11,7 @@
 
 #include "ip_time.h"
 #include "ip_uuid.h"
+#include "ip_text.h"
 
 /* "thumbnail, resized, watermarked": the variant names for an error sentence. */
 static const char *variant_names(char *buf, size_t n)
@@ -26,17 +27,6 @@ static const char *variant_names(char *buf, size_t n)
     return buf;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool decode(char *s)
 {
     char *o = s;
@@ -44,7 +34,7 @@ static bool decode(char *s)
         if (*p == '+') {
             *o++ = ' ';
         } else if (*p == '%') {
-            int h = hexval(p[1]), l = h >= 0 ? hexval(p[2]) : -1;
+            int h = ip_hex_digit(p[1]), l = h >= 0 ? ip_hex_digit(p[2]) : -1;
             if (h < 0 || l < 0)
                 return false;
             *o++ = (char)(h * 16 + l);

@@ -35,23 +35,10 @@ int main(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
     static gw_app app;
-    char *errors = NULL;
-    if (ip_config_load(gw_config_vars, gw_config_nvars, &app.cfg, &errors) != IP_OK) {
-        ip_log_init("gateway", IP_LOG_INFO);
-        ip_log(IP_LOG_ERROR, "config.invalid", IP_LS("err", errors ? errors : "?"));
-        free(errors);
+    if (!ip_config_start(gw_config_vars, gw_config_nvars, &app.cfg, "gateway")) {
         ip_config_free(gw_config_vars, gw_config_nvars, &app.cfg);
         return 1;
     }
-    ip_log_level lvl = IP_LOG_INFO;
-    if (!ip_log_level_parse(app.cfg.log_level, &lvl)) {
-        ip_log_init("gateway", IP_LOG_INFO);
-        ip_log(IP_LOG_ERROR, "config.invalid",
-               IP_LS("err", "IP_LOG_LEVEL must be debug|info|warn|error"));
-        ip_config_free(gw_config_vars, gw_config_nvars, &app.cfg);
-        return 1;
-    }
-    ip_log_init("gateway", lvl);
     if (app.cfg.rpc_max_msg_bytes < app.cfg.upload_max_bytes + 1024 * 1024) {
         ip_log(IP_LOG_ERROR, "config.invalid",
                IP_LS("err", "IP_RPC_MAX_MSG_BYTES must exceed IP_UPLOAD_MAX_BYTES by 1 MiB "
@@ -59,7 +46,6 @@ int main(int argc, char **argv)
         ip_config_free(gw_config_vars, gw_config_nvars, &app.cfg);
         return 1;
     }
-    ip_config_log(gw_config_vars, gw_config_nvars, &app.cfg);
     if (VIPS_INIT(argv[0]) != 0) {
         ip_log(IP_LOG_ERROR, "vips.init_failed");
         return 1;

@@ -55,7 +55,6 @@ int main(int argc, char **argv)
     meta_config cfg = {0};
     meta_store *store = NULL;
     meta_service *svc = NULL;
-    char *errors = NULL;
     int rc = 1;
 
     if (argc > 1) {
@@ -68,20 +67,8 @@ int main(int argc, char **argv)
     }
 
     ip_lifecycle_init();
-    if (ip_config_load(config_table, NVARS, &cfg, &errors) != IP_OK) {
-        ip_log_init("metadata-svc", IP_LOG_INFO);
-        ip_log(IP_LOG_ERROR, "config.invalid", IP_LS("err", errors));
+    if (!ip_config_start(config_table, NVARS, &cfg, "metadata-svc"))
         goto out;
-    }
-    ip_log_level level = IP_LOG_INFO;
-    if (!ip_log_level_parse(cfg.log_level, &level)) {
-        ip_log_init("metadata-svc", IP_LOG_INFO);
-        ip_log(IP_LOG_ERROR, "config.invalid",
-               IP_LS("err", "IP_LOG_LEVEL: want debug|info|warn|error"));
-        goto out;
-    }
-    ip_log_init("metadata-svc", level);
-    ip_config_log(config_table, NVARS, &cfg);
 
     char err[256] = "";
     meta_store_opts so = {.dsn = cfg.pg_dsn, .pool_size = (int)cfg.pool_size};
@@ -128,7 +115,6 @@ out:
     meta_service_free(svc);
     meta_store_free(store);
     ip_config_free(config_table, NVARS, &cfg);
-    free(errors);
     if (rc == 0)
         ip_log(IP_LOG_INFO, "service.stopped");
     return rc;

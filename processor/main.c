@@ -120,20 +120,11 @@ static bool stop_requested(void *arg)
 }
 
 /* Reads and checks the table, then sets the log level and the malloc arenas.
- * `errors` (owned) may hold the problems found. */
-static bool configure(proc_config *cfg, char **errors)
+ * False when anything is wrong, already logged. */
+static bool configure(proc_config *cfg)
 {
-    if (ip_config_load(config_table, N_CONFIG, cfg, errors) != IP_OK) {
-        ip_log(IP_LOG_ERROR, "config.invalid", IP_LS("err", *errors ? *errors : "invalid"));
+    if (!ip_config_start(config_table, N_CONFIG, cfg, "processor"))
         return false;
-    }
-    ip_log_level level;
-    if (!ip_log_level_parse(cfg->log_level, &level)) {
-        ip_log(IP_LOG_ERROR, "config.invalid", IP_LS("err", "IP_LOG_LEVEL: not a log level"));
-        return false;
-    }
-    ip_log_init("processor", level);
-    ip_config_log(config_table, N_CONFIG, cfg);
     if (cfg->malloc_arenas > 0)
         mallopt(M_ARENA_MAX, (int)cfg->malloc_arenas);
     return true;
@@ -239,14 +230,10 @@ int main(int argc, char **argv)
     ip_lifecycle_init();
     ip_log_init("processor", IP_LOG_INFO);
     proc_config cfg = {0};
-    char *errors = NULL;
     proc_services sv = {0};
-    int rc = configure(&cfg, &errors) && services_start(&cfg, argv[0], &sv) && consume(&cfg, &sv)
-                 ? 0
-                 : 1;
+    int rc = configure(&cfg) && services_start(&cfg, argv[0], &sv) && consume(&cfg, &sv) ? 0 : 1;
     services_stop(&sv);
     ip_config_free(config_table, N_CONFIG, &cfg);
-    free(errors);
     if (rc == 0)
         ip_log(IP_LOG_INFO, "processor.exit");
     return rc;

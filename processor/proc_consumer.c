@@ -36,11 +36,6 @@
 #include "ip_log.h"
 #include "proc_consumer_internal.h"
 
-static char *xstrdup(const char *s)
-{
-    return strdup(s ? s : "");
-}
-
 /* Sets the `n` key/value pairs of kv[]; false with librdkafka's reason in
  * `err` on the first it refuses. */
 static bool conf_set_all(rd_kafka_conf_t *conf, const char *const (*kv)[2], size_t n, char *err,
@@ -197,8 +192,8 @@ ip_status proc_consumer_new(const proc_consumer_opts *o, proc_consumer **out, ch
     pthread_cond_init(&c->work_cv, NULL);
     pthread_cond_init(&c->idle_cv, NULL);
     pthread_cond_init(&c->wake_cv, NULL);
-    c->topic = xstrdup(o->topic);
-    c->dlq_topic = xstrdup(o->dlq_topic);
+    c->topic = strdup(o->topic ? o->topic : "");
+    c->dlq_topic = strdup(o->dlq_topic ? o->dlq_topic : "");
     c->max_attempts = o->max_attempts > 0 ? o->max_attempts : 1;
     c->backoff_ms = o->backoff_ms > 0 ? o->backoff_ms : 1;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);

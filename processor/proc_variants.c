@@ -34,6 +34,7 @@
  * another job's line too, but never loses its own.
  */
 #include "proc_variants.h"
+#include "ip_text.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -136,18 +137,6 @@ static void vips_reason(char *err, size_t errlen, const char *what)
     g_free(msg);
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static bool loader_accepted(const char *loader)
 {
     for (size_t i = 0; i < sizeof(accepted_loaders) / sizeof(accepted_loaders[0]); i++)
@@ -163,19 +152,19 @@ static ip_status open_header(const void *buf, size_t len, int64_t pixel_limit, V
 {
     *hdr = NULL;
     if (!buf || len == 0) {
-        set_err(err, errlen, "empty file");
+        ip_errorf(err, errlen, "empty file");
         return IP_INVALID_ARGUMENT;
     }
     const char *type_name = vips_foreign_find_load_buffer(buf, len);
     const char *name = type_name ? vips_nickname_find(g_type_from_name(type_name)) : NULL;
     if (!name) {
         vips_reason(NULL, 0, ""); /* drop "buffer is not in a known format" */
-        set_err(err, errlen,
-                "not a supported image format (JPEG, PNG, WebP, GIF, AVIF, HEIC, TIFF)");
+        ip_errorf(err, errlen,
+                  "not a supported image format (JPEG, PNG, WebP, GIF, AVIF, HEIC, TIFF)");
         return IP_INVALID_ARGUMENT;
     }
     if (!loader_accepted(name)) {
-        set_err(err, errlen, "not a supported image format (%s)", name);
+        ip_errorf(err, errlen, "not a supported image format (%s)", name);
         return IP_INVALID_ARGUMENT;
     }
     if (loader)
@@ -189,13 +178,13 @@ static ip_status open_header(const void *buf, size_t len, int64_t pixel_limit, V
     int64_t w = im->Xsize, h = im->Ysize;
     if (w <= 0 || h <= 0) {
         g_object_unref(im);
-        set_err(err, errlen, "image has no pixels");
+        ip_errorf(err, errlen, "image has no pixels");
         return IP_INVALID_ARGUMENT;
     }
     if (w * h > pixel_limit) {
         g_object_unref(im);
-        set_err(err, errlen, "image is %lldx%lld = %lld pixels, over the limit of %lld",
-                (long long)w, (long long)h, (long long)(w * h), (long long)pixel_limit);
+        ip_errorf(err, errlen, "image is %lldx%lld = %lld pixels, over the limit of %lld",
+                  (long long)w, (long long)h, (long long)(w * h), (long long)pixel_limit);
         return IP_RESOURCE_EXHAUSTED;
     }
     *hdr = im;
@@ -529,7 +518,7 @@ ip_status proc_variants_make(const void *buf, size_t len, unsigned mask, const p
         err[0] = '\0';
     mask &= IP_VARIANT_MASK_ALL;
     if (!mask) {
-        set_err(err, errlen, "no variants requested");
+        ip_errorf(err, errlen, "no variants requested");
         return IP_INVALID_ARGUMENT;
     }
 
@@ -551,9 +540,9 @@ ip_status proc_variants_make(const void *buf, size_t len, unsigned mask, const p
     int hw = hdr->Xsize, hh = hdr->Ysize;
     g_object_unref(hdr);
     if (need > limit) {
-        set_err(err, errlen,
-                "decoding this %dx%d image needs about %lld MiB, over the budget of %lld MiB", hw,
-                hh, (long long)(need >> 20), (long long)(limit >> 20));
+        ip_errorf(err, errlen,
+                  "decoding this %dx%d image needs about %lld MiB, over the budget of %lld MiB", hw,
+                  hh, (long long)(need >> 20), (long long)(limit >> 20));
         return IP_RESOURCE_EXHAUSTED;
     }
     budget_acquire(need);

@@ -85,22 +85,13 @@ static void usage(FILE *out)
     ip_config_print_vars(out, config_table, N_CONFIG);
 }
 
-/* Reads and checks the table, then logs at the configured level and logs the
- * values (secrets masked). False when anything is wrong, already logged; the
- * caller frees cfg and *errors either way. */
-static bool load_config(stor_config *cfg, char **errors)
+/* Reads and checks the table (ip_config_start), then the limits that depend
+ * on each other. False when anything is wrong, already logged; the caller
+ * frees cfg either way. */
+static bool load_config(stor_config *cfg)
 {
-    if (ip_config_load(config_table, N_CONFIG, cfg, errors) != IP_OK) {
-        ip_log(IP_LOG_ERROR, "config.invalid", IP_LS("err", *errors ? *errors : "invalid"));
+    if (!ip_config_start(config_table, N_CONFIG, cfg, "storage-svc"))
         return false;
-    }
-    ip_log_level level;
-    if (!ip_log_level_parse(cfg->log_level, &level)) {
-        ip_log(IP_LOG_ERROR, "config.invalid", IP_LS("err", "IP_LOG_LEVEL: not a log level"));
-        return false;
-    }
-    ip_log_init("storage-svc", level);
-    ip_config_log(config_table, N_CONFIG, cfg);
     if (cfg->upload_max_bytes + ENVELOPE_ROOM > cfg->max_msg_bytes) {
         ip_log(IP_LOG_ERROR, "config.invalid",
                IP_LS("err", "IP_RPC_MAX_MSG_BYTES must exceed IP_UPLOAD_MAX_BYTES by 64 KiB "
@@ -183,7 +174,6 @@ int main(int argc, char **argv)
     stor_config cfg = {0};
     stor_s3 *s3 = NULL;
     ip_rpc_server *srv = NULL;
-    char *errors = NULL;
 
     if (argc > 1) {
         if (strcmp(argv[1], "--config-vars") == 0) {
@@ -202,8 +192,7 @@ int main(int argc, char **argv)
      * such buffers on the heap for reuse; only objects over 32 MiB map. */
     mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
-    if (!load_config(&cfg, &errors) || make_s3(&cfg, &s3) != IP_OK ||
-        prepare_bucket(s3, &cfg) != IP_OK)
+    if (!load_config(&cfg) || make_s3(&cfg, &s3) != IP_OK || prepare_bucket(s3, &cfg) != IP_OK)
         goto done;
 
     /* A GET reply carries the object plus its envelope. */
@@ -234,7 +223,6 @@ done:
     ip_rpc_server_free(srv); /* joins the workers: their curl handles go with them */
     stor_s3_free(s3);
     ip_config_free(config_table, N_CONFIG, &cfg);
-    free(errors);
     if (rc == 0)
         ip_log(IP_LOG_INFO, "storage.stopped");
     return rc;

@@ -99,16 +99,6 @@ int64_t stor_s3_deadline_ms(const stor_s3 *s3, int64_t budget_ms)
     return ip_mono_ms() + (budget_ms > 0 ? budget_ms : s3->timeout_ms);
 }
 
-void stor_s3_set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* ------------------------------------------------------------ client */
 
 static char *dup_or_empty(const char *s, bool *ok)

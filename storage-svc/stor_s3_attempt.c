@@ -212,34 +212,34 @@ static ip_status map_http(const stor_s3_resp *r, const char *what, char *err, si
     long st = r->status;
 
     if (credential_code(code)) {
-        stor_s3_set_err(err, errlen, "s3 %s: credentials rejected (%s): %s", what, c, m);
+        ip_errorf(err, errlen, "s3 %s: credentials rejected (%s): %s", what, c, m);
         return IP_FAILED_PRECONDITION;
     }
     if (st == 404) {
         if (strcmp(code, "NoSuchBucket") == 0) {
-            stor_s3_set_err(err, errlen, "s3 %s: bucket missing (%s): %s", what, c, m);
+            ip_errorf(err, errlen, "s3 %s: bucket missing (%s): %s", what, c, m);
             return IP_FAILED_PRECONDITION;
         }
-        stor_s3_set_err(err, errlen, "s3 %s: not found", what);
+        ip_errorf(err, errlen, "s3 %s: not found", what);
         return IP_NOT_FOUND;
     }
     if (st == 403) {
-        stor_s3_set_err(err, errlen, "s3 %s: access denied (%s): %s", what, c, m);
+        ip_errorf(err, errlen, "s3 %s: access denied (%s): %s", what, c, m);
         return IP_FAILED_PRECONDITION;
     }
     if (st >= 500) {
-        stor_s3_set_err(err, errlen, "s3 %s: server error %ld (%s): %s", what, st, c, m);
+        ip_errorf(err, errlen, "s3 %s: server error %ld (%s): %s", what, st, c, m);
         return IP_UNAVAILABLE;
     }
     if (st == 409 || st == 412) {
-        stor_s3_set_err(err, errlen, "s3 %s: conflict %ld (%s): %s", what, st, c, m);
+        ip_errorf(err, errlen, "s3 %s: conflict %ld (%s): %s", what, st, c, m);
         return IP_FAILED_PRECONDITION;
     }
     if (st >= 400) {
-        stor_s3_set_err(err, errlen, "s3 %s: rejected %ld (%s): %s", what, st, c, m);
+        ip_errorf(err, errlen, "s3 %s: rejected %ld (%s): %s", what, st, c, m);
         return IP_INVALID_ARGUMENT;
     }
-    stor_s3_set_err(err, errlen, "s3 %s: unexpected status %ld", what, st);
+    ip_errorf(err, errlen, "s3 %s: unexpected status %ld", what, st);
     return IP_INTERNAL;
 }
 
@@ -265,14 +265,14 @@ static ip_status classify(CURLcode rc, const char *cerr, const stor_s3_req *rq,
     if (rc != CURLE_OK) {
         const char *why = cerr[0] ? cerr : curl_easy_strerror(rc);
         if (resp->too_big) {
-            stor_s3_set_err(err, errlen, "s3 %s: object larger than %zu bytes", what, rq->max_body);
+            ip_errorf(err, errlen, "s3 %s: object larger than %zu bytes", what, rq->max_body);
             return IP_RESOURCE_EXHAUSTED;
         }
         if (unreachable_curl(rc)) {
-            stor_s3_set_err(err, errlen, "s3 %s: unreachable: %s", what, why);
+            ip_errorf(err, errlen, "s3 %s: unreachable: %s", what, why);
             return IP_UNAVAILABLE;
         }
-        stor_s3_set_err(err, errlen, "s3 %s: %s", what, why);
+        ip_errorf(err, errlen, "s3 %s: %s", what, why);
         return IP_INTERNAL;
     }
     if (ok_status(resp->status))

@@ -42,7 +42,7 @@ static ip_status bucket_probe(stor_s3 *s3, int64_t budget_ms, char *err, size_t 
             if (resp.status == 404 && strcmp(code, "NoSuchBucket") == 0) {
                 st = IP_NOT_FOUND;
             } else {
-                stor_s3_set_err(err, errlen, "s3 refused the credentials for bucket %s (%s): %s",
+                ip_errorf(err, errlen, "s3 refused the credentials for bucket %s (%s): %s",
                                 s3->bucket, code[0] ? code : "AccessDenied",
                                 msg[0] ? msg : "access denied");
                 st = IP_FAILED_PRECONDITION;
@@ -62,7 +62,7 @@ static ip_status bucket_create(stor_s3 *s3, int64_t budget_ms, char *err, size_t
                  "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
                  "<LocationConstraint>%s</LocationConstraint></CreateBucketConfiguration>",
                  s3->region) < 0) {
-        stor_s3_set_err(err, errlen, "s3 create bucket: out of memory");
+        ip_errorf(err, errlen, "s3 create bucket: out of memory");
         return IP_RESOURCE_EXHAUSTED;
     }
     stor_s3_resp resp = {0};

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ip_text.h"
 #include "ip_status.h"
 #include "stor_s3.h"
 
@@ -95,10 +96,6 @@ uint64_t stor_s3_handle_rand(stor_s3_handle *h);
 /* The monotonic time (ip_mono_ms) at which a call of `budget_ms` must end;
  * budget_ms <= 0 means the client's timeout. */
 int64_t stor_s3_deadline_ms(const stor_s3 *s3, int64_t budget_ms);
-
-/* vsnprintf into err when err is not NULL and errlen > 0. */
-void stor_s3_set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* ------------------------------------------------ stor_s3_request.c */
 

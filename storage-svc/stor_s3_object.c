@@ -120,7 +120,7 @@ static ip_status delete_batch(stor_s3 *s3, const char *const *keys, size_t n, in
     size_t blen = 0;
     char *body = stor_xml_delete_body(keys, n, &blen);
     if (!body) {
-        stor_s3_set_err(err, errlen, "s3 delete: out of memory");
+        ip_errorf(err, errlen, "s3 delete: out of memory");
         return IP_RESOURCE_EXHAUSTED;
     }
     stor_s3_resp resp = {0};
@@ -139,7 +139,7 @@ static ip_status delete_batch(stor_s3 *s3, const char *const *keys, size_t n, in
                                                sizeof key, code, sizeof code, msg, sizeof msg);
         *deleted += (int64_t)(n - (failed > n ? n : failed));
         if (failed) {
-            stor_s3_set_err(err, errlen, "s3 delete: %zu of %zu keys failed, first %s (%s): %s",
+            ip_errorf(err, errlen, "s3 delete: %zu of %zu keys failed, first %s (%s): %s",
                             failed, n, key, code, msg);
             st = delete_code_status(code);
         }
@@ -154,12 +154,12 @@ ip_status stor_s3_delete_keys(stor_s3 *s3, const char *const *keys, size_t n, in
 {
     int64_t deadline = stor_s3_deadline_ms(s3, budget_ms);
     *deleted = 0;
-    stor_s3_set_err(err, errlen, "%s", "");
+    ip_errorf(err, errlen, "%s", "");
     for (size_t i = 0; i < n; i += DELETE_BATCH) {
         size_t m = n - i < DELETE_BATCH ? n - i : DELETE_BATCH;
         int64_t left = deadline - ip_mono_ms();
         if (left <= 0) {
-            stor_s3_set_err(err, errlen, "s3 delete: timed out after %lld keys",
+            ip_errorf(err, errlen, "s3 delete: timed out after %lld keys",
                             (long long)*deleted);
             return IP_UNAVAILABLE;
         }
@@ -185,7 +185,7 @@ static ip_status list_page(stor_s3 *s3, const char *prefix, const char *token, c
         qp[nq++] = (stor_query_param){"continuation-token", token};
     char *query = stor_canonical_query(qp, nq);
     if (!query) {
-        stor_s3_set_err(err, errlen, "s3 list: out of memory");
+        ip_errorf(err, errlen, "s3 list: out of memory");
         return IP_RESOURCE_EXHAUSTED;
     }
     stor_s3_resp resp = {0};
@@ -196,7 +196,7 @@ static ip_status list_page(stor_s3 *s3, const char *prefix, const char *token, c
     if (st == IP_OK) {
         st = stor_xml_list_parse(resp.body ? resp.body : "", resp.len, keys, n, next);
         if (st != IP_OK)
-            stor_s3_set_err(err, errlen, "s3 list: malformed answer");
+            ip_errorf(err, errlen, "s3 list: malformed answer");
     }
     stor_s3_resp_reset(&resp, 0);
     return st;
@@ -216,12 +216,12 @@ ip_status stor_s3_delete_prefix(stor_s3 *s3, const char *prefix, int64_t *delete
     ip_status st = IP_OK;
     char *token = NULL;
     *deleted = 0;
-    stor_s3_set_err(err, errlen, "%s", "");
+    ip_errorf(err, errlen, "%s", "");
 
     do {
         int64_t left = deadline - ip_mono_ms();
         if (left <= 0) {
-            stor_s3_set_err(err, errlen, "s3 delete prefix: timed out after %lld keys",
+            ip_errorf(err, errlen, "s3 delete prefix: timed out after %lld keys",
                             (long long)*deleted);
             st = IP_UNAVAILABLE;
             break;

@@ -106,11 +106,11 @@ static ip_status build_headers(const stor_s3_req *rq, stor_s3_built *b, char *er
     if (rq->payload_sha256 && rq->payload_sha256[0]) {
         snprintf(sha, sizeof sha, "%s", rq->payload_sha256);
     } else if (!sha256_hex(rq->body, rq->body_len, sha)) {
-        stor_s3_set_err(err, errlen, "s3 %s: sha256 failed", b->what);
+        ip_errorf(err, errlen, "s3 %s: sha256 failed", b->what);
         return IP_INTERNAL;
     }
     if (rq->content_md5 && !md5_b64(rq->body, rq->body_len, md5)) {
-        stor_s3_set_err(err, errlen, "s3 %s: md5 failed", b->what);
+        ip_errorf(err, errlen, "s3 %s: md5 failed", b->what);
         return IP_INTERNAL;
     }
     bool has_cc = rq->cache_control && rq->cache_control[0];
@@ -119,7 +119,7 @@ static ip_status build_headers(const stor_s3_req *rq, stor_s3_built *b, char *er
         (has_cc && !add_header(&b->hdrs, "Cache-Control: %s", rq->cache_control)) ||
         (rq->content_md5 && !add_header(&b->hdrs, "Content-MD5: %s", md5)) ||
         !add_header(&b->hdrs, "%s", "Expect:")) {
-        stor_s3_set_err(err, errlen, "s3 %s: out of memory", b->what);
+        ip_errorf(err, errlen, "s3 %s: out of memory", b->what);
         return IP_RESOURCE_EXHAUSTED;
     }
     return IP_OK;
@@ -134,7 +134,7 @@ ip_status stor_s3_request_build(const stor_s3 *s3, const stor_s3_req *rq, stor_s
              q ? "?" : "", q ? q : "");
     ip_status st = IP_OK;
     if (!build_url(s3, rq, q, &b->url)) {
-        stor_s3_set_err(err, errlen, "s3 %s: out of memory", b->what);
+        ip_errorf(err, errlen, "s3 %s: out of memory", b->what);
         st = IP_RESOURCE_EXHAUSTED;
     } else {
         st = build_headers(rq, b, err, errlen);

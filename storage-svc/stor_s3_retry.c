@@ -53,7 +53,7 @@ ip_status stor_s3_perform(stor_s3 *s3, const stor_s3_req *rq, stor_s3_resp *resp
                           char *err, size_t errlen)
 {
     stor_s3_resp_reset(resp, rq->max_body);
-    stor_s3_set_err(err, errlen, "%s", "");
+    ip_errorf(err, errlen, "%s", "");
     int64_t deadline = stor_s3_deadline_ms(s3, budget_ms);
 
     stor_s3_built b;
@@ -62,7 +62,7 @@ ip_status stor_s3_perform(stor_s3 *s3, const stor_s3_req *rq, stor_s3_resp *resp
         return st;
     stor_s3_handle *h = stor_s3_handle_get(s3);
     if (!h) {
-        stor_s3_set_err(err, errlen, "s3 %s: out of memory for a curl handle", b.what);
+        ip_errorf(err, errlen, "s3 %s: out of memory for a curl handle", b.what);
         stor_s3_request_fini(&b);
         return IP_RESOURCE_EXHAUSTED;
     }
@@ -71,7 +71,7 @@ ip_status stor_s3_perform(stor_s3 *s3, const stor_s3_req *rq, stor_s3_resp *resp
     for (int attempt = 0;; attempt++) {
         int64_t left = deadline - ip_mono_ms();
         if (left <= 0) {
-            stor_s3_set_err(err, errlen, "s3 %s: timed out", b.what);
+            ip_errorf(err, errlen, "s3 %s: timed out", b.what);
             st = IP_UNAVAILABLE;
             break;
         }
