@@ -1,7 +1,10 @@
-/* imgctl — the internal RPC client for operators and tests.
+/* imgctl — the operator's tool: internal RPC calls, the dead-letter topic,
+ * retries.
  *
  *   imgctl [--url URL] [--timeout MS] metadata|storage METHOD ['JSON' | -]
  *   imgctl [--url URL] [--timeout MS] ping metadata|storage
+ *   imgctl [--url URL] [--timeout MS] dlq list | show ID|P:O | replay ID|--all
+ *   imgctl [--url URL] [--timeout MS] retry ID
  *   imgctl bucket-policy [BUCKET]
  *   imgctl --help | --config-vars
  *
@@ -14,6 +17,9 @@
  * Addresses default to IP_METADATA_RPC_URL / IP_STORAGE_RPC_URL.
  * `bucket-policy` prints the bucket policy of ip_keys.h (for BUCKET, default
  * IP_S3_BUCKET) so that scripts apply the one definition instead of a copy.
+ * `dlq` reads the dead-letter topic and replays its jobs (imgctl_dlq.c);
+ * `retry` puts one failed image back on the queue (imgctl_requeue.c). This
+ * file holds the options, the configuration, the help and the RPC commands.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imgctl_internal.h"
 #include "ip_config.h"
 #include "ip_keys.h"
 #include "ip_log.h"
@@ -30,15 +37,6 @@
 #include "metadata.pb-c.h"
 #include "storage.pb-c.h"
 
-typedef struct imgctl_config {
-    char *metadata_url;
-    char *storage_url;
-    int64_t timeout_ms;
-    int64_t max_msg_bytes;
-    char *log_level;
-    char *s3_bucket;
-} imgctl_config;
-
 static const ip_cfg_var config_table[] = {
     IP_SETTING_METADATA_RPC_URL(offsetof(imgctl_config, metadata_url)),
     IP_SETTING_STORAGE_RPC_URL(offsetof(imgctl_config, storage_url)),
@@ -46,6 +44,9 @@ static const ip_cfg_var config_table[] = {
     IP_SETTING_RPC_MAX_MSG_BYTES(offsetof(imgctl_config, max_msg_bytes)),
     IP_SETTING_LOG_LEVEL(offsetof(imgctl_config, log_level)),
     IP_SETTING_S3_BUCKET(offsetof(imgctl_config, s3_bucket)),
+    IP_SETTING_KAFKA_BROKERS(offsetof(imgctl_config, kafka_brokers)),
+    IP_SETTING_KAFKA_TOPIC(offsetof(imgctl_config, kafka_topic)),
+    IP_SETTING_KAFKA_DLQ_TOPIC(offsetof(imgctl_config, kafka_dlq_topic)),
 };
 #define CONFIG_N (sizeof config_table / sizeof config_table[0])
 
@@ -130,20 +131,43 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: imgctl [--url URL] [--timeout MS] metadata|storage METHOD ['JSON' | -]\n"
                  "       imgctl [--url URL] [--timeout MS] ping metadata|storage\n"
+                 "       imgctl [--url URL] [--timeout MS] dlq list\n"
+                 "       imgctl [--url URL] [--timeout MS] dlq show IMAGE-ID|PARTITION:OFFSET\n"
+                 "       imgctl [--url URL] [--timeout MS] dlq replay IMAGE-ID|--all\n"
+                 "       imgctl [--url URL] [--timeout MS] retry IMAGE-ID\n"
                  "       imgctl bucket-policy [BUCKET]\n"
                  "       imgctl --help | --config-vars\n"
                  "\n"
                  "Calls a method of an internal service with JSON in and JSON out. Field names\n"
                  "are those of the .proto files; enums by name (or number); bytes in base64;\n"
                  "int64 as numbers. '-' reads the JSON from stdin; no JSON means {}.\n"
-                 "Exit status: 0 on success, 1 on an RPC error (status and message on stderr),\n"
-                 "2 on a usage error.\n"
+                 "\n"
+                 "dlq reads the dead-letter topic (IP_KAFKA_DLQ_TOPIC), where processors put\n"
+                 "the jobs they gave up on (poison only: a transient outage never sends a job\n"
+                 "there). It joins no consumer group and reads each partition from its\n"
+                 "beginning to its current end.\n"
+                 "  dlq list      one JSON line per message: partition, offset, id, attempt,\n"
+                 "                last_error, enqueued_at, requested, dead_lettered_at\n"
+                 "  dlq show      the messages of an image, or the one at PARTITION:OFFSET,\n"
+                 "                as pretty JSON\n"
+                 "  dlq replay    for the image (or every image in the topic, --all), unless it\n"
+                 "                is already pending, processing or ready (said, and skipped):\n"
+                 "                RetryImage, a fresh job (attempt 1) on IP_KAFKA_TOPIC keyed by\n"
+                 "                the image id and acknowledged by Kafka, then MarkEnqueued\n"
+                 "  retry         the same for one failed image, without the dead-letter topic;\n"
+                 "                an image that is not failed is an error\n"
+                 "--url is metadata-svc's address for dlq replay and retry; --timeout bounds\n"
+                 "each RPC and each Kafka wait (default IP_RPC_TIMEOUT_MS, and 30000 for Kafka).\n"
+                 "\n"
+                 "Exit status: 0 on success (a replay that skipped images included), 1 on a\n"
+                 "failure (status and message on stderr), 2 on a usage error.\n"
                  "\n"
                  "bucket-policy prints the bucket's policy as JSON (anyone may read the\n"
                  "variants under v/, nothing else), for BUCKET or else IP_S3_BUCKET.\n"
                  "\n"
                  "Environment (see --config-vars): IP_METADATA_RPC_URL, IP_STORAGE_RPC_URL,\n"
-                 "IP_RPC_TIMEOUT_MS, IP_RPC_MAX_MSG_BYTES, IP_S3_BUCKET.\n");
+                 "IP_RPC_TIMEOUT_MS, IP_RPC_MAX_MSG_BYTES, IP_S3_BUCKET, IP_KAFKA_BROKERS,\n"
+                 "IP_KAFKA_TOPIC, IP_KAFKA_DLQ_TOPIC.\n");
     for (size_t s = 0; s < sizeof services / sizeof services[0]; s++) {
         const ProtobufCServiceDescriptor *d = services[s].desc;
         fprintf(out, "\n%s (%s) methods:\n", services[s].name, d->name);
@@ -327,25 +351,66 @@ static int run_rpc(const imgctl_args *a, const imgctl_config *cfg, const service
     return rc;
 }
 
+/* The commands, told apart by their first word. */
+typedef enum imgctl_cmd { CMD_CALL, CMD_PING, CMD_POLICY, CMD_DLQ, CMD_RETRY } imgctl_cmd;
+
+/* Which command the words ask for; false when their number is wrong for it. */
+static bool pick_command(const imgctl_args *a, imgctl_cmd *cmd)
+{
+    const char *w = a->nrest >= 1 ? a->rest[0] : "";
+    if (strcmp(w, "bucket-policy") == 0) {
+        *cmd = CMD_POLICY;
+        return a->nrest <= 2;
+    }
+    if (strcmp(w, "ping") == 0) {
+        *cmd = CMD_PING;
+        return a->nrest == 2;
+    }
+    if (strcmp(w, "dlq") == 0) {
+        *cmd = CMD_DLQ; /* imgctl_cmd_dlq checks the rest */
+        return a->nrest >= 2;
+    }
+    if (strcmp(w, "retry") == 0) {
+        *cmd = CMD_RETRY;
+        return a->nrest == 2;
+    }
+    *cmd = CMD_CALL;
+    return a->nrest >= 2 && a->nrest <= 3;
+}
+
+/* `dlq ...` and `retry ID`: Kafka and metadata-svc. */
+static int run_kafka(const imgctl_args *a, const imgctl_config *cfg, imgctl_cmd cmd)
+{
+    /* One line per image as it is done, even into a pipe: a long replay shows progress. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    imgctl_env env = {
+        .cfg = cfg,
+        .metadata_url = a->url != NULL ? a->url : cfg->metadata_url,
+        .rpc_timeout_ms = a->timeout_ms > 0 ? (int)a->timeout_ms : (int)cfg->timeout_ms,
+        .kafka_timeout_ms = a->timeout_ms > 0 ? (int)a->timeout_ms : IMGCTL_KAFKA_TIMEOUT_MS,
+    };
+    return cmd == CMD_DLQ ? imgctl_cmd_dlq(&env, a->rest + 1, a->nrest - 1)
+                          : imgctl_cmd_retry(&env, a->rest[1]);
+}
+
 int main(int argc, char **argv)
 {
     imgctl_args a = {0};
     int rc = parse_options(argc, argv, &a);
     if (rc >= 0)
         return rc;
-    const char *cmd = a.nrest >= 1 ? a.rest[0] : "";
-    bool policy = strcmp(cmd, "bucket-policy") == 0, ping = strcmp(cmd, "ping") == 0;
-    if ((policy && a.nrest > 2) || (ping && a.nrest != 2) ||
-        (!policy && !ping && (a.nrest < 2 || a.nrest > 3))) {
+    imgctl_cmd cmd;
+    if (!pick_command(&a, &cmd)) {
         usage(stderr);
-        return 2;
+        return IMGCTL_EXIT_USAGE;
     }
     /* A service name is checked before the environment is. */
     const service_entry *svc = NULL;
-    if (!policy && (svc = find_service(a.rest[ping ? 1 : 0])) == NULL) {
+    if ((cmd == CMD_CALL || cmd == CMD_PING) &&
+        (svc = find_service(a.rest[cmd == CMD_PING ? 1 : 0])) == NULL) {
         fprintf(stderr, "imgctl: unknown service \"%s\" (metadata or storage)\n",
-                a.rest[ping ? 1 : 0]);
-        return 2;
+                a.rest[cmd == CMD_PING ? 1 : 0]);
+        return IMGCTL_EXIT_USAGE;
     }
 
     imgctl_config cfg = {0};
@@ -354,15 +419,24 @@ int main(int argc, char **argv)
         fprintf(stderr, "imgctl: configuration:\n%s", errors != NULL ? errors : "");
         free(errors);
         ip_config_free(config_table, CONFIG_N, &cfg);
-        return 2;
+        return IMGCTL_EXIT_USAGE;
     }
     ip_log_level level = IP_LOG_WARN;
     ip_log_level_parse(cfg.log_level, &level);
     /* A command-line tool: only warnings and errors of the transport go to stderr. */
     ip_log_init("imgctl", level > IP_LOG_WARN ? level : IP_LOG_WARN);
 
-    rc = policy ? cmd_bucket_policy(&cfg, a.nrest == 2 ? a.rest[1] : NULL)
-                : run_rpc(&a, &cfg, svc, ping);
+    switch (cmd) {
+    case CMD_POLICY:
+        rc = cmd_bucket_policy(&cfg, a.nrest == 2 ? a.rest[1] : NULL);
+        break;
+    case CMD_DLQ:
+    case CMD_RETRY:
+        rc = run_kafka(&a, &cfg, cmd);
+        break;
+    default:
+        rc = run_rpc(&a, &cfg, svc, cmd == CMD_PING);
+    }
     ip_config_free(config_table, CONFIG_N, &cfg);
     return rc;
 }

@@ -345,7 +345,12 @@ char *ip_metrics_render(void)
 
 struct ip_metrics_http {
     struct MHD_Daemon *daemon;
+    pthread_mutex_t health_mu; /* guards health_fn/health_user while one runs */
+    ip_metrics_health_fn health_fn;
+    void *health_user;
 };
+
+static enum MHD_Result http_health(ip_metrics_http *h, struct MHD_Connection *conn);
 
 static enum MHD_Result http_reply(struct MHD_Connection *conn, unsigned code, const char *ctype,
                                   char *body, enum MHD_ResponseMemoryMode mode)
@@ -367,7 +372,7 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, cons
                                     const char *upload_data, size_t *upload_data_size,
                                     void **con_cls)
 {
-    (void)cls;
+    ip_metrics_http *h = cls;
     (void)version;
     (void)upload_data;
     if (*con_cls == NULL) { /* first call: headers only */
@@ -391,9 +396,31 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, cons
                           MHD_RESPMEM_MUST_FREE);
     }
     if (strcmp(url, "/healthz") == 0)
-        return http_reply(conn, MHD_HTTP_OK, "text/plain", (char *)"ok\n", MHD_RESPMEM_PERSISTENT);
+        return http_health(h, conn);
     return http_reply(conn, MHD_HTTP_NOT_FOUND, "text/plain", (char *)"not found\n",
                       MHD_RESPMEM_PERSISTENT);
+}
+
+static enum MHD_Result http_health(ip_metrics_http *h, struct MHD_Connection *conn)
+{
+    char *body = NULL;
+    pthread_mutex_lock(&h->health_mu);
+    if (h->health_fn != NULL)
+        body = h->health_fn(h->health_user);
+    pthread_mutex_unlock(&h->health_mu);
+    if (body == NULL)
+        return http_reply(conn, MHD_HTTP_OK, "text/plain", (char *)"ok\n", MHD_RESPMEM_PERSISTENT);
+    return http_reply(conn, MHD_HTTP_OK, "application/json", body, MHD_RESPMEM_MUST_FREE);
+}
+
+void ip_metrics_http_set_health(ip_metrics_http *h, ip_metrics_health_fn fn, void *user)
+{
+    if (h == NULL)
+        return;
+    pthread_mutex_lock(&h->health_mu);
+    h->health_fn = fn;
+    h->health_user = user;
+    pthread_mutex_unlock(&h->health_mu);
 }
 
 /* Parses "host:port" (IPv4 host, or empty for all addresses). */
@@ -435,11 +462,13 @@ ip_status ip_metrics_http_new(const char *listen, ip_metrics_http **out)
     ip_metrics_http *h = calloc(1, sizeof *h);
     if (h == NULL)
         return IP_RESOURCE_EXHAUSTED;
+    pthread_mutex_init(&h->health_mu, NULL);
     h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
-                                 http_handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                                 http_handler, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
     if (h->daemon == NULL) {
         ip_log(IP_LOG_ERROR, "metrics.listen_failed", IP_LS("listen", listen));
+        pthread_mutex_destroy(&h->health_mu);
         free(h);
         return IP_UNAVAILABLE;
     }
@@ -453,5 +482,6 @@ void ip_metrics_http_free(ip_metrics_http *h)
     if (h == NULL)
         return;
     MHD_stop_daemon(h->daemon);
+    pthread_mutex_destroy(&h->health_mu);
     free(h);
 }

@@ -37,4 +37,13 @@ typedef struct ip_metrics_http ip_metrics_http;
 ip_status ip_metrics_http_new(const char *listen, ip_metrics_http **out);
 void ip_metrics_http_free(ip_metrics_http *h);
 
+/* The body of GET /healthz: an owned JSON text (free()), or NULL for the
+ * plain "ok". The answer stays 200 either way: a process that answers is
+ * alive; the body says what it is doing (e.g. waiting on a dependency). */
+typedef char *(*ip_metrics_health_fn)(void *user);
+/* Sets (or, with fn NULL, clears) the /healthz body maker. Clearing waits for
+ * a request that is calling the old one, so `user` may be freed afterwards.
+ * NULL h does nothing. */
+void ip_metrics_http_set_health(ip_metrics_http *h, ip_metrics_health_fn fn, void *user);
+
 #endif

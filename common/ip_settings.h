@@ -63,6 +63,10 @@
 #define IP_SETTING_S3_BUCKET(off)                                                                  \
     IP_SETTING_("IP_S3_BUCKET", IP_CFG_STRING, "images", 0, 0, off, "the one bucket")
 
+#define IP_SETTING_KAFKA_DLQ_TOPIC(off)                                                            \
+    IP_SETTING_("IP_KAFKA_DLQ_TOPIC", IP_CFG_STRING, "image-jobs.dlq", 0, 0, off,                  \
+                "dead-letter topic: poison jobs only (imgctl dlq lists and replays them)")
+
 /* --------------------------------------------------------------- limits */
 #define IP_SETTING_UPLOAD_MAX_BYTES(off)                                                           \
     IP_SETTING_("IP_UPLOAD_MAX_BYTES", IP_CFG_INT, "52428800", 1024, 1073741824, off,              \

@@ -1,10 +1,10 @@
 /* gw_app.h — the gateway's configuration table and the state its parts share.
  *
  * One gw_app per process: the loaded configuration, the RPC clients for
- * metadata-svc and storage-svc, the Kafka producer, the SSE hub, the sweep
- * thread and the HTTP daemon. gw_app_start() brings them up in dependency
- * order; gw_app_stop() takes them down in reverse (SSE clients are resumed and
- * ended before the daemon stops).
+ * metadata-svc and storage-svc, the Kafka producer, the SSE hub, the
+ * background threads (the sweep and the purger) and the HTTP daemon.
+ * gw_app_start() brings them up in dependency order; gw_app_stop() takes them
+ * down in reverse (SSE clients are resumed and ended before the daemon stops).
  */
 #ifndef GW_APP_H
 #define GW_APP_H
@@ -41,6 +41,9 @@ typedef struct gw_config {
     int64_t sse_max_clients;
     int64_t sweep_interval_ms;
     int64_t sweep_age_ms;
+    int64_t sweep_enqueued_age_ms;
+    int64_t purge_interval_ms;
+    int64_t delete_wait_ms;
 } gw_config;
 
 extern const ip_cfg_var gw_config_vars[];
@@ -49,7 +52,7 @@ extern const size_t gw_config_nvars;
 typedef struct gw_kafka gw_kafka;
 typedef struct gw_events gw_events;
 typedef struct gw_http gw_http;
-typedef struct gw_sweep gw_sweep;
+typedef struct gw_ticker gw_ticker;
 
 typedef struct gw_metrics {
     ip_metric *requests;     /* gw_http_requests_total{route,status} */
@@ -61,6 +64,7 @@ typedef struct gw_metrics {
     ip_metric *events;       /* gw_status_events_total */
     ip_metric *requeued;     /* gw_sweep_requeued_total */
     ip_metric *undo;         /* gw_upload_undo_total{result} */
+    ip_metric *purges;       /* gw_purges_total{by,result} */
 } gw_metrics;
 
 typedef struct gw_app {
@@ -69,7 +73,8 @@ typedef struct gw_app {
     ip_rpc_client *stor;
     gw_kafka *kafka;
     gw_events *events;
-    gw_sweep *sweep;
+    gw_ticker *sweeper; /* gw_sweep_once every IP_GATEWAY_SWEEP_INTERVAL_MS */
+    gw_ticker *purger;  /* gw_purge_once every IP_GATEWAY_PURGE_INTERVAL_MS */
     gw_http *http;
     gw_metrics m;
 } gw_app;

@@ -4,7 +4,8 @@
  * The variables the gateway shares with other services (addresses, RPC
  * limits, Kafka, the upload and pixel limits, the log level) come from
  * ip_settings.h, so their defaults and bounds are the same everywhere; the
- * IP_GATEWAY_* ones are the gateway's own.
+ * IP_GATEWAY_* ones are the gateway's own. Two background threads run beside
+ * the HTTP daemon: the sweep (gw_sweep.c) and the purger (gw_purge.c).
  */
 #include <stddef.h>
 
@@ -12,7 +13,8 @@
 #include "gw_events.h"
 #include "gw_http.h"
 #include "gw_kafka.h"
-#include "gw_upload.h"
+#include "gw_purge.h"
+#include "gw_sweep.h"
 #include "ip_log.h"
 #include "ip_settings.h"
 #include "metadata.pb-c.h"
@@ -52,9 +54,18 @@ const ip_cfg_var gw_config_vars[] = {
     {"IP_GATEWAY_SSE_MAX_CLIENTS", IP_CFG_INT, "512", 1, 65536, false, S(sse_max_clients),
      "SSE clients at most (503 beyond)"},
     {"IP_GATEWAY_SWEEP_INTERVAL_MS", IP_CFG_INT, "10000", 100, 3600000, false, S(sweep_interval_ms),
-     "how often stale (never enqueued) uploads are re-enqueued"},
+     "how often stale images (job lost, lease run out) are re-enqueued; a pass claims its rows "
+     "for twice this"},
     {"IP_GATEWAY_SWEEP_AGE_MS", IP_CFG_INT, "30000", 1000, 86400000, false, S(sweep_age_ms),
      "age after which a pending, never-enqueued upload counts as stale"},
+    {"IP_GATEWAY_SWEEP_ENQUEUED_AGE_MS", IP_CFG_INT, "900000", 1000, 604800000, false,
+     S(sweep_enqueued_age_ms),
+     "time since its job was enqueued after which a still pending image is enqueued again"},
+    {"IP_GATEWAY_PURGE_INTERVAL_MS", IP_CFG_INT, "2000", 100, 3600000, false, S(purge_interval_ms),
+     "how often the purger claims the objects of deleted images still to remove"},
+    {"IP_GATEWAY_DELETE_WAIT_MS", IP_CFG_INT, "2000", 100, 60000, false, S(delete_wait_ms),
+     "how long DELETE /image/{id} waits for the objects' removal (204) before leaving it to "
+     "the purger (202)"},
 };
 #undef S
 const size_t gw_config_nvars = sizeof gw_config_vars / sizeof gw_config_vars[0];
@@ -76,10 +87,27 @@ void gw_metrics_register(gw_metrics *m)
     m->sse_dropped =
         ip_metric_counter("gw_sse_dropped_total", "SSE clients dropped as too slow", NULL);
     m->events = ip_metric_counter("gw_status_events_total", "status events received", NULL);
-    m->requeued = ip_metric_counter("gw_sweep_requeued_total",
-                                    "stale uploads re-enqueued by the sweep", NULL);
+    m->requeued =
+        ip_metric_counter("gw_sweep_requeued_total", "stale images re-enqueued by the sweep", NULL);
     m->undo =
-        ip_metric_counter("gw_upload_undo_total", "uploads rolled back, by outcome", "result");
+        ip_metric_counter("gw_upload_undo_total",
+                          "uploads rolled back, by outcome (done, deferred, failed)", "result");
+    m->purges = ip_metric_counter("gw_purges_total",
+                                  "purges of deleted images' objects, by who ran them (request, "
+                                  "purger) and outcome (done, failed)",
+                                  "by,result");
+}
+
+static void sweep_tick(gw_app *app)
+{
+    int requeued = 0;
+    gw_sweep_once(app, &requeued);
+}
+
+static void purge_tick(gw_app *app)
+{
+    int done = 0, failed = 0;
+    gw_purge_once(app, &done, &failed);
 }
 
 ip_status gw_app_start(gw_app *app)
@@ -100,7 +128,11 @@ ip_status gw_app_start(gw_app *app)
         goto fail;
     if ((st = gw_events_new(app, &app->events)) != IP_OK)
         goto fail;
-    if ((st = gw_sweep_new(app, &app->sweep)) != IP_OK)
+    if ((st = gw_ticker_new(app, "sweep", app->cfg.sweep_interval_ms, sweep_tick, &app->sweeper)) !=
+        IP_OK)
+        goto fail;
+    if ((st = gw_ticker_new(app, "purger", app->cfg.purge_interval_ms, purge_tick, &app->purger)) !=
+        IP_OK)
         goto fail;
     if ((st = gw_http_new(app, &app->http)) != IP_OK)
         goto fail;
@@ -117,8 +149,10 @@ void gw_app_stop(gw_app *app)
         gw_events_close(app->events); /* resumes and ends every SSE client */
     gw_http_free(app->http);
     app->http = NULL;
-    gw_sweep_free(app->sweep);
-    app->sweep = NULL;
+    gw_ticker_free(app->purger);
+    app->purger = NULL;
+    gw_ticker_free(app->sweeper);
+    app->sweeper = NULL;
     gw_events_free(app->events);
     app->events = NULL;
     gw_kafka_free(app->kafka);

@@ -19,9 +19,12 @@
  * bytes as they are and frees the reply with itself.
  *
  * DELETE /image/{id}. DeleteImage removes the row (every API path answers 404
- * from then on) and returns the variant keys it knew; the original, those keys
- * and the image's variant prefix are then purged from the bucket. A purge that
- * fails is logged; the answer is 204 either way (the row is gone).
+ * from then on) and, in the same transaction, records a purge of the image's
+ * objects; its reply names them (keys and the variant prefix). The request
+ * then tries the purge itself (gw_purge_now: DeleteObjects bounded by
+ * IP_GATEWAY_DELETE_WAIT_MS, then FinishPurge): 204 when that succeeded,
+ * else 202 {"id", "status": "deleting"} and the purger (gw_purge.c) finishes
+ * it. A second DELETE finds no row: 404.
  */
 #include <stdio.h>
 #include <string.h>
@@ -29,7 +32,7 @@
 #include "gw_handlers.h"
 #include "gw_json.h"
 #include "gw_response.h"
-#include "gw_upload.h"
+#include "gw_purge.h"
 #include "ip_keys.h"
 #include "ip_log.h"
 #include "ip_rpc_stubs.h"
@@ -271,7 +274,7 @@ enum MHD_Result gw_handle_image_info(gw_app *app, struct MHD_Connection *conn, g
 enum MHD_Result gw_handle_image_delete(gw_app *app, struct MHD_Connection *conn, gw_req *rq)
 {
     enum MHD_Result ret;
-    char id[37], err[256];
+    char id[37], err[256] = "";
     if (!check_id(conn, rq, id, &ret))
         return ret;
     Imageproc__DeleteImageRequest in = IMAGEPROC__DELETE_IMAGE_REQUEST__INIT;
@@ -283,9 +286,14 @@ enum MHD_Result gw_handle_image_delete(gw_app *app, struct MHD_Connection *conn,
         return gw_send_problem(conn, rq, 404, not_found, NULL);
     if (st != IP_OK)
         return gw_send_dependency(conn, rq, "metadata service", st);
-    st = gw_purge_objects(app, id, reply->object_keys, reply->n_object_keys, err, sizeof err);
-    if (st != IP_OK)
-        ip_log(IP_LOG_ERROR, "delete.objects_failed", IP_LS("image_id", id), IP_LS("err", err));
-    ip_log(IP_LOG_INFO, "image.deleted", IP_LS("image_id", id));
-    return gw_queue(conn, rq, 204, gw_response_empty());
+    st = gw_purge_now(app, id, reply->object_keys, reply->n_object_keys, reply->purge_prefix,
+                      (int)app->cfg.delete_wait_ms, err, sizeof err);
+    bool purged = st == IP_OK;
+    ip_metric_add(app->m.purges, purged ? "request,done" : "request,failed", 1);
+    ip_log(purged ? IP_LOG_INFO : IP_LOG_WARN, "image.deleted", IP_LS("image_id", id),
+           IP_LB("purged", purged), IP_LS(purged ? NULL : "err", err)); /* NULL key: no field */
+    if (purged)
+        return gw_queue(conn, rq, 204, gw_response_empty());
+    /* The row is gone; the objects are the purger's now. */
+    return gw_send_json(conn, rq, 202, json_pack("{s:s, s:s}", "id", id, "status", "deleting"));
 }

@@ -4,7 +4,12 @@
  * It covers what GET /image/{id} picks and answers (default variant by
  * serve_rank, 202/404/422, ETag and 304, X-Accel-Redirect behind the proxy,
  * the bytes and the original directly), the info and listing views (mode
- * travels as with_variant), DELETE's purge, GET /config and the table's 405s.
+ * travels as with_variant), DELETE (204 when the purge finished within the
+ * request; 202 when storage-svc is down, failing or slower than
+ * IP_GATEWAY_DELETE_WAIT_MS; 404), GET /config and the table's 405s. The same
+ * fakes serve the background passes: the purger (a claimed purge finished,
+ * a failed one recorded with its error, a transient failure ending the pass),
+ * the sweep's ListStale request, and the ticker that runs them.
  * ASan's leak check at exit covers the replies that requests defer.
  */
 #include <arpa/inet.h>
@@ -12,20 +17,32 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "gw_app.h"
+#include "gw_kafka.h"
+#include "gw_purge.h"
 #include "gw_routes.h"
+#include "gw_sweep.h"
 #include "ip_keys.h"
 #include "ip_rpc_stubs.h"
 #include "ip_testing.h"
+#include "ip_time.h"
 
 #define ID_A "0190f2a4-5b6c-7d8e-9f00-00000000000a" /* ready: thumbnail, resized */
 #define ID_B "0190f2a4-5b6c-7d8e-9f00-00000000000b" /* processing: all requested */
 #define ID_C "0190f2a4-5b6c-7d8e-9f00-00000000000c" /* failed: thumbnail failed */
+#define ID_D "0190f2a4-5b6c-7d8e-9f00-00000000000d" /* deleted; its purge finished elsewhere */
+/* Purges the purger is handed: storage-svc removes P1's objects, fails P2's
+ * (INTERNAL), is down for P3's (UNAVAILABLE); P4 comes after the pass ends. */
+#define ID_P1 "0190f2a4-5b6c-7d8e-9f00-0000000000f1"
+#define ID_P2 "0190f2a4-5b6c-7d8e-9f00-0000000000f2"
+#define ID_P3 "0190f2a4-5b6c-7d8e-9f00-0000000000f3"
+#define ID_P4 "0190f2a4-5b6c-7d8e-9f00-0000000000f4"
 
 static gw_app app;
 static struct MHD_Daemon *daemon_;
@@ -90,8 +107,41 @@ static void fixtures_init(void)
 /* ------------------------------------------------------------ fake services */
 
 static ip_variant_kind listed_with; /* the last ListImages' with_variant */
-static char purged[8][IP_KEY_MAX];  /* the last DeleteObjects: keys, then the prefix */
+
+/* What the fakes saw and how they answer; the RPC workers write, the tests
+ * read: under fake_mu. */
+static pthread_mutex_t fake_mu = PTHREAD_MUTEX_INITIALIZER;
+static char purged[8][IP_KEY_MAX]; /* the last DeleteObjects: keys, then the prefix */
 static size_t npurged;
+static int deletes_done;        /* DeleteObjects calls that have returned */
+static ip_status stor_answer;   /* what DeleteObjects answers by default */
+static int stor_sleep_ms;       /* and how long it takes */
+static char finished[8][40];    /* FinishPurge calls: image id ... */
+static char finish_err[8][160]; /* ... and error */
+static size_t nfinished;
+static Imageproc__ClaimPurgesRequest claimed;    /* the last ClaimPurges' limit and claim_ms */
+static Imageproc__ListStaleRequest listed_stale; /* the last ListStale's fields */
+static int marked;                               /* MarkEnqueued calls */
+
+static void fake_reset(void)
+{
+    pthread_mutex_lock(&fake_mu);
+    npurged = 0;
+    deletes_done = 0;
+    stor_answer = IP_OK;
+    stor_sleep_ms = 0;
+    nfinished = 0;
+    marked = 0;
+    pthread_mutex_unlock(&fake_mu);
+}
+
+static int deletes_returned(void)
+{
+    pthread_mutex_lock(&fake_mu);
+    int n = deletes_done;
+    pthread_mutex_unlock(&fake_mu);
+    return n;
+}
 
 static Imageproc__Image *find(const char *id)
 {
@@ -126,11 +176,87 @@ static ip_status meta_list(void *user, ip_rpc_call *call, const Imageproc__ListI
 static ip_status meta_delete(void *user, ip_rpc_call *call, const Imageproc__DeleteImageRequest *in,
                              Imageproc__DeleteImageReply *out)
 {
-    (void)user, (void)call;
-    if (strcmp(in->id, ID_A) != 0)
+    (void)user;
+    if (strcmp(in->id, ID_A) != 0 && strcmp(in->id, ID_D) != 0)
         return IP_NOT_FOUND;
-    out->object_keys = a_keys;
-    out->n_object_keys = 2;
+    if (!strcmp(in->id, ID_A)) {
+        out->object_keys = a_keys;
+        out->n_object_keys = 2;
+    }
+    out->purge_prefix = ip_rpc_call_alloc(call, IP_KEY_MAX);
+    return ip_key_variant_prefix(out->purge_prefix, in->id);
+}
+
+/* The purges ClaimPurges hands out: P1..P4, each with one variant key. */
+static char p_keys[4][IP_KEY_MAX], p_prefix[4][IP_KEY_MAX];
+static char *p_keyv[4][1] = {{p_keys[0]}, {p_keys[1]}, {p_keys[2]}, {p_keys[3]}};
+static Imageproc__Purge purges[4];
+static Imageproc__Purge *purgev[] = {&purges[0], &purges[1], &purges[2], &purges[3]};
+
+static void purges_init(void)
+{
+    static const char *ids[] = {ID_P1, ID_P2, ID_P3, ID_P4};
+    for (size_t i = 0; i < 4; i++) {
+        imageproc__purge__init(&purges[i]);
+        purges[i].image_id = (char *)ids[i];
+        CHECK_ST(ip_key_variant(p_keys[i], ids[i], IP_VARIANT_THUMBNAIL, &ip_format_jpeg), IP_OK,
+                 ids[i]);
+        CHECK_ST(ip_key_variant_prefix(p_prefix[i], ids[i]), IP_OK, ids[i]);
+        purges[i].object_keys = p_keyv[i];
+        purges[i].n_object_keys = 1;
+        purges[i].prefix = p_prefix[i];
+        purges[i].attempts = 1;
+    }
+}
+
+static ip_status meta_claim(void *user, ip_rpc_call *call, const Imageproc__ClaimPurgesRequest *in,
+                            Imageproc__ClaimPurgesReply *out)
+{
+    (void)user, (void)call;
+    pthread_mutex_lock(&fake_mu);
+    claimed.limit = in->limit;
+    claimed.claim_ms = in->claim_ms;
+    pthread_mutex_unlock(&fake_mu);
+    out->purges = purgev;
+    out->n_purges = 4;
+    return IP_OK;
+}
+
+static ip_status meta_finish(void *user, ip_rpc_call *call, const Imageproc__FinishPurgeRequest *in,
+                             Imageproc__FinishPurgeReply *out)
+{
+    (void)user, (void)call, (void)out;
+    pthread_mutex_lock(&fake_mu);
+    if (nfinished < 8) {
+        snprintf(finished[nfinished], sizeof finished[0], "%s", in->image_id);
+        snprintf(finish_err[nfinished], sizeof finish_err[0], "%s", in->error);
+        nfinished++;
+    }
+    pthread_mutex_unlock(&fake_mu);
+    return strcmp(in->image_id, ID_D) ? IP_OK : IP_NOT_FOUND; /* D: another gateway finished it */
+}
+
+static ip_status meta_list_stale(void *user, ip_rpc_call *call,
+                                 const Imageproc__ListStaleRequest *in,
+                                 Imageproc__ListStaleReply *out)
+{
+    (void)user, (void)call;
+    pthread_mutex_lock(&fake_mu);
+    listed_stale = *in;
+    pthread_mutex_unlock(&fake_mu);
+    out->images = images + 1; /* B (processing) and C */
+    out->n_images = 2;
+    return IP_OK;
+}
+
+static ip_status meta_mark_enqueued(void *user, ip_rpc_call *call,
+                                    const Imageproc__MarkEnqueuedRequest *in,
+                                    Imageproc__MarkEnqueuedReply *out)
+{
+    (void)user, (void)call, (void)in, (void)out;
+    pthread_mutex_lock(&fake_mu);
+    marked++;
+    pthread_mutex_unlock(&fake_mu);
     return IP_OK;
 }
 
@@ -145,20 +271,42 @@ static ip_status stor_get(void *user, ip_rpc_call *call, const Imageproc__GetObj
     return IP_OK;
 }
 
+/* Records the call; answers stor_answer after stor_sleep_ms, except for
+ * the purges P2 (INTERNAL) and P3 (UNAVAILABLE). */
 static ip_status stor_delete(void *user, ip_rpc_call *call,
                              const Imageproc__DeleteObjectsRequest *in,
                              Imageproc__DeleteObjectsReply *out)
 {
     (void)user, (void)call, (void)out;
+    pthread_mutex_lock(&fake_mu);
     npurged = 0;
     for (size_t i = 0; i < in->n_keys && npurged < 7; i++)
         snprintf(purged[npurged++], IP_KEY_MAX, "%s", in->keys[i]);
     snprintf(purged[npurged++], IP_KEY_MAX, "%s", in->prefix ? in->prefix : "");
-    return IP_OK;
+    ip_status st = stor_answer;
+    int sleep_ms = stor_sleep_ms;
+    pthread_mutex_unlock(&fake_mu);
+    if (in->prefix && !strcmp(in->prefix, p_prefix[1]))
+        st = IP_INTERNAL;
+    if (in->prefix && !strcmp(in->prefix, p_prefix[2]))
+        st = IP_UNAVAILABLE;
+    if (sleep_ms)
+        usleep((useconds_t)sleep_ms * 1000);
+    pthread_mutex_lock(&fake_mu);
+    deletes_done++;
+    pthread_mutex_unlock(&fake_mu);
+    if (st != IP_OK)
+        ip_rpc_call_errorf(call, "S3 answered 503");
+    return st;
 }
 
-static const ip_metadata_impl meta_impl = {
-    .get_image = meta_get, .list_images = meta_list, .delete_image = meta_delete};
+static const ip_metadata_impl meta_impl = {.get_image = meta_get,
+                                           .list_images = meta_list,
+                                           .delete_image = meta_delete,
+                                           .claim_purges = meta_claim,
+                                           .finish_purge = meta_finish,
+                                           .list_stale = meta_list_stale,
+                                           .mark_enqueued = meta_mark_enqueued};
 static const ip_storage_impl stor_impl = {.get_object = stor_get, .delete_objects = stor_delete};
 
 /* ------------------------------------------------------------ set-up */
@@ -168,6 +316,7 @@ static void start(void)
     if (daemon_)
         return;
     fixtures_init();
+    purges_init();
     static char murl[96], surl[96];
     snprintf(murl, sizeof murl, "ipc:///tmp/gw_routes_test_meta_%d", (int)getpid());
     snprintf(surl, sizeof surl, "ipc:///tmp/gw_routes_test_stor_%d", (int)getpid());
@@ -183,6 +332,12 @@ static void start(void)
     app.cfg.pixel_limit = 1234567;
     app.cfg.accel = true;
     app.cfg.accel_location = "/_accel/";
+    app.cfg.rpc_timeout_ms = 2000;
+    app.cfg.delete_wait_ms = 300;
+    app.cfg.purge_interval_ms = 1000;
+    app.cfg.sweep_interval_ms = 1000;
+    app.cfg.sweep_age_ms = 30000;
+    app.cfg.sweep_enqueued_age_ms = 900000;
     gw_metrics_register(&app.m);
     daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
                                gw_routes_access, &app, MHD_OPTION_NOTIFY_COMPLETED, gw_routes_done,
@@ -313,16 +468,171 @@ static void test_info_and_listing(void)
     json_decref(j);
 }
 
+/* The value of one sample of the metrics exposition ("" label set: none), 0 when absent. */
+static double metric_value(const char *sample)
+{
+    char *text = ip_metrics_render();
+    const char *at = text ? strstr(text, sample) : NULL;
+    double v = at ? strtod(at + strlen(sample), NULL) : 0;
+    free(text);
+    return v;
+}
+
 static void test_delete(void)
 {
     char a[4096];
+    fake_reset();
+    double before = metric_value("gw_purges_total{by=\"request\",result=\"done\"}");
     EXPECT_EQ_INT(http("DELETE", "/image/" ID_A, NULL, a, sizeof a), 204);
+    EXPECT_EQ_STR(body_of(a), "");
+    pthread_mutex_lock(&fake_mu);
     EXPECT_EQ_INT(npurged, 4);
     EXPECT_EQ_STR(purged[0], a_th_key);
     EXPECT_EQ_STR(purged[1], a_rs_key);
     EXPECT_EQ_STR(purged[2], "o/" ID_A);
     EXPECT_EQ_STR(purged[3], "v/" ID_A "/");
+    EXPECT_EQ_INT(nfinished, 1);
+    EXPECT_EQ_STR(finished[0], ID_A);
+    EXPECT_EQ_STR(finish_err[0], "");
+    pthread_mutex_unlock(&fake_mu);
+    EXPECT(metric_value("gw_purges_total{by=\"request\",result=\"done\"}") == before + 1);
+    /* The purge finished elsewhere already (FinishPurge NOT_FOUND): done too. */
+    EXPECT_EQ_INT(http("DELETE", "/image/" ID_D, NULL, a, sizeof a), 204);
+    /* Unknown, or deleted before: 404, and nothing purged. */
+    fake_reset();
     EXPECT_EQ_INT(http("DELETE", "/image/" ID_B, NULL, a, sizeof a), 404);
+    EXPECT(strstr(a, "application/problem+json") != NULL);
+    EXPECT_EQ_INT(deletes_returned(), 0);
+    EXPECT_EQ_INT(http("DELETE", "/image/not-a-uuid", NULL, a, sizeof a), 400);
+}
+
+/* A DELETE that must answer 202 {"id", "status": "deleting"}, without
+ * FinishPurge, within about IP_GATEWAY_DELETE_WAIT_MS. */
+static void expect_deferred(const char *why)
+{
+    char a[4096];
+    int64_t t0 = ip_mono_ms();
+    EXPECTF(http("DELETE", "/image/" ID_A, NULL, a, sizeof a) == 202, "%s: %.200s", why, a);
+    EXPECTF(ip_mono_ms() - t0 < 1500, "%s: took %lld ms", why, (long long)(ip_mono_ms() - t0));
+    EXPECT(strstr(a, "Content-Type: application/json") != NULL);
+    json_t *j = json_loads(body_of(a), 0, NULL);
+    CHECK(j != NULL);
+    EXPECT_EQ_INT(json_object_size(j), 2);
+    EXPECT_EQ_STR(json_string_value(json_object_get(j, "id")), ID_A);
+    EXPECT_EQ_STR(json_string_value(json_object_get(j, "status")), "deleting");
+    json_decref(j);
+    pthread_mutex_lock(&fake_mu);
+    EXPECTF(nfinished == 0, "%s: FinishPurge called", why);
+    pthread_mutex_unlock(&fake_mu);
+}
+
+static void test_delete_deferred(void)
+{
+    start();
+    double before = metric_value("gw_purges_total{by=\"request\",result=\"failed\"}");
+    /* storage-svc answers that S3 is down. */
+    fake_reset();
+    stor_answer = IP_UNAVAILABLE;
+    expect_deferred("storage failing");
+    /* storage-svc slower than IP_GATEWAY_DELETE_WAIT_MS (300 ms here). */
+    fake_reset();
+    stor_sleep_ms = 1000;
+    expect_deferred("storage slow");
+    for (int i = 0; i < 100 && deletes_returned() == 0; i++)
+        usleep(20000); /* let the slow call end before the next case */
+    /* storage-svc not running at all. */
+    fake_reset();
+    ip_rpc_client *live = app.stor, *dead = NULL;
+    char url[96];
+    snprintf(url, sizeof url, "ipc:///tmp/gw_routes_test_nobody_%d", (int)getpid());
+    ip_rpc_client_opts dc = {.urls = url, .timeout_ms = 2000};
+    CHECK_ST(ip_rpc_client_new(&imageproc__storage__descriptor, &dc, &dead), IP_OK, url);
+    app.stor = dead;
+    expect_deferred("storage down");
+    app.stor = live;
+    ip_rpc_client_free(dead);
+    EXPECT(metric_value("gw_purges_total{by=\"request\",result=\"failed\"}") == before + 3);
+}
+
+/* The purger: P1 finished (""), P2's failure recorded with its error and the
+ * pass goes on, P3's transient failure recorded and the pass ends before P4. */
+static void test_purger_pass(void)
+{
+    start();
+    fake_reset();
+    int done = -1, failed = -1;
+    EXPECT_ST(gw_purge_once(&app, &done, &failed), IP_UNAVAILABLE, "the pass");
+    EXPECT_EQ_INT(done, 1);
+    EXPECT_EQ_INT(failed, 2);
+    pthread_mutex_lock(&fake_mu);
+    EXPECT_EQ_INT(claimed.limit, GW_PURGE_BATCH);
+    EXPECT_EQ_INT(claimed.claim_ms, 3 * 1000 + 2 * 2000);
+    EXPECT_EQ_INT(nfinished, 3);
+    EXPECT_EQ_STR(finished[0], ID_P1);
+    EXPECT_EQ_STR(finish_err[0], "");
+    EXPECT_EQ_STR(finished[1], ID_P2);
+    EXPECTF(strstr(finish_err[1], "DeleteObjects: internal") &&
+                strstr(finish_err[1], "S3 answered 503"),
+            "%s", finish_err[1]);
+    EXPECT_EQ_STR(finished[2], ID_P3);
+    EXPECTF(strstr(finish_err[2], "DeleteObjects: unavailable") != NULL, "%s", finish_err[2]);
+    /* The last DeleteObjects was P3's: its key, the original, its prefix. */
+    EXPECT_EQ_INT(npurged, 3);
+    EXPECT_EQ_STR(purged[0], p_keys[2]);
+    EXPECT_EQ_STR(purged[1], "o/" ID_P3);
+    EXPECT_EQ_STR(purged[2], p_prefix[2]);
+    pthread_mutex_unlock(&fake_mu);
+    EXPECT(metric_value("gw_purges_total{by=\"purger\",result=\"done\"}") >= 1);
+    EXPECT(metric_value("gw_purges_total{by=\"purger\",result=\"failed\"}") >= 2);
+}
+
+/* The sweep asks for all three kinds of stale rows with a claim of two
+ * intervals; Kafka unreachable (transient) ends the pass at the first row. */
+static void test_sweep_pass(void)
+{
+    start();
+    fake_reset();
+    CHECK_ST(gw_kafka_new("127.0.0.1:9", "image-jobs-test", 200, &app.kafka), IP_OK, "kafka");
+    int requeued = -1;
+    ip_status st = gw_sweep_once(&app, &requeued);
+    EXPECT(ip_status_is_transient(st));
+    EXPECT_EQ_INT(requeued, 0);
+    pthread_mutex_lock(&fake_mu);
+    EXPECT_EQ_INT(listed_stale.older_than_us, 30000LL * 1000);
+    EXPECT_EQ_INT(listed_stale.enqueued_older_than_us, 900000LL * 1000);
+    EXPECT(listed_stale.expired_leases);
+    EXPECT_EQ_INT(listed_stale.claim_ms, 2 * 1000);
+    EXPECT_EQ_INT(listed_stale.limit, GW_SWEEP_BATCH);
+    EXPECT_EQ_INT(marked, 0); /* nothing produced, nothing marked */
+    pthread_mutex_unlock(&fake_mu);
+    gw_kafka_free(app.kafka);
+    app.kafka = NULL;
+}
+
+static int ticks;
+static void count_tick(gw_app *a)
+{
+    (void)a;
+    pthread_mutex_lock(&fake_mu);
+    ticks++;
+    pthread_mutex_unlock(&fake_mu);
+}
+
+/* The ticker calls its pass every interval and stops at once when freed. */
+static void test_ticker(void)
+{
+    gw_ticker *t = NULL;
+    CHECK_ST(gw_ticker_new(&app, "test", 20, count_tick, &t), IP_OK, "ticker");
+    usleep(300000);
+    gw_ticker_free(t);
+    pthread_mutex_lock(&fake_mu);
+    EXPECTF(ticks >= 3, "%d ticks", ticks);
+    pthread_mutex_unlock(&fake_mu);
+    CHECK_ST(gw_ticker_new(&app, "test", 3600000, count_tick, &t), IP_OK, "ticker");
+    int64_t t0 = ip_mono_ms();
+    gw_ticker_free(t);
+    EXPECT(ip_mono_ms() - t0 < 1000);
+    gw_ticker_free(NULL);
 }
 
 static void test_config_and_methods(void)
@@ -346,8 +656,9 @@ static void test_config_and_methods(void)
 }
 
 static const ip_test_case tests[] = {
-    IP_TEST(image_get_ready), IP_TEST(image_get_states),   IP_TEST(info_and_listing),
-    IP_TEST(delete),          IP_TEST(config_and_methods),
+    IP_TEST(image_get_ready), IP_TEST(image_get_states), IP_TEST(info_and_listing),
+    IP_TEST(delete),          IP_TEST(delete_deferred),  IP_TEST(purger_pass),
+    IP_TEST(sweep_pass),      IP_TEST(ticker),           IP_TEST(config_and_methods),
 };
 
 int main(int argc, char **argv)

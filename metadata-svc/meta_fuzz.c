@@ -82,8 +82,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Imageproc__ListStaleRequest *ls = imageproc__list_stale_request__unpack(NULL, size, data);
     if (ls != NULL) {
         err[0] = '\0';
-        expect(meta_check_stale(ls->older_than_us, ls->limit, err, sizeof(err)), err);
+        expect(meta_check_stale(ls->older_than_us, ls->enqueued_older_than_us, ls->limit,
+                                ls->claim_ms, err, sizeof(err)),
+               err);
         imageproc__list_stale_request__free_unpacked(ls, NULL);
+    }
+    Imageproc__MarkProcessingRequest *mp =
+        imageproc__mark_processing_request__unpack(NULL, size, data);
+    if (mp != NULL) {
+        err[0] = '\0';
+        expect(meta_check_lease(mp->lease_ms, err, sizeof(err)), err);
+        imageproc__mark_processing_request__free_unpacked(mp, NULL);
+    }
+    Imageproc__ClaimPurgesRequest *cp = imageproc__claim_purges_request__unpack(NULL, size, data);
+    if (cp != NULL) {
+        err[0] = '\0';
+        expect(meta_check_claim(cp->limit, cp->claim_ms, err, sizeof(err)), err);
+        imageproc__claim_purges_request__free_unpacked(cp, NULL);
+    }
+    Imageproc__FinishPurgeRequest *fp = imageproc__finish_purge_request__unpack(NULL, size, data);
+    if (fp != NULL) {
+        err[0] = '\0';
+        expect(meta_check_id(fp->image_id, "image_id", err, sizeof(err)), err);
+        err[0] = '\0';
+        expect(meta_check_text(fp->error, "error", err, sizeof(err)), err);
+        imageproc__finish_purge_request__free_unpacked(fp, NULL);
     }
     Imageproc__FailImageRequest *fr = imageproc__fail_image_request__unpack(NULL, size, data);
     if (fr != NULL) {
@@ -113,7 +136,7 @@ static size_t seed(int k, uint8_t *buf)
 {
     static ip_variant_kind requested[] = {IP_VARIANT_THUMBNAIL, IP_VARIANT_RESIZED,
                                           IP_VARIANT_WATERMARKED, (ip_variant_kind)5};
-    switch (k % 3) {
+    switch (k % 4) {
     case 0: {
         Imageproc__Image img = IMAGEPROC__IMAGE__INIT;
         img.id = "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6";
@@ -132,6 +155,15 @@ static size_t seed(int k, uint8_t *buf)
         r.with_variant = IP_VARIANT_RESIZED;
         r.limit = 24;
         return imageproc__list_images_request__pack(&r, buf);
+    }
+    case 2: {
+        Imageproc__ListStaleRequest r = IMAGEPROC__LIST_STALE_REQUEST__INIT;
+        r.older_than_us = 600000000;
+        r.enqueued_older_than_us = 900000000;
+        r.expired_leases = true;
+        r.claim_ms = 10000;
+        r.limit = 100;
+        return imageproc__list_stale_request__pack(&r, buf);
     }
     default: {
         static char id[] = "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6";

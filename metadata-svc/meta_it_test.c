@@ -40,6 +40,7 @@
 #include "ip_time.h"
 #include "ip_uuid.h"
 #include "ip_variants.h"
+#include "meta_migrations.h"
 #include "meta_service.h"
 #include "meta_store.h"
 #include "meta_testdb.h"
@@ -169,6 +170,9 @@ static void msg_free(void *m)
         protobuf_c_message_free_unpacked(m, NULL);
 }
 
+/* A reply to the caller's *rep when rep is not NULL, else freed. */
+#define HAND_OVER(r, rep) ((rep) != NULL ? (void)(*(rep) = (r)) : msg_free(r))
+
 /* The error message must name the field. */
 static void check_bad(ip_status st, const char *field, int line)
 {
@@ -228,10 +232,7 @@ static Imageproc__CreateImageReply *create_image(char id[IP_UUID_STRLEN + 1],
         req.id = (char *)id;                                                                       \
         Rep *r = NULL;                                                                             \
         ip_status st = RPC(name, &req, &r);                                                        \
-        if (rep != NULL)                                                                           \
-            *rep = r;                                                                              \
-        else                                                                                       \
-            msg_free(r);                                                                           \
+        HAND_OVER(r, rep);                                                                         \
         return st;                                                                                 \
     }
 ID_CALL(get_image, Imageproc__GetImageRequest, IMAGEPROC__GET_IMAGE_REQUEST__INIT,
@@ -267,10 +268,7 @@ static ip_status put_variant(const char *id, ip_variant_kind kind, bool ready, c
     req.variant = &v;
     Imageproc__PutVariantReply *r = NULL;
     ip_status st = RPC(put_variant, &req, &r);
-    if (rep != NULL)
-        *rep = r;
-    else
-        msg_free(r);
+    HAND_OVER(r, rep);
     return st;
 }
 
@@ -336,10 +334,61 @@ static void test_migrate(void)
     r = sql(t, "SELECT indexdef FROM pg_indexes WHERE indexname = 'images_created_id_idx'");
     EXPECT(PQntuples(r) == 1 && strstr(PQgetvalue(r, 0, 0), "created_at DESC, id DESC") != NULL);
     PQclear(r);
+    r = sql(t, "SELECT count(*) FROM pg_indexes WHERE indexname IN"
+               " ('images_lease_idx', 'images_enqueued_idx', 'purges_next_idx', 'purges_pkey')");
+    EXPECT_EQ_STR(PQgetvalue(r, 0, 0), "4");
+    PQclear(r);
     PQfinish(t);
     meta_store_free(a);
     meta_store_free(b);
     PQclear(sql(c, "DROP DATABASE IF EXISTS imageproc_test_meta_migrate"));
+    PQfinish(c);
+}
+
+static void test_migrate_upgrade(void)
+{
+    /* A database at 0001 with an image being processed: the upgrade adds the
+     * columns and gives that image the lease a processor would have taken,
+     * counted from its last change; the others get none. */
+    const char *db = "imageproc_test_meta_upgrade";
+    PGconn *c = pg_connect(base_dsn);
+    PQclear(sql(c, "DROP DATABASE IF EXISTS imageproc_test_meta_upgrade"));
+    PQclear(sql(c, "CREATE DATABASE imageproc_test_meta_upgrade"));
+    char dsn[1024];
+    dsn_with_db(db, dsn, sizeof(dsn));
+    PGconn *t = pg_connect(dsn);
+    CHECK(meta_migrations_count >= 2 && strcmp(meta_migrations[0].version, "0001_init") == 0);
+    PGresult *r = PQexec(t, meta_migrations[0].sql); /* longer than sql() takes */
+    CHECKF(PQresultStatus(r) == PGRES_COMMAND_OK, "0001: %s", PQresultErrorMessage(r));
+    PQclear(r);
+    PQclear(sql(t, "INSERT INTO schema_migrations (version) VALUES ('0001_init')"));
+    PQclear(sql(t, "INSERT INTO images (id, created_at, updated_at, ops, status) VALUES"
+                   " ('0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a1', now(), now() - interval '1 hour',"
+                   " '{thumbnail}', 'processing'),"
+                   " ('0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a2', now(), now(), '{thumbnail}',"
+                   " 'pending')"));
+    meta_store *s = NULL;
+    char err[256];
+    meta_store_opts so = {.dsn = dsn, .pool_size = 1};
+    CHECK(meta_store_new(&so, &s, err, sizeof(err)) == IP_OK);
+    meta_ctx cx = {0};
+    int applied = -1;
+    ip_status st = meta_store_migrate(s, &cx, &applied);
+    CHECKF(st == IP_OK, "migrate: %s %s", ip_strerror(st), cx.err);
+    EXPECT_EQ_INT(applied, (long long)meta_migrations_count - 1);
+    r = sql(t, "SELECT status, runs, lease_until = updated_at + interval '60 seconds',"
+               " lease_until IS NULL, swept_until IS NULL FROM images ORDER BY id");
+    CHECK(PQntuples(r) == 2);
+    EXPECT_EQ_STR(PQgetvalue(r, 0, 0), "processing");
+    EXPECT(strcmp(PQgetvalue(r, 0, 1), "0") == 0 && strcmp(PQgetvalue(r, 0, 2), "t") == 0);
+    EXPECT(strcmp(PQgetvalue(r, 1, 3), "t") == 0 && strcmp(PQgetvalue(r, 1, 4), "t") == 0);
+    PQclear(r);
+    r = sql(t, "SELECT count(*) FROM purges");
+    EXPECT_EQ_STR(PQgetvalue(r, 0, 0), "0");
+    PQclear(r);
+    PQfinish(t);
+    meta_store_free(s);
+    PQclear(sql(c, "DROP DATABASE IF EXISTS imageproc_test_meta_upgrade"));
     PQfinish(c);
 }
 
@@ -1246,12 +1295,11 @@ static void test_events(void)
                   e->variant_status == want[i].vstatus && strcmp(e->error, want[i].error) == 0 &&
                   e->deleted == want[i].deleted && e->seq > last_seq && e->at_us >= last_at;
         if (!ok) {
-            fprintf(
-                stderr,
-                "event %zu: status %d variant %d vstatus %d error '%s' deleted %d seq %" PRId64
-                " at %" PRId64 "\n",
-                i, e->status, (int)e->variant_kind, e->variant_status, e->error, e->deleted, e->seq,
-                e->at_us);
+            fprintf(stderr,
+                    "event %zu: status %d variant %d vstatus %d error '%s' deleted %d seq %" PRId64
+                    " at %" PRId64 "\n",
+                    i, e->status, (int)e->variant_kind, e->variant_status, e->error, e->deleted,
+                    e->seq, e->at_us);
             ip_test_failures++;
         }
         last_seq = e->seq;
@@ -1671,24 +1719,812 @@ static void test_binary(void)
     unlink(log);
 }
 
+/* ---- durability: leases and runs, the sweep, purges, retries */
+
+/* MarkProcessing with a lease and a delivery flag (the reply handed over when
+ * rep is not NULL, else freed). */
+static ip_status mark_proc(const char *id, int64_t lease_ms, bool new_delivery,
+                           Imageproc__MarkProcessingReply **rep)
+{
+    Imageproc__MarkProcessingRequest req = IMAGEPROC__MARK_PROCESSING_REQUEST__INIT;
+    req.id = (char *)id;
+    req.lease_ms = lease_ms;
+    req.new_delivery = new_delivery;
+    Imageproc__MarkProcessingReply *r = NULL;
+    ip_status st = RPC(mark_processing, &req, &r);
+    HAND_OVER(r, rep);
+    return st;
+}
+
+/* MarkEnqueued at `at_us` (0 = now), a sweep's requeue or not. */
+static ip_status mark_enq(const char *id, int64_t at_us, bool requeue,
+                          Imageproc__MarkEnqueuedReply **rep)
+{
+    Imageproc__MarkEnqueuedRequest req = IMAGEPROC__MARK_ENQUEUED_REQUEST__INIT;
+    req.id = (char *)id;
+    req.enqueued_at_us = at_us;
+    req.requeue = requeue;
+    Imageproc__MarkEnqueuedReply *r = NULL;
+    ip_status st = RPC(mark_enqueued, &req, &r);
+    HAND_OVER(r, rep);
+    return st;
+}
+
+static ip_status fail_image(const char *id, const char *error)
+{
+    Imageproc__FailImageRequest req = IMAGEPROC__FAIL_IMAGE_REQUEST__INIT;
+    req.id = (char *)id;
+    req.error = (char *)error;
+    Imageproc__FailImageReply *r = NULL;
+    ip_status st = RPC(fail_image, &req, &r);
+    msg_free(r);
+    return st;
+}
+
+ID_CALL(retry_image, Imageproc__RetryImageRequest, IMAGEPROC__RETRY_IMAGE_REQUEST__INIT,
+        Imageproc__RetryImageReply)
+
+static ip_status finish_purge(const char *id, const char *error)
+{
+    Imageproc__FinishPurgeRequest req = IMAGEPROC__FINISH_PURGE_REQUEST__INIT;
+    req.image_id = (char *)id;
+    req.error = (char *)error;
+    Imageproc__FinishPurgeReply *r = NULL;
+    ip_status st = RPC(finish_purge, &req, &r);
+    msg_free(r);
+    return st;
+}
+
+static ip_status claim_purges(int limit, int64_t claim_ms, Imageproc__ClaimPurgesReply **rep)
+{
+    Imageproc__ClaimPurgesRequest req = IMAGEPROC__CLAIM_PURGES_REQUEST__INIT;
+    req.limit = limit;
+    req.claim_ms = claim_ms;
+    *rep = NULL;
+    return RPC(claim_purges, &req, rep);
+}
+
+/* The image as GetImage answers it (free it); the test ends when that fails. */
+static Imageproc__GetImageReply *get_ok(const char *id)
+{
+    Imageproc__GetImageReply *g = NULL;
+    ip_status st = get_image(id, &g);
+    CHECKF(st == IP_OK, "GetImage %s: %s %s", id, ip_strerror(st), last_err);
+    return g;
+}
+
+/* A lease ends within slack_ms of now + ms (one host: the database's clock
+ * is ours). */
+static bool lease_near(int64_t lease_until_us, int64_t ms, int64_t slack_ms)
+{
+    int64_t want = ip_now_us() + ms * 1000;
+    return lease_until_us > want - slack_ms * 1000 && lease_until_us < want + slack_ms * 1000;
+}
+
+/* Deletes the images created in [from_s, from_s + 1 year) (the test's own
+ * window of created_at, far in the past so its rows come first in the
+ * sweep's oldest-first order). Returns the window's start in microseconds. */
+static int64_t clear_window(int64_t from_s)
+{
+    PGconn *c = pg_connect(test_dsn);
+    PQclear(sql(c,
+                "DELETE FROM images WHERE created_at >= to_timestamp(%lld)"
+                " AND created_at < to_timestamp(%lld) + interval '1 year'",
+                (long long)from_s, (long long)from_s));
+    PQfinish(c);
+    return from_s * INT64_C(1000000);
+}
+
+static void test_lease(void)
+{
+    char id[IP_UUID_STRLEN + 1];
+    msg_free(create_image(id, all_kinds, NKINDS, 0, NULL));
+    Imageproc__GetImageReply *g = get_ok(id);
+    EXPECT(g->image->runs == 0 && g->image->lease_until_us == 0);
+    msg_free(g);
+
+    /* Each delivery counts a run; a retry within the delivery does not. */
+    Imageproc__MarkProcessingReply *mp = NULL;
+    CHECK(mark_proc(id, 30000, true, &mp) == IP_OK);
+    EXPECT(mp->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING);
+    EXPECT_EQ_INT(mp->image->runs, 1);
+    EXPECT(lease_near(mp->image->lease_until_us, 30000, 3000));
+    msg_free(mp);
+    CHECK(mark_proc(id, 0, false, &mp) == IP_OK); /* 0 = the default 60 s */
+    EXPECT_EQ_INT(mp->image->runs, 1);
+    EXPECT(lease_near(mp->image->lease_until_us, 60000, 3000));
+    msg_free(mp);
+    CHECK(mark_proc(id, 0, false, &mp) == IP_OK);
+    EXPECT_EQ_INT(mp->image->runs, 1);
+    msg_free(mp);
+    CHECK(mark_proc(id, 0, true, &mp) == IP_OK);
+    EXPECT_EQ_INT(mp->image->runs, 2);
+    msg_free(mp);
+
+    /* PutVariant renews a lease that ran out, also on a repeat... */
+    CHECK(mark_proc(id, 1, false, NULL) == IP_OK);
+    nng_msleep(20);
+    CHECK(put_variant(id, IP_VARIANT_THUMBNAIL, true, NULL, NULL) == IP_OK);
+    g = get_ok(id);
+    EXPECT(lease_near(g->image->lease_until_us, 60000, 3000));
+    msg_free(g);
+    CHECK(mark_proc(id, 1, false, NULL) == IP_OK);
+    nng_msleep(20);
+    CHECK(put_variant(id, IP_VARIANT_THUMBNAIL, true, NULL, NULL) == IP_OK); /* no-op */
+    g = get_ok(id);
+    EXPECT(lease_near(g->image->lease_until_us, 60000, 3000));
+    msg_free(g);
+    /* ...and never shortens a longer one. */
+    CHECK(mark_proc(id, 600000, false, NULL) == IP_OK);
+    CHECK(put_variant(id, IP_VARIANT_RESIZED, true, NULL, NULL) == IP_OK);
+    g = get_ok(id);
+    EXPECT(lease_near(g->image->lease_until_us, 600000, 3000));
+    EXPECT_EQ_INT(g->image->runs, 2);
+    msg_free(g);
+
+    /* Ready: the lease goes; a redelivered job changes nothing. */
+    CHECK(put_variant(id, IP_VARIANT_WATERMARKED, true, NULL, NULL) == IP_OK);
+    Imageproc__FinishImageReply *fr = NULL;
+    CHECK(finish_image(id, &fr) == IP_OK);
+    EXPECT(fr->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+    EXPECT(fr->image->lease_until_us == 0 && fr->image->runs == 2);
+    msg_free(fr);
+    CHECK(mark_proc(id, 0, true, &mp) == IP_OK);
+    EXPECT(mp->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+    EXPECT(mp->image->runs == 2 && mp->image->lease_until_us == 0);
+    msg_free(mp);
+
+    /* Failed stays failed: no run, no lease. */
+    char f[IP_UUID_STRLEN + 1];
+    msg_free(create_image(f, all_kinds, NKINDS, 0, NULL));
+    CHECK(mark_proc(f, 0, true, NULL) == IP_OK);
+    CHECK(fail_image(f, "undecodable") == IP_OK);
+    g = get_ok(f);
+    EXPECT(g->image->lease_until_us == 0 && g->image->runs == 1);
+    msg_free(g);
+    CHECK(mark_proc(f, 0, true, &mp) == IP_OK);
+    EXPECT(mp->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED);
+    EXPECT(mp->image->runs == 1 && mp->image->lease_until_us == 0);
+    EXPECT_EQ_STR(mp->image->error, "undecodable");
+    msg_free(mp);
+
+    EXPECT_BAD(mark_proc(id, -1, true, NULL), "lease_ms");
+    EXPECT_BAD(mark_proc(id, 3600001, true, NULL), "lease_ms");
+    EXPECT(mark_proc(id, 3600000, true, NULL) == IP_OK);
+    char unknown[IP_UUID_STRLEN + 1];
+    ip_uuid_v7_str(unknown);
+    EXPECT(mark_proc(unknown, 0, true, NULL) == IP_NOT_FOUND);
+}
+
+static void test_requeue(void)
+{
+    char expired[IP_UUID_STRLEN + 1], live[IP_UUID_STRLEN + 1], pending[IP_UUID_STRLEN + 1];
+    msg_free(create_image(expired, all_kinds, NKINDS, 0, NULL));
+    msg_free(create_image(live, all_kinds, NKINDS, 0, NULL));
+    msg_free(create_image(pending, all_kinds, NKINDS, 0, NULL));
+    CHECK(mark_proc(expired, 1, true, NULL) == IP_OK);
+    CHECK(mark_proc(live, 60000, true, NULL) == IP_OK);
+    nng_msleep(50);
+    nng_socket s = sub_ready();
+
+    /* Without requeue an expired lease stays processing: only enqueued_at. */
+    Imageproc__MarkEnqueuedReply *rep = NULL;
+    CHECK(mark_enq(expired, 0, false, &rep) == IP_OK);
+    EXPECT(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING);
+    EXPECT(rep->image->enqueued_at_us > 0 && rep->image->lease_until_us > 0);
+    msg_free(rep);
+    Imageproc__StatusEvent *e = next_event(s, expired, 3000);
+    EXPECT(e != NULL && e->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING);
+    if (e != NULL)
+        imageproc__status_event__free_unpacked(e, NULL);
+
+    /* With requeue: back to pending, lease cleared, and an event says so. */
+    int64_t at = ip_now_us() - 5000000;
+    CHECK(mark_enq(expired, at, true, &rep) == IP_OK);
+    EXPECT(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING);
+    EXPECT(rep->image->lease_until_us == 0 && rep->image->enqueued_at_us == at);
+    EXPECT_EQ_INT(rep->image->runs, 1);
+    msg_free(rep);
+    e = next_event(s, expired, 3000);
+    EXPECT(e != NULL && e->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING);
+    if (e != NULL)
+        imageproc__status_event__free_unpacked(e, NULL);
+    Imageproc__GetImageReply *g = get_ok(expired);
+    EXPECT(g->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING);
+    msg_free(g);
+    /* The next delivery counts a run again. */
+    Imageproc__MarkProcessingReply *mp = NULL;
+    CHECK(mark_proc(expired, 0, true, &mp) == IP_OK);
+    EXPECT(mp->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING && mp->image->runs == 2);
+    msg_free(mp);
+
+    /* A live lease: the processor is at work; the status stays. */
+    g = get_ok(live);
+    int64_t lease = g->image->lease_until_us;
+    msg_free(g);
+    CHECK(mark_enq(live, 0, true, &rep) == IP_OK);
+    EXPECT(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING);
+    EXPECT(rep->image->lease_until_us == lease && rep->image->enqueued_at_us > 0);
+    msg_free(rep);
+
+    /* Pending just gets enqueued_at; ready stays ready. */
+    CHECK(mark_enq(pending, 0, true, &rep) == IP_OK);
+    EXPECT(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING &&
+           rep->image->enqueued_at_us > 0);
+    msg_free(rep);
+    char ready[IP_UUID_STRLEN + 1];
+    ip_variant_kind one[] = {IP_VARIANT_THUMBNAIL};
+    msg_free(create_image(ready, one, 1, 0, NULL));
+    CHECK(mark_proc(ready, 1, true, NULL) == IP_OK);
+    CHECK(put_variant(ready, IP_VARIANT_THUMBNAIL, true, NULL, NULL) == IP_OK);
+    CHECK(finish_image(ready, NULL) == IP_OK);
+    CHECK(mark_enq(ready, 0, true, &rep) == IP_OK);
+    EXPECT(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+    msg_free(rep);
+    char unknown[IP_UUID_STRLEN + 1];
+    ip_uuid_v7_str(unknown);
+    EXPECT(mark_enq(unknown, 0, true, NULL) == IP_NOT_FOUND);
+    nng_close(s);
+}
+
+/* ListStale with the given selections; the ids returned (at most 64) that are
+ * in `mine` (n), in order, into got; returns how many. */
+static size_t stale_ids(int64_t older_than_us, int64_t enq_older_us, bool leases, int64_t claim_ms,
+                        int limit, char mine[][IP_UUID_STRLEN + 1], size_t n,
+                        char got[][IP_UUID_STRLEN + 1])
+{
+    Imageproc__ListStaleRequest req = IMAGEPROC__LIST_STALE_REQUEST__INIT;
+    req.older_than_us = older_than_us;
+    req.enqueued_older_than_us = enq_older_us;
+    req.expired_leases = leases;
+    req.claim_ms = claim_ms;
+    req.limit = limit;
+    Imageproc__ListStaleReply *rep = NULL;
+    ip_status st = RPC(list_stale, &req, &rep);
+    CHECKF(st == IP_OK, "ListStale: %s %s", ip_strerror(st), last_err);
+    size_t k = 0;
+    for (size_t i = 0; i < rep->n_images && k < 64; i++)
+        for (size_t j = 0; j < n; j++)
+            if (strcmp(rep->images[i]->id, mine[j]) == 0)
+                snprintf(got[k++], IP_UUID_STRLEN + 1, "%s", mine[j]);
+    msg_free(rep);
+    return k;
+}
+
+/* got[0..n) is exactly want[idx[0]], want[idx[1]], ... (-1 ends idx). */
+static void expect_ids(char got[][IP_UUID_STRLEN + 1], size_t n, char want[][IP_UUID_STRLEN + 1],
+                       const int *idx, int line)
+{
+    size_t k = 0;
+    bool ok = true;
+    for (; idx[k] >= 0; k++)
+        ok = ok && k < n && strcmp(got[k], want[idx[k]]) == 0;
+    if (!ok || k != n) {
+        fprintf(stderr, "line %d: ListStale returned %zu of the test's rows, want %zu in order\n",
+                line, n, k);
+        ip_test_failures++;
+    }
+}
+#define EXPECT_IDS(got, n, want, ...)                                                              \
+    expect_ids((got), (n), (want), (const int[]){__VA_ARGS__, -1}, __LINE__)
+
+static void test_stale_select(void)
+{
+    /* Rows of 2000 (created_at), one second apart, oldest first:
+     * 0 pending never enqueued          (a)
+     * 1 pending enqueued long ago       (b)
+     * 2 pending enqueued just now       -
+     * 3 processing, lease ran out       (c)
+     * 4 processing, live lease          -
+     * 5 ready, 6 failed                 -
+     * 7 pending never enqueued, claimed by another sweep for an hour  -
+     * 8 pending never enqueued, a claim that ended                    (a) */
+    int64_t base = clear_window(946684800) + 1000000;
+    char ids[9][IP_UUID_STRLEN + 1];
+    ip_variant_kind one[] = {IP_VARIANT_THUMBNAIL};
+    for (int i = 0; i < 9; i++)
+        msg_free(create_image(ids[i], one, 1, base + i * INT64_C(1000000), NULL));
+    CHECK(mark_enq(ids[1], base, false, NULL) == IP_OK);
+    CHECK(mark_enq(ids[2], 0, false, NULL) == IP_OK);
+    CHECK(mark_proc(ids[3], 1, true, NULL) == IP_OK);
+    CHECK(mark_proc(ids[4], 60000, true, NULL) == IP_OK);
+    CHECK(put_variant(ids[5], IP_VARIANT_THUMBNAIL, true, NULL, NULL) == IP_OK);
+    CHECK(finish_image(ids[5], NULL) == IP_OK);
+    CHECK(fail_image(ids[6], "broken") == IP_OK);
+    PGconn *c = pg_connect(test_dsn);
+    PQclear(sql(c, "UPDATE images SET swept_until = now() + interval '1 hour' WHERE id = '%s'",
+                ids[7]));
+    PQclear(sql(c, "UPDATE images SET swept_until = now() - interval '1 second' WHERE id = '%s'",
+                ids[8]));
+    PQfinish(c);
+    nng_msleep(50);
+
+    char got[64][IP_UUID_STRLEN + 1];
+    int64_t ten_min = INT64_C(600000000), century = INT64_C(3155760000000000);
+    size_t n = stale_ids(ten_min, 0, false, 0, 1000, ids, 9, got);
+    EXPECT_IDS(got, n, ids, 0, 8);
+    n = stale_ids(ten_min, ten_min, false, 0, 1000, ids, 9, got);
+    EXPECT_IDS(got, n, ids, 0, 1, 8);
+    n = stale_ids(ten_min, ten_min, true, 0, 1000, ids, 9, got);
+    EXPECT_IDS(got, n, ids, 0, 1, 3, 8);
+    n = stale_ids(century, 0, true, 0, 1000, ids, 9, got); /* (c) alone */
+    EXPECT_IDS(got, n, ids, 3);
+    n = stale_ids(century, ten_min, false, 0, 1000, ids, 9, got); /* (b) alone */
+    EXPECT_IDS(got, n, ids, 1);
+    n = stale_ids(ten_min, ten_min, true, 0, 2, ids, 9, got); /* the limit keeps the oldest */
+    EXPECT_IDS(got, n, ids, 0, 1);
+
+    /* A claim returns the same rows and hides them from every sweep... */
+    n = stale_ids(ten_min, ten_min, true, 60000, 4, ids, 9, got);
+    EXPECT_IDS(got, n, ids, 0, 1, 3, 8);
+    n = stale_ids(ten_min, ten_min, true, 0, 1000, ids, 9, got);
+    EXPECT(n == 0);
+    /* ...but changes nothing else. */
+    Imageproc__GetImageReply *g = get_ok(ids[3]);
+    EXPECT(g->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING);
+    msg_free(g);
+
+    /* A claim that ends hands the row out again. */
+    char late[1][IP_UUID_STRLEN + 1];
+    msg_free(create_image(late[0], one, 1, base + INT64_C(100000000), NULL));
+    n = stale_ids(ten_min, 0, false, 200, 1000, late, 1, got);
+    EXPECT(n == 1);
+    EXPECT(stale_ids(ten_min, 0, false, 200, 1000, late, 1, got) == 0);
+    nng_msleep(300);
+    EXPECT(stale_ids(ten_min, 0, false, 200, 1000, late, 1, got) == 1);
+
+    Imageproc__ListStaleRequest req = IMAGEPROC__LIST_STALE_REQUEST__INIT;
+    Imageproc__ListStaleReply *rep = NULL;
+    req.limit = 1001;
+    EXPECT_BAD(RPC(list_stale, &req, &rep), "limit");
+    req.limit = 1000;
+    req.claim_ms = -1;
+    EXPECT_BAD(RPC(list_stale, &req, &rep), "claim_ms");
+    req.claim_ms = INT64_C(3600001);
+    EXPECT_BAD(RPC(list_stale, &req, &rep), "claim_ms");
+    req.claim_ms = 0;
+    req.enqueued_older_than_us = -1;
+    EXPECT_BAD(RPC(list_stale, &req, &rep), "enqueued_older_than_us");
+}
+
+/* ---- concurrent claimers (sweeps, purgers) */
+
+enum { CLAIM_MAX = 4096, CLAIMERS_MAX = 8 };
+
+/* One claimer: `claim` makes one call, appends the ids it got to ids[] and
+ * returns how many (-1 on error); it runs until a call gets nothing. */
+typedef struct claimer {
+    int (*claim)(struct claimer *c);
+    char (*ids)[IP_UUID_STRLEN + 1];
+    size_t n;
+    int errors;
+} claimer;
+
+static void claimer_add(claimer *c, const char *id)
+{
+    if (c->n < CLAIM_MAX)
+        snprintf(c->ids[c->n++], IP_UUID_STRLEN + 1, "%s", id);
+}
+
+static void *claimer_run(void *p)
+{
+    claimer *c = p;
+    for (;;) {
+        int got = c->claim(c);
+        if (got < 0)
+            c->errors++;
+        if (got <= 0)
+            return NULL;
+    }
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* Runs `threads` claimers of `claim` at once until each gets nothing. Counts
+ * (EXPECTs) no errors and no id handed out twice; returns how many ids were
+ * handed out and, in *found, how many of mine[0..n) were among them. */
+static size_t run_claimers(int (*claim)(claimer *c), int threads, char mine[][IP_UUID_STRLEN + 1],
+                           size_t n, size_t *found)
+{
+    static char got[CLAIMERS_MAX][CLAIM_MAX][IP_UUID_STRLEN + 1];
+    static char all[CLAIMERS_MAX * CLAIM_MAX][IP_UUID_STRLEN + 1];
+    claimer c[CLAIMERS_MAX];
+    pthread_t th[CLAIMERS_MAX];
+    CHECK(threads <= CLAIMERS_MAX);
+    for (int t = 0; t < threads; t++) {
+        c[t] = (claimer){.claim = claim, .ids = got[t]};
+        pthread_create(&th[t], NULL, claimer_run, &c[t]);
+    }
+    size_t total = 0;
+    for (int t = 0; t < threads; t++) {
+        pthread_join(th[t], NULL);
+        EXPECT_EQ_INT(c[t].errors, 0);
+        for (size_t i = 0; i < c[t].n; i++)
+            memcpy(all[total++], got[t][i], IP_UUID_STRLEN + 1);
+    }
+    qsort(all, total, sizeof(*all), cmp_id);
+    int dups = 0;
+    for (size_t i = 1; i < total; i++)
+        dups += strcmp(all[i], all[i - 1]) == 0;
+    *found = 0;
+    for (size_t i = 0; i < n; i++)
+        *found += bsearch(mine[i], all, total, sizeof(*all), cmp_id) != NULL;
+    fprintf(stderr, "%zu handed out to %d claimers, %d twice, %zu of the test's %zu\n", total,
+            threads, dups, *found, n);
+    EXPECT_EQ_INT(dups, 0);
+    return total;
+}
+
+/* A sweep of every selection claiming batches of 3 for a minute. */
+static int sweep_claim(claimer *c)
+{
+    Imageproc__ListStaleRequest req = IMAGEPROC__LIST_STALE_REQUEST__INIT;
+    req.older_than_us = INT64_C(600000000);
+    req.enqueued_older_than_us = INT64_C(600000000);
+    req.expired_leases = true;
+    req.claim_ms = 60000;
+    req.limit = 3;
+    Imageproc__ListStaleReply *rep = NULL;
+    if (ip_metadata_list_stale(client, &req, &rep, NULL, NULL, 0) != IP_OK)
+        return -1;
+    int got = (int)rep->n_images;
+    for (int i = 0; i < got; i++)
+        claimer_add(c, rep->images[i]->id);
+    msg_free(rep);
+    return got;
+}
+
+static void test_stale_claim(void)
+{
+    /* 150 stale rows of 2001 (never enqueued, enqueued long ago, leases run
+     * out), and whatever else the database holds: 8 sweepers claim batches of
+     * 3 until none is left. No row may go to two of them; all of ours go. */
+    enum { ROWS = 150 };
+    int64_t base = clear_window(978307200) + 1000000;
+    static char mine[ROWS][IP_UUID_STRLEN + 1];
+    ip_variant_kind one[] = {IP_VARIANT_THUMBNAIL};
+    for (int i = 0; i < ROWS; i++) {
+        msg_free(create_image(mine[i], one, 1, base + i * INT64_C(1000), NULL));
+        if (i % 3 == 1)
+            CHECK(mark_enq(mine[i], base, false, NULL) == IP_OK);
+        else if (i % 3 == 2)
+            CHECK(mark_proc(mine[i], 1, true, NULL) == IP_OK);
+    }
+    nng_msleep(50);
+    size_t found = 0;
+    run_claimers(sweep_claim, 8, mine, ROWS, &found);
+    EXPECT_EQ_INT(found, ROWS);
+    /* All claimed: another sweep gets none of them. */
+    char rest[64][IP_UUID_STRLEN + 1];
+    EXPECT(stale_ids(INT64_C(600000000), INT64_C(600000000), true, 0, 1000, mine, ROWS, rest) == 0);
+}
+
+/* The purge of `id` as stored: keys joined by '|', prefix, attempts, error;
+ * false when there is none. */
+static bool purge_row(const char *id, char *keys, size_t keys_len, char *prefix, int *attempts,
+                      char *error)
+{
+    PGconn *c = pg_connect(test_dsn);
+    PGresult *r = sql(c,
+                      "SELECT array_to_string(object_keys, '|'), prefix, attempts, last_error"
+                      " FROM purges WHERE image_id = '%s'",
+                      id);
+    bool found = PQntuples(r) == 1;
+    if (found) {
+        snprintf(keys, keys_len, "%s", PQgetvalue(r, 0, 0));
+        snprintf(prefix, IP_KEY_MAX, "%s", PQgetvalue(r, 0, 1));
+        *attempts = atoi(PQgetvalue(r, 0, 2));
+        snprintf(error, 256, "%s", PQgetvalue(r, 0, 3));
+    }
+    PQclear(r);
+    PQfinish(c);
+    return found;
+}
+
+static long long count_of(const char *what, const char *id)
+{
+    PGconn *c = pg_connect(test_dsn);
+    PGresult *r = sql(c, "SELECT count(*) FROM %s = '%s'", what, id);
+    long long n = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(c);
+    return n;
+}
+
+static void test_delete_purge(void)
+{
+    char id[IP_UUID_STRLEN + 1], keys[1024], prefix[IP_KEY_MAX], error[256];
+    int attempts = -1;
+    msg_free(create_image(id, all_kinds, NKINDS, 0, NULL));
+    CHECK(put_variant(id, IP_VARIANT_THUMBNAIL, true, NULL, NULL) == IP_OK);
+    CHECK(put_variant(id, IP_VARIANT_WATERMARKED, true, NULL, NULL) == IP_OK);
+    CHECK(put_variant(id, IP_VARIANT_RESIZED, false, "boom", NULL) == IP_OK);
+
+    /* A delete that fails (the purge cannot be recorded) changes nothing. */
+    PGconn *c = pg_connect(test_dsn);
+    PQclear(sql(c, "CREATE OR REPLACE FUNCTION meta_test_refuse_purge() RETURNS trigger"
+                   " LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'purge refused'; END $$"));
+    PQclear(sql(c, "DROP TRIGGER IF EXISTS meta_test_refuse ON purges"));
+    PQclear(sql(c,
+                "CREATE TRIGGER meta_test_refuse BEFORE INSERT ON purges FOR EACH ROW"
+                " WHEN (NEW.image_id = '%s') EXECUTE FUNCTION meta_test_refuse_purge()",
+                id));
+    ip_status st = delete_image(id, NULL);
+    PQclear(sql(c, "DROP TRIGGER meta_test_refuse ON purges"));
+    PQfinish(c);
+    EXPECTF(st != IP_OK && strstr(last_err, "purge refused") != NULL, "delete: %s %s",
+            ip_strerror(st), last_err);
+    Imageproc__GetImageReply *g = get_ok(id);
+    EXPECT(g->image->n_variants == 3);
+    msg_free(g);
+    EXPECT(count_of("variants WHERE image_id", id) == 3);
+    EXPECT(!purge_row(id, keys, sizeof(keys), prefix, &attempts, error));
+
+    /* The delete: the row is gone and the purge is there, with the same keys. */
+    Imageproc__DeleteImageReply *d = NULL;
+    CHECK(delete_image(id, &d) == IP_OK);
+    char k0[IP_KEY_MAX], k1[IP_KEY_MAX], k2[IP_KEY_MAX], want_prefix[IP_KEY_MAX], joined[1024];
+    CHECK(ip_key_original(k0, id) == IP_OK);
+    variant_key(k1, id, IP_VARIANT_THUMBNAIL);
+    variant_key(k2, id, IP_VARIANT_WATERMARKED);
+    CHECK(ip_key_variant_prefix(want_prefix, id) == IP_OK);
+    snprintf(joined, sizeof(joined), "%s|%s|%s", k0, k1, k2);
+    EXPECT(d->n_object_keys == 3);
+    EXPECT_EQ_STR(d->purge_prefix, want_prefix);
+    msg_free(d);
+    EXPECT(get_image(id, NULL) == IP_NOT_FOUND);
+    EXPECT(count_of("images WHERE id", id) == 0 && count_of("variants WHERE image_id", id) == 0);
+    CHECK(purge_row(id, keys, sizeof(keys), prefix, &attempts, error));
+    EXPECT_EQ_STR(keys, joined);
+    EXPECT_EQ_STR(prefix, want_prefix);
+    EXPECT(attempts == 0 && error[0] == '\0');
+
+    /* Again: NOT_FOUND, and the purge stays one record. The id cannot come
+     * back while its purge is pending (the purge would remove its objects). */
+    EXPECT(delete_image(id, NULL) == IP_NOT_FOUND);
+    EXPECT(count_of("purges WHERE image_id", id) == 1);
+    Imageproc__Image img = IMAGEPROC__IMAGE__INIT;
+    img.id = id;
+    img.requested = all_kinds;
+    img.n_requested = NKINDS;
+    Imageproc__CreateImageRequest cr = IMAGEPROC__CREATE_IMAGE_REQUEST__INIT;
+    cr.image = &img;
+    Imageproc__CreateImageReply *out = NULL;
+    EXPECT(RPC(create_image, &cr, &out) == IP_ALREADY_EXISTS);
+    EXPECT(finish_purge(id, "") == IP_OK);
+    CHECK(RPC(create_image, &cr, &out) == IP_OK);
+    msg_free(out);
+
+    /* An image with no variant stored: the original alone, and the prefix. */
+    CHECK(delete_image(id, &d) == IP_OK);
+    EXPECT(d->n_object_keys == 1 && strcmp(d->object_keys[0], k0) == 0);
+    msg_free(d);
+    CHECK(purge_row(id, keys, sizeof(keys), prefix, &attempts, error));
+    EXPECT_EQ_STR(keys, k0);
+    EXPECT_EQ_STR(prefix, want_prefix);
+    EXPECT(finish_purge(id, "") == IP_OK);
+}
+
+/* Whether `id` is among the purges of a claim; its purge into *p. */
+static bool claimed(const Imageproc__ClaimPurgesReply *rep, const char *id,
+                    const Imageproc__Purge **p)
+{
+    for (size_t i = 0; i < rep->n_purges; i++)
+        if (strcmp(rep->purges[i]->image_id, id) == 0) {
+            if (p != NULL)
+                *p = rep->purges[i];
+            return true;
+        }
+    return false;
+}
+
+/* A purger claiming batches of 2 for a minute. */
+static int purge_claim(claimer *c)
+{
+    Imageproc__ClaimPurgesRequest req = IMAGEPROC__CLAIM_PURGES_REQUEST__INIT;
+    req.limit = 2;
+    req.claim_ms = 60000;
+    Imageproc__ClaimPurgesReply *rep = NULL;
+    if (ip_metadata_claim_purges(client, &req, &rep, NULL, NULL, 0) != IP_OK)
+        return -1;
+    int got = (int)rep->n_purges;
+    for (int i = 0; i < got; i++)
+        claimer_add(c, rep->purges[i]->image_id);
+    msg_free(rep);
+    return got;
+}
+
+/* Deletes a fresh image with every variant ready: its id into id. */
+static void deleted_image(char id[IP_UUID_STRLEN + 1])
+{
+    msg_free(create_image(id, all_kinds, NKINDS, 0, NULL));
+    for (int k = 0; k < NKINDS; k++)
+        CHECK(put_variant(id, all_kinds[k], true, NULL, NULL) == IP_OK);
+    CHECK(delete_image(id, NULL) == IP_OK);
+}
+
+static void test_purges(void)
+{
+    /* The purges of this database are the tests' own: start with none. */
+    PGconn *c = pg_connect(test_dsn);
+    PQclear(sql(c, "DELETE FROM purges"));
+    PQfinish(c);
+    char p[4][IP_UUID_STRLEN + 1], keys[1024], prefix[IP_KEY_MAX], error[256];
+    int attempts = 0;
+    for (int i = 0; i < 3; i++)
+        deleted_image(p[i]);
+
+    /* Oldest first, claimed: attempts count, nothing handed out twice. */
+    Imageproc__ClaimPurgesReply *rep = NULL;
+    CHECK(claim_purges(2, 60000, &rep) == IP_OK);
+    CHECK(rep->n_purges == 2);
+    EXPECT_EQ_STR(rep->purges[0]->image_id, p[0]);
+    EXPECT_EQ_STR(rep->purges[1]->image_id, p[1]);
+    const Imageproc__Purge *x = rep->purges[0];
+    char k0[IP_KEY_MAX], want_prefix[IP_KEY_MAX];
+    CHECK(ip_key_original(k0, p[0]) == IP_OK);
+    CHECK(ip_key_variant_prefix(want_prefix, p[0]) == IP_OK);
+    EXPECT(x->n_object_keys == 1 + NKINDS && strcmp(x->object_keys[0], k0) == 0);
+    EXPECT_EQ_STR(x->prefix, want_prefix);
+    EXPECT(x->attempts == 1 && x->last_error[0] == '\0');
+    EXPECT(x->created_at_us > ip_now_us() - 60000000 && x->created_at_us <= ip_now_us() + 1000000);
+    msg_free(rep);
+    CHECK(claim_purges(10, 60000, &rep) == IP_OK);
+    EXPECT(rep->n_purges == 1 && claimed(rep, p[2], NULL));
+    msg_free(rep);
+    CHECK(claim_purges(10, 60000, &rep) == IP_OK);
+    EXPECT(rep->n_purges == 0);
+    msg_free(rep);
+
+    /* Success deletes the record; an error keeps it, with the error. */
+    EXPECT(finish_purge(p[0], "") == IP_OK);
+    EXPECT(!purge_row(p[0], keys, sizeof(keys), prefix, &attempts, error));
+    EXPECT(finish_purge(p[0], "") == IP_NOT_FOUND);
+    char upper[IP_UUID_STRLEN + 1];
+    for (int i = 0; i <= IP_UUID_STRLEN; i++)
+        upper[i] = (char)(p[1][i] >= 'a' && p[1][i] <= 'f' ? p[1][i] - 32 : p[1][i]);
+    EXPECT(finish_purge(upper, "S3: unavailable") == IP_OK);
+    CHECK(purge_row(p[1], keys, sizeof(keys), prefix, &attempts, error));
+    EXPECT(attempts == 1);
+    EXPECT_EQ_STR(error, "S3: unavailable");
+    CHECK(claim_purges(10, 60000, &rep) == IP_OK); /* still claimed */
+    EXPECT(rep->n_purges == 0);
+    msg_free(rep);
+
+    /* A short claim: not before it ends, then again with the last error. */
+    deleted_image(p[3]);
+    CHECK(claim_purges(10, 300, &rep) == IP_OK);
+    EXPECT(rep->n_purges == 1 && claimed(rep, p[3], NULL));
+    msg_free(rep);
+    EXPECT(finish_purge(p[3], "timeout") == IP_OK);
+    CHECK(claim_purges(10, 300, &rep) == IP_OK);
+    EXPECT(rep->n_purges == 0);
+    msg_free(rep);
+    nng_msleep(400);
+    CHECK(claim_purges(10, 300, &rep) == IP_OK);
+    const Imageproc__Purge *y = NULL;
+    EXPECT(rep->n_purges == 1 && claimed(rep, p[3], &y));
+    if (y != NULL)
+        EXPECT(y->attempts == 2 && strcmp(y->last_error, "timeout") == 0);
+    msg_free(rep);
+    EXPECT(finish_purge(p[3], "") == IP_OK);
+
+    EXPECT_BAD(claim_purges(0, 1000, &rep), "limit");
+    EXPECT_BAD(claim_purges(1001, 1000, &rep), "limit");
+    EXPECT_BAD(claim_purges(10, -1, &rep), "claim_ms");
+    EXPECT_BAD(claim_purges(10, INT64_C(3600001), &rep), "claim_ms");
+    EXPECT_BAD(finish_purge("nope", ""), "image_id");
+    EXPECT_BAD(finish_purge(p[1], "\xc3"), "error");
+    char unknown[IP_UUID_STRLEN + 1];
+    ip_uuid_v7_str(unknown);
+    EXPECT(finish_purge(unknown, "") == IP_NOT_FOUND);
+    EXPECT(finish_purge(unknown, "x") == IP_NOT_FOUND);
+}
+
+static void test_purges_race(void)
+{
+    /* 40 purges, 6 purgers claiming batches of 2 until none is left: each
+     * purge goes to exactly one of them. */
+    enum { NPURGE = 40 };
+    PGconn *c = pg_connect(test_dsn);
+    PQclear(sql(c, "DELETE FROM purges"));
+    PQfinish(c);
+    static char mine[NPURGE][IP_UUID_STRLEN + 1];
+    for (int i = 0; i < NPURGE; i++) {
+        msg_free(create_image(mine[i], all_kinds, NKINDS, 0, NULL));
+        CHECK(delete_image(mine[i], NULL) == IP_OK);
+    }
+    size_t found = 0;
+    EXPECT_EQ_INT(run_claimers(purge_claim, 6, mine, NPURGE, &found), NPURGE);
+    EXPECT_EQ_INT(found, NPURGE);
+}
+
+static void test_retry(void)
+{
+    /* A failed image after two runs, one variant ready, enqueued long ago. */
+    int64_t base = clear_window(1009843200) + 1000000; /* 2002 */
+    char id[IP_UUID_STRLEN + 1];
+    msg_free(create_image(id, all_kinds, NKINDS, base, NULL));
+    CHECK(mark_enq(id, base, false, NULL) == IP_OK);
+    CHECK(mark_proc(id, 0, true, NULL) == IP_OK);
+    CHECK(mark_proc(id, 0, true, NULL) == IP_OK);
+    CHECK(put_variant(id, IP_VARIANT_THUMBNAIL, true, NULL, NULL) == IP_OK);
+    CHECK(put_variant(id, IP_VARIANT_RESIZED, false, "too large", NULL) == IP_OK);
+    CHECK(fail_image(id, "gave up after 2 runs") == IP_OK);
+    nng_socket s = sub_ready();
+
+    Imageproc__RetryImageReply *rep = NULL;
+    CHECKF(retry_image(id, &rep) == IP_OK, "RetryImage: %s", last_err);
+    const Imageproc__Image *img = rep->image;
+    EXPECT(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING);
+    EXPECT(img->error[0] == '\0' && img->runs == 0);
+    EXPECT(img->enqueued_at_us == 0 && img->lease_until_us == 0);
+    EXPECT(variant_of(img, IP_VARIANT_THUMBNAIL)->status ==
+           IMAGEPROC__VARIANT_STATUS__VARIANT_READY);
+    for (int k = 1; k < NKINDS; k++) {
+        const Imageproc__Variant *v = variant_of(img, all_kinds[k]);
+        EXPECT(v->status == IMAGEPROC__VARIANT_STATUS__VARIANT_PENDING && v->error[0] == '\0');
+    }
+    msg_free(rep);
+    Imageproc__StatusEvent *e = next_event(s, id, 3000);
+    EXPECT(e != NULL && e->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING && !e->deleted);
+    if (e != NULL)
+        imageproc__status_event__free_unpacked(e, NULL);
+    nng_close(s);
+
+    /* Never enqueued now: the sweep would find it if the caller's enqueue failed. */
+    char got[64][IP_UUID_STRLEN + 1], mine[1][IP_UUID_STRLEN + 1];
+    snprintf(mine[0], sizeof(mine[0]), "%s", id);
+    EXPECT(stale_ids(INT64_C(600000000), 0, false, 0, 1000, mine, 1, got) == 1);
+
+    /* Only a failed image is retried. */
+    EXPECT(retry_image(id, NULL) == IP_FAILED_PRECONDITION);
+    CHECK(mark_enq(id, 0, false, NULL) == IP_OK);
+    Imageproc__MarkProcessingReply *mp = NULL;
+    CHECK(mark_proc(id, 0, true, &mp) == IP_OK);
+    EXPECT(mp->image->runs == 1);
+    msg_free(mp);
+    EXPECT(retry_image(id, NULL) == IP_FAILED_PRECONDITION);
+    for (int k = 1; k < NKINDS; k++)
+        CHECK(put_variant(id, all_kinds[k], true, NULL, NULL) == IP_OK);
+    CHECK(finish_image(id, NULL) == IP_OK);
+    EXPECT(retry_image(id, NULL) == IP_FAILED_PRECONDITION);
+    Imageproc__GetImageReply *g = get_ok(id);
+    EXPECT(g->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+    msg_free(g);
+    char unknown[IP_UUID_STRLEN + 1];
+    ip_uuid_v7_str(unknown);
+    EXPECT(retry_image(unknown, NULL) == IP_NOT_FOUND);
+    EXPECT_BAD(retry_image("", NULL), "id");
+    EXPECT_BAD(retry_image("0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5aZ", NULL), "id");
+}
+
 /* ------------------------------------------------------------- main */
 
+/* clang-format off */
 static const ip_test_case tests[] = {
-    IP_TEST(migrate),     IP_TEST(create),          IP_TEST(get),          IP_TEST(list_ties),
-    IP_TEST(list_mode),   IP_TEST(list_errors),     IP_TEST(list_explain), IP_TEST(mark_processing),
-    IP_TEST(put_variant), IP_TEST(finish),          IP_TEST(fail_image),   IP_TEST(mark_enqueued),
-    IP_TEST(delete),      IP_TEST(stale),           IP_TEST(bad_requests), IP_TEST(verbatim),
-    IP_TEST(race),        IP_TEST(no_resurrection), IP_TEST(events),       IP_TEST(events_order),
-    IP_TEST(deadline),    IP_TEST(conn_killed),     IP_TEST(binary),       IP_TEST(pg_restart),
+    IP_TEST(migrate),      IP_TEST(create),          IP_TEST(get),          IP_TEST(list_ties),
+    IP_TEST(list_mode),    IP_TEST(list_errors),     IP_TEST(list_explain), IP_TEST(mark_processing),
+    IP_TEST(put_variant),  IP_TEST(finish),          IP_TEST(fail_image),   IP_TEST(mark_enqueued),
+    IP_TEST(delete),       IP_TEST(stale),           IP_TEST(bad_requests), IP_TEST(verbatim),
+    IP_TEST(race),         IP_TEST(no_resurrection), IP_TEST(events),       IP_TEST(events_order),
+    IP_TEST(deadline),     IP_TEST(conn_killed),     IP_TEST(binary),       IP_TEST(pg_restart),
+    IP_TEST(lease),        IP_TEST(requeue),         IP_TEST(stale_select), IP_TEST(stale_claim),
+    IP_TEST(delete_purge), IP_TEST(purges),          IP_TEST(purges_race),  IP_TEST(retry),
+    IP_TEST(migrate_upgrade),
 };
+/* clang-format on */
 #define NTESTS (sizeof(tests) / sizeof(tests[0]))
 
-/* Every test but `migrate` (which migrates databases of its own) runs with
+/* Every test but `migrate` and `migrate_upgrade` (which migrate databases of their own) runs with
  * the service in-process on a migrated TEST_DB; list_explain and binary use it
  * only for the migrations. */
 static bool needs_service(const char *name)
 {
-    return strcmp(name, "migrate") != 0;
+    return strcmp(name, "migrate") != 0 && strcmp(name, "migrate_upgrade") != 0;
 }
 
 static bool known_test(const char *name)

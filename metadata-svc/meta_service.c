@@ -5,6 +5,10 @@
  * types. Each checks its request, canonicalises the image id, calls the
  * store, and fills the reply from the store's results (allocated from the
  * call's memory, released after the reply is sent: nothing is freed by hand).
+ * The writes whose reply is the image (MarkProcessing, FinishImage,
+ * FailImage, MarkEnqueued, RetryImage) share one path, write_image; the sweep
+ * (ListStale) and the purges (ClaimPurges, FinishPurge) publish no events:
+ * they change no image's status.
  *
  * ORDERING OF EVENTS
  * An event must leave in the order its change committed, per image. Two
@@ -22,6 +26,7 @@
 #include "meta_service.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,25 +128,83 @@ static void publish(meta_service *svc, const char *id, Imageproc__ImageStatus st
 
 static void publish_image(meta_service *svc, const Imageproc__Image *img)
 {
-    publish(svc, img->id, img->status, IP_VARIANT_NONE, IMAGEPROC__VARIANT_STATUS__VARIANT_STATUS_UNSPECIFIED,
-            img->updated_at_us, img->error, false);
+    publish(svc, img->id, img->status, IP_VARIANT_NONE,
+            IMAGEPROC__VARIANT_STATUS__VARIANT_STATUS_UNSPECIFIED, img->updated_at_us, img->error,
+            false);
 }
 
 /* The writes whose reply is the image row and whose event is the row's status. */
 typedef enum image_write {
     WRITE_PROCESSING, /* MarkProcessing */
     WRITE_FINISH,     /* FinishImage */
-    WRITE_FAIL,       /* FailImage: error is the reason */
-    WRITE_ENQUEUED,   /* MarkEnqueued: enqueued_at_us is when Kafka acknowledged */
+    WRITE_FAIL,       /* FailImage */
+    WRITE_ENQUEUED,   /* MarkEnqueued */
+    WRITE_RETRY,      /* RetryImage */
 } image_write;
 
-/* Checks the request (the id, then the write's own field), runs the write
+/* What a write reads from its request beside the id. */
+typedef struct write_args {
+    const char *error;      /* FailImage: the reason */
+    int64_t enqueued_at_us; /* MarkEnqueued: when Kafka acknowledged */
+    bool requeue;           /* MarkEnqueued: a sweep's re-enqueue */
+    int64_t lease_ms;       /* MarkProcessing: the lease */
+    bool new_delivery;      /* MarkProcessing: counts a run */
+} write_args;
+
+/* The write's own fields; IP_OK or INVALID_ARGUMENT with the message in err. */
+static ip_status check_write(image_write w, const write_args *a, char *err, size_t errlen)
+{
+    if (w == WRITE_FAIL)
+        return meta_check_text(a->error, "error", err, errlen);
+    if (w == WRITE_PROCESSING)
+        return meta_check_lease(a->lease_ms, err, errlen);
+    if (w == WRITE_ENQUEUED && (a->enqueued_at_us < 0 || a->enqueued_at_us > META_MAX_US)) {
+        snprintf(err, errlen, "enqueued_at_us: out of range");
+        return IP_INVALID_ARGUMENT;
+    }
+    return IP_OK;
+}
+
+/* Runs the write in the store. *changed: the row's status changed, or (for
+ * MarkEnqueued, every acknowledgement of which is published) the write
+ * happened. */
+static ip_status run_write(meta_service *svc, meta_ctx *cx, image_write w, const char *id,
+                           const write_args *a, Imageproc__Image **image, bool *changed)
+{
+    ip_status st;
+    bool requeued = false;
+    switch (w) {
+    case WRITE_PROCESSING:
+        return meta_store_mark_processing(svc->store, cx, id, a->lease_ms, a->new_delivery, image,
+                                          changed);
+    case WRITE_FINISH:
+        return meta_store_finish(svc->store, cx, id, image, changed);
+    case WRITE_FAIL:
+        return meta_store_fail(svc->store, cx, id, a->error, image, changed);
+    case WRITE_ENQUEUED:
+        st = meta_store_mark_enqueued(svc->store, cx, id, a->enqueued_at_us, a->requeue, image,
+                                      &requeued);
+        *changed = st == IP_OK;
+        if (requeued)
+            ip_log(IP_LOG_INFO, "image.requeued", IP_LS("image_id", id));
+        return st;
+    case WRITE_RETRY:
+        st = meta_store_retry(svc->store, cx, id, image);
+        *changed = st == IP_OK;
+        if (st == IP_OK)
+            ip_log(IP_LOG_INFO, "image.retried", IP_LS("image_id", id));
+        return st;
+    }
+    snprintf(cx->err, sizeof(cx->err), "unknown write %d", (int)w);
+    return IP_INTERNAL;
+}
+
+/* Checks the request (the id, then the write's own fields), runs the write
  * under the image's stripe and publishes the row while still holding it: after
- * a change for the state transitions, after every acknowledgement for
- * MarkEnqueued. *image is allocated from the call. */
+ * a change of status, and after every acknowledgement for MarkEnqueued.
+ * *image is allocated from the call. */
 static ip_status write_image(meta_service *svc, ip_rpc_call *call, image_write w,
-                             const char *raw_id, const char *error, int64_t enqueued_at_us,
-                             Imageproc__Image **image)
+                             const char *raw_id, const write_args *a, Imageproc__Image **image)
 {
     char id[IP_UUID_STRLEN + 1], err[128];
     ip_uuid u;
@@ -150,29 +213,13 @@ static ip_status write_image(meta_service *svc, ip_rpc_call *call, image_write w
     bool changed = false;
     if ((st = canon_id(call, raw_id, "id", id, &u)) != IP_OK)
         return st;
-    if (w == WRITE_FAIL && (st = meta_check_text(error, "error", err, sizeof(err))) != IP_OK)
+    if ((st = check_write(w, a, err, sizeof(err))) != IP_OK)
         return fail(call, st, err, id);
-    if (w == WRITE_ENQUEUED && (enqueued_at_us < 0 || enqueued_at_us > META_MAX_US))
-        return fail(call, IP_INVALID_ARGUMENT, "enqueued_at_us: out of range", id);
     if ((st = ctx_init(&cx, call)) != IP_OK)
         return st;
     pthread_mutex_t *mu = stripe_of(svc, &u);
     pthread_mutex_lock(mu);
-    switch (w) {
-    case WRITE_PROCESSING:
-        st = meta_store_mark_processing(svc->store, &cx, id, image, &changed);
-        break;
-    case WRITE_FINISH:
-        st = meta_store_finish(svc->store, &cx, id, image, &changed);
-        break;
-    case WRITE_FAIL:
-        st = meta_store_fail(svc->store, &cx, id, error, image, &changed);
-        break;
-    case WRITE_ENQUEUED:
-        st = meta_store_mark_enqueued(svc->store, &cx, id, enqueued_at_us, image);
-        changed = true;
-        break;
-    }
+    st = run_write(svc, &cx, w, id, a, image, &changed);
     if (st == IP_OK && changed)
         publish_image(svc, *image);
     pthread_mutex_unlock(mu);
@@ -262,7 +309,8 @@ static ip_status h_mark_processing(void *user, ip_rpc_call *call,
                                    const Imageproc__MarkProcessingRequest *req,
                                    Imageproc__MarkProcessingReply *rep)
 {
-    return write_image(user, call, WRITE_PROCESSING, req->id, NULL, 0, &rep->image);
+    write_args a = {.lease_ms = req->lease_ms, .new_delivery = req->new_delivery};
+    return write_image(user, call, WRITE_PROCESSING, req->id, &a, &rep->image);
 }
 
 static ip_status h_put_variant(void *user, ip_rpc_call *call,
@@ -288,8 +336,8 @@ static ip_status h_put_variant(void *user, ip_rpc_call *call,
     st = meta_store_put_variant(svc->store, &cx, id, req->variant, &rep->variant, &image_status,
                                 &at_us, &changed);
     if (st == IP_OK && changed)
-        publish(svc, id, image_status, rep->variant->kind, rep->variant->status,
-                at_us, rep->variant->error, false);
+        publish(svc, id, image_status, rep->variant->kind, rep->variant->status, at_us,
+                rep->variant->error, false);
     pthread_mutex_unlock(mu);
     return st == IP_OK ? IP_OK : fail(call, st, cx.err, id);
 }
@@ -298,20 +346,31 @@ static ip_status h_finish_image(void *user, ip_rpc_call *call,
                                 const Imageproc__FinishImageRequest *req,
                                 Imageproc__FinishImageReply *rep)
 {
-    return write_image(user, call, WRITE_FINISH, req->id, NULL, 0, &rep->image);
+    write_args a = {0};
+    return write_image(user, call, WRITE_FINISH, req->id, &a, &rep->image);
 }
 
 static ip_status h_fail_image(void *user, ip_rpc_call *call, const Imageproc__FailImageRequest *req,
                               Imageproc__FailImageReply *rep)
 {
-    return write_image(user, call, WRITE_FAIL, req->id, req->error, 0, &rep->image);
+    write_args a = {.error = req->error};
+    return write_image(user, call, WRITE_FAIL, req->id, &a, &rep->image);
 }
 
 static ip_status h_mark_enqueued(void *user, ip_rpc_call *call,
                                  const Imageproc__MarkEnqueuedRequest *req,
                                  Imageproc__MarkEnqueuedReply *rep)
 {
-    return write_image(user, call, WRITE_ENQUEUED, req->id, NULL, req->enqueued_at_us, &rep->image);
+    write_args a = {.enqueued_at_us = req->enqueued_at_us, .requeue = req->requeue};
+    return write_image(user, call, WRITE_ENQUEUED, req->id, &a, &rep->image);
+}
+
+static ip_status h_retry_image(void *user, ip_rpc_call *call,
+                               const Imageproc__RetryImageRequest *req,
+                               Imageproc__RetryImageReply *rep)
+{
+    write_args a = {0};
+    return write_image(user, call, WRITE_RETRY, req->id, &a, &rep->image);
 }
 
 static ip_status h_delete_image(void *user, ip_rpc_call *call,
@@ -328,7 +387,8 @@ static ip_status h_delete_image(void *user, ip_rpc_call *call,
         return st;
     pthread_mutex_t *mu = stripe_of(svc, &u);
     pthread_mutex_lock(mu);
-    st = meta_store_delete(svc->store, &cx, id, &rep->object_keys, &rep->n_object_keys);
+    st = meta_store_delete(svc->store, &cx, id, &rep->object_keys, &rep->n_object_keys,
+                           &rep->purge_prefix);
     if (st == IP_OK)
         publish(svc, id, IMAGEPROC__IMAGE_STATUS__IMAGE_STATUS_UNSPECIFIED, IP_VARIANT_NONE,
                 IMAGEPROC__VARIANT_STATUS__VARIANT_STATUS_UNSPECIFIED, ip_now_us(), "", true);
@@ -345,14 +405,60 @@ static ip_status h_list_stale(void *user, ip_rpc_call *call, const Imageproc__Li
     meta_service *svc = user;
     char err[128];
     meta_ctx cx;
-    ip_status st = meta_check_stale(req->older_than_us, req->limit, err, sizeof(err));
+    ip_status st = meta_check_stale(req->older_than_us, req->enqueued_older_than_us, req->limit,
+                                    req->claim_ms, err, sizeof(err));
     if (st != IP_OK)
         return fail(call, st, err, NULL);
     if ((st = ctx_init(&cx, call)) != IP_OK)
         return st;
-    st = meta_store_list_stale(svc->store, &cx, req->older_than_us, req->limit, &rep->images,
-                               &rep->n_images);
+    meta_stale_query q = {.older_than_us = req->older_than_us,
+                          .enqueued_older_than_us = req->enqueued_older_than_us,
+                          .expired_leases = req->expired_leases,
+                          .claim_ms = req->claim_ms,
+                          .limit = req->limit};
+    st = meta_store_list_stale(svc->store, &cx, &q, &rep->images, &rep->n_images);
     return st == IP_OK ? IP_OK : fail(call, st, cx.err, NULL);
+}
+
+static ip_status h_claim_purges(void *user, ip_rpc_call *call,
+                                const Imageproc__ClaimPurgesRequest *req,
+                                Imageproc__ClaimPurgesReply *rep)
+{
+    meta_service *svc = user;
+    char err[128];
+    meta_ctx cx;
+    ip_status st = meta_check_claim(req->limit, req->claim_ms, err, sizeof(err));
+    if (st != IP_OK)
+        return fail(call, st, err, NULL);
+    if ((st = ctx_init(&cx, call)) != IP_OK)
+        return st;
+    st = meta_store_claim_purges(svc->store, &cx, req->limit, req->claim_ms, &rep->purges,
+                                 &rep->n_purges);
+    return st == IP_OK ? IP_OK : fail(call, st, cx.err, NULL);
+}
+
+static ip_status h_finish_purge(void *user, ip_rpc_call *call,
+                                const Imageproc__FinishPurgeRequest *req,
+                                Imageproc__FinishPurgeReply *rep)
+{
+    (void)rep;
+    meta_service *svc = user;
+    char id[IP_UUID_STRLEN + 1], err[128];
+    ip_uuid u;
+    meta_ctx cx;
+    ip_status st;
+    if ((st = canon_id(call, req->image_id, "image_id", id, &u)) != IP_OK)
+        return st;
+    if ((st = meta_check_text(req->error, "error", err, sizeof(err))) != IP_OK)
+        return fail(call, st, err, id);
+    if ((st = ctx_init(&cx, call)) != IP_OK)
+        return st;
+    st = meta_store_finish_purge(svc->store, &cx, id, req->error);
+    if (st != IP_OK)
+        return fail(call, st, cx.err, id);
+    if (req->error != NULL && req->error[0] != '\0')
+        ip_log(IP_LOG_DEBUG, "purge.failed", IP_LS("image_id", id), IP_LS("err", req->error));
+    return IP_OK;
 }
 
 /* ------------------------------------------------------------- lifecycle */
@@ -376,6 +482,9 @@ ip_status meta_service_new(meta_store *store, const meta_service_opts *opts, met
         .mark_enqueued = h_mark_enqueued,
         .delete_image = h_delete_image,
         .list_stale = h_list_stale,
+        .claim_purges = h_claim_purges,
+        .finish_purge = h_finish_purge,
+        .retry_image = h_retry_image,
     };
     svc->store = store;
     for (int i = 0; i < META_STRIPES; i++)

@@ -21,6 +21,16 @@
  * a deep page costs what the first page costs. Its filter $1 is a variant's
  * name, '' for all.
  *
+ * The sweep (ListStale) and the purges (ClaimPurges) hand rows out to one of
+ * several callers at a time: the rows are picked with FOR UPDATE SKIP LOCKED
+ * and claimed (swept_until, next_at) in the same statement, so concurrent
+ * callers neither wait for each other nor get the same row. Each of the
+ * sweep's three selections implies the predicate of one partial index
+ * (images_stale_idx, images_enqueued_idx, images_lease_idx), so PostgreSQL
+ * reads the few stale rows from those indexes, not the table (a BitmapOr of
+ * the three). DeleteImage deletes the row and records its purge in one
+ * statement.
+ *
  * The rest of the store lives beside this file, one role each; see
  * meta_store_internal.h for the map.
  */
@@ -46,10 +56,24 @@
 #define IMG_COLS                                                                                   \
     "i.id, " US("i.created_at") ", " US("i.updated_at") ", i.filename, i.content_type, "            \
     "i.size_bytes, i.width, i.height, i.sha256, array_to_string(i.ops, ','), i.status, i.error, "  \
-    "coalesce(" US("i.enqueued_at") ", 0), i.original_key, "                                       \
+    "coalesce(" US("i.enqueued_at") ", 0), i.original_key, i.runs, "                               \
+    "coalesce(" US("i.lease_until") ", 0), "                                                       \
     "v.name, v.status, v.object_key, v.width, v.height, v.size_bytes, v.format, v.error"
 #define VJOIN " LEFT JOIN variants v ON v.image_id = i.id "
 #define VORDER "array_position(i.ops, v.name)"
+#define MS(p) "(" p "::bigint * interval '1 millisecond')"
+/* Nobody holds the image: no lease, or one that ran out. */
+#define LEASE_GONE "(lease_until IS NULL OR lease_until < now())"
+/* The sweep's selections (ListStale): $1 older_than_us, $3
+ * enqueued_older_than_us, $4 expired_leases; rows another sweep claimed are
+ * left out. Each branch implies one partial index's predicate. */
+#define STALE_WHERE                                                                                \
+    "(swept_until IS NULL OR swept_until <= now()) AND ("                                          \
+    "(status = 'pending' AND enqueued_at IS NULL"                                                  \
+    " AND created_at < now() - $1::bigint * interval '1 microsecond')"                             \
+    " OR ($3::bigint > 0 AND status = 'pending'"                                                   \
+    " AND enqueued_at < now() - $3::bigint * interval '1 microsecond')"                            \
+    " OR ($4::boolean AND status = 'processing' AND " LEASE_GONE "))"
 
 static const struct {
     const char *name;
@@ -71,9 +95,10 @@ static const struct {
         "ORDER BY i.created_at DESC, i.id DESC, " VORDER},
     [META_ST_CREATE] = {"meta_create",
         "INSERT INTO images (id, created_at, filename, content_type, size_bytes, width,"
-        " height, sha256, original_key, ops) VALUES ($1::uuid,"
+        " height, sha256, original_key, ops) SELECT $1::uuid,"
         " CASE WHEN $2::bigint = 0 THEN now() ELSE " TS("$2") " END,"
-        " $3, $4, $5::bigint, $6::int, $7::int, $8, $9, string_to_array($10, ','))"
+        " $3, $4, $5::bigint, $6::int, $7::int, $8, $9, string_to_array($10, ',')"
+        " WHERE NOT EXISTS (SELECT 1 FROM purges WHERE image_id = $1::uuid)"
         " ON CONFLICT (id) DO NOTHING RETURNING 1"},
     [META_ST_CREATE_VARIANTS] = {"meta_create_variants",
         "INSERT INTO variants (image_id, name)"
@@ -82,7 +107,7 @@ static const struct {
         "SELECT status, array_to_string(ops, ','), original_key, " US("updated_at")
         " FROM images WHERE id = $1::uuid FOR UPDATE"},
     [META_ST_SET_STATUS] = {"meta_set_status",
-        "UPDATE images SET status = $2, error = $3, updated_at = now()"
+        "UPDATE images SET status = $2, error = $3, lease_until = NULL, updated_at = now()"
         " WHERE id = $1::uuid RETURNING " US("updated_at")},
     [META_ST_PUT_VARIANT] = {"meta_put_variant",
         "INSERT INTO variants AS v (image_id, name, status, object_key, width,"
@@ -104,21 +129,76 @@ static const struct {
     [META_ST_FAIL_VARIANTS] = {"meta_fail_variants",
         "UPDATE variants SET status = 'failed', error = $2, updated_at = now()"
         " WHERE image_id = $1::uuid AND status = 'pending'"},
+    [META_ST_PROCESSING] = {"meta_processing",
+        "UPDATE images SET status = 'processing', error = '',"
+        " lease_until = now() + " MS("$2") ","
+        " runs = runs + CASE WHEN $3::boolean THEN 1 ELSE 0 END,"
+        " updated_at = CASE WHEN status = 'processing' THEN updated_at ELSE now() END"
+        " WHERE id = $1::uuid"},
+    [META_ST_RENEW] = {"meta_renew",
+        "UPDATE images SET lease_until = greatest(lease_until, now() + " MS("$2") ")"
+        " WHERE id = $1::uuid AND status = 'processing'"},
     [META_ST_ENQUEUED] = {"meta_enqueued",
         "UPDATE images SET enqueued_at = CASE WHEN $2::bigint = 0 THEN now()"
-        " ELSE " TS("$2") " END, updated_at = now() WHERE id = $1::uuid RETURNING 1"},
+        " ELSE " TS("$2") " END,"
+        " status = CASE WHEN $3::boolean AND status = 'processing' AND " LEASE_GONE
+        " THEN 'pending' ELSE status END,"
+        " lease_until = CASE WHEN $3::boolean AND status = 'processing' AND " LEASE_GONE
+        " THEN NULL ELSE lease_until END,"
+        " updated_at = now() WHERE id = $1::uuid RETURNING status"},
+    [META_ST_RETRY] = {"meta_retry",
+        "UPDATE images SET status = 'pending', error = '', runs = 0, enqueued_at = NULL,"
+        " lease_until = NULL, swept_until = NULL, updated_at = now() WHERE id = $1::uuid"},
+    [META_ST_RETRY_VARIANTS] = {"meta_retry_variants",
+        "UPDATE variants SET status = 'pending', error = '', updated_at = now()"
+        " WHERE image_id = $1::uuid AND status = 'failed'"},
     [META_ST_DELETE_KEYS] = {"meta_delete_keys",
         "SELECT v.object_key FROM variants v JOIN images i ON i.id = v.image_id"
         " WHERE v.image_id = $1::uuid AND v.object_key <> ''"
         " ORDER BY " VORDER},
+    /* The row goes and its purge is recorded in one statement: every part of
+     * it sees the rows as they were, so the variants' keys are still there. A
+     * purge left from an earlier image of the same id takes the new keys too. */
     [META_ST_DELETE] = {"meta_delete",
-        "DELETE FROM images WHERE id = $1::uuid"},
+        "WITH gone AS (DELETE FROM images WHERE id = $1::uuid"
+        " RETURNING id, original_key, ops)"
+        " INSERT INTO purges AS p (image_id, object_keys, prefix)"
+        " SELECT g.id, array_remove(ARRAY[g.original_key], '') || ARRAY("
+        "SELECT v.object_key FROM variants v WHERE v.image_id = g.id AND v.object_key <> ''"
+        " ORDER BY array_position(g.ops, v.name)), $2 FROM gone g"
+        " ON CONFLICT (image_id) DO UPDATE SET object_keys = ARRAY("
+        "SELECT k FROM unnest(p.object_keys || EXCLUDED.object_keys) WITH ORDINALITY AS t(k, n)"
+        " GROUP BY k ORDER BY min(n)), prefix = EXCLUDED.prefix, next_at = now()"
+        " RETURNING 1"},
     [META_ST_STALE] = {"meta_stale",
-        "SELECT " IMG_COLS " FROM (SELECT * FROM images WHERE status = 'pending'"
-        " AND enqueued_at IS NULL"
-        " AND created_at < now() - $1::bigint * interval '1 microsecond'"
+        "SELECT " IMG_COLS " FROM (SELECT * FROM images WHERE " STALE_WHERE
         " ORDER BY created_at, id LIMIT $2::int) i" VJOIN
         "ORDER BY i.created_at, i.id, " VORDER},
+    /* The same rows, claimed until now + $5 ms: rows another sweep is
+     * claiming right now are skipped (SKIP LOCKED), and one it claimed
+     * meanwhile fails STALE_WHERE when its lock is taken (the row is
+     * re-checked), so a row goes to one sweep at a time. */
+    [META_ST_STALE_CLAIM] = {"meta_stale_claim",
+        "WITH picked AS (SELECT id FROM images WHERE " STALE_WHERE
+        " ORDER BY created_at, id LIMIT $2::int FOR UPDATE SKIP LOCKED),"
+        " claimed AS (UPDATE images u SET swept_until = now() + " MS("$5")
+        " FROM picked WHERE u.id = picked.id RETURNING u.*)"
+        " SELECT " IMG_COLS " FROM claimed i" VJOIN
+        "ORDER BY i.created_at, i.id, " VORDER},
+    /* Due purges, oldest first, claimed until now + $2 ms; one row per
+     * object key (image_id, created_at, prefix, attempts, last_error, key). */
+    [META_ST_CLAIM_PURGES] = {"meta_claim_purges",
+        "WITH due AS (SELECT image_id FROM purges WHERE next_at <= now()"
+        " ORDER BY created_at, image_id LIMIT $1::int FOR UPDATE SKIP LOCKED),"
+        " claimed AS (UPDATE purges p SET next_at = now() + " MS("$2") ","
+        " attempts = p.attempts + 1 FROM due WHERE p.image_id = due.image_id RETURNING p.*)"
+        " SELECT c.image_id, " US("c.created_at") ", c.prefix, c.attempts, c.last_error, k.key"
+        " FROM claimed c LEFT JOIN LATERAL unnest(c.object_keys) WITH ORDINALITY AS k(key, n)"
+        " ON true ORDER BY c.created_at, c.image_id, k.n"},
+    [META_ST_PURGE_DONE] = {"meta_purge_done",
+        "DELETE FROM purges WHERE image_id = $1::uuid RETURNING 1"},
+    [META_ST_PURGE_FAILED] = {"meta_purge_failed",
+        "UPDATE purges SET last_error = $2 WHERE image_id = $1::uuid RETURNING 1"},
 };
 
 /* clang-format on */

@@ -13,8 +13,14 @@
  * Every write returns `changed`: false when the call was a no-op (an
  * idempotent repeat), so the caller publishes an event only for real changes.
  *
+ * Leases: a processing image carries lease_until (Image.lease_until_us), the
+ * time until which its processor holds it; MarkProcessing sets it, PutVariant
+ * extends it, and every change out of processing clears it. After it the sweep
+ * (ListStale, MarkEnqueued with requeue) may put the image back on the queue.
+ *
  * The implementation is split by role (meta_store_internal.h has the map):
- * statements and lifecycle, execution, rows, reads, writes, delete, migrations.
+ * statements and lifecycle, execution, rows, reads, the sweep, writes, delete,
+ * purges, migrations.
  */
 #ifndef META_STORE_H
 #define META_STORE_H
@@ -24,6 +30,7 @@
 #include <stdint.h>
 
 #include <image.pb-c.h>
+#include <metadata.pb-c.h>
 
 #include "ip_status.h"
 #include "ip_variants.h"
@@ -57,7 +64,9 @@ ip_status meta_store_migrate(meta_store *s, meta_ctx *cx, int *applied);
 /* Stores a new image (status pending, one pending variant per requested
  * kind). `requested` is the set of variants (an ip_variants mask, not empty);
  * img->requested is not read. An empty original_key becomes "o/<id>".
- * IP_ALREADY_EXISTS when the id is taken. */
+ * IP_ALREADY_EXISTS when the id is taken, or when an image of that id was
+ * deleted and the purge of its objects is still pending (the purge would
+ * remove the new image's objects). */
 ip_status meta_store_create(meta_store *s, meta_ctx *cx, const Imageproc__Image *img,
                             unsigned requested, Imageproc__Image **out);
 
@@ -76,12 +85,22 @@ typedef struct meta_list_query {
 ip_status meta_store_list(meta_store *s, meta_ctx *cx, const meta_list_query *q,
                           Imageproc__Image ***images, size_t *n, bool *has_more);
 
-/* pending/failed/processing -> processing; a ready image stays ready. */
-ip_status meta_store_mark_processing(meta_store *s, meta_ctx *cx, const char *id,
-                                     Imageproc__Image **out, bool *changed);
+/* How long a processor holds an image when it does not say (lease_ms 0), and
+ * at least how long after each PutVariant. */
+#define META_LEASE_DEFAULT_MS 60000
+
+/* A processor takes the image: pending/processing -> processing, leased until
+ * now + lease_ms (<= 0: META_LEASE_DEFAULT_MS), and Image.runs counts one
+ * more when new_delivery. A ready or a failed image is left as it is (no run
+ * counted, no lease): the reply tells the processor. *changed: the status
+ * changed (pending -> processing). */
+ip_status meta_store_mark_processing(meta_store *s, meta_ctx *cx, const char *id, int64_t lease_ms,
+                                     bool new_delivery, Imageproc__Image **out, bool *changed);
 
 /* Records one variant's result. A ready variant stays ready (repeats are
- * no-ops); a pending image becomes processing. IP_NOT_FOUND when the image is
+ * no-ops); a pending image becomes processing. The lease of a processing
+ * image runs at least META_LEASE_DEFAULT_MS from now, also on a repeat (the
+ * processor is alive). IP_NOT_FOUND when the image is
  * gone, IP_FAILED_PRECONDITION when the variant was not requested.
  * *image_status and *at_us describe the image after the call. */
 ip_status meta_store_put_variant(meta_store *s, meta_ctx *cx, const char *image_id,
@@ -90,7 +109,8 @@ ip_status meta_store_put_variant(meta_store *s, meta_ctx *cx, const char *image_
                                  bool *changed);
 
 /* Ready when every requested variant is ready; failed ("<variant>: <reason>")
- * when one failed; IP_FAILED_PRECONDITION while some are pending. */
+ * when one failed (the lease is cleared); IP_FAILED_PRECONDITION while some
+ * are pending. */
 ip_status meta_store_finish(meta_store *s, meta_ctx *cx, const char *id, Imageproc__Image **out,
                             bool *changed);
 
@@ -99,17 +119,57 @@ ip_status meta_store_finish(meta_store *s, meta_ctx *cx, const char *id, Imagepr
 ip_status meta_store_fail(meta_store *s, meta_ctx *cx, const char *id, const char *error,
                           Imageproc__Image **out, bool *changed);
 
-/* Records when the job was acknowledged (0 = now). */
+/* Records when the job was acknowledged (0 = now), whatever the status. With
+ * `requeue` (the sweep re-enqueued the job) a processing image whose lease ran
+ * out (or that has none) also goes back to pending, its lease cleared; one
+ * with a live lease keeps its status (its processor is still at work).
+ * *requeued: it went back to pending. */
 ip_status meta_store_mark_enqueued(meta_store *s, meta_ctx *cx, const char *id, int64_t at_us,
-                                   Imageproc__Image **out);
+                                   bool requeue, Imageproc__Image **out, bool *requeued);
 
-/* Removes the image and its variants; *keys (n) are the original's key and
- * every variant key recorded, to delete from storage. */
-ip_status meta_store_delete(meta_store *s, meta_ctx *cx, const char *id, char ***keys, size_t *n);
+/* A failed image back to pending for another run: error cleared, runs 0, no
+ * lease, no claim, enqueued_at unset (until the caller's MarkEnqueued the
+ * sweep sees it as never enqueued), its failed variants pending again (ready
+ * ones stay). IP_FAILED_PRECONDITION unless the image is failed. */
+ip_status meta_store_retry(meta_store *s, meta_ctx *cx, const char *id, Imageproc__Image **out);
 
-/* Pending images never enqueued, created more than older_than_us ago, oldest first. */
-ip_status meta_store_list_stale(meta_store *s, meta_ctx *cx, int64_t older_than_us, int limit,
+/* Removes the image and its variants and, in the same transaction, records
+ * the purge of its objects (ClaimPurges hands it out). *keys (n) are the
+ * original's key and every variant key recorded; *prefix is the variants'
+ * prefix ("v/<id>/", ip_key_variant_prefix); both from the arena. */
+ip_status meta_store_delete(meta_store *s, meta_ctx *cx, const char *id, char ***keys, size_t *n,
+                            char **prefix);
+
+/* What ListStale selects. */
+typedef struct meta_stale_query {
+    int64_t older_than_us;          /* pending, never enqueued, created before now - this */
+    int64_t enqueued_older_than_us; /* > 0: also pending, enqueued before now - this */
+    bool expired_leases;            /* also processing whose lease ran out (or that has none) */
+    int64_t claim_ms;               /* > 0: the rows returned are claimed for this long */
+    int limit;                      /* 1..META_SWEEP_MAX */
+} meta_stale_query;
+
+/* The stale images of q's selections, oldest first (by created_at), with
+ * their variants, leaving out rows another sweep's claim still covers. With
+ * q->claim_ms > 0 the rows returned are claimed in the same statement: no
+ * other ListStale returns them until the claim ends, and concurrent calls
+ * never return the same row. */
+ip_status meta_store_list_stale(meta_store *s, meta_ctx *cx, const meta_stale_query *q,
                                 Imageproc__Image ***images, size_t *n);
+
+/* Due purges (their next_at has come), oldest first, at most `limit`,
+ * claimed: each is not handed out again for claim_ms and its attempts count
+ * one more. Concurrent calls never hand out the same purge. *purges (n of
+ * them) from the arena. */
+ip_status meta_store_claim_purges(meta_store *s, meta_ctx *cx, int limit, int64_t claim_ms,
+                                  Imageproc__Purge ***purges, size_t *n);
+
+/* The end of a purge attempt: error NULL or "" (storage confirmed the removal)
+ * deletes the record; otherwise the error is kept as last_error and the purge
+ * is handed out again once its claim ends. IP_NOT_FOUND when there is no
+ * such purge (already finished). */
+ip_status meta_store_finish_purge(meta_store *s, meta_ctx *cx, const char *image_id,
+                                  const char *error);
 
 /* The SQL text of a prepared statement by its name ("meta_list_after", ...),
  * or NULL; for tests and benchmarks that EXPLAIN what the store runs. */

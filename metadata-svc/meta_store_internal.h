@@ -5,9 +5,12 @@
  * statements), meta_store_exec.c (running statements and transactions within
  * a call's deadline, and the per-call context), meta_store_rows.c (result rows
  * <-> protobuf messages, the one place where a variant's enum meets its name
- * in PostgreSQL), meta_store_read.c (GetImage, ListImages, ListStale),
+ * in PostgreSQL), meta_store_read.c (GetImage, ListImages),
+ * meta_store_sweep.c (ListStale: the stale rows, claimed for one sweeper),
  * meta_store_write.c (the state changes of an image), meta_store_delete.c
- * (DeleteImage) and meta_store_migrate.c (the schema at start).
+ * (DeleteImage, which records the purge of the image's objects),
+ * meta_store_purge.c (ClaimPurges, FinishPurge) and meta_store_migrate.c (the
+ * schema at start).
  *
  * Conventions: a function that can fail returns an ip_status and leaves its
  * message in cx->err; results are allocated from the call's arena
@@ -47,10 +50,18 @@ typedef enum meta_stmt {
     META_ST_TOUCH,
     META_ST_GET_VARIANT,
     META_ST_FAIL_VARIANTS,
+    META_ST_PROCESSING,
+    META_ST_RENEW,
     META_ST_ENQUEUED,
+    META_ST_RETRY,
+    META_ST_RETRY_VARIANTS,
     META_ST_DELETE_KEYS,
     META_ST_DELETE,
     META_ST_STALE,
+    META_ST_STALE_CLAIM,
+    META_ST_CLAIM_PURGES,
+    META_ST_PURGE_DONE,
+    META_ST_PURGE_FAILED,
     META_ST_COUNT
 } meta_stmt;
 
@@ -75,6 +86,8 @@ enum {
     META_C_ERROR,
     META_C_ENQUEUED,
     META_C_OKEY,
+    META_C_RUNS,
+    META_C_LEASE,
     META_C_VNAME, /* first of the variant's columns, in meta_rows_variant's order */
     META_C_VSTATUS,
     META_C_VKEY,

@@ -1,4 +1,4 @@
-/* meta_store_read.c — the store's reads: GetImage, ListImages, ListStale.
+/* meta_store_read.c — the store's reads: GetImage, ListImages.
  *
  * Each read is one statement (meta_store.c) on a borrowed connection, outside
  * any transaction, repeated once on a fresh connection when the first one
@@ -46,23 +46,5 @@ ip_status meta_store_list(meta_store *s, meta_ctx *cx, const meta_list_query *q,
         *n = (size_t)q->limit;
         *has_more = true;
     }
-    return st;
-}
-
-ip_status meta_store_list_stale(meta_store *s, meta_ctx *cx, int64_t older_than_us, int limit,
-                                Imageproc__Image ***images, size_t *n)
-{
-    PGresult *r = NULL;
-    char lim[16], age[24];
-    snprintf(lim, sizeof(lim), "%d", limit);
-    snprintf(age, sizeof(age), "%lld", (long long)older_than_us);
-    const char *params[] = {age, lim};
-    *images = NULL;
-    *n = 0;
-    ip_status st = meta_db_query(s, cx, META_ST_STALE, 2, params, &r);
-    if (st != IP_OK)
-        return st;
-    st = meta_rows_images(cx, r, images, n);
-    PQclear(r);
     return st;
 }

@@ -90,6 +90,8 @@ static ip_status row_image(meta_ctx *cx, const PGresult *r, int i, Imageproc__Im
     img->error = meta_cx_strdup(cx, PQgetvalue(r, i, META_C_ERROR));
     img->enqueued_at_us = meta_db_i64(r, i, META_C_ENQUEUED);
     img->original_key = meta_cx_strdup(cx, PQgetvalue(r, i, META_C_OKEY));
+    img->runs = (int32_t)meta_db_i64(r, i, META_C_RUNS);
+    img->lease_until_us = meta_db_i64(r, i, META_C_LEASE);
     if (img->id == NULL || img->filename == NULL || img->content_type == NULL ||
         img->sha256 == NULL || img->error == NULL || img->original_key == NULL)
         return meta_cx_nomem(cx);

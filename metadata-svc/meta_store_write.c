@@ -1,6 +1,6 @@
 /* meta_store_write.c — the store's writes: CreateImage and the state changes
  * of an image (MarkProcessing, PutVariant, FinishImage, FailImage,
- * MarkEnqueued).
+ * MarkEnqueued, RetryImage).
  *
  * HOW WRITES STAY CORRECT UNDER CONCURRENCY
  * Every write is one transaction that first locks the image row
@@ -17,6 +17,14 @@
  * service publishes an event only for real changes. A write whose reply is the
  * image reads it inside its own transaction, just before COMMIT, so the reply
  * is the row as this write left it.
+ *
+ * LEASES AND RUNS
+ * MarkProcessing leases the image to its processor (lease_until) and, for the
+ * first run of a job delivery, counts a run (runs); PutVariant extends the
+ * lease while the processor works; leaving processing (FinishImage,
+ * FailImage, or MarkEnqueued with requeue once the lease ran out) clears it.
+ * The lock makes "the lease ran out" and "the processor renewed it" exclude
+ * each other: a requeue decides on the row as the last renewal left it.
  *
  * Variants reach SQL by name (ip_variant_name) and the requested set as the
  * comma list of names that images.ops stores (ip_variant_mask_format).
@@ -139,21 +147,29 @@ out:
 
 /* ------------------------------------------------------------- MarkProcessing */
 
-ip_status meta_store_mark_processing(meta_store *s, meta_ctx *cx, const char *id,
-                                     Imageproc__Image **out, bool *changed)
+ip_status meta_store_mark_processing(meta_store *s, meta_ctx *cx, const char *id, int64_t lease_ms,
+                                     bool new_delivery, Imageproc__Image **out, bool *changed)
 {
     PGconn *conn = NULL;
+    PGresult *r = NULL;
     meta_locked_row row;
+    char lease[24];
+    snprintf(lease, sizeof(lease), "%lld",
+             (long long)(lease_ms > 0 ? lease_ms : META_LEASE_DEFAULT_MS));
+    const char *params[] = {id, lease, new_delivery ? "true" : "false"};
     *changed = false;
     ip_status st = meta_db_begin(s, cx, &conn);
     if (st != IP_OK)
         return st;
     if ((st = meta_db_lock_image(cx, conn, id, &row)) != IP_OK)
         goto out;
-    if (strcmp(row.status, "pending") == 0 || strcmp(row.status, "failed") == 0) {
-        if ((st = set_status(cx, conn, id, "processing", "", NULL)) != IP_OK)
+    /* Ready and failed are outcomes: a redelivered job changes neither. */
+    bool pending = strcmp(row.status, "pending") == 0;
+    if (pending || strcmp(row.status, "processing") == 0) {
+        if ((st = meta_db_run(cx, conn, META_ST_PROCESSING, 3, params, &r)) != IP_OK)
             goto out;
-        *changed = true;
+        PQclear(r);
+        *changed = pending;
     }
     st = read_and_commit(cx, conn, id, out);
 out:
@@ -177,6 +193,18 @@ static ip_status touch_image(meta_ctx *cx, PGconn *conn, const char *image_id,
     *at_us = meta_db_i64(r, 0, 1);
     PQclear(r);
     return IP_OK;
+}
+
+/* A processing image's lease runs at least META_LEASE_DEFAULT_MS from now. */
+static ip_status renew_lease(meta_ctx *cx, PGconn *conn, const char *image_id)
+{
+    PGresult *r = NULL;
+    char lease[24];
+    snprintf(lease, sizeof(lease), "%d", META_LEASE_DEFAULT_MS);
+    const char *params[] = {image_id, lease};
+    ip_status st = meta_db_run(cx, conn, META_ST_RENEW, 2, params, &r);
+    PQclear(r);
+    return st;
 }
 
 /* The variant `name` of the image as stored, into *out. */
@@ -240,7 +268,8 @@ ip_status meta_store_put_variant(meta_store *s, meta_ctx *cx, const char *image_
     *at_us = row.updated_at_us;
     if (*changed && (st = touch_image(cx, conn, image_id, image_status, at_us)) != IP_OK)
         goto out;
-    if ((st = read_variant(cx, conn, image_id, name, out)) != IP_OK)
+    if ((st = renew_lease(cx, conn, image_id)) != IP_OK ||
+        (st = read_variant(cx, conn, image_id, name, out)) != IP_OK)
         goto out;
     st = meta_db_commit(cx, conn);
 out:
@@ -313,6 +342,7 @@ ip_status meta_store_finish(meta_store *s, meta_ctx *cx, const char *id, Imagepr
         if ((st = set_status(cx, conn, id, target, reason, &img->updated_at_us)) != IP_OK)
             goto out;
         img->status = meta_image_status_parse(target);
+        img->lease_until_us = 0; /* set_status cleared it */
         if ((img->error = meta_cx_strdup(cx, reason)) == NULL) {
             st = meta_cx_nomem(cx);
             goto out;
@@ -360,24 +390,52 @@ out:
 /* ------------------------------------------------------------- MarkEnqueued */
 
 ip_status meta_store_mark_enqueued(meta_store *s, meta_ctx *cx, const char *id, int64_t at_us,
-                                   Imageproc__Image **out)
+                                   bool requeue, Imageproc__Image **out, bool *requeued)
 {
     PGconn *conn = NULL;
     PGresult *r = NULL;
+    meta_locked_row row;
     char at[24];
     snprintf(at, sizeof(at), "%lld", (long long)at_us);
-    const char *params[] = {id, at};
+    const char *params[] = {id, at, requeue ? "true" : "false"};
+    *requeued = false;
     ip_status st = meta_db_begin(s, cx, &conn);
     if (st != IP_OK)
         return st;
-    if ((st = meta_db_run(cx, conn, META_ST_ENQUEUED, 2, params, &r)) != IP_OK)
+    if ((st = meta_db_lock_image(cx, conn, id, &row)) != IP_OK ||
+        (st = meta_db_run(cx, conn, META_ST_ENQUEUED, 3, params, &r)) != IP_OK)
         goto out;
-    int n = PQntuples(r);
+    *requeued = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), row.status) != 0;
     PQclear(r);
-    if (n == 0) {
-        st = meta_cx_fail(cx, IP_NOT_FOUND, "image %s not found", id);
+    st = read_and_commit(cx, conn, id, out);
+out:
+    meta_pool_release(s->pool, conn);
+    return st;
+}
+
+/* ------------------------------------------------------------- RetryImage */
+
+ip_status meta_store_retry(meta_store *s, meta_ctx *cx, const char *id, Imageproc__Image **out)
+{
+    PGconn *conn = NULL;
+    PGresult *r = NULL;
+    meta_locked_row row;
+    const char *params[] = {id};
+    ip_status st = meta_db_begin(s, cx, &conn);
+    if (st != IP_OK)
+        return st;
+    if ((st = meta_db_lock_image(cx, conn, id, &row)) != IP_OK)
+        goto out;
+    if (strcmp(row.status, "failed") != 0) {
+        st = meta_cx_fail(cx, IP_FAILED_PRECONDITION, "image %s is %s, not failed", id, row.status);
         goto out;
     }
+    if ((st = meta_db_run(cx, conn, META_ST_RETRY, 1, params, &r)) != IP_OK)
+        goto out;
+    PQclear(r);
+    if ((st = meta_db_run(cx, conn, META_ST_RETRY_VARIANTS, 1, params, &r)) != IP_OK)
+        goto out;
+    PQclear(r);
     st = read_and_commit(cx, conn, id, out);
 out:
     meta_pool_release(s->pool, conn);

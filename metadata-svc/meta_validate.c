@@ -220,11 +220,28 @@ ip_status meta_check_variant(const Imageproc__Variant *v, char *err, size_t errl
     }
 }
 
-ip_status meta_check_stale(int64_t older_than_us, int32_t limit, char *err, size_t errlen)
+ip_status meta_check_claim(int32_t limit, int64_t claim_ms, char *err, size_t errlen)
+{
+    if (limit < 1 || limit > META_SWEEP_MAX)
+        return invalid(err, errlen, "limit: must be 1..%d", META_SWEEP_MAX);
+    if (claim_ms < 0 || claim_ms > META_CLAIM_MAX_MS)
+        return invalid(err, errlen, "claim_ms: must be 0..%lld", (long long)META_CLAIM_MAX_MS);
+    return IP_OK;
+}
+
+ip_status meta_check_stale(int64_t older_than_us, int64_t enqueued_older_than_us, int32_t limit,
+                           int64_t claim_ms, char *err, size_t errlen)
 {
     if (older_than_us < 0 || older_than_us > META_MAX_US)
         return invalid(err, errlen, "older_than_us: out of range");
-    if (limit < 1 || limit > META_LIST_MAX)
-        return invalid(err, errlen, "limit: must be 1..%d", META_LIST_MAX);
+    if (enqueued_older_than_us < 0 || enqueued_older_than_us > META_MAX_US)
+        return invalid(err, errlen, "enqueued_older_than_us: out of range");
+    return meta_check_claim(limit, claim_ms, err, errlen);
+}
+
+ip_status meta_check_lease(int64_t lease_ms, char *err, size_t errlen)
+{
+    if (lease_ms < 0 || lease_ms > META_LEASE_MAX_MS)
+        return invalid(err, errlen, "lease_ms: must be 0..%lld", (long long)META_LEASE_MAX_MS);
     return IP_OK;
 }

@@ -21,6 +21,9 @@
 #include "ip_variants.h"
 
 #define META_LIST_MAX 100
+#define META_SWEEP_MAX 1000                     /* most rows of one ListStale or ClaimPurges */
+#define META_CLAIM_MAX_MS INT64_C(3600000)      /* longest claim of a sweep or a purger: 1 h */
+#define META_LEASE_MAX_MS INT64_C(3600000)      /* longest lease of a processor: 1 h */
 #define META_MAX_US INT64_C(253402300799999999) /* 9999-12-31T23:59:59.999999Z */
 
 /* Image status <-> the text stored in images.status. Unknown text gives
@@ -65,7 +68,15 @@ ip_status meta_check_create(const Imageproc__Image *img, unsigned *requested, ch
  * fields valid. */
 ip_status meta_check_variant(const Imageproc__Variant *v, char *err, size_t errlen);
 
-/* ListStale: older_than_us >= 0, limit 1..100. */
-ip_status meta_check_stale(int64_t older_than_us, int32_t limit, char *err, size_t errlen);
+/* ListStale: older_than_us and enqueued_older_than_us 0..META_MAX_US, limit
+ * 1..META_SWEEP_MAX, claim_ms 0..META_CLAIM_MAX_MS. */
+ip_status meta_check_stale(int64_t older_than_us, int64_t enqueued_older_than_us, int32_t limit,
+                           int64_t claim_ms, char *err, size_t errlen);
+
+/* ClaimPurges: limit 1..META_SWEEP_MAX, claim_ms 0..META_CLAIM_MAX_MS. */
+ip_status meta_check_claim(int32_t limit, int64_t claim_ms, char *err, size_t errlen);
+
+/* MarkProcessing: lease_ms 0 (the default lease) ..META_LEASE_MAX_MS. */
+ip_status meta_check_lease(int64_t lease_ms, char *err, size_t errlen);
 
 #endif

@@ -198,16 +198,47 @@ static void test_migrations(void)
     }
     EXPECT(meta_migrations[meta_migrations_count].version == NULL);
     EXPECT(strstr(meta_migrations[0].sql, "CREATE INDEX images_created_id_idx") != NULL);
+    EXPECT(meta_migrations_count >= 2 &&
+           strcmp(meta_migrations[1].version, "0002_durability") == 0);
+    EXPECT(strstr(meta_migrations[1].sql, "CREATE TABLE purges") != NULL);
 }
 
 static void test_stale(void)
 {
     char err[128];
-    EXPECT(meta_check_stale(0, 1, err, sizeof(err)) == IP_OK);
-    EXPECT(meta_check_stale(60000000, 100, err, sizeof(err)) == IP_OK);
-    EXPECT_BAD(meta_check_stale(-1, 10, err, sizeof(err)), err, "older_than_us");
-    EXPECT_BAD(meta_check_stale(0, 0, err, sizeof(err)), err, "limit");
-    EXPECT_BAD(meta_check_stale(0, 101, err, sizeof(err)), err, "limit");
+    EXPECT(meta_check_stale(0, 0, 1, 0, err, sizeof(err)) == IP_OK);
+    EXPECT(meta_check_stale(60000000, 900000000, 1000, 3600000, err, sizeof(err)) == IP_OK);
+    EXPECT_BAD(meta_check_stale(-1, 0, 10, 0, err, sizeof(err)), err, "older_than_us");
+    EXPECT_BAD(meta_check_stale(0, -1, 10, 0, err, sizeof(err)), err, "enqueued_older_than_us");
+    EXPECT_BAD(meta_check_stale(0, META_MAX_US + 1, 10, 0, err, sizeof(err)), err,
+               "enqueued_older_than_us");
+    EXPECT_BAD(meta_check_stale(0, 0, 0, 0, err, sizeof(err)), err, "limit");
+    EXPECT_BAD(meta_check_stale(0, 0, 1001, 0, err, sizeof(err)), err, "limit");
+    EXPECT_BAD(meta_check_stale(0, 0, 10, -1, err, sizeof(err)), err, "claim_ms");
+    EXPECT_BAD(meta_check_stale(0, 0, 10, 3600001, err, sizeof(err)), err, "claim_ms");
+}
+
+static void test_claim(void)
+{
+    char err[128];
+    EXPECT(meta_check_claim(1, 0, err, sizeof(err)) == IP_OK);
+    EXPECT(meta_check_claim(1000, 3600000, err, sizeof(err)) == IP_OK);
+    EXPECT_BAD(meta_check_claim(0, 10, err, sizeof(err)), err, "limit");
+    EXPECT_BAD(meta_check_claim(-5, 10, err, sizeof(err)), err, "limit");
+    EXPECT_BAD(meta_check_claim(1001, 10, err, sizeof(err)), err, "limit");
+    EXPECT_BAD(meta_check_claim(10, -1, err, sizeof(err)), err, "claim_ms");
+    EXPECT_BAD(meta_check_claim(10, INT64_MAX, err, sizeof(err)), err, "claim_ms");
+}
+
+static void test_lease(void)
+{
+    char err[128];
+    EXPECT(meta_check_lease(0, err, sizeof(err)) == IP_OK);
+    EXPECT(meta_check_lease(1, err, sizeof(err)) == IP_OK);
+    EXPECT(meta_check_lease(3600000, err, sizeof(err)) == IP_OK);
+    EXPECT_BAD(meta_check_lease(-1, err, sizeof(err)), err, "lease_ms");
+    EXPECT_BAD(meta_check_lease(3600001, err, sizeof(err)), err, "lease_ms");
+    EXPECT_BAD(meta_check_lease(INT64_MIN, err, sizeof(err)), err, "lease_ms");
 }
 
 static void test_status(void)
@@ -225,8 +256,9 @@ static void test_status(void)
 }
 
 static const ip_test_case tests[] = {
-    IP_TEST(ids),   IP_TEST(ops),    IP_TEST(list), IP_TEST(create),     IP_TEST(variant),
-    IP_TEST(stale), IP_TEST(status), IP_TEST(text), IP_TEST(migrations),
+    IP_TEST(ids),        IP_TEST(ops),   IP_TEST(list),   IP_TEST(create),
+    IP_TEST(variant),    IP_TEST(stale), IP_TEST(status), IP_TEST(text),
+    IP_TEST(migrations), IP_TEST(claim), IP_TEST(lease),
 };
 
 IP_TEST_MAIN(tests)

@@ -45,6 +45,9 @@ typedef struct proc_config {
     int64_t resized_max;
     int64_t max_attempts;
     int64_t backoff_ms;
+    int64_t backoff_max_ms;
+    int64_t retry_horizon_ms;
+    int64_t lease_ms;
     int64_t vips_concurrency;
     int64_t decode_budget_mb;
     int64_t malloc_arenas;
@@ -60,8 +63,7 @@ typedef struct proc_config {
 static const ip_cfg_var config_table[] = {
     IP_SETTING_KAFKA_BROKERS(offsetof(proc_config, brokers)),
     IP_SETTING_KAFKA_TOPIC(offsetof(proc_config, topic)),
-    V("IP_KAFKA_DLQ_TOPIC", IP_CFG_STRING, "image-jobs.dlq", 0, 0, dlq_topic,
-      "dead-letter topic for jobs out of attempts"),
+    IP_SETTING_KAFKA_DLQ_TOPIC(offsetof(proc_config, dlq_topic)),
     V("IP_KAFKA_GROUP", IP_CFG_STRING, "processor", 0, 0, group, "consumer group"),
     V("IP_KAFKA_SESSION_TIMEOUT_MS", IP_CFG_INT, "10000", 6000, 300000, session_timeout_ms,
       "group session timeout: how soon a dead processor's partitions move"),
@@ -82,10 +84,17 @@ static const ip_cfg_var config_table[] = {
     V("IP_RESIZED_MAX", IP_CFG_INT, "1280", 16, 16384, resized_max,
       "longest side of resized and watermarked (never enlarged)"),
     V("IP_JOB_MAX_ATTEMPTS", IP_CFG_INT, "5", 1, 100, max_attempts,
-      "runs of a job whose calls fail with unavailable, deadline_exceeded or internal, "
-      "before it goes to the DLQ"),
+      "runs of a job ending in an internal error, or deliveries that lost their processor, "
+      "before it goes to the DLQ (transient failures use none)"),
     V("IP_JOB_BACKOFF_MS", IP_CFG_INT, "500", 1, 600000, backoff_ms,
-      "first retry delay of a job; doubles up to 32x"),
+      "first retry delay of a job; doubles up to IP_JOB_BACKOFF_MAX_MS, full jitter"),
+    V("IP_JOB_BACKOFF_MAX_MS", IP_CFG_INT, "30000", 1, 3600000, backoff_max_ms,
+      "longest retry delay of a job (keep it under IP_JOB_LEASE_MS)"),
+    V("IP_JOB_RETRY_HORIZON_MS", IP_CFG_INT, "86400000", 100, 2592000000, retry_horizon_ms,
+      "how long a job retries transient failures before its image fails"),
+    V("IP_JOB_LEASE_MS", IP_CFG_INT, "60000", 1000, 86400000, lease_ms,
+      "lease a job run takes on its image (MarkProcessing); the sweep requeues an image "
+      "whose lease ran out"),
     V("IP_PROCESSOR_VIPS_CONCURRENCY", IP_CFG_INT, "1", 0, 64, vips_concurrency,
       "libvips threads per image (0 = libvips default)"),
     V("IP_PROCESSOR_DECODE_BUDGET_MB", IP_CFG_INT, "320", 16, 65536, decode_budget_mb,
@@ -101,10 +110,16 @@ static void usage(FILE *out)
     fprintf(out, "usage: processor [--help | --config-vars]\n"
                  "Consumes ProcessJob messages (proto/job.proto) from Kafka and makes the\n"
                  "thumbnail, resized and watermarked variants with libvips. A job whose\n"
-                 "calls fail with unavailable, deadline_exceeded (transient) or internal\n"
-                 "runs again after a backoff, up to IP_JOB_MAX_ATTEMPTS runs, then goes to\n"
-                 "IP_KAFKA_DLQ_TOPIC and its image fails; any other failure fails the image\n"
-                 "at once. Configuration comes from the environment:\n\n");
+                 "calls fail with unavailable or deadline_exceeded (a dependency down or\n"
+                 "slow) keeps its place in its partition and runs again after a backoff\n"
+                 "(IP_JOB_BACKOFF_MS doubling up to IP_JOB_BACKOFF_MAX_MS, with jitter),\n"
+                 "using no attempt, for up to IP_JOB_RETRY_HORIZON_MS. A run ending in an\n"
+                 "internal error counts an attempt; after IP_JOB_MAX_ATTEMPTS of them, past\n"
+                 "the horizon, or when the job's deliveries lost their processor more than\n"
+                 "IP_JOB_MAX_ATTEMPTS times (poison), the job goes to IP_KAFKA_DLQ_TOPIC and\n"
+                 "its image fails with the reason. Any other failure fails the image at\n"
+                 "once. /healthz (IP_PROCESSOR_METRICS_LISTEN) says what jobs wait on.\n"
+                 "Configuration comes from the environment:\n\n");
     ip_config_print_vars(out, config_table, N_CONFIG);
 }
 
@@ -183,6 +198,12 @@ static void services_stop(proc_services *sv)
 }
 
 /* Consumes until SIGTERM/SIGINT; true on a clean stop. */
+/* The body of /healthz: the consumer's waits as JSON (ip_metrics_health_fn). */
+static char *health_body(void *consumer)
+{
+    return proc_consumer_health_json(consumer);
+}
+
 static bool consume(const proc_config *cfg, const proc_services *sv)
 {
     proc_settings settings;
@@ -192,7 +213,11 @@ static bool consume(const proc_config *cfg, const proc_services *sv)
     settings.resized_max = (int)cfg->resized_max;
     settings.jpeg_quality = (int)cfg->jpeg_quality;
     settings.watermark_text = cfg->watermark_text;
-    proc_job_ctx job = {.meta = sv->meta, .stor = sv->stor, .settings = &settings};
+    proc_job_ctx job = {.meta = sv->meta,
+                        .stor = sv->stor,
+                        .settings = &settings,
+                        .lease_ms = cfg->lease_ms,
+                        .max_attempts = (int)cfg->max_attempts};
 
     proc_consumer_opts co = {
         .brokers = cfg->brokers,
@@ -202,6 +227,8 @@ static bool consume(const proc_config *cfg, const proc_services *sv)
         .workers = (int)cfg->workers,
         .max_attempts = (int)cfg->max_attempts,
         .backoff_ms = (int)cfg->backoff_ms,
+        .backoff_max_ms = (int)cfg->backoff_max_ms,
+        .retry_horizon_ms = cfg->retry_horizon_ms,
         .session_timeout_ms = (int)cfg->session_timeout_ms,
         .job = &job,
     };
@@ -211,7 +238,10 @@ static bool consume(const proc_config *cfg, const proc_services *sv)
         ip_log(IP_LOG_ERROR, "kafka.consumer_failed", IP_LS("err", err));
         return false;
     }
+    /* /healthz says what the consumer waits on, if anything. */
+    ip_metrics_http_set_health(sv->http, health_body, consumer);
     bool ok = proc_consumer_run(consumer, stop_requested, NULL) == IP_OK;
+    ip_metrics_http_set_health(sv->http, NULL, NULL);
     proc_consumer_free(consumer);
     return ok;
 }

@@ -5,8 +5,9 @@
  * One thread (the caller of proc_consumer_run) owns the Kafka consumer: it
  * polls, serves rebalances, and hands each message to the FIFO of its
  * partition; worker threads run the jobs, at most one per partition at a time
- * (proc_partitions.c), each to a recorded outcome with its retries and dead
- * letters (proc_retry.c). What the three files share is in
+ * (proc_partitions.c), each to a recorded outcome with its waits on a
+ * dependency, retries and dead letters (proc_retry.c; what the held jobs wait
+ * on is counted by proc_waits.c). What these files share is in
  * proc_consumer_internal.h.
  *
  * AT LEAST ONCE
@@ -34,6 +35,7 @@
 #include <unistd.h>
 
 #include "ip_log.h"
+#include "ip_time.h"
 #include "proc_consumer_internal.h"
 
 /* Sets the `n` key/value pairs of kv[]; false with librdkafka's reason in
@@ -97,16 +99,18 @@ static void metrics_init(proc_consumer *c)
                                         "time from taking a job to its recorded outcome", "outcome",
                                         buckets, sizeof(buckets) / sizeof(buckets[0]));
     c->m_in_flight = ip_metric_gauge("proc_jobs_in_flight", "jobs running now", NULL);
-    c->m_retries = ip_metric_counter(
-        "proc_job_retries_total",
-        "job runs repeated after a retryable failure (transient, or internal)", NULL);
+    c->m_retries = ip_metric_counter("proc_job_retries_total",
+                                     "job runs repeated after an internal failure (each counts "
+                                     "an attempt; transient ones: proc_transient_retries_total)",
+                                     NULL);
     c->m_abandoned = ip_metric_counter("proc_jobs_abandoned_total",
                                        "jobs given up uncommitted on revoke or shutdown", NULL);
-    for (int i = 0; i < PROC_JOB_OUTCOME_COUNT; i++)
-        if (i != PROC_JOB_RETRY) /* a job never ends "retry": it ends "dlq" */
-            ip_metric_add(c->m_jobs, proc_outcome_name((proc_outcome)i), 0);
+    /* A job never ends "wait", "retry" or "poison": those end "dlq". */
+    for (int i = PROC_JOB_READY; i <= PROC_JOB_INVALID; i++)
+        ip_metric_add(c->m_jobs, proc_outcome_name((proc_outcome)i), 0);
     ip_metric_add(c->m_jobs, "dlq", 0);
     ip_metric_set(c->m_in_flight, NULL, 0);
+    proc_waits_init(&c->waits);
 }
 
 /* The consumer in group `o->group`, offsets stored by hand, subscribed to
@@ -196,6 +200,8 @@ ip_status proc_consumer_new(const proc_consumer_opts *o, proc_consumer **out, ch
     c->dlq_topic = strdup(o->dlq_topic ? o->dlq_topic : "");
     c->max_attempts = o->max_attempts > 0 ? o->max_attempts : 1;
     c->backoff_ms = o->backoff_ms > 0 ? o->backoff_ms : 1;
+    c->backoff_max_ms = o->backoff_max_ms > 0 ? o->backoff_max_ms : 30000;
+    c->horizon_ms = o->retry_horizon_ms > 0 ? o->retry_horizon_ms : 86400000;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     c->nworkers = o->workers > 0 ? o->workers : (cores > 0 ? (int)cores : 1);
     c->job = o->job;
@@ -240,7 +246,8 @@ ip_status proc_consumer_run(proc_consumer *c, bool (*should_stop)(void *arg), vo
     if (st != IP_OK)
         return st;
     ip_log(IP_LOG_INFO, "processor.consuming", IP_LS("topic", c->topic),
-           IP_LI("workers", c->nthreads), IP_LI("max_attempts", c->max_attempts));
+           IP_LI("workers", c->nthreads), IP_LI("max_attempts", c->max_attempts),
+           IP_LI("retry_horizon_ms", c->horizon_ms));
 
     while (!should_stop(arg)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 100);
@@ -260,6 +267,11 @@ ip_status proc_consumer_run(proc_consumer *c, bool (*should_stop)(void *arg), vo
     return IP_OK;
 }
 
+char *proc_consumer_health_json(proc_consumer *c)
+{
+    return proc_waits_health_json(&c->waits, ip_now_us());
+}
+
 void proc_consumer_free(proc_consumer *c)
 {
     if (!c)
@@ -277,5 +289,6 @@ void proc_consumer_free(proc_consumer *c)
     pthread_cond_destroy(&c->work_cv);
     pthread_cond_destroy(&c->idle_cv);
     pthread_cond_destroy(&c->wake_cv);
+    proc_waits_fini(&c->waits);
     free(c);
 }

@@ -3,28 +3,33 @@
  * order within each partition, the retry/backoff and dead-letter policy, and
  * offsets committed only after a job's outcome is recorded. Built from
  * proc_consumer.c (Kafka handles, rebalances, poll loop), proc_partitions.c
- * (FIFOs, workers, offsets) and proc_retry.c (attempts, backoff, DLQ).
+ * (FIFOs, workers, offsets), proc_retry.c (waits, attempts, DLQ) and
+ * proc_waits.c (what the jobs wait on, for /metrics and /healthz).
  */
 #ifndef PROC_CONSUMER_H
 #define PROC_CONSUMER_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ip_status.h"
 #include "proc_job.h"
 
 typedef struct proc_consumer_opts {
-    const char *brokers;     /* "127.0.0.1:19092" */
-    const char *topic;       /* "image-jobs" */
-    const char *dlq_topic;   /* "image-jobs.dlq" */
-    const char *group;       /* "processor" */
-    int workers;             /* jobs at once (<= 0: the number of cores) */
-    int max_attempts;        /* runs of a job ending PROC_JOB_RETRY (a transient status or
-                              * INTERNAL, proc_job_status_retryable) before the DLQ */
-    int backoff_ms;          /* the first retry delay; doubles each time, capped at 32x */
-    int session_timeout_ms;  /* group session timeout; 0 = 10000 */
-    const proc_job_ctx *job; /* borrowed for the consumer's life */
+    const char *brokers;      /* "127.0.0.1:19092" */
+    const char *topic;        /* "image-jobs" */
+    const char *dlq_topic;    /* "image-jobs.dlq" */
+    const char *group;        /* "processor" */
+    int workers;              /* jobs at once (<= 0: the number of cores) */
+    int max_attempts;         /* runs of a job ending PROC_JOB_RETRY (INTERNAL) before the
+                               * DLQ; transient failures use none (proc_policy.h) */
+    int backoff_ms;           /* the first retry delay (full jitter: drawn from 0..cap) */
+    int backoff_max_ms;       /* the cap of the delay; 0 = 30000 */
+    int64_t retry_horizon_ms; /* how long a job retries transient failures before it is
+                               * a permanent failure; 0 = 86400000 (24 h) */
+    int session_timeout_ms;   /* group session timeout; 0 = 10000 */
+    const proc_job_ctx *job;  /* borrowed for the consumer's life */
 } proc_consumer_opts;
 
 typedef struct proc_consumer proc_consumer;
@@ -39,6 +44,11 @@ ip_status proc_consumer_new(const proc_consumer_opts *opts, proc_consumer **out,
  * flight finish (jobs waiting for a retry are dropped uncommitted), commits,
  * and leaves the group. Returns IP_OK on a clean stop. */
 ip_status proc_consumer_run(proc_consumer *c, bool (*should_stop)(void *arg), void *arg);
+
+/* The body of /healthz: JSON naming what the jobs wait on and since when
+ * (proc_waits_health_json); owned, free(). NULL when out of memory.
+ * Thread-safe: call it from the metrics server's thread. */
+char *proc_consumer_health_json(proc_consumer *c);
 
 /* Frees everything; the consumer must have returned from run (or never run).
  * NULL does nothing. */

@@ -1,4 +1,4 @@
-/* proc_consumer_internal.h — what the three files of the consumer share (not
+/* proc_consumer_internal.h — what the files of the consumer share (not
  * for the rest of the processor; the public API is proc_consumer.h).
  *
  *   proc_consumer.c    the Kafka handles (consumer in the group, DLQ
@@ -6,15 +6,17 @@
  *   proc_partitions.c  one FIFO per assigned partition, the worker threads,
  *                      at most one running job per partition, offsets stored
  *                      in order, back-pressure
- *   proc_retry.c       one message to a recorded outcome: runs, backoff,
+ *   proc_retry.c       one message to a recorded outcome: waits, attempts,
  *                      the DLQ, metrics and the job.done log line
+ *   proc_waits.c       what the held jobs wait on (/metrics, /healthz)
  *
  * LOCKING
  * `mu` guards the partition list, every partition's fields, in_flight,
  * draining and stopping. The Kafka handles are thread-safe and are called
  * without it, except rd_kafka_offsets_store, which a worker calls under `mu`
  * so that a revoke (which waits for `busy` to clear under `mu`) never lets an
- * offset be stored for a partition already given up.
+ * offset be stored for a partition already given up. `waits` has a lock of
+ * its own, never taken with `mu` held.
  */
 #ifndef PROC_CONSUMER_INTERNAL_H
 #define PROC_CONSUMER_INTERNAL_H
@@ -26,6 +28,7 @@
 
 #include "ip_metrics.h"
 #include "proc_consumer.h"
+#include "proc_waits.h"
 
 /* A partition whose FIFO holds this many jobs is paused; resumed at half. */
 #define PROC_MAX_QUEUED 32
@@ -51,7 +54,8 @@ struct proc_consumer {
     rd_kafka_t *rk;  /* consumer */
     rd_kafka_t *dlq; /* producer for the dead-letter topic */
     char *topic, *dlq_topic;
-    int max_attempts, backoff_ms, nworkers;
+    int max_attempts, nworkers;
+    int64_t backoff_ms, backoff_max_ms, horizon_ms;
     const proc_job_ctx *job;
 
     pthread_mutex_t mu;
@@ -67,6 +71,7 @@ struct proc_consumer {
     int nthreads;
 
     ip_metric *m_jobs, *m_duration, *m_in_flight, *m_retries, *m_abandoned;
+    proc_waits waits;
 };
 
 /* ------------------------------------------------------ proc_partitions.c */

@@ -10,10 +10,14 @@
  * key comes from ip_keys.h), creates its row with metadata-svc (CreateImage,
  * typed stubs of ip_rpc_stubs.h), produces a ProcessJob, and polls GetImage
  * until ready or failed with a deadline; variants are read back with
- * GetObject and decoded with libvips.
+ * GetObject and decoded with libvips. A test that needs a service to go
+ * down and come back points its processor at a switchable TCP proxy in front
+ * of the stack's service (proc_it_proxy.h), so the stack itself keeps
+ * running; /metrics and /healthz are read over plain HTTP.
  *
  * Usage: proc_it_test <test> <processor binary> <scratch dir>
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
@@ -22,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -39,6 +44,7 @@
 #include "job.pb-c.h"
 #include "metadata.pb-c.h"
 #include "proc_fixtures.h"
+#include "proc_it_proxy.h"
 #include "proc_variants.h"
 
 /* ------------------------------------------------------------ environment */
@@ -194,6 +200,61 @@ static void wait_log(const proc_inst *p, const char *needle, int timeout_ms)
     }
 }
 
+/* GET http://127.0.0.1:<port><path>; returns the whole response (status
+ * line, headers, body; owned) or NULL when nothing answers. */
+static char *http_get(int port, const char *path)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    char req[256];
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    CHECK(write(fd, req, (size_t)n) == n);
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    CHECK(buf != NULL);
+    ssize_t r;
+    while ((r = read(fd, buf + len, cap - len - 1)) > 0) {
+        len += (size_t)r;
+        if (len + 1 == cap) {
+            cap *= 2;
+            CHECK((buf = realloc(buf, cap)) != NULL);
+        }
+    }
+    close(fd);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* Whether the processor's /metrics has the line "<series> <value>". */
+static bool metrics_show(const proc_inst *p, const char *series, const char *value)
+{
+    char *text = http_get(p->metrics_port, "/metrics");
+    CHECK(text != NULL);
+    char line[256];
+    snprintf(line, sizeof(line), "\n%s %s\n", series, value);
+    bool found = strstr(text, line) != NULL;
+    free(text);
+    return found;
+}
+
+/* /healthz answers 200 while jobs wait (waiting is healthy); prints the body. */
+static void expect_healthy(const proc_inst *p)
+{
+    char *text = http_get(p->metrics_port, "/healthz");
+    CHECK(text != NULL);
+    EXPECTF(strncmp(text, "HTTP/1.0 200", 12) == 0 || strncmp(text, "HTTP/1.1 200", 12) == 0,
+            "%.40s", text);
+    const char *body = strstr(text, "\r\n\r\n");
+    fprintf(stderr, "/healthz: %s\n", body ? body + 4 : text);
+    free(text);
+}
+
 /* ------------------------------------------------------------ kafka */
 
 static void admin_topics(bool create, const char *const *names, int n, int partitions)
@@ -337,6 +398,19 @@ static void new_image(const void *buf, size_t len, const char *content_type,
     ip_status st = ip_metadata_create_image(meta, &cr, &rep, NULL, err, sizeof(err));
     CHECK_ST(st, IP_OK, err);
     imageproc__create_image_reply__free_unpacked(rep, NULL);
+}
+
+/* A fresh w x h JPEG image (new_image) whose job is produced and
+ * acknowledged; its id goes to `id`. */
+static void queue_jpeg(int w, int h, char id[IP_UUID_STRLEN + 1])
+{
+    void *buf = NULL;
+    size_t len = 0;
+    CHECK(proc_fixture_make(FX_JPEG, w, h, &buf, &len) == 0);
+    new_image(buf, len, "image/jpeg", id);
+    g_free(buf);
+    produce_job(id, -1);
+    produce_flush();
 }
 
 static Imageproc__Image *get_image(const char *id, ip_status *st_out)
@@ -687,31 +761,10 @@ static void test_deleted_meanwhile(void)
     free(log);
 }
 
-/* storage-svc unreachable: the job is retried with backoff, then goes to the
- * DLQ with its last error, and the image fails with that reason. */
-static void test_dlq(void)
+/* The dead letter of image `id` on the test's DLQ topic (owned), or NULL
+ * when none comes within 20 s. */
+static Imageproc__ProcessJob *dlq_find(const char *id)
 {
-    setup("dlq");
-    proc_inst p;
-    proc_start(&p, "dlq", 9136, "IP_STORAGE_RPC_URL=tcp://127.0.0.1:7299", "IP_JOB_MAX_ATTEMPTS=3",
-               "IP_JOB_BACKOFF_MS=100", "IP_RPC_TIMEOUT_MS=300", (const char *)NULL);
-    wait_log(&p, "\"kafka.assigned\"", 30000);
-    void *buf = NULL;
-    size_t len = 0;
-    CHECK(proc_fixture_make(FX_JPEG, 400, 300, &buf, &len) == 0);
-    char id[IP_UUID_STRLEN + 1];
-    new_image(buf, len, "image/jpeg", id);
-    g_free(buf);
-    produce_job(id, -1);
-    produce_flush();
-    Imageproc__Image *img = wait_final(id, 60000);
-    fprintf(stderr, "dlq: %s\n", img->error);
-    CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED);
-    CHECK(strstr(img->error, "gave up after 3 attempts") != NULL);
-    CHECK(strstr(img->error, "GetObject") != NULL);
-    image_free(img);
-
-    /* The DLQ holds the job with attempt and last_error. */
     char err[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     CHECK(rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err)) == 0);
@@ -726,7 +779,7 @@ static void test_dlq(void)
         rd_kafka_topic_partition_list_add(l, dlq_topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
     CHECK(rd_kafka_assign(c, l) == 0);
     rd_kafka_topic_partition_list_destroy(l);
-    bool found = false;
+    Imageproc__ProcessJob *found = NULL;
     int64_t until = ip_mono_ms() + 20000;
     while (!found && ip_mono_ms() < until) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
@@ -734,25 +787,156 @@ static void test_dlq(void)
             continue;
         if (!m->err) {
             Imageproc__ProcessJob *j = imageproc__process_job__unpack(NULL, m->len, m->payload);
-            if (j && strcmp(j->id, id) == 0) {
-                fprintf(stderr, "dlq message: attempt %d, last_error %s\n", j->attempt,
-                        j->last_error);
-                CHECK_EQ_INT(j->attempt, 3);
-                CHECK(strstr(j->last_error, "unavailable") || strstr(j->last_error, "deadline"));
-                found = true;
-            }
-            if (j)
+            if (j && strcmp(j->id, id) == 0)
+                found = j;
+            else if (j)
                 imageproc__process_job__free_unpacked(j, NULL);
         }
         rd_kafka_message_destroy(m);
     }
     rd_kafka_consumer_close(c);
     rd_kafka_destroy(c);
-    CHECK(found);
+    if (found)
+        fprintf(stderr, "dlq message: attempt %d, last_error %s\n", found->attempt,
+                found->last_error);
+    return found;
+}
+
+/* storage-svc unreachable: the job waits, using no attempt (/metrics shows
+ * it waiting on storage-svc), until the retry horizon; then it goes to the
+ * DLQ with its last error and the image fails with that reason. */
+static void test_dlq(void)
+{
+    setup("dlq");
+    proc_inst p;
+    proc_start(&p, "dlq", 9136, "IP_STORAGE_RPC_URL=tcp://127.0.0.1:7299", "IP_JOB_MAX_ATTEMPTS=1",
+               "IP_JOB_BACKOFF_MS=100", "IP_JOB_BACKOFF_MAX_MS=400", "IP_JOB_RETRY_HORIZON_MS=5000",
+               "IP_RPC_TIMEOUT_MS=300", (const char *)NULL);
+    wait_log(&p, "\"kafka.assigned\"", 30000);
+    char id[IP_UUID_STRLEN + 1];
+    queue_jpeg(400, 300, id);
+    wait_log(&p, "\"on\":\"storage-svc\"", 30000);
+    EXPECT(metrics_show(&p, "proc_jobs_waiting{on=\"storage-svc\"}", "1"));
+    expect_healthy(&p);
+    Imageproc__Image *img = wait_final(id, 60000);
+    fprintf(stderr, "dlq: %s\n", img->error);
+    CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED);
+    EXPECT(strstr(img->error, "gave up after waiting ") != NULL);
+    EXPECT(strstr(img->error, "for storage-svc: GetObject") != NULL);
+    image_free(img);
+
+    /* The DLQ holds the job with its last error; no attempt was used. */
+    Imageproc__ProcessJob *j = dlq_find(id);
+    CHECK(j != NULL);
+    EXPECT_EQ_INT(j->attempt, 1);
+    EXPECT(strstr(j->last_error, "unavailable") || strstr(j->last_error, "deadline"));
+    imageproc__process_job__free_unpacked(j, NULL);
+    EXPECT(metrics_show(&p, "proc_jobs_waiting{on=\"storage-svc\"}", "0"));
     CHECK_EQ_INT(proc_stop(&p, SIGTERM, 30000), 0);
     char *log = slurp(p.log);
-    CHECK_EQ_INT(count_substr(log, "\"job.retry\""), 2);
-    CHECK(strstr(log, "\"outcome\":\"dlq\"") != NULL);
+    EXPECT_EQ_INT(count_substr(log, "\"job.retry\""), 0);
+    EXPECT(count_substr(log, "\"job.waiting\"") >= 3);
+    EXPECT(strstr(log, "\"outcome\":\"dlq\"") != NULL);
+    free(log);
+}
+
+/* metadata-svc, then storage-svc, down (a proxy in front of each is
+ * switched off) while jobs wait: with one attempt allowed, nothing fails;
+ * /metrics names what the jobs wait on; both images end ready once the
+ * services are back. */
+static void test_outage_then_ready(void)
+{
+    setup("outage");
+    it_proxy *mp = it_proxy_new(7198, meta_url), *sp = it_proxy_new(7298, stor_url);
+    CHECK(mp != NULL && sp != NULL);
+    proc_inst p;
+    proc_start(&p, "outage", 9140, "IP_METADATA_RPC_URL=tcp://127.0.0.1:7198",
+               "IP_STORAGE_RPC_URL=tcp://127.0.0.1:7298", "IP_JOB_MAX_ATTEMPTS=1",
+               "IP_JOB_BACKOFF_MS=50", "IP_JOB_BACKOFF_MAX_MS=500", "IP_RPC_TIMEOUT_MS=1000",
+               (const char *)NULL);
+    wait_log(&p, "\"kafka.assigned\"", 30000);
+    void *buf = NULL;
+    size_t len = 0;
+    CHECK(proc_fixture_make(FX_JPEG, 800, 600, &buf, &len) == 0);
+    char a[IP_UUID_STRLEN + 1], b[IP_UUID_STRLEN + 1];
+    new_image(buf, len, "image/jpeg", a);
+    new_image(buf, len, "image/jpeg", b);
+    g_free(buf);
+    produce_job(a, 0);
+    produce_job(b, 0);
+    produce_flush();
+
+    wait_log(&p, "\"on\":\"metadata-svc\"", 30000);
+    EXPECT(metrics_show(&p, "proc_jobs_waiting{on=\"metadata-svc\"}", "1"));
+    expect_healthy(&p);
+    sleep(3);
+    CHECK(it_proxy_set_up(mp, true));
+    wait_log(&p, "\"on\":\"storage-svc\"", 30000);
+    EXPECT(metrics_show(&p, "proc_jobs_waiting{on=\"storage-svc\"}", "1"));
+    EXPECT(metrics_show(&p, "proc_jobs_waiting{on=\"metadata-svc\"}", "0"));
+    expect_healthy(&p);
+    sleep(3);
+    CHECK(it_proxy_set_up(sp, true));
+    const char *ids[] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        Imageproc__Image *img = wait_final(ids[i], 60000);
+        if (img->status != IMAGEPROC__IMAGE_STATUS__IMAGE_READY)
+            fprintf(stderr, "%s: %s\n", ids[i], img->error);
+        EXPECT(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+        EXPECT_EQ_INT(img->runs, 1);
+        image_free(img);
+    }
+    EXPECT(metrics_show(&p, "proc_jobs_waiting{on=\"storage-svc\"}", "0"));
+    CHECK_EQ_INT(proc_stop(&p, SIGTERM, 30000), 0);
+    it_proxy_free(mp);
+    it_proxy_free(sp);
+    char *log = slurp(p.log);
+    EXPECT_EQ_INT(count_substr(log, "\"job.retry\""), 0);
+    EXPECT_EQ_INT(count_substr(log, "\"outcome\":\"ready\""), 2);
+    EXPECT(strstr(log, "\"outcome\":\"failed\"") == NULL);
+    EXPECT(strstr(log, "\"outcome\":\"dlq\"") == NULL);
+    free(log);
+}
+
+/* A job that loses its processor more often than the attempts allow is
+ * poison: processor a takes the job (one run), waits on an unreachable
+ * storage-svc and is killed; processor b gets the job again (run two, over
+ * IP_JOB_MAX_ATTEMPTS=1), does no work, dead-letters it and fails the image
+ * with the reason. */
+static void test_poison(void)
+{
+    setup("poison");
+    proc_inst pa, pb;
+    proc_start(&pa, "poison-a", 9141, "IP_STORAGE_RPC_URL=tcp://127.0.0.1:7297",
+               "IP_JOB_MAX_ATTEMPTS=1", (const char *)NULL);
+    wait_log(&pa, "\"kafka.assigned\"", 30000);
+    char id[IP_UUID_STRLEN + 1];
+    queue_jpeg(400, 300, id);
+    wait_log(&pa, "\"on\":\"storage-svc\"", 30000);
+    Imageproc__Image *img = get_image(id, NULL);
+    CHECK(img != NULL);
+    EXPECT(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING);
+    EXPECT_EQ_INT(img->runs, 1);
+    EXPECT(img->lease_until_us > ip_now_us());
+    image_free(img);
+    CHECK_EQ_INT(proc_stop(&pa, SIGKILL, 5000), 128 + SIGKILL);
+
+    proc_start(&pb, "poison-b", 9141, "IP_JOB_MAX_ATTEMPTS=1", (const char *)NULL);
+    img = wait_final(id, 90000);
+    fprintf(stderr, "poison: %s\n", img->error);
+    EXPECT(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED);
+    EXPECT(strstr(img->error, "gave up after 1 runs: killed or lost its processor 1 times") !=
+           NULL);
+    EXPECT_EQ_INT(img->runs, 2);
+    image_free(img);
+    Imageproc__ProcessJob *j = dlq_find(id);
+    CHECK(j != NULL);
+    EXPECT(strstr(j->last_error, "killed or lost its processor") != NULL);
+    imageproc__process_job__free_unpacked(j, NULL);
+    CHECK_EQ_INT(proc_stop(&pb, SIGTERM, 30000), 0);
+    char *log = slurp(pb.log);
+    EXPECT(strstr(log, "\"job.poison\"") != NULL);
+    EXPECT(strstr(log, "\"job.decode_failed\"") == NULL);
     free(log);
 }
 
@@ -887,8 +1071,10 @@ static void test_two_processors(void)
 }
 
 static const ip_test_case tests[] = {
-    IP_TEST(formats),           IP_TEST(orientation),       IP_TEST(gps_stripped),
-    IP_TEST(corrupt_then_next), IP_TEST(deleted_meanwhile), IP_TEST(dlq),
+    IP_TEST(formats),           IP_TEST(orientation),
+    IP_TEST(gps_stripped),      IP_TEST(corrupt_then_next),
+    IP_TEST(deleted_meanwhile), IP_TEST(dlq),
+    IP_TEST(outage_then_ready), IP_TEST(poison),
     IP_TEST(sigkill_restart),   IP_TEST(two_processors),
 };
 

@@ -1,15 +1,20 @@
 /* proc_job.c — one ProcessJob against metadata-svc and storage-svc.
  *
  * HOW IT WORKS
- * MarkProcessing tells metadata-svc the image is being worked on and answers
- * with the row, whose requested variants are the truth about which to make
- * (the job's are used only if the row names none). An image already ready is
- * a redelivered job whose outcome was recorded: nothing more is done. The
- * original is fetched, the variants are made in one decode
- * (proc_variants.c), each is stored at its key (ip_keys.h:
- * v/<id>/<variant>.<ext>) with a long-lived Cache-Control, then recorded with
- * PutVariant, and FinishImage closes the image. All of these calls are
- * idempotent, so running a job again gives the same keys and the same rows.
+ * MarkProcessing tells metadata-svc the image is being worked on, takes the
+ * lease (lease_until = now + IP_JOB_LEASE_MS; a sweep requeues an image whose
+ * lease ran out) and, on the first run of a delivery, counts one more run; it
+ * answers with the row, whose requested variants are the truth about which to
+ * make (the job's are used only if the row names none). An image already
+ * ready is a redelivered job whose outcome was recorded: nothing more is
+ * done. An image with more runs than IP_JOB_MAX_ATTEMPTS is poison: its
+ * earlier deliveries killed or lost their processor, so this one does no work
+ * and the consumer dead-letters it. Otherwise the original is fetched, the
+ * variants are made in one decode (proc_variants.c), each is stored at its
+ * key (ip_keys.h: v/<id>/<variant>.<ext>) with a long-lived Cache-Control,
+ * then recorded with PutVariant (which renews the lease), and FinishImage
+ * closes the image. All of these calls are idempotent, so running a job again
+ * gives the same keys and the same rows.
  *
  * A run keeps what it receives in a job_run: every reply joins the run's
  * list and is freed once, when the run ends (job_run_fini), so no step frees
@@ -17,14 +22,16 @@
  * are let go right after the decode, before the uploads.
  *
  * FAILURES
- * Each RPC status is classified once (classify): NOT_FOUND from metadata-svc
- * means the image was deleted meanwhile, so whatever this job stored under
- * v/<id>/ is deleted and the job ends; a status for which
- * proc_job_status_retryable holds (transient by ip_status_is_transient, or
- * INTERNAL) ends the run with PROC_JOB_RETRY, and the consumer runs the job
- * again with backoff, counting an attempt, then sends it to the DLQ; anything
- * else, and every decode failure, is permanent and recorded at once with
- * FailImage and the reason.
+ * Each RPC status is read once, by proc_policy_classify. NOT_FOUND from
+ * metadata-svc means the image was deleted meanwhile, so whatever this job
+ * stored under v/<id>/ is deleted and the job ends. A transient status ends
+ * the run WAIT and an INTERNAL one RETRY, naming the service whose call
+ * failed; nothing final is recorded, and the consumer runs the job again
+ * (WAIT uses no attempt, RETRY counts one). Anything else, and every decode
+ * failure, is permanent and recorded at once with FailImage and the reason.
+ * Recording is itself a call: a FinishImage or FailImage that fails
+ * transiently ends the run WAIT like any other call, so the outcome is
+ * recorded by a later run before the consumer stores the offset.
  */
 #include "proc_job.h"
 
@@ -41,31 +48,13 @@
 
 static const char *const outcome_names[PROC_JOB_OUTCOME_COUNT] = {
     [PROC_JOB_READY] = "ready",     [PROC_JOB_FAILED] = "failed", [PROC_JOB_DELETED] = "deleted",
-    [PROC_JOB_INVALID] = "invalid", [PROC_JOB_RETRY] = "retry",
+    [PROC_JOB_INVALID] = "invalid", [PROC_JOB_WAIT] = "wait",     [PROC_JOB_RETRY] = "retry",
+    [PROC_JOB_POISON] = "poison",
 };
 
 const char *proc_outcome_name(proc_outcome o)
 {
     return (unsigned)o < PROC_JOB_OUTCOME_COUNT ? outcome_names[o] : "unknown";
-}
-
-bool proc_job_status_retryable(ip_status st)
-{
-    /* INTERNAL is retried as well as what every part retries: a fault behind
-     * metadata-svc or storage-svc (a lost connection to PostgreSQL or S3 seen
-     * as an unexpected error) often passes, and the attempts bound it. */
-    return ip_status_is_transient(st) || st == IP_INTERNAL;
-}
-
-typedef enum call_class { CALL_OK, CALL_GONE, CALL_RETRY, CALL_PERMANENT } call_class;
-
-static call_class classify(ip_status st)
-{
-    if (st == IP_OK)
-        return CALL_OK;
-    if (st == IP_NOT_FOUND)
-        return CALL_GONE;
-    return proc_job_status_retryable(st) ? CALL_RETRY : CALL_PERMANENT;
 }
 
 /* The replies one run can receive: MarkProcessing, PutObject and PutVariant
@@ -83,21 +72,18 @@ typedef struct job_run {
     char keys[IP_VARIANT_COUNT][IP_KEY_MAX]; /* where vars.v[i] was stored */
     char okey[IP_KEY_MAX];                   /* the original's key when nobody named it */
     char msg[384];                           /* the last call's message (server or transport) */
-    char e[512]; /* the last failed call: "<Method>: <status>: <message>" */
-    char *err;   /* the caller's reason buffer */
-    size_t errlen;
-    proc_outcome out;
+    char e[512];          /* the last failed call: "<Method>: <status>: <message>" */
+    proc_job_result *res; /* the caller's report; res->out is the run's outcome */
 } job_run;
 
-static void job_run_init(job_run *r, const proc_job_ctx *ctx, const char *id, char *err,
-                         size_t errlen)
+static void job_run_init(job_run *r, const proc_job_ctx *ctx, const char *id, proc_job_result *res)
 {
     memset(r, 0, sizeof(*r));
+    memset(res, 0, sizeof(*res));
     r->ctx = ctx;
     r->id = id;
-    r->err = err;
-    r->errlen = errlen;
-    r->out = PROC_JOB_RETRY;
+    r->res = res;
+    res->out = PROC_JOB_WAIT;
 }
 
 static void job_run_fini(job_run *r)
@@ -122,6 +108,21 @@ static ip_status job_check(job_run *r, const char *method, ip_status st, void *k
     return st;
 }
 
+/* The call to `dep` in r->e failed with `st`, transient or INTERNAL: the run
+ * ends WAIT or RETRY with that reason. */
+static proc_outcome job_again(job_run *r, ip_status st, proc_dep dep)
+{
+    r->res->dep = dep;
+    snprintf(r->res->err, sizeof(r->res->err), "%s", r->e);
+    return proc_policy_classify(st) == PROC_CALL_TRANSIENT ? PROC_JOB_WAIT : PROC_JOB_RETRY;
+}
+
+static bool worth_again(ip_status st)
+{
+    proc_call_class k = proc_policy_classify(st);
+    return k == PROC_CALL_TRANSIENT || k == PROC_CALL_ATTEMPT;
+}
+
 /* The image is gone: removes every object under v/<id>/ (this job's and any
  * earlier attempt's). */
 static proc_outcome job_remove_written(job_run *r)
@@ -134,70 +135,74 @@ static proc_outcome job_remove_written(job_run *r)
     ip_status st =
         ip_storage_delete_objects(r->ctx->stor, &req, &rep, NULL, r->msg, sizeof(r->msg));
     if (job_check(r, "DeleteObjects", st, rep) != IP_OK) {
-        snprintf(r->err, r->errlen, "image deleted; removing its variants: %s", r->e);
-        return classify(st) == CALL_RETRY ? PROC_JOB_RETRY : PROC_JOB_DELETED;
+        if (worth_again(st))
+            return job_again(r, st, PROC_DEP_STORAGE);
+        snprintf(r->res->err, sizeof(r->res->err), "image deleted; removing its variants: %s",
+                 r->e);
+        return PROC_JOB_DELETED;
     }
     ip_log(IP_LOG_INFO, "job.deleted_meanwhile", IP_LS("image_id", r->id),
            IP_LI("objects_removed", rep->deleted));
-    snprintf(r->err, r->errlen, "image deleted meanwhile");
+    snprintf(r->res->err, sizeof(r->res->err), "image deleted meanwhile");
     return PROC_JOB_DELETED;
 }
 
 /* FailImage(id, reason); see proc_job_fail_image. */
 static proc_outcome job_fail(job_run *r, const char *reason)
 {
-    char why[1280]; /* `reason` may be r->e, which the call below rewrites */
+    char why[sizeof(r->res->err)]; /* `reason` may be r->e or res->err: the call rewrites them */
     snprintf(why, sizeof(why), "%s", reason);
     Imageproc__FailImageRequest req = IMAGEPROC__FAIL_IMAGE_REQUEST__INIT;
     req.id = (char *)r->id;
     req.error = why;
     Imageproc__FailImageReply *rep = NULL;
     ip_status st = ip_metadata_fail_image(r->ctx->meta, &req, &rep, NULL, r->msg, sizeof(r->msg));
-    switch (classify(job_check(r, "FailImage", st, rep))) {
-    case CALL_OK:
-        snprintf(r->err, r->errlen, "%s", why);
+    switch (proc_policy_classify(job_check(r, "FailImage", st, rep))) {
+    case PROC_CALL_OK:
+        snprintf(r->res->err, sizeof(r->res->err), "%s", why);
         return PROC_JOB_FAILED;
-    case CALL_GONE:
+    case PROC_CALL_GONE:
         return job_remove_written(r);
-    case CALL_RETRY:
-        snprintf(r->err, r->errlen, "%s", r->e);
-        return PROC_JOB_RETRY;
+    case PROC_CALL_TRANSIENT:
+    case PROC_CALL_ATTEMPT:
+        return job_again(r, st, PROC_DEP_METADATA);
     default:
         /* metadata-svc refuses to record it; nothing more this job can do. */
         ip_log(IP_LOG_ERROR, "job.fail_not_recorded", IP_LS("image_id", r->id),
                IP_LS("reason", why), IP_LS("err", r->e));
-        snprintf(r->err, r->errlen, "%s (not recorded: %s)", why, r->e);
+        snprintf(r->res->err, sizeof(r->res->err), "%.600s (not recorded: %.400s)", why, r->e);
         return PROC_JOB_FAILED;
     }
 }
 
 proc_outcome proc_job_fail_image(const proc_job_ctx *ctx, const char *id, const char *reason,
-                                 char *err, size_t errlen)
+                                 proc_job_result *res)
 {
     job_run r;
-    job_run_init(&r, ctx, id, err, errlen);
-    proc_outcome out = job_fail(&r, reason);
+    job_run_init(&r, ctx, id, res);
+    res->out = job_fail(&r, reason);
     job_run_fini(&r);
-    return out;
+    return res->out;
 }
 
-/* Ends the run after the failed call in r->e with status `st`: NOT_FOUND from
- * metadata-svc (the image deleted meanwhile) removes what was written; a
- * retryable status leaves the job for another run; anything else, and
- * storage-svc's NOT_FOUND (the original is missing), fails the image. Sets
- * r->out; returns false, so that a step can `return job_stop_on(...)`. */
-static bool job_stop_on(job_run *r, ip_status st, bool metadata_call)
+/* Ends the run after the failed call to `dep` in r->e with status `st`:
+ * NOT_FOUND from metadata-svc (the image deleted meanwhile) removes what was
+ * written; a transient or INTERNAL status leaves the job for another run;
+ * anything else, and storage-svc's NOT_FOUND (the original is missing),
+ * fails the image. Sets res->out; returns false, so that a step can
+ * `return job_stop_on(...)`. */
+static bool job_stop_on(job_run *r, ip_status st, proc_dep dep)
 {
-    switch (classify(st)) {
-    case CALL_GONE:
-        r->out = metadata_call ? job_remove_written(r) : job_fail(r, r->e);
+    switch (proc_policy_classify(st)) {
+    case PROC_CALL_GONE:
+        r->res->out = dep == PROC_DEP_METADATA ? job_remove_written(r) : job_fail(r, r->e);
         break;
-    case CALL_RETRY:
-        snprintf(r->err, r->errlen, "%s", r->e);
-        r->out = PROC_JOB_RETRY;
+    case PROC_CALL_TRANSIENT:
+    case PROC_CALL_ATTEMPT:
+        r->res->out = job_again(r, st, dep);
         break;
     default:
-        r->out = job_fail(r, r->e);
+        r->res->out = job_fail(r, r->e);
         break;
     }
     return false;
@@ -218,30 +223,53 @@ static unsigned requested_mask(const Imageproc__VariantKind *kinds, size_t n, ch
     return mask;
 }
 
-/* Step 1: MarkProcessing. Gives the variants to make and the original's key
- * (the job's, else the row's, else the layout's); false when the run ends
- * here (already ready, nothing valid requested, or the call failed). */
-static bool job_mark(job_run *r, const Imageproc__ProcessJob *job, unsigned *mask, const char **key)
+/* Poison: more runs than the attempts allow. Logged; the consumer
+ * dead-letters the job. */
+static bool job_poison(job_run *r, int runs)
+{
+    snprintf(r->res->err, sizeof(r->res->err),
+             "killed or lost its processor %d times (runs %d > IP_JOB_MAX_ATTEMPTS %d)", runs - 1,
+             runs, r->ctx->max_attempts);
+    ip_log(IP_LOG_ERROR, "job.poison", IP_LS("image_id", r->id), IP_LI("runs", runs),
+           IP_LI("max_attempts", r->ctx->max_attempts));
+    r->res->out = PROC_JOB_POISON;
+    return false;
+}
+
+/* Step 1: MarkProcessing (lease, runs). Gives the variants to make and the
+ * original's key (the job's, else the row's, else the layout's); false when
+ * the run ends here (already ready, poison, nothing valid requested, or the
+ * call failed). */
+static bool job_mark(job_run *r, const Imageproc__ProcessJob *job, bool new_delivery,
+                     unsigned *mask, const char **key)
 {
     Imageproc__MarkProcessingRequest req = IMAGEPROC__MARK_PROCESSING_REQUEST__INIT;
     req.id = (char *)r->id;
+    req.lease_ms = r->ctx->lease_ms;
+    req.new_delivery = new_delivery;
     Imageproc__MarkProcessingReply *rep = NULL;
     ip_status st =
         ip_metadata_mark_processing(r->ctx->meta, &req, &rep, NULL, r->msg, sizeof(r->msg));
     if (job_check(r, "MarkProcessing", st, rep) != IP_OK)
-        return job_stop_on(r, st, true);
+        return job_stop_on(r, st, PROC_DEP_METADATA);
     const Imageproc__Image *img = rep->image;
+    r->res->marked = true;
+    r->res->runs = img ? img->runs : 0;
     if (img && img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY) {
         ip_log(IP_LOG_INFO, "job.already_ready", IP_LS("image_id", r->id));
-        r->out = PROC_JOB_READY;
+        r->res->out = PROC_JOB_READY;
         return false;
     }
+    /* A failed image's redelivered job is not poison: its outcome is recorded. */
+    if (img && img->status != IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED &&
+        proc_policy_is_poison(img->runs, r->ctx->max_attempts))
+        return job_poison(r, img->runs);
     char bad[128] = "";
     *mask = img && img->n_requested
                 ? requested_mask(img->requested, img->n_requested, bad, sizeof(bad))
                 : requested_mask(job->requested, job->n_requested, bad, sizeof(bad));
     if (bad[0] || *mask == 0) {
-        r->out = job_fail(r, bad[0] ? bad : "no variants requested");
+        r->res->out = job_fail(r, bad[0] ? bad : "no variants requested");
         return false;
     }
     if (job->original_key && job->original_key[0])
@@ -262,7 +290,7 @@ static bool job_make(job_run *r, const char *key, unsigned mask)
     Imageproc__GetObjectReply *obj = NULL;
     ip_status st = ip_storage_get_object(r->ctx->stor, &req, &obj, NULL, r->msg, sizeof(r->msg));
     if (job_check(r, "GetObject", st, NULL) != IP_OK)
-        return job_stop_on(r, st, false);
+        return job_stop_on(r, st, PROC_DEP_STORAGE);
     char reason[512];
     st = proc_variants_make(obj->data.data, obj->data.len, mask, r->ctx->settings, &r->vars, reason,
                             sizeof(reason));
@@ -271,7 +299,7 @@ static bool job_make(job_run *r, const char *key, unsigned mask)
     if (st != IP_OK) {
         ip_log(IP_LOG_WARN, "job.decode_failed", IP_LS("image_id", r->id),
                IP_LS("status", ip_strerror(st)), IP_LS("err", reason));
-        r->out = job_fail(r, reason);
+        r->res->out = job_fail(r, reason);
         return false;
     }
     return true;
@@ -293,7 +321,7 @@ static bool job_store(job_run *r)
         ip_status st =
             ip_storage_put_object(r->ctx->stor, &req, &rep, NULL, r->msg, sizeof(r->msg));
         if (job_check(r, "PutObject", st, rep) != IP_OK)
-            return job_stop_on(r, st, false);
+            return job_stop_on(r, st, PROC_DEP_STORAGE);
     }
     return true;
 }
@@ -318,7 +346,7 @@ static bool job_record(job_run *r)
         ip_status st =
             ip_metadata_put_variant(r->ctx->meta, &req, &rep, NULL, r->msg, sizeof(r->msg));
         if (job_check(r, "PutVariant", st, rep) != IP_OK)
-            return job_stop_on(r, st, true);
+            return job_stop_on(r, st, PROC_DEP_METADATA);
     }
     return true;
 }
@@ -332,39 +360,40 @@ static void job_finish(job_run *r)
     Imageproc__FinishImageReply *rep = NULL;
     ip_status st = ip_metadata_finish_image(r->ctx->meta, &req, &rep, NULL, r->msg, sizeof(r->msg));
     if (job_check(r, "FinishImage", st, rep) != IP_OK) {
-        job_stop_on(r, st, true);
+        job_stop_on(r, st, PROC_DEP_METADATA);
         return;
     }
     const Imageproc__Image *fin = rep->image;
-    r->out = PROC_JOB_READY;
+    r->res->out = PROC_JOB_READY;
     if (fin && fin->status == IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED) {
-        snprintf(r->err, r->errlen, "%s", fin->error ? fin->error : "failed");
-        r->out = PROC_JOB_FAILED;
+        snprintf(r->res->err, sizeof(r->res->err), "%s", fin->error ? fin->error : "failed");
+        r->res->out = PROC_JOB_FAILED;
     }
 }
 
-proc_outcome proc_job_run(const proc_job_ctx *ctx, const Imageproc__ProcessJob *job, char *err,
-                          size_t errlen)
+proc_outcome proc_job_run(const proc_job_ctx *ctx, const Imageproc__ProcessJob *job,
+                          bool new_delivery, proc_job_result *res)
 {
-    err[0] = '\0';
     const char *id = job->id;
-    if (!ip_uuid_valid(id)) {
-        snprintf(err, errlen, "job id \"%.40s\" is not a UUID", id ? id : "");
-        return PROC_JOB_INVALID;
-    }
     job_run r;
-    job_run_init(&r, ctx, id, err, errlen);
+    job_run_init(&r, ctx, id, res);
+    if (!ip_uuid_valid(id)) {
+        snprintf(res->err, sizeof(res->err), "job id \"%.40s\" is not a UUID", id ? id : "");
+        res->out = PROC_JOB_INVALID;
+        return res->out;
+    }
     unsigned mask = 0;
     const char *key = NULL;
-    /* 1. MarkProcessing: the row, its requested variants and its status.
+    /* 1. MarkProcessing: the lease, the runs, the row's requested variants
+     *    and its status.
      * 2-3. The original, and the variants from one decode.
      * 4. Store every variant, then 5. record them: a row never names an
      *    object that is not there.
      * 6. Close the image.
-     * A step that ends the run has set r.out (and the reason in err). */
-    if (job_mark(&r, job, &mask, &key) && job_make(&r, key, mask) && job_store(&r) &&
+     * A step that ends the run has set res->out (and the reason in res->err). */
+    if (job_mark(&r, job, new_delivery, &mask, &key) && job_make(&r, key, mask) && job_store(&r) &&
         job_record(&r))
         job_finish(&r);
     job_run_fini(&r);
-    return r.out;
+    return res->out;
 }

@@ -1,30 +1,51 @@
-/* proc_retry.c — one Kafka message to a recorded outcome: runs, backoff, the DLQ.
+/* proc_retry.c — one Kafka message to a recorded outcome: waits, attempts,
+ * the DLQ.
  *
  * RETRIES
- * A worker unpacks the message's ProcessJob and runs it (proc_job_run). A
- * run ends PROC_JOB_RETRY when a call failed with a status for which
- * proc_job_status_retryable holds: a transient one (ip_status_is_transient:
- * the service was down or slow) or INTERNAL. That is the processor's one
- * retry decision; this file only counts. Every run counts an attempt: the job
- * runs again after backoff_ms, doubling up to 32x, without storing the
- * offset, and the partition waits meanwhile (its order is kept). Any other
- * outcome (ready, failed, deleted, invalid) is recorded and ends the job.
+ * A worker unpacks the message's ProcessJob, runs it (proc_job_run) and
+ * holds it until its outcome is recorded. proc_partitions.c runs one job per
+ * partition at a time, so the partition's later jobs wait behind it and
+ * per-image order holds however long that takes; fetching continues until
+ * the partition's FIFO is full, then the partition is paused. A run ending
+ * WAIT (a call failed transiently: the service it names was down or slow)
+ * uses no attempt: the job runs again after a delay drawn by proc_backoff
+ * (capped exponential with full jitter: IP_JOB_BACKOFF_MS first,
+ * IP_JOB_BACKOFF_MAX_MS cap), for up to IP_JOB_RETRY_HORIZON_MS (24 h by
+ * default) from the first failure. A run ending RETRY (INTERNAL) runs again
+ * the same way but counts an attempt. Only the first run of a delivery calls
+ * MarkProcessing with new_delivery, so reruns add no run to the image; each
+ * rerun renews the image's lease.
  *
  * DEAD LETTERS
- * After max_attempts runs ending PROC_JOB_RETRY the job is produced to the
- * DLQ topic (acks=all, idempotent producer) with attempt and last_error set,
- * then the image is failed with "gave up after N attempts: <last error>", and
- * only then may the offset be stored. Producing to the DLQ is retried after
- * any failure, with backoff capped at 30 s, for as long as the partition is
- * ours: a job is never committed without its outcome recorded somewhere.
+ * A job gives up in one of three ways: IP_JOB_MAX_ATTEMPTS runs ending RETRY
+ * ("gave up after N attempts: <last error>"), the horizon passing while it
+ * waits ("gave up after waiting S s for <service>: <last error>"), or poison:
+ * its image has more runs than the attempts allow, because earlier
+ * deliveries killed or lost their processor ("gave up after N runs: ..."),
+ * and this delivery does no work at all. The job is produced to the DLQ
+ * topic (acks=all, idempotent producer) with attempt and last_error set, then
+ * the image is failed with the reason. Both are retried while they fail (the
+ * produce after any failure, as Kafka's; FailImage while transient, or with
+ * INTERNAL up to the attempts), with the same backoff and a horizon of their
+ * own, and only then is the offset stored. Past that horizon the miss is
+ * logged ("job.dlq_gave_up", "job.outcome_not_recorded") and the offset
+ * stored anyway: the image's lease runs out and the sweep puts it back on
+ * the queue, so even then no image stays processing.
+ *
+ * WAITING
+ * A held job waits on the service of its last failed call (proc_waits.c:
+ * proc_jobs_waiting{on}, the /healthz body) until it ends or fails on
+ * another; every transient retry is counted in
+ * proc_transient_retries_total{on}.
  *
  * ABANDON
  * A job waiting in backoff gives up when its partition is revoked or the
  * consumer drains: nothing is stored, and the next owner (or the next start)
- * runs it again. A message that is not a ProcessJob at all is logged and
- * committed: no run could ever read it.
+ * runs it again as a new delivery. A message that is not a ProcessJob at all
+ * is logged and committed: no run could ever read it.
  */
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,16 +55,13 @@
 #include "ip_time.h"
 #include "proc_consumer_internal.h"
 
-/* The cap of the DLQ's own retry delay, milliseconds. */
-#define DLQ_MAX_DELAY_MS 30000
-
 /* Sleeps up to `ms` unless the partition is revoked or the consumer drains.
  * Returns false when interrupted. */
-static bool backoff_sleep(proc_consumer *c, proc_partition *p, int ms)
+static bool backoff_sleep(proc_consumer *c, proc_partition *p, int64_t ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
+    ts.tv_sec += (time_t)(ms / 1000);
     ts.tv_nsec += (long)(ms % 1000) * 1000000L;
     if (ts.tv_nsec >= 1000000000L) {
         ts.tv_sec++;
@@ -116,57 +134,159 @@ static ip_status send_to_dlq(proc_consumer *c, const Imageproc__ProcessJob *job,
     return IP_OK;
 }
 
-/* Out of attempts: the DLQ first (retried until it takes the job or the
- * partition goes away), then the image fails with the reason. Returns false
+/* ---------------------------------------------------------- a held job */
+
+/* A job held by its worker, from its first run until its outcome is recorded. */
+typedef struct job_hold {
+    proc_consumer *c;
+    proc_partition *p;
+    const Imageproc__ProcessJob *job;
+    proc_backoff backoff; /* the current sequence of retries */
+    proc_dep on;          /* the service it waits on now; PROC_DEP_NONE: none */
+    int attempts;         /* runs that ended RETRY (INTERNAL) */
+} job_hold;
+
+typedef enum hold_wake { HOLD_AGAIN, HOLD_ABANDONED, HOLD_EXPIRED } hold_wake;
+
+/* Starts a new sequence of retries: first delay, a fresh horizon. */
+static void hold_restart(job_hold *h)
+{
+    uint64_t seed = (uint64_t)ip_mono_us() ^ ((uint64_t)(uintptr_t)h << 16);
+    proc_backoff_init(&h->backoff, h->c->backoff_ms, h->c->backoff_max_ms, h->c->horizon_ms, seed);
+}
+
+/* After a failure on `dep` with `err`: waits the next delay, as a job waiting
+ * on `dep`. HOLD_EXPIRED when the horizon has passed (no wait), HOLD_ABANDONED
+ * when the partition was revoked or the consumer drains meanwhile. */
+static hold_wake hold_wait(job_hold *h, proc_dep dep, bool transient, const char *err)
+{
+    int64_t delay = proc_backoff_next(&h->backoff, ip_mono_ms());
+    if (delay < 0)
+        return HOLD_EXPIRED;
+    proc_waits_move(&h->c->waits, h->on, dep);
+    h->on = dep;
+    proc_waits_note(&h->c->waits, dep, transient, err);
+    if (!transient)
+        ip_metric_add(h->c->m_retries, NULL, 1);
+    ip_log(IP_LOG_WARN, transient ? "job.waiting" : "job.retry", IP_LS("image_id", h->job->id),
+           IP_LS("on", proc_dep_name(dep)), IP_LI("attempt", h->attempts), IP_LI("delay_ms", delay),
+           IP_LI("waited_ms", proc_backoff_elapsed_ms(&h->backoff, ip_mono_ms())),
+           IP_LS("err", err));
+    return backoff_sleep(h->c, h->p, delay) ? HOLD_AGAIN : HOLD_ABANDONED;
+}
+
+/* The job waits on nothing any more. */
+static void hold_release(job_hold *h)
+{
+    proc_waits_move(&h->c->waits, h->on, PROC_DEP_NONE);
+    h->on = PROC_DEP_NONE;
+}
+
+/* Runs the job until its outcome is recorded (READY, FAILED, DELETED,
+ * INVALID) or it gives up: RETRY out of attempts, WAIT past the horizon,
+ * POISON. The last run's report is in *res; *abandoned on revoke or
+ * shutdown. */
+static proc_outcome hold_run(job_hold *h, proc_job_result *res, bool *abandoned)
+{
+    bool new_delivery = true;
+    *abandoned = false;
+    for (;;) {
+        proc_outcome o = proc_job_run(h->c->job, h->job, new_delivery, res);
+        if (res->marked)
+            new_delivery = false; /* this delivery's run is counted */
+        if (o == PROC_JOB_RETRY && ++h->attempts >= h->c->max_attempts)
+            return o;
+        if (o != PROC_JOB_WAIT && o != PROC_JOB_RETRY)
+            return o;
+        switch (hold_wait(h, res->dep, o == PROC_JOB_WAIT, res->err)) {
+        case HOLD_AGAIN:
+            break;
+        case HOLD_ABANDONED:
+            *abandoned = true;
+            return o;
+        case HOLD_EXPIRED:
+            return PROC_JOB_WAIT;
+        }
+    }
+}
+
+/* FailImage(reason) for a dead-lettered job, tried again while it fails
+ * transiently (or with INTERNAL, up to the attempts) until the horizon.
+ * *recorded names what came of it ("failed", "deleted", "not_recorded").
+ * Returns false when abandoned. */
+static bool record_failure(job_hold *h, const char *reason, const char **recorded)
+{
+    proc_job_result res;
+    int internal = 0;
+    hold_restart(h);
+    for (;;) {
+        proc_outcome f = proc_job_fail_image(h->c->job, h->job->id, reason, &res);
+        if (f == PROC_JOB_FAILED || f == PROC_JOB_DELETED) {
+            *recorded = proc_outcome_name(f);
+            return true;
+        }
+        hold_wake w = HOLD_EXPIRED; /* INTERNAL out of attempts: as past the horizon */
+        if (f == PROC_JOB_WAIT || ++internal < h->c->max_attempts)
+            w = hold_wait(h, res.dep, f == PROC_JOB_WAIT, res.err);
+        if (w == HOLD_ABANDONED)
+            return false;
+        if (w == HOLD_EXPIRED) {
+            ip_log(IP_LOG_ERROR, "job.outcome_not_recorded", IP_LS("image_id", h->job->id),
+                   IP_LS("reason", reason), IP_LS("err", res.err));
+            *recorded = "not_recorded";
+            return true;
+        }
+    }
+}
+
+/* A job that gave up: the DLQ copy (attempt, last_error), then the image
+ * fails with `reason`; each retried as the file's essay says. Returns false
  * when abandoned. */
-static bool dead_letter(proc_consumer *c, proc_partition *p, const Imageproc__ProcessJob *job,
-                        int attempts, const char *last_error)
+static bool dead_letter(job_hold *h, int attempt, const char *last_error, const char *reason)
 {
     char derr[256];
-    int delay = c->backoff_ms;
-    while (send_to_dlq(c, job, attempts, last_error, derr, sizeof(derr)) != IP_OK) {
-        ip_log(IP_LOG_ERROR, "job.dlq_failed", IP_LS("image_id", job->id), IP_LS("err", derr));
-        if (!backoff_sleep(c, p, delay))
+    hold_restart(h);
+    while (send_to_dlq(h->c, h->job, attempt, last_error, derr, sizeof(derr)) != IP_OK) {
+        hold_wake w = hold_wait(h, PROC_DEP_KAFKA, true, derr);
+        if (w == HOLD_ABANDONED)
             return false;
-        delay = delay * 2 > DLQ_MAX_DELAY_MS ? DLQ_MAX_DELAY_MS : delay * 2;
+        if (w == HOLD_EXPIRED) {
+            ip_log(IP_LOG_ERROR, "job.dlq_gave_up", IP_LS("image_id", h->job->id),
+                   IP_LS("err", derr));
+            break;
+        }
     }
-    char reason[1200], ferr[1300];
-    snprintf(reason, sizeof(reason), "gave up after %d attempts: %s", attempts, last_error);
-    proc_outcome f = proc_job_fail_image(c->job, job->id, reason, ferr, sizeof(ferr));
-    ip_log(f == PROC_JOB_FAILED ? IP_LOG_WARN : IP_LOG_ERROR, "job.dead_lettered",
-           IP_LS("image_id", job->id), IP_LI("attempts", attempts), IP_LS("err", last_error),
-           IP_LS("image_failed", proc_outcome_name(f)));
+    const char *recorded = "";
+    if (!record_failure(h, reason, &recorded))
+        return false;
+    ip_log(IP_LOG_WARN, "job.dead_lettered", IP_LS("image_id", h->job->id),
+           IP_LI("attempt", attempt), IP_LS("reason", reason), IP_LS("image_failed", recorded));
     return true;
 }
 
-/* --------------------------------------------------------------- one job */
-
-/* Runs `job` until an outcome other than PROC_JOB_RETRY, or max_attempts
- * runs, or until abandoned (*abandoned). Returns the last outcome and counts
- * the runs in *attempts. */
-static proc_outcome run_attempts(proc_consumer *c, proc_partition *p,
-                                 const Imageproc__ProcessJob *job, char *err, size_t errlen,
-                                 int *attempts, bool *abandoned)
+/* The job gave up with `o` (RETRY, WAIT or POISON; the last run's report in
+ * `res`): dead-letters it with the reason. Returns false when abandoned. */
+static bool give_up(job_hold *h, proc_outcome o, const proc_job_result *res)
 {
-    int delay = c->backoff_ms;
-    proc_outcome o = PROC_JOB_RETRY;
-    *attempts = 0;
-    *abandoned = false;
-    for (;;) {
-        ++*attempts;
-        o = proc_job_run(c->job, job, err, errlen);
-        if (o != PROC_JOB_RETRY || *attempts >= c->max_attempts)
-            return o;
-        ip_metric_add(c->m_retries, NULL, 1);
-        ip_log(IP_LOG_WARN, "job.retry", IP_LS("image_id", job->id), IP_LI("attempt", *attempts),
-               IP_LI("delay_ms", delay), IP_LS("err", err));
-        if (!backoff_sleep(c, p, delay)) {
-            *abandoned = true;
-            return o;
-        }
-        delay = delay * 2 > c->backoff_ms * 32 ? c->backoff_ms * 32 : delay * 2;
+    char reason[1400];
+    int attempt;
+    int64_t waited_ms = proc_backoff_elapsed_ms(&h->backoff, ip_mono_ms());
+    hold_release(h); /* from here on it waits only on what records the outcome */
+    if (o == PROC_JOB_RETRY) {
+        attempt = h->attempts;
+        snprintf(reason, sizeof(reason), "gave up after %d attempts: %s", attempt, res->err);
+    } else if (o == PROC_JOB_POISON) {
+        attempt = res->runs - 1;
+        snprintf(reason, sizeof(reason), "gave up after %d runs: %s", attempt, res->err);
+    } else {
+        attempt = h->attempts > 0 ? h->attempts : 1;
+        snprintf(reason, sizeof(reason), "gave up after waiting %.1f s for %s: %s",
+                 (double)waited_ms / 1000.0, proc_dep_name(res->dep), res->err);
     }
+    return dead_letter(h, attempt, res->err, reason);
 }
+
+/* --------------------------------------------------------------- one job */
 
 static void count(proc_consumer *c, const char *outcome, double seconds)
 {
@@ -187,15 +307,17 @@ bool proc_retry_run(proc_consumer *c, proc_partition *p, const rd_kafka_message_
     }
     ip_log(IP_LOG_DEBUG, "job.start", IP_LS("image_id", job->id), IP_LI("partition", m->partition),
            IP_LI("offset", m->offset));
-    char err[1024] = "";
-    int attempts = 0;
+    job_hold h = {.c = c, .p = p, .job = job, .on = PROC_DEP_NONE};
+    hold_restart(&h);
+    proc_job_result res;
     bool abandoned = false;
-    proc_outcome o = run_attempts(c, p, job, err, sizeof(err), &attempts, &abandoned);
+    proc_outcome o = hold_run(&h, &res, &abandoned);
     const char *outcome = proc_outcome_name(o);
-    if (!abandoned && o == PROC_JOB_RETRY) {
-        abandoned = !dead_letter(c, p, job, attempts, err);
+    if (!abandoned && (o == PROC_JOB_WAIT || o == PROC_JOB_RETRY || o == PROC_JOB_POISON)) {
+        abandoned = !give_up(&h, o, &res);
         outcome = "dlq";
     }
+    hold_release(&h);
 
     int64_t ms = ip_mono_ms() - t0;
     if (!abandoned) {
@@ -203,13 +325,13 @@ bool proc_retry_run(proc_consumer *c, proc_partition *p, const rd_kafka_message_
         ip_log(o == PROC_JOB_READY ? IP_LOG_INFO : IP_LOG_WARN, "job.done",
                IP_LS("image_id", job->id), IP_LS("outcome", outcome),
                IP_LI("partition", m->partition), IP_LI("offset", m->offset),
-               IP_LI("attempts", attempts), IP_LI("ms", ms),
-               IP_LS("err", o == PROC_JOB_READY ? NULL : err));
+               IP_LI("attempts", h.attempts), IP_LI("runs", res.runs), IP_LI("ms", ms),
+               IP_LS("err", o == PROC_JOB_READY ? NULL : res.err));
     } else {
         ip_metric_add(c->m_abandoned, NULL, 1);
         ip_log(IP_LOG_INFO, "job.abandoned", IP_LS("image_id", job->id),
                IP_LI("partition", m->partition), IP_LI("offset", m->offset),
-               IP_LI("attempts", attempts), IP_LS("err", err));
+               IP_LI("attempts", h.attempts), IP_LS("err", res.err));
     }
     imageproc__process_job__free_unpacked(job, NULL);
     return !abandoned;

@@ -53,6 +53,15 @@ def stack_script():
     return os.path.join(ROOT, "scripts", "stack")
 
 
+def stack(*args):
+    """scripts/stack start|stop <component>: the one stack the suite runs on
+    (tests run one at a time, so stopping a component affects only the test
+    that does it; it must start it again in a `finally`)."""
+    r = subprocess.run([stack_script(), *args], cwd=ROOT, env=dict(os.environ),
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 # ------------------------------------------------------------------ HTTP
 
 session = requests.Session()

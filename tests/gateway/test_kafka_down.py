@@ -1,18 +1,8 @@
 """Kafka stopped: uploads answer 503 and leave nothing behind; readyz says
 not ready; after Kafka starts again uploads are accepted and processed."""
-import os
-import subprocess
 import time
 
-from conftest import (API, ROOT, Snapshot, get, problem, session, stack_script, upload,
-                      wait_status)
-
-
-def stack(*args):
-    env = dict(os.environ)
-    r = subprocess.run([stack_script(), *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                       timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
+from conftest import API, Snapshot, get, problem, session, stack, upload, wait_status
 
 
 def test_kafka_stopped_then_recovered(png):

@@ -248,7 +248,9 @@ test_gateway() {
   curl -sS -N -m 2 "$base/events" >/dev/null 2>&1
   for i in "$id" "$id2"; do
     code="$(curl -sS -m 30 -o /dev/null -w '%{http_code}' -X DELETE "$base/image/$i")"
-    [[ $code == 204 ]] || die "delete answered $code, want 204"
+    # 204: purged within the request; 202: left to the purger (storage-svc
+    # under valgrind can be slower than IP_GATEWAY_DELETE_WAIT_MS).
+    [[ $code == 204 || $code == 202 ]] || die "delete answered $code, want 204 or 202"
   done
   # The SSE stream saw this gateway's events (at least the upload's "pending").
   poll 60 grep -q "$id" "$work/sse.out" || die "no event for $id on the SSE stream"
@@ -360,7 +362,7 @@ test_processor() {
   "$py" "$here/vgtool.py" job "$lost" "$work/job.bin"
   kcat -P -b "$brokers" -t "$VG_TOPIC" -p 0 "$work/job.bin" 2>"$work/kcat.log" ||
     { cat "$work/kcat.log"; die "producing the job"; }
-  export IP_METADATA_RPC_URL=tcp://127.0.0.1:7139 IP_RPC_TIMEOUT_MS=1000 IP_JOB_MAX_ATTEMPTS=2 IP_JOB_BACKOFF_MS=100
+  export IP_METADATA_RPC_URL=tcp://127.0.0.1:7139 IP_RPC_TIMEOUT_MS=1000 IP_JOB_MAX_ATTEMPTS=2 IP_JOB_BACKOFF_MS=100 IP_JOB_BACKOFF_MAX_MS=500 IP_JOB_RETRY_HORIZON_MS=3000
   vg_start
   dead_lettered() { kcat -C -b "$brokers" -t "$VG_DLQ" -o beginning -e -q -f '%k\n' | grep -qx "$lost"; }
   poll 240 grep -q '"image_id":"'"$lost"'".*"outcome":"dlq"' "$work/service.log" || {

@@ -1,0 +1,57 @@
+/* gw_purge.h — removing a deleted image's objects from the bucket.
+ *
+ * DeleteImage removes the row and, in the same transaction, records a purge
+ * (the image's object keys and its variant prefix) that stays in PostgreSQL
+ * until someone reports the objects gone with FinishPurge. The DELETE request
+ * tries at once (gw_purge_now, with a short deadline); the purger of every
+ * gateway (gw_purge_once, every IP_GATEWAY_PURGE_INTERVAL_MS) claims what is
+ * left and retries until storage-svc confirms.
+ */
+#ifndef GW_PURGE_H
+#define GW_PURGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gw_app.h"
+
+/* Most purges one purger pass claims. */
+#define GW_PURGE_BATCH 100
+
+/* DeleteObjects of the original of `id`, keys[0..n) and everything under
+ * `prefix` (NULL or "": the image's variant prefix from ip_keys.h). The
+ * original is always included, so a purge record that lacks it still removes
+ * it. `timeout_ms` bounds the call (0: the client's default). All borrowed.
+ * storage-svc's status (IP_OK: S3 confirmed), its message in err. */
+ip_status gw_purge_objects(gw_app *app, const char *id, char *const *keys, size_t n,
+                           const char *prefix, int timeout_ms, char *err, size_t errlen);
+
+/* FinishPurge(id, error): `error` NULL or "" reports the objects gone (the
+ * record is deleted); otherwise the attempt's failure is kept on the record,
+ * which is handed out again once its claim runs out. NOT_FOUND (no such
+ * record: another gateway finished it) counts as IP_OK. */
+ip_status gw_purge_finish(gw_app *app, const char *id, const char *error, char *err, size_t errlen);
+
+/* The purge of an image just deleted: gw_purge_objects within `timeout_ms`,
+ * then gw_purge_finish(""). IP_OK when both succeeded: nothing is left to
+ * do. Else the failing step's status, err saying which step and why; the
+ * record stays and the purger finishes it. */
+ip_status gw_purge_now(gw_app *app, const char *id, char *const *keys, size_t n, const char *prefix,
+                       int timeout_ms, char *err, size_t errlen);
+
+/* How long a purger pass may keep claiming work, and the claim it takes on
+ * the purges it is handed (the pass's span plus one DeleteObjects and one
+ * FinishPurge that may start at its end), in milliseconds. */
+int64_t gw_purge_pass_ms(const gw_config *cfg);
+int64_t gw_purge_claim_ms(const gw_config *cfg);
+
+/* One pass of the purger: ClaimPurges(GW_PURGE_BATCH, gw_purge_claim_ms),
+ * then for each DeleteObjects and FinishPurge ("" or the error text).
+ * *done and *failed count the purges finished and those whose attempt failed
+ * (each logged and counted in gw_purges_total). A transient failure ends the
+ * pass: the other claimed purges come back once their claim runs out; so
+ * does the pass reaching gw_purge_pass_ms. Returns IP_OK, the status of
+ * ClaimPurges, or the transient status that ended the pass. */
+ip_status gw_purge_once(gw_app *app, int *done, int *failed);
+
+#endif
