@@ -174,6 +174,9 @@ ip_stop_pid() {
   if [[ $pid =~ ^[0-9]+$ ]] && ip_proc_alive "$pid"; then
     ip_info "stopping $name (pid $pid)"
     kill -s "$sig" "$pid" 2>/dev/null || true
+    # A stopped process (SIGSTOP, as a test may leave one) acts on the
+    # signal only once continued.
+    kill -s CONT "$pid" 2>/dev/null || true
     local deadline=$((SECONDS + timeout))
     while ip_proc_alive "$pid" && ((SECONDS < deadline)); do
       sleep 0.1
