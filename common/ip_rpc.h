@@ -45,6 +45,7 @@
 #ifndef IP_RPC_H
 #define IP_RPC_H
 
+#include <nng/nng.h>
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -138,6 +139,13 @@ void ip_rpc_client_free(ip_rpc_client *c);
 ip_status ip_rpc_invoke(ip_rpc_client *c, const char *method, const ProtobufCMessage *input,
                         ProtobufCMessage **output, const ip_rpc_call_opts *opts, char *errbuf,
                         size_t errlen);
+
+/* Dials every address of the comma list `urls` on `sock` (blanks around items
+ * ignored) without waiting for a connection; nng redials each by itself. For
+ * any nng socket that takes a list of peers (the RPC client, the gateway's
+ * status-event subscription). IP_INVALID_ARGUMENT, logged as "rpc.dial_failed"
+ * with the address, when nng refuses one or the list names none. */
+ip_status ip_rpc_dial_list(nng_socket sock, const char *urls);
 
 /* Asks the server's transport for "$ping": IP_OK when some server answers in time. */
 ip_status ip_rpc_ping(ip_rpc_client *c, int timeout_ms);

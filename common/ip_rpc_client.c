@@ -189,36 +189,6 @@ static int client_configure(ip_rpc_client *c)
     return 0;
 }
 
-/* Dials every address of the comma list `urls` (blanks around items ignored)
- * without waiting for a connection. IP_INVALID_ARGUMENT when an address is
- * refused or the list names none. */
-static ip_status client_dial_all(ip_rpc_client *c, const char *urls)
-{
-    int ndial = 0, rv;
-    char *save = NULL;
-    char *list = strdup(urls);
-    if (list == NULL)
-        return IP_RESOURCE_EXHAUSTED;
-    for (char *u = strtok_r(list, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save)) {
-        while (*u == ' ' || *u == '\t')
-            u++;
-        size_t n = strlen(u);
-        while (n > 0 && (u[n - 1] == ' ' || u[n - 1] == '\t'))
-            u[--n] = '\0';
-        if (n == 0)
-            continue;
-        if ((rv = nng_dial(c->sock, u, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-            ip_log(IP_LOG_ERROR, "rpc.dial_failed", IP_LS("url", u),
-                   IP_LS("err", nng_strerror(rv)));
-            free(list);
-            return IP_INVALID_ARGUMENT;
-        }
-        ndial++;
-    }
-    free(list);
-    return ndial > 0 ? IP_OK : IP_INVALID_ARGUMENT;
-}
-
 ip_status ip_rpc_client_new(const ProtobufCServiceDescriptor *svc, const ip_rpc_client_opts *opts,
                             ip_rpc_client **out)
 {
@@ -255,7 +225,7 @@ ip_status ip_rpc_client_new(const ProtobufCServiceDescriptor *svc, const ip_rpc_
         ip_log(IP_LOG_ERROR, "rpc.client_failed", IP_LS("err", nng_strerror(rv)));
         st = IP_INTERNAL;
     } else {
-        st = client_dial_all(c, opts->urls);
+        st = ip_rpc_dial_list(c->sock, opts->urls);
     }
     if (st != IP_OK) {
         nng_close(c->sock);

@@ -247,3 +247,30 @@ bool ip_rpc_close_bounded(nng_socket sock)
                IP_LS("err", "nng_close did not return; the socket is left behind"));
     return rv == 0;
 }
+
+ip_status ip_rpc_dial_list(nng_socket sock, const char *urls)
+{
+    int ndial = 0, rv;
+    char *save = NULL;
+    char *list = urls ? strdup(urls) : NULL;
+    if (list == NULL)
+        return urls ? IP_RESOURCE_EXHAUSTED : IP_INVALID_ARGUMENT;
+    for (char *u = strtok_r(list, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save)) {
+        while (*u == ' ' || *u == '\t')
+            u++;
+        size_t n = strlen(u);
+        while (n > 0 && (u[n - 1] == ' ' || u[n - 1] == '\t'))
+            u[--n] = '\0';
+        if (n == 0)
+            continue;
+        if ((rv = nng_dial(sock, u, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+            ip_log(IP_LOG_ERROR, "rpc.dial_failed", IP_LS("url", u),
+                   IP_LS("err", nng_strerror(rv)));
+            free(list);
+            return IP_INVALID_ARGUMENT;
+        }
+        ndial++;
+    }
+    free(list);
+    return ndial > 0 ? IP_OK : IP_INVALID_ARGUMENT;
+}

@@ -23,6 +23,7 @@
 
 #include "gw_json.h"
 #include "ip_log.h"
+#include "ip_rpc.h"
 #include "ip_time.h"
 
 typedef struct sse_client {
@@ -265,8 +266,11 @@ ip_status gw_events_new(gw_app *app, gw_events **out)
         (rv = nng_socket_set_size(hub->sock, NNG_OPT_RECVMAXSZ, 1024 * 1024)) != 0 ||
         (rv = nng_socket_set_ms(hub->sock, NNG_OPT_RECONNMAXT, 2000)) != 0)
         goto fail;
-    if ((rv = nng_dial(hub->sock, app->cfg.metadata_events_url, NULL, NNG_FLAG_NONBLOCK)) != 0)
+    /* Every metadata-svc publishes the events of the writes it served. */
+    if (ip_rpc_dial_list(hub->sock, app->cfg.metadata_events_url) != IP_OK) {
+        rv = NNG_EADDRINVAL;
         goto fail;
+    }
     if (pthread_create(&hub->thread, NULL, sub_main, hub) != 0) {
         rv = NNG_ENOMEM;
         goto fail;

@@ -1,6 +1,9 @@
 /* gw_upload.c — the write path of an upload, with undo.
  *
- * ORDER AND UNDO. The original is written first (PutObject o/<id>), then the
+ * ORDER AND UNDO. First ReserveUpload records a purge of the original due in
+ * RESERVE_MS, which CreateImage drops with the row: a gateway that dies
+ * after storing the original and before the row leaves nothing behind for
+ * long (the purger removes it). The original is written next (PutObject o/<id>), then the
  * row (CreateImage, status pending, enqueued_at 0), then the job is produced
  * and the call waits for Kafka's acknowledgement (gw_job.c), then
  * MarkEnqueued records it. A failure of PutObject, CreateImage or the produce
@@ -82,6 +85,27 @@ static ip_status store_failed(gw_app *app, const char *id, bool row, const char 
     return IP_UNAVAILABLE;
 }
 
+/* How long an upload may take from its reservation to its row. The steps in
+ * between are bounded by the RPC deadline (IP_RPC_TIMEOUT_MS, at most 10 min)
+ * twice; a reservation claimed by a purger makes CreateImage refuse the id. */
+#define RESERVE_MS (30 * 60 * 1000)
+
+/* Step 0: ReserveUpload: the original is purged later unless its row comes. */
+static ip_status reserve(gw_app *app, const char *id, const char *okey, char *err, size_t errlen)
+{
+    Imageproc__ReserveUploadRequest rq = IMAGEPROC__RESERVE_UPLOAD_REQUEST__INIT;
+    rq.id = (char *)id;
+    rq.original_key = (char *)okey;
+    rq.purge_after_ms = RESERVE_MS;
+    Imageproc__ReserveUploadReply *reply = NULL;
+    ip_status st = ip_metadata_reserve_upload(app->meta, &rq, &reply, NULL, err, errlen);
+    if (reply)
+        imageproc__reserve_upload_reply__free_unpacked(reply, NULL);
+    if (st != IP_OK)
+        ip_log(IP_LOG_WARN, "upload.reserve_failed", IP_LS("image_id", id), IP_LS("err", err));
+    return st;
+}
+
 /* Step 1: PutObject o/<id>, with the SHA-256 that the row keeps too. */
 static ip_status put_original(gw_app *app, const gw_upload_in *in, const char *id, const char *okey,
                               const char *sha, char *err, size_t errlen)
@@ -149,7 +173,13 @@ ip_status gw_upload_store(gw_app *app, const gw_upload_in *in, gw_upload_out *ou
 
     int64_t t0 = ip_mono_us();
     sha256_hex(in->data, in->len, sha);
-    ip_status st = put_original(app, in, id, okey, sha, err, sizeof err);
+    ip_status st = reserve(app, id, okey, err, sizeof err);
+    if (st != IP_OK) {
+        snprintf(detail, dlen, "the metadata service is not available (%s); try again later",
+                 ip_strerror(st));
+        return IP_UNAVAILABLE;
+    }
+    st = put_original(app, in, id, okey, sha, err, sizeof err);
     if (st != IP_OK)
         return store_failed(app, id, false, "object storage", ip_strerror(st), detail, dlen);
     int64_t t1 = ip_mono_us();

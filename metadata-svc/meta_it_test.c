@@ -2424,6 +2424,77 @@ static void test_purges(void)
     EXPECT(finish_purge(unknown, "x") == IP_NOT_FOUND);
 }
 
+static ip_status reserve_upload(const char *id, const char *key, int64_t after_ms)
+{
+    Imageproc__ReserveUploadRequest req = IMAGEPROC__RESERVE_UPLOAD_REQUEST__INIT;
+    req.id = (char *)id;
+    req.original_key = (char *)key;
+    req.purge_after_ms = after_ms;
+    Imageproc__ReserveUploadReply *r = NULL;
+    ip_status st = RPC(reserve_upload, &req, &r);
+    msg_free(r);
+    return st;
+}
+
+/* CreateImage of the given id, requesting every variant. */
+static ip_status create_with_id(const char *id)
+{
+    Imageproc__Image img = IMAGEPROC__IMAGE__INIT;
+    img.id = (char *)id;
+    img.content_type = "image/jpeg";
+    img.size_bytes = 1;
+    img.width = img.height = 10;
+    img.requested = all_kinds;
+    img.n_requested = NKINDS;
+    Imageproc__CreateImageRequest req = IMAGEPROC__CREATE_IMAGE_REQUEST__INIT;
+    req.image = &img;
+    Imageproc__CreateImageReply *r = NULL;
+    ip_status st = RPC(create_image, &req, &r);
+    msg_free(r);
+    return st;
+}
+
+static long purge_rows(PGconn *c, const char *id)
+{
+    PGresult *r = sql(c, "SELECT count(*) FROM purges WHERE image_id = '%s'", id);
+    long n = atol(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return n;
+}
+
+/* ReserveUpload: the row's CreateImage drops the reservation; one that never
+ * got its row is handed out as a purge of the original once due, and then
+ * the id is refused. Only the id's own original may be reserved. */
+static void test_reserve(void)
+{
+    PGconn *c = pg_connect(test_dsn);
+    char a[IP_UUID_STRLEN + 1], b[IP_UUID_STRLEN + 1], ka[IP_KEY_MAX], kb[IP_KEY_MAX];
+    ip_uuid_v7_str(a);
+    ip_uuid_v7_str(b);
+    CHECK(ip_key_original(ka, a) == IP_OK && ip_key_original(kb, b) == IP_OK);
+
+    EXPECT_BAD(reserve_upload(a, kb, 60000), "original_key");
+    EXPECT_BAD(reserve_upload(a, ka, 10), "purge_after_ms");
+    EXPECT_ST(reserve_upload(a, ka, 60000), IP_OK, last_err);
+    EXPECT_ST(reserve_upload(a, ka, 60000), IP_ALREADY_EXISTS, last_err);
+    EXPECT_EQ_INT(purge_rows(c, a), 1);
+    EXPECT_ST(create_with_id(a), IP_OK, last_err);
+    EXPECT_EQ_INT(purge_rows(c, a), 0);
+
+    /* A reservation whose row never came: due, claimed, the original purged. */
+    EXPECT_ST(reserve_upload(b, kb, 60000), IP_OK, last_err);
+    PQclear(sql(c, "UPDATE purges SET next_at = now() - interval '1 s' WHERE image_id = '%s'", b));
+    Imageproc__ClaimPurgesReply *rep = NULL;
+    const Imageproc__Purge *p = NULL;
+    CHECK(claim_purges(1000, 60000, &rep) == IP_OK);
+    EXPECT(claimed(rep, b, &p) && p->n_object_keys == 1 && strcmp(p->object_keys[0], kb) == 0 &&
+           p->prefix[0] == '\0');
+    msg_free(rep);
+    EXPECT_ST(create_with_id(b), IP_ALREADY_EXISTS, last_err);
+    EXPECT(finish_purge(b, "") == IP_OK);
+    PQfinish(c);
+}
+
 static void test_purges_race(void)
 {
     /* 40 purges, 6 purgers claiming batches of 2 until none is left: each
@@ -2513,7 +2584,7 @@ static const ip_test_case tests[] = {
     IP_TEST(race),         IP_TEST(no_resurrection), IP_TEST(events),       IP_TEST(events_order),
     IP_TEST(deadline),     IP_TEST(conn_killed),     IP_TEST(binary),       IP_TEST(pg_restart),
     IP_TEST(lease),        IP_TEST(requeue),         IP_TEST(stale_select), IP_TEST(stale_claim),
-    IP_TEST(delete_purge), IP_TEST(purges),          IP_TEST(purges_race),  IP_TEST(retry),
+    IP_TEST(delete_purge), IP_TEST(purges),          IP_TEST(purges_race), IP_TEST(reserve),  IP_TEST(retry),
     IP_TEST(migrate_upgrade),
 };
 /* clang-format on */

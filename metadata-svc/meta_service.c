@@ -33,6 +33,7 @@
 #include <events.pb-c.h>
 #include <metadata.pb-c.h>
 
+#include "ip_keys.h"
 #include "ip_log.h"
 #include "ip_rpc.h"
 #include "ip_rpc_stubs.h"
@@ -461,6 +462,30 @@ static ip_status h_finish_purge(void *user, ip_rpc_call *call,
     return IP_OK;
 }
 
+static ip_status h_reserve_upload(void *user, ip_rpc_call *call,
+                                  const Imageproc__ReserveUploadRequest *req,
+                                  Imageproc__ReserveUploadReply *rep)
+{
+    (void)rep;
+    meta_service *svc = user;
+    char id[IP_UUID_STRLEN + 1], okey[IP_KEY_MAX];
+    ip_uuid u;
+    meta_ctx cx;
+    ip_status st;
+    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK)
+        return st;
+    /* Only the id's own original may be reserved: a purge deletes what it names. */
+    if (ip_key_original(okey, id) != IP_OK || req->original_key == NULL ||
+        strcmp(req->original_key, okey) != 0)
+        return fail(call, IP_INVALID_ARGUMENT, "original_key: want the id's original key", id);
+    if (req->purge_after_ms < 1000 || req->purge_after_ms > 86400000)
+        return fail(call, IP_INVALID_ARGUMENT, "purge_after_ms: want 1000..86400000", id);
+    if ((st = ctx_init(&cx, call)) != IP_OK)
+        return st;
+    st = meta_store_reserve_upload(svc->store, &cx, id, okey, req->purge_after_ms);
+    return st == IP_OK ? IP_OK : fail(call, st, cx.err, id);
+}
+
 /* ------------------------------------------------------------- lifecycle */
 
 ip_status meta_service_new(meta_store *store, const meta_service_opts *opts, meta_service **out)
@@ -484,6 +509,7 @@ ip_status meta_service_new(meta_store *store, const meta_service_opts *opts, met
         .list_stale = h_list_stale,
         .claim_purges = h_claim_purges,
         .finish_purge = h_finish_purge,
+        .reserve_upload = h_reserve_upload,
         .retry_image = h_retry_image,
     };
     svc->store = store;

@@ -93,12 +93,16 @@ static const struct {
         " AND ($1::text = '' OR ops @> ARRAY[$1::text])"
         " ORDER BY created_at DESC, id DESC LIMIT $2::int) i" VJOIN
         "ORDER BY i.created_at DESC, i.id DESC, " VORDER},
+    /* The upload's reservation (ReserveUpload) goes with the row, unless a
+     * purger already claimed it: then the id stays refused. */
     [META_ST_CREATE] = {"meta_create",
-        "INSERT INTO images (id, created_at, filename, content_type, size_bytes, width,"
+        "WITH r AS (DELETE FROM purges WHERE image_id = $1::uuid AND reservation"
+        " AND attempts = 0 RETURNING 1) INSERT INTO images (id, created_at, filename, content_type, size_bytes, width,"
         " height, sha256, original_key, ops) SELECT $1::uuid,"
         " CASE WHEN $2::bigint = 0 THEN now() ELSE " TS("$2") " END,"
         " $3, $4, $5::bigint, $6::int, $7::int, $8, $9, string_to_array($10, ',')"
-        " WHERE NOT EXISTS (SELECT 1 FROM purges WHERE image_id = $1::uuid)"
+        " WHERE NOT EXISTS (SELECT 1 FROM purges WHERE image_id = $1::uuid"
+        " AND NOT (reservation AND attempts = 0))"
         " ON CONFLICT (id) DO NOTHING RETURNING 1"},
     [META_ST_CREATE_VARIANTS] = {"meta_create_variants",
         "INSERT INTO variants (image_id, name)"
@@ -197,6 +201,10 @@ static const struct {
         " ON true ORDER BY c.created_at, c.image_id, k.n"},
     [META_ST_PURGE_DONE] = {"meta_purge_done",
         "DELETE FROM purges WHERE image_id = $1::uuid RETURNING 1"},
+    [META_ST_RESERVE] = {"meta_reserve",
+        "INSERT INTO purges (image_id, object_keys, next_at, reservation)"
+        " VALUES ($1::uuid, ARRAY[$2::text], now() + " MS("$3") ", true)"
+        " ON CONFLICT (image_id) DO NOTHING RETURNING 1"},
     [META_ST_PURGE_FAILED] = {"meta_purge_failed",
         "UPDATE purges SET last_error = $2 WHERE image_id = $1::uuid RETURNING 1"},
 };

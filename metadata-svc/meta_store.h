@@ -164,6 +164,13 @@ ip_status meta_store_list_stale(meta_store *s, meta_ctx *cx, const meta_stale_qu
 ip_status meta_store_claim_purges(meta_store *s, meta_ctx *cx, int limit, int64_t claim_ms,
                                   Imageproc__Purge ***purges, size_t *n);
 
+/* ReserveUpload: records a purge of `original_key` (the caller checked that
+ * it is the id's original key), due in purge_after_ms, dropped by the
+ * CreateImage of that id. IP_ALREADY_EXISTS when the id has a purge already
+ * (a reservation or a deleted image's). */
+ip_status meta_store_reserve_upload(meta_store *s, meta_ctx *cx, const char *id,
+                                    const char *original_key, int64_t purge_after_ms);
+
 /* The end of a purge attempt: error NULL or "" (storage confirmed the removal)
  * deletes the record; otherwise the error is kept as last_error and the purge
  * is handed out again once its claim ends. IP_NOT_FOUND when there is no

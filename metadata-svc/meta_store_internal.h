@@ -62,6 +62,7 @@ typedef enum meta_stmt {
     META_ST_CLAIM_PURGES,
     META_ST_PURGE_DONE,
     META_ST_PURGE_FAILED,
+    META_ST_RESERVE,
     META_ST_COUNT
 } meta_stmt;
 

@@ -6,6 +6,9 @@
  * LOCKED and in the same statement moves their next_at on by the claim and
  * counts an attempt, so concurrent purgers (one per gateway) never get the same
  * purge, and one whose purger died comes back when its claim ends.
+ * ReserveUpload records a purge of an upload's original before the original is
+ * stored, due later; CreateImage drops it with the row, so what a gateway
+ * that died in between left behind is purged like a deleted image's.
  * FinishPurge ends an attempt: success deletes the record, failure keeps it
  * with the error as last_error until the claim ends and the next purger takes
  * it. Deleting objects is idempotent, so a purge that runs twice (a claim
@@ -109,4 +112,19 @@ ip_status meta_store_finish_purge(meta_store *s, meta_ctx *cx, const char *image
     int found = PQntuples(r);
     PQclear(r);
     return found ? IP_OK : meta_cx_fail(cx, IP_NOT_FOUND, "no purge of image %s", image_id);
+}
+
+ip_status meta_store_reserve_upload(meta_store *s, meta_ctx *cx, const char *id,
+                                    const char *original_key, int64_t purge_after_ms)
+{
+    PGresult *r = NULL;
+    char after[24];
+    snprintf(after, sizeof(after), "%lld", (long long)purge_after_ms);
+    const char *params[] = {id, original_key, after};
+    ip_status st = meta_db_query(s, cx, META_ST_RESERVE, 3, params, &r);
+    if (st != IP_OK)
+        return st;
+    int made = PQntuples(r);
+    PQclear(r);
+    return made ? IP_OK : meta_cx_fail(cx, IP_ALREADY_EXISTS, "image %s has a purge already", id);
 }

@@ -39,7 +39,10 @@ CREATE TABLE purges (
     created_at  timestamptz NOT NULL DEFAULT now(),
     next_at     timestamptz NOT NULL DEFAULT now(),
     attempts    integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
-    last_error  text NOT NULL DEFAULT ''
+    last_error  text NOT NULL DEFAULT '',
+    -- ReserveUpload's: the original of an upload that has no row yet; the
+    -- row's CreateImage deletes it (while no purger has claimed it).
+    reservation boolean NOT NULL DEFAULT false
 );
 
 -- ClaimPurges: the due ones (next_at <= now()).
