@@ -32,18 +32,9 @@
 #include <string.h>
 
 #include "imgctl_internal.h"
+#include "ip_kafka.h"
 #include "ip_log.h"
 #include "ip_time.h"
-
-/* Sets every key of `kv` on `conf`; false (err filled) when one is refused. */
-static bool conf_set_all(rd_kafka_conf_t *conf, const char *const (*kv)[2], size_t n, char *err,
-                         size_t errlen)
-{
-    for (size_t i = 0; i < n; i++)
-        if (rd_kafka_conf_set(conf, kv[i][0], kv[i][1], err, errlen) != RD_KAFKA_CONF_OK)
-            return false;
-    return true;
-}
 
 /* IP status of a librdkafka error met while talking to the brokers. */
 static ip_status status_of(rd_kafka_resp_err_t e)
@@ -122,7 +113,7 @@ static ip_status read_open(topic_read *r, const char *brokers, char *err, size_t
         {"reconnect.backoff.max.ms", "1000"},
     };
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (!conf_set_all(conf, kv, sizeof kv / sizeof kv[0], err, errlen)) {
+    if (!ip_kafka_conf_set_all(conf, kv, sizeof kv / sizeof kv[0], NULL, err, errlen)) {
         rd_kafka_conf_destroy(conf);
         return IP_INVALID_ARGUMENT;
     }
@@ -348,7 +339,7 @@ ip_status imgctl_producer_new(const char *brokers, int timeout_ms, imgctl_produc
     }
     p->timeout_ms = timeout_ms;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (!conf_set_all(conf, kv, sizeof kv / sizeof kv[0], err, errlen)) {
+    if (!ip_kafka_conf_set_all(conf, kv, sizeof kv / sizeof kv[0], NULL, err, errlen)) {
         rd_kafka_conf_destroy(conf);
         free(p);
         return IP_INVALID_ARGUMENT;

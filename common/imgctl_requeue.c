@@ -27,7 +27,7 @@
 #include <string.h>
 
 #include "imgctl_internal.h"
-#include "ip_keys.h"
+#include "ip_job.h"
 #include "ip_rpc_stubs.h"
 #include "ip_time.h"
 #include "ip_uuid.h"
@@ -133,32 +133,14 @@ static bool kafka_ready(imgctl_requeue *rq, const char *id)
 static ip_status produce_job(imgctl_requeue *rq, const Imageproc__Image *img, int64_t *enqueued_at,
                              int32_t *partition, int64_t *offset, char *err, size_t errlen)
 {
-    char okey[IP_KEY_MAX];
-    if (img->original_key == NULL || img->original_key[0] == '\0') {
-        if (ip_key_original(okey, img->id) != IP_OK) {
-            snprintf(err, errlen, "image id %.64s makes no object key", img->id);
-            return IP_INVALID_ARGUMENT;
-        }
-    } else {
-        snprintf(okey, sizeof okey, "%s", img->original_key);
-    }
-    Imageproc__ProcessJob job = IMAGEPROC__PROCESS_JOB__INIT;
-    job.id = img->id;
-    job.original_key = okey;
-    job.content_type = img->content_type;
-    job.requested = img->requested;
-    job.n_requested = img->n_requested;
-    job.attempt = 1;
-    job.enqueued_at_us = ip_now_us();
-    size_t n = imageproc__process_job__get_packed_size(&job);
-    uint8_t *buf = malloc(n ? n : 1);
-    if (buf == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return IP_RESOURCE_EXHAUSTED;
-    }
-    imageproc__process_job__pack(&job, buf);
-    ip_status st = imgctl_produce(rq->producer, rq->env->cfg->kafka_topic, img->id, buf, n,
-                                  partition, offset, err, errlen);
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    ip_status st = ip_job_pack(img->id, img->original_key, img->content_type, img->requested,
+                               img->n_requested, 1, &buf, &n, err, errlen);
+    if (st != IP_OK)
+        return st;
+    st = imgctl_produce(rq->producer, rq->env->cfg->kafka_topic, img->id, buf, n, partition, offset,
+                        err, errlen);
     free(buf);
     *enqueued_at = ip_now_us();
     return st;

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "ip_config.h"
+#include "ip_job.h"
 #include "ip_keys.h"
 #include "ip_log.h"
 #include "ip_rpc_stubs.h"
@@ -18,6 +19,7 @@
 #include "ip_testing.h"
 #include "ip_time.h"
 #include "ip_variants.h"
+#include "job.pb-c.h"
 
 #define STORAGE_URL "tcp://127.0.0.1:7292"
 #define METADATA_URL "tcp://127.0.0.1:7293"
@@ -516,18 +518,48 @@ static void test_stubs_metadata_unimplemented(void)
     ip_rpc_server_free(srv);
 }
 
+/* The job as every producer makes it: the id's original key unless one is
+ * given, the variants in order, the attempt, enqueued now. */
+static void test_job_pack(void)
+{
+    const char *id = "0192d4e8-7c1a-7b3e-9f00-1a2b3c4d5e6f";
+    ip_variant_kind kinds[] = {IP_VARIANT_THUMBNAIL, IP_VARIANT_WATERMARKED};
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    char err[128] = "";
+    int64_t before = ip_now_us();
+    CHECK_ST(ip_job_pack(id, NULL, "image/png", kinds, 2, 3, &buf, &n, err, sizeof err), IP_OK,
+             err);
+    Imageproc__ProcessJob *job = imageproc__process_job__unpack(NULL, n, buf);
+    free(buf);
+    CHECK(job != NULL);
+    EXPECT_EQ_STR(job->id, id);
+    EXPECT_EQ_STR(job->original_key, "o/0192d4e8-7c1a-7b3e-9f00-1a2b3c4d5e6f");
+    EXPECT_EQ_STR(job->content_type, "image/png");
+    EXPECT(job->n_requested == 2 && job->requested[0] == IP_VARIANT_THUMBNAIL &&
+           job->requested[1] == IP_VARIANT_WATERMARKED);
+    EXPECT_EQ_INT(job->attempt, 3);
+    EXPECT(job->enqueued_at_us >= before && job->enqueued_at_us <= ip_now_us());
+    imageproc__process_job__free_unpacked(job, NULL);
+
+    CHECK_ST(ip_job_pack(id, "o/elsewhere", "image/png", kinds, 1, 1, &buf, &n, err, sizeof err),
+             IP_OK, err);
+    job = imageproc__process_job__unpack(NULL, n, buf);
+    free(buf);
+    CHECK(job != NULL);
+    EXPECT_EQ_STR(job->original_key, "o/elsewhere");
+    imageproc__process_job__free_unpacked(job, NULL);
+
+    EXPECT_ST(ip_job_pack("a/b", NULL, "image/png", kinds, 1, 1, &buf, &n, err, sizeof err),
+              IP_INVALID_ARGUMENT, err);
+    EXPECT(buf == NULL && strstr(err, "makes no object key") != NULL);
+}
+
 static const ip_test_case tests[] = {
-    IP_TEST(variant_kinds),
-    IP_TEST(variant_names),
-    IP_TEST(variant_masks),
-    IP_TEST(variant_format),
-    IP_TEST(keys),
-    IP_TEST(key_public),
-    IP_TEST(bucket_policy),
-    IP_TEST(transient),
-    IP_TEST(settings),
-    IP_TEST(stubs_storage),
-    IP_TEST(stubs_metadata_unimplemented),
+    IP_TEST(job_pack),      IP_TEST(variant_kinds),  IP_TEST(variant_names),
+    IP_TEST(variant_masks), IP_TEST(variant_format), IP_TEST(keys),
+    IP_TEST(key_public),    IP_TEST(bucket_policy),  IP_TEST(transient),
+    IP_TEST(settings),      IP_TEST(stubs_storage),  IP_TEST(stubs_metadata_unimplemented),
 };
 
 int main(int argc, char **argv)

@@ -11,36 +11,21 @@
 #include <stdlib.h>
 
 #include "gw_kafka.h"
-#include "ip_keys.h"
+#include "ip_job.h"
 #include "ip_rpc_stubs.h"
 #include "ip_time.h"
-#include "job.pb-c.h"
 
 ip_status gw_job_enqueue(gw_app *app, const char *id, const char *content_type,
                          const ip_variant_kind *kinds, size_t nkinds, int attempt,
                          int64_t *enqueued_at_us, char *err, size_t errlen)
 {
-    char key[IP_KEY_MAX];
-    if (ip_key_original(key, id) != IP_OK) {
-        snprintf(err, errlen, "image id %.64s makes no object key", id);
-        return IP_INVALID_ARGUMENT;
-    }
-    Imageproc__ProcessJob job = IMAGEPROC__PROCESS_JOB__INIT;
-    job.id = (char *)id;
-    job.original_key = key;
-    job.content_type = (char *)content_type;
-    job.requested = (Imageproc__VariantKind *)kinds;
-    job.n_requested = nkinds;
-    job.attempt = attempt;
-    job.enqueued_at_us = ip_now_us();
-    size_t n = imageproc__process_job__get_packed_size(&job);
-    uint8_t *buf = malloc(n ? n : 1);
-    if (!buf) {
-        snprintf(err, errlen, "out of memory");
-        return IP_RESOURCE_EXHAUSTED;
-    }
-    imageproc__process_job__pack(&job, buf);
-    ip_status st = gw_kafka_produce(app->kafka, id, buf, n, err, errlen);
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    ip_status st =
+        ip_job_pack(id, NULL, content_type, kinds, nkinds, attempt, &buf, &n, err, errlen);
+    if (st != IP_OK)
+        return st;
+    st = gw_kafka_produce(app->kafka, id, buf, n, err, errlen);
     free(buf);
     *enqueued_at_us = ip_now_us();
     return st;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ip_kafka.h"
 #include "ip_log.h"
 #include "ip_time.h"
 
@@ -92,7 +93,7 @@ static ip_status make_producer(gw_kafka *k, rd_kafka_t **rk_out, rd_kafka_topic_
     char tmo[32];
     snprintf(tmo, sizeof tmo, "%d", k->timeout_ms);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    const char *kv[][2] = {
+    const char *const kv[][2] = {
         {"bootstrap.servers", k->brokers},
         {"enable.idempotence", "true"},
         {"acks", "all"},
@@ -102,12 +103,11 @@ static ip_status make_producer(gw_kafka *k, rd_kafka_t **rk_out, rd_kafka_topic_
         {"reconnect.backoff.max.ms", "1000"},
         {"client.id", "gateway"},
     };
-    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
-        if (rd_kafka_conf_set(conf, kv[i][0], kv[i][1], err, sizeof err) != RD_KAFKA_CONF_OK) {
-            ip_log(IP_LOG_ERROR, "kafka.config", IP_LS("key", kv[i][0]), IP_LS("err", err));
-            rd_kafka_conf_destroy(conf);
-            return IP_INVALID_ARGUMENT;
-        }
+    const char *bad = NULL;
+    if (!ip_kafka_conf_set_all(conf, kv, sizeof kv / sizeof kv[0], &bad, err, sizeof err)) {
+        ip_log(IP_LOG_ERROR, "kafka.config", IP_LS("key", bad), IP_LS("err", err));
+        rd_kafka_conf_destroy(conf);
+        return IP_INVALID_ARGUMENT;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_log_cb(conf, on_log);

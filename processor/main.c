@@ -258,7 +258,6 @@ int main(int argc, char **argv)
     }
 
     ip_lifecycle_init();
-    ip_log_init("processor", IP_LOG_INFO);
     proc_config cfg = {0};
     proc_services sv = {0};
     int rc = configure(&cfg) && services_start(&cfg, argv[0], &sv) && consume(&cfg, &sv) ? 0 : 1;

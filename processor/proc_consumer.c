@@ -34,21 +34,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ip_kafka.h"
 #include "ip_log.h"
 #include "ip_time.h"
 #include "proc_consumer_internal.h"
 
 /* Sets the `n` key/value pairs of kv[]; false with librdkafka's reason in
  * `err` on the first it refuses. */
-static bool conf_set_all(rd_kafka_conf_t *conf, const char *const (*kv)[2], size_t n, char *err,
-                         size_t errlen)
-{
-    for (size_t i = 0; i < n; i++)
-        if (rd_kafka_conf_set(conf, kv[i][0], kv[i][1], err, errlen) != RD_KAFKA_CONF_OK)
-            return false;
-    return true;
-}
-
 /* ------------------------------------------------------------- rebalance */
 
 static void on_revoke(proc_consumer *c, rd_kafka_topic_partition_list_t *parts)
@@ -135,7 +127,7 @@ static ip_status consumer_open(proc_consumer *c, const proc_consumer_opts *o, ch
         {"topic.metadata.refresh.interval.ms", "10000"},
     };
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (!conf_set_all(conf, kv, sizeof(kv) / sizeof(kv[0]), err, errlen)) {
+    if (!ip_kafka_conf_set_all(conf, kv, sizeof(kv) / sizeof(kv[0]), NULL, err, errlen)) {
         rd_kafka_conf_destroy(conf);
         return IP_UNAVAILABLE;
     }
@@ -169,7 +161,7 @@ static ip_status dlq_open(proc_consumer *c, const proc_consumer_opts *o, char *e
         {"message.timeout.ms", "20000"},   {"linger.ms", "0"},
     };
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (!conf_set_all(conf, kv, sizeof(kv) / sizeof(kv[0]), err, errlen)) {
+    if (!ip_kafka_conf_set_all(conf, kv, sizeof(kv) / sizeof(kv[0]), NULL, err, errlen)) {
         rd_kafka_conf_destroy(conf);
         return IP_UNAVAILABLE;
     }

@@ -185,7 +185,6 @@ int main(int argc, char **argv)
     }
 
     ip_lifecycle_init();
-    ip_log_init("storage-svc", IP_LOG_INFO);
     /* Object buffers of a few MiB come and go with every call. By default
      * glibc serves them with fresh mmaps (or trims them back to the kernel)
      * and every call then pays a page fault per 4 KiB while copying. Keep
