@@ -467,6 +467,12 @@ static ip_status parse_message(const ProtobufCMessageDescriptor *d, const json_t
             for (size_t i = 0; i < n; i++) {
                 char ipath[600];
                 snprintf(ipath, sizeof ipath, "%s[%zu]", sub, i);
+                /* An element cannot be null (a NULL message in a repeated
+                 * field would not pack). */
+                if (json_is_null(json_array_get(v, i))) {
+                    st = fail(e, ipath, "null is not allowed in an array");
+                    goto out;
+                }
                 /* Element slots start zeroed: NULL strings/messages, empty bytes. */
                 if ((st = parse_value(f, json_array_get(v, i), arr + i * es, ipath, depth, e)) !=
                     IP_OK)

@@ -259,6 +259,8 @@ static void test_parse_negatives(void)
         {"{\"image\":{\"id\":\"a\",\"id\":\"b\"}}", "invalid JSON"},
         {"{\"image\":5}", "image: expected an object"},
         {"{\"image\":{\"created_at_us\":\"12x\"}}", "expected an integer"},
+        {"{\"image\":{\"variants\":[null]}}", "image.variants[0]: null is not allowed"},
+        {"{\"image\":{\"requested\":[null]}}", "image.requested[0]: null is not allowed"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ProtobufCMessage *m = (ProtobufCMessage *)1;

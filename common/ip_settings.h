@@ -19,6 +19,9 @@
 #ifndef IP_SETTINGS_H
 #define IP_SETTINGS_H
 
+#include <stddef.h>
+
+#include "ip_admit.h"
 #include "ip_config.h"
 
 #define IP_SETTING_(name, type, def, lo, hi, off, help)                                            \
@@ -74,6 +77,27 @@
 #define IP_SETTING_PIXEL_LIMIT(off)                                                                \
     IP_SETTING_("IP_PIXEL_LIMIT", IP_CFG_INT, "100000000", 1, 4000000000LL, off,                   \
                 "largest accepted width*height, checked from the header (422 above)")
+
+/* ------------------------------------------ admission (common/ip_admit.h) */
+#define IP_SETTING_ADMIT_METADATA_BYTES(off)                                                       \
+    IP_SETTING_("IP_ADMIT_METADATA_BYTES", IP_CFG_INT, "4194304", 65536, 1073741824, off,          \
+                "most metadata an image may carry (PNG text and ICC inflated, JPEG APPn/COM, "     \
+                "WebP ICCP/EXIF/XMP), bytes (422 above)")
+#define IP_SETTING_ADMIT_MAX_CHUNKS(off)                                                           \
+    IP_SETTING_("IP_ADMIT_MAX_CHUNKS", IP_CFG_INT, "1000", 16, 1000000, off,                       \
+                "most ancillary chunks / markers / boxes in one image (422 above)")
+#define IP_SETTING_ADMIT_MAX_SCANS(off)                                                            \
+    IP_SETTING_("IP_ADMIT_MAX_SCANS", IP_CFG_INT, "100", 1, 100000, off,                           \
+                "most scans in a progressive JPEG (422 above)")
+#define IP_SETTING_ADMIT_MAX_FRAMES(off)                                                           \
+    IP_SETTING_("IP_ADMIT_MAX_FRAMES", IP_CFG_INT, "1000", 1, 1000000, off,                        \
+                "most frames or pages (GIF, WebP, TIFF, HEIF items) in one image (422 above)")
+/* The four as entries of a table whose struct holds an ip_admit_limits at `off`. */
+#define IP_SETTINGS_ADMIT(off)                                                                     \
+    IP_SETTING_ADMIT_METADATA_BYTES((off) + offsetof(ip_admit_limits, metadata_bytes)),            \
+        IP_SETTING_ADMIT_MAX_CHUNKS((off) + offsetof(ip_admit_limits, chunks)),                    \
+        IP_SETTING_ADMIT_MAX_SCANS((off) + offsetof(ip_admit_limits, scans)),                      \
+        IP_SETTING_ADMIT_MAX_FRAMES((off) + offsetof(ip_admit_limits, frames))
 
 /* ------------------------------------------------------------------ logs */
 #define IP_SETTING_LOG_LEVEL(off)                                                                  \

@@ -2,9 +2,10 @@
  *
  * One gw_app per process: the loaded configuration, the RPC clients for
  * metadata-svc and storage-svc, the Kafka producer, the SSE hub, the
- * background threads (the sweep and the purger) and the HTTP daemon.
- * gw_app_start() brings them up in dependency order; gw_app_stop() takes them
- * down in reverse (SSE clients are resumed and ended before the daemon stops).
+ * background threads (the sweep and the purger), the work pool and the HTTP
+ * daemon. gw_app_start() brings them up in dependency order; gw_app_stop()
+ * takes them down in reverse (SSE clients are resumed and ended, and the work
+ * pool drained, before the daemon stops).
  */
 #ifndef GW_APP_H
 #define GW_APP_H
@@ -13,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ip_admit.h"
 #include "ip_config.h"
 #include "ip_metrics.h"
 #include "ip_rpc.h"
@@ -29,8 +31,12 @@ typedef struct gw_config {
     char *kafka_topic;
     int64_t kafka_timeout_ms;
     int64_t upload_max_bytes;
-    int64_t upload_memory_bytes;
+    int64_t memory_bytes;         /* IP_GATEWAY_MEMORY_BYTES: the process's budget */
+    int64_t download_chunk_bytes; /* IP_GATEWAY_DOWNLOAD_CHUNK_BYTES */
+    int64_t workers;              /* IP_GATEWAY_WORKERS */
+    int64_t work_queue;           /* IP_GATEWAY_WORK_QUEUE */
     int64_t pixel_limit;
+    ip_admit_limits admit; /* IP_ADMIT_*; admit.pixels = pixel_limit */
     char *log_level;
     int64_t threads;
     int64_t max_connections;
@@ -53,18 +59,25 @@ typedef struct gw_kafka gw_kafka;
 typedef struct gw_events gw_events;
 typedef struct gw_http gw_http;
 typedef struct gw_ticker gw_ticker;
+typedef struct gw_work gw_work;
 
 typedef struct gw_metrics {
-    ip_metric *requests;     /* gw_http_requests_total{route,status} */
-    ip_metric *latency;      /* gw_http_request_duration_seconds{route} */
-    ip_metric *uploads;      /* gw_uploads_total{result,reason} */
-    ip_metric *upload_bytes; /* gw_upload_bytes_total */
-    ip_metric *sse_clients;  /* gw_sse_clients */
-    ip_metric *sse_dropped;  /* gw_sse_dropped_total */
-    ip_metric *events;       /* gw_status_events_total */
-    ip_metric *requeued;     /* gw_sweep_requeued_total */
-    ip_metric *undo;         /* gw_upload_undo_total{result} */
-    ip_metric *purges;       /* gw_purges_total{by,result} */
+    ip_metric *requests;        /* gw_http_requests_total{route,status} */
+    ip_metric *latency;         /* gw_http_request_duration_seconds{route} */
+    ip_metric *uploads;         /* gw_uploads_total{result,reason} */
+    ip_metric *upload_bytes;    /* gw_upload_bytes_total */
+    ip_metric *sse_clients;     /* gw_sse_clients */
+    ip_metric *sse_dropped;     /* gw_sse_dropped_total */
+    ip_metric *events;          /* gw_status_events_total */
+    ip_metric *requeued;        /* gw_sweep_requeued_total */
+    ip_metric *undo;            /* gw_upload_undo_total{result} */
+    ip_metric *purges;          /* gw_purges_total{by,result} */
+    ip_metric *memory_used;     /* gw_memory_bytes */
+    ip_metric *memory_peak;     /* gw_memory_peak_bytes */
+    ip_metric *memory_refusals; /* gw_memory_refusals_total */
+    ip_metric *work_queued;     /* gw_work_queued */
+    ip_metric *work_busy;       /* gw_work_busy */
+    ip_metric *work_rejected;   /* gw_work_rejected_total */
 } gw_metrics;
 
 typedef struct gw_app {
@@ -75,12 +88,16 @@ typedef struct gw_app {
     gw_events *events;
     gw_ticker *sweeper; /* gw_sweep_once every IP_GATEWAY_SWEEP_INTERVAL_MS */
     gw_ticker *purger;  /* gw_purge_once every IP_GATEWAY_PURGE_INTERVAL_MS */
+    gw_work *work;      /* the pool for what waits on S3 or Kafka (gw_work.h) */
     gw_http *http;
     gw_metrics m;
 } gw_app;
 
 /* Registers the gateway's metrics into app->m (idempotent). */
 void gw_metrics_register(gw_metrics *m);
+/* Sets the gauges read from elsewhere (the memory budget, the work pool)
+ * just before the metrics are rendered. */
+void gw_metrics_refresh(gw_app *app);
 
 /* Starts every part with app->cfg loaded. On failure what started is stopped. */
 ip_status gw_app_start(gw_app *app);

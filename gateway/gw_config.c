@@ -5,7 +5,15 @@
  * limits, Kafka, the upload and pixel limits, the log level) come from
  * ip_settings.h, so their defaults and bounds are the same everywhere; the
  * IP_GATEWAY_* ones are the gateway's own. Two background threads run beside
- * the HTTP daemon: the sweep (gw_sweep.c) and the purger (gw_purge.c).
+ * the HTTP daemon: the sweep (gw_sweep.c) and the purger (gw_purge.c), and
+ * the work pool (gw_work.c) takes what waits on S3 or Kafka off the HTTP
+ * threads. IP_GATEWAY_MEMORY_BYTES is the limit of the process's memory
+ * budget (ip_budget.h).
+ *
+ * STOP ORDER. SSE clients are resumed and ended, then the work pool stops
+ * taking jobs and drains (each job is bounded by its RPC deadline and resumes
+ * its connection), and only then is the HTTP daemon stopped: a job never
+ * resumes a connection of a stopped daemon.
  */
 #include <stddef.h>
 
@@ -15,6 +23,8 @@
 #include "gw_kafka.h"
 #include "gw_purge.h"
 #include "gw_sweep.h"
+#include "gw_work.h"
+#include "ip_budget.h"
 #include "ip_log.h"
 #include "ip_settings.h"
 #include "metadata.pb-c.h"
@@ -34,9 +44,21 @@ const ip_cfg_var gw_config_vars[] = {
     {"IP_GATEWAY_KAFKA_TIMEOUT_MS", IP_CFG_INT, "5000", 500, 300000, false, S(kafka_timeout_ms),
      "how long an upload waits for Kafka's acknowledgement before 503"},
     IP_SETTING_UPLOAD_MAX_BYTES(S(upload_max_bytes)),
-    {"IP_GATEWAY_UPLOAD_MEMORY_BYTES", IP_CFG_INT, "1073741824", 1048576, 68719476736LL, false,
-     S(upload_memory_bytes), "upload bytes held at once by all requests in progress (503 beyond)"},
+    {"IP_GATEWAY_MEMORY_BYTES", IP_CFG_INT, "1073741824", 1048576, 68719476736LL, false,
+     S(memory_bytes),
+     "the gateway's memory budget: upload bodies, the PutObject message and download chunks "
+     "held at once by all requests (503 busy beyond)"},
+    {"IP_GATEWAY_DOWNLOAD_CHUNK_BYTES", IP_CFG_INT, "1048576", 65536, 16777216, false,
+     S(download_chunk_bytes),
+     "bytes of an original (or a variant served directly) fetched from storage-svc at a time; "
+     "twice this is charged to the budget per download"},
+    {"IP_GATEWAY_WORKERS", IP_CFG_INT, "16", 1, 1024, false, S(workers),
+     "threads of the work pool that runs what waits on S3 or Kafka (upload checks and store, "
+     "download chunks, DELETE's purge)"},
+    {"IP_GATEWAY_WORK_QUEUE", IP_CFG_INT, "256", 1, 65536, false, S(work_queue),
+     "jobs waiting for a work pool thread at most (503 busy beyond)"},
     IP_SETTING_PIXEL_LIMIT(S(pixel_limit)),
+    IP_SETTINGS_ADMIT(S(admit)),
     IP_SETTING_LOG_LEVEL(S(log_level)),
     {"IP_GATEWAY_THREADS", IP_CFG_INT, "16", 1, 256, false, S(threads),
      "HTTP worker threads (libmicrohttpd thread pool)"},
@@ -96,6 +118,27 @@ void gw_metrics_register(gw_metrics *m)
                                   "purges of deleted images' objects, by who ran them (request, "
                                   "purger) and outcome (done, failed)",
                                   "by,result");
+    m->memory_used =
+        ip_metric_gauge("gw_memory_bytes", "bytes charged to the memory budget now", NULL);
+    m->memory_peak = ip_metric_gauge("gw_memory_peak_bytes",
+                                     "most bytes ever charged to the memory budget at once", NULL);
+    m->memory_refusals = ip_metric_counter(
+        "gw_memory_refusals_total",
+        "requests refused (503 busy) because the memory budget was used up", NULL);
+    m->work_queued = ip_metric_gauge("gw_work_queued", "jobs waiting for a work pool thread", NULL);
+    m->work_busy = ip_metric_gauge("gw_work_busy", "work pool threads running a job", NULL);
+    m->work_rejected = ip_metric_counter(
+        "gw_work_rejected_total", "jobs refused (503 busy) because the work queue was full", NULL);
+}
+
+void gw_metrics_refresh(gw_app *app)
+{
+    ip_metric_set(app->m.memory_used, NULL, (double)ip_budget_used());
+    ip_metric_set(app->m.memory_peak, NULL, (double)ip_budget_peak());
+    if (app->work) {
+        ip_metric_set(app->m.work_queued, NULL, (double)gw_work_queued(app->work));
+        ip_metric_set(app->m.work_busy, NULL, (double)gw_work_busy(app->work));
+    }
 }
 
 static void sweep_tick(gw_app *app)
@@ -114,6 +157,7 @@ ip_status gw_app_start(gw_app *app)
 {
     ip_status st;
     gw_metrics_register(&app->m);
+    ip_budget_set_limit(app->cfg.memory_bytes);
     ip_rpc_client_opts mo = {.urls = app->cfg.metadata_rpc_url,
                              .timeout_ms = (int)app->cfg.rpc_timeout_ms,
                              .max_msg_bytes = (size_t)app->cfg.rpc_max_msg_bytes};
@@ -134,6 +178,8 @@ ip_status gw_app_start(gw_app *app)
     if ((st = gw_ticker_new(app, "purger", app->cfg.purge_interval_ms, purge_tick, &app->purger)) !=
         IP_OK)
         goto fail;
+    if ((st = gw_work_new((int)app->cfg.workers, (int)app->cfg.work_queue, &app->work)) != IP_OK)
+        goto fail;
     if ((st = gw_http_new(app, &app->http)) != IP_OK)
         goto fail;
     return IP_OK;
@@ -147,6 +193,8 @@ void gw_app_stop(gw_app *app)
 {
     if (app->events)
         gw_events_close(app->events); /* resumes and ends every SSE client */
+    gw_work_free(app->work);          /* drains: every job resumes its connection */
+    app->work = NULL;
     gw_http_free(app->http);
     app->http = NULL;
     gw_ticker_free(app->purger);

@@ -14,7 +14,7 @@
 
 #include "gw_multipart.h"
 #include "gw_query.h"
-#include "gw_sniff.h"
+#include "ip_admit.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     default: {
-        (void)gw_sniff(data, size);
+        (void)ip_img_sniff(data, size);
         free(gw_filename_sanitize(s, size));
         break;
     }

@@ -1,8 +1,10 @@
 /* gw_handlers.h — the route handlers the dispatch table (gw_routes.c) calls.
  *
  * A handler runs once the whole request has arrived, on a libmicrohttpd pool
- * thread; it may block on RPC calls (bounded by their deadlines). It queues
- * exactly one answer through gw_response.h and returns what that returned.
+ * thread. It may call metadata-svc (bounded by the RPC deadline); anything
+ * that waits on S3 or Kafka goes to the work pool with gw_offload. It queues
+ * exactly one answer through gw_response.h (or hands the request to
+ * gw_offload, whose `then` answers) and returns what that returned.
  * Memory it must keep until the answer is sent goes to the request
  * (gw_req_defer). The files: gw_routes_upload.c (POST /upload, including the
  * headers-only first call), gw_routes_image.c (/image/{id} and its /info),
@@ -19,6 +21,15 @@
 #include "gw_request.h"
 
 typedef enum MHD_Result (*gw_handler)(gw_app *app, struct MHD_Connection *conn, gw_req *rq);
+
+/* Runs work(app, rq) on the work pool (app->work) with the connection
+ * suspended, then then(app, conn, rq) on the HTTP thread to answer. The
+ * connection is suspended first and the job submitted after, so the worker's
+ * resume always follows the suspend. A full queue answers 503 "busy" (with
+ * Retry-After) instead of calling `then`. State for both halves goes in
+ * rq->job, freed by a deferred cleanup (gw_req_defer). */
+enum MHD_Result gw_offload(gw_app *app, struct MHD_Connection *conn, gw_req *rq, gw_req_work work,
+                           gw_req_then then);
 
 /* POST /upload, first call (headers only): makes the body's receiver; answers
  * at once when the headers already rule the upload out (413, 400, 415). */

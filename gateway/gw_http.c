@@ -21,7 +21,8 @@ struct gw_http {
     struct MHD_Daemon *d;
 };
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd's own messages: fmt is its printf format, ap the arguments. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char msg[512];

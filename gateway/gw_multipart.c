@@ -9,13 +9,18 @@
  * handed to the current part: the file part grows a buffer checked against the
  * upload limit at every byte count, the `ops` part a small field buffer, other
  * parts are counted and dropped. So memory is the file itself plus a few
- * hundred bytes, whatever the chunking.
+ * hundred bytes, whatever the chunking. The file buffer starts at 64 KiB and
+ * doubles as bytes arrive (never sized from a Content-Length); each growth is
+ * charged to the process's memory budget (ip_budget.h) before it is made, and
+ * a growth that does not fit fails the parse with GW_MP_BUSY.
  *
  * LIMITS. One part's header block (max_header_bytes), the number of parts
  * (max_parts), a field's size (max_field_bytes), the file (max_file_bytes).
  * Every failure is sticky and carries a reason for the problem detail.
  */
 #include "gw_multipart.h"
+
+#include "ip_budget.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -44,7 +49,7 @@ struct gw_multipart {
 
     bool file_seen;
     char *file;
-    size_t file_len, file_cap;
+    size_t file_len, file_cap; /* file_cap is charged to the budget */
     char *filename;
 
     bool ops_seen;
@@ -157,6 +162,7 @@ void gw_multipart_free(gw_multipart *mp)
         return;
     free(mp->pend);
     free(mp->file);
+    ip_budget_give((int64_t)mp->file_cap);
     free(mp->filename);
     free(mp);
 }
@@ -177,15 +183,17 @@ static gw_mp_result emit(gw_multipart *mp, const char *p, size_t n)
             return mp_fail(mp, GW_MP_TOO_LARGE, "the file is larger than the upload limit");
         if (mp->file_len + n > mp->file_cap) {
             size_t cap = mp->file_cap ? mp->file_cap : 64 * 1024;
-            if (!mp->file_cap && mp->lim.size_hint > cap)
-                cap = mp->lim.size_hint;
             while (cap < mp->file_len + n)
                 cap *= 2;
             if (cap > mp->lim.max_file_bytes)
                 cap = mp->lim.max_file_bytes;
+            if (!ip_budget_try((int64_t)(cap - mp->file_cap)))
+                return mp_fail(mp, GW_MP_BUSY, "the memory budget is used up");
             char *nf = realloc(mp->file, cap);
-            if (!nf)
-                return mp_fail(mp, GW_MP_TOO_LARGE, "out of memory for the file");
+            if (!nf) {
+                ip_budget_give((int64_t)(cap - mp->file_cap));
+                return mp_fail(mp, GW_MP_BUSY, "out of memory for the file");
+            }
             mp->file = nf;
             mp->file_cap = cap;
         }
@@ -479,18 +487,28 @@ const char *gw_multipart_ops(const gw_multipart *mp)
     return mp->ops_seen ? mp->ops : NULL;
 }
 
-char *gw_multipart_take_file(gw_multipart *mp, size_t *len)
+char *gw_multipart_take_file_charged(gw_multipart *mp, size_t *len, int64_t *charged)
 {
+    *charged = 0;
     if (!mp->file_seen)
         return NULL;
     char *f = mp->file;
     *len = mp->file_len;
+    *charged = (int64_t)mp->file_cap;
     if (!f) {
         f = malloc(1);
         *len = 0;
     }
     mp->file = NULL;
     mp->file_len = mp->file_cap = 0;
+    return f;
+}
+
+char *gw_multipart_take_file(gw_multipart *mp, size_t *len)
+{
+    int64_t charged = 0;
+    char *f = gw_multipart_take_file_charged(mp, len, &charged);
+    ip_budget_give(charged);
     return f;
 }
 

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ip_status.h"
 
@@ -21,6 +22,7 @@ typedef enum gw_mp_result {
     GW_MP_OK = 0,    /* so far so good / done */
     GW_MP_BAD,       /* malformed or over a structural limit: 400 */
     GW_MP_TOO_LARGE, /* the file part is over max_file_bytes: 413 */
+    GW_MP_BUSY,      /* the file's buffer does not fit the memory budget: 503 */
 } gw_mp_result;
 
 typedef struct gw_mp_limits {
@@ -28,8 +30,6 @@ typedef struct gw_mp_limits {
     size_t max_header_bytes; /* one part's header block; default 8 KiB */
     int max_parts;           /* default 8 */
     size_t max_field_bytes;  /* a non-file part; default 4 KiB */
-    size_t size_hint;        /* expected file size (the Content-Length), 0 = unknown:
-                                the file buffer starts at this size, saving reallocs */
 } gw_mp_limits;
 
 typedef struct gw_multipart gw_multipart;
@@ -56,6 +56,10 @@ bool gw_multipart_has_file(const gw_multipart *mp);
 /* The file part's bytes: handed over to the caller (free()), *len set; the parser
  * forgets them. NULL when there is no file part (or it was taken). */
 char *gw_multipart_take_file(gw_multipart *mp, size_t *len);
+/* The same, handing over the file buffer's charge on the memory budget too
+ * (ip_budget.h): *charged bytes, which the caller gives back with
+ * ip_budget_give when it frees the file (take_file gives it back at once). */
+char *gw_multipart_take_file_charged(gw_multipart *mp, size_t *len, int64_t *charged);
 /* The file part's filename, sanitised for display (gw_filename_sanitize); ""
  * when none. Borrowed, lives as long as the parser. */
 const char *gw_multipart_filename(const gw_multipart *mp);

@@ -1,7 +1,9 @@
-/* gw_multipart_test.c — the multipart parser, whole and byte by byte. */
+/* gw_multipart_test.c — the multipart parser, whole and byte by byte, and
+ * its file buffer's charge on the memory budget. */
 #include <string.h>
 
 #include "gw_multipart.h"
+#include "ip_budget.h"
 #include "ip_testing.h"
 
 static const gw_mp_limits LIM = {.max_file_bytes = 1000, .max_header_bytes = 256, .max_parts = 4};
@@ -198,7 +200,35 @@ static void test_filename(void)
     free(s);
 }
 
+/* The file buffer is charged from its first 64 KiB (a small limit: capped
+ * at max_file_bytes); the charge goes with the file (take_file_charged) or
+ * back at once (take_file, free); a budget without room fails with BUSY. */
+static void test_budget(void)
+{
+    CHECK_EQ_INT(ip_budget_used(), 0);
+    gw_multipart *mp;
+    CHECK(parse("XyZ", GOOD, strlen(GOOD), 0, &mp) == GW_MP_OK);
+    EXPECT_EQ_INT(ip_budget_used(), 1000); /* LIM.max_file_bytes */
+    size_t len = 0;
+    int64_t charged = 0;
+    char *f = gw_multipart_take_file_charged(mp, &len, &charged);
+    EXPECT(f && len == 15 && charged == 1000);
+    gw_multipart_free(mp);
+    EXPECT_EQ_INT(ip_budget_used(), 1000); /* still held: the caller's now */
+    free(f);
+    ip_budget_give(charged);
+    EXPECT(parse("XyZ", GOOD, strlen(GOOD), 7, &mp) == GW_MP_OK);
+    gw_multipart_free(mp); /* never taken: given back with the parser */
+    EXPECT_EQ_INT(ip_budget_used(), 0);
+    ip_budget_set_limit(500);
+    EXPECT(parse("XyZ", GOOD, strlen(GOOD), 0, &mp) == GW_MP_BUSY);
+    gw_multipart_free(mp);
+    EXPECT_EQ_INT(ip_budget_used(), 0);
+    ip_budget_set_limit(1024LL * 1024 * 1024);
+}
+
 static const ip_test_case tests[] = {
+    IP_TEST(budget),
     IP_TEST(good_all_chunkings),
     IP_TEST(boundary),
     IP_TEST(bad),

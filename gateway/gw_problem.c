@@ -48,7 +48,8 @@ const char *gw_http_reason(int status)
     }
 }
 
-char *gw_problem_json(int status, const char *detail, const char *param, size_t *len)
+char *gw_problem_json(int status, const char *detail, const char *param, const char *code,
+                      size_t *len)
 {
     json_t *o = json_object();
     if (!o)
@@ -70,6 +71,8 @@ char *gw_problem_json(int status, const char *detail, const char *param, size_t 
     json_object_set_new(o, "detail", js);
     if (param)
         json_object_set_new(o, "param", json_string(param));
+    if (code)
+        json_object_set_new(o, "reason", json_string(code));
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (s && len)

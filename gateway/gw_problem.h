@@ -7,10 +7,12 @@
 /* The reason phrase of an HTTP status ("Not Found"); "Error" when unknown. */
 const char *gw_http_reason(int status);
 
-/* {"type":"about:blank","title":<reason>,"status":<status>,"detail":<detail>[,
- * "param":<param>]} as an owned, NUL-terminated string (free()); *len is its
- * length. `param` may be NULL. `detail` is escaped (any bytes: invalid UTF-8 is
- * replaced). NULL only when out of memory. */
-char *gw_problem_json(int status, const char *detail, const char *param, size_t *len);
+/* {"type":"about:blank","title":<reason phrase>,"status":<status>,"detail":<detail>[,
+ * "param":<param>][,"reason":<code>]} as an owned, NUL-terminated string
+ * (free()); *len is its length. `param` and `code` (a stable machine-readable
+ * cause, e.g. "metadata_too_large") may be NULL. `detail` is escaped (any
+ * bytes: invalid UTF-8 is replaced). NULL only when out of memory. */
+char *gw_problem_json(int status, const char *detail, const char *param, const char *code,
+                      size_t *len);
 
 #endif

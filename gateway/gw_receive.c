@@ -1,20 +1,23 @@
 /* gw_receive.c — the body of POST /upload, received chunk by chunk.
  *
  * HOW IT WORKS. gw_receive_new reads the headers: multipart/form-data with a
- * boundary makes a streaming parser (sized by Content-Length, capped at the
- * limit), an image/<type> body gathers the raw body (its buffer sized once from
- * Content-Length), anything else is refused (400 without a Content-Type, 415
- * with another). A Content-Length over the limit (plus room for the multipart
- * framing) is refused at once with 413. Each chunk then counts against the
- * process-wide budget of held upload bytes before it is kept: beyond the
- * budget the request is refused with 503 and its share given back at once,
- * so many slow uploads cannot take the process's memory. The first refusal
- * sticks; later chunks are dropped. The share is given back in
- * gw_receive_free, when the request ends.
+ * boundary makes a streaming parser, an image/<type> body gathers the raw
+ * body, anything else is refused (400 without a Content-Type, 415 with
+ * another). A Content-Length over the limit (plus room for the multipart
+ * framing) is refused at once with 413; otherwise the Content-Length is not
+ * trusted for anything: a buffer starts at 64 KiB and doubles as bytes really
+ * arrive, so a client announcing 50 MB and sending 10 bytes holds 64 KiB.
+ *
+ * MEMORY. What is held is charged to the process's budget (ip_budget.h)
+ * before it is allocated: the raw body's capacity at each growth here, the
+ * multipart file buffer's inside the parser (its charge comes to the receiver
+ * with the file). A growth that does not fit refuses the upload with 503
+ * "busy" and drops what was held, so many slow uploads cannot take the
+ * process's memory. The first refusal sticks; later chunks are dropped. The
+ * charge is given back in gw_receive_free, when the request ends.
  */
 #include "gw_receive.h"
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,21 +25,18 @@
 #include <strings.h>
 
 #include "gw_multipart.h"
+#include "ip_budget.h"
 
 /* Room for the multipart framing around the file part. */
 #define MULTIPART_OVERHEAD (64 * 1024)
-
-/* Upload bytes held by every receiver, against gw_receive_limits.memory_bytes. */
-static _Atomic int64_t upload_bytes_held;
 
 struct gw_receive {
     gw_receive_limits lim;
     gw_multipart *mp; /* multipart body; NULL for a raw one */
     bool raw;
-    size_t size_hint; /* Content-Length of a raw body, within the limit */
-    char *body;       /* raw body, or the file taken from mp */
-    size_t body_len, body_cap;
-    int64_t held; /* this receiver's share of upload_bytes_held */
+    char *body; /* raw body, or the file taken from mp */
+    size_t body_len;
+    int64_t charged; /* body's share of the memory budget (its capacity) */
     gw_refusal refusal;
 };
 
@@ -52,23 +52,27 @@ static void refuse(gw_receive *rx, unsigned status, const char *reason, const ch
     snprintf(rx->refusal.detail, sizeof rx->refusal.detail, "%s", detail);
 }
 
-static void release(gw_receive *rx)
-{
-    if (rx->held) {
-        atomic_fetch_sub(&upload_bytes_held, rx->held);
-        rx->held = 0;
-    }
-}
-
 static void drop_body(gw_receive *rx)
 {
     free(rx->body);
+    ip_budget_give(rx->charged);
     rx->body = NULL;
-    rx->body_len = rx->body_cap = 0;
+    rx->body_len = 0;
+    rx->charged = 0;
+}
+
+static void refuse_busy(gw_receive *rx)
+{
+    refuse(rx, 503, "busy", NULL,
+           "the gateway is holding too much data at once (uploads and downloads); retry in a "
+           "moment");
+    drop_body(rx);
+    gw_multipart_free(rx->mp);
+    rx->mp = NULL;
 }
 
 /* Picks the body's kind from its Content-Type. */
-static void begin_type(gw_receive *rx, const char *ct, const char *cl)
+static void begin_type(gw_receive *rx, const char *ct)
 {
     if (!ct || !*ct) {
         refuse(rx, 400, "bad_request", NULL,
@@ -82,10 +86,6 @@ static void begin_type(gw_receive *rx, const char *ct, const char *cl)
             return;
         }
         gw_mp_limits lim = {.max_file_bytes = rx->lim.max_bytes};
-        if (cl) {
-            unsigned long long hint = strtoull(cl, NULL, 10);
-            lim.size_hint = hint < rx->lim.max_bytes ? (size_t)hint : rx->lim.max_bytes;
-        }
         rx->mp = gw_multipart_new(boundary, &lim);
         if (!rx->mp)
             refuse(rx, 503, "unavailable", NULL, "out of memory; try again later");
@@ -101,7 +101,7 @@ static void begin_type(gw_receive *rx, const char *ct, const char *cl)
     }
 }
 
-/* Refuses a Content-Length over the limit; notes a raw body's size. */
+/* Refuses a Content-Length over the limit (the only use of it). */
 static void begin_length(gw_receive *rx, const char *cl)
 {
     if (!cl || rx->refusal.status)
@@ -111,8 +111,6 @@ static void begin_length(gw_receive *rx, const char *cl)
     unsigned long long n = strtoull(cl, &end, 10);
     if (*end != '\0')
         return;
-    if (rx->raw && n <= max)
-        rx->size_hint = (size_t)n;
     if (n > (rx->raw ? max : max + MULTIPART_OVERHEAD)) {
         char detail[160];
         snprintf(detail, sizeof detail, "the body is %llu bytes; uploads are limited to %zu bytes",
@@ -128,7 +126,7 @@ gw_receive *gw_receive_new(const gw_receive_limits *lim, const char *content_typ
     if (!rx)
         return NULL;
     rx->lim = *lim;
-    begin_type(rx, content_type, content_length);
+    begin_type(rx, content_type);
     begin_length(rx, content_length);
     return rx;
 }
@@ -137,9 +135,8 @@ void gw_receive_free(gw_receive *rx)
 {
     if (!rx)
         return;
-    release(rx);
     gw_multipart_free(rx->mp);
-    free(rx->body);
+    drop_body(rx);
     free(rx);
 }
 
@@ -148,10 +145,11 @@ const gw_refusal *gw_receive_refusal(const gw_receive *rx)
     return rx->refusal.status ? &rx->refusal : NULL;
 }
 
-/* Appends to the raw body, growing it by doubling up to the limit. */
+/* Appends to the raw body, growing it by doubling from 64 KiB up to the
+ * limit; each growth is charged before it is made. */
 static void feed_raw(gw_receive *rx, const char *data, size_t n)
 {
-    size_t max = rx->lim.max_bytes;
+    size_t max = rx->lim.max_bytes, cap = (size_t)rx->charged;
     if (n > max - rx->body_len) {
         char d[160];
         snprintf(d, sizeof d, "the body is larger than the upload limit of %zu bytes", max);
@@ -159,21 +157,24 @@ static void feed_raw(gw_receive *rx, const char *data, size_t n)
         drop_body(rx);
         return;
     }
-    if (rx->body_len + n > rx->body_cap) {
-        size_t cap = rx->body_cap ? rx->body_cap : 64 * 1024;
-        if (!rx->body_cap && rx->size_hint > cap)
-            cap = rx->size_hint;
-        while (cap < rx->body_len + n)
-            cap *= 2;
-        if (cap > max)
-            cap = max;
-        char *nb = realloc(rx->body, cap);
+    if (rx->body_len + n > cap) {
+        size_t ncap = cap ? cap : 64 * 1024;
+        while (ncap < rx->body_len + n)
+            ncap *= 2;
+        if (ncap > max)
+            ncap = max;
+        if (!ip_budget_try((int64_t)(ncap - cap))) {
+            refuse_busy(rx);
+            return;
+        }
+        char *nb = realloc(rx->body, ncap);
         if (!nb) {
-            refuse(rx, 503, "unavailable", NULL, "out of memory; try again later");
+            ip_budget_give((int64_t)(ncap - cap));
+            refuse_busy(rx);
             return;
         }
         rx->body = nb;
-        rx->body_cap = cap;
+        rx->charged = (int64_t)ncap;
     }
     memcpy(rx->body + rx->body_len, data, n);
     rx->body_len += n;
@@ -183,15 +184,6 @@ void gw_receive_feed(gw_receive *rx, const char *data, size_t n)
 {
     if (rx->refusal.status)
         return;
-    int64_t total = atomic_fetch_add(&upload_bytes_held, (int64_t)n) + (int64_t)n;
-    rx->held += (int64_t)n;
-    if (total > rx->lim.memory_bytes) {
-        refuse(rx, 503, "busy", NULL,
-               "the gateway is receiving too many uploads at once; retry in a moment");
-        release(rx);
-        drop_body(rx);
-        return;
-    }
     if (!rx->mp) {
         feed_raw(rx, data, n);
         return;
@@ -202,6 +194,8 @@ void gw_receive_feed(gw_receive *rx, const char *data, size_t n)
         snprintf(d, sizeof d, "the file is larger than the upload limit of %zu bytes",
                  rx->lim.max_bytes);
         refuse(rx, 413, "too_large", NULL, d);
+    } else if (r == GW_MP_BUSY) {
+        refuse_busy(rx);
     } else if (r == GW_MP_BAD) {
         refuse(rx, 400, "bad_request", NULL, gw_multipart_error(rx->mp));
     }
@@ -220,8 +214,8 @@ const gw_refusal *gw_receive_finish(gw_receive *rx, gw_received *out)
         else {
             out->ops = gw_multipart_ops(rx->mp);
             out->filename = gw_multipart_filename(rx->mp);
-            free(rx->body);
-            rx->body = gw_multipart_take_file(rx->mp, &rx->body_len);
+            drop_body(rx);
+            rx->body = gw_multipart_take_file_charged(rx->mp, &rx->body_len, &rx->charged);
         }
     }
     if (!rx->refusal.status && (!rx->body || rx->body_len == 0))

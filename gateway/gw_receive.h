@@ -3,12 +3,12 @@
  * A receiver is made from the request's headers (gw_receive_new): a
  * multipart/form-data body feeds the streaming parser (gw_multipart.h), an
  * image/<type> body is gathered raw. Limits hold at every byte: the upload limit
- * (413), and the budget of upload bytes all requests in progress may hold at
- * once (503). The first problem found becomes the receiver's refusal; from
- * then on the rest of the body is read and dropped. A refusal known from the
- * headers alone (no usable Content-Type, a Content-Length over the limit) is
- * there right after gw_receive_new, so the request is answered before any
- * body byte is read. gw_receive_finish ends the body and hands out the file.
+ * (413), and the process's memory budget (ip_budget.h), charged with each
+ * buffer's capacity as it grows (503 "busy"). The first problem found becomes the receiver's
+ * refusal; from then on the rest of the body is read and dropped. A refusal known from the headers
+ * alone (no usable Content-Type, a Content-Length over the limit) is there right after
+ * gw_receive_new, so the request is answered before any body byte is read. gw_receive_finish ends
+ * the body and hands out the file.
  */
 #ifndef GW_RECEIVE_H
 #define GW_RECEIVE_H
@@ -27,8 +27,7 @@ typedef struct gw_refusal {
 } gw_refusal;
 
 typedef struct gw_receive_limits {
-    size_t max_bytes;     /* IP_UPLOAD_MAX_BYTES: the file (or raw body) at most */
-    int64_t memory_bytes; /* IP_GATEWAY_UPLOAD_MEMORY_BYTES: all receivers together */
+    size_t max_bytes; /* IP_UPLOAD_MAX_BYTES: the file (or raw body) at most */
 } gw_receive_limits;
 
 /* The received upload. Borrowed from the receiver (lives until gw_receive_free). */
@@ -43,7 +42,7 @@ typedef struct gw_received {
  * (gw_receive_free); NULL only when out of memory. */
 gw_receive *gw_receive_new(const gw_receive_limits *lim, const char *content_type,
                            const char *content_length);
-/* Frees, and gives back the receiver's share of the memory budget. NULL does nothing. */
+/* Frees, and gives back the receiver's charge on the memory budget. NULL does nothing. */
 void gw_receive_free(gw_receive *rx);
 
 /* The refusal so far, or NULL while all is well. Borrowed. */

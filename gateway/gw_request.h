@@ -6,8 +6,10 @@
  * must release once the answer is sent — an RPC reply whose strings the
  * response or the log still use — is handed to the request with gw_req_defer
  * instead of being freed at each of the handler's exits; the deferred calls
- * run in reverse order in gw_req_free. One thread at a time touches a gw_req
- * (libmicrohttpd calls a connection's callbacks on one thread).
+ * run in reverse order in gw_req_free. One thread at a time touches a gw_req:
+ * libmicrohttpd calls a connection's callbacks on one thread, and while the
+ * request's work runs on the work pool (gw_offload) the connection is
+ * suspended, so the worker has it alone until it resumes the connection.
  */
 #ifndef GW_REQUEST_H
 #define GW_REQUEST_H
@@ -21,6 +23,15 @@
 #include "gw_routes.h"
 
 typedef struct gw_receive gw_receive;
+struct gw_app;
+struct gw_req;
+
+/* The two halves of a request's work off the HTTP thread (gw_offload in
+ * gw_handlers.h): `work` runs on the work pool, `then` answers on the HTTP
+ * thread once the worker has resumed the connection. */
+typedef void (*gw_req_work)(struct gw_app *app, struct gw_req *rq);
+typedef enum MHD_Result (*gw_req_then)(struct gw_app *app, struct MHD_Connection *conn,
+                                       struct gw_req *rq);
 
 /* Deferred cleanups one request may hold (the handlers use at most three). */
 #define GW_REQ_DEFER_MAX 8
@@ -32,6 +43,15 @@ typedef struct gw_req {
     unsigned status;  /* the status queued; 0 until then */
     bool responded;   /* an answer is queued: later callbacks only drain the body */
     gw_receive *rx;   /* POST /upload's body as it arrives; NULL otherwise */
+    /* Work off the HTTP thread: set by gw_offload while the connection is
+     * suspended; the worker touches the request only through `work`, and
+     * only until it resumes the connection. */
+    gw_req_work work;
+    gw_req_then then;
+    bool work_refused; /* the pool's queue was full: 503 busy instead of `then` */
+    struct gw_app *app;
+    struct MHD_Connection *conn;
+    void *job; /* the handler's state for work and then (freed by a deferred cleanup) */
     size_t ndefer;
     struct {
         void (*fn)(void *);

@@ -44,8 +44,15 @@ enum MHD_Result gw_send_problem_h(struct MHD_Connection *conn, gw_req *rq, unsig
                                   const char *detail, const char *param, const char *hname,
                                   const char *hval)
 {
+    return gw_send_refusal(conn, rq, status, NULL, detail, param, hname, hval);
+}
+
+enum MHD_Result gw_send_refusal(struct MHD_Connection *conn, gw_req *rq, unsigned status,
+                                const char *code, const char *detail, const char *param,
+                                const char *hname, const char *hval)
+{
     size_t len = 0;
-    char *body = gw_problem_json((int)status, detail, param, &len);
+    char *body = gw_problem_json((int)status, detail, param, code, &len);
     if (!body)
         return MHD_NO;
     struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);

@@ -35,6 +35,11 @@ enum MHD_Result gw_send_problem(struct MHD_Connection *conn, gw_req *rq, unsigne
 enum MHD_Result gw_send_problem_h(struct MHD_Connection *conn, gw_req *rq, unsigned status,
                                   const char *detail, const char *param, const char *hname,
                                   const char *hval);
+/* The same with `code`, a stable machine-readable cause, as the body's
+ * "reason" member (NULL: none). */
+enum MHD_Result gw_send_refusal(struct MHD_Connection *conn, gw_req *rq, unsigned status,
+                                const char *code, const char *detail, const char *param,
+                                const char *hname, const char *hval);
 /* 503 with Retry-After for a dependency (`what`: "metadata service") that
  * failed with `st`. */
 enum MHD_Result gw_send_dependency(struct MHD_Connection *conn, gw_req *rq, const char *what,

@@ -11,6 +11,16 @@
  * route's (405 with Allow) and the route's handler answers. gw_routes_done()
  * records the metrics and frees the request, running its deferred cleanups.
  *
+ * WORK OFF THE HTTP THREAD. A handler whose work waits on S3 or Kafka (the
+ * upload's checks and store, the first chunk of a download, DELETE's purge)
+ * calls gw_offload: the connection is suspended, then the job is submitted
+ * to the bounded work pool (a full queue: resumed at once, 503 busy). The
+ * worker runs the job, which leaves its result in the request, and resumes
+ * the connection; libmicrohttpd then calls gw_routes_access again for the
+ * same request and the handler's `then` queues the answer on the HTTP thread.
+ * A suspended connection is not closed by libmicrohttpd, so the request
+ * outlives its job; at shutdown the pool drains before the daemon stops.
+ *
  * THE TABLE. Each route has its path (the two /image/{id} routes are matched
  * by pattern), its metrics label, the Allow header and a handler per method;
  * a method without a handler is 405. HEAD is served by the GET handler
@@ -28,6 +38,7 @@
 #include "gw_handlers.h"
 #include "gw_receive.h"
 #include "gw_response.h"
+#include "gw_work.h"
 #include "ip_time.h"
 
 typedef struct route_def {
@@ -39,7 +50,7 @@ typedef struct route_def {
 } route_def;
 
 static const route_def routes[GW_R_COUNT] = {
-    [GW_R_UNKNOWN] = {NULL, "unknown", NULL},
+    [GW_R_UNKNOWN] = {.path = NULL, .name = "unknown", .allow = NULL},
     [GW_R_UPLOAD] = {"/upload", "upload", "POST", .post = gw_handle_upload,
                      .begin = gw_handle_upload_begin},
     [GW_R_IMAGE] = {NULL, "image", "GET, HEAD, DELETE", .get = gw_handle_image_get,
@@ -123,6 +134,44 @@ static enum MHD_Result dispatch(gw_app *app, struct MHD_Connection *conn, gw_req
     return h(app, conn, rq);
 }
 
+static void run_offloaded(void *arg)
+{
+    gw_req *rq = arg;
+    struct MHD_Connection *conn = rq->conn;
+    rq->work(rq->app, rq);
+    MHD_resume_connection(conn); /* the request is the HTTP thread's again */
+}
+
+enum MHD_Result gw_offload(gw_app *app, struct MHD_Connection *conn, gw_req *rq, gw_req_work work,
+                           gw_req_then then)
+{
+    rq->app = app;
+    rq->conn = conn;
+    rq->work = work;
+    rq->then = then;
+    rq->work_refused = false;
+    MHD_suspend_connection(conn);
+    if (!app->work || !gw_work_submit(app->work, run_offloaded, rq)) {
+        rq->work_refused = true;
+        ip_metric_add(app->m.work_rejected, NULL, 1);
+        MHD_resume_connection(conn);
+    }
+    return MHD_YES;
+}
+
+/* The access handler's call after a job resumed the connection. */
+static enum MHD_Result resumed(gw_app *app, struct MHD_Connection *conn, gw_req *rq)
+{
+    gw_req_then then = rq->then;
+    rq->then = NULL;
+    rq->work = NULL;
+    if (rq->work_refused)
+        return gw_send_problem_h(conn, rq, 503,
+                                 "the gateway has too much work queued; retry in a moment", NULL,
+                                 "Retry-After", "2");
+    return then(app, conn, rq);
+}
+
 enum MHD_Result gw_routes_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **con_cls)
@@ -148,6 +197,8 @@ enum MHD_Result gw_routes_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (rq->responded)
         return MHD_YES;
+    if (rq->then)
+        return resumed(app, conn, rq);
     return dispatch(app, conn, rq, method);
 }
 

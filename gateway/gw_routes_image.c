@@ -15,20 +15,22 @@
  * X-Forwarded-For), a ready variant is answered with X-Accel-Redirect:
  * <location><key> and no body; nginx fetches the bytes from the bucket.
  * Direct requests, and the private original always, get the bytes from
- * storage-svc: the GetObject reply is handed to the response, which sends its
- * bytes as they are and frees the reply with itself.
+ * storage-svc streamed in chunks (gw_download.c): never the whole object in
+ * memory, each chunk fetched on the work pool.
  *
  * DELETE /image/{id}. DeleteImage removes the row (every API path answers 404
  * from then on) and, in the same transaction, records a purge of the image's
  * objects; its reply names them (keys and the variant prefix). The request
- * then tries the purge itself (gw_purge_now: DeleteObjects bounded by
- * IP_GATEWAY_DELETE_WAIT_MS, then FinishPurge): 204 when that succeeded,
+ * then tries the purge itself on the work pool (gw_purge_now: DeleteObjects
+ * bounded by IP_GATEWAY_DELETE_WAIT_MS, then FinishPurge): 204 when that succeeded,
  * else 202 {"id", "status": "deleting"} and the purger (gw_purge.c) finishes
  * it. A second DELETE finds no row: 404.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "gw_download.h"
 #include "gw_handlers.h"
 #include "gw_json.h"
 #include "gw_response.h"
@@ -167,37 +169,15 @@ static void pick_original(const Imageproc__Image *img, image_object *obj)
     snprintf(obj->etag, sizeof obj->etag, "\"o-%s\"", img->id);
 }
 
-static void free_object_reply(void *reply)
-{
-    imageproc__get_object_reply__free_unpacked(reply, NULL);
-}
-
-/* The object's bytes from storage-svc, sent from the reply itself. */
+/* The object's bytes from storage-svc, streamed. */
 static enum MHD_Result send_bytes(gw_app *app, struct MHD_Connection *conn, gw_req *rq,
                                   const image_object *obj)
 {
-    Imageproc__GetObjectRequest in = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
-    in.key = (char *)obj->key;
-    Imageproc__GetObjectReply *reply = NULL;
-    char err[256];
-    ip_status st = ip_storage_get_object(app->stor, &in, &reply, NULL, err, sizeof err);
-    if (st == IP_NOT_FOUND)
-        return gw_send_problem(conn, rq, 404, "the image's bytes are gone (it was just deleted)",
-                               NULL);
-    if (st != IP_OK)
-        return gw_send_dependency(conn, rq, "object storage", st);
-    /* The response owns the reply from here and frees it with itself. */
-    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
-        reply->data.len, reply->data.data, free_object_reply, reply);
-    if (!r) {
-        free_object_reply(reply);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, "Content-Type", obj->ctype);
-    MHD_add_response_header(r, "ETag", obj->etag);
-    MHD_add_response_header(r, "Cache-Control", obj->original ? "private, no-cache" : "no-cache");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    return gw_queue(conn, rq, 200, r);
+    gw_download_head head = {.key = obj->key,
+                             .content_type = obj->ctype,
+                             .etag = obj->etag,
+                             .cache_control = obj->original ? "private, no-cache" : "no-cache"};
+    return gw_download_start(app, conn, rq, &head);
 }
 
 /* 304 when the client has it; nginx fetches a public variant itself when the
@@ -271,29 +251,59 @@ enum MHD_Result gw_handle_image_info(gw_app *app, struct MHD_Connection *conn, g
     return gw_send_json(conn, rq, 200, gw_image_info_json(img));
 }
 
+/* DELETE's state between the HTTP thread and the work pool. */
+typedef struct delete_job {
+    char id[37];
+    Imageproc__DeleteImageReply *reply; /* the request frees it */
+    ip_status st;
+    char err[256];
+} delete_job;
+
+/* On the work pool: the objects' removal and FinishPurge. */
+static void delete_work(gw_app *app, gw_req *rq)
+{
+    delete_job *job = rq->job;
+    job->st = gw_purge_now(app, job->id, job->reply->object_keys, job->reply->n_object_keys,
+                           job->reply->purge_prefix, (int)app->cfg.delete_wait_ms, job->err,
+                           sizeof job->err);
+}
+
+static enum MHD_Result delete_then(gw_app *app, struct MHD_Connection *conn, gw_req *rq)
+{
+    delete_job *job = rq->job;
+    bool purged = job->st == IP_OK;
+    ip_metric_add(app->m.purges, purged ? "request,done" : "request,failed", 1);
+    ip_log(purged ? IP_LOG_INFO : IP_LOG_WARN, "image.deleted", IP_LS("image_id", job->id),
+           IP_LB("purged", purged),
+           IP_LS(purged ? NULL : "err", job->err)); /* NULL key: no field */
+    if (purged)
+        return gw_queue(conn, rq, 204, gw_response_empty());
+    /* The row is gone; the objects are the purger's now. */
+    return gw_send_json(conn, rq, 202,
+                        json_pack("{s:s, s:s}", "id", job->id, "status", "deleting"));
+}
+
 enum MHD_Result gw_handle_image_delete(gw_app *app, struct MHD_Connection *conn, gw_req *rq)
 {
     enum MHD_Result ret;
     char id[37], err[256] = "";
     if (!check_id(conn, rq, id, &ret))
         return ret;
+    delete_job *job = calloc(1, sizeof *job);
+    if (!job)
+        return MHD_NO;
+    gw_req_defer(rq, free, job);
+    snprintf(job->id, sizeof job->id, "%s", id);
     Imageproc__DeleteImageRequest in = IMAGEPROC__DELETE_IMAGE_REQUEST__INIT;
     in.id = id;
-    Imageproc__DeleteImageReply *reply = NULL;
-    ip_status st = ip_metadata_delete_image(app->meta, &in, &reply, NULL, err, sizeof err);
-    gw_req_defer_message(rq, reply);
+    ip_status st = ip_metadata_delete_image(app->meta, &in, &job->reply, NULL, err, sizeof err);
+    gw_req_defer_message(rq, job->reply);
     if (st == IP_NOT_FOUND)
         return gw_send_problem(conn, rq, 404, not_found, NULL);
     if (st != IP_OK)
         return gw_send_dependency(conn, rq, "metadata service", st);
-    st = gw_purge_now(app, id, reply->object_keys, reply->n_object_keys, reply->purge_prefix,
-                      (int)app->cfg.delete_wait_ms, err, sizeof err);
-    bool purged = st == IP_OK;
-    ip_metric_add(app->m.purges, purged ? "request,done" : "request,failed", 1);
-    ip_log(purged ? IP_LOG_INFO : IP_LOG_WARN, "image.deleted", IP_LS("image_id", id),
-           IP_LB("purged", purged), IP_LS(purged ? NULL : "err", err)); /* NULL key: no field */
-    if (purged)
-        return gw_queue(conn, rq, 204, gw_response_empty());
-    /* The row is gone; the objects are the purger's now. */
-    return gw_send_json(conn, rq, 202, json_pack("{s:s, s:s}", "id", id, "status", "deleting"));
+    rq->job = job;
+    /* A full work queue answers 503 busy: the row is gone and its purge is
+     * recorded, so the purger removes the objects. */
+    return gw_offload(app, conn, rq, delete_work, delete_then);
 }

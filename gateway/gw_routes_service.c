@@ -43,7 +43,7 @@ enum MHD_Result gw_handle_readyz(gw_app *app, struct MHD_Connection *conn, gw_re
 
 enum MHD_Result gw_handle_metrics(gw_app *app, struct MHD_Connection *conn, gw_req *rq)
 {
-    (void)app;
+    gw_metrics_refresh(app);
     char *m = ip_metrics_render();
     if (!m)
         return gw_send_dependency(conn, rq, "metrics registry", IP_RESOURCE_EXHAUSTED);

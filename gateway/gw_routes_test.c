@@ -10,6 +10,11 @@
  * fakes serve the background passes: the purger (a claimed purge finished,
  * a failed one recorded with its error, a transient failure ending the pass),
  * the sweep's ListStale request, and the ticker that runs them.
+ * The work pool and the memory budget: while storage-svc hangs, the listing,
+ * /info and /healthz answer (one HTTP thread, so work left on it would block
+ * them); an original of several chunks arrives byte for byte; a budget too
+ * small for a chunk or a body buffer is 503 busy; a raw upload announcing
+ * 50 MB and sending 10 bytes holds at most 64 KiB; a full work queue is 503.
  * ASan's leak check at exit covers the replies that requests defer.
  */
 #include <arpa/inet.h>
@@ -28,6 +33,8 @@
 #include "gw_purge.h"
 #include "gw_routes.h"
 #include "gw_sweep.h"
+#include "gw_work.h"
+#include "ip_budget.h"
 #include "ip_keys.h"
 #include "ip_rpc_stubs.h"
 #include "ip_testing.h"
@@ -260,14 +267,91 @@ static ip_status meta_mark_enqueued(void *user, ip_rpc_call *call,
     return IP_OK;
 }
 
+/* The objects storage-svc holds: o/<B> and o/<C> are BIG_LEN pseudo-random
+ * bytes (several download chunks; C's fail after the first); any other key
+ * holds "BYTES <key>". */
+#define BIG_LEN (5 * 65536 + 12345)
+static unsigned char big[BIG_LEN];
+static int gets;  /* GetObject calls */
+static bool hang; /* GetObject waits for the gate ... */
+static int hung;  /* ... counting the calls that are waiting */
+static pthread_cond_t fake_cv = PTHREAD_COND_INITIALIZER;
+
+static void big_init(void)
+{
+    uint32_t x = 12345;
+    for (size_t i = 0; i < BIG_LEN; i++) {
+        x = x * 1103515245u + 12345u;
+        big[i] = (unsigned char)(x >> 16);
+    }
+}
+
+/* Holds the call while `hang` is set; the test waits for `hung` to rise. */
+static void maybe_hang(void)
+{
+    pthread_mutex_lock(&fake_mu);
+    if (hang) {
+        hung++;
+        pthread_cond_broadcast(&fake_cv);
+        while (hang)
+            pthread_cond_wait(&fake_cv, &fake_mu);
+        hung--;
+    }
+    pthread_mutex_unlock(&fake_mu);
+}
+
+static void set_hang(bool on)
+{
+    pthread_mutex_lock(&fake_mu);
+    hang = on;
+    pthread_cond_broadcast(&fake_cv);
+    pthread_mutex_unlock(&fake_mu);
+}
+
+static void wait_hung(int n)
+{
+    pthread_mutex_lock(&fake_mu);
+    while (hung < n)
+        pthread_cond_wait(&fake_cv, &fake_mu);
+    pthread_mutex_unlock(&fake_mu);
+}
+
 static ip_status stor_get(void *user, ip_rpc_call *call, const Imageproc__GetObjectRequest *in,
                           Imageproc__GetObjectReply *out)
 {
     (void)user;
-    char *s = ip_rpc_call_alloc(call, IP_KEY_MAX + 8);
-    snprintf(s, IP_KEY_MAX + 8, "BYTES %s", in->key);
-    out->data.data = (uint8_t *)s;
-    out->data.len = strlen(s);
+    pthread_mutex_lock(&fake_mu);
+    gets++;
+    pthread_mutex_unlock(&fake_mu);
+    maybe_hang();
+    const uint8_t *obj;
+    size_t size;
+    if (!strcmp(in->key, "o/" ID_C) && in->offset > 0) {
+        ip_rpc_call_errorf(call, "S3 went away");
+        return IP_UNAVAILABLE; /* C's original: storage fails after the first chunk */
+    }
+    if (!strcmp(in->key, "o/" ID_B) || !strcmp(in->key, "o/" ID_C)) {
+        obj = big;
+        size = BIG_LEN;
+    } else {
+        char *s = ip_rpc_call_alloc(call, IP_KEY_MAX + 8);
+        snprintf(s, IP_KEY_MAX + 8, "BYTES %s", in->key);
+        obj = (const uint8_t *)s;
+        size = strlen(s);
+    }
+    if (in->offset >= size && size > 0) {
+        ip_rpc_call_errorf(call, "offset past the end");
+        return IP_INVALID_ARGUMENT;
+    }
+    size_t n = size - in->offset;
+    if (in->length && in->length < n)
+        n = in->length;
+    out->info = ip_rpc_call_alloc(call, sizeof *out->info);
+    imageproc__object_info__init(out->info);
+    out->info->key = ip_rpc_call_strdup(call, in->key);
+    out->info->size_bytes = (int64_t)size;
+    out->data.data = (uint8_t *)obj + in->offset;
+    out->data.len = n;
     return IP_OK;
 }
 
@@ -317,6 +401,7 @@ static void start(void)
         return;
     fixtures_init();
     purges_init();
+    big_init();
     static char murl[96], surl[96];
     snprintf(murl, sizeof murl, "ipc:///tmp/gw_routes_test_meta_%d", (int)getpid());
     snprintf(surl, sizeof surl, "ipc:///tmp/gw_routes_test_stor_%d", (int)getpid());
@@ -327,8 +412,8 @@ static void start(void)
     ip_rpc_client_opts sc = {.urls = surl, .timeout_ms = 2000};
     CHECK_ST(ip_rpc_client_new(&imageproc__metadata__descriptor, &mc, &app.meta), IP_OK, murl);
     CHECK_ST(ip_rpc_client_new(&imageproc__storage__descriptor, &sc, &app.stor), IP_OK, surl);
-    app.cfg.upload_max_bytes = 2097152;
-    app.cfg.upload_memory_bytes = 1 << 24;
+    app.cfg.upload_max_bytes = 52428800;
+    app.cfg.download_chunk_bytes = 65536;
     app.cfg.pixel_limit = 1234567;
     app.cfg.accel = true;
     app.cfg.accel_location = "/_accel/";
@@ -339,9 +424,11 @@ static void start(void)
     app.cfg.sweep_age_ms = 30000;
     app.cfg.sweep_enqueued_age_ms = 900000;
     gw_metrics_register(&app.m);
-    daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
-                               gw_routes_access, &app, MHD_OPTION_NOTIFY_COMPLETED, gw_routes_done,
-                               &app, MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_END);
+    CHECK_ST(gw_work_new(4, 16, &app.work), IP_OK, "work pool");
+    /* One HTTP thread: a request whose work stayed on it would hold up every other. */
+    daemon_ = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
+        gw_routes_access, &app, MHD_OPTION_NOTIFY_COMPLETED, gw_routes_done, &app, MHD_OPTION_END);
     CHECK(daemon_ != NULL);
     port = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT)->port;
 }
@@ -350,6 +437,7 @@ static void stop(void)
 {
     if (!daemon_)
         return;
+    gw_work_free(app.work); /* drains before the daemon stops */
     MHD_stop_daemon(daemon_);
     ip_rpc_client_free(app.meta);
     ip_rpc_client_free(app.stor);
@@ -357,16 +445,24 @@ static void stop(void)
     ip_rpc_server_free(stor_srv);
 }
 
-/* One request on its own connection; the whole answer (head and body) in
- * out, its status returned (0 when the exchange failed). */
-static int http(const char *method, const char *path, const char *headers, char *out, size_t cap)
+static int connect_gateway(void)
 {
     start();
-    out[0] = '\0';
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    return fd;
+}
+
+/* One request on its own connection; the whole answer (head and body) in
+ * out (*len bytes, NUL-terminated), its status returned (0 when the exchange
+ * failed). */
+static int http_n(const char *method, const char *path, const char *headers, char *out, size_t cap,
+                  size_t *len_out)
+{
+    int fd = connect_gateway();
+    out[0] = '\0';
     char req[1024];
     int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s\r\n",
                      method, path, headers ? headers : "");
@@ -381,9 +477,16 @@ static int http(const char *method, const char *path, const char *headers, char 
     }
     out[len] = '\0';
     close(fd);
+    if (len_out)
+        *len_out = len;
     int status = 0;
     sscanf(out, "HTTP/1.1 %d", &status);
     return status;
+}
+
+static int http(const char *method, const char *path, const char *headers, char *out, size_t cap)
+{
+    return http_n(method, path, headers, out, cap, NULL);
 }
 
 static const char *body_of(const char *answer)
@@ -642,7 +745,7 @@ static void test_config_and_methods(void)
     EXPECT(strstr(a, "Cache-Control: public, max-age=60\r\n") != NULL);
     json_t *j = json_loads(body_of(a), 0, NULL);
     CHECK(j != NULL);
-    EXPECT_EQ_INT(json_integer_value(json_object_get(j, "upload_max_bytes")), 2097152);
+    EXPECT_EQ_INT(json_integer_value(json_object_get(j, "upload_max_bytes")), 52428800);
     EXPECT_EQ_INT(json_integer_value(json_object_get(j, "pixel_limit")), 1234567);
     json_decref(j);
     EXPECT_EQ_INT(http("PUT", "/config", NULL, a, sizeof a), 405);
@@ -655,10 +758,214 @@ static void test_config_and_methods(void)
     EXPECT_EQ_INT(http("GET", "/healthz", NULL, a, sizeof a), 200);
 }
 
+/* ------------------------------------------------------------ work pool, budget */
+
+/* ip_budget_used() once cond holds of it (a charge is given back when
+ * libmicrohttpd ends the request, just after the client has read it), or
+ * after 5 s. */
+static int64_t budget_used_when(bool (*cond)(int64_t))
+{
+    for (int i = 0; i < 500; i++) {
+        int64_t u = ip_budget_used();
+        if (cond(u))
+            return u;
+        usleep(10000);
+    }
+    return ip_budget_used();
+}
+
+static bool some_held(int64_t u)
+{
+    return u > 0;
+}
+
+static bool none_held(int64_t u)
+{
+    return u == 0;
+}
+
+/* A GET of B's original on its own thread (the fake may hold it). */
+typedef struct bg_get {
+    pthread_t t;
+    int status;
+    size_t len;
+    char answer[BIG_LEN + 4096]; /* the whole answer: the download runs to its end */
+} bg_get;
+
+static void *bg_get_run(void *arg)
+{
+    bg_get *g = arg;
+    g->status = http_n("GET", "/image/" ID_B "?variant=original", NULL, g->answer, sizeof g->answer,
+                       &g->len);
+    return NULL;
+}
+
+static bg_get *bg_start(void)
+{
+    start();
+    bg_get *g = calloc(1, sizeof *g);
+    CHECK(g && pthread_create(&g->t, NULL, bg_get_run, g) == 0);
+    return g;
+}
+
+/* Waits for the download to end; true when it was 200 with the whole object. */
+static bool bg_join(bg_get *g)
+{
+    pthread_join(g->t, NULL);
+    const char *body = body_of(g->answer);
+    bool whole = g->status == 200 && g->len - (size_t)(body - g->answer) == BIG_LEN &&
+                 memcmp(body, big, BIG_LEN) == 0;
+    if (!whole)
+        fprintf(stderr, "download: status %d, %zu bytes: %.200s\n", g->status, g->len, g->answer);
+    free(g);
+    return whole;
+}
+
+/* storage-svc hangs: the download waits on the work pool while the listing,
+ * /info and /healthz answer on the one HTTP thread. */
+static void test_slow_storage_stalls_only_its_requests(void)
+{
+    char a[16384];
+    start();
+    set_hang(true);
+    bg_get *g = bg_start();
+    wait_hung(1);
+    EXPECT_EQ_INT(http("GET", "/images", NULL, a, sizeof a), 200);
+    EXPECT_EQ_INT(http("GET", "/image/" ID_A "/info", NULL, a, sizeof a), 200);
+    EXPECT_EQ_INT(http("GET", "/healthz", NULL, a, sizeof a), 200);
+    pthread_mutex_lock(&fake_mu);
+    EXPECTF(hung == 1, "the GetObject returned before the other requests answered (%d)", hung);
+    pthread_mutex_unlock(&fake_mu);
+    set_hang(false);
+    EXPECT(bg_join(g));
+}
+
+/* An original of six chunks arrives whole, in order, with its Content-Length. */
+static void test_original_streamed_in_chunks(void)
+{
+    static char a[BIG_LEN + 4096];
+    start();
+    pthread_mutex_lock(&fake_mu);
+    int gets0 = gets;
+    pthread_mutex_unlock(&fake_mu);
+    size_t len = 0;
+    EXPECT_EQ_INT(http_n("GET", "/image/" ID_B "?variant=original", NULL, a, sizeof a, &len), 200);
+    const char *body = body_of(a);
+    size_t blen = len - (size_t)(body - a);
+    char cl[64];
+    snprintf(cl, sizeof cl, "Content-Length: %d\r\n", BIG_LEN);
+    EXPECT(strstr(a, cl) != NULL);
+    EXPECT_EQ_INT(blen, BIG_LEN);
+    EXPECT(blen == BIG_LEN && memcmp(body, big, BIG_LEN) == 0);
+    EXPECT(strstr(a, "ETag: \"o-" ID_B "\"") && strstr(a, "private, no-cache"));
+    pthread_mutex_lock(&fake_mu);
+    EXPECTF(gets - gets0 == 6, "%d GetObject calls", gets - gets0);
+    pthread_mutex_unlock(&fake_mu);
+    EXPECT_EQ_INT(budget_used_when(none_held), 0); /* every chunk's charge given back */
+    /* HEAD: the size, no body. */
+    EXPECT_EQ_INT(http_n("HEAD", "/image/" ID_B "?variant=original", NULL, a, sizeof a, &len), 200);
+    EXPECT(strstr(a, cl) != NULL);
+    EXPECT_EQ_STR(body_of(a), "");
+}
+
+/* storage-svc failing mid-stream: 200 with the full Content-Length, the body
+ * ends short (the client can tell), the budget is given back. */
+static void test_original_cut_short(void)
+{
+    static char a[BIG_LEN + 4096];
+    start();
+    size_t len = 0;
+    EXPECT_EQ_INT(http_n("GET", "/image/" ID_C "?variant=original", NULL, a, sizeof a, &len), 200);
+    const char *body = body_of(a);
+    size_t blen = len - (size_t)(body - a);
+    char cl[64];
+    snprintf(cl, sizeof cl, "Content-Length: %d\r\n", BIG_LEN);
+    EXPECT(strstr(a, cl) != NULL);
+    EXPECTF(blen == 65536, "%zu bytes", blen);
+    EXPECT(memcmp(body, big, blen < 65536 ? blen : 65536) == 0);
+    EXPECT_EQ_INT(budget_used_when(none_held), 0);
+}
+
+/* A budget with no room for a download chunk (2 × 64 KiB) or an upload
+ * buffer (64 KiB) answers 503 busy, and counts it. */
+static void test_budget_too_small_is_busy(void)
+{
+    char a[4096];
+    start();
+    double before = metric_value("\ngw_memory_refusals_total ");
+    ip_budget_set_limit(32 * 1024);
+    EXPECT_EQ_INT(http("GET", "/image/" ID_A "?variant=original", NULL, a, sizeof a), 503);
+    EXPECT(strstr(a, "Retry-After: 2\r\n") && strstr(a, "too much data"));
+    EXPECT_EQ_INT(http("POST", "/upload",
+                       "Content-Type: image/png\r\nContent-Length: 10\r\n\r\n0123456789", a,
+                       sizeof a),
+                  503);
+    EXPECT(strstr(a, "Retry-After: 2\r\n") && strstr(a, "too much data"));
+    ip_budget_set_limit(1024LL * 1024 * 1024);
+    EXPECT(metric_value("\ngw_memory_refusals_total ") == before + 2);
+    EXPECT_EQ_INT(budget_used_when(none_held), 0);
+}
+
+/* A raw upload announcing 50 MB that sends 10 bytes and stalls holds one
+ * 64 KiB buffer, not 50 MB; closing it gives the buffer back. */
+static void test_stalled_upload_holds_little(void)
+{
+    int fd = connect_gateway();
+    const char req[] = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                       "Content-Length: 50000000\r\n\r\n0123456789";
+    CHECK(write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1));
+    int64_t held = budget_used_when(some_held);
+    EXPECTF(held > 0 && held <= 65536, "%lld bytes charged", (long long)held);
+    close(fd);
+    EXPECT_EQ_INT(budget_used_when(none_held), 0);
+}
+
+/* One worker, room for one job: a hung download takes the worker, a second
+ * waits in the queue, a third is refused at once with 503. */
+static void test_work_queue_full_is_busy(void)
+{
+    char a[4096];
+    start();
+    gw_work *roomy = app.work, *tight = NULL;
+    CHECK_ST(gw_work_new(1, 1, &tight), IP_OK, "tight pool");
+    app.work = tight;
+    set_hang(true);
+    bg_get *g1 = bg_start();
+    wait_hung(1);
+    bg_get *g2 = bg_start();
+    for (int i = 0; i < 500 && gw_work_queued(tight) < 1; i++)
+        usleep(10000); /* the second request reaches the queue */
+    EXPECT_EQ_INT(gw_work_queued(tight), 1);
+    double before = metric_value("\ngw_work_rejected_total ");
+    int64_t t0 = ip_mono_ms();
+    EXPECT_EQ_INT(http("GET", "/image/" ID_A "?variant=original", NULL, a, sizeof a), 503);
+    EXPECT(ip_mono_ms() - t0 < 1000);
+    EXPECT(strstr(a, "too much work queued") && strstr(a, "Retry-After: 2\r\n"));
+    EXPECT(metric_value("\ngw_work_rejected_total ") == before + 1);
+    set_hang(false);
+    EXPECT(bg_join(g1));
+    EXPECT(bg_join(g2));
+    app.work = roomy;
+    gw_work_free(tight);
+    EXPECT_EQ_INT(budget_used_when(none_held), 0);
+}
+
 static const ip_test_case tests[] = {
-    IP_TEST(image_get_ready), IP_TEST(image_get_states), IP_TEST(info_and_listing),
-    IP_TEST(delete),          IP_TEST(delete_deferred),  IP_TEST(purger_pass),
-    IP_TEST(sweep_pass),      IP_TEST(ticker),           IP_TEST(config_and_methods),
+    IP_TEST(image_get_ready),
+    IP_TEST(image_get_states),
+    IP_TEST(info_and_listing),
+    IP_TEST(delete),
+    IP_TEST(delete_deferred),
+    IP_TEST(purger_pass),
+    IP_TEST(sweep_pass),
+    IP_TEST(ticker),
+    IP_TEST(config_and_methods),
+    IP_TEST(slow_storage_stalls_only_its_requests),
+    IP_TEST(original_streamed_in_chunks),
+    IP_TEST(original_cut_short),
+    IP_TEST(budget_too_small_is_busy),
+    IP_TEST(stalled_upload_holds_little),
+    IP_TEST(work_queue_full_is_busy),
 };
 
 int main(int argc, char **argv)

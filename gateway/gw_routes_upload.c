@@ -4,16 +4,21 @@
  * (gw_receive.c), which may refuse the upload right there (413 by
  * Content-Length, 400/415 by Content-Type): libmicrohttpd then answers without
  * reading the body. Once the body is in, the handler takes the steps in the
- * order of their cost: the receiver's verdict and the file; `ops` (the form
- * field wins over the query; default every variant); the type from the bytes
- * (415) and the header read by libvips against the pixel limit (422); the
- * Kafka breaker (503 at once while Kafka was just seen down); then
- * gw_upload_store (503 with everything undone on a dependency's failure).
+ * order of their cost: on the HTTP thread the receiver's verdict and the file,
+ * and `ops` (the form field wins over the query; default every variant); then
+ * on the work pool (gw_offload: the connection is suspended meanwhile) the
+ * image check — the type from the bytes (415) and the header read by libvips
+ * against the limits (422) —, the Kafka breaker (503 at once while Kafka was
+ * just seen down) and gw_upload_store (503 with everything undone on a
+ * dependency's failure; 503 busy when the PutObject message does not fit the
+ * memory budget); back on the HTTP thread, the answer.
  * 202 carries id, status, created_at, ops and links (under the public prefix
  * that nginx passes in X-Forwarded-Prefix). Every refusal is counted in
  * gw_uploads_total{result="refused",reason} and logged once.
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "gw_handlers.h"
 #include "gw_json.h"
@@ -28,15 +33,16 @@
 static enum MHD_Result refused(gw_app *app, struct MHD_Connection *conn, gw_req *rq,
                                const gw_refusal *ref)
 {
+    if (ref->status == 503 && !strcmp(ref->reason, "busy"))
+        ip_metric_add(app->m.memory_refusals, NULL, 1);
     char lv[64];
     snprintf(lv, sizeof lv, "refused,%s", ref->reason);
     ip_metric_add(app->m.uploads, lv, 1);
     ip_log(IP_LOG_INFO, "upload.refused", IP_LI("status", ref->status),
            IP_LS("reason", ref->reason), IP_LS("detail", ref->detail));
-    if (ref->status == 503)
-        return gw_send_problem_h(conn, rq, ref->status, ref->detail, ref->param, "Retry-After",
-                                 "2");
-    return gw_send_problem(conn, rq, ref->status, ref->detail, ref->param);
+    bool retry = ref->status == 503;
+    return gw_send_refusal(conn, rq, ref->status, ref->reason, ref->detail, ref->param,
+                           retry ? "Retry-After" : NULL, retry ? "2" : NULL);
 }
 
 /* `detail` may be ref->detail itself (a validator wrote it there). */
@@ -52,8 +58,7 @@ static void refusal_set(gw_refusal *ref, unsigned status, const char *reason, co
 
 enum MHD_Result gw_handle_upload_begin(gw_app *app, struct MHD_Connection *conn, gw_req *rq)
 {
-    gw_receive_limits lim = {.max_bytes = (size_t)app->cfg.upload_max_bytes,
-                             .memory_bytes = app->cfg.upload_memory_bytes};
+    gw_receive_limits lim = {.max_bytes = (size_t)app->cfg.upload_max_bytes};
     rq->rx = gw_receive_new(&lim, gw_req_header(conn, "Content-Type"),
                             gw_req_header(conn, "Content-Length"));
     if (!rq->rx)
@@ -100,28 +105,18 @@ static bool read_upload(struct MHD_Connection *conn, gw_req *rq, gw_upload_in *i
     return true;
 }
 
-/* The type from the bytes and the size from the header. */
+/* The admission check and the header read (gw_sniff.h): 415 or 422 with the
+ * reason; else the type and size for the row. */
 static bool check_image(gw_app *app, gw_upload_in *in, gw_refusal *ref)
 {
-    gw_img_type t = gw_sniff(in->data, in->len);
-    if (t == GW_IMG_NONE) {
-        refusal_set(ref, 415, "unsupported_type", NULL,
-                    "the file is not a supported image: JPEG, PNG, WebP, GIF, AVIF, HEIC or TIFF "
-                    "(the type is read from the bytes, not the name or Content-Type)");
+    gw_img_verdict v;
+    if (!gw_image_check(in->data, in->len, &app->cfg.admit, &v)) {
+        refusal_set(ref, v.status, v.reason, NULL, v.detail);
         return false;
     }
-    gw_img_header hdr;
-    char detail[256];
-    ip_status st =
-        gw_image_header(in->data, in->len, app->cfg.pixel_limit, &hdr, detail, sizeof detail);
-    if (st != IP_OK) {
-        refusal_set(ref, 422, st == IP_RESOURCE_EXHAUSTED ? "pixel_limit" : "unreadable", NULL,
-                    detail);
-        return false;
-    }
-    in->content_type = gw_img_mime(t);
-    in->width = hdr.width;
-    in->height = hdr.height;
+    in->content_type = v.mime;
+    in->width = v.width;
+    in->height = v.height;
     return true;
 }
 
@@ -139,38 +134,67 @@ static json_t *accepted_json(struct MHD_Connection *conn, const gw_upload_out *o
                      events);
 }
 
+/* What the upload's work on the pool leaves for its answer. */
+typedef struct upload_job {
+    gw_upload_in in;
+    gw_refusal ref; /* status 0: accepted, `out` filled */
+    gw_upload_out out;
+    int64_t t_recv, t_checked;
+} upload_job;
+
+/* On the work pool: the image check, the Kafka breaker, the store. */
+static void upload_work(gw_app *app, gw_req *rq)
+{
+    upload_job *job = rq->job;
+    if (!check_image(app, &job->in, &job->ref))
+        return;
+    if (gw_kafka_recently_failed(app->kafka)) {
+        refusal_set(&job->ref, 503, "unavailable", NULL,
+                    "the job queue (Kafka) is not available; try again later");
+        return;
+    }
+    job->t_checked = ip_now_us();
+    ip_status st =
+        gw_upload_store(app, &job->in, &job->out, job->ref.detail, sizeof job->ref.detail);
+    if (st == IP_RESOURCE_EXHAUSTED)
+        refusal_set(&job->ref, 503, "busy", NULL, job->ref.detail);
+    else if (st != IP_OK)
+        refusal_set(&job->ref, 503, "unavailable", NULL, job->ref.detail);
+}
+
+/* Back on the HTTP thread: the refusal, or 202. */
+static enum MHD_Result upload_then(gw_app *app, struct MHD_Connection *conn, gw_req *rq)
+{
+    upload_job *job = rq->job;
+    if (job->ref.status)
+        return refused(app, conn, rq, &job->ref);
+    const gw_upload_in *in = &job->in;
+    const gw_upload_out *out = &job->out;
+    ip_metric_add(app->m.uploads, "accepted,", 1);
+    ip_metric_add(app->m.upload_bytes, NULL, (double)in->len);
+    ip_log(IP_LOG_INFO, "upload.accepted", IP_LS("image_id", out->id),
+           IP_LS("type", in->content_type), IP_LI("bytes", (long long)in->len),
+           IP_LI("ms", (ip_now_us() - rq->start_us) / 1000),
+           IP_LF("recv_ms", (job->t_recv - rq->start_us) / 1e3),
+           IP_LF("check_ms", (job->t_checked - job->t_recv) / 1e3),
+           IP_LF("put_ms", out->put_us / 1e3), IP_LF("create_ms", out->create_us / 1e3),
+           IP_LF("enqueue_ms", out->enqueue_us / 1e3), IP_LF("mark_ms", out->mark_us / 1e3));
+    char info[160];
+    json_t *j = accepted_json(conn, out, in->ops, info, sizeof info);
+    return gw_send_json_h(conn, rq, 202, j, NULL, "Location", info);
+}
+
 enum MHD_Result gw_handle_upload(gw_app *app, struct MHD_Connection *conn, gw_req *rq)
 {
-    gw_refusal ref = {0};
-    gw_upload_in in = {0};
     if (!rq->rx)
         return MHD_NO; /* gw_handle_upload_begin always runs first */
-    if (!read_upload(conn, rq, &in, &ref))
-        return refused(app, conn, rq, &ref);
-    int64_t t_recv = ip_now_us();
-    if (!check_image(app, &in, &ref))
-        return refused(app, conn, rq, &ref);
-    if (gw_kafka_recently_failed(app->kafka)) {
-        refusal_set(&ref, 503, "unavailable", NULL,
-                    "the job queue (Kafka) is not available; try again later");
-        return refused(app, conn, rq, &ref);
-    }
-    gw_upload_out out;
-    int64_t t_checked = ip_now_us();
-    if (gw_upload_store(app, &in, &out, ref.detail, sizeof ref.detail) != IP_OK) {
-        refusal_set(&ref, 503, "unavailable", NULL, ref.detail);
-        return refused(app, conn, rq, &ref);
-    }
-    ip_metric_add(app->m.uploads, "accepted,", 1);
-    ip_metric_add(app->m.upload_bytes, NULL, (double)in.len);
-    ip_log(IP_LOG_INFO, "upload.accepted", IP_LS("image_id", out.id),
-           IP_LS("type", in.content_type), IP_LI("bytes", (long long)in.len),
-           IP_LI("ms", (ip_now_us() - rq->start_us) / 1000),
-           IP_LF("recv_ms", (t_recv - rq->start_us) / 1e3),
-           IP_LF("check_ms", (t_checked - t_recv) / 1e3), IP_LF("put_ms", out.put_us / 1e3),
-           IP_LF("create_ms", out.create_us / 1e3), IP_LF("enqueue_ms", out.enqueue_us / 1e3),
-           IP_LF("mark_ms", out.mark_us / 1e3));
-    char info[160];
-    json_t *j = accepted_json(conn, &out, in.ops, info, sizeof info);
-    return gw_send_json_h(conn, rq, 202, j, NULL, "Location", info);
+    upload_job *job = calloc(1, sizeof *job);
+    if (!job)
+        return MHD_NO;
+    gw_req_defer(rq, free, job);
+    rq->job = job;
+    if (!read_upload(conn, rq, &job->in, &job->ref))
+        return refused(app, conn, rq, &job->ref);
+    job->t_recv = ip_now_us();
+    return gw_offload(app, conn, rq, upload_work, upload_then);
 }

@@ -1,44 +1,36 @@
-/* gw_sniff.h — what an upload is, from its bytes alone.
+/* gw_sniff.h — whether an upload is an image the service accepts, in one call.
  *
- * gw_sniff() looks at magic numbers only (never the name or the Content-Type
- * header): JPEG, PNG, WebP, GIF, AVIF, HEIC, TIFF. Anything else — SVG, HTML,
- * text, PDF, an empty file — is GW_IMG_NONE (415). gw_image_header() then asks
- * libvips for the header only (no pixels are decoded): an unreadable header, a
- * zero size or more pixels than the limit is refused (422).
+ * gw_image_check() runs the admission check (ip_admit.h: the type from the
+ * magic numbers, never the name or the Content-Type header, then the walk of
+ * its container against the limits), then asks libvips for the header only
+ * (no pixels are decoded) with the loader checked against the admitted type
+ * (ip_vips_admit.h). A file of no accepted type (SVG, HTML, text, PDF, empty)
+ * is 415 "unsupported_type"; a refused container is 422 with ip_admit's
+ * reason; a header that does not read is 422 "unreadable"; more pixels than
+ * the limit is 422 "pixel_limit". Needs VIPS_INIT and ip_vips_restrict() done
+ * once by the process.
  */
 #ifndef GW_SNIFF_H
 #define GW_SNIFF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ip_admit.h"
 #include "ip_status.h"
 
-typedef enum gw_img_type {
-    GW_IMG_NONE = 0,
-    GW_IMG_JPEG,
-    GW_IMG_PNG,
-    GW_IMG_WEBP,
-    GW_IMG_GIF,
-    GW_IMG_AVIF,
-    GW_IMG_HEIC,
-    GW_IMG_TIFF,
-} gw_img_type;
-
-gw_img_type gw_sniff(const void *data, size_t len);
-
-/* "image/jpeg", ... ; NULL for GW_IMG_NONE. */
-const char *gw_img_mime(gw_img_type t);
-
-typedef struct gw_img_header {
+typedef struct gw_img_verdict {
+    unsigned status;    /* 0 = accepted, 415 or 422 */
+    const char *reason; /* "unsupported_type", "pixel_limit", "unreadable", or ip_admit's */
+    char detail[256];
+    const char *mime; /* accepted: "image/jpeg", ... */
     int width, height;
-    char loader[48]; /* libvips loader name, e.g. "jpegload_buffer" */
-} gw_img_header;
+} gw_img_verdict;
 
-/* Reads the header of `data` (borrowed) with libvips. IP_INVALID_ARGUMENT: the
- * header does not read (detail says why); IP_RESOURCE_EXHAUSTED: width*height
- * is over pixel_limit. Thread-safe; needs VIPS_INIT done once by the process. */
-ip_status gw_image_header(const void *data, size_t len, int64_t pixel_limit, gw_img_header *out,
-                          char *detail, size_t dlen);
+/* Admission (ip_admit_check with lim) then libvips's header read with the
+ * loader checked against the type (ip_vips_loader_is); width*height is checked
+ * against lim->pixels. true = accepted. Thread-safe; `data` is borrowed. */
+bool gw_image_check(const void *data, size_t len, const ip_admit_limits *lim, gw_img_verdict *v);
 
 #endif

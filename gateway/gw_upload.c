@@ -28,6 +28,7 @@
 
 #include "gw_job.h"
 #include "gw_purge.h"
+#include "ip_budget.h"
 #include "ip_keys.h"
 #include "ip_log.h"
 #include "ip_rpc_stubs.h"
@@ -173,13 +174,25 @@ ip_status gw_upload_store(gw_app *app, const gw_upload_in *in, gw_upload_out *ou
 
     int64_t t0 = ip_mono_us();
     sha256_hex(in->data, in->len, sha);
+    /* The PutObject message is a second copy of the original while the call
+     * runs: charged before anything is written, so a refusal leaves nothing
+     * to undo. */
+    int64_t msg_bytes = (int64_t)in->len + 1024;
+    if (!ip_budget_try(msg_bytes)) {
+        snprintf(detail, dlen,
+                 "the gateway is holding too much data at once (uploads and downloads); retry "
+                 "in a moment");
+        return IP_RESOURCE_EXHAUSTED;
+    }
     ip_status st = reserve(app, id, okey, err, sizeof err);
     if (st != IP_OK) {
+        ip_budget_give(msg_bytes);
         snprintf(detail, dlen, "the metadata service is not available (%s); try again later",
                  ip_strerror(st));
         return IP_UNAVAILABLE;
     }
     st = put_original(app, in, id, okey, sha, err, sizeof err);
+    ip_budget_give(msg_bytes);
     if (st != IP_OK)
         return store_failed(app, id, false, "object storage", ip_strerror(st), detail, dlen);
     int64_t t1 = ip_mono_us();

@@ -28,7 +28,9 @@ typedef struct gw_upload_out {
 } gw_upload_out;
 
 /* PutObject(o/<id>) -> CreateImage -> produce the job and wait for Kafka ->
- * MarkEnqueued. IP_OK: the upload is accepted. Any other status: a dependency
+ * MarkEnqueued. IP_OK: the upload is accepted. IP_RESOURCE_EXHAUSTED: the
+ * PutObject message (the original's size) does not fit the memory budget
+ * (ip_budget.h; charged while the call runs); nothing was written. Any other status: a dependency
  * failed (detail says which) and what had been written was undone: no row,
  * no object (or a recorded purge that the purger finishes), and a job that
  * Kafka got after all finds no row and is dropped. */

@@ -12,6 +12,7 @@
 #include "gw_app.h"
 #include "ip_lifecycle.h"
 #include "ip_log.h"
+#include "ip_vips_admit.h"
 
 int main(int argc, char **argv)
 {
@@ -30,8 +31,9 @@ int main(int argc, char **argv)
         return 2;
     }
     ip_lifecycle_init();
-    /* Uploads are multi-MiB buffers: keep them on the heap instead of a fresh
-     * mmap (and page faults) per request, and do not trim after each free. */
+    /* Uploads and download chunks are multi-MiB buffers (bounded together by
+     * IP_GATEWAY_MEMORY_BYTES): keep them on the heap instead of a fresh mmap
+     * (and page faults) per request, and do not trim after each free. */
     mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
     static gw_app app;
@@ -39,6 +41,7 @@ int main(int argc, char **argv)
         ip_config_free(gw_config_vars, gw_config_nvars, &app.cfg);
         return 1;
     }
+    app.cfg.admit.pixels = app.cfg.pixel_limit;
     if (app.cfg.rpc_max_msg_bytes < app.cfg.upload_max_bytes + 1024 * 1024) {
         ip_log(IP_LOG_ERROR, "config.invalid",
                IP_LS("err", "IP_RPC_MAX_MSG_BYTES must exceed IP_UPLOAD_MAX_BYTES by 1 MiB "
@@ -46,10 +49,18 @@ int main(int argc, char **argv)
         ip_config_free(gw_config_vars, gw_config_nvars, &app.cfg);
         return 1;
     }
+    if (app.cfg.rpc_max_msg_bytes < app.cfg.download_chunk_bytes + 64 * 1024) {
+        ip_log(IP_LOG_ERROR, "config.invalid",
+               IP_LS("err", "IP_RPC_MAX_MSG_BYTES must exceed IP_GATEWAY_DOWNLOAD_CHUNK_BYTES by "
+                            "64 KiB (a chunk travels from storage-svc in one message)"));
+        ip_config_free(gw_config_vars, gw_config_nvars, &app.cfg);
+        return 1;
+    }
     if (VIPS_INIT(argv[0]) != 0) {
         ip_log(IP_LOG_ERROR, "vips.init_failed");
         return 1;
     }
+    ip_vips_restrict();
     ip_log_route_glib();
     vips_cache_set_max(0);
     vips_concurrency_set(1);

@@ -24,6 +24,7 @@
 #include "proc_consumer.h"
 #include "proc_job.h"
 #include "proc_variants.h"
+#include "proc_watermark.h"
 #include "storage.pb-c.h"
 
 typedef struct proc_config {
@@ -39,6 +40,7 @@ typedef struct proc_config {
     int64_t workers;
     char *metrics_listen;
     int64_t pixel_limit;
+    ip_admit_limits admit;
     char *watermark_text;
     int64_t jpeg_quality;
     int64_t thumb_size;
@@ -76,6 +78,7 @@ static const ip_cfg_var config_table[] = {
     V("IP_PROCESSOR_METRICS_LISTEN", IP_CFG_STRING, "127.0.0.1:9103", 0, 0, metrics_listen,
       "address of /metrics and /healthz (\"off\" = none)"),
     IP_SETTING_PIXEL_LIMIT(offsetof(proc_config, pixel_limit)),
+    IP_SETTINGS_ADMIT(offsetof(proc_config, admit)),
     V("IP_WATERMARK_TEXT", IP_CFG_STRING, "ImageProcessor", 0, 0, watermark_text,
       "text of the watermarked variant"),
     V("IP_JPEG_QUALITY", IP_CFG_INT, "85", 1, 100, jpeg_quality, "quality of JPEG variants"),
@@ -193,8 +196,10 @@ static void services_stop(proc_services *sv)
     ip_metrics_http_free(sv->http);
     ip_rpc_client_free(sv->stor);
     ip_rpc_client_free(sv->meta);
-    if (sv->vips_up)
+    if (sv->vips_up) {
+        proc_watermark_free();
         vips_shutdown();
+    }
 }
 
 /* Consumes until SIGTERM/SIGINT; true on a clean stop. */
@@ -209,6 +214,8 @@ static bool consume(const proc_config *cfg, const proc_services *sv)
     proc_settings settings;
     proc_settings_default(&settings);
     settings.pixel_limit = cfg->pixel_limit;
+    settings.admit = cfg->admit;
+    settings.admit.pixels = cfg->pixel_limit;
     settings.thumb_size = (int)cfg->thumb_size;
     settings.resized_max = (int)cfg->resized_max;
     settings.jpeg_quality = (int)cfg->jpeg_quality;

@@ -9,8 +9,9 @@
  * its own driver: each argument is a file to replay or a count of inputs
  * made by damaging small fixtures of every format (bytes flipped, runs
  * overwritten, truncated, header fields changed); ctest runs a smoke count.
- * clang -fsanitize=fuzzer links it as is (call VIPS_INIT in a
- * LLVMFuzzerInitialize of the harness).
+ * Built for libFuzzer (without PROC_FUZZ_DRIVER; cmake -DIP_FUZZ=ON, or
+ * scripts/fuzz), LLVMFuzzerInitialize starts libvips and the processor's
+ * global settings once, as the driver's main does.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -48,7 +49,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 
-#ifdef PROC_FUZZ_DRIVER
+#ifndef PROC_FUZZ_DRIVER
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    if (VIPS_INIT((*argv)[0]))
+        abort();
+    proc_variants_global_init(1, 64LL << 20);
+    return 0;
+}
+#else
 static unsigned long long rng = 0x9e3779b97f4a7c15ULL;
 
 static unsigned next_rand(void)

@@ -1,11 +1,14 @@
 /* proc_variants.c — thumbnail, resized and watermarked variants from one decode.
  *
  * HOW IT WORKS
- * 1. Header. The loader is found from the bytes and must be one of the
- *    accepted formats (JPEG, PNG, WebP, GIF, HEIF/AVIF, TIFF); libvips's other
- *    loaders (ImageMagick, PDF, SVG, ...) are never used. The header is read
- *    with sequential access, which decodes no pixels, and width*height is
- *    checked against the pixel limit: a 30000x30000 PNG fails here.
+ * 1. Header. The admission check (ip_admit.h) walks the container first:
+ *    a file of no accepted type, or one that would make the decoder inflate
+ *    or repeat far more than its size (text bombs, thousands of scans or
+ *    frames, polyglots), fails here with its reason, before any decoder. The
+ *    loader libvips then finds must be the one of the admitted type (every
+ *    other loader is blocked by ip_vips_restrict at start). The header is
+ *    read with sequential access, which decodes no pixels, and width*height
+ *    is checked against the pixel limit: a 30000x30000 PNG fails here.
  * 2. Budget. The memory the decode will need is estimated from the header
  *    (see estimate_decode_bytes): small for loaders that stream and shrink on
  *    load, the whole coefficient buffer for a progressive JPEG, the whole
@@ -35,6 +38,8 @@
  */
 #include "proc_variants.h"
 #include "ip_text.h"
+#include "proc_watermark.h"
+#include "ip_vips_admit.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -42,16 +47,9 @@
 #include <string.h>
 #include <vips/vips.h>
 
-#define WM_FONT "DejaVu Sans Bold 12"
 #define WM_TEXT_OPACITY 0.55
 #define WM_HALO_OPACITY 0.5
 #define DEFAULT_BUDGET_BYTES (320LL * 1024 * 1024)
-
-/* The loaders of the accepted formats; anything else is refused. */
-static const char *const accepted_loaders[] = {
-    "jpegload_buffer", "pngload_buffer",  "webpload_buffer",
-    "gifload_buffer",  "heifload_buffer", "tiffload_buffer",
-};
 
 static pthread_mutex_t vips_err_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -63,6 +61,8 @@ static int64_t budget_used;
 void proc_settings_default(proc_settings *s)
 {
     s->pixel_limit = 100000000;
+    ip_admit_limits_default(&s->admit);
+    s->admit.pixels = s->pixel_limit;
     s->thumb_size = 320;
     s->resized_max = 1280;
     s->jpeg_quality = 85;
@@ -74,7 +74,7 @@ void proc_variants_global_init(int concurrency, int64_t decode_budget_bytes)
     vips_cache_set_max(0);
     vips_cache_set_max_mem(0);
     vips_cache_set_max_files(0);
-    vips_block_untrusted_set(TRUE);
+    ip_vips_restrict();
     if (concurrency > 0)
         vips_concurrency_set(concurrency);
     pthread_mutex_lock(&budget_mu);
@@ -137,24 +137,36 @@ static void vips_reason(char *err, size_t errlen, const char *what)
     g_free(msg);
 }
 
-static bool loader_accepted(const char *loader)
+/* The admission check with the processor's limits (its pixel limit is the
+ * one setting for pixels); the refusal's reason and detail go to err. */
+static ip_status admit(const void *buf, size_t len, const proc_settings *s, ip_img_type *type,
+                       char *err, size_t errlen)
 {
-    for (size_t i = 0; i < sizeof(accepted_loaders) / sizeof(accepted_loaders[0]); i++)
-        if (strcmp(loader, accepted_loaders[i]) == 0)
-            return true;
-    return false;
+    ip_admit_limits lim = s->admit;
+    lim.pixels = s->pixel_limit;
+    ip_admit_result r;
+    ip_status st = ip_admit_check(buf, len, &lim, &r);
+    *type = r.type;
+    if (st != IP_OK)
+        ip_errorf(err, errlen, "%s: %s", r.reason, r.detail);
+    return st;
 }
 
-/* Opens the header of `buf` (no pixels decoded), checks the loader and the
- * pixel limit. On IP_OK *hdr is owned by the caller. */
-static ip_status open_header(const void *buf, size_t len, int64_t pixel_limit, VipsImage **hdr,
+/* Opens the header of `buf` (no pixels decoded) after the admission check,
+ * checks the loader and the pixel limit. On IP_OK *hdr is owned by the caller. */
+static ip_status open_header(const void *buf, size_t len, const proc_settings *s, VipsImage **hdr,
                              char *loader, size_t loader_len, char *err, size_t errlen)
 {
     *hdr = NULL;
+    int64_t pixel_limit = s->pixel_limit;
     if (!buf || len == 0) {
         ip_errorf(err, errlen, "empty file");
         return IP_INVALID_ARGUMENT;
     }
+    ip_img_type type;
+    ip_status st = admit(buf, len, s, &type, err, errlen);
+    if (st != IP_OK)
+        return st;
     const char *type_name = vips_foreign_find_load_buffer(buf, len);
     const char *name = type_name ? vips_nickname_find(g_type_from_name(type_name)) : NULL;
     if (!name) {
@@ -163,7 +175,7 @@ static ip_status open_header(const void *buf, size_t len, int64_t pixel_limit, V
                   "not a supported image format (JPEG, PNG, WebP, GIF, AVIF, HEIC, TIFF)");
         return IP_INVALID_ARGUMENT;
     }
-    if (!loader_accepted(name)) {
+    if (!ip_vips_loader_is(type, name)) {
         ip_errorf(err, errlen, "not a supported image format (%s)", name);
         return IP_INVALID_ARGUMENT;
     }
@@ -191,11 +203,11 @@ static ip_status open_header(const void *buf, size_t len, int64_t pixel_limit, V
     return IP_OK;
 }
 
-ip_status proc_image_probe(const void *buf, size_t len, int64_t pixel_limit, int *width,
+ip_status proc_image_probe(const void *buf, size_t len, const proc_settings *s, int *width,
                            int *height, char *loader, size_t loader_len, char *err, size_t errlen)
 {
     VipsImage *hdr = NULL;
-    ip_status st = open_header(buf, len, pixel_limit, &hdr, loader, loader_len, err, errlen);
+    ip_status st = open_header(buf, len, s, &hdr, loader, loader_len, err, errlen);
     if (st != IP_OK)
         return st;
     if (width)
@@ -336,14 +348,11 @@ static int watermark(VipsObject *ctx, VipsImage *in, const char *text, VipsImage
     if (!text || !*text || W < 16 || H < 16)
         goto as_is;
 
-    /* Measure at 72 dpi, then render at the dpi that gives the wanted size. */
-    if (vips_text(&t[0], text, "font", WM_FONT, "dpi", 72, NULL))
+    /* The text mask made once per process, shrunk to ~30% of the width. */
+    if (!(t[0] = proc_watermark_text(text)))
         return -1;
     double scale = fmin(W * 0.30 / t[0]->Xsize, H * 0.25 / t[0]->Ysize);
-    int dpi = (int)lround(72.0 * scale);
-    if (dpi < 1)
-        dpi = 1;
-    if (vips_text(&t[1], text, "font", WM_FONT, "dpi", dpi, NULL))
+    if (vips_resize(t[0], &t[1], scale, NULL))
         return -1;
     int pad = t[1]->Ysize / 5 > 2 ? t[1]->Ysize / 5 : 2;
     int pw = t[1]->Xsize + 2 * pad, ph = t[1]->Ysize + 2 * pad;
@@ -525,7 +534,7 @@ ip_status proc_variants_make(const void *buf, size_t len, unsigned mask, const p
     /* 1. Header and pixel limit. */
     VipsImage *hdr = NULL;
     ip_status st =
-        open_header(buf, len, s->pixel_limit, &hdr, out->loader, sizeof(out->loader), err, errlen);
+        open_header(buf, len, s, &hdr, out->loader, sizeof(out->loader), err, errlen);
     if (st != IP_OK)
         return st;
     out->src_width = hdr->Xsize;

@@ -7,9 +7,10 @@
  * real alpha channel; then PNG with the alpha kept.
  *
  * Failures are permanent for the given bytes: IP_INVALID_ARGUMENT for a file
- * that is not one of the accepted formats or does not decode (with libvips's
- * reason), IP_RESOURCE_EXHAUSTED for a file over the pixel limit or over the
- * decode-memory budget. Nothing here is worth retrying.
+ * that is not one of the accepted formats, is refused by the admission check
+ * (ip_admit.h) or does not decode (with the reason), IP_RESOURCE_EXHAUSTED
+ * for a file over an admission limit, the pixel limit or the decode-memory
+ * budget. Nothing here is worth retrying.
  */
 #ifndef PROC_VARIANTS_H
 #define PROC_VARIANTS_H
@@ -18,11 +19,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ip_admit.h"
 #include "ip_status.h"
 #include "ip_variants.h"
 
 typedef struct proc_settings {
     int64_t pixel_limit;        /* width*height above this fails from the header */
+    ip_admit_limits admit;      /* checked before any decoder (ip_admit.h) */
     int thumb_size;             /* thumbnail edge, cover + attention crop (320) */
     int resized_max;            /* longest side of resized/watermarked, never enlarged (1280) */
     int jpeg_quality;           /* 1..100 (85) */
@@ -49,17 +52,20 @@ typedef struct proc_variants {
 } proc_variants;
 
 /* Process-wide libvips setup; call once after VIPS_INIT and before any
- * proc_variants_make: cache off, untrusted loaders blocked, `concurrency`
+ * proc_variants_make: cache off, every loader but the accepted types' blocked
+ * (ip_vips_restrict), `concurrency`
  * worker threads per pipeline (<= 0 keeps libvips's default), and the
  * decode-memory budget shared by all jobs at once (bytes; <= 0 means 320 MiB).
  * An image whose estimated decode memory is over the budget is refused; images
  * that fit wait until the budget has room. */
 void proc_variants_global_init(int concurrency, int64_t decode_budget_bytes);
 
-/* Reads only the header of `buf`: the loader (must be one of the accepted
- * formats), the stored width and height, and checks the pixel limit. Nothing
- * is decoded. Errors as proc_variants_make; `err` gets the reason. */
-ip_status proc_image_probe(const void *buf, size_t len, int64_t pixel_limit, int *width,
+/* Runs the admission check (s->admit, with s->pixel_limit as the pixel limit)
+ * and reads only the header of `buf`: the loader (must be the one of the
+ * admitted type), the stored width and height, and checks the pixel limit.
+ * Nothing is decoded. Errors as proc_variants_make; `err` gets the reason
+ * ("<ip_admit reason>: <detail>" for a refused container). */
+ip_status proc_image_probe(const void *buf, size_t len, const proc_settings *s, int *width,
                            int *height, char *loader, size_t loader_len, char *err, size_t errlen);
 
 /* Makes the variants in `mask` (a set of kinds, ip_variant_bit; bits of

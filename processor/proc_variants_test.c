@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <vips/vips.h>
+#include <zlib.h>
 
 #include "ip_testing.h"
 #include "proc_fixtures.h"
@@ -270,10 +271,10 @@ static void test_corrupt(void)
     srand(7);
     for (size_t i = 0; i < sizeof(junk); i++)
         junk[i] = (unsigned char)rand();
-    expect_invalid(junk, sizeof(junk), "not a supported image format");
+    expect_invalid(junk, sizeof(junk), "unsupported_type: ");
     expect_invalid("", 0, "empty");
     const char svg[] = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"/>";
-    expect_invalid(svg, sizeof(svg) - 1, "not a supported image format");
+    expect_invalid(svg, sizeof(svg) - 1, "unsupported_type: ");
 
     proc_fixture_kind kinds[] = {FX_JPEG, FX_JPEG_PROGRESSIVE, FX_PNG8, FX_WEBP, FX_TIFF};
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
@@ -481,13 +482,96 @@ static void test_probe(void)
     CHECK(proc_fixture_make(FX_HEIC, 640, 360, &buf, &len) == 0);
     int w = 0, h = 0;
     char loader[32], err[256];
+    proc_settings s = settings();
     ip_status st =
-        proc_image_probe(buf, len, 100000000, &w, &h, loader, sizeof(loader), err, sizeof(err));
+        proc_image_probe(buf, len, &s, &w, &h, loader, sizeof(loader), err, sizeof(err));
     g_free(buf);
     CHECK_ST(st, IP_OK, err);
     EXPECT_EQ_INT(w, 640);
     EXPECT_EQ_INT(h, 360);
     EXPECT_EQ_STR(loader, "heifload_buffer");
+}
+
+/* The make of `buf` fails at once (no decode) with `want` in its reason. */
+static void expect_refused(const void *buf, size_t len, ip_status want, const char *reason)
+{
+    proc_settings s = settings();
+    proc_variants out;
+    char err[512];
+    ip_status st = proc_variants_make(buf, len, IP_VARIANT_MASK_ALL, &s, &out, err, sizeof(err));
+    fprintf(stderr, "reason: %s\n", err);
+    EXPECT_ST(st, want, err);
+    EXPECT_EQ_INT(out.n, 0);
+    EXPECTF(strstr(err, reason) == err, "reason \"%s\" does not start with \"%s\"", err, reason);
+    EXPECT_EQ_INT(out.budget_bytes, 0); /* refused before the decode budget */
+    if (st == IP_OK)
+        proc_variants_fini(&out);
+}
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8), p[3] = (unsigned char)v;
+}
+
+/* A real PNG with ten zTXt chunks after IHDR that each inflate to 40 MB of
+ * zeros (a 400 KB file): refused by the admission check, never inflated. */
+static void test_admit_ztxt_bomb(void)
+{
+    void *png = NULL;
+    size_t len = 0;
+    CHECK(proc_fixture_make(FX_PNG8, 64, 48, &png, &len) == 0);
+    static unsigned char zeros[1 << 20];
+    static unsigned char chunk[64 << 10];
+    z_stream zs = {0};
+    CHECK(deflateInit(&zs, 9) == Z_OK);
+    zs.next_out = chunk + 11;
+    zs.avail_out = sizeof(chunk) - 16;
+    for (int i = 0; i < 40; i++) {
+        zs.next_in = zeros;
+        zs.avail_in = sizeof(zeros);
+        CHECK(deflate(&zs, i == 39 ? Z_FINISH : Z_NO_FLUSH) != Z_STREAM_ERROR);
+    }
+    size_t n = zs.total_out + 3; /* keyword "c", NUL, method 0, data */
+    deflateEnd(&zs);
+    memcpy(chunk + 4, "zTXtc\0\0", 7);
+    put_be32(chunk, (uint32_t)n);
+    put_be32(chunk + 8 + n, (uint32_t)crc32(0, chunk + 4, (uInt)n + 4));
+    size_t clen = n + 12, at = 8 + 25, blen = len + 10 * clen;
+    unsigned char *bomb = malloc(blen);
+    CHECK(bomb != NULL);
+    memcpy(bomb, png, at);
+    for (int i = 0; i < 10; i++)
+        memcpy(bomb + at + i * clen, chunk, clen);
+    memcpy(bomb + at + 10 * clen, (unsigned char *)png + at, len - at);
+    g_free(png);
+    expect_refused(bomb, blen, IP_RESOURCE_EXHAUSTED, "metadata_too_large: ");
+    free(bomb);
+}
+
+/* A progressive JPEG made by libvips with its last scan repeated until it
+ * has 200 scans: refused (each scan would repeat the whole decode). */
+static void test_admit_jpeg_scans(void)
+{
+    void *jpg = NULL;
+    size_t len = 0;
+    CHECK(proc_fixture_make(FX_JPEG_PROGRESSIVE, 64, 48, &jpg, &len) == 0);
+    const unsigned char *p = jpg;
+    size_t last_sos = 0;
+    for (size_t i = 2; i + 1 < len; i++)
+        if (p[i] == 0xFF && p[i + 1] == 0xDA)
+            last_sos = i;
+    CHECK(last_sos > 0 && len >= 2 && p[len - 2] == 0xFF && p[len - 1] == 0xD9);
+    size_t scan = len - 2 - last_sos, blen = last_sos + 200 * scan + 2;
+    unsigned char *b = malloc(blen);
+    CHECK(b != NULL);
+    memcpy(b, p, last_sos);
+    for (int i = 0; i < 200; i++)
+        memcpy(b + last_sos + i * scan, p + last_sos, scan);
+    memcpy(b + blen - 2, "\xFF\xD9", 2);
+    g_free(jpg);
+    expect_refused(b, blen, IP_RESOURCE_EXHAUSTED, "too_many_scans: ");
+    free(b);
 }
 
 /* Named by hand: the ctest names (processor.variants.format.jpeg) carry dots. */
@@ -517,6 +601,8 @@ static const ip_test_case tests[] = {
     IP_TEST(ops_subset),
     IP_TEST(watermark),
     IP_TEST(probe),
+    IP_TEST(admit_ztxt_bomb),
+    IP_TEST(admit_jpeg_scans),
 };
 
 int main(int argc, char **argv)

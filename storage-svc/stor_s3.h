@@ -92,6 +92,16 @@ ip_status stor_s3_put_hashed(stor_s3 *s3, const char *key, const void *data, siz
 ip_status stor_s3_get(stor_s3 *s3, const char *key, size_t max_bytes, void **data, size_t *len,
                       stor_obj_info *info, int64_t budget_ms, char *err, size_t errlen);
 
+/* GET `len` bytes of `key` from `offset` (a Range request): the range is cut
+ * at the object's end. On IP_OK *data is owned as with stor_s3_get, and
+ * info->size is the whole object's size (from the answer's Content-Range: one
+ * request); an offset at or past the end is IP_INVALID_ARGUMENT with err
+ * saying so; an empty object with offset 0 gives no bytes. `len` 0: to the end; the
+ * range at most max_bytes (IP_RESOURCE_EXHAUSTED beyond). */
+ip_status stor_s3_get_range(stor_s3 *s3, const char *key, uint64_t offset, uint64_t len,
+                            size_t max_bytes, void **data, size_t *out_len, stor_obj_info *info,
+                            int64_t budget_ms, char *err, size_t errlen);
+
 /* HEAD `key`: IP_OK with *info, or IP_NOT_FOUND. */
 ip_status stor_s3_head(stor_s3 *s3, const char *key, stor_obj_info *info, int64_t budget_ms,
                        char *err, size_t errlen);

@@ -53,6 +53,7 @@ void stor_s3_resp_reset(stor_s3_resp *r, size_t max)
     memset(r, 0, sizeof *r);
     r->max = max;
     r->content_length = -1;
+    r->range_total = -1;
 }
 
 static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
@@ -142,6 +143,20 @@ static bool on_content_length(stor_s3_resp *r, const char *v, size_t vl)
     return true;
 }
 
+/* Content-Range: "bytes a-b/total" (206) or "bytes *\/total" (416): the total. */
+static void on_content_range(stor_s3_resp *r, const char *v, size_t vl)
+{
+    char tmp[96];
+    header_value(v, vl, tmp, sizeof tmp, false);
+    const char *slash = strchr(tmp, '/');
+    if (strncmp(tmp, "bytes ", 6) != 0 || !slash)
+        return;
+    char *end;
+    long long total = strtoll(slash + 1, &end, 10);
+    if (end != slash + 1 && *end == '\0' && total >= 0)
+        r->range_total = total;
+}
+
 static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
 {
     stor_s3_resp *r = ud;
@@ -152,6 +167,7 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
         r->status = sp ? strtol(sp + 1, NULL, 10) : 0;
         r->etag[0] = r->content_type[0] = '\0';
         r->content_length = -1;
+        r->range_total = -1;
         return n;
     }
     const char *colon = memchr(buf, ':', n);
@@ -164,6 +180,8 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
         header_value(v, vl, r->etag, sizeof r->etag, true);
     else if (nl == 12 && strncasecmp(buf, "Content-Type", 12) == 0)
         header_value(v, vl, r->content_type, sizeof r->content_type, false);
+    else if (nl == 13 && strncasecmp(buf, "Content-Range", 13) == 0)
+        on_content_range(r, v, vl);
     else if (nl == 14 && strncasecmp(buf, "Content-Length", 14) == 0 &&
              !on_content_length(r, v, vl))
         return 0;

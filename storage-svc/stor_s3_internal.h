@@ -61,6 +61,7 @@ typedef struct stor_s3_req {
     const char *content_type; /* sent and signed when not NULL */
     const char *cache_control;
     const char *payload_sha256; /* hex SHA-256 of the body from the caller; NULL: hashed here */
+    const char *range;          /* a GET's "bytes=a-b", sent as Range; NULL: none */
     bool content_md5;           /* send Content-MD5 of the body */
     bool idempotent;            /* may be retried (see stor_s3_retry.c) */
     size_t max_body;            /* cap on a 2xx answer's body */
@@ -73,6 +74,7 @@ typedef struct stor_s3_resp {
     size_t len, cap, max;
     bool too_big;
     int64_t content_length; /* -1 unknown */
+    int64_t range_total;    /* the whole object's size from Content-Range (206, 416); -1 none */
     char etag[128];
     char content_type[256];
 } stor_s3_resp;

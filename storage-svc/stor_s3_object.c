@@ -3,7 +3,9 @@
  *
  * Each call describes its request (stor_s3_req) and hands it to
  * stor_s3_perform, which signs, sends and retries it; all of them are
- * idempotent. A GET's body is handed over to the caller without a copy. A
+ * idempotent. A GET's body is handed over to the caller without a copy; a
+ * ranged GET asks HEAD first for the object's size (objects are written once,
+ * so it cannot change in between) and sends Range: bytes=a-b. A
  * multi-object delete sends at most 1000 keys a request (S3's limit) in
  * Quiet mode, so the answer lists only the keys that failed. A prefix delete
  * lists the keys with ListObjectsV2, one page of up to 1000 at a time, and
@@ -87,6 +89,76 @@ ip_status stor_s3_get(stor_s3 *s3, const char *key, size_t max_bytes, void **dat
     return st;
 }
 
+/* The range [offset, offset + n) of an answer that ignored the Range header
+ * (200 with the whole object) moved to the front of its body. */
+static void keep_range(stor_s3_resp *r, uint64_t offset, uint64_t len)
+{
+    uint64_t total = r->len;
+    uint64_t n = len == 0 || len > total - offset ? total - offset : len;
+    memmove(r->body, r->body + offset, (size_t)n);
+    r->len = (size_t)n;
+}
+
+/* A 416 answer: an empty object read from 0 (no bytes), else an offset at or
+ * past the end. */
+static ip_status range_not_satisfiable(stor_s3 *s3, const char *key, uint64_t offset,
+                                       int64_t total, stor_obj_info *info, int64_t budget_ms,
+                                       char *err, size_t errlen)
+{
+    if (offset == 0 && total <= 0)
+        return stor_s3_head(s3, key, info, budget_ms, err, errlen);
+    ip_errorf(err, errlen, "s3 GET %s: offset %llu is at or past the end of the object (%lld bytes)",
+              key, (unsigned long long)offset, (long long)total);
+    return IP_INVALID_ARGUMENT;
+}
+
+ip_status stor_s3_get_range(stor_s3 *s3, const char *key, uint64_t offset, uint64_t len,
+                            size_t max_bytes, void **data, size_t *out_len, stor_obj_info *info,
+                            int64_t budget_ms, char *err, size_t errlen)
+{
+    *data = NULL;
+    *out_len = 0;
+    char range[64];
+    if (len == 0)
+        snprintf(range, sizeof range, "bytes=%llu-", (unsigned long long)offset);
+    else
+        snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)offset,
+                 (unsigned long long)(offset + len - 1));
+    stor_s3_resp resp = {0};
+    stor_s3_req rq = {
+        .method = "GET", .key = key, .range = range, .idempotent = true, .max_body = max_bytes};
+    ip_status st = stor_s3_perform(s3, &rq, &resp, budget_ms, err, errlen);
+    if (st != IP_OK && resp.status == 416) {
+        int64_t total = resp.range_total;
+        stor_s3_resp_reset(&resp, 0);
+        return range_not_satisfiable(s3, key, offset, total, info, budget_ms, err, errlen);
+    }
+    if (st == IP_OK && resp.status != 206) {
+        /* The whole object: a server that ignores Range. */
+        resp.range_total = (int64_t)resp.len;
+        if (offset >= resp.len && !(offset == 0 && resp.len == 0)) {
+            int64_t total = resp.range_total;
+            stor_s3_resp_reset(&resp, 0);
+            return range_not_satisfiable(s3, key, offset, total, info, budget_ms, err, errlen);
+        }
+        keep_range(&resp, offset, len);
+    }
+    if (st == IP_OK && resp.range_total < 0) {
+        ip_errorf(err, errlen, "s3 GET %s: a 206 answer without Content-Range", key);
+        st = IP_INTERNAL;
+    }
+    if (st == IP_OK) {
+        info_from(&resp, info);
+        if (info)
+            info->size = resp.range_total;
+        *data = resp.body; /* handed over */
+        *out_len = resp.len;
+        resp.body = NULL;
+    }
+    stor_s3_resp_reset(&resp, 0);
+    return st;
+}
+
 ip_status stor_s3_head(stor_s3 *s3, const char *key, stor_obj_info *info, int64_t budget_ms,
                        char *err, size_t errlen)
 {
@@ -139,8 +211,8 @@ static ip_status delete_batch(stor_s3 *s3, const char *const *keys, size_t n, in
                                                sizeof key, code, sizeof code, msg, sizeof msg);
         *deleted += (int64_t)(n - (failed > n ? n : failed));
         if (failed) {
-            ip_errorf(err, errlen, "s3 delete: %zu of %zu keys failed, first %s (%s): %s",
-                            failed, n, key, code, msg);
+            ip_errorf(err, errlen, "s3 delete: %zu of %zu keys failed, first %s (%s): %s", failed,
+                      n, key, code, msg);
             st = delete_code_status(code);
         }
     }
@@ -159,8 +231,7 @@ ip_status stor_s3_delete_keys(stor_s3 *s3, const char *const *keys, size_t n, in
         size_t m = n - i < DELETE_BATCH ? n - i : DELETE_BATCH;
         int64_t left = deadline - ip_mono_ms();
         if (left <= 0) {
-            ip_errorf(err, errlen, "s3 delete: timed out after %lld keys",
-                            (long long)*deleted);
+            ip_errorf(err, errlen, "s3 delete: timed out after %lld keys", (long long)*deleted);
             return IP_UNAVAILABLE;
         }
         ip_status st = delete_batch(s3, keys + i, m, deleted, left, err, errlen);
@@ -222,7 +293,7 @@ ip_status stor_s3_delete_prefix(stor_s3 *s3, const char *prefix, int64_t *delete
         int64_t left = deadline - ip_mono_ms();
         if (left <= 0) {
             ip_errorf(err, errlen, "s3 delete prefix: timed out after %lld keys",
-                            (long long)*deleted);
+                      (long long)*deleted);
             st = IP_UNAVAILABLE;
             break;
         }

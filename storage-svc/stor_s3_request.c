@@ -118,6 +118,7 @@ static ip_status build_headers(const stor_s3_req *rq, stor_s3_built *b, char *er
         (rq->content_type && !add_header(&b->hdrs, "Content-Type: %s", rq->content_type)) ||
         (has_cc && !add_header(&b->hdrs, "Cache-Control: %s", rq->cache_control)) ||
         (rq->content_md5 && !add_header(&b->hdrs, "Content-MD5: %s", md5)) ||
+        (rq->range && !add_header(&b->hdrs, "Range: %s", rq->range)) ||
         !add_header(&b->hdrs, "%s", "Expect:")) {
         ip_errorf(err, errlen, "s3 %s: out of memory", b->what);
         return IP_RESOURCE_EXHAUSTED;

@@ -185,8 +185,8 @@ static void test_retry_5xx(void)
 {
     const char *script[] = {"HTTP/1.1 503 Slow Down\r\nContent-Length: 0\r\n\r\n",
                             "HTTP/1.1 500 Internal\r\nContent-Length: 0\r\n\r\n",
-                            "HTTP/1.1 200 OK\r\nContent-Length: 7\r\nETag: \"abc\"\r\n"
-                            "Content-Type: text/plain\r\n\r\n"};
+                            ("HTTP/1.1 200 OK\r\nContent-Length: 7\r\nETag: \"abc\"\r\n"
+                             "Content-Type: text/plain\r\n\r\n")};
     fake_start(script, 3);
     stor_s3 *s3 = client(F.port, 3);
     stor_obj_info info;

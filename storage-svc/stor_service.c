@@ -139,6 +139,9 @@ static ip_status put_object(void *user, ip_rpc_call *call, const Imageproc__PutO
     return answer_info(call, st, rq->key, err, &oi, &rp->info);
 }
 
+/* GetObject: the whole object, or the range [offset, offset + length) when
+ * either is set (length 0: to the end); info.size_bytes is always the whole
+ * object's size. */
 static ip_status get_object(void *user, ip_rpc_call *call, const Imageproc__GetObjectRequest *rq,
                             Imageproc__GetObjectReply *rp)
 {
@@ -150,8 +153,12 @@ static ip_status get_object(void *user, ip_rpc_call *call, const Imageproc__GetO
     ip_status st = check_key(call, "GetObject", rq->key);
     if (st != IP_OK)
         return st;
-    st = stor_s3_get(svc->s3, rq->key, svc->get_max_bytes, &data, &len, &oi, budget_of(call), err,
-                     sizeof err);
+    if (rq->offset == 0 && rq->length == 0)
+        st = stor_s3_get(svc->s3, rq->key, svc->get_max_bytes, &data, &len, &oi, budget_of(call),
+                         err, sizeof err);
+    else
+        st = stor_s3_get_range(svc->s3, rq->key, rq->offset, rq->length, svc->get_max_bytes, &data,
+                               &len, &oi, budget_of(call), err, sizeof err);
     if (data)
         ip_rpc_call_defer_free(call, data, free); /* freed after the reply is packed */
     rp->data.data = data;

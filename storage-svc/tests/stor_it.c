@@ -401,6 +401,81 @@ static void test_default_content_type(void)
     EXPECT(deleted == 2);
 }
 
+/* GetObject of [offset, offset + length); on IP_OK *reply is the caller's. */
+static ip_status get_range(const char *key, uint64_t offset, uint64_t length,
+                           Imageproc__GetObjectReply **reply)
+{
+    Imageproc__GetObjectRequest rq = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
+    rq.key = (char *)key;
+    rq.offset = offset;
+    rq.length = length;
+    ip_rpc_call_opts o = {.timeout_ms = 60000};
+    return ip_storage_get_object(cli, &rq, reply, &o, last_err, sizeof last_err);
+}
+
+/* A 5 MiB (and a bit) object read in 1 MiB ranges equals the whole; each
+ * reply gives the whole object's size; a range past the end is
+ * INVALID_ARGUMENT saying so; an empty object's first range is empty. */
+static void test_ranged_get(void)
+{
+    enum { MIB = 1 << 20 };
+    const size_t n = 5 * MIB + 4321;
+    char key[128];
+    snprintf(key, sizeof key, "t/%s/ranged", run_id);
+    uint8_t *data = malloc(n), *joined = calloc(1, n);
+    CHECK(data && joined);
+    fill(data, n, 77);
+    CHECK_ST(put(key, data, n, "image/png"), IP_OK, last_err);
+    Imageproc__GetObjectReply *whole = NULL;
+    CHECK_ST(get(key, &whole), IP_OK, last_err);
+    EXPECT(whole->data.len == n && memcmp(whole->data.data, data, n) == 0);
+    size_t off = 0;
+    int calls = 0;
+    while (off < n) {
+        Imageproc__GetObjectReply *r = NULL;
+        EXPECT_ST(get_range(key, off, MIB, &r), IP_OK, last_err);
+        if (!r)
+            break;
+        EXPECTF(r->info && r->info->size_bytes == (int64_t)n, "size %lld",
+                r->info ? (long long)r->info->size_bytes : -1LL);
+        size_t want = n - off < MIB ? n - off : MIB;
+        EXPECTF(r->data.len == want, "%zu bytes at %zu", r->data.len, off);
+        if (r->data.len == 0 || r->data.len > n - off) {
+            imageproc__get_object_reply__free_unpacked(r, NULL);
+            break;
+        }
+        memcpy(joined + off, r->data.data, r->data.len);
+        off += r->data.len;
+        calls++;
+        imageproc__get_object_reply__free_unpacked(r, NULL);
+    }
+    EXPECT_EQ_INT(calls, 6);
+    EXPECT(off == n && memcmp(joined, whole->data.data, n) == 0);
+    imageproc__get_object_reply__free_unpacked(whole, NULL);
+    /* length 0 from an offset: to the end. */
+    Imageproc__GetObjectReply *tail = NULL;
+    EXPECT_ST(get_range(key, n - 10, 0, &tail), IP_OK, last_err);
+    EXPECT(tail && tail->data.len == 10 && memcmp(tail->data.data, data + n - 10, 10) == 0);
+    if (tail)
+        imageproc__get_object_reply__free_unpacked(tail, NULL);
+    Imageproc__GetObjectReply *past = NULL;
+    EXPECT_ST(get_range(key, n, MIB, &past), IP_INVALID_ARGUMENT, last_err);
+    EXPECTF(strstr(last_err, "past the end") != NULL, "%s", last_err);
+    EXPECT(past == NULL);
+    char empty[128];
+    snprintf(empty, sizeof empty, "t/%s/ranged-empty", run_id);
+    CHECK_ST(put(empty, "", 0, "image/png"), IP_OK, last_err);
+    Imageproc__GetObjectReply *e = NULL;
+    EXPECT_ST(get_range(empty, 0, MIB, &e), IP_OK, last_err);
+    EXPECT(e && e->data.len == 0 && e->info && e->info->size_bytes == 0);
+    if (e)
+        imageproc__get_object_reply__free_unpacked(e, NULL);
+    const char *keys[] = {key, empty};
+    EXPECT_ST(del(keys, 2, NULL, NULL), IP_OK, last_err);
+    free(data);
+    free(joined);
+}
+
 static void test_missing_key(void)
 {
     char key[128];
@@ -893,6 +968,7 @@ static const ip_test_case tests[] = {
     {"roundtrip.1mib", test_roundtrip_1mib},
     {"roundtrip.50mib", test_roundtrip_50mib},
     {"roundtrip.encoding", test_default_content_type},
+    {"ranged_get", test_ranged_get},
     {"missing_key", test_missing_key},
     {"invalid_key", test_invalid_key},
     {"too_large", test_too_large},

@@ -1,5 +1,5 @@
 """A gateway of the test's own (127.0.0.1:8091) with small limits, against the
-stack's metadata-svc, storage-svc and Kafka: the upload memory budget refuses
+stack's metadata-svc, storage-svc and Kafka: the memory budget refuses
 with 503 and frees its share; SIGTERM with SSE clients connected ends the
 streams and exits 0 promptly; GET /config shows the limits it was started with."""
 import contextlib
@@ -35,7 +35,7 @@ def run_gateway(**overrides):
               "IP_KAFKA_TOPIC", "IP_UPLOAD_MAX_BYTES", "IP_PIXEL_LIMIT"):
         if env(k):
             e[k] = env(k)
-    e.update({"IP_GATEWAY_LISTEN": "127.0.0.1:%d" % PORT, "IP_GATEWAY_UPLOAD_MEMORY_BYTES": str(1 << 20),
+    e.update({"IP_GATEWAY_LISTEN": "127.0.0.1:%d" % PORT, "IP_GATEWAY_MEMORY_BYTES": str(1 << 20),
               "IP_GATEWAY_SSE_HEARTBEAT_MS": "500", "IP_GATEWAY_SWEEP_INTERVAL_MS": "3600000",
               "IP_LOG_LEVEL": "warn"})
     e.update(overrides)

@@ -6,7 +6,7 @@ import threading
 import time
 import urllib.parse
 
-from conftest import API, new_id, problem, session, get, upload_ok, wait_status
+from conftest import API, env, new_id, problem, session, get, upload_ok, wait_status
 
 
 class Stream:
@@ -106,11 +106,21 @@ def test_filter_and_heartbeat(png):
 
 
 def test_many_clients_and_gateway_still_answers():
-    streams = [Stream() for _ in range(20)]
+    """As many streams as nginx lets one client hold (IP_NGINX_EVENTS_CONN)
+    are all served; one more from the same client is refused with 429."""
+    cap = int(env("IP_NGINX_EVENTS_CONN", "16"))
+    streams = [Stream() for _ in range(cap)]
     try:
         m = get("/metrics").text
         line = [l for l in m.splitlines() if l.startswith("gw_sse_clients")]
-        assert line and float(line[0].split()[-1]) >= 20, line
+        assert line and float(line[0].split()[-1]) >= cap, line
+        r = session.get(API + "/events", stream=True, timeout=10)
+        try:
+            assert r.status_code == 429, r.status_code
+            assert r.headers["Content-Type"].startswith("application/problem+json")
+            assert r.headers.get("Retry-After") == "1"
+        finally:
+            r.close()
     finally:
         for s in streams:
             s.close()
