@@ -5,6 +5,7 @@
  *   imgctl [--url URL] [--timeout MS] ping metadata|storage
  *   imgctl [--url URL] [--timeout MS] dlq list | show ID|P:O | replay ID|--all
  *   imgctl [--url URL] [--timeout MS] retry ID
+ *   imgctl [--url URL] [--timeout MS] keys create|list|revoke ...
  *   imgctl bucket-policy [BUCKET]
  *   imgctl --help | --config-vars
  *
@@ -18,8 +19,9 @@
  * `bucket-policy` prints the bucket policy of ip_keys.h (for BUCKET, default
  * IP_S3_BUCKET) so that scripts apply the one definition instead of a copy.
  * `dlq` reads the dead-letter topic and replays its jobs (imgctl_dlq.c);
- * `retry` puts one failed image back on the queue (imgctl_requeue.c). This
- * file holds the options, the configuration, the help and the RPC commands.
+ * `retry` puts one failed image back on the queue (imgctl_requeue.c); `keys`
+ * makes, lists and revokes API keys (imgctl_keys.c). This file holds the
+ * options, the configuration, the help and the RPC commands.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -135,6 +137,10 @@ static void usage(FILE *out)
                  "       imgctl [--url URL] [--timeout MS] dlq show IMAGE-ID|PARTITION:OFFSET\n"
                  "       imgctl [--url URL] [--timeout MS] dlq replay IMAGE-ID|--all\n"
                  "       imgctl [--url URL] [--timeout MS] retry IMAGE-ID\n"
+                 "       imgctl [--url URL] [--timeout MS] keys create --name NAME --scopes "
+                 "SCOPE[,SCOPE...]\n"
+                 "       imgctl [--url URL] [--timeout MS] keys list [--all]\n"
+                 "       imgctl [--url URL] [--timeout MS] keys revoke KEY-ID|KEY-PREFIX\n"
                  "       imgctl bucket-policy [BUCKET]\n"
                  "       imgctl --help | --config-vars\n"
                  "\n"
@@ -158,6 +164,17 @@ static void usage(FILE *out)
                  "                an image that is not failed is an error\n"
                  "--url is metadata-svc's address for dlq replay and retry; --timeout bounds\n"
                  "each RPC and each Kafka wait (default IP_RPC_TIMEOUT_MS, and 30000 for Kafka).\n"
+                 "\n"
+                 "keys manages the API keys clients send as 'Authorization: Bearer ipk_...'\n"
+                 "(metadata-svc at --url or IP_METADATA_RPC_URL stores only their SHA-256).\n"
+                 "Scopes: read, upload, delete, admin (admin allows everything).\n"
+                 "  keys create   makes a key and prints one JSON line: id, key, prefix, name,\n"
+                 "                scopes, created_at. The key is shown this once only: keep it.\n"
+                 "                The first admin key: keys create --name admin --scopes admin\n"
+                 "  keys list     one JSON line per active key (--all: revoked ones too): id,\n"
+                 "                prefix, name, scopes, created_at, revoked_at; never the key\n"
+                 "  keys revoke   revokes the key with that id or prefix (as lists show it) and\n"
+                 "                prints its line; a revoked key is refused from then on\n"
                  "\n"
                  "Exit status: 0 on success (a replay that skipped images included), 1 on a\n"
                  "failure (status and message on stderr), 2 on a usage error.\n"
@@ -352,7 +369,7 @@ static int run_rpc(const imgctl_args *a, const imgctl_config *cfg, const service
 }
 
 /* The commands, told apart by their first word. */
-typedef enum imgctl_cmd { CMD_CALL, CMD_PING, CMD_POLICY, CMD_DLQ, CMD_RETRY } imgctl_cmd;
+typedef enum imgctl_cmd { CMD_CALL, CMD_PING, CMD_POLICY, CMD_DLQ, CMD_RETRY, CMD_KEYS } imgctl_cmd;
 
 /* Which command the words ask for; false when their number is wrong for it. */
 static bool pick_command(const imgctl_args *a, imgctl_cmd *cmd)
@@ -370,6 +387,10 @@ static bool pick_command(const imgctl_args *a, imgctl_cmd *cmd)
         *cmd = CMD_DLQ; /* imgctl_cmd_dlq checks the rest */
         return a->nrest >= 2;
     }
+    if (strcmp(w, "keys") == 0) {
+        *cmd = CMD_KEYS; /* imgctl_cmd_keys checks the rest */
+        return a->nrest >= 2;
+    }
     if (strcmp(w, "retry") == 0) {
         *cmd = CMD_RETRY;
         return a->nrest == 2;
@@ -378,8 +399,8 @@ static bool pick_command(const imgctl_args *a, imgctl_cmd *cmd)
     return a->nrest >= 2 && a->nrest <= 3;
 }
 
-/* `dlq ...` and `retry ID`: Kafka and metadata-svc. */
-static int run_kafka(const imgctl_args *a, const imgctl_config *cfg, imgctl_cmd cmd)
+/* `dlq ...`, `retry ID` (Kafka and metadata-svc) and `keys ...` (metadata-svc). */
+static int run_with_env(const imgctl_args *a, const imgctl_config *cfg, imgctl_cmd cmd)
 {
     /* One line per image as it is done, even into a pipe: a long replay shows progress. */
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -389,6 +410,8 @@ static int run_kafka(const imgctl_args *a, const imgctl_config *cfg, imgctl_cmd 
         .rpc_timeout_ms = a->timeout_ms > 0 ? (int)a->timeout_ms : (int)cfg->timeout_ms,
         .kafka_timeout_ms = a->timeout_ms > 0 ? (int)a->timeout_ms : IMGCTL_KAFKA_TIMEOUT_MS,
     };
+    if (cmd == CMD_KEYS)
+        return imgctl_cmd_keys(&env, a->rest + 1, a->nrest - 1);
     return cmd == CMD_DLQ ? imgctl_cmd_dlq(&env, a->rest + 1, a->nrest - 1)
                           : imgctl_cmd_retry(&env, a->rest[1]);
 }
@@ -432,7 +455,8 @@ int main(int argc, char **argv)
         break;
     case CMD_DLQ:
     case CMD_RETRY:
-        rc = run_kafka(&a, &cfg, cmd);
+    case CMD_KEYS:
+        rc = run_with_env(&a, &cfg, cmd);
         break;
     default:
         rc = run_rpc(&a, &cfg, svc, cmd == CMD_PING);

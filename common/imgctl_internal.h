@@ -6,6 +6,7 @@
  *   imgctl_dlq.c      `dlq list|show|replay`: the dead-letter topic as JSON, replays
  *   imgctl_requeue.c  one image back on the queue: RetryImage, the job, MarkEnqueued
  *                     (`retry`, and each image of a replay)
+ *   imgctl_keys.c     `keys create|list|revoke`: API keys through metadata-svc
  *
  * imgctl is a command-line tool: results go to stdout, problems to stderr as
  * one sentence each, and the exit status is IMGCTL_EXIT_*.
@@ -136,5 +137,12 @@ int imgctl_cmd_dlq(const imgctl_env *env, char **args, int nargs);
 
 /* (imgctl_requeue.c) `retry ID`; returns the exit status. */
 int imgctl_cmd_retry(const imgctl_env *env, const char *id);
+
+/* ------------------------------------------------------------ imgctl_keys.c */
+
+/* `keys create --name NAME --scopes LIST`, `keys list [--all]`, `keys revoke
+ * ID|PREFIX` (args after "keys") against env->metadata_url; usage errors
+ * (exit 2) before any call. Returns the exit status. */
+int imgctl_cmd_keys(const imgctl_env *env, char **args, int nargs);
 
 #endif

@@ -1,5 +1,6 @@
 /* imgctl_it_test.c — `imgctl dlq` and `imgctl retry` against the real Kafka
- * and the real metadata-svc of the running stack.
+ * and the real metadata-svc of the running stack; `imgctl keys` against that
+ * metadata-svc.
  *
  * Run as `imgctl_it_test <name>` (ctest: common.imgctl.<name>, label
  * integration). Kafka is IP_KAFKA_BROKERS (default 127.0.0.1:19092) and
@@ -24,6 +25,7 @@
 
 #include "imgctl_internal.h"
 #include "imgctl_testing.h"
+#include "ip_access.h"
 #include "ip_keys.h"
 #include "ip_rpc_stubs.h"
 #include "ip_testing.h"
@@ -570,5 +572,128 @@ static void test_retry(void)
     teardown();
 }
 
-static const ip_test_case tests[] = {IP_TEST(dlq_list), IP_TEST(dlq_replay), IP_TEST(retry)};
+/* ------------------------------------------------------------------- keys */
+
+/* The key the metadata-svc finds for `secret` (its hash), or NULL (free it). */
+static Imageproc__ApiKey *lookup(const char *secret)
+{
+    char hash[IP_ACCESS_HASH_MAX], err[512];
+    ip_access_hash(secret, hash);
+    Imageproc__LookupApiKeyRequest in = IMAGEPROC__LOOKUP_API_KEY_REQUEST__INIT;
+    in.hash = hash;
+    Imageproc__LookupApiKeyReply *out = NULL;
+    ip_status st = ip_metadata_lookup_api_key(meta, &in, &out, NULL, err, sizeof err);
+    CHECKF(st == IP_OK || st == IP_NOT_FOUND, "LookupApiKey: %s: %s", ip_strerror(st), err);
+    if (st != IP_OK)
+        return NULL;
+    Imageproc__ApiKey *k = out->key;
+    out->key = NULL;
+    imageproc__lookup_api_key_reply__free_unpacked(out, NULL);
+    return k;
+}
+
+/* The line of key `id` among the JSON lines of `text` (a new reference), or NULL. */
+static json_t *line_of(const char *text, const char *id)
+{
+    json_t *v[512];
+    size_t n = parse_stream(text, v, 512);
+    json_t *found = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (found == NULL && jstr(v[i], "id") != NULL && strcmp(jstr(v[i], "id"), id) == 0)
+            found = json_incref(v[i]);
+        json_decref(v[i]);
+    }
+    return found;
+}
+
+/* `keys create|list|revoke` against the stack's metadata-svc: the key printed
+ * once is the one metadata-svc finds by hash, with its scopes; lists never
+ * show it; a revoked key (by prefix, then again by id) is found no more.
+ * Keys cannot be deleted: each run leaves its key, revoked. */
+static void test_keys(void)
+{
+    const char *url = env_or("IP_METADATA_RPC_URL", "tcp://127.0.0.1:7101");
+    ip_rpc_client_opts co = {.urls = url, .timeout_ms = 10000};
+    CHECK_EQ_INT(ip_rpc_client_new(&imageproc__metadata__descriptor, &co, &meta), IP_OK);
+    CHECKF(ip_rpc_ping(meta, 10000) == IP_OK, "metadata-svc does not answer at %s", url);
+    setenv("IP_METADATA_RPC_URL", url, 1);
+
+    char name[64], u[IP_UUID_STRLEN + 1];
+    ip_uuid_v4_str(u);
+    snprintf(name, sizeof name, "imgctl-it %s", u);
+    char *out, *err;
+    char args[256];
+    snprintf(args, sizeof args, "keys create --name '%s' --scopes delete,read", name);
+    CHECK_EQ_INT(imgctl_run(args, &out, &err), 0);
+    json_t *c = NULL;
+    CHECK_EQ_INT(parse_stream(out, &c, 1), 1);
+    free(out);
+    free(err);
+    char key[IP_SECRET_MAX], id[IP_UUID_STRLEN + 1], prefix[IP_KEY_PREFIX_LEN + 1];
+    CHECK(jstr(c, "key") != NULL && jstr(c, "id") != NULL && jstr(c, "prefix") != NULL);
+    snprintf(key, sizeof key, "%s", jstr(c, "key"));
+    snprintf(id, sizeof id, "%s", jstr(c, "id"));
+    snprintf(prefix, sizeof prefix, "%s", jstr(c, "prefix"));
+    EXPECT_EQ_INT(ip_access_kind(key), IP_SECRET_KEY);
+    EXPECT(strncmp(key, prefix, IP_KEY_PREFIX_LEN) == 0);
+    EXPECT_EQ_STR(jstr(c, "name"), name);
+    EXPECT(jstr(c, "created_at") != NULL);
+    json_decref(c);
+
+    /* metadata-svc finds it by the hash of the printed key. */
+    Imageproc__ApiKey *k = lookup(key);
+    CHECKF(k != NULL, "the key printed is not found by its hash");
+    EXPECT_EQ_STR(k->id, id);
+    EXPECT(k->n_scopes == 2 && k->scopes[0] == IMAGEPROC__API_SCOPE__API_SCOPE_READ &&
+           k->scopes[1] == IMAGEPROC__API_SCOPE__API_SCOPE_DELETE);
+    imageproc__api_key__free_unpacked(k, NULL);
+
+    /* Listed, without the key. */
+    CHECK_EQ_INT(imgctl_run("keys list", &out, &err), 0);
+    EXPECT(strstr(out, key) == NULL && strstr(out, key + 4) == NULL);
+    json_t *l = line_of(out, id);
+    free(out);
+    free(err);
+    CHECKF(l != NULL, "keys list does not show %s", id);
+    EXPECT_EQ_STR(jstr(l, "prefix"), prefix);
+    EXPECT(json_is_null(json_object_get(l, "revoked_at")) && json_object_get(l, "key") == NULL);
+    json_decref(l);
+
+    /* Revoked by prefix: not found any more, only in list --all. */
+    snprintf(args, sizeof args, "keys revoke %s", prefix);
+    CHECK_EQ_INT(imgctl_run(args, &out, &err), 0);
+    l = line_of(out, id);
+    free(out);
+    free(err);
+    CHECK(l != NULL);
+    char revoked_at[64];
+    CHECK(jstr(l, "revoked_at") != NULL);
+    snprintf(revoked_at, sizeof revoked_at, "%s", jstr(l, "revoked_at"));
+    json_decref(l);
+    EXPECT(lookup(key) == NULL);
+    CHECK_EQ_INT(imgctl_run("keys list", &out, &err), 0);
+    l = line_of(out, id);
+    EXPECT(l == NULL);
+    json_decref(l);
+    free(out);
+    free(err);
+    CHECK_EQ_INT(imgctl_run("keys list --all", &out, &err), 0);
+    l = line_of(out, id);
+    free(out);
+    free(err);
+    EXPECT(l != NULL && jstr(l, "revoked_at") != NULL &&
+           strcmp(jstr(l, "revoked_at"), revoked_at) == 0);
+    json_decref(l);
+
+    /* Again by id: fine, the first time kept. An unknown id: exit 1. */
+    snprintf(args, sizeof args, "keys revoke %s", id);
+    imgctl_expect(0, revoked_at, NULL, "%s", args);
+    ip_uuid_v4_str(u);
+    imgctl_expect(1, NULL, "no key has the id", "keys revoke %s", u);
+    ip_rpc_client_free(meta);
+    meta = NULL;
+}
+
+static const ip_test_case tests[] = {IP_TEST(dlq_list), IP_TEST(dlq_replay), IP_TEST(retry),
+                                     IP_TEST(keys)};
 IP_TEST_MAIN(tests)

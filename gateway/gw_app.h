@@ -50,6 +50,7 @@ typedef struct gw_config {
     int64_t sweep_enqueued_age_ms;
     int64_t purge_interval_ms;
     int64_t delete_wait_ms;
+    bool upload_needs_key; /* IP_GATEWAY_UPLOAD_NEEDS_KEY: uploads need an upload-scope key */
 } gw_config;
 
 extern const ip_cfg_var gw_config_vars[];

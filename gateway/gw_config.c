@@ -88,6 +88,9 @@ const ip_cfg_var gw_config_vars[] = {
     {"IP_GATEWAY_DELETE_WAIT_MS", IP_CFG_INT, "2000", 100, 60000, false, S(delete_wait_ms),
      "how long DELETE /image/{id} waits for the objects' removal (204) before leaving it to "
      "the purger (202)"},
+    {"IP_GATEWAY_UPLOAD_NEEDS_KEY", IP_CFG_BOOL, "false", 0, 0, false, S(upload_needs_key),
+     "POST /upload needs an API key with upload (or admin) scope (a closed deployment); "
+     "false: anyone may upload"},
 };
 #undef S
 const size_t gw_config_nvars = sizeof gw_config_vars / sizeof gw_config_vars[0];

@@ -2,16 +2,18 @@
  *
  * LLVMFuzzerTestOneInput(data, size) runs the first byte's choice of target on
  * the rest: the multipart parser (fed in chunks the input decides), the query
- * splitter and validators, the Content-Type boundary parser, the sniffer and
- * filename sanitiser. Built with GW_FUZZ_DRIVER it is its own driver: each
- * argument is a file to replay, or a count of pseudo-random inputs to try
- * (ctest runs 20000 as a smoke test). clang -fsanitize=fuzzer links it as is.
+ * splitter and validators, the Content-Type boundary parser and the
+ * Authorization header's (gw_auth_parse), the sniffer and filename sanitiser. Built with
+ * GW_FUZZ_DRIVER it is its own driver: each argument is a file to replay, or a count of
+ * pseudo-random inputs to try (ctest runs 20000 as a smoke test). clang -fsanitize=fuzzer links it
+ * as is.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw_auth.h"
 #include "gw_multipart.h"
 #include "gw_query.h"
 #include "ip_admit.h"
@@ -65,6 +67,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 2: {
         char b[GW_BOUNDARY_MAX + 1];
         gw_multipart_boundary(s, b);
+        gw_caller c;
+        char e[256];
+        (void)gw_auth_parse(s, &c, e, sizeof e);
         break;
     }
     default: {

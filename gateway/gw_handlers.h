@@ -31,6 +31,13 @@ typedef enum MHD_Result (*gw_handler)(gw_app *app, struct MHD_Connection *conn, 
 enum MHD_Result gw_offload(gw_app *app, struct MHD_Connection *conn, gw_req *rq, gw_req_work work,
                            gw_req_then then);
 
+/* The request's caller from its Authorization header into rq->caller, once
+ * (later calls return true at once). false when the answer is already
+ * queued into *ret: 401 (WWW-Authenticate) for a malformed, unknown or
+ * revoked credential, 503 when metadata-svc could not look the key up. The
+ * dispatch calls it before every handler; POST /upload at its headers. */
+bool gw_identify(gw_app *app, struct MHD_Connection *conn, gw_req *rq, enum MHD_Result *ret);
+
 /* POST /upload, first call (headers only): makes the body's receiver; answers
  * at once when the headers already rule the upload out (413, 400, 415). */
 enum MHD_Result gw_handle_upload_begin(gw_app *app, struct MHD_Connection *conn, gw_req *rq);
@@ -39,6 +46,8 @@ enum MHD_Result gw_handle_upload(gw_app *app, struct MHD_Connection *conn, gw_re
 
 enum MHD_Result gw_handle_image_get(gw_app *app, struct MHD_Connection *conn, gw_req *rq);
 enum MHD_Result gw_handle_image_delete(gw_app *app, struct MHD_Connection *conn, gw_req *rq);
+/* POST /image/{id}/retry: a failed image back on the queue. */
+enum MHD_Result gw_handle_image_retry(gw_app *app, struct MHD_Connection *conn, gw_req *rq);
 enum MHD_Result gw_handle_image_info(gw_app *app, struct MHD_Connection *conn, gw_req *rq);
 enum MHD_Result gw_handle_images(gw_app *app, struct MHD_Connection *conn, gw_req *rq);
 enum MHD_Result gw_handle_events(gw_app *app, struct MHD_Connection *conn, gw_req *rq);
@@ -48,5 +57,9 @@ enum MHD_Result gw_handle_readyz(gw_app *app, struct MHD_Connection *conn, gw_re
 enum MHD_Result gw_handle_metrics(gw_app *app, struct MHD_Connection *conn, gw_req *rq);
 enum MHD_Result gw_handle_openapi(gw_app *app, struct MHD_Connection *conn, gw_req *rq);
 enum MHD_Result gw_handle_config(gw_app *app, struct MHD_Connection *conn, gw_req *rq);
+/* GET /access: who the request's credential says the caller is
+ * ({"kind","scopes","uploads_need_key"}), so a client (the page) can tell what
+ * a key allows before it relies on it. */
+enum MHD_Result gw_handle_access(gw_app *app, struct MHD_Connection *conn, gw_req *rq);
 
 #endif

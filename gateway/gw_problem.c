@@ -19,12 +19,18 @@ const char *gw_http_reason(int status)
         return "Not Modified";
     case 400:
         return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
     case 404:
         return "Not Found";
     case 405:
         return "Method Not Allowed";
     case 406:
         return "Not Acceptable";
+    case 409:
+        return "Conflict";
     case 411:
         return "Length Required";
     case 413:

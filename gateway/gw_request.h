@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gw_auth.h"
 #include "gw_query.h"
 #include "gw_routes.h"
 
@@ -43,6 +44,10 @@ typedef struct gw_req {
     unsigned status;  /* the status queued; 0 until then */
     bool responded;   /* an answer is queued: later callbacks only drain the body */
     gw_receive *rx;   /* POST /upload's body as it arrives; NULL otherwise */
+    /* Who sent it (gw_identify in gw_handlers.h): set once, before the
+     * handler runs (for POST /upload, at the headers). */
+    gw_caller caller;
+    bool identified;
     /* Work off the HTTP thread: set by gw_offload while the connection is
      * suspended; the worker touches the request only through `work`, and
      * only until it resumes the connection. */

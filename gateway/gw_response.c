@@ -105,3 +105,18 @@ enum MHD_Result gw_send_json(struct MHD_Connection *conn, gw_req *rq, unsigned s
 {
     return gw_send_json_h(conn, rq, status, j, NULL, NULL, NULL);
 }
+
+enum MHD_Result gw_send_denied(struct MHD_Connection *conn, gw_req *rq, unsigned status,
+                               const char *detail, bool invalid)
+{
+    if (status != 401)
+        return gw_send_problem(conn, rq, status, detail, NULL);
+    const char *challenge = invalid ? "Bearer realm=\"imageprocessor\", error=\"invalid_token\""
+                                    : "Bearer realm=\"imageprocessor\"";
+    return gw_send_problem_h(conn, rq, 401, detail, NULL, "WWW-Authenticate", challenge);
+}
+
+enum MHD_Result gw_send_verdict(struct MHD_Connection *conn, gw_req *rq, gw_verdict v)
+{
+    return gw_send_denied(conn, rq, v.status, v.need, false);
+}

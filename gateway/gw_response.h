@@ -40,6 +40,15 @@ enum MHD_Result gw_send_problem_h(struct MHD_Connection *conn, gw_req *rq, unsig
 enum MHD_Result gw_send_refusal(struct MHD_Connection *conn, gw_req *rq, unsigned status,
                                 const char *code, const char *detail, const char *param,
                                 const char *hname, const char *hval);
+/* A refusal by the access rules: 401 with `WWW-Authenticate: Bearer
+ * realm="imageprocessor"` (and error="invalid_token" when `invalid`: the
+ * credential sent was malformed, unknown or revoked), or 403; problem+json
+ * with `detail` (what would be allowed). */
+enum MHD_Result gw_send_denied(struct MHD_Connection *conn, gw_req *rq, unsigned status,
+                               const char *detail, bool invalid);
+/* The same for a gw_verdict that refused (gw_auth.h). */
+enum MHD_Result gw_send_verdict(struct MHD_Connection *conn, gw_req *rq, gw_verdict v);
+
 /* 503 with Retry-After for a dependency (`what`: "metadata service") that
  * failed with `st`. */
 enum MHD_Result gw_send_dependency(struct MHD_Connection *conn, gw_req *rq, const char *what,

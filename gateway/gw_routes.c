@@ -8,7 +8,10 @@
  * is read. Then once per chunk of body: an upload feeds its receiver, which
  * enforces the limits as bytes arrive; any other route's body is read and
  * ignored. Then once more with no data: the method is checked against the
- * route's (405 with Allow) and the route's handler answers. gw_routes_done()
+ * route's (405 with Allow), the caller is identified from its Authorization
+ * header (gw_identify: a malformed, unknown or revoked credential is 401 on
+ * every route, so a client learns that its key is wrong even where none is
+ * needed) and the route's handler answers. gw_routes_done()
  * records the metrics and frees the request, running its deferred cleanups.
  *
  * WORK OFF THE HTTP THREAD. A handler whose work waits on S3 or Kafka (the
@@ -39,6 +42,7 @@
 #include "gw_receive.h"
 #include "gw_response.h"
 #include "gw_work.h"
+#include "ip_log.h"
 #include "ip_time.h"
 
 typedef struct route_def {
@@ -57,6 +61,7 @@ static const route_def routes[GW_R_COUNT] = {
                     .head = gw_handle_image_get, .del = gw_handle_image_delete},
     [GW_R_INFO] = {NULL, "image_info", "GET, HEAD", .get = gw_handle_image_info,
                    .head = gw_handle_image_info},
+    [GW_R_RETRY] = {NULL, "image_retry", "POST", .post = gw_handle_image_retry},
     [GW_R_IMAGES] = {"/images", "images", "GET, HEAD", .get = gw_handle_images,
                      .head = gw_handle_images},
     [GW_R_EVENTS] = {"/events", "events", "GET", .get = gw_handle_events},
@@ -70,6 +75,8 @@ static const route_def routes[GW_R_COUNT] = {
                       .head = gw_handle_openapi},
     [GW_R_CONFIG] = {"/config", "config", "GET, HEAD", .get = gw_handle_config,
                      .head = gw_handle_config},
+    [GW_R_ACCESS] = {"/access", "access", "GET, HEAD", .get = gw_handle_access,
+                     .head = gw_handle_access},
 };
 
 gw_route gw_route_match(const char *path, char id[64])
@@ -97,6 +104,8 @@ gw_route gw_route_match(const char *path, char id[64])
         return GW_R_IMAGE;
     if (strcmp(slash, "/info") == 0)
         return GW_R_INFO;
+    if (strcmp(slash, "/retry") == 0)
+        return GW_R_RETRY;
     return GW_R_UNKNOWN;
 }
 
@@ -131,7 +140,30 @@ static enum MHD_Result dispatch(gw_app *app, struct MHD_Connection *conn, gw_req
         snprintf(d, sizeof d, "%.16s is not allowed here; allowed: %s", method, def->allow);
         return gw_send_problem_h(conn, rq, 405, d, NULL, "Allow", def->allow);
     }
+    enum MHD_Result ret;
+    if (!gw_identify(app, conn, rq, &ret))
+        return ret;
     return h(app, conn, rq);
+}
+
+bool gw_identify(gw_app *app, struct MHD_Connection *conn, gw_req *rq, enum MHD_Result *ret)
+{
+    if (rq->identified)
+        return true;
+    char err[256] = "";
+    ip_status st = gw_auth_identify(app->meta, gw_req_header(conn, "Authorization"), &rq->caller,
+                                    err, sizeof err);
+    if (st == IP_OK) {
+        rq->identified = true;
+        return true;
+    }
+    ip_log(IP_LOG_INFO, "auth.refused", IP_LS("route", gw_route_name(rq->route)),
+           IP_LS("caller", rq->caller.label), IP_LS("err", err));
+    if (st == IP_INVALID_ARGUMENT)
+        *ret = gw_send_denied(conn, rq, 401, err, true);
+    else
+        *ret = gw_send_dependency(conn, rq, "metadata service", st);
+    return false;
 }
 
 static void run_offloaded(void *arg)

@@ -12,6 +12,7 @@ typedef enum gw_route {
     GW_R_UPLOAD,
     GW_R_IMAGE,
     GW_R_INFO,
+    GW_R_RETRY,
     GW_R_IMAGES,
     GW_R_EVENTS,
     GW_R_HEALTHZ,
@@ -19,10 +20,11 @@ typedef enum gw_route {
     GW_R_METRICS,
     GW_R_OPENAPI,
     GW_R_CONFIG,
+    GW_R_ACCESS,
     GW_R_COUNT
 } gw_route;
 
-/* Matches `path`; for GW_R_IMAGE and GW_R_INFO copies the id segment (at most
+/* Matches `path`; for GW_R_IMAGE, GW_R_INFO and GW_R_RETRY copies the id segment (at most
  * 63 bytes, unchecked) into id, else makes it "". */
 gw_route gw_route_match(const char *path, char id[64]);
 /* The route's metrics label ("image_info"); "unknown" for GW_R_UNKNOWN. */

@@ -25,6 +25,21 @@
  * bounded by IP_GATEWAY_DELETE_WAIT_MS, then FinishPurge): 204 when that succeeded,
  * else 202 {"id", "status": "deleting"} and the purger (gw_purge.c) finishes
  * it. A second DELETE finds no row: 404.
+ *
+ * WHO MAY (gw_auth.h). The original: the image's owner token or an admin
+ * key. DELETE: the owner token (checked against the row's owner_hash, so
+ * GetImage comes first for it) or a key with delete or admin scope; an image
+ * from before owners only by a key. An anonymous caller gets 401, a valid
+ * credential that does not grant it 403; both before anything changes.
+ *
+ * POST /image/{id}/retry. A failed image back to the queue, as `imgctl retry`
+ * does it: the owner token (GetImage first) or an admin key; the Kafka breaker
+ * (503 while Kafka was just seen down, before the row changes); RetryImage
+ * (404 unknown, 409 when the image is not failed), which makes the row
+ * pending; then on the work pool its job (gw_job.c: attempt 1, the requested
+ * variants) and MarkEnqueued. 202 with the image's info. A job that Kafka did
+ * not take leaves the row pending and never enqueued, which the sweep
+ * enqueues after IP_GATEWAY_SWEEP_AGE_MS: still 202, and logged.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +47,9 @@
 
 #include "gw_download.h"
 #include "gw_handlers.h"
+#include "gw_job.h"
 #include "gw_json.h"
+#include "gw_kafka.h"
 #include "gw_response.h"
 #include "gw_purge.h"
 #include "ip_keys.h"
@@ -79,6 +96,14 @@ static bool get_image(gw_app *app, struct MHD_Connection *conn, gw_req *rq, cons
     }
     *img = reply->image;
     return true;
+}
+
+/* A refusal by the access rules, logged with the caller's label (never a secret). */
+static enum MHD_Result denied(struct MHD_Connection *conn, gw_req *rq, gw_verdict v, const char *id)
+{
+    ip_log(IP_LOG_INFO, "auth.denied", IP_LS("route", gw_route_name(rq->route)),
+           IP_LS("image_id", id), IP_LS("caller", rq->caller.label), IP_LI("status", v.status));
+    return gw_send_verdict(conn, rq, v);
 }
 
 /* ------------------------------------------------------------ GET /image/{id} */
@@ -228,11 +253,14 @@ enum MHD_Result gw_handle_image_get(gw_app *app, struct MHD_Connection *conn, gw
     if (!get_image(app, conn, rq, id, &img, &ret))
         return ret;
     image_object obj = {0};
-    if (choice.original)
+    if (choice.original) {
+        gw_verdict v = gw_auth_may_read_original(&rq->caller, img->owner_hash);
+        if (v.status)
+            return denied(conn, rq, v, id);
         pick_original(img, &obj);
-    else if (!pick_variant(conn, rq, img,
-                           choice.kind != IP_VARIANT_NONE ? choice.kind : default_variant(img),
-                           &obj, &ret))
+    } else if (!pick_variant(conn, rq, img,
+                             choice.kind != IP_VARIANT_NONE ? choice.kind : default_variant(img),
+                             &obj, &ret))
         return ret;
     return send_object(app, conn, rq, &obj);
 }
@@ -289,6 +317,18 @@ enum MHD_Result gw_handle_image_delete(gw_app *app, struct MHD_Connection *conn,
     char id[37], err[256] = "";
     if (!check_id(conn, rq, id, &ret))
         return ret;
+    /* An owner token is checked against the row's owner; a key's scopes do
+     * not depend on the image, so its DELETE goes straight on. */
+    const char *owner_hash = NULL;
+    if (gw_auth_is_owner(&rq->caller)) {
+        const Imageproc__Image *img = NULL;
+        if (!get_image(app, conn, rq, id, &img, &ret))
+            return ret;
+        owner_hash = img->owner_hash;
+    }
+    gw_verdict v = gw_auth_may_delete(&rq->caller, owner_hash);
+    if (v.status)
+        return denied(conn, rq, v, id);
     delete_job *job = calloc(1, sizeof *job);
     if (!job)
         return MHD_NO;
@@ -306,4 +346,98 @@ enum MHD_Result gw_handle_image_delete(gw_app *app, struct MHD_Connection *conn,
     /* A full work queue answers 503 busy: the row is gone and its purge is
      * recorded, so the purger removes the objects. */
     return gw_offload(app, conn, rq, delete_work, delete_then);
+}
+
+/* ------------------------------------------------------------ retry */
+
+/* The retry's state between the HTTP thread and the work pool. */
+typedef struct retry_job {
+    const Imageproc__Image *img; /* RetryImage's reply (the request frees it) */
+    ip_status st;
+    char err[256];
+} retry_job;
+
+/* On the work pool: the job to Kafka, then MarkEnqueued. */
+static void retry_work(gw_app *app, gw_req *rq)
+{
+    retry_job *job = rq->job;
+    const Imageproc__Image *img = job->img;
+    int64_t at = 0;
+    job->st = gw_job_enqueue(app, img->id, img->content_type, img->requested, img->n_requested, 1,
+                             &at, job->err, sizeof job->err);
+    if (job->st == IP_OK &&
+        gw_job_mark_enqueued(app, img->id, at, false, job->err, sizeof job->err) != IP_OK)
+        ip_log(IP_LOG_WARN, "retry.mark_enqueued_failed", IP_LS("image_id", img->id),
+               IP_LS("err", job->err));
+}
+
+static enum MHD_Result retry_then(gw_app *app, struct MHD_Connection *conn, gw_req *rq)
+{
+    (void)app;
+    retry_job *job = rq->job;
+    if (job->st != IP_OK) /* pending and never enqueued: the sweep enqueues it */
+        ip_log(IP_LOG_WARN, "retry.enqueue_failed", IP_LS("image_id", job->img->id),
+               IP_LS("err", job->err));
+    ip_log(IP_LOG_INFO, "image.retried", IP_LS("image_id", job->img->id),
+           IP_LS("caller", rq->caller.label), IP_LB("enqueued", job->st == IP_OK));
+    return gw_send_json(conn, rq, 202, gw_image_info_json(job->img));
+}
+
+/* RetryImage: the row back to pending into job->img; else the answer (404,
+ * 409, 503) into *ret. */
+static bool retry_row(gw_app *app, struct MHD_Connection *conn, gw_req *rq, const char *id,
+                      retry_job *job, enum MHD_Result *ret)
+{
+    Imageproc__RetryImageRequest in = IMAGEPROC__RETRY_IMAGE_REQUEST__INIT;
+    in.id = (char *)id;
+    Imageproc__RetryImageReply *reply = NULL;
+    char err[256] = "";
+    ip_status st = ip_metadata_retry_image(app->meta, &in, &reply, NULL, err, sizeof err);
+    gw_req_defer_message(rq, reply);
+    if (st == IP_NOT_FOUND || (st == IP_OK && !reply->image)) {
+        *ret = gw_send_problem(conn, rq, 404, not_found, NULL);
+        return false;
+    }
+    if (st == IP_FAILED_PRECONDITION) {
+        *ret = gw_send_problem(conn, rq, 409,
+                               "only a failed image can be retried; this one is not failed", NULL);
+        return false;
+    }
+    if (st != IP_OK) {
+        ip_log(IP_LOG_WARN, "rpc.retry_image_failed", IP_LS("image_id", id), IP_LS("err", err));
+        *ret = gw_send_dependency(conn, rq, "metadata service", st);
+        return false;
+    }
+    job->img = reply->image;
+    return true;
+}
+
+enum MHD_Result gw_handle_image_retry(gw_app *app, struct MHD_Connection *conn, gw_req *rq)
+{
+    enum MHD_Result ret;
+    char id[37];
+    if (!check_id(conn, rq, id, &ret))
+        return ret;
+    const char *owner_hash = NULL;
+    if (gw_auth_is_owner(&rq->caller)) {
+        const Imageproc__Image *img = NULL;
+        if (!get_image(app, conn, rq, id, &img, &ret))
+            return ret;
+        owner_hash = img->owner_hash;
+    }
+    gw_verdict v = gw_auth_may_retry(&rq->caller, owner_hash);
+    if (v.status)
+        return denied(conn, rq, v, id);
+    if (gw_kafka_recently_failed(app->kafka))
+        return gw_send_problem_h(conn, rq, 503,
+                                 "the job queue (Kafka) is not available; try again later", NULL,
+                                 "Retry-After", "2");
+    retry_job *job = calloc(1, sizeof *job);
+    if (!job)
+        return MHD_NO;
+    gw_req_defer(rq, free, job);
+    if (!retry_row(app, conn, rq, id, job, &ret))
+        return ret;
+    rq->job = job;
+    return gw_offload(app, conn, rq, retry_work, retry_then);
 }

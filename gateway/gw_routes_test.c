@@ -27,6 +27,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <vips/vips.h>
 
 #include "gw_app.h"
 #include "gw_kafka.h"
@@ -34,16 +37,20 @@
 #include "gw_routes.h"
 #include "gw_sweep.h"
 #include "gw_work.h"
+#include "ip_access.h"
 #include "ip_budget.h"
 #include "ip_keys.h"
 #include "ip_rpc_stubs.h"
 #include "ip_testing.h"
 #include "ip_time.h"
+#include "ip_vips_admit.h"
 
-#define ID_A "0190f2a4-5b6c-7d8e-9f00-00000000000a" /* ready: thumbnail, resized */
-#define ID_B "0190f2a4-5b6c-7d8e-9f00-00000000000b" /* processing: all requested */
-#define ID_C "0190f2a4-5b6c-7d8e-9f00-00000000000c" /* failed: thumbnail failed */
-#define ID_D "0190f2a4-5b6c-7d8e-9f00-00000000000d" /* deleted; its purge finished elsewhere */
+#define ID_A "0190f2a4-5b6c-7d8e-9f00-00000000000a"    /* ready: thumbnail, resized */
+#define ID_B "0190f2a4-5b6c-7d8e-9f00-00000000000b"    /* processing: all requested */
+#define ID_C "0190f2a4-5b6c-7d8e-9f00-00000000000c"    /* failed: thumbnail failed */
+#define ID_D "0190f2a4-5b6c-7d8e-9f00-00000000000d"    /* deleted; its purge finished elsewhere */
+#define ID_E "0190f2a4-5b6c-7d8e-9f00-00000000000e"    /* ready, owned; DeleteImage removes it */
+#define ID_NONE "0190f2a4-5b6c-7d8e-9f00-000000000999" /* no such image */
 /* Purges the purger is handed: storage-svc removes P1's objects, fails P2's
  * (INTERNAL), is down for P3's (UNAVAILABLE); P4 comes after the pass ends. */
 #define ID_P1 "0190f2a4-5b6c-7d8e-9f00-0000000000f1"
@@ -53,6 +60,7 @@
 
 static gw_app app;
 static struct MHD_Daemon *daemon_;
+static rd_kafka_t *mock_rk; /* holds librdkafka's mock cluster, the gateway's Kafka */
 static ip_rpc_server *meta_srv, *stor_srv;
 static int port;
 
@@ -96,8 +104,50 @@ static void image_init(Imageproc__Image *img, const char *id, Imageproc__ImageSt
     img->n_variants = nvs;
 }
 
+/* Owner tokens (A's, C's, E's, and one of an image the fakes do not know)
+ * and API keys (one per scope, a revoked one, one never made); the fakes
+ * know only their hashes, as metadata-svc does. */
+static char tok_a[IP_SECRET_MAX], tok_c[IP_SECRET_MAX], tok_e[IP_SECRET_MAX], tok_x[IP_SECRET_MAX];
+static char hash_a[IP_ACCESS_HASH_MAX], hash_c[IP_ACCESS_HASH_MAX], hash_e[IP_ACCESS_HASH_MAX];
+enum { KEY_READ, KEY_UPLOAD, KEY_DELETE, KEY_ADMIN, KEY_REVOKED, KEY_UNKNOWN, NKEYS };
+static char keys[NKEYS][IP_SECRET_MAX], key_hash[NKEYS][IP_ACCESS_HASH_MAX];
+static const Imageproc__ApiScope key_scope[NKEYS] = {
+    IMAGEPROC__API_SCOPE__API_SCOPE_READ,   IMAGEPROC__API_SCOPE__API_SCOPE_UPLOAD,
+    IMAGEPROC__API_SCOPE__API_SCOPE_DELETE, IMAGEPROC__API_SCOPE__API_SCOPE_ADMIN,
+    IMAGEPROC__API_SCOPE__API_SCOPE_ADMIN,  IMAGEPROC__API_SCOPE__API_SCOPE_ADMIN};
+static Imageproc__Image img_e, img_c_pending; /* C as RetryImage returns it */
+
+static void secret_init(ip_secret_kind kind, char secret[IP_SECRET_MAX], char *hash)
+{
+    CHECK_ST(ip_access_new_secret(kind, secret), IP_OK, "secret");
+    if (hash)
+        ip_access_hash(secret, hash);
+}
+
+static void secrets_init(void)
+{
+    secret_init(IP_SECRET_OWNER, tok_a, hash_a);
+    secret_init(IP_SECRET_OWNER, tok_c, hash_c);
+    secret_init(IP_SECRET_OWNER, tok_e, hash_e);
+    secret_init(IP_SECRET_OWNER, tok_x, NULL);
+    for (int i = 0; i < NKEYS; i++)
+        secret_init(IP_SECRET_KEY, keys[i], key_hash[i]);
+}
+
+/* "Authorization: Bearer <secret>\r\n" then `extra` (NULL: none), in one
+ * of a ring of buffers (a test uses a few at once). */
+static const char *bearer(const char *secret, const char *extra)
+{
+    static char ring[8][256];
+    static unsigned next;
+    char *b = ring[next++ % 8];
+    snprintf(b, sizeof ring[0], "Authorization: Bearer %s\r\n%s", secret, extra ? extra : "");
+    return b;
+}
+
 static void fixtures_init(void)
 {
+    secrets_init();
     ready_variant(&a_th, ID_A, IP_VARIANT_THUMBNAIL, a_th_key);
     ready_variant(&a_rs, ID_A, IP_VARIANT_RESIZED, a_rs_key);
     ready_variant(&b_th, ID_B, IP_VARIANT_THUMBNAIL, b_th_key);
@@ -109,6 +159,14 @@ static void fixtures_init(void)
     image_init(&img_b, ID_B, IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING, all_req, 3, b_vs, 1);
     image_init(&img_c, ID_C, IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED, all_req, 3, c_vs, 1);
     img_c.error = "cannot decode";
+    img_a.owner_hash = hash_a;
+    img_c.owner_hash = hash_c; /* B has none: it is from before owners */
+    image_init(&img_e, ID_E, IMAGEPROC__IMAGE_STATUS__IMAGE_READY, a_req, 2, NULL, 0);
+    img_e.owner_hash = hash_e;
+    img_c_pending = img_c;
+    img_c_pending.status = IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING;
+    img_c_pending.error = "";
+    img_c_pending.n_variants = 0;
 }
 
 /* ------------------------------------------------------------ fake services */
@@ -126,9 +184,14 @@ static int stor_sleep_ms;       /* and how long it takes */
 static char finished[8][40];    /* FinishPurge calls: image id ... */
 static char finish_err[8][160]; /* ... and error */
 static size_t nfinished;
-static Imageproc__ClaimPurgesRequest claimed;    /* the last ClaimPurges' limit and claim_ms */
-static Imageproc__ListStaleRequest listed_stale; /* the last ListStale's fields */
-static int marked;                               /* MarkEnqueued calls */
+static Imageproc__ClaimPurgesRequest claimed;      /* the last ClaimPurges' limit and claim_ms */
+static Imageproc__ListStaleRequest listed_stale;   /* the last ListStale's fields */
+static int marked;                                 /* MarkEnqueued calls */
+static int meta_deletes, retries, lookups;         /* DeleteImage, RetryImage, LookupApiKey calls */
+static bool keys_down;                             /* LookupApiKey answers UNAVAILABLE */
+static bool e_deleted;                             /* DeleteImage removed E */
+static int created;                                /* CreateImage calls ... */
+static char created_owner[IP_ACCESS_HASH_MAX + 8]; /* ... and the last one's owner_hash */
 
 static void fake_reset(void)
 {
@@ -139,6 +202,9 @@ static void fake_reset(void)
     stor_sleep_ms = 0;
     nfinished = 0;
     marked = 0;
+    meta_deletes = retries = lookups = created = 0;
+    keys_down = false;
+    created_owner[0] = '\0';
     pthread_mutex_unlock(&fake_mu);
 }
 
@@ -150,8 +216,23 @@ static int deletes_returned(void)
     return n;
 }
 
+/* Reads a counter of the fakes under their lock. */
+static int fake_count(const int *counter)
+{
+    pthread_mutex_lock(&fake_mu);
+    int n = *counter;
+    pthread_mutex_unlock(&fake_mu);
+    return n;
+}
+
 static Imageproc__Image *find(const char *id)
 {
+    if (!strcmp(id, ID_E)) {
+        pthread_mutex_lock(&fake_mu);
+        bool gone = e_deleted;
+        pthread_mutex_unlock(&fake_mu);
+        return gone ? NULL : &img_e;
+    }
     for (size_t i = 0; i < sizeof images / sizeof images[0]; i++)
         if (!strcmp(images[i]->id, id))
             return images[i];
@@ -184,7 +265,13 @@ static ip_status meta_delete(void *user, ip_rpc_call *call, const Imageproc__Del
                              Imageproc__DeleteImageReply *out)
 {
     (void)user;
-    if (strcmp(in->id, ID_A) != 0 && strcmp(in->id, ID_D) != 0)
+    pthread_mutex_lock(&fake_mu);
+    meta_deletes++;
+    bool e_here = !strcmp(in->id, ID_E) && !e_deleted;
+    if (e_here)
+        e_deleted = true;
+    pthread_mutex_unlock(&fake_mu);
+    if (strcmp(in->id, ID_A) != 0 && strcmp(in->id, ID_D) != 0 && !e_here)
         return IP_NOT_FOUND;
     if (!strcmp(in->id, ID_A)) {
         out->object_keys = a_keys;
@@ -192,6 +279,75 @@ static ip_status meta_delete(void *user, ip_rpc_call *call, const Imageproc__Del
     }
     out->purge_prefix = ip_rpc_call_alloc(call, IP_KEY_MAX);
     return ip_key_variant_prefix(out->purge_prefix, in->id);
+}
+
+/* The keys metadata-svc knows: every one of `keys` but the revoked and the
+ * unknown one (LookupApiKey answers NOT_FOUND for both, as the real one does). */
+static ip_status meta_lookup_key(void *user, ip_rpc_call *call,
+                                 const Imageproc__LookupApiKeyRequest *in,
+                                 Imageproc__LookupApiKeyReply *out)
+{
+    (void)user;
+    pthread_mutex_lock(&fake_mu);
+    lookups++;
+    bool down = keys_down;
+    pthread_mutex_unlock(&fake_mu);
+    if (down) {
+        ip_rpc_call_errorf(call, "PostgreSQL is down");
+        return IP_UNAVAILABLE;
+    }
+    for (int i = 0; i < KEY_REVOKED; i++) {
+        if (strcmp(in->hash, key_hash[i]) != 0)
+            continue;
+        out->key = ip_rpc_call_alloc(call, sizeof *out->key);
+        imageproc__api_key__init(out->key);
+        out->key->scopes = ip_rpc_call_alloc(call, sizeof *out->key->scopes);
+        out->key->scopes[0] = key_scope[i];
+        out->key->n_scopes = 1;
+        return IP_OK;
+    }
+    return IP_NOT_FOUND;
+}
+
+/* RetryImage: C (failed) goes pending; the other known images are not failed. */
+static ip_status meta_retry(void *user, ip_rpc_call *call, const Imageproc__RetryImageRequest *in,
+                            Imageproc__RetryImageReply *out)
+{
+    (void)user;
+    pthread_mutex_lock(&fake_mu);
+    retries++;
+    pthread_mutex_unlock(&fake_mu);
+    if (!strcmp(in->id, ID_C)) {
+        out->image = &img_c_pending;
+        return IP_OK;
+    }
+    if (find(in->id)) {
+        ip_rpc_call_errorf(call, "the image is not failed");
+        return IP_FAILED_PRECONDITION;
+    }
+    return IP_NOT_FOUND;
+}
+
+static ip_status meta_reserve(void *user, ip_rpc_call *call,
+                              const Imageproc__ReserveUploadRequest *in,
+                              Imageproc__ReserveUploadReply *out)
+{
+    (void)user, (void)call, (void)in, (void)out;
+    return IP_OK;
+}
+
+/* CreateImage keeps the owner_hash it was sent and answers the row. */
+static ip_status meta_create(void *user, ip_rpc_call *call, const Imageproc__CreateImageRequest *in,
+                             Imageproc__CreateImageReply *out)
+{
+    (void)user, (void)call;
+    pthread_mutex_lock(&fake_mu);
+    created++;
+    snprintf(created_owner, sizeof created_owner, "%s",
+             in->image && in->image->owner_hash ? in->image->owner_hash : "");
+    pthread_mutex_unlock(&fake_mu);
+    out->image = in->image;
+    return IP_OK;
 }
 
 /* The purges ClaimPurges hands out: P1..P4, each with one variant key. */
@@ -384,16 +540,45 @@ static ip_status stor_delete(void *user, ip_rpc_call *call,
     return st;
 }
 
+static ip_status stor_put(void *user, ip_rpc_call *call, const Imageproc__PutObjectRequest *in,
+                          Imageproc__PutObjectReply *out)
+{
+    (void)user, (void)call, (void)in, (void)out;
+    return IP_OK;
+}
+
 static const ip_metadata_impl meta_impl = {.get_image = meta_get,
+                                           .lookup_api_key = meta_lookup_key,
+                                           .retry_image = meta_retry,
+                                           .reserve_upload = meta_reserve,
+                                           .create_image = meta_create,
                                            .list_images = meta_list,
                                            .delete_image = meta_delete,
                                            .claim_purges = meta_claim,
                                            .finish_purge = meta_finish,
                                            .list_stale = meta_list_stale,
                                            .mark_enqueued = meta_mark_enqueued};
-static const ip_storage_impl stor_impl = {.get_object = stor_get, .delete_objects = stor_delete};
+static const ip_storage_impl stor_impl = {
+    .get_object = stor_get, .put_object = stor_put, .delete_objects = stor_delete};
 
 /* ------------------------------------------------------------ set-up */
+
+/* A one-broker mock cluster (librdkafka's) with the topic, and the
+ * gateway's producer on it: uploads and retries get their jobs acknowledged. */
+static void start_kafka(void)
+{
+    char err[256];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    CHECK(rd_kafka_conf_set(kc, "test.mock.num.brokers", "1", err, sizeof err) == RD_KAFKA_CONF_OK);
+    mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof err);
+    CHECKF(mock_rk != NULL, "%s", err);
+    rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(mock_rk);
+    CHECK(mc != NULL);
+    CHECK(rd_kafka_mock_topic_create(mc, "image-jobs-test", 1, 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
+    CHECK_ST(
+        gw_kafka_new(rd_kafka_mock_cluster_bootstraps(mc), "image-jobs-test", 5000, &app.kafka),
+        IP_OK, "kafka");
+}
 
 static void start(void)
 {
@@ -415,6 +600,8 @@ static void start(void)
     app.cfg.upload_max_bytes = 52428800;
     app.cfg.download_chunk_bytes = 65536;
     app.cfg.pixel_limit = 1234567;
+    ip_admit_limits_default(&app.cfg.admit);
+    app.cfg.admit.pixels = app.cfg.pixel_limit;
     app.cfg.accel = true;
     app.cfg.accel_location = "/_accel/";
     app.cfg.rpc_timeout_ms = 2000;
@@ -424,6 +611,7 @@ static void start(void)
     app.cfg.sweep_age_ms = 30000;
     app.cfg.sweep_enqueued_age_ms = 900000;
     gw_metrics_register(&app.m);
+    start_kafka();
     CHECK_ST(gw_work_new(4, 16, &app.work), IP_OK, "work pool");
     /* One HTTP thread: a request whose work stayed on it would hold up every other. */
     daemon_ = MHD_start_daemon(
@@ -443,6 +631,8 @@ static void stop(void)
     ip_rpc_client_free(app.stor);
     ip_rpc_server_free(meta_srv);
     ip_rpc_server_free(stor_srv);
+    gw_kafka_free(app.kafka);
+    rd_kafka_destroy(mock_rk);
 }
 
 static int connect_gateway(void)
@@ -455,18 +645,22 @@ static int connect_gateway(void)
     return fd;
 }
 
-/* One request on its own connection; the whole answer (head and body) in
- * out (*len bytes, NUL-terminated), its status returned (0 when the exchange
- * failed). */
-static int http_n(const char *method, const char *path, const char *headers, char *out, size_t cap,
-                  size_t *len_out)
+/* One request on its own connection, with `body` (blen bytes, NULL: none)
+ * after the headers; the whole answer (head and body) in out (*len bytes,
+ * NUL-terminated), its status returned (0 when the exchange failed or no
+ * answer came within 5 s). */
+static int http_body(const char *method, const char *path, const char *headers, const void *body,
+                     size_t blen, char *out, size_t cap, size_t *len_out)
 {
     int fd = connect_gateway();
     out[0] = '\0';
-    char req[1024];
+    char req[2048];
     int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s\r\n",
                      method, path, headers ? headers : "");
+    CHECK(n > 0 && (size_t)n < sizeof req);
     CHECK(write(fd, req, (size_t)n) == n);
+    if (body)
+        CHECK(write(fd, body, blen) == (ssize_t)blen);
     size_t len = 0;
     struct pollfd p = {.fd = fd, .events = POLLIN};
     while (len < cap - 1 && poll(&p, 1, 5000) > 0) {
@@ -482,6 +676,12 @@ static int http_n(const char *method, const char *path, const char *headers, cha
     int status = 0;
     sscanf(out, "HTTP/1.1 %d", &status);
     return status;
+}
+
+static int http_n(const char *method, const char *path, const char *headers, char *out, size_t cap,
+                  size_t *len_out)
+{
+    return http_body(method, path, headers, NULL, 0, out, cap, len_out);
 }
 
 static int http(const char *method, const char *path, const char *headers, char *out, size_t cap)
@@ -512,8 +712,8 @@ static void test_image_get_ready(void)
     EXPECT(strstr(a, "X-Accel-Redirect: /_accel/v/" ID_A "/thumbnail.jpg\r\n") != NULL);
     EXPECT_EQ_STR(body_of(a), "");
     /* The original: always through the gateway, private. */
-    EXPECT_EQ_INT(http("GET", "/image/" ID_A "?variant=original", "X-Forwarded-For: 1.2.3.4\r\n", a,
-                       sizeof a),
+    EXPECT_EQ_INT(http("GET", "/image/" ID_A "?variant=original",
+                       bearer(keys[KEY_ADMIN], "X-Forwarded-For: 1.2.3.4\r\n"), a, sizeof a),
                   200);
     EXPECT_EQ_STR(body_of(a), "BYTES o/" ID_A);
     EXPECT(strstr(a, "Content-Type: image/png\r\n") && strstr(a, "private, no-cache") &&
@@ -586,7 +786,7 @@ static void test_delete(void)
     char a[4096];
     fake_reset();
     double before = metric_value("gw_purges_total{by=\"request\",result=\"done\"}");
-    EXPECT_EQ_INT(http("DELETE", "/image/" ID_A, NULL, a, sizeof a), 204);
+    EXPECT_EQ_INT(http("DELETE", "/image/" ID_A, bearer(keys[KEY_DELETE], NULL), a, sizeof a), 204);
     EXPECT_EQ_STR(body_of(a), "");
     pthread_mutex_lock(&fake_mu);
     EXPECT_EQ_INT(npurged, 4);
@@ -600,13 +800,14 @@ static void test_delete(void)
     pthread_mutex_unlock(&fake_mu);
     EXPECT(metric_value("gw_purges_total{by=\"request\",result=\"done\"}") == before + 1);
     /* The purge finished elsewhere already (FinishPurge NOT_FOUND): done too. */
-    EXPECT_EQ_INT(http("DELETE", "/image/" ID_D, NULL, a, sizeof a), 204);
+    EXPECT_EQ_INT(http("DELETE", "/image/" ID_D, bearer(keys[KEY_DELETE], NULL), a, sizeof a), 204);
     /* Unknown, or deleted before: 404, and nothing purged. */
     fake_reset();
-    EXPECT_EQ_INT(http("DELETE", "/image/" ID_B, NULL, a, sizeof a), 404);
+    EXPECT_EQ_INT(http("DELETE", "/image/" ID_B, bearer(keys[KEY_DELETE], NULL), a, sizeof a), 404);
     EXPECT(strstr(a, "application/problem+json") != NULL);
     EXPECT_EQ_INT(deletes_returned(), 0);
-    EXPECT_EQ_INT(http("DELETE", "/image/not-a-uuid", NULL, a, sizeof a), 400);
+    EXPECT_EQ_INT(http("DELETE", "/image/not-a-uuid", bearer(keys[KEY_DELETE], NULL), a, sizeof a),
+                  400);
 }
 
 /* A DELETE that must answer 202 {"id", "status": "deleting"}, without
@@ -615,7 +816,8 @@ static void expect_deferred(const char *why)
 {
     char a[4096];
     int64_t t0 = ip_mono_ms();
-    EXPECTF(http("DELETE", "/image/" ID_A, NULL, a, sizeof a) == 202, "%s: %.200s", why, a);
+    EXPECTF(http("DELETE", "/image/" ID_A, bearer(keys[KEY_ADMIN], NULL), a, sizeof a) == 202,
+            "%s: %.200s", why, a);
     EXPECTF(ip_mono_ms() - t0 < 1500, "%s: took %lld ms", why, (long long)(ip_mono_ms() - t0));
     EXPECT(strstr(a, "Content-Type: application/json") != NULL);
     json_t *j = json_loads(body_of(a), 0, NULL);
@@ -695,6 +897,7 @@ static void test_sweep_pass(void)
 {
     start();
     fake_reset();
+    gw_kafka *mock = app.kafka;
     CHECK_ST(gw_kafka_new("127.0.0.1:9", "image-jobs-test", 200, &app.kafka), IP_OK, "kafka");
     int requeued = -1;
     ip_status st = gw_sweep_once(&app, &requeued);
@@ -709,7 +912,7 @@ static void test_sweep_pass(void)
     EXPECT_EQ_INT(marked, 0); /* nothing produced, nothing marked */
     pthread_mutex_unlock(&fake_mu);
     gw_kafka_free(app.kafka);
-    app.kafka = NULL;
+    app.kafka = mock;
 }
 
 static int ticks;
@@ -795,8 +998,8 @@ typedef struct bg_get {
 static void *bg_get_run(void *arg)
 {
     bg_get *g = arg;
-    g->status = http_n("GET", "/image/" ID_B "?variant=original", NULL, g->answer, sizeof g->answer,
-                       &g->len);
+    g->status = http_n("GET", "/image/" ID_B "?variant=original", bearer(keys[KEY_ADMIN], NULL),
+                       g->answer, sizeof g->answer, &g->len);
     return NULL;
 }
 
@@ -849,7 +1052,9 @@ static void test_original_streamed_in_chunks(void)
     int gets0 = gets;
     pthread_mutex_unlock(&fake_mu);
     size_t len = 0;
-    EXPECT_EQ_INT(http_n("GET", "/image/" ID_B "?variant=original", NULL, a, sizeof a, &len), 200);
+    EXPECT_EQ_INT(http_n("GET", "/image/" ID_B "?variant=original", bearer(keys[KEY_ADMIN], NULL),
+                         a, sizeof a, &len),
+                  200);
     const char *body = body_of(a);
     size_t blen = len - (size_t)(body - a);
     char cl[64];
@@ -863,7 +1068,9 @@ static void test_original_streamed_in_chunks(void)
     pthread_mutex_unlock(&fake_mu);
     EXPECT_EQ_INT(budget_used_when(none_held), 0); /* every chunk's charge given back */
     /* HEAD: the size, no body. */
-    EXPECT_EQ_INT(http_n("HEAD", "/image/" ID_B "?variant=original", NULL, a, sizeof a, &len), 200);
+    EXPECT_EQ_INT(http_n("HEAD", "/image/" ID_B "?variant=original", bearer(keys[KEY_ADMIN], NULL),
+                         a, sizeof a, &len),
+                  200);
     EXPECT(strstr(a, cl) != NULL);
     EXPECT_EQ_STR(body_of(a), "");
 }
@@ -875,7 +1082,9 @@ static void test_original_cut_short(void)
     static char a[BIG_LEN + 4096];
     start();
     size_t len = 0;
-    EXPECT_EQ_INT(http_n("GET", "/image/" ID_C "?variant=original", NULL, a, sizeof a, &len), 200);
+    EXPECT_EQ_INT(
+        http_n("GET", "/image/" ID_C "?variant=original", bearer(tok_c, NULL), a, sizeof a, &len),
+        200);
     const char *body = body_of(a);
     size_t blen = len - (size_t)(body - a);
     char cl[64];
@@ -894,7 +1103,8 @@ static void test_budget_too_small_is_busy(void)
     start();
     double before = metric_value("\ngw_memory_refusals_total ");
     ip_budget_set_limit(32 * 1024);
-    EXPECT_EQ_INT(http("GET", "/image/" ID_A "?variant=original", NULL, a, sizeof a), 503);
+    EXPECT_EQ_INT(http("GET", "/image/" ID_A "?variant=original", bearer(tok_a, NULL), a, sizeof a),
+                  503);
     EXPECT(strstr(a, "Retry-After: 2\r\n") && strstr(a, "too much data"));
     EXPECT_EQ_INT(http("POST", "/upload",
                        "Content-Type: image/png\r\nContent-Length: 10\r\n\r\n0123456789", a,
@@ -938,7 +1148,8 @@ static void test_work_queue_full_is_busy(void)
     EXPECT_EQ_INT(gw_work_queued(tight), 1);
     double before = metric_value("\ngw_work_rejected_total ");
     int64_t t0 = ip_mono_ms();
-    EXPECT_EQ_INT(http("GET", "/image/" ID_A "?variant=original", NULL, a, sizeof a), 503);
+    EXPECT_EQ_INT(http("GET", "/image/" ID_A "?variant=original", bearer(tok_a, NULL), a, sizeof a),
+                  503);
     EXPECT(ip_mono_ms() - t0 < 1000);
     EXPECT(strstr(a, "too much work queued") && strstr(a, "Retry-After: 2\r\n"));
     EXPECT(metric_value("\ngw_work_rejected_total ") == before + 1);
@@ -948,6 +1159,369 @@ static void test_work_queue_full_is_busy(void)
     app.work = roomy;
     gw_work_free(tight);
     EXPECT_EQ_INT(budget_used_when(none_held), 0);
+}
+
+/* ------------------------------------------------------------ access */
+
+/* An answer's header line, e.g. has_header(a, "WWW-Authenticate: Bearer realm=\"imageprocessor\"").
+ */
+static bool has_header(const char *answer, const char *line)
+{
+    char l[256];
+    snprintf(l, sizeof l, "%s\r\n", line);
+    const char *end = strstr(answer, "\r\n\r\n");
+    const char *at = strstr(answer, l);
+    return at && (!end || at < end);
+}
+
+#define CHALLENGE "WWW-Authenticate: Bearer realm=\"imageprocessor\""
+#define CHALLENGE_INVALID CHALLENGE ", error=\"invalid_token\""
+
+/* A 401 or 403 problem with the challenge a 401 needs; `secret` (NULL: none)
+ * never appears in it. */
+static void expect_denied(const char *what, int got, const char *a, int want, bool invalid,
+                          const char *secret)
+{
+    EXPECTF(got == want, "%s: %d, want %d: %.300s", what, got, want, a);
+    EXPECTF(strstr(a, "Content-Type: application/problem+json") != NULL, "%s: not a problem", what);
+    if (want == 401)
+        EXPECTF(has_header(a, invalid ? CHALLENGE_INVALID : CHALLENGE), "%s: challenge: %.300s",
+                what, a);
+    else
+        EXPECTF(!strstr(a, "WWW-Authenticate"), "%s: a 403 with a challenge", what);
+    EXPECTF(!secret || !strstr(a, secret), "%s: the secret is in the answer", what);
+}
+
+/* A malformed, unknown or revoked credential is 401 on every route, open
+ * ones included; a valid one of any kind is welcome on the open routes. */
+static void test_invalid_credentials_everywhere(void)
+{
+    static char a[65536];
+    start();
+    fake_reset();
+    static const char *const paths[] = {
+        "/images",  "/image/" ID_A "/info", "/image/" ID_A, "/config",
+        "/healthz", "/openapi.json",        "/events",      "/readyz",
+        "/metrics", "/api/images"};
+    const char *bad[] = {"Authorization: Basic dXNlcjpwYXNz\r\n", "Authorization: Bearer nope\r\n",
+                         bearer(keys[KEY_UNKNOWN], NULL), bearer(keys[KEY_REVOKED], NULL)};
+    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++)
+        for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+            char what[160];
+            snprintf(what, sizeof what, "%s with credential %zu", paths[p], b);
+            int st = http("GET", paths[p], bad[b], a, sizeof a);
+            expect_denied(what, st, a, 401, true, b >= 2 ? bad[b] + 22 : NULL);
+        }
+    EXPECT(strstr(a, "unknown or revoked") != NULL);
+    /* Open routes take any valid credential. */
+    const char *good[] = {bearer(tok_a, NULL),
+                          bearer(tok_x, NULL),
+                          bearer(keys[KEY_READ], NULL),
+                          bearer(keys[KEY_UPLOAD], NULL),
+                          bearer(keys[KEY_DELETE], NULL),
+                          bearer(keys[KEY_ADMIN], NULL)};
+    for (size_t g = 0; g < sizeof good / sizeof good[0]; g++) {
+        EXPECTF(http("GET", "/images", good[g], a, sizeof a) == 200, "list, credential %zu", g);
+        EXPECTF(http("GET", "/image/" ID_A "/info", good[g], a, sizeof a) == 200,
+                "info, credential %zu", g);
+        EXPECTF(http("GET", "/image/" ID_A "?variant=thumbnail", good[g], a, sizeof a) == 200,
+                "public variant, credential %zu", g);
+    }
+    EXPECT_EQ_INT(fake_count(&lookups), 4 * 3 + 10 * 2); /* owner tokens are not looked up */
+    /* metadata-svc cannot look a key up: 503, while the anonymous still list. */
+    pthread_mutex_lock(&fake_mu);
+    keys_down = true;
+    pthread_mutex_unlock(&fake_mu);
+    EXPECT_EQ_INT(http("GET", "/images", bearer(keys[KEY_READ], NULL), a, sizeof a), 503);
+    EXPECT(strstr(a, "Retry-After: 2\r\n") != NULL);
+    EXPECT_EQ_INT(http("GET", "/images", NULL, a, sizeof a), 200);
+    fake_reset();
+}
+
+/* A PNG of 8×8 black pixels, made by libvips (g_free it). */
+static void *make_png(size_t *len)
+{
+    VipsImage *im = NULL;
+    void *buf = NULL;
+    CHECK(vips_black(&im, 8, 8, NULL) == 0);
+    CHECK(vips_pngsave_buffer(im, &buf, len, NULL) == 0);
+    g_object_unref(im);
+    return buf;
+}
+
+/* POST /upload of the PNG as a raw body with `auth` (NULL: none). */
+static int upload_png(const char *auth, char *a, size_t cap)
+{
+    size_t len = 0;
+    void *png = make_png(&len);
+    char h[512];
+    snprintf(h, sizeof h, "%sContent-Type: image/png\r\nContent-Length: %zu\r\n", auth ? auth : "",
+             len);
+    int st = http_body("POST", "/upload", h, png, len, a, cap, NULL);
+    g_free(png);
+    return st;
+}
+
+/* The 202's owner_token into tok; true when it has the owner token's form
+ * and CreateImage got its hash (not the token). */
+static bool accepted_with_token(const char *a, char tok[IP_SECRET_MAX])
+{
+    json_t *j = json_loads(body_of(a), 0, NULL);
+    const char *t = j ? json_string_value(json_object_get(j, "owner_token")) : NULL;
+    snprintf(tok, IP_SECRET_MAX, "%s", t ? t : "");
+    json_decref(j);
+    if (ip_access_kind(tok) != IP_SECRET_OWNER) {
+        fprintf(stderr, "no owner token in %.300s\n", a);
+        return false;
+    }
+    char want[IP_ACCESS_HASH_MAX];
+    ip_access_hash(tok, want);
+    pthread_mutex_lock(&fake_mu);
+    bool ok = !strcmp(created_owner, want) && !strstr(created_owner, tok);
+    if (!ok)
+        fprintf(stderr, "CreateImage got owner_hash \"%s\"\n", created_owner);
+    pthread_mutex_unlock(&fake_mu);
+    return ok;
+}
+
+/* Open uploads: anyone, each 202 with a new owner token whose hash (only)
+ * reaches CreateImage; a bad credential is still 401. */
+static void test_upload_open(void)
+{
+    char a[8192], t1[IP_SECRET_MAX], t2[IP_SECRET_MAX];
+    start();
+    fake_reset();
+    EXPECTF(upload_png(NULL, a, sizeof a) == 202, "%.400s", a);
+    EXPECT(accepted_with_token(a, t1));
+    EXPECTF(upload_png(bearer(keys[KEY_READ], NULL), a, sizeof a) == 202, "%.400s", a);
+    EXPECT(accepted_with_token(a, t2));
+    EXPECT(strcmp(t1, t2) != 0);
+    EXPECT_EQ_INT(fake_count(&created), 2);
+    int st = upload_png(bearer(keys[KEY_REVOKED], NULL), a, sizeof a);
+    expect_denied("upload with a revoked key", st, a, 401, true, keys[KEY_REVOKED]);
+    EXPECT_EQ_INT(fake_count(&created), 2);
+}
+
+/* With IP_GATEWAY_UPLOAD_NEEDS_KEY, a caller without an upload-scope key is
+ * refused at the headers: the answer comes although the 50 MB body is never
+ * sent, and nothing is charged or created. */
+static void test_upload_needs_key(void)
+{
+    char a[8192], tok[IP_SECRET_MAX];
+    start();
+    fake_reset();
+    app.cfg.upload_needs_key = true;
+    static const char big_upload[] = "Content-Type: image/png\r\nContent-Length: 50000000\r\n";
+    struct {
+        const char *what, *secret;
+        int want;
+    } refused[] = {{"anonymous", NULL, 401},
+                   {"owner token", tok_a, 403},
+                   {"read key", keys[KEY_READ], 403},
+                   {"delete key", keys[KEY_DELETE], 403},
+                   {"revoked key", keys[KEY_REVOKED], 401}};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        const char *h = refused[i].secret ? bearer(refused[i].secret, big_upload) : big_upload;
+        int64_t t0 = ip_mono_ms();
+        int st = http("POST", "/upload", h, a, sizeof a);
+        expect_denied(refused[i].what, st, a, refused[i].want, i == 4, refused[i].secret);
+        EXPECTF(ip_mono_ms() - t0 < 2000, "%s: the answer waited for the body", refused[i].what);
+    }
+    EXPECT(strstr(a, "unknown or revoked") != NULL);
+    EXPECT_EQ_INT(budget_used_when(none_held), 0);
+    EXPECT_EQ_INT(fake_count(&created), 0);
+    EXPECTF(upload_png(bearer(keys[KEY_UPLOAD], NULL), a, sizeof a) == 202, "%.400s", a);
+    EXPECT(accepted_with_token(a, tok));
+    EXPECTF(upload_png(bearer(keys[KEY_ADMIN], NULL), a, sizeof a) == 202, "%.400s", a);
+    EXPECT(accepted_with_token(a, tok));
+    app.cfg.upload_needs_key = false;
+}
+
+typedef struct access_case {
+    const char *what, *secret; /* secret NULL: anonymous */
+    int want;
+} access_case;
+
+/* `method path` by each case's caller. */
+static void expect_access(const char *method, const char *path, const access_case *cases, size_t n)
+{
+    static char a[16384];
+    for (size_t i = 0; i < n; i++) {
+        char what[200];
+        snprintf(what, sizeof what, "%s %s by %s", method, path, cases[i].what);
+        const char *h = cases[i].secret ? bearer(cases[i].secret, NULL) : NULL;
+        int st = http(method, path, h, a, sizeof a);
+        if (cases[i].want == 401 || cases[i].want == 403)
+            expect_denied(what, st, a, cases[i].want,
+                          cases[i].secret && ip_access_kind(cases[i].secret) == IP_SECRET_KEY &&
+                              cases[i].want == 401,
+                          cases[i].secret);
+        else
+            EXPECTF(st == cases[i].want, "%s: %d, want %d: %.300s", what, st, cases[i].want, a);
+    }
+}
+
+#define NCASES(c) (sizeof(c) / sizeof((c)[0]))
+
+/* The original: its owner token or an admin key; the variants stay public. */
+static void test_original_access(void)
+{
+    start();
+    fake_reset();
+    pthread_mutex_lock(&fake_mu);
+    int gets0 = gets;
+    pthread_mutex_unlock(&fake_mu);
+    const access_case refused[] = {{"anonymous", NULL, 401},
+                                   {"another image's owner", tok_c, 403},
+                                   {"an unknown owner", tok_x, 403},
+                                   {"a read key", keys[KEY_READ], 403},
+                                   {"an upload key", keys[KEY_UPLOAD], 403},
+                                   {"a delete key", keys[KEY_DELETE], 403},
+                                   {"a revoked key", keys[KEY_REVOKED], 401}};
+    expect_access("GET", "/image/" ID_A "?variant=original", refused, NCASES(refused));
+    pthread_mutex_lock(&fake_mu);
+    EXPECTF(gets == gets0, "storage-svc was asked %d times", gets - gets0);
+    pthread_mutex_unlock(&fake_mu);
+    const access_case allowed[] = {{"its owner", tok_a, 200},
+                                   {"an admin key", keys[KEY_ADMIN], 200}};
+    expect_access("GET", "/image/" ID_A "?variant=original", allowed, NCASES(allowed));
+    /* B is from before owners: no owner token opens it, an admin key does. */
+    const access_case old[] = {{"an owner token", tok_a, 403},
+                               {"an admin key", keys[KEY_ADMIN], 200}};
+    expect_access("HEAD", "/image/" ID_B "?variant=original", old, NCASES(old));
+    const access_case open[] = {{"anonymous", NULL, 200}, {"another owner", tok_c, 200}};
+    expect_access("GET", "/image/" ID_A "?variant=thumbnail", open, NCASES(open));
+    /* Unknown image: 404 for whoever may read originals. */
+    const access_case unknown[] = {{"an admin key", keys[KEY_ADMIN], 404}};
+    expect_access("GET", "/image/" ID_NONE "?variant=original", unknown, NCASES(unknown));
+}
+
+/* DELETE: the owner token or a delete/admin key; refusals change nothing. */
+static void test_delete_access(void)
+{
+    start();
+    fake_reset();
+    pthread_mutex_lock(&fake_mu);
+    e_deleted = false;
+    pthread_mutex_unlock(&fake_mu);
+    const access_case refused[] = {{"anonymous", NULL, 401},
+                                   {"another image's owner", tok_c, 403},
+                                   {"an unknown owner", tok_x, 403},
+                                   {"a read key", keys[KEY_READ], 403},
+                                   {"an upload key", keys[KEY_UPLOAD], 403},
+                                   {"a revoked key", keys[KEY_REVOKED], 401}};
+    expect_access("DELETE", "/image/" ID_A, refused, NCASES(refused));
+    /* B has no owner: only a key deletes it. */
+    const access_case old[] = {{"an owner token", tok_a, 403}};
+    expect_access("DELETE", "/image/" ID_B, old, NCASES(old));
+    EXPECT_EQ_INT(fake_count(&meta_deletes), 0);
+    EXPECT_EQ_INT(deletes_returned(), 0);
+    const access_case allowed[] = {{"its owner", tok_a, 204},
+                                   {"a delete key", keys[KEY_DELETE], 204},
+                                   {"an admin key", keys[KEY_ADMIN], 204}};
+    expect_access("DELETE", "/image/" ID_A, allowed, NCASES(allowed));
+    EXPECT_EQ_INT(fake_count(&meta_deletes), 3);
+    /* The owner deletes E; a second DELETE by the owner finds nothing. */
+    const access_case twice[] = {{"its owner", tok_e, 204}, {"its owner again", tok_e, 404}};
+    expect_access("DELETE", "/image/" ID_E, twice, NCASES(twice));
+    const access_case unknown[] = {{"an owner token", tok_a, 404},
+                                   {"a delete key", keys[KEY_DELETE], 404}};
+    expect_access("DELETE", "/image/" ID_NONE, unknown, NCASES(unknown));
+}
+
+/* POST /image/{id}/retry: the owner token or an admin key; 409 for an image
+ * that is not failed; the job reaches Kafka and MarkEnqueued follows. */
+static void test_retry_access(void)
+{
+    char a[8192];
+    start();
+    fake_reset();
+    const access_case refused[] = {{"anonymous", NULL, 401},
+                                   {"another image's owner", tok_a, 403},
+                                   {"an unknown owner", tok_x, 403},
+                                   {"a read key", keys[KEY_READ], 403},
+                                   {"an upload key", keys[KEY_UPLOAD], 403},
+                                   {"a delete key", keys[KEY_DELETE], 403},
+                                   {"a revoked key", keys[KEY_REVOKED], 401}};
+    expect_access("POST", "/image/" ID_C "/retry", refused, NCASES(refused));
+    EXPECT_EQ_INT(fake_count(&retries), 0);
+    EXPECT_EQ_INT(http("POST", "/api/image/" ID_C "/retry", bearer(tok_c, NULL), a, sizeof a), 202);
+    json_t *j = json_loads(body_of(a), 0, NULL);
+    CHECK(j != NULL);
+    EXPECT_EQ_STR(json_string_value(json_object_get(j, "id")), ID_C);
+    EXPECT_EQ_STR(json_string_value(json_object_get(j, "status")), "pending");
+    json_decref(j);
+    EXPECT_EQ_INT(fake_count(&retries), 1);
+    EXPECT_EQ_INT(fake_count(&marked), 1); /* Kafka acknowledged the job */
+    const access_case more[] = {{"an admin key", keys[KEY_ADMIN], 202},
+                                {"A's owner, A is ready", tok_a, 409},
+                                {"an admin key, unknown image", keys[KEY_ADMIN], 404}};
+    expect_access("POST", "/image/" ID_C "/retry", more, 1);
+    expect_access("POST", "/image/" ID_A "/retry", more + 1, 1);
+    expect_access("POST", "/image/" ID_NONE "/retry", more + 2, 1);
+    EXPECT_EQ_INT(http("POST", "/image/" ID_A "/retry", bearer(keys[KEY_ADMIN], NULL), a, sizeof a),
+                  409);
+    EXPECT(strstr(a, "only a failed image can be retried") != NULL);
+    EXPECT_EQ_INT(http("GET", "/image/" ID_C "/retry", NULL, a, sizeof a), 405);
+    EXPECT(has_header(a, "Allow: POST"));
+    EXPECT_EQ_INT(http("POST", "/image/nope/retry", bearer(keys[KEY_ADMIN], NULL), a, sizeof a),
+                  400);
+}
+
+/* /metrics and /readyz's details: anyone directly, only an admin key through
+ * the proxy (X-Forwarded-For). */
+static void test_internals_access(void)
+{
+    static char a[65536];
+    start();
+    fake_reset();
+    static const char xff[] = "X-Forwarded-For: 203.0.113.7\r\n";
+    EXPECT_EQ_INT(http("GET", "/metrics", NULL, a, sizeof a), 200);
+    EXPECT(strstr(a, "gw_http_requests_total") != NULL);
+    struct {
+        const char *what, *secret;
+        int want;
+    } proxied[] = {{"anonymous", NULL, 401},
+                   {"an owner", tok_a, 403},
+                   {"a read key", keys[KEY_READ], 403},
+                   {"a delete key", keys[KEY_DELETE], 403},
+                   {"an upload key", keys[KEY_UPLOAD], 403},
+                   {"a revoked key", keys[KEY_REVOKED], 401},
+                   {"an admin key", keys[KEY_ADMIN], 200}};
+    for (size_t i = 0; i < NCASES(proxied); i++) {
+        const char *h = proxied[i].secret ? bearer(proxied[i].secret, xff) : xff;
+        int st = http("GET", "/api/metrics", h, a, sizeof a);
+        char what[120];
+        snprintf(what, sizeof what, "proxied /metrics by %s", proxied[i].what);
+        if (proxied[i].want == 200)
+            EXPECTF(st == 200 && strstr(a, "gw_http_requests_total"), "%s: %d", what, st);
+        else
+            expect_denied(what, st, a, proxied[i].want, i == 5, proxied[i].secret);
+    }
+    /* Ready: the details directly or with an admin key, the status alone else. */
+    EXPECT_EQ_INT(http("GET", "/readyz", NULL, a, sizeof a), 200);
+    EXPECT(strstr(body_of(a), "\"checks\"") != NULL);
+    EXPECT_EQ_INT(http("GET", "/api/readyz", xff, a, sizeof a), 200);
+    EXPECT_EQ_STR(body_of(a), "{\"status\":\"ready\"}");
+    EXPECT_EQ_INT(http("GET", "/api/readyz", bearer(keys[KEY_READ], xff), a, sizeof a), 200);
+    EXPECT_EQ_STR(body_of(a), "{\"status\":\"ready\"}");
+    EXPECT_EQ_INT(http("GET", "/api/readyz", bearer(keys[KEY_ADMIN], xff), a, sizeof a), 200);
+    EXPECT(strstr(body_of(a), "\"checks\"") != NULL);
+    /* Not ready (storage-svc gone): which dependency, only to those who may see it. */
+    ip_rpc_client *live = app.stor, *dead = NULL;
+    char url[96];
+    snprintf(url, sizeof url, "ipc:///tmp/gw_routes_test_nobody_%d", (int)getpid());
+    ip_rpc_client_opts dc = {.urls = url, .timeout_ms = 500};
+    CHECK_ST(ip_rpc_client_new(&imageproc__storage__descriptor, &dc, &dead), IP_OK, url);
+    app.stor = dead;
+    EXPECT_EQ_INT(http("GET", "/readyz", NULL, a, sizeof a), 503);
+    EXPECT(strstr(a, "storage-svc") != NULL);
+    EXPECT_EQ_INT(http("GET", "/api/readyz", xff, a, sizeof a), 503);
+    EXPECTF(!strstr(a, "storage") && !strstr(a, "metadata") && !strstr(a, "kafka"), "%.400s", a);
+    EXPECT_EQ_INT(http("GET", "/api/readyz", bearer(keys[KEY_ADMIN], xff), a, sizeof a), 503);
+    EXPECT(strstr(a, "storage-svc") != NULL);
+    app.stor = live;
+    ip_rpc_client_free(dead);
 }
 
 static const ip_test_case tests[] = {
@@ -966,11 +1540,23 @@ static const ip_test_case tests[] = {
     IP_TEST(budget_too_small_is_busy),
     IP_TEST(stalled_upload_holds_little),
     IP_TEST(work_queue_full_is_busy),
+    IP_TEST(invalid_credentials_everywhere),
+    IP_TEST(upload_open),
+    IP_TEST(upload_needs_key),
+    IP_TEST(original_access),
+    IP_TEST(delete_access),
+    IP_TEST(retry_access),
+    IP_TEST(internals_access),
 };
 
+/* libvips checks uploads' headers (gw_image_check), restricted as in the gateway. */
 int main(int argc, char **argv)
 {
+    if (VIPS_INIT(argv[0]))
+        return 1;
+    ip_vips_restrict();
     int rc = ip_test_main(argc, argv, tests, sizeof tests / sizeof tests[0]);
     stop();
+    vips_shutdown();
     return rc;
 }

@@ -12,9 +12,17 @@
  * just seen down) and gw_upload_store (503 with everything undone on a
  * dependency's failure; 503 busy when the PutObject message does not fit the
  * memory budget); back on the HTTP thread, the answer.
- * 202 carries id, status, created_at, ops and links (under the public prefix
- * that nginx passes in X-Forwarded-Prefix). Every refusal is counted in
- * gw_uploads_total{result="refused",reason} and logged once.
+ * 202 carries id, status, created_at, ops, links (under the public prefix
+ * that nginx passes in X-Forwarded-Prefix) and owner_token: a new secret per
+ * upload (ip_access_new_secret), shown this once; only its hash goes into
+ * the row (CreateImage's owner_hash), and it is never logged. Every refusal is
+ * counted in gw_uploads_total{result="refused",reason} and logged once.
+ *
+ * WHO MAY UPLOAD is decided at the headers too, before the receiver exists:
+ * a malformed, unknown or revoked credential is 401, and with
+ * IP_GATEWAY_UPLOAD_NEEDS_KEY a caller without an upload-scope key is 401
+ * (none sent) or 403 — so a closed deployment refuses an anonymous 50 MB
+ * upload without reading it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +35,7 @@
 #include "gw_response.h"
 #include "gw_sniff.h"
 #include "gw_upload.h"
+#include "ip_access.h"
 #include "ip_log.h"
 #include "ip_time.h"
 
@@ -56,8 +65,30 @@ static void refusal_set(gw_refusal *ref, unsigned status, const char *reason, co
         snprintf(ref->detail, sizeof ref->detail, "%s", detail);
 }
 
+/* The access rule of uploads, at the headers; false with the answer in *ret. */
+static bool may_upload(gw_app *app, struct MHD_Connection *conn, gw_req *rq, enum MHD_Result *ret)
+{
+    if (!gw_identify(app, conn, rq, ret)) { /* 401, or 503: the key could not be looked up */
+        ip_metric_add(app->m.uploads,
+                      rq->status == 503 ? "refused,unavailable" : "refused,unauthorized", 1);
+        return false;
+    }
+    gw_verdict v = gw_auth_may_upload(&rq->caller, app->cfg.upload_needs_key);
+    if (v.status == 0)
+        return true;
+    ip_metric_add(app->m.uploads, v.status == 401 ? "refused,unauthorized" : "refused,forbidden",
+                  1);
+    ip_log(IP_LOG_INFO, "upload.refused", IP_LI("status", v.status), IP_LS("reason", "access"),
+           IP_LS("caller", rq->caller.label));
+    *ret = gw_send_verdict(conn, rq, v);
+    return false;
+}
+
 enum MHD_Result gw_handle_upload_begin(gw_app *app, struct MHD_Connection *conn, gw_req *rq)
 {
+    enum MHD_Result ret;
+    if (!may_upload(app, conn, rq, &ret))
+        return ret; /* answered before the body is read */
     gw_receive_limits lim = {.max_bytes = (size_t)app->cfg.upload_max_bytes};
     rq->rx = gw_receive_new(&lim, gw_req_header(conn, "Content-Type"),
                             gw_req_header(conn, "Content-Length"));
@@ -121,17 +152,17 @@ static bool check_image(gw_app *app, gw_upload_in *in, gw_refusal *ref)
 }
 
 static json_t *accepted_json(struct MHD_Connection *conn, const gw_upload_out *out, unsigned ops,
-                             char *info, size_t infolen)
+                             const char *owner_token, char *info, size_t infolen)
 {
     const char *pfx = gw_req_public_prefix(conn);
     char self[160], events[200];
     snprintf(self, sizeof self, "%s/image/%s", pfx, out->id);
     snprintf(info, infolen, "%s/image/%s/info", pfx, out->id);
     snprintf(events, sizeof events, "%s/events?id=%s", pfx, out->id);
-    return json_pack("{s:s,s:s,s:o,s:o,s:{s:s,s:s,s:s}}", "id", out->id, "status", "pending",
+    return json_pack("{s:s,s:s,s:o,s:o,s:{s:s,s:s,s:s},s:s}", "id", out->id, "status", "pending",
                      "created_at", gw_json_time(out->created_at_us), "ops",
                      gw_variant_names_json(ops), "links", "self", self, "info", info, "events",
-                     events);
+                     events, "owner_token", owner_token);
 }
 
 /* What the upload's work on the pool leaves for its answer. */
@@ -140,7 +171,17 @@ typedef struct upload_job {
     gw_refusal ref; /* status 0: accepted, `out` filled */
     gw_upload_out out;
     int64_t t_recv, t_checked;
+    char owner_token[IP_SECRET_MAX];     /* the 202's owner_token; wiped with the job */
+    char owner_hash[IP_ACCESS_HASH_MAX]; /* what the row keeps */
 } upload_job;
+
+/* The job's end with the request: the owner token does not outlive it. */
+static void upload_job_free(void *arg)
+{
+    upload_job *job = arg;
+    explicit_bzero(job->owner_token, sizeof job->owner_token);
+    free(job);
+}
 
 /* On the work pool: the image check, the Kafka breaker, the store. */
 static void upload_work(gw_app *app, gw_req *rq)
@@ -180,7 +221,7 @@ static enum MHD_Result upload_then(gw_app *app, struct MHD_Connection *conn, gw_
            IP_LF("put_ms", out->put_us / 1e3), IP_LF("create_ms", out->create_us / 1e3),
            IP_LF("enqueue_ms", out->enqueue_us / 1e3), IP_LF("mark_ms", out->mark_us / 1e3));
     char info[160];
-    json_t *j = accepted_json(conn, out, in->ops, info, sizeof info);
+    json_t *j = accepted_json(conn, out, in->ops, job->owner_token, info, sizeof info);
     return gw_send_json_h(conn, rq, 202, j, NULL, "Location", info);
 }
 
@@ -191,10 +232,17 @@ enum MHD_Result gw_handle_upload(gw_app *app, struct MHD_Connection *conn, gw_re
     upload_job *job = calloc(1, sizeof *job);
     if (!job)
         return MHD_NO;
-    gw_req_defer(rq, free, job);
+    gw_req_defer(rq, upload_job_free, job);
     rq->job = job;
     if (!read_upload(conn, rq, &job->in, &job->ref))
         return refused(app, conn, rq, &job->ref);
+    if (ip_access_new_secret(IP_SECRET_OWNER, job->owner_token) != IP_OK) {
+        refusal_set(&job->ref, 503, "unavailable", NULL,
+                    "the gateway could not make an owner token (no randomness); try again later");
+        return refused(app, conn, rq, &job->ref);
+    }
+    ip_access_hash(job->owner_token, job->owner_hash);
+    job->in.owner_hash = job->owner_hash;
     job->t_recv = ip_now_us();
     return gw_offload(app, conn, rq, upload_work, upload_then);
 }

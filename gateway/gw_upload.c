@@ -147,6 +147,7 @@ static ip_status create_row(gw_app *app, const gw_upload_in *in, const char *oke
     img.n_requested = nkinds;
     img.status = IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING;
     img.original_key = (char *)okey;
+    img.owner_hash = (char *)(in->owner_hash ? in->owner_hash : "");
     Imageproc__CreateImageRequest cr = IMAGEPROC__CREATE_IMAGE_REQUEST__INIT;
     cr.image = &img;
     Imageproc__CreateImageReply *reply = NULL;

@@ -19,6 +19,7 @@ typedef struct gw_upload_in {
     const char *content_type; /* sniffed */
     unsigned ops;             /* mask of ip_variant_bit(kind), not 0 */
     int width, height;        /* from the header */
+    const char *owner_hash;   /* hex SHA-256 of the upload's owner token, stored with the row */
 } gw_upload_in;
 
 typedef struct gw_upload_out {

@@ -6,7 +6,8 @@
  * and runs the free-text check on the raw bytes. Nothing may crash, hang or
  * leak; a check must answer OK or INVALID_ARGUMENT with a message, and a
  * CreateImage that passes must request a non-empty set of known variants
- * (any int32 may arrive in a VariantKind field).
+ * (any int32 may arrive in a VariantKind field), and a CreateApiKey that
+ * passes a non-empty set of known scopes.
  *
  * Built with META_FUZZ_DRIVER (the default here) it is its own driver:
  * `meta_fuzz N` runs N inputs: random bytes, and valid requests with random
@@ -116,6 +117,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         expect(meta_check_text(fr->error, "error", err, sizeof(err)), err);
         imageproc__fail_image_request__free_unpacked(fr, NULL);
     }
+    Imageproc__CreateApiKeyRequest *kr =
+        imageproc__create_api_key_request__unpack(NULL, size, data);
+    if (kr != NULL) {
+        uint32_t scopes = 0;
+        err[0] = '\0';
+        ip_status st = meta_check_api_key(kr, &scopes, err, sizeof(err));
+        expect(st, err);
+        /* What passes has known scopes (read..admin), at least one. */
+        if (st == IP_OK && (scopes == 0 || (scopes & ~UINT32_C(0x1e)) != 0)) {
+            fprintf(stderr, "CreateApiKey passed with scopes %#x\n", (unsigned)scopes);
+            abort();
+        }
+        imageproc__create_api_key_request__free_unpacked(kr, NULL);
+    }
+    Imageproc__LookupApiKeyRequest *lk =
+        imageproc__lookup_api_key_request__unpack(NULL, size, data);
+    if (lk != NULL) {
+        err[0] = '\0';
+        expect(meta_check_hash(lk->hash, "hash", false, err, sizeof(err)), err);
+        imageproc__lookup_api_key_request__free_unpacked(lk, NULL);
+    }
     return 0;
 }
 
@@ -136,7 +158,7 @@ static size_t seed(int k, uint8_t *buf)
 {
     static ip_variant_kind requested[] = {IP_VARIANT_THUMBNAIL, IP_VARIANT_RESIZED,
                                           IP_VARIANT_WATERMARKED, (ip_variant_kind)5};
-    switch (k % 4) {
+    switch (k % 5) {
     case 0: {
         Imageproc__Image img = IMAGEPROC__IMAGE__INIT;
         img.id = "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6";
@@ -144,6 +166,7 @@ static size_t seed(int k, uint8_t *buf)
         img.requested = requested;
         img.n_requested = (size_t)(k % 7 == 0 ? 4 : 3); /* sometimes one that is no variant */
         img.created_at_us = 1764375760123456;
+        img.owner_hash = "4f596011b7dacf318adee3f2581d96905e4a64e92200304c351171f28d3d36f1";
         Imageproc__CreateImageRequest r = IMAGEPROC__CREATE_IMAGE_REQUEST__INIT;
         r.image = &img;
         return imageproc__create_image_request__pack(&r, buf);
@@ -164,6 +187,21 @@ static size_t seed(int k, uint8_t *buf)
         r.claim_ms = 10000;
         r.limit = 100;
         return imageproc__list_stale_request__pack(&r, buf);
+    }
+    case 3: {
+        static Imageproc__ApiScope scopes[] = {IMAGEPROC__API_SCOPE__API_SCOPE_READ,
+                                               IMAGEPROC__API_SCOPE__API_SCOPE_ADMIN,
+                                               (Imageproc__ApiScope)7};
+        Imageproc__ApiKey key = IMAGEPROC__API_KEY__INIT;
+        key.id = "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6";
+        key.name = "ci \xc3\xbc uploader";
+        key.prefix = "ipk_AbCdEfGh";
+        key.scopes = scopes;
+        key.n_scopes = (size_t)(k % 3 == 0 ? 3 : 2); /* sometimes one that is no scope */
+        Imageproc__CreateApiKeyRequest r = IMAGEPROC__CREATE_API_KEY_REQUEST__INIT;
+        r.key = &key;
+        r.hash = "4f596011b7dacf318adee3f2581d96905e4a64e92200304c351171f28d3d36f1";
+        return imageproc__create_api_key_request__pack(&r, buf);
     }
     default: {
         static char id[] = "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6";

@@ -124,10 +124,11 @@ static void ensure_db(const char *db)
     PQfinish(c);
 }
 
-static void start_service(void)
+/* The service in-process on the database of `dsn`, migrated. */
+static void start_service_on(const char *dsn)
 {
     char err[256] = "";
-    meta_store_opts so = {.dsn = test_dsn, .pool_size = 8};
+    meta_store_opts so = {.dsn = dsn, .pool_size = 8};
     CHECK(meta_store_new(&so, &store, err, sizeof(err)) == IP_OK);
     meta_ctx cx = {0};
     ip_status st = meta_store_migrate(store, &cx, NULL);
@@ -142,6 +143,11 @@ static void start_service(void)
     int64_t deadline = ip_mono_ms() + 10000;
     while (ip_rpc_ping(client, 1000) != IP_OK)
         CHECK(ip_mono_ms() < deadline);
+}
+
+static void start_service(void)
+{
+    start_service_on(test_dsn);
 }
 
 static void stop_service(void)
@@ -2573,6 +2579,358 @@ static void test_retry(void)
     EXPECT_BAD(retry_image("0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5aZ", NULL), "id");
 }
 
+/* ------------------------------------------------------------- owners and API keys */
+
+/* Hashes of owner tokens and keys (64 lowercase hex), as ip_access_hash makes them. */
+#define OWNER_A "4f596011b7dacf318adee3f2581d96905e4a64e92200304c351171f28d3d36f1"
+
+/* Creates an image with a fresh id and `owner_hash` (NULL: none given) at
+ * created_at `at_us`; returns CreateImage's status, the reply to *rep. */
+static ip_status create_owned(char id[IP_UUID_STRLEN + 1], const char *owner_hash, int64_t at_us,
+                              Imageproc__CreateImageReply **rep)
+{
+    ip_variant_kind kinds[] = {IP_VARIANT_THUMBNAIL};
+    ip_uuid_v7_str(id);
+    Imageproc__Image img = IMAGEPROC__IMAGE__INIT;
+    img.id = id;
+    img.created_at_us = at_us;
+    img.filename = "owned.jpg";
+    img.content_type = "image/jpeg";
+    img.requested = kinds;
+    img.n_requested = 1;
+    img.owner_hash = (char *)owner_hash;
+    Imageproc__CreateImageRequest req = IMAGEPROC__CREATE_IMAGE_REQUEST__INIT;
+    req.image = &img;
+    Imageproc__CreateImageReply *r = NULL;
+    ip_status st = RPC(create_image, &req, &r);
+    HAND_OVER(r, rep);
+    return st;
+}
+
+/* The first page of ListImages from just after `at_us` (a window of the test's own). */
+static Imageproc__ListImagesReply *list_from(int64_t at_us, int limit)
+{
+    Imageproc__ListImagesRequest req = IMAGEPROC__LIST_IMAGES_REQUEST__INIT;
+    req.last_created_at_us = at_us + 1;
+    req.last_id = "ffffffff-ffff-ffff-ffff-ffffffffffff";
+    req.limit = limit;
+    Imageproc__ListImagesReply *rep = NULL;
+    ip_status st = RPC(list_images, &req, &rep);
+    CHECKF(st == IP_OK, "ListImages: %s %s", ip_strerror(st), last_err);
+    return rep;
+}
+
+static void test_owner(void)
+{
+    /* The owner's hash is stored and comes back from every read and every
+     * write whose reply is the image; an image without one has "". */
+    int64_t base = clear_window(1041379200) + 1000000; /* 2003 */
+    char owned[IP_UUID_STRLEN + 1], plain[IP_UUID_STRLEN + 1];
+    Imageproc__CreateImageReply *c = NULL;
+    CHECKF(create_owned(owned, OWNER_A, base + 2, &c) == IP_OK, "CreateImage: %s", last_err);
+    EXPECT_EQ_STR(c->image->owner_hash, OWNER_A);
+    msg_free(c);
+    CHECKF(create_owned(plain, NULL, base + 1, &c) == IP_OK, "CreateImage: %s", last_err);
+    EXPECT_EQ_STR(c->image->owner_hash, "");
+    msg_free(c);
+
+    Imageproc__GetImageReply *g = get_ok(owned);
+    EXPECT_EQ_STR(g->image->owner_hash, OWNER_A);
+    msg_free(g);
+    g = get_ok(plain);
+    EXPECT_EQ_STR(g->image->owner_hash, "");
+    msg_free(g);
+
+    Imageproc__ListImagesReply *l = list_from(base + 2, 2);
+    CHECK_EQ_INT(l->n_images, 2);
+    EXPECT_EQ_STR(l->images[0]->id, owned);
+    EXPECT_EQ_STR(l->images[0]->owner_hash, OWNER_A);
+    EXPECT_EQ_STR(l->images[1]->id, plain);
+    EXPECT_EQ_STR(l->images[1]->owner_hash, "");
+    msg_free(l);
+
+    Imageproc__MarkProcessingReply *mp = NULL;
+    CHECK(mark_proc(owned, 0, true, &mp) == IP_OK);
+    EXPECT_EQ_STR(mp->image->owner_hash, OWNER_A);
+    msg_free(mp);
+    Imageproc__MarkEnqueuedReply *me = NULL;
+    CHECK(mark_enq(owned, 0, false, &me) == IP_OK);
+    EXPECT_EQ_STR(me->image->owner_hash, OWNER_A);
+    msg_free(me);
+    CHECK(fail_image(owned, "undecodable") == IP_OK);
+    Imageproc__RetryImageReply *rr = NULL;
+    CHECK(retry_image(owned, &rr) == IP_OK);
+    EXPECT_EQ_STR(rr->image->owner_hash, OWNER_A);
+    msg_free(rr);
+
+    /* Not a hash: refused before anything is stored. */
+    char bad[IP_UUID_STRLEN + 1];
+    static const char *const not_hashes[] = {
+        "4F596011B7DACF318ADEE3F2581D96905E4A64E92200304C351171F28D3D36F1",
+        OWNER_A "0",
+        "ipo_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    };
+    for (size_t i = 0; i < sizeof(not_hashes) / sizeof(not_hashes[0]); i++) {
+        EXPECT_BAD(create_owned(bad, not_hashes[i], base + 3, NULL), "image.owner_hash");
+        EXPECT(get_image(bad, NULL) == IP_NOT_FOUND);
+    }
+    /* PostgreSQL stores no owner as NULL, not as "". */
+    PGconn *t = pg_connect(test_dsn);
+    PGresult *r = sql(t, "SELECT owner_hash IS NULL FROM images WHERE id = '%s'", plain);
+    CHECK(PQntuples(r) == 1);
+    EXPECT_EQ_STR(PQgetvalue(r, 0, 0), "t");
+    PQclear(r);
+    PQfinish(t);
+}
+
+/* Keys made by this run, removed at its end (the table is shared by runs). */
+static char keys_made[16][IP_UUID_STRLEN + 1];
+static size_t nkeys_made;
+
+static void drop_keys(void)
+{
+    PGconn *t = pg_connect(test_dsn);
+    for (size_t i = 0; i < nkeys_made; i++)
+        PQclear(sql(t, "DELETE FROM api_keys WHERE id = '%s'", keys_made[i]));
+    PQfinish(t);
+    nkeys_made = 0;
+}
+
+/* CreateApiKey of a fresh id; `hash` NULL makes a fresh one. */
+static ip_status create_key(char id[IP_UUID_STRLEN + 1], const char *name, const char *hash,
+                            const Imageproc__ApiScope *scopes, size_t n,
+                            Imageproc__CreateApiKeyReply **rep)
+{
+    char h[65], prefix[16];
+    ip_uuid_v4_str(id);
+    if (hash == NULL) { /* any 64 hex digits will do: the hash of a key never made */
+        char a[IP_UUID_STRLEN + 1], b[IP_UUID_STRLEN + 1];
+        ip_uuid_v4_str(a);
+        ip_uuid_v4_str(b);
+        snprintf(h, sizeof(h), "%.8s%.4s%.4s%.4s%.12s%.8s%.4s%.4s%.4s%.12s", a, a + 9, a + 14,
+                 a + 19, a + 24, b, b + 9, b + 14, b + 19, b + 24);
+        hash = h;
+    }
+    snprintf(prefix, sizeof(prefix), "ipk_%.8s", id);
+    Imageproc__ApiKey k = IMAGEPROC__API_KEY__INIT;
+    k.id = id;
+    k.name = (char *)name;
+    k.prefix = prefix;
+    k.scopes = (Imageproc__ApiScope *)scopes;
+    k.n_scopes = n;
+    Imageproc__CreateApiKeyRequest req = IMAGEPROC__CREATE_API_KEY_REQUEST__INIT;
+    req.key = &k;
+    req.hash = (char *)hash;
+    Imageproc__CreateApiKeyReply *r = NULL;
+    ip_status st = RPC(create_api_key, &req, &r);
+    if (st == IP_OK && nkeys_made < 16)
+        snprintf(keys_made[nkeys_made++], IP_UUID_STRLEN + 1, "%s", id);
+    HAND_OVER(r, rep);
+    return st;
+}
+
+static ip_status lookup_key(const char *hash, Imageproc__LookupApiKeyReply **rep)
+{
+    Imageproc__LookupApiKeyRequest req = IMAGEPROC__LOOKUP_API_KEY_REQUEST__INIT;
+    req.hash = (char *)hash;
+    Imageproc__LookupApiKeyReply *r = NULL;
+    ip_status st = RPC(lookup_api_key, &req, &r);
+    HAND_OVER(r, rep);
+    return st;
+}
+
+ID_CALL(revoke_api_key, Imageproc__RevokeApiKeyRequest, IMAGEPROC__REVOKE_API_KEY_REQUEST__INIT,
+        Imageproc__RevokeApiKeyReply)
+
+/* The place of key `id` in a ListApiKeys reply, or -1. */
+static int key_index(const Imageproc__ListApiKeysReply *l, const char *id)
+{
+    for (size_t i = 0; i < l->n_keys; i++)
+        if (strcmp(l->keys[i]->id, id) == 0)
+            return (int)i;
+    return -1;
+}
+
+static Imageproc__ListApiKeysReply *list_keys(bool include_revoked)
+{
+    Imageproc__ListApiKeysRequest req = IMAGEPROC__LIST_API_KEYS_REQUEST__INIT;
+    req.include_revoked = include_revoked;
+    Imageproc__ListApiKeysReply *l = NULL;
+    ip_status st = RPC(list_api_keys, &req, &l);
+    CHECKF(st == IP_OK, "ListApiKeys: %s %s", ip_strerror(st), last_err);
+    return l;
+}
+
+#define SC(x) IMAGEPROC__API_SCOPE__API_SCOPE_##x
+
+static void test_api_keys(void)
+{
+    atexit(drop_keys);
+    PGconn *t = pg_connect(test_dsn); /* a key an interrupted run left */
+    PQclear(sql(t, "DELETE FROM api_keys WHERE hash = '" OWNER_A "'"));
+    PQfinish(t);
+    /* Made: the reply is the stored key, scopes in canonical order. */
+    const Imageproc__ApiScope up_read[] = {SC(UPLOAD), SC(READ)};
+    char a[IP_UUID_STRLEN + 1], b[IP_UUID_STRLEN + 1], dup[IP_UUID_STRLEN + 1];
+    Imageproc__CreateApiKeyReply *c = NULL;
+    int64_t before = ip_now_us();
+    CHECKF(create_key(a, "ci uploader", OWNER_A, up_read, 2, &c) == IP_OK, "CreateApiKey: %s",
+           last_err);
+    EXPECT_EQ_STR(c->key->id, a);
+    EXPECT_EQ_STR(c->key->name, "ci uploader");
+    EXPECT(strncmp(c->key->prefix, "ipk_", 4) == 0 && strlen(c->key->prefix) == 12);
+    CHECK_EQ_INT(c->key->n_scopes, 2);
+    EXPECT(c->key->scopes[0] == SC(READ) && c->key->scopes[1] == SC(UPLOAD));
+    EXPECT(c->key->created_at_us >= before - 1000000 && c->key->created_at_us <= ip_now_us());
+    EXPECT_EQ_INT(c->key->revoked_at_us, 0);
+    msg_free(c);
+    const Imageproc__ApiScope admin[] = {SC(ADMIN)};
+    CHECKF(create_key(b, "admin", NULL, admin, 1, NULL) == IP_OK, "CreateApiKey: %s", last_err);
+
+    /* A taken hash or id: ALREADY_EXISTS. */
+    EXPECT_ST(create_key(dup, "again", OWNER_A, admin, 1, NULL), IP_ALREADY_EXISTS, last_err);
+    Imageproc__ApiKey k = IMAGEPROC__API_KEY__INIT;
+    k.id = a;
+    k.name = "same id";
+    k.prefix = "ipk_sameid00";
+    k.scopes = (Imageproc__ApiScope *)admin;
+    k.n_scopes = 1;
+    Imageproc__CreateApiKeyRequest req = IMAGEPROC__CREATE_API_KEY_REQUEST__INIT;
+    req.key = &k;
+    req.hash = "0000000000000000000000000000000000000000000000000000000000000000";
+    Imageproc__CreateApiKeyReply *out = NULL;
+    EXPECT_ST(RPC(create_api_key, &req, &out), IP_ALREADY_EXISTS, last_err);
+
+    /* Looked up by hash. */
+    Imageproc__LookupApiKeyReply *lk = NULL;
+    CHECKF(lookup_key(OWNER_A, &lk) == IP_OK, "LookupApiKey: %s", last_err);
+    EXPECT_EQ_STR(lk->key->id, a);
+    EXPECT(lk->key->n_scopes == 2 && lk->key->scopes[1] == SC(UPLOAD));
+    msg_free(lk);
+    EXPECT_ST(lookup_key("1111111111111111111111111111111111111111111111111111111111111111", NULL),
+              IP_NOT_FOUND, last_err);
+
+    /* Listed oldest first. */
+    Imageproc__ListApiKeysReply *l = list_keys(false);
+    int ia = key_index(l, a), ib = key_index(l, b);
+    EXPECT(ia >= 0 && ib > ia);
+    for (size_t i = 1; i < l->n_keys; i++)
+        EXPECT(l->keys[i - 1]->created_at_us <= l->keys[i]->created_at_us);
+    msg_free(l);
+
+    /* Revoked: no longer looked up, kept in the list with include_revoked. */
+    Imageproc__RevokeApiKeyReply *rv = NULL;
+    CHECKF(revoke_api_key(a, &rv) == IP_OK, "RevokeApiKey: %s", last_err);
+    int64_t revoked_at = rv->key->revoked_at_us;
+    EXPECT(revoked_at > 0 && revoked_at <= ip_now_us());
+    EXPECT_EQ_STR(rv->key->name, "ci uploader");
+    msg_free(rv);
+    EXPECT_ST(lookup_key(OWNER_A, NULL), IP_NOT_FOUND, last_err);
+    l = list_keys(false);
+    EXPECT(key_index(l, a) < 0 && key_index(l, b) >= 0);
+    msg_free(l);
+    l = list_keys(true);
+    ia = key_index(l, a);
+    EXPECT(ia >= 0 && ia < key_index(l, b));
+    if (ia >= 0)
+        EXPECT_EQ_INT(l->keys[ia]->revoked_at_us, revoked_at);
+    msg_free(l);
+
+    /* Twice: OK, the first time kept. Unknown: NOT_FOUND. */
+    CHECKF(revoke_api_key(a, &rv) == IP_OK, "RevokeApiKey again: %s", last_err);
+    EXPECT_EQ_INT(rv->key->revoked_at_us, revoked_at);
+    msg_free(rv);
+    char unknown[IP_UUID_STRLEN + 1];
+    ip_uuid_v4_str(unknown);
+    EXPECT_ST(revoke_api_key(unknown, NULL), IP_NOT_FOUND, last_err);
+    /* The revoked key's hash stays taken. */
+    EXPECT_ST(create_key(dup, "reuse", OWNER_A, admin, 1, NULL), IP_ALREADY_EXISTS, last_err);
+
+    /* Bad requests name their field; nothing is stored. */
+    const Imageproc__ApiScope twice[] = {SC(READ), SC(READ)};
+    const Imageproc__ApiScope none[] = {SC(UNSPECIFIED)};
+    EXPECT_BAD(create_key(dup, "", NULL, admin, 1, NULL), "key.name");
+    EXPECT_BAD(create_key(dup, "x", NULL, twice, 2, NULL), "key.scopes");
+    EXPECT_BAD(create_key(dup, "x", NULL, none, 1, NULL), "key.scopes");
+    EXPECT_BAD(create_key(dup, "x", NULL, admin, 0, NULL), "key.scopes");
+    EXPECT_BAD(create_key(dup, "x", "ABC", admin, 1, NULL), "hash");
+    k.id = "not-a-uuid";
+    EXPECT_BAD(RPC(create_api_key, &req, &out), "key.id");
+    k.id = dup;
+    k.prefix = "ipo_notakey0";
+    EXPECT_BAD(RPC(create_api_key, &req, &out), "key.prefix");
+    EXPECT_BAD(lookup_key("", NULL), "hash");
+    EXPECT_BAD(lookup_key(OWNER_A "0", NULL), "hash");
+    EXPECT_BAD(revoke_api_key("nope", NULL), "id");
+    l = list_keys(true);
+    EXPECT(key_index(l, dup) < 0);
+    msg_free(l);
+}
+
+static void test_migrate_access(void)
+{
+    /* A database at 0002 with images: 0003 applies, the images have no owner
+     * (NULL, read as ""), and keys can be made at once. */
+    const char *db = "imageproc_test_meta_access";
+    PGconn *c = pg_connect(base_dsn);
+    PQclear(sql(c, "DROP DATABASE IF EXISTS imageproc_test_meta_access"));
+    PQclear(sql(c, "CREATE DATABASE imageproc_test_meta_access"));
+    char dsn[1024];
+    dsn_with_db(db, dsn, sizeof(dsn));
+    PGconn *t = pg_connect(dsn);
+    CHECK(meta_migrations_count >= 3 && strcmp(meta_migrations[2].version, "0003_access") == 0);
+    for (int m = 0; m < 2; m++) {
+        PGresult *r = PQexec(t, meta_migrations[m].sql);
+        CHECKF(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", meta_migrations[m].version,
+               PQresultErrorMessage(r));
+        PQclear(r);
+        PQclear(sql(t, "INSERT INTO schema_migrations (version) VALUES ('%s')",
+                    meta_migrations[m].version));
+    }
+    const char *old_id = "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5b1";
+    PQclear(sql(t,
+                "INSERT INTO images (id, created_at, ops, status, original_key) VALUES"
+                " ('%s', now(), '{thumbnail}', 'ready', 'o/%s')",
+                old_id, old_id));
+    PQclear(sql(t,
+                "INSERT INTO variants (image_id, name, status) VALUES ('%s', 'thumbnail',"
+                " 'pending')",
+                old_id));
+
+    start_service_on(dsn);
+    PGresult *r = sql(t, "SELECT version FROM schema_migrations ORDER BY version");
+    EXPECT_EQ_INT(PQntuples(r), (long long)meta_migrations_count);
+    PQclear(r);
+    r = sql(t, "SELECT owner_hash IS NULL FROM images WHERE id = '%s'", old_id);
+    CHECK(PQntuples(r) == 1);
+    EXPECT_EQ_STR(PQgetvalue(r, 0, 0), "t");
+    PQclear(r);
+
+    Imageproc__GetImageReply *g = get_ok(old_id);
+    EXPECT_EQ_STR(g->image->owner_hash, "");
+    EXPECT(g->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY && g->image->n_variants == 1);
+    msg_free(g);
+    Imageproc__ListImagesReply *l = list_from(ip_now_us() + 60000000, 10);
+    CHECK_EQ_INT(l->n_images, 1);
+    EXPECT_EQ_STR(l->images[0]->owner_hash, "");
+    msg_free(l);
+    /* The new image of the upgraded database keeps its owner. */
+    char id[IP_UUID_STRLEN + 1];
+    EXPECT_ST(create_owned(id, OWNER_A, 0, NULL), IP_OK, last_err);
+    g = get_ok(id);
+    EXPECT_EQ_STR(g->image->owner_hash, OWNER_A);
+    msg_free(g);
+    const Imageproc__ApiScope admin[] = {SC(ADMIN)};
+    char kid[IP_UUID_STRLEN + 1];
+    EXPECT_ST(create_key(kid, "first admin", OWNER_A, admin, 1, NULL), IP_OK, last_err);
+    nkeys_made = 0; /* the database goes below */
+    stop_service();
+
+    PQfinish(t);
+    PQclear(sql(c, "DROP DATABASE IF EXISTS imageproc_test_meta_access"));
+    PQfinish(c);
+}
+
 /* ------------------------------------------------------------- main */
 
 /* clang-format off */
@@ -2585,17 +2943,18 @@ static const ip_test_case tests[] = {
     IP_TEST(deadline),     IP_TEST(conn_killed),     IP_TEST(binary),       IP_TEST(pg_restart),
     IP_TEST(lease),        IP_TEST(requeue),         IP_TEST(stale_select), IP_TEST(stale_claim),
     IP_TEST(delete_purge), IP_TEST(purges),          IP_TEST(purges_race), IP_TEST(reserve),  IP_TEST(retry),
-    IP_TEST(migrate_upgrade),
+    IP_TEST(migrate_upgrade), IP_TEST(owner), IP_TEST(api_keys), IP_TEST(migrate_access),
 };
 /* clang-format on */
 #define NTESTS (sizeof(tests) / sizeof(tests[0]))
 
-/* Every test but `migrate` and `migrate_upgrade` (which migrate databases of their own) runs with
- * the service in-process on a migrated TEST_DB; list_explain and binary use it
+/* Every test but `migrate`, `migrate_upgrade` and `migrate_access` (which migrate databases of
+ * their own) runs with the service in-process on a migrated TEST_DB; list_explain and binary use it
  * only for the migrations. */
 static bool needs_service(const char *name)
 {
-    return strcmp(name, "migrate") != 0 && strcmp(name, "migrate_upgrade") != 0;
+    return strcmp(name, "migrate") != 0 && strcmp(name, "migrate_upgrade") != 0 &&
+           strcmp(name, "migrate_access") != 0;
 }
 
 static bool known_test(const char *name)

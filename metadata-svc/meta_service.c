@@ -7,7 +7,8 @@
  * call's memory, released after the reply is sent: nothing is freed by hand).
  * The writes whose reply is the image (MarkProcessing, FinishImage,
  * FailImage, MarkEnqueued, RetryImage) share one path, write_image; the sweep
- * (ListStale) and the purges (ClaimPurges, FinishPurge) publish no events:
+ * (ListStale), the purges (ClaimPurges, FinishPurge) and the API keys
+ * (CreateApiKey, ListApiKeys, RevokeApiKey, LookupApiKey) publish no events:
  * they change no image's status.
  *
  * ORDERING OF EVENTS
@@ -486,6 +487,85 @@ static ip_status h_reserve_upload(void *user, ip_rpc_call *call,
     return st == IP_OK ? IP_OK : fail(call, st, cx.err, id);
 }
 
+/* ------------------------------------------------------------- API keys */
+
+/* Keys change no image: no stripe, no event. Only the key's prefix is ever
+ * logged, never its hash. */
+static ip_status h_create_api_key(void *user, ip_rpc_call *call,
+                                  const Imageproc__CreateApiKeyRequest *req,
+                                  Imageproc__CreateApiKeyReply *rep)
+{
+    meta_service *svc = user;
+    char err[160], id[IP_UUID_STRLEN + 1];
+    ip_uuid u;
+    meta_ctx cx;
+    meta_key_new k = {0};
+    ip_status st = meta_check_api_key(req, &k.scopes, err, sizeof(err));
+    if (st != IP_OK)
+        return fail(call, st, err, NULL);
+    if ((st = ctx_init(&cx, call)) != IP_OK)
+        return st;
+    ip_uuid_parse(req->key->id, &u);
+    ip_uuid_format(&u, id);
+    k.id = id;
+    k.name = req->key->name;
+    k.prefix = req->key->prefix;
+    k.hash = req->hash;
+    st = meta_store_key_create(svc->store, &cx, &k, &rep->key);
+    if (st != IP_OK)
+        return fail(call, st, cx.err, NULL);
+    ip_log(IP_LOG_INFO, "key.created", IP_LS("key_id", id), IP_LS("prefix", k.prefix));
+    return IP_OK;
+}
+
+static ip_status h_list_api_keys(void *user, ip_rpc_call *call,
+                                 const Imageproc__ListApiKeysRequest *req,
+                                 Imageproc__ListApiKeysReply *rep)
+{
+    meta_service *svc = user;
+    meta_ctx cx;
+    ip_status st = ctx_init(&cx, call);
+    if (st != IP_OK)
+        return st;
+    st = meta_store_key_list(svc->store, &cx, req->include_revoked, &rep->keys, &rep->n_keys);
+    return st == IP_OK ? IP_OK : fail(call, st, cx.err, NULL);
+}
+
+static ip_status h_revoke_api_key(void *user, ip_rpc_call *call,
+                                  const Imageproc__RevokeApiKeyRequest *req,
+                                  Imageproc__RevokeApiKeyReply *rep)
+{
+    meta_service *svc = user;
+    char id[IP_UUID_STRLEN + 1];
+    ip_uuid u;
+    meta_ctx cx;
+    ip_status st;
+    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK ||
+        (st = ctx_init(&cx, call)) != IP_OK)
+        return st;
+    st = meta_store_key_revoke(svc->store, &cx, id, &rep->key);
+    if (st != IP_OK)
+        return fail(call, st, cx.err, NULL);
+    ip_log(IP_LOG_INFO, "key.revoked", IP_LS("key_id", id), IP_LS("prefix", rep->key->prefix));
+    return IP_OK;
+}
+
+static ip_status h_lookup_api_key(void *user, ip_rpc_call *call,
+                                  const Imageproc__LookupApiKeyRequest *req,
+                                  Imageproc__LookupApiKeyReply *rep)
+{
+    meta_service *svc = user;
+    char err[128];
+    meta_ctx cx;
+    ip_status st = meta_check_hash(req->hash, "hash", false, err, sizeof(err));
+    if (st != IP_OK)
+        return fail(call, st, err, NULL);
+    if ((st = ctx_init(&cx, call)) != IP_OK)
+        return st;
+    st = meta_store_key_lookup(svc->store, &cx, req->hash, &rep->key);
+    return st == IP_OK ? IP_OK : fail(call, st, cx.err, NULL);
+}
+
 /* ------------------------------------------------------------- lifecycle */
 
 ip_status meta_service_new(meta_store *store, const meta_service_opts *opts, meta_service **out)
@@ -511,6 +591,10 @@ ip_status meta_service_new(meta_store *store, const meta_service_opts *opts, met
         .finish_purge = h_finish_purge,
         .reserve_upload = h_reserve_upload,
         .retry_image = h_retry_image,
+        .create_api_key = h_create_api_key,
+        .list_api_keys = h_list_api_keys,
+        .revoke_api_key = h_revoke_api_key,
+        .lookup_api_key = h_lookup_api_key,
     };
     svc->store = store;
     for (int i = 0; i < META_STRIPES; i++)

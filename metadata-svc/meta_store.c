@@ -31,6 +31,9 @@
  * the three). DeleteImage deletes the row and records its purge in one
  * statement.
  *
+ * API keys (api_keys) are rows of their own, looked up by the hash of the
+ * presented key through its unique index; scopes are stored by name.
+ *
  * The rest of the store lives beside this file, one role each; see
  * meta_store_internal.h for the map.
  */
@@ -57,8 +60,12 @@
     "i.id, " US("i.created_at") ", " US("i.updated_at") ", i.filename, i.content_type, "            \
     "i.size_bytes, i.width, i.height, i.sha256, array_to_string(i.ops, ','), i.status, i.error, "  \
     "coalesce(" US("i.enqueued_at") ", 0), i.original_key, i.runs, "                               \
-    "coalesce(" US("i.lease_until") ", 0), "                                                       \
+    "coalesce(" US("i.lease_until") ", 0), coalesce(i.owner_hash, ''), "                           \
     "v.name, v.status, v.object_key, v.width, v.height, v.size_bytes, v.format, v.error"
+/* The columns of every key-returning statement, in the order of META_K_*. */
+#define KEY_COLS                                                                                   \
+    "id, name, prefix, array_to_string(scopes, ','), " US("created_at") ", "                      \
+    "coalesce(" US("revoked_at") ", 0)"
 #define VJOIN " LEFT JOIN variants v ON v.image_id = i.id "
 #define VORDER "array_position(i.ops, v.name)"
 #define MS(p) "(" p "::bigint * interval '1 millisecond')"
@@ -98,9 +105,10 @@ static const struct {
     [META_ST_CREATE] = {"meta_create",
         "WITH r AS (DELETE FROM purges WHERE image_id = $1::uuid AND reservation"
         " AND attempts = 0 RETURNING 1) INSERT INTO images (id, created_at, filename, content_type, size_bytes, width,"
-        " height, sha256, original_key, ops) SELECT $1::uuid,"
+        " height, sha256, original_key, ops, owner_hash) SELECT $1::uuid,"
         " CASE WHEN $2::bigint = 0 THEN now() ELSE " TS("$2") " END,"
-        " $3, $4, $5::bigint, $6::int, $7::int, $8, $9, string_to_array($10, ',')"
+        " $3, $4, $5::bigint, $6::int, $7::int, $8, $9, string_to_array($10, ','),"
+        " nullif($11, '')"
         " WHERE NOT EXISTS (SELECT 1 FROM purges WHERE image_id = $1::uuid"
         " AND NOT (reservation AND attempts = 0))"
         " ON CONFLICT (id) DO NOTHING RETURNING 1"},
@@ -207,6 +215,21 @@ static const struct {
         " ON CONFLICT (image_id) DO NOTHING RETURNING 1"},
     [META_ST_PURGE_FAILED] = {"meta_purge_failed",
         "UPDATE purges SET last_error = $2 WHERE image_id = $1::uuid RETURNING 1"},
+    /* API keys (meta_store_keys.c): KEY_COLS, one row per key. Any taken
+     * unique value (id or hash) makes the insert a no-op: ALREADY_EXISTS. */
+    [META_ST_KEY_CREATE] = {"meta_key_create",
+        "INSERT INTO api_keys (id, name, prefix, hash, scopes)"
+        " VALUES ($1::uuid, $2, $3, $4, string_to_array($5, ','))"
+        " ON CONFLICT DO NOTHING RETURNING " KEY_COLS},
+    [META_ST_KEY_LIST] = {"meta_key_list",
+        "SELECT " KEY_COLS " FROM api_keys WHERE $1::boolean OR revoked_at IS NULL"
+        " ORDER BY created_at, id"},
+    /* A second revocation keeps the first one's time. */
+    [META_ST_KEY_REVOKE] = {"meta_key_revoke",
+        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())"
+        " WHERE id = $1::uuid RETURNING " KEY_COLS},
+    [META_ST_KEY_LOOKUP] = {"meta_key_lookup",
+        "SELECT " KEY_COLS " FROM api_keys WHERE hash = $1 AND revoked_at IS NULL"},
 };
 
 /* clang-format on */

@@ -20,7 +20,7 @@
  *
  * The implementation is split by role (meta_store_internal.h has the map):
  * statements and lifecycle, execution, rows, reads, the sweep, writes, delete,
- * purges, migrations.
+ * purges, API keys, migrations.
  */
 #ifndef META_STORE_H
 #define META_STORE_H
@@ -63,7 +63,8 @@ ip_status meta_store_migrate(meta_store *s, meta_ctx *cx, int *applied);
 
 /* Stores a new image (status pending, one pending variant per requested
  * kind). `requested` is the set of variants (an ip_variants mask, not empty);
- * img->requested is not read. An empty original_key becomes "o/<id>".
+ * img->requested is not read. An empty original_key becomes "o/<id>"; an
+ * empty owner_hash is stored as NULL (no owner) and read back as "".
  * IP_ALREADY_EXISTS when the id is taken, or when an image of that id was
  * deleted and the purge of its objects is still pending (the purge would
  * remove the new image's objects). */
@@ -177,6 +178,39 @@ ip_status meta_store_reserve_upload(meta_store *s, meta_ctx *cx, const char *id,
  * such purge (already finished). */
 ip_status meta_store_finish_purge(meta_store *s, meta_ctx *cx, const char *image_id,
                                   const char *error);
+
+/* ------------------------------------------------------------- API keys
+ * (meta_store_keys.c). Keys are ApiKey messages from the arena; the request
+ * is assumed checked (meta_check_api_key): id a UUID, hash 64 lowercase hex,
+ * scopes known. */
+
+/* What CreateApiKey stores. All borrowed. */
+typedef struct meta_key_new {
+    const char *id;     /* canonical UUID */
+    const char *name;   /* 1..200 bytes */
+    const char *prefix; /* "ipk_" + 8 */
+    const char *hash;   /* hex SHA-256 of the whole key */
+    uint32_t scopes;    /* ip_access.h mask (1u << ApiScope), not empty */
+} meta_key_new;
+
+/* Stores a new active key. IP_ALREADY_EXISTS when its id or hash is taken. */
+ip_status meta_store_key_create(meta_store *s, meta_ctx *cx, const meta_key_new *k,
+                                Imageproc__ApiKey **out);
+
+/* Every key (with include_revoked) or the active ones, oldest first. */
+ip_status meta_store_key_list(meta_store *s, meta_ctx *cx, bool include_revoked,
+                              Imageproc__ApiKey ***keys, size_t *n);
+
+/* Revokes the key: it never matches a lookup again. Revoking a revoked key
+ * changes nothing (revoked_at stays the first). IP_NOT_FOUND for an unknown
+ * id. */
+ip_status meta_store_key_revoke(meta_store *s, meta_ctx *cx, const char *id,
+                                Imageproc__ApiKey **out);
+
+/* The active key whose hash is `hash`; IP_NOT_FOUND when none (unknown or
+ * revoked). */
+ip_status meta_store_key_lookup(meta_store *s, meta_ctx *cx, const char *hash,
+                                Imageproc__ApiKey **out);
 
 /* The SQL text of a prepared statement by its name ("meta_list_after", ...),
  * or NULL; for tests and benchmarks that EXPLAIN what the store runs. */

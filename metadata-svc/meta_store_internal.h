@@ -9,8 +9,8 @@
  * meta_store_sweep.c (ListStale: the stale rows, claimed for one sweeper),
  * meta_store_write.c (the state changes of an image), meta_store_delete.c
  * (DeleteImage, which records the purge of the image's objects),
- * meta_store_purge.c (ClaimPurges, FinishPurge) and meta_store_migrate.c (the
- * schema at start).
+ * meta_store_purge.c (ClaimPurges, FinishPurge), meta_store_keys.c (API keys)
+ * and meta_store_migrate.c (the schema at start).
  *
  * Conventions: a function that can fail returns an ip_status and leaves its
  * message in cx->err; results are allocated from the call's arena
@@ -63,6 +63,10 @@ typedef enum meta_stmt {
     META_ST_PURGE_DONE,
     META_ST_PURGE_FAILED,
     META_ST_RESERVE,
+    META_ST_KEY_CREATE,
+    META_ST_KEY_LIST,
+    META_ST_KEY_REVOKE,
+    META_ST_KEY_LOOKUP,
     META_ST_COUNT
 } meta_stmt;
 
@@ -89,6 +93,7 @@ enum {
     META_C_OKEY,
     META_C_RUNS,
     META_C_LEASE,
+    META_C_OWNER, /* owner_hash, "" when NULL */
     META_C_VNAME, /* first of the variant's columns, in meta_rows_variant's order */
     META_C_VSTATUS,
     META_C_VKEY,
@@ -99,6 +104,9 @@ enum {
     META_C_VERROR,
     META_C_NCOLS
 };
+
+/* The columns of every key-returning statement (KEY_COLS in meta_store.c). */
+enum { META_K_ID, META_K_NAME, META_K_PREFIX, META_K_SCOPES, META_K_CREATED, META_K_REVOKED };
 
 /* ------------------------------------------------------------- context */
 

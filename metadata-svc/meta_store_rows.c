@@ -92,8 +92,10 @@ static ip_status row_image(meta_ctx *cx, const PGresult *r, int i, Imageproc__Im
     img->original_key = meta_cx_strdup(cx, PQgetvalue(r, i, META_C_OKEY));
     img->runs = (int32_t)meta_db_i64(r, i, META_C_RUNS);
     img->lease_until_us = meta_db_i64(r, i, META_C_LEASE);
+    img->owner_hash = meta_cx_strdup(cx, PQgetvalue(r, i, META_C_OWNER));
     if (img->id == NULL || img->filename == NULL || img->content_type == NULL ||
-        img->sha256 == NULL || img->error == NULL || img->original_key == NULL)
+        img->sha256 == NULL || img->error == NULL || img->original_key == NULL ||
+        img->owner_hash == NULL)
         return meta_cx_nomem(cx);
     *out = img;
     return requested_kinds(cx, PQgetvalue(r, i, META_C_OPS), img);

@@ -123,11 +123,12 @@ ip_status meta_store_create(meta_store *s, meta_ctx *cx, const Imageproc__Image 
                             h,
                             img->sha256 ? img->sha256 : "",
                             original_key,
-                            ops};
+                            ops,
+                            img->owner_hash ? img->owner_hash : ""};
     ip_status st = meta_db_begin(s, cx, &conn);
     if (st != IP_OK)
         return st;
-    if ((st = meta_db_run(cx, conn, META_ST_CREATE, 10, params, &r)) != IP_OK)
+    if ((st = meta_db_run(cx, conn, META_ST_CREATE, 11, params, &r)) != IP_OK)
         goto out;
     int inserted = PQntuples(r);
     PQclear(r);

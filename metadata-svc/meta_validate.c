@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ip_access.h"
 #include "ip_utf8.h"
 #include "ip_uuid.h"
 
@@ -177,10 +178,68 @@ ip_status meta_check_create(const Imageproc__Image *img, unsigned *requested, ch
     if ((st = meta_check_text(img->filename, "image.filename", err, errlen)) != IP_OK ||
         (st = meta_check_text(img->content_type, "image.content_type", err, errlen)) != IP_OK ||
         (st = meta_check_text(img->sha256, "image.sha256", err, errlen)) != IP_OK ||
-        (st = meta_check_text(img->original_key, "image.original_key", err, errlen)) != IP_OK)
+        (st = meta_check_text(img->original_key, "image.original_key", err, errlen)) != IP_OK ||
+        (st = meta_check_hash(img->owner_hash, "image.owner_hash", true, err, errlen)) != IP_OK)
         return st;
     return meta_check_requested(img->requested, img->n_requested, "image.requested", requested, err,
                                 errlen);
+}
+
+ip_status meta_check_hash(const char *hash, const char *field, bool may_be_empty, char *err,
+                          size_t errlen)
+{
+    if (hash == NULL || hash[0] == '\0')
+        return may_be_empty ? IP_OK : invalid(err, errlen, "%s: required", field);
+    size_t n = strspn(hash, "0123456789abcdef");
+    if (n != 64 || hash[n] != '\0')
+        return invalid(err, errlen, "%s: want 64 lowercase hex digits (a SHA-256)", field);
+    return IP_OK;
+}
+
+/* ApiKey.scopes: at least one, each known and given once; the set into *mask. */
+static ip_status check_scopes(const Imageproc__ApiScope *scopes, size_t n, uint32_t *mask,
+                              char *err, size_t errlen)
+{
+    uint32_t m = 0;
+    if (n == 0)
+        return invalid(err, errlen, "key.scopes: at least one of read, upload, delete, admin");
+    for (size_t i = 0; i < n; i++) {
+        const char *name = ip_scope_name(scopes[i]);
+        if (name == NULL)
+            return invalid(err, errlen, "key.scopes: unknown scope %d", (int)scopes[i]);
+        if (m & (1u << scopes[i]))
+            return invalid(err, errlen, "key.scopes: %s given twice", name);
+        m |= 1u << scopes[i];
+    }
+    *mask = m;
+    return IP_OK;
+}
+
+ip_status meta_check_api_key(const Imageproc__CreateApiKeyRequest *req, uint32_t *scopes, char *err,
+                             size_t errlen)
+{
+    ip_status st;
+    *scopes = 0;
+    const Imageproc__ApiKey *k = req != NULL ? req->key : NULL;
+    if (k == NULL)
+        return invalid(err, errlen, "key: required");
+    if ((st = meta_check_id(k->id, "key.id", err, errlen)) != IP_OK)
+        return st;
+    if (k->name == NULL || k->name[0] == '\0')
+        return invalid(err, errlen, "key.name: required");
+    if (strlen(k->name) > META_KEY_NAME_MAX)
+        return invalid(err, errlen, "key.name: longer than %d bytes", META_KEY_NAME_MAX);
+    if ((st = meta_check_text(k->name, "key.name", err, errlen)) != IP_OK)
+        return st;
+    if (k->prefix == NULL ||
+        strncmp(k->prefix, IP_API_KEY_PREFIX, sizeof(IP_API_KEY_PREFIX) - 1) != 0)
+        return invalid(err, errlen, "key.prefix: must start with %s", IP_API_KEY_PREFIX);
+    if (strlen(k->prefix) > META_KEY_PREFIX_MAX)
+        return invalid(err, errlen, "key.prefix: longer than %d bytes", META_KEY_PREFIX_MAX);
+    if ((st = meta_check_text(k->prefix, "key.prefix", err, errlen)) != IP_OK ||
+        (st = meta_check_hash(req->hash, "hash", false, err, errlen)) != IP_OK)
+        return st;
+    return check_scopes(k->scopes, k->n_scopes, scopes, err, errlen);
 }
 
 /* The formats a variant may be stored in: those of common/ip_variants.h, and

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include <image.pb-c.h>
+#include <metadata.pb-c.h>
 
 #include "ip_status.h"
 #include "ip_variants.h"
@@ -58,10 +59,26 @@ ip_status meta_check_list(int64_t last_created_at_us, const char *last_id,
                           char *err, size_t errlen);
 
 /* CreateImage: the image is present, its id a UUID, sizes non-negative, times
- * in range, text fields valid (meta_check_text), `requested` valid (its set
- * into *requested, as meta_check_requested). */
+ * in range, text fields valid (meta_check_text), owner_hash "" or a hash
+ * (meta_check_hash), `requested` valid (its set into *requested, as
+ * meta_check_requested). */
 ip_status meta_check_create(const Imageproc__Image *img, unsigned *requested, char *err,
                             size_t errlen);
+
+/* A hex SHA-256 (an owner token's or a key's hash): exactly 64 lowercase hex
+ * digits. With `may_be_empty`, "" (and NULL) pass too: an image without owner. */
+ip_status meta_check_hash(const char *hash, const char *field, bool may_be_empty, char *err,
+                          size_t errlen);
+
+#define META_KEY_NAME_MAX 200  /* bytes of ApiKey.name */
+#define META_KEY_PREFIX_MAX 16 /* bytes of ApiKey.prefix */
+
+/* CreateApiKey: the key is present, its id a UUID, its name 1..200 bytes of
+ * valid UTF-8, its prefix "ipk_..." of at most 16 bytes, at least one scope,
+ * each known and given once (the set into *scopes, an ip_access.h mask); the
+ * hash as meta_check_hash. */
+ip_status meta_check_api_key(const Imageproc__CreateApiKeyRequest *req, uint32_t *scopes, char *err,
+                             size_t errlen);
 
 /* PutVariant: a variant kind; READY with object_key, width, height,
  * size_bytes > 0 and format jpeg|png|webp, or FAILED (error optional); text

@@ -27,6 +27,7 @@ static void expect_bad(ip_status st, const char *err, const char *field, int lin
 }
 
 #define ID "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6"
+#define HASH "4f596011b7dacf318adee3f2581d96905e4a64e92200304c351171f28d3d36f1"
 
 static void test_ids(void)
 {
@@ -121,6 +122,92 @@ static void test_create(void)
     img.height = 0;
     img.created_at_us = -1;
     EXPECT_BAD(meta_check_create(&img, &ops, err, sizeof(err)), err, "image.created_at_us");
+    img.created_at_us = 0;
+    /* owner_hash: none, or a SHA-256 in lowercase hex. */
+    img.owner_hash = HASH;
+    EXPECT_ST(meta_check_create(&img, &ops, err, sizeof(err)), IP_OK, err);
+    img.owner_hash = "";
+    EXPECT_ST(meta_check_create(&img, &ops, err, sizeof(err)), IP_OK, err);
+    static const char *const bad[] = {
+        "4F596011B7DACF318ADEE3F2581D96905E4A64E92200304C351171F28D3D36F1", /* upper case */
+        HASH "0",                                                           /* 65 */
+        "4f596011b7dacf318adee3f2581d96905e4a64e92200304c351171f28d3d36f",  /* 63 */
+        "4f596011b7dacf318adee3f2581d96905e4a64e92200304c351171f28d3d36fg", /* not hex */
+        "ipo_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", /* a token, not its hash */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        img.owner_hash = (char *)bad[i];
+        EXPECT_BAD(meta_check_create(&img, &ops, err, sizeof(err)), err, "image.owner_hash");
+    }
+}
+
+/* CreateApiKey: a good key passes with its scope set; each bad field is named. */
+static void test_api_key(void)
+{
+    char err[160];
+    uint32_t m = 0;
+    Imageproc__ApiScope sc[] = {IMAGEPROC__API_SCOPE__API_SCOPE_UPLOAD,
+                                IMAGEPROC__API_SCOPE__API_SCOPE_READ};
+    Imageproc__ApiKey k = IMAGEPROC__API_KEY__INIT;
+    Imageproc__CreateApiKeyRequest req = IMAGEPROC__CREATE_API_KEY_REQUEST__INIT;
+    EXPECT_BAD(meta_check_api_key(NULL, &m, err, sizeof(err)), err, "key");
+    EXPECT_BAD(meta_check_api_key(&req, &m, err, sizeof(err)), err, "key");
+    req.key = &k;
+    EXPECT_BAD(meta_check_api_key(&req, &m, err, sizeof(err)), err, "key.id");
+    k.id = ID;
+    EXPECT_BAD(meta_check_api_key(&req, &m, err, sizeof(err)), err, "key.name");
+    k.name = "ci uploader";
+    EXPECT_BAD(meta_check_api_key(&req, &m, err, sizeof(err)), err, "key.prefix");
+    k.prefix = "ipk_AbCdEfGh";
+    EXPECT_BAD(meta_check_api_key(&req, &m, err, sizeof(err)), err, "hash");
+    req.hash = HASH;
+    EXPECT_BAD(meta_check_api_key(&req, &m, err, sizeof(err)), err, "key.scopes");
+    k.scopes = sc;
+    k.n_scopes = 2;
+    EXPECT_ST(meta_check_api_key(&req, &m, err, sizeof(err)), IP_OK, err);
+    EXPECT_EQ_INT(m, (1u << IMAGEPROC__API_SCOPE__API_SCOPE_READ) |
+                         (1u << IMAGEPROC__API_SCOPE__API_SCOPE_UPLOAD));
+
+    /* Each field wrong in turn. */
+    char name[202];
+    memset(name, 'n', 201);
+    name[201] = '\0';
+    k.name = name;
+    EXPECT_BAD(meta_check_api_key(&req, &m, err, sizeof(err)), err, "key.name");
+    name[200] = '\0'; /* 200 bytes are fine */
+    EXPECT_ST(meta_check_api_key(&req, &m, err, sizeof(err)), IP_OK, err);
+    k.name = "bad \xff utf-8";
+    EXPECT_BAD(meta_check_api_key(&req, &m, err, sizeof(err)), err, "key.name");
+    k.name = "ok";
+    k.prefix = "ipo_AbCdEfGh";
+    EXPECT_BAD(meta_check_api_key(&req, &m, err, sizeof(err)), err, "key.prefix");
+    k.prefix = "ipk_AbCdEfGhIjKlM"; /* 17 bytes */
+    EXPECT_BAD(meta_check_api_key(&req, &m, err, sizeof(err)), err, "key.prefix");
+    k.prefix = "ipk_AbCdEfGhIjKl"; /* 16 */
+    EXPECT_ST(meta_check_api_key(&req, &m, err, sizeof(err)), IP_OK, err);
+    req.hash = "4F596011B7DACF318ADEE3F2581D96905E4A64E92200304C351171F28D3D36F1";
+    EXPECT_BAD(meta_check_api_key(&req, &m, err, sizeof(err)), err, "hash");
+    req.hash = HASH;
+    k.id = "not-a-uuid";
+    EXPECT_BAD(meta_check_api_key(&req, &m, err, sizeof(err)), err, "key.id");
+    k.id = ID;
+    Imageproc__ApiScope twice[] = {IMAGEPROC__API_SCOPE__API_SCOPE_ADMIN,
+                                   IMAGEPROC__API_SCOPE__API_SCOPE_ADMIN};
+    k.scopes = twice;
+    EXPECT_BAD(meta_check_api_key(&req, &m, err, sizeof(err)), err, "key.scopes");
+    Imageproc__ApiScope unknown[] = {IMAGEPROC__API_SCOPE__API_SCOPE_UNSPECIFIED};
+    k.scopes = unknown;
+    k.n_scopes = 1;
+    EXPECT_BAD(meta_check_api_key(&req, &m, err, sizeof(err)), err, "key.scopes");
+    Imageproc__ApiScope past[] = {(Imageproc__ApiScope)9};
+    k.scopes = past;
+    EXPECT_BAD(meta_check_api_key(&req, &m, err, sizeof(err)), err, "key.scopes");
+    EXPECT_EQ_INT(m, 0);
+
+    /* LookupApiKey's hash is required. */
+    EXPECT_BAD(meta_check_hash("", "hash", false, err, sizeof(err)), err, "hash");
+    EXPECT_BAD(meta_check_hash(NULL, "hash", false, err, sizeof(err)), err, "hash");
+    EXPECT_ST(meta_check_hash(HASH, "hash", false, err, sizeof(err)), IP_OK, err);
 }
 
 static void test_variant(void)
@@ -201,6 +288,9 @@ static void test_migrations(void)
     EXPECT(meta_migrations_count >= 2 &&
            strcmp(meta_migrations[1].version, "0002_durability") == 0);
     EXPECT(strstr(meta_migrations[1].sql, "CREATE TABLE purges") != NULL);
+    EXPECT(meta_migrations_count >= 3 && strcmp(meta_migrations[2].version, "0003_access") == 0);
+    EXPECT(meta_migrations_count >= 3 &&
+           strstr(meta_migrations[2].sql, "CREATE TABLE api_keys") != NULL);
 }
 
 static void test_stale(void)
@@ -258,7 +348,7 @@ static void test_status(void)
 static const ip_test_case tests[] = {
     IP_TEST(ids),        IP_TEST(ops),   IP_TEST(list),   IP_TEST(create),
     IP_TEST(variant),    IP_TEST(stale), IP_TEST(status), IP_TEST(text),
-    IP_TEST(migrations), IP_TEST(claim), IP_TEST(lease),
+    IP_TEST(migrations), IP_TEST(claim), IP_TEST(lease),  IP_TEST(api_key),
 };
 
 IP_TEST_MAIN(tests)

@@ -4,11 +4,17 @@
 //   config.js      the server's variants and limits (from /api/config)
 //   config-load.js loads them at start and keeps trying until it has them
 //   api.js         REST calls and uploads, errors in plain words
+//   access.js      this browser's owner tokens (one per own upload) and API key
+//   access-key.js  the "Access key" dialog in the header
 //   store.js       what the page knows about each image; everyone draws from it
 //   events.js      the live status stream (/api/events) feeding the store
 //   upload.js      drop zone, picker, one progress row per file
 //   gallery.js     newest first, infinite scroll, filter, live placeholders
 //   viewer.js      the large view: versions, facts, copy link, delete
+//
+// The access key dialog works from the start (it needs no settings). An
+// image that leaves the store (deleted here or elsewhere, or found gone)
+// takes its owner token out of the browser's storage with it.
 //
 // The page names no variant and no limit of its own: it first loads the
 // server's settings, and only then opens the picker (built at once but
@@ -30,6 +36,8 @@ import { store, isInWork } from './js/store.js';
 import { Gallery } from './js/gallery.js';
 import { Uploader } from './js/upload.js';
 import { Viewer } from './js/viewer.js';
+import { AccessKeyDialog } from './js/access-key.js';
+import { forgetOwnerToken } from './js/access.js';
 
 const POLL_IN_WORK_MS = 15000;
 
@@ -43,6 +51,11 @@ function announce(text) {
 }
 
 connection.attach({ banner: $('offline-banner'), text: $('offline-text'), retryButton: $('offline-retry') });
+
+new AccessKeyDialog({ announce });
+store.subscribe((id, info) => {
+  if (!info) forgetOwnerToken(id);
+});
 
 let gallery = null;
 let viewer = null;

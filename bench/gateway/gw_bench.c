@@ -14,7 +14,8 @@
  *    (-M prepared, same concurrency) running the statement metadata-svc runs
  *    for that page: the same columns, filter, join and page size (25 rows of
  *    images, one more than asked, to tell whether a page follows).
- * Uploaded images and PUT objects are deleted at the end.
+ * Uploaded images (each with the owner token its 202 gave) and PUT objects
+ * are deleted at the end.
  *
  * Configuration from the environment (.env.example names): IP_HTTP_LISTEN,
  * IP_S3_ENDPOINT, IP_S3_BUCKET, IP_S3_REGION, IP_S3_ACCESS_KEY,
@@ -69,8 +70,31 @@ static size_t collect(char *d, size_t sz, size_t nm, void *u)
     return n;
 }
 
-/* POST /upload (multipart). Fills id. Returns ms or -1. */
-static double do_upload(CURL *c, char id[64])
+/* An accepted upload: its id and the owner token that may delete it. */
+typedef struct upload_ref {
+    char id[40];
+    char token[64];
+} upload_ref;
+
+/* The string value of "field" in a flat JSON body into out ("" if absent). */
+static void json_string(const char *body, const char *field, char *out, size_t outlen)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":\"", field);
+    out[0] = '\0';
+    const char *q = body ? strstr(body, pat) : NULL;
+    if (!q)
+        return;
+    q += strlen(pat);
+    size_t n = strcspn(q, "\"");
+    if (n >= outlen)
+        return;
+    memcpy(out, q, n);
+    out[n] = '\0';
+}
+
+/* POST /upload (multipart). Fills ref. Returns ms or -1. */
+static double do_upload(CURL *c, upload_ref *ref)
 {
     buf b = {0};
     curl_mime *m = curl_mime_init(c);
@@ -97,10 +121,8 @@ static double do_upload(CURL *c, char id[64])
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     curl_slist_free_all(h);
     curl_mime_free(m);
-    id[0] = '\0';
-    const char *q = b.p ? strstr(b.p, "\"id\":\"") : NULL;
-    if (q)
-        snprintf(id, 37, "%s", q + 6);
+    json_string(b.p, "id", ref->id, sizeof ref->id);
+    json_string(b.p, "owner_token", ref->token, sizeof ref->token);
     free(b.p);
     return (rc == CURLE_OK && code == 202) ? ms : -1;
 }
@@ -151,17 +173,21 @@ static double do_put(CURL *c, const char *key, int del)
     return (rc == CURLE_OK && code / 100 == 2) ? ms : -1;
 }
 
-static void do_delete_image(CURL *c, const char *id)
+static void do_delete_image(CURL *c, const upload_ref *ref)
 {
-    char url[300];
-    snprintf(url, sizeof url, "%s/image/%s", api, id);
+    char url[sizeof api + sizeof ref->id + 8], auth[128];
+    snprintf(url, sizeof url, "%s/image/%s", api, ref->id);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", ref->token);
+    struct curl_slist *h = curl_slist_append(NULL, auth);
     curl_easy_reset(c);
     curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
     buf b = {0};
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_perform(c);
+    curl_slist_free_all(h);
     free(b.p);
 }
 
@@ -169,7 +195,7 @@ typedef struct worker {
     int n, idx;
     double *up, *put;
     int nup, nput, fails;
-    char (*ids)[64];
+    upload_ref *ids;
 } worker;
 
 static void *work(void *arg)
@@ -177,11 +203,10 @@ static void *work(void *arg)
     worker *w = arg;
     CURL *c = curl_easy_init();
     for (int i = 0; i < w->n; i++) {
-        char id[64], key[128];
-        double u = do_upload(c, id);
+        char key[128];
+        double u = do_upload(c, &w->ids[w->nup]);
         if (u >= 0) {
             w->up[w->nup] = u;
-            snprintf(w->ids[w->nup], 64, "%s", id);
             w->nup++;
         } else {
             w->fails++;
@@ -194,7 +219,7 @@ static void *work(void *arg)
             w->fails++;
     }
     for (int i = 0; i < w->nup; i++)
-        do_delete_image(c, w->ids[i]);
+        do_delete_image(c, &w->ids[i]);
     for (int i = 0; i < w->n; i++) {
         char key[128];
         snprintf(key, sizeof key, "bench/gw/%d-%d", w->idx, i);
@@ -234,7 +259,7 @@ static level run_level(int conc, int per_worker)
         w[i].idx = conc * 1000 + i;
         w[i].up = calloc((size_t)per_worker, sizeof(double));
         w[i].put = calloc((size_t)per_worker, sizeof(double));
-        w[i].ids = calloc((size_t)per_worker, 64);
+        w[i].ids = calloc((size_t)per_worker, sizeof(upload_ref));
         pthread_create(&t[i], NULL, work, &w[i]);
     }
     int total = conc * per_worker, nu = 0, np = 0;

@@ -160,16 +160,17 @@ def make_images(tmp_dir, n=12):
 # ------------------------------------------------------------------ the load
 
 class Upload:
-    __slots__ = ("t0", "t1", "code", "id", "err")
+    __slots__ = ("t0", "t1", "code", "id", "token", "err")
 
     def __init__(self, t0):
-        self.t0, self.t1, self.code, self.id, self.err = t0, None, None, None, None
+        self.t0, self.t1, self.code, self.id, self.token, self.err = t0, None, None, None, None, None
 
 
 class Load:
     """Uploads through nginx from `workers` threads at `rate` per second in
     all, until stop(). Every request is kept as an Upload: start and end time
-    (time.monotonic), HTTP status (0: no answer) and the id of a 202."""
+    (time.monotonic), HTTP status (0: no answer), and the id and owner token
+    of a 202 (the token is what may delete the image)."""
 
     def __init__(self, images, rate, workers=4, url=None):
         self.images, self.rate, self.workers = images, rate, workers
@@ -212,7 +213,7 @@ class Load:
                 r = s.post(self.url, files={"file": (name, data, "application/octet-stream")}, timeout=60)
                 u.code = r.status_code
                 if r.status_code == 202:
-                    u.id = r.json()["id"]
+                    u.id, u.token = r.json()["id"], r.json()["owner_token"]
                 else:
                     u.err = r.text[:200]
             except requests.RequestException as ex:
@@ -228,6 +229,10 @@ class Load:
 
     def accepted(self):
         return [u.id for u in self.snapshot() if u.code == 202]
+
+    def tokens(self):
+        """id -> owner token of every accepted upload."""
+        return {u.id: u.token for u in self.snapshot() if u.code == 202}
 
     def count(self, code):
         return sum(1 for u in self.snapshot() if u.code == code)
@@ -329,7 +334,7 @@ def wait_no_orphans(since_ms, deadline_s=90):
 
 class Deleter:
     """Deletes ready images of a Load now and then (every `every_s` seconds),
-    keeping for each the /media/ URLs of its variants, to check afterwards
+    each with the owner token its upload was given, keeping for each the /media/ URLs of its variants, to check afterwards
     that the image is gone everywhere."""
 
     def __init__(self, load, every_s, limit):
@@ -351,7 +356,8 @@ class Deleter:
         s = requests.Session()
         rnd = random.Random(7)
         while not self._stop.wait(self.every_s) and len(self.deleted) < self.limit:
-            ids = [i for i in self.load.accepted() if i not in self.deleted]
+            tokens = self.load.tokens()
+            ids = [i for i in tokens if i not in self.deleted]
             rnd.shuffle(ids)
             for i in ids[:5]:
                 try:
@@ -359,7 +365,7 @@ class Deleter:
                     if r.status_code != 200 or r.json()["status"] != "ready":
                         continue
                     urls = [v["url"] for v in r.json()["variants"].values() if v.get("url")]
-                    d = s.delete(API + "/image/%s" % i, timeout=30)
+                    d = s.delete(API + "/image/%s" % i, headers=gw.bearer(tokens[i]), timeout=30)
                 except requests.RequestException:
                     s = requests.Session()
                     continue

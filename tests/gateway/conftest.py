@@ -4,6 +4,12 @@ Everything goes through nginx (http://$IP_HTTP_LISTEN/api). "Nothing stored" is
 checked in PostgreSQL (psql with IP_PG_DSN) and in the bucket (a SigV4-signed
 ListObjectsV2 against IP_S3_ENDPOINT). Fixture images are generated at test
 time with the `vips` command line (tiny, so the suite stays fast).
+
+Access (issue 15): every upload's 202 carries its owner token; a test that
+deletes an image or reads its original sends that token (`bearer(body
+["owner_token"])`) or the session's admin key (the `admin_key` fixture, or
+`admin_secret()` outside a fixture), which `imgctl keys create` makes against
+the stack's metadata-svc.
 """
 import datetime
 import hashlib
@@ -109,6 +115,22 @@ def problem(r, status):
     return body
 
 
+def bearer(secret):
+    """The Authorization header of an owner token or an API key."""
+    return {"Authorization": "Bearer %s" % secret}
+
+
+def delete(image_id, secret, **kw):
+    """DELETE /image/{id} with a secret (the image's owner token or a key)."""
+    kw.setdefault("timeout", 10)
+    return session.delete(API + "/image/%s" % image_id, headers=bearer(secret), **kw)
+
+
+def delete_own(body, **kw):
+    """DELETE the image of an upload's 202 body with its own owner token."""
+    return delete(body["id"], body["owner_token"], **kw)
+
+
 def gateway_alive():
     r = get("/healthz", timeout=5)
     assert r.status_code == 200
@@ -128,6 +150,57 @@ def rows_total():
 
 def row_exists(image_id):
     return psql("select count(*) from images where id = '%s'" % image_id) != "0"
+
+
+# ------------------------------------------------------------------ imgctl and API keys
+
+def build_dir():
+    d = os.environ.get("IP_BUILD_DIR") or os.environ.get("IP_GW_BUILD_DIR") or os.path.join(ROOT, "build", "release")
+    return d if os.path.isabs(d) else os.path.join(ROOT, d)
+
+
+def imgctl(*args, stdin=None, check=True):
+    """Runs the operator's tool against the stack; its JSON answer (one
+    document, or a list when it printed one object a line)."""
+    exe = os.path.join(build_dir(), "common", "imgctl")
+    r = subprocess.run([exe, *args], input=stdin, capture_output=True, text=True, timeout=60)
+    if check:
+        assert r.returncode == 0, r.stderr
+    out = r.stdout.strip()
+    if not out:
+        return {}
+    try:
+        return json.loads(out)
+    except json.JSONDecodeError:
+        # Several objects, one a line (keys list).
+        return [json.loads(l) for l in out.splitlines() if l.strip()]
+
+
+def make_key(scopes, name=None):
+    """A new API key: {"id", "key", "prefix", "scopes", ...}; the key is shown only here."""
+    k = imgctl("keys", "create", "--name", name or "test %s %s" % (scopes, uuid.uuid4().hex[:8]),
+               "--scopes", scopes)
+    assert k["key"].startswith("ipk_") and k["scopes"] == scopes.split(","), k
+    return k
+
+
+def revoke_key(key_id):
+    return imgctl("keys", "revoke", key_id)
+
+
+_admin = {}
+
+
+def admin_secret():
+    """One admin key per test process, made on first use."""
+    if "key" not in _admin:
+        _admin["key"] = make_key("admin", "tests admin %s" % uuid.uuid4().hex[:8])["key"]
+    return _admin["key"]
+
+
+@pytest.fixture(scope="session")
+def admin_key():
+    return admin_secret()
 
 
 # ------------------------------------------------------------------ S3 (SigV4)

@@ -6,7 +6,7 @@ import zlib
 
 import pytest
 
-from conftest import API, UPLOAD_MAX, Snapshot, gateway_alive, info, psql, session
+from conftest import API, UPLOAD_MAX, Snapshot, delete, gateway_alive, info, psql, session
 
 B = "XyZzy"
 MP = "multipart/form-data; boundary=" + B
@@ -135,11 +135,11 @@ def test_hostile_filenames_are_sanitised(png, fname, shown):
     body = ("--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" % B).encode() + fname + b"\"\r\n\r\n" + png + b"\r\n" + end()
     r = mp(body, "?ops=thumbnail")
     assert r.status_code == 202, r.text
-    iid = r.json()["id"]
+    iid, token = r.json()["id"], r.json()["owner_token"]
     got = info(iid).json()
     assert got["filename"] == shown
     assert psql("select filename from images where id = '%s'" % iid) == shown
-    assert session.delete(API + "/image/%s" % iid, timeout=10).status_code == 204
+    assert delete(iid, token).status_code == 204
 
 
 def test_too_large_content_length_refused_before_the_body():

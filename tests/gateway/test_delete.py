@@ -1,6 +1,7 @@
 """DELETE: 204 when the objects were removed within the request, then 404
 everywhere; a delete in the middle of processing leaves nothing in the bucket
-once processing ends; /media/ URLs of a deleted image answer 404. With
+once processing ends; /media/ URLs of a deleted image answer 404. Each
+DELETE sends the image's owner token (the 202 gave it). With
 object storage down (the S3 server, or storage-svc) DELETE answers 202
 {"id", "status": "deleting"} at once, the image is 404 from then on, and the
 purger removes the objects once storage is back."""
@@ -8,8 +9,8 @@ import time
 
 import pytest
 
-from conftest import (API, get, info, objects_of, problem, psql, row_exists, session, stack,
-                      upload_ok, vips_make, wait_status)
+from conftest import (API, delete_own, get, info, objects_of, problem, psql, row_exists, session,
+                      stack, upload_ok, vips_make, wait_status)
 
 MEDIA = API.replace("/api", "")
 
@@ -26,11 +27,11 @@ def test_delete_ready_image(png):
     assert urls
     for u in urls:
         assert session.get(MEDIA + u, timeout=10).status_code == 200
-    r = session.delete(API + "/image/%s" % body["id"], timeout=10)
+    r = delete_own(body)
     assert r.status_code == 204 and r.content == b""
     problem(get("/image/%s" % body["id"]), 404)
     problem(info(body["id"]), 404)
-    problem(session.delete(API + "/image/%s" % body["id"], timeout=10), 404)
+    problem(delete_own(body), 404)
     for u in urls:
         assert session.get(MEDIA + u, timeout=10).status_code == 404, u
     assert not row_exists(body["id"])
@@ -43,7 +44,7 @@ def test_delete_during_processing(tmp_path):
     big = vips_make(str(tmp_path / "big.jpg"), 3000, 2000)
     body = upload_ok(big, "big.jpg")
     iid = body["id"]
-    r = session.delete(API + "/image/%s" % iid, timeout=10)
+    r = delete_own(body)
     assert r.status_code == 204
     problem(get("/image/%s" % iid), 404)
     problem(info(iid), 404)
@@ -51,9 +52,9 @@ def test_delete_during_processing(tmp_path):
     # deleted one's job (same processors, jobs taken in order per partition;
     # wait for several to cover the other partitions).
     small = vips_make(str(tmp_path / "s.png"), 32, 32)
-    later = [upload_ok(small, "later.png", ops="thumbnail")["id"] for _ in range(6)]
+    later = [upload_ok(small, "later.png", ops="thumbnail") for _ in range(6)]
     for l in later:
-        wait_status(l, deadline_s=120)
+        wait_status(l["id"], deadline_s=120)
     # A processor still finishing the deleted job may write a variant and then
     # remove it when PutVariant answers NOT_FOUND: wait for the bucket to settle.
     end = time.monotonic() + 60
@@ -63,7 +64,7 @@ def test_delete_during_processing(tmp_path):
     assert not row_exists(iid)
     problem(get("/image/%s" % iid), 404)
     for l in later:
-        session.delete(API + "/image/%s" % l, timeout=10)
+        assert delete_own(l).status_code == 204
 
 
 @pytest.mark.parametrize("component", ["s3", "storage-svc"])
@@ -77,7 +78,7 @@ def test_delete_while_storage_down(png, component):
     stack("stop", component)
     try:
         t0 = time.monotonic()
-        r = session.delete(API + "/image/%s" % iid, timeout=30)
+        r = delete_own(body, timeout=30)
         took = time.monotonic() - t0
         assert r.status_code == 202, (r.status_code, r.text[:300])
         assert r.headers["Content-Type"].startswith("application/json"), r.headers
@@ -87,7 +88,7 @@ def test_delete_while_storage_down(png, component):
         # Gone from the API at once, and the purge is recorded.
         problem(get("/image/%s" % iid), 404)
         problem(info(iid), 404)
-        problem(session.delete(API + "/image/%s" % iid, timeout=30), 404)
+        problem(delete_own(body, timeout=30), 404)
         assert not row_exists(iid)
         assert purge_pending(iid)
     finally:

@@ -1,18 +1,22 @@
-"""Every endpoint and its statuses, through nginx."""
+"""Every endpoint and its statuses, through nginx. Deletes and originals send
+the upload's owner token; /metrics and /readyz's details through nginx the
+admin key (who may do what is test_access.py's)."""
 import json
 import time
 
-from conftest import (API, UPLOAD_MAX, env, get, info, new_id, problem, session, upload, upload_ok,
-                      vips_make, wait_status)
+from conftest import (API, UPLOAD_MAX, bearer, delete, delete_own, env, get, info, new_id, problem,
+                      session, upload, upload_ok, vips_make, wait_status)
 
 
-def test_healthz_readyz_metrics_openapi():
+def test_healthz_readyz_metrics_openapi(admin_key):
     r = get("/healthz")
     assert r.status_code == 200 and r.json()["status"] == "ok"
     r = get("/readyz")
+    assert r.status_code == 200 and r.json() == {"status": "ready"}, r.text
+    r = get("/readyz", headers=bearer(admin_key))
     assert r.status_code == 200, r.text
     assert r.json()["checks"] == {"metadata": "ok", "storage": "ok", "kafka": "ok"}
-    r = get("/metrics")
+    r = get("/metrics", headers=bearer(admin_key))
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain")
     for name in ("gw_http_requests_total", "gw_http_request_duration_seconds_bucket",
                  "gw_uploads_total", "gw_sse_clients"):
@@ -21,9 +25,14 @@ def test_healthz_readyz_metrics_openapi():
     assert r.status_code == 200
     doc = r.json()
     assert doc["openapi"].startswith("3.")
-    for p in ("/upload", "/image/{id}", "/image/{id}/info", "/images", "/events", "/healthz",
-              "/readyz", "/metrics", "/openapi.json", "/config"):
+    for p in ("/upload", "/image/{id}", "/image/{id}/info", "/image/{id}/retry", "/images", "/events",
+              "/healthz", "/readyz", "/metrics", "/openapi.json", "/config"):
         assert p in doc["paths"], p
+    schemes = doc["components"]["securitySchemes"]
+    assert {schemes[s]["scheme"] for s in ("ownerToken", "apiKey")} == {"bearer"}
+    assert {"ownerToken": []} in doc["paths"]["/image/{id}"]["delete"]["security"]
+    assert {} not in doc["paths"]["/image/{id}"]["delete"]["security"]
+    assert "owner_token" in json.dumps(doc["components"]["schemas"])
 
 
 def test_config_is_what_the_gateway_runs_with():
@@ -73,11 +82,11 @@ def test_bad_ids_and_params():
     assert problem(get("/events?id=nope"), 400)["param"] == "id"
 
 
-def test_unknown_ids_404():
+def test_unknown_ids_404(admin_key):
     i = new_id()
     problem(get("/image/%s" % i), 404)
     problem(info(i), 404)
-    problem(session.delete(API + "/image/%s" % i, timeout=10), 404)
+    problem(delete(i, admin_key), 404)
 
 
 def test_upload_read_lifecycle(png):
@@ -88,6 +97,7 @@ def test_upload_read_lifecycle(png):
     assert body["links"]["info"] == "/api/image/%s/info" % body["id"]
     assert r.headers["Location"] == body["links"]["info"]
     iid = body["id"]
+    owner = bearer(body["owner_token"])
     # Right after the upload: pending/processing answers 202 with Retry-After
     # (unless the processor was faster than this request).
     r = get("/image/%s" % iid)
@@ -113,7 +123,7 @@ def test_upload_read_lifecycle(png):
     assert r2.status_code == 304
     r = get("/image/%s?variant=thumbnail" % iid)
     assert r.status_code == 200 and len(r.content) == done["variants"]["thumbnail"]["size"]
-    r = get("/image/%s?variant=original" % iid)
+    r = get("/image/%s?variant=original" % iid, headers=owner)
     assert r.status_code == 200 and r.content == png and r.headers["Content-Type"] == "image/png"
     problem(get("/image/%s?variant=watermarked" % iid), 404)
     r = session.head(API + "/image/%s/info" % iid, timeout=10)
@@ -123,7 +133,7 @@ def test_upload_read_lifecycle(png):
     assert r.status_code == 200
     item = [x for x in r.json()["items"] if x["id"] == iid]
     assert item and item[0]["url"] == done["variants"]["thumbnail"]["url"]
-    assert session.delete(API + "/image/%s" % iid, timeout=10).status_code == 204
+    assert delete_own(body).status_code == 204
 
 
 def test_raw_body_upload_and_ops_query(images):
@@ -133,7 +143,7 @@ def test_raw_body_upload_and_ops_query(images):
     assert r.json()["ops"] == ["thumbnail"]
     done = wait_status(r.json()["id"])
     assert done["status"] == "ready" and done["content_type"] == "image/jpeg"
-    session.delete(API + "/image/%s" % done["id"], timeout=10)
+    assert delete_own(r.json()).status_code == 204
 
 
 def test_failed_image_422(tmp_path):
@@ -149,7 +159,7 @@ def test_failed_image_422(tmp_path):
     assert done["status"] == "failed" and done["error"], done
     body = problem(get("/image/%s" % done["id"]), 422)
     assert body["detail"]
-    session.delete(API + "/image/%s" % done["id"], timeout=10)
+    assert delete_own(r.json()).status_code == 204
 
 
 def test_accel_behind_proxy_and_bytes_direct(png):
@@ -168,6 +178,7 @@ def test_accel_behind_proxy_and_bytes_direct(png):
     r = session.get(direct + "/image/%s" % iid, timeout=10)
     assert r.status_code == 200 and "X-Accel-Redirect" not in r.headers
     assert len(r.content) == done["variants"]["thumbnail"]["size"]
-    r = session.get(direct + "/image/%s?variant=original" % iid, headers={"X-Forwarded-For": "1.2.3.4"}, timeout=10)
+    r = session.get(direct + "/image/%s?variant=original" % iid,
+                    headers={"X-Forwarded-For": "1.2.3.4", **bearer(body["owner_token"])}, timeout=10)
     assert r.status_code == 200 and r.content == png and "X-Accel-Redirect" not in r.headers
-    assert session.delete(API + "/image/%s" % iid, timeout=10).status_code == 204
+    assert delete_own(body).status_code == 204

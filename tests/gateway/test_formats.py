@@ -1,7 +1,7 @@
 """An upload of every supported format reaches ready; its type is the sniffed one."""
 import pytest
 
-from conftest import API, get, session, upload_ok, wait_status
+from conftest import delete_own, get, upload_ok, wait_status
 
 TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif",
          "tif": "image/tiff", "avif": "image/avif", "heic": "image/heic"}
@@ -17,4 +17,4 @@ def test_format(images, ext):
     assert done["content_type"] == TYPES[ext]
     r = get("/image/%s" % body["id"])
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("image/")
-    assert session.delete(API + "/image/%s" % body["id"], timeout=10).status_code == 204
+    assert delete_own(body).status_code == 204

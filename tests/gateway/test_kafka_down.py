@@ -2,7 +2,7 @@
 not ready; after Kafka starts again uploads are accepted and processed."""
 import time
 
-from conftest import API, Snapshot, get, problem, session, stack, upload, wait_status
+from conftest import Snapshot, delete_own, get, problem, stack, upload, wait_status
 
 
 def test_kafka_stopped_then_recovered(png):
@@ -30,4 +30,4 @@ def test_kafka_stopped_then_recovered(png):
     done = wait_status(r.json()["id"], deadline_s=120)
     assert done["status"] == "ready"
     assert get("/readyz").status_code == 200
-    session.delete(API + "/image/%s" % done["id"], timeout=10)
+    assert delete_own(r.json()).status_code == 204

@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from conftest import ROOT, env
+from conftest import ROOT, bearer, env
 
 PORT = 8091
 
@@ -29,18 +29,20 @@ def gateway_binary():
 
 
 @contextlib.contextmanager
-def run_gateway(**overrides):
+def run_gateway(port=PORT, **overrides):
+    """A gateway of the test's own on 127.0.0.1:`port` (it binds nothing
+    else), with the stack's settings plus `overrides`; yields (process, base URL)."""
     e = dict(os.environ)
     for k in ("IP_METADATA_RPC_URL", "IP_METADATA_EVENTS_URL", "IP_STORAGE_RPC_URL", "IP_KAFKA_BROKERS",
               "IP_KAFKA_TOPIC", "IP_UPLOAD_MAX_BYTES", "IP_PIXEL_LIMIT"):
         if env(k):
             e[k] = env(k)
-    e.update({"IP_GATEWAY_LISTEN": "127.0.0.1:%d" % PORT, "IP_GATEWAY_MEMORY_BYTES": str(1 << 20),
+    e.update({"IP_GATEWAY_LISTEN": "127.0.0.1:%d" % port, "IP_GATEWAY_MEMORY_BYTES": str(1 << 20),
               "IP_GATEWAY_SSE_HEARTBEAT_MS": "500", "IP_GATEWAY_SWEEP_INTERVAL_MS": "3600000",
               "IP_LOG_LEVEL": "warn"})
     e.update(overrides)
     p = subprocess.Popen([gateway_binary()], env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = "http://127.0.0.1:%d" % PORT
+    base = "http://127.0.0.1:%d" % port
     try:
         end = time.monotonic() + 30
         while True:
@@ -84,7 +86,8 @@ def test_memory_budget_and_clean_stop(own_gateway, png):
     r = requests.post(base + "/upload?ops=thumbnail", data=png, headers={"Content-Type": "image/png"}, timeout=30)
     assert r.status_code == 202, r.text
     iid = r.json()["id"]
-    assert requests.delete(base + "/image/%s" % iid, timeout=10).status_code == 204
+    assert requests.delete(base + "/image/%s" % iid, headers=bearer(r.json()["owner_token"]),
+                           timeout=10).status_code == 204
     # Two SSE clients connected (suspended between heartbeats), then SIGTERM.
     socks = []
     for _ in range(2):

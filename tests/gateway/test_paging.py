@@ -5,7 +5,7 @@ import concurrent.futures
 import os
 import threading
 
-from conftest import API, get, session, upload
+from conftest import admin_secret, delete, get, upload
 
 
 N = int(os.environ.get("IP_GW_E2E_PAGING_N", "1000"))
@@ -80,5 +80,6 @@ def test_paging_while_uploading(png):
         stop.set()
         t.join(30)
     assert arrived, "no uploads arrived during the walk"
+    admin = admin_secret()
     for iid in list(mine_ids) + arrived:
-        session.delete(API + "/image/%s" % iid, timeout=30)
+        delete(iid, admin, timeout=30)

@@ -77,7 +77,8 @@ def processor_healthz():
 @pytest.mark.parametrize("kind", sorted(REPRESENTATIVES))
 def test_hostile_original_fails_the_job(images, kind):
     case = representative(kind)
-    image_id = gw.upload_ok(images["png"], "job-%s.png" % kind)["id"]
+    first = gw.upload_ok(images["png"], "job-%s.png" % kind)
+    image_id = first["id"]
     assert gw.wait_status(image_id)["status"] == "ready"
 
     hostile.s3_put("o/%s" % image_id, case.data)
@@ -101,7 +102,7 @@ def test_hostile_original_fails_the_job(images, kind):
     assert hostile.alive(pid) and hostile.pids("processor") == [pid], "the processor was replaced"
     processor_healthz()
 
-    after = gw.upload_ok(images["jpg"], "job-after-%s.jpg" % kind)["id"]
-    assert gw.wait_status(after)["status"] == "ready"
-    for i in (image_id, after):
-        assert gw.session.delete(gw.API + "/image/%s" % i, timeout=30).status_code in (202, 204)
+    after = gw.upload_ok(images["jpg"], "job-after-%s.jpg" % kind)
+    assert gw.wait_status(after["id"])["status"] == "ready"
+    for body in (first, after):
+        assert gw.delete_own(body, timeout=30).status_code in (202, 204)

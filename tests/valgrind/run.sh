@@ -199,27 +199,38 @@ test_gateway() {
   export "${common_env[@]}" IP_GATEWAY_LISTEN="$VG_GW" IP_GATEWAY_THREADS=4 IP_GATEWAY_SWEEP_INTERVAL_MS=3600000 \
     IP_GATEWAY_SSE_HEARTBEAT_MS=1000 IP_UPLOAD_MAX_BYTES=1048576
   vg_start
-  local base="http://$VG_GW" id code
+  local base="http://$VG_GW" id tok code
   poll 120 curl -fsS -m 2 "$base/healthz" || { tail -30 "$work/service.log"; die "not answering on $base"; }
   # An SSE client stays connected through the uploads and the stop.
   curl -sS -N -m 600 "$base/events" >"$work/sse.out" 2>/dev/null &
   local sse=$!
   cleanup_cmds+=("kill $sse")
   "$py" "$here/vgtool.py" png "$work/a.png" 64 48
-  id="$(curl -fsS -m 60 -F "file=@$work/a.png;type=image/png" "$base/upload?ops=thumbnail" | jq -r .id)" ||
+  # Each upload's 202 carries its owner token: the only thing (with an admin
+  # key) that may read its original or delete it.
+  curl -fsS -m 60 -F "file=@$work/a.png;type=image/png" "$base/upload?ops=thumbnail" >"$work/up1.json" ||
     die "upload"
+  id="$(jq -r .id "$work/up1.json")" tok="$(jq -r .owner_token "$work/up1.json")"
   [[ $id =~ ^[0-9a-f-]{36}$ ]] || die "upload answered no id"
-  cleanup_cmds+=("curl -sS -m 30 -X DELETE '$base/image/$id'")
+  [[ $tok =~ ^ipo_[A-Za-z0-9_-]{43}$ ]] || die "upload answered no owner token"
+  cleanup_cmds+=("curl -sS -m 30 -X DELETE -H 'Authorization: Bearer $tok' '$base/image/$id'")
   curl -fsS -m 30 "$base/image/$id/info" | grep -q "$id" || die "info"
-  curl -fsS -m 30 -o /dev/null "$base/image/$id" || die "GET original"
+  curl -fsS -m 30 -o /dev/null "$base/image/$id" || die "GET variant"
+  curl -fsS -m 30 -o /dev/null -H "Authorization: Bearer $tok" "$base/image/$id?variant=original" ||
+    die "GET original with the owner token"
+  code="$(curl -sS -m 30 -o /dev/null -w '%{http_code}' "$base/image/$id?variant=original")"
+  [[ $code == 401 ]] || die "anonymous original answered $code, want 401"
+  code="$(curl -sS -m 30 -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer ipk_not-a-key' "$base/images")"
+  [[ $code == 401 ]] || die "a malformed key answered $code, want 401"
   curl -fsS -m 30 "$base/images?limit=5" >/dev/null || die "list"
   curl -fsS -m 30 -o /dev/null "$base/metrics" || die "metrics"
   # A raw-body upload, then bad ones: not an image (415), bad ops (400), unknown id (404),
   # bad id (400), too big (413), truncated (400).
-  local id2
-  id2="$(curl -fsS -m 60 -H 'Content-Type: image/png' --data-binary "@$work/a.png" "$base/upload" | jq -r .id)" ||
+  local id2 tok2
+  curl -fsS -m 60 -H 'Content-Type: image/png' --data-binary "@$work/a.png" "$base/upload" >"$work/up2.json" ||
     die "raw upload"
-  cleanup_cmds+=("curl -sS -m 30 -X DELETE '$base/image/$id2'")
+  id2="$(jq -r .id "$work/up2.json")" tok2="$(jq -r .owner_token "$work/up2.json")"
+  cleanup_cmds+=("curl -sS -m 30 -X DELETE -H 'Authorization: Bearer $tok2' '$base/image/$id2'")
   code="$(curl -sS -m 30 -o /dev/null -w '%{http_code}' -F "file=@$here/run.sh;type=image/png" "$base/upload")"
   [[ $code == 415 ]] || die "bad upload answered $code, want 415"
   code="$(curl -sS -m 30 -o /dev/null -w '%{http_code}' -F "file=@$work/a.png" "$base/upload?ops=nope")"
@@ -243,11 +254,15 @@ test_gateway() {
   code="$(curl -sS -m 30 -o /dev/null -w '%{http_code}' -H 'Content-Type: multipart/form-data; boundary=XyZ' \
     --data-binary "@$work/cut.bin" "$base/upload")"
   [[ $code == 400 ]] || die "truncated multipart answered $code, want 400"
-  curl -fsS -m 30 -I "$base/image/$id" >/dev/null || die "HEAD original"
+  curl -fsS -m 30 -I "$base/image/$id" >/dev/null || die "HEAD variant"
   # An SSE client that goes away by itself.
   curl -sS -N -m 2 "$base/events" >/dev/null 2>&1
-  for i in "$id" "$id2"; do
-    code="$(curl -sS -m 30 -o /dev/null -w '%{http_code}' -X DELETE "$base/image/$i")"
+  # Another image's owner token may not delete it (403); its own may.
+  code="$(curl -sS -m 30 -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $tok2" "$base/image/$id")"
+  [[ $code == 403 ]] || die "delete with another image's token answered $code, want 403"
+  for pair in "$id:$tok" "$id2:$tok2"; do
+    code="$(curl -sS -m 30 -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer ${pair#*:}" \
+      "$base/image/${pair%%:*}")"
     # 204: purged within the request; 202: left to the purger (storage-svc
     # under valgrind can be slower than IP_GATEWAY_DELETE_WAIT_MS).
     [[ $code == 204 || $code == 202 ]] || die "delete answered $code, want 204 or 202"

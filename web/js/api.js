@@ -11,6 +11,12 @@
 //
 // Uploads use XMLHttpRequest rather than fetch because only XHR reports upload
 // progress. The limits named in messages are the server's (config.js).
+//
+// Calls that need a credential take one as { secret, kind: 'owner'|'key' }
+// (access.js chooses it) and send it as `Authorization: Bearer …`; 401 and
+// 403 are then explained by what was sent: no credential, this image's
+// owner token, or the API key entered under "Access key". The original is
+// fetched as bytes (an <img> cannot send a header) and handed back as a Blob.
 
 import { connection } from './connection.js';
 import { config } from './config.js';
@@ -36,15 +42,49 @@ function isGatewayDown(status) {
   return status === 502 || status === 503 || status === 504;
 }
 
+const OWNER_ONLY = 'Only the browser that uploaded this image can delete it or open its original.';
+
+// 401: no credential where one is needed, or one the API does not know.
+function describeUnauthorized(what, credential) {
+  if (credential && credential.kind === 'key') {
+    return 'Your access key was not accepted: it is unknown or was revoked. Change or remove it under Access key.';
+  }
+  if (credential && credential.kind === 'owner') {
+    return 'The token this browser kept for this image was not accepted.';
+  }
+  if (what === 'upload') return 'This service needs an access key to upload: enter one under Access key.';
+  if (what === 'delete' || what === 'original') return OWNER_ONLY;
+  return `This ${what} needs an access key: enter one under Access key.`;
+}
+
+// 403: a valid credential that does not allow the action.
+function describeForbidden(what, credential) {
+  if (credential && credential.kind === 'owner') {
+    return 'The token this browser holds belongs to another image, so it does not allow this.';
+  }
+  if (credential && credential.kind === 'key') {
+    if (what === 'upload') return 'Your access key does not allow uploads: it needs the upload scope.';
+    if (what === 'delete') return 'Your access key does not allow deleting images: it needs the delete or admin scope.';
+    if (what === 'original') return 'Your access key does not allow opening originals: it needs the admin scope.';
+    return `Your access key does not allow this ${what}.`;
+  }
+  return what === 'delete' || what === 'original' ? OWNER_ONLY : `This ${what} is not allowed.`;
+}
+
 // The words a person reads for a failed call. `what` names the action
-// ("upload", "load", "delete") so that generic cases read naturally.
-export function describeError(status, problem = {}, what = 'request') {
+// ("upload", "load", "delete", "original") so that generic cases read
+// naturally; `credential` is what was sent (null for nothing).
+export function describeError(status, problem = {}, what = 'request', credential = null) {
   const detail = typeof problem.detail === 'string' ? problem.detail.trim() : '';
   switch (status) {
     case 0:
       return 'Could not reach the server. Check your connection; we will keep trying.';
     case 400:
       return `The server did not understand this ${what}${detail ? `: ${detail}` : '.'}`;
+    case 401:
+      return describeUnauthorized(what, credential);
+    case 403:
+      return describeForbidden(what, credential);
     case 404:
       return 'This image no longer exists. It may have been deleted.';
     case 408:
@@ -86,13 +126,21 @@ async function readProblem(response) {
   }
 }
 
-async function request(path, { method = 'GET', signal, what } = {}) {
+function headersFor(credential, accept = 'application/json') {
+  const headers = { Accept: accept };
+  if (credential) headers.Authorization = `Bearer ${credential.secret}`;
+  return headers;
+}
+
+// One call; resolves with the Response when it is 2xx, else rejects with an
+// ApiError in plain words.
+async function send(path, { method = 'GET', signal, what, credential = null, accept } = {}) {
   let response;
   try {
     response = await fetch(BASE + path, {
       method,
       signal,
-      headers: { Accept: 'application/json' },
+      headers: headersFor(credential, accept),
       cache: 'no-store',
     });
   } catch (err) {
@@ -104,7 +152,7 @@ async function request(path, { method = 'GET', signal, what } = {}) {
   else connection.reportReachable();
   if (!response.ok) {
     const problem = await readProblem(response);
-    throw new ApiError(describeError(response.status, problem, what), {
+    throw new ApiError(describeError(response.status, problem, what, credential), {
       status: response.status,
       title: problem.title || '',
       detail: problem.detail || '',
@@ -112,6 +160,11 @@ async function request(path, { method = 'GET', signal, what } = {}) {
       offline: isGatewayDown(response.status),
     });
   }
+  return response;
+}
+
+async function request(path, options = {}) {
+  const response = await send(path, options);
   if (response.status === 204) return null;
   return response.json();
 }
@@ -138,22 +191,44 @@ export function getInfo(id, { signal } = {}) {
   return request(`/image/${encodeURIComponent(id)}/info`, { signal, what: 'image' });
 }
 
-export function deleteImage(id) {
-  return request(`/image/${encodeURIComponent(id)}`, { method: 'DELETE', what: 'delete' });
+// Deletes an image with `credential` (its owner token or a key with delete
+// scope; access.js chooses). Resolves on 204 or 202 (the purge goes on).
+export function deleteImage(id, credential) {
+  return request(`/image/${encodeURIComponent(id)}`, { method: 'DELETE', what: 'delete', credential });
 }
 
-// The URL of the original's bytes (the gateway hands them out; the bucket
-// keeps originals private).
-export function originalUrl(id) {
-  return `${BASE}/image/${encodeURIComponent(id)}?variant=original`;
+// The original's bytes as a Blob. The gateway hands them out only with the
+// image's owner token or an admin key, so they cannot be an <img> URL.
+export async function fetchOriginal(id, credential, { signal } = {}) {
+  const response = await send(`/image/${encodeURIComponent(id)}?variant=original`,
+    { signal, what: 'original', credential, accept: 'image/*' });
+  return response.blob();
+}
+
+// Finds what an API key may do before the page keeps it: GET /api/access
+// with the key answers its scopes. Resolves with { admin, delete, upload,
+// scopes }, or rejects with an ApiError (401: the API does not know the key).
+export async function checkKey(key) {
+  const credential = { secret: key, kind: 'key' };
+  const who = await request('/access', { what: 'key check', credential });
+  const scopes = Array.isArray(who.scopes) ? who.scopes : [];
+  const admin = scopes.includes('admin');
+  return {
+    admin,
+    delete: admin || scopes.includes('delete'),
+    upload: admin || scopes.includes('upload'),
+    scopes,
+  };
 }
 
 // Uploads one file. `ops` is an array of variant names; none, or exactly the
 // server's default set, sends no `ops` field (the server's default applies).
-// `onProgress(fraction)` follows the bytes sent. Returns { promise, abort };
-// the promise resolves with the 202 body or rejects with an ApiError
-// (status 0 and `aborted` true when abort() was called).
-export function uploadFile(file, { ops = [], onProgress } = {}) {
+// `onProgress(fraction)` follows the bytes sent; `credential` (the access
+// key, or null) is sent when given. Returns { promise, abort }; the promise
+// resolves with the 202 body (its owner_token is the caller's to keep) or
+// rejects with an ApiError (status 0 and `aborted` true when abort() was
+// called).
+export function uploadFile(file, { ops = [], onProgress, credential = null } = {}) {
   const xhr = new XMLHttpRequest();
   let aborted = false;
   const promise = new Promise((resolve, reject) => {
@@ -163,7 +238,7 @@ export function uploadFile(file, { ops = [], onProgress } = {}) {
     form.append('file', file, file.name);
 
     xhr.open('POST', `${BASE}/upload`);
-    xhr.setRequestHeader('Accept', 'application/json');
+    for (const [name, value] of Object.entries(headersFor(credential))) xhr.setRequestHeader(name, value);
     xhr.responseType = 'text';
     xhr.upload.addEventListener('progress', (e) => {
       if (onProgress && e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total);
@@ -180,7 +255,7 @@ export function uploadFile(file, { ops = [], onProgress } = {}) {
       if (xhr.status >= 200 && xhr.status < 300 && body && body.id) {
         resolve(body);
       } else {
-        reject(new ApiError(describeError(xhr.status, body, 'upload'), {
+        reject(new ApiError(describeError(xhr.status, body, 'upload', credential), {
           status: xhr.status,
           title: body.title || '',
           detail: body.detail || '',

@@ -9,6 +9,10 @@
 // store at once, which places it at the top of the gallery as a placeholder.
 // A refused file shows the API's error in plain words (see api.js).
 //
+// The 202's owner token goes straight into access.js (this browser's store
+// of tokens, by image id) and nowhere else; uploads send the access key when
+// one is set, for deployments where uploading needs one.
+//
 // The copies on offer, which of them are ticked at first, and the size limit
 // are the server's (config.js): the picker stays disabled until enable() has
 // built the choices from them. Files dropped or pasted before that wait and
@@ -17,6 +21,7 @@
 import { uploadFile, describeError } from './api.js';
 import { config, isVariant, listTitles, variantTitle } from './config.js';
 import { store } from './store.js';
+import { keepOwnerToken, uploadCredential } from './access.js';
 import { formatBytes, formatLimit, h, STATUS_LABELS } from './format.js';
 
 const PARALLEL = 3;
@@ -208,6 +213,7 @@ export class Uploader {
     row.state.textContent = 'Uploading… 0%';
     row.handle = uploadFile(row.file, {
       ops: row.ops,
+      credential: uploadCredential(),
       onProgress: (f) => {
         const pct = Math.min(100, Math.round(f * 100));
         row.progress.value = pct;
@@ -217,6 +223,7 @@ export class Uploader {
     try {
       const accepted = await row.handle.promise;
       row.handle = null;
+      keepOwnerToken(accepted.id, accepted.owner_token);
       row.id = accepted.id;
       row.progress.value = 100;
       row.el.dataset.id = accepted.id;

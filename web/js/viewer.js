@@ -1,14 +1,21 @@
 // The viewer: one image large, in a modal <dialog>.
 //
-// A radio group switches between the original (served by the gateway, since
-// originals stay private in the bucket) and the variants the image was asked
-// for (served from /media/), in the server's order (config.js). It opens on
-// the largest ready variant (a copy made to be seen in a browser; the first
-// of equals in that order), else on the original. A variant still in work is
+// A radio group switches between the original and the variants the image
+// was asked for (served from /media/, public), in the server's order
+// (config.js). The original keeps the uploader's EXIF and GPS, so the
+// gateway gives it only to the image's owner token or an admin key: it is
+// listed only when this browser holds one of them (access.js), and its bytes
+// are fetched with that credential into a blob: URL (an <img> cannot send a
+// header), which is given up when the viewer moves on. It opens on the
+// largest ready variant (a copy made to be seen in a browser; the first of
+// equals in that order), else on the original. A variant still in work is
 // listed but disabled and becomes selectable when its event arrives, because
 // the viewer follows the store while it is open. The facts list shows the dimensions and size of
 // the version on screen and of the original. "Copy link" copies the absolute
-// URL of the version on screen. "Delete…" asks for confirmation inside the
+// URL of the version on screen (the original has none worth sharing: it
+// opens for nobody else). "Delete…" is offered when this browser holds the
+// image's owner token or a key that may delete; otherwise a short note says
+// why it and the original are missing. It asks for confirmation inside the
 // dialog; once the API says 204 (or 404: already gone) the image is removed
 // from the store, which takes it out of the gallery, and the dialog closes
 // with focus on the neighbouring card.
@@ -18,13 +25,19 @@
 // switcher) walk the gallery's order. On close, focus returns to the card of
 // the image last shown.
 
-import { deleteImage, originalUrl, ApiError } from './api.js';
+import { deleteImage, fetchOriginal, describeError, ApiError } from './api.js';
+import {
+  credentialFor, forgetOwnerToken, mayDelete, mayOpenOriginal, onAccessChange,
+} from './access.js';
 import { store } from './store.js';
 import { variantNames, variantTitle } from './config.js';
 import { formatBytes, formatDate, formatDims, h, STATUS_LABELS } from './format.js';
 
 // Originals a browser can draw; TIFF and HEIC usually not.
 const BROWSER_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif']);
+
+const OWNER_ONLY = 'Only the browser that uploaded this image can delete it or open its original.';
+const NO_ORIGINAL = 'Only the browser that uploaded this image, or an admin access key, can open its original.';
 
 export class Viewer {
   constructor({ announce, focusAfterDelete, neighbours }) {
@@ -41,6 +54,7 @@ export class Viewer {
     this.confirmYes = document.getElementById('delete-yes');
     this.confirmNo = document.getElementById('delete-cancel');
     this.message = document.getElementById('viewer-message');
+    this.ownerNote = document.getElementById('viewer-owner-note');
     this.announce = announce;
     this.focusAfterDelete = focusAfterDelete;
     this.neighbours = neighbours;
@@ -52,6 +66,7 @@ export class Viewer {
     this.opener = null;
     this.focusNext = null;
     this.deleting = false;
+    this.original = null; // { id, url, controller, promise } of the fetched original
 
     document.getElementById('viewer-close').addEventListener('click', () => this.close());
     this.prevButton.addEventListener('click', () => this.step(-1));
@@ -100,11 +115,16 @@ export class Viewer {
       }
       this.render(info);
     });
+    onAccessChange(() => {
+      const info = this.dialog.open ? store.get(this.id) : null;
+      if (info) this.render(info);
+    });
   }
 
   open(id, opener) {
     const info = store.get(id);
     if (!info) return;
+    if (this.original && this.original.id !== id) this.dropOriginal();
     this.id = id;
     this.opener = opener || null;
     this.variant = null;
@@ -154,6 +174,7 @@ export class Viewer {
     const id = this.id;
     this.id = null;
     this.image.removeAttribute('src');
+    this.dropOriginal();
     let target = this.focusNext;
     this.focusNext = null;
     if (!target || !target.isConnected) {
@@ -162,9 +183,15 @@ export class Viewer {
     if (target) target.focus();
   }
 
-  // Versions the image has, in switcher order, with whether each can be shown.
+  // Versions the image has, in switcher order, with whether each can be
+  // shown. The original is there only for its owner or an admin; its URL is
+  // the blob: one once its bytes are here.
   versions(info) {
-    const out = [{ name: 'original', ready: true, url: originalUrl(info.id), status: 'ready' }];
+    const out = [];
+    if (mayOpenOriginal(info.id)) {
+      const fetched = this.original && this.original.id === info.id ? this.original.url : null;
+      out.push({ name: 'original', ready: true, url: fetched, status: 'ready' });
+    }
     const v = info.variants || {};
     for (const name of variantNames()) {
       if (!v[name]) continue;
@@ -179,13 +206,15 @@ export class Viewer {
     return out;
   }
 
-  // The version to open on: the largest ready variant, else the original.
+  // The version to open on: the largest ready variant, else the original
+  // when it is offered, else none (null).
   static preferred(versions) {
     let best = null;
     for (const x of versions) {
       if (x.name !== 'original' && x.ready && (!best || x.area > best.area)) best = x;
     }
-    return best ? best.name : 'original';
+    if (best) return best.name;
+    return versions.some((x) => x.name === 'original') ? 'original' : null;
   }
 
   render(info) {
@@ -218,6 +247,7 @@ export class Viewer {
           h('label', { for: `variant-${x.name}`, text: `${variantTitle(x.name)}${note}` }));
       });
       this.switcher.replaceChildren(legend, ...options);
+      this.switcher.hidden = !options.length;
       if (hadFocus) {
         const again = this.switcher.querySelector(`input[value="${this.variant}"]`);
         if (again) again.focus();
@@ -226,24 +256,92 @@ export class Viewer {
     const selected = this.switcher.querySelector(`input[value="${this.variant}"]`);
     if (selected) selected.checked = true;
     this.show(this.variant, info);
+    this.renderAccess(info);
     this.renderNav();
+  }
+
+  // Delete and the original are offered only with a credential that allows
+  // them; otherwise the note says why they are missing.
+  renderAccess(info) {
+    const canDelete = mayDelete(info.id);
+    const canOriginal = mayOpenOriginal(info.id);
+    if (!canDelete && !this.confirm.hidden) this.cancelDelete(false);
+    if (this.confirm.hidden) this.deleteButton.hidden = !canDelete;
+    let note = '';
+    if (!canDelete) note = OWNER_ONLY;
+    else if (!canOriginal) note = NO_ORIGINAL;
+    this.ownerNote.textContent = note;
+    this.ownerNote.hidden = !note;
   }
 
   show(variant, info = store.get(this.id)) {
     if (!info) return;
     this.variant = variant;
+    this.dialog.dataset.variant = variant || '';
+    if (variant === 'original' && !(this.original && this.original.id === info.id && this.original.url)) {
+      this.awaitOriginal(info);
+    }
     const version = this.versions(info).find((x) => x.name === variant);
     const url = version && version.ready ? version.url : null;
     const name = info.filename || 'image';
-    this.dialog.dataset.variant = variant;
     if (url && this.image.getAttribute('src') !== url) {
       this.stageNote.hidden = true;
       this.image.classList.add('is-loading');
       this.image.alt = `${name}, ${variantTitle(variant).toLowerCase()} version`;
       this.image.src = url;
+    } else if (!variant) {
+      this.image.removeAttribute('src');
+      this.stageNote.textContent = 'No copy of this image is ready yet.';
+      this.stageNote.hidden = false;
     }
     this.openLink.href = url || '#';
-    this.renderFacts(info, variant);
+    if (variant) this.renderFacts(info, variant);
+  }
+
+  // Fetches the original with this browser's credential for it, then shows
+  // it if the reader is still looking at it; a failure is said on the stage.
+  awaitOriginal(info) {
+    const id = info.id;
+    this.image.classList.add('is-loading');
+    this.loadOriginal(id).then((url) => {
+      if (url && this.id === id && this.variant === 'original') this.show('original');
+    }, (err) => {
+      if (err && err.name === 'AbortError') return;
+      if (this.id !== id || this.variant !== 'original') return;
+      this.image.classList.remove('is-loading');
+      this.stageNote.textContent = `The original could not be loaded. ${err && err.message ? err.message : ''}`.trim();
+      this.stageNote.hidden = false;
+      if (err instanceof ApiError && err.status === 404) store.refresh(id);
+    });
+  }
+
+  // The original's blob: URL for `id`, fetched once per viewing; a failed
+  // fetch is forgotten so that choosing the original again tries again.
+  loadOriginal(id) {
+    if (this.original && this.original.id === id) return this.original.promise;
+    this.dropOriginal();
+    const entry = { id, url: null, controller: new AbortController(), promise: null };
+    this.original = entry;
+    entry.promise = (async () => {
+      const credential = credentialFor(id, 'original');
+      if (!credential) throw new ApiError(describeError(401, {}, 'original'), { status: 401 });
+      const blob = await fetchOriginal(id, credential, { signal: entry.controller.signal });
+      if (this.original !== entry) return null;
+      entry.url = URL.createObjectURL(blob);
+      return entry.url;
+    })();
+    entry.promise.catch(() => {
+      if (this.original === entry) this.original = null;
+    });
+    return entry.promise;
+  }
+
+  dropOriginal() {
+    const entry = this.original;
+    if (!entry) return;
+    this.original = null;
+    entry.controller.abort();
+    if (entry.url) URL.revokeObjectURL(entry.url);
   }
 
   renderFacts(info, variant) {
@@ -277,6 +375,11 @@ export class Viewer {
   }
 
   async copyLink() {
+    if (this.variant === 'original') {
+      this.dialog.dataset.copied = '';
+      this.message.textContent = 'The original is private: a link to it would open for nobody else. Choose one of the copies to share.';
+      return;
+    }
     const url = this.currentUrl();
     if (!url) return;
     let copied = false;
@@ -315,9 +418,9 @@ export class Viewer {
 
   cancelDelete(focus = true) {
     this.confirm.hidden = true;
-    this.deleteButton.hidden = false;
+    this.deleteButton.hidden = !(this.id && mayDelete(this.id));
     this.confirmYes.disabled = false;
-    if (focus) this.deleteButton.focus();
+    if (focus && !this.deleteButton.hidden) this.deleteButton.focus();
   }
 
   async doDelete() {
@@ -331,7 +434,9 @@ export class Viewer {
     const neighbour = this.focusAfterDelete(id);
     this.deleting = true;
     try {
-      await deleteImage(id);
+      const credential = credentialFor(id, 'delete');
+      if (!credential) throw new ApiError(describeError(401, {}, 'delete'), { status: 401 });
+      await deleteImage(id, credential);
     } catch (err) {
       if (!(err instanceof ApiError) || err.status !== 404) {
         this.deleting = false;
@@ -342,6 +447,7 @@ export class Viewer {
       // 404: someone else deleted it already; the outcome is the same.
     }
     this.focusNext = neighbour && neighbour.isConnected ? neighbour : this.focusAfterDelete(id);
+    forgetOwnerToken(id);
     store.remove(id);
     this.deleting = false;
     this.close();

@@ -2,6 +2,12 @@
 // console-error collection, screenshots, and the API calls used to seed and
 // check images.
 //
+// Images seeded through the API are owned by the test: apiUpload keeps each
+// 202's owner token, apiDelete sends it (DELETE needs it), and
+// handOwnerTokens gives a browser the tokens of seeded images exactly as the
+// page keeps those of its own uploads (localStorage, OWNER_TOKENS_KEY), so
+// that a scenario about the viewer or deleting finds itself the owner.
+//
 // The page is reached through nginx at http://$IP_HTTP_LISTEN (default
 // 127.0.0.1:8080), exactly as a person would reach it. Chromium is Debian's
 // (/usr/bin/chromium, or $IP_CHROMIUM), started headless with a fresh
@@ -165,7 +171,73 @@ export async function screenshot(page, name) {
   return file;
 }
 
+// --- owner tokens in the browser --------------------------------------------
+
+// Where web/js/access.js keeps the owner tokens of this browser's uploads:
+// a JSON object, image id -> "ipo_…" token.
+export const OWNER_TOKENS_KEY = 'imageprocessor.owner-tokens';
+
+// The owner tokens the page holds ({id: token}).
+export async function pageOwnerTokens(page) {
+  return page.evaluate((k) => JSON.parse(window.localStorage.getItem(k) || '{}'), OWNER_TOKENS_KEY);
+}
+
+// Gives the browser of `page` the owner tokens of images seeded by
+// apiUpload (their 202 bodies), as if it had uploaded them itself. Loads the
+// page to reach its storage; the caller loads it again to use them.
+export async function handOwnerTokens(page, accepted) {
+  await page.goto('/');
+  const add = Object.fromEntries(accepted.map((a) => {
+    assert.match(a.owner_token || '', /^ipo_[A-Za-z0-9_-]{43}$/, `the 202 of ${a.id} carries an owner token`);
+    return [a.id, a.owner_token];
+  }));
+  await page.evaluate(([k, tokens]) => {
+    const held = JSON.parse(window.localStorage.getItem(k) || '{}');
+    window.localStorage.setItem(k, JSON.stringify({ ...held, ...tokens }));
+  }, [OWNER_TOKENS_KEY, add]);
+}
+
+// Uploads one PNG with the page's picker; resolves with { id, token } (the
+// owner token of its 202) once the upload row says the image is ready.
+// `made`, when given, gets the pair at once (for the test's cleanup).
+export async function pageUpload(page, name, png, { made = null } = {}) {
+  const answered = page.waitForResponse((r) => r.url().endsWith('/api/upload') && r.request().method() === 'POST');
+  await page.locator('#file-input').setInputFiles([{ name, mimeType: 'image/png', buffer: png }]);
+  const response = await answered;
+  assert.equal(response.status(), 202, `the upload of ${name} is accepted`);
+  const body = await response.json();
+  assert.match(body.owner_token || '', /^ipo_[A-Za-z0-9_-]{43}$/, 'the 202 carries an owner token');
+  if (made) made.push({ id: body.id, token: body.owner_token });
+  const state = await page.waitForFunction((id) => {
+    const s = document.querySelector(`#upload-list > li[data-id="${id}"]`)?.dataset.state;
+    return s === 'ready' || s === 'failed' ? s : null;
+  }, body.id, { timeout: 90000 }).then((h) => h.jsonValue());
+  assert.equal(state, 'ready', `${name} is processed`);
+  return { id: body.id, token: body.owner_token };
+}
+
+// Opens the viewer on the gallery's card of `id` and waits for its picture.
+export async function openViewerOn(page, id) {
+  const card = page.locator(`#gallery > li.card[data-id="${id}"]`);
+  await card.locator('img').waitFor({ timeout: 30000 });
+  await card.locator('.card-open').click();
+  await page.locator('#viewer').waitFor({ state: 'visible' });
+  await page.waitForFunction(() => {
+    const img = document.getElementById('viewer-image');
+    return img.complete && img.naturalWidth > 0 && !img.classList.contains('is-loading');
+  });
+}
+
 // --- the API, called directly (seeding and checking) ----------------------
+
+// Owner tokens of the images this process seeded, by id (apiDelete's).
+const seededTokens = new Map();
+
+// A fetch of BASE_URL + path with `Authorization: Bearer <bearer>` when given.
+export async function apiFetch(path, { method = 'GET', bearer = null } = {}) {
+  const headers = bearer ? { Authorization: `Bearer ${bearer}` } : {};
+  return fetch(`${BASE_URL}${path}`, { method, headers, cache: 'no-store' });
+}
 
 // Seeds one image. A 503 ("try again later", nothing was left behind) is
 // retried a few times, as any client of the API would; these tests are
@@ -177,7 +249,10 @@ export async function apiUpload(bytes, filename, { type = 'image/png', ops } = {
     form.append('file', new Blob([bytes], { type }), filename);
     const res = await fetch(`${BASE_URL}/api/upload`, { method: 'POST', body: form });
     const body = await res.json().catch(() => ({}));
-    if (res.status === 202) return body;
+    if (res.status === 202) {
+      if (body.owner_token) seededTokens.set(body.id, body.owner_token);
+      return body;
+    }
     if (res.status !== 503 || attempt >= 4) {
       throw new Error(`upload of ${filename} answered ${res.status}: ${JSON.stringify(body)}`);
     }
@@ -202,8 +277,10 @@ export async function apiInfo(id) {
   return res.json();
 }
 
-export async function apiDelete(id) {
-  const res = await fetch(`${BASE_URL}/api/image/${id}`, { method: 'DELETE' });
+// DELETE with `token`, else the owner token apiUpload kept for `id`;
+// resolves with the status.
+export async function apiDelete(id, { token = seededTokens.get(id) || null } = {}) {
+  const res = await apiFetch(`/api/image/${id}`, { method: 'DELETE', bearer: token });
   return res.status;
 }
 

@@ -1,6 +1,8 @@
 // Accessibility: axe-core (WCAG 2.1 A and AA rules) finds nothing on the
-// gallery, the upload rows and the viewer, in light and dark colours and at
-// phone width; every control is reachable with Tab and shows a visible focus.
+// gallery, the upload rows, the viewer (as the image's owner, with the delete
+// confirmation, and as anyone else, with the note on what is missing) and the
+// access key dialog, in light and dark colours and at phone width; every
+// control is reachable with Tab and shows a visible focus.
 // axe is evaluated through the devtools protocol, so the page's CSP (no
 // inline script) stays as it is.
 
@@ -11,6 +13,7 @@ import { createRequire } from 'node:module';
 import { makePng } from '../lib/png.mjs';
 import {
   requireStack, openBrowser, assertNoConsoleErrors, runToken, apiUpload, apiWaitReady, apiDelete,
+  handOwnerTokens,
 } from '../lib/harness.mjs';
 
 const require = createRequire(import.meta.url);
@@ -18,18 +21,24 @@ const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 
 let browser;
-let image;
+let image; // this browser holds its owner token
+let other; // it does not
 
 before(async () => {
   await requireStack();
-  const accepted = await apiUpload(makePng(640, 480, 41), `a11y-${runToken()}.png`);
+  const token = runToken();
+  const theirs = await apiUpload(makePng(640, 480, 42), `a11y-other-${token}.png`);
+  const accepted = await apiUpload(makePng(640, 480, 41), `a11y-${token}.png`);
+  other = await apiWaitReady(theirs.id);
   image = await apiWaitReady(accepted.id);
   browser = await openBrowser();
+  await handOwnerTokens(browser.page, [accepted]);
 });
 
 after(async () => {
   if (browser) await browser.close();
   if (image) await apiDelete(image.id).catch(() => {});
+  if (other) await apiDelete(other.id).catch(() => {});
 });
 
 async function axe(page, what) {
@@ -66,6 +75,24 @@ test('no axe violations; keyboard reaches every control with a visible focus', a
     await page.locator('#delete-cancel').click();
     await page.keyboard.press('Escape');
     await page.locator('#viewer').waitFor({ state: 'hidden' });
+
+    // Someone else's image: no Delete, a note instead.
+    await page.locator(`#gallery > li.card[data-id="${other.id}"] .card-open`).click();
+    await page.locator('#viewer-owner-note').waitFor({ state: 'visible' });
+    await page.waitForFunction(() => document.getElementById('viewer-image').naturalWidth > 0);
+    await axe(page, `the viewer of another's image (${scheme})`);
+    await page.keyboard.press('Escape');
+    await page.locator('#viewer').waitFor({ state: 'hidden' });
+
+    // The access key dialog, with a refused key's message.
+    await page.locator('#access-open').click();
+    await page.locator('#access-dialog').waitFor({ state: 'visible' });
+    await page.locator('#access-input').fill('not-a-key');
+    await page.locator('#access-save').click();
+    await page.locator('#access-message.is-error').waitFor();
+    await axe(page, `the access key dialog (${scheme})`);
+    await page.keyboard.press('Escape');
+    await page.locator('#access-dialog').waitFor({ state: 'hidden' });
   }
 
   await page.setViewportSize({ width: 390, height: 844 });
@@ -93,7 +120,7 @@ test('no axe violations; keyboard reaches every control with a visible focus', a
     if (!info) continue;
     reached.set(info.card ? `card:${info.card}` : info.key, info.outline);
   }
-  for (const key of ['skip-link', 'file-input', 'mode-filter', `card:${image.id}`]) {
+  for (const key of ['skip-link', 'access-open', 'file-input', 'mode-filter', `card:${image.id}`]) {
     assert.ok(reached.has(key), `Tab reaches ${key} (reached: ${[...reached.keys()].join(', ')})`);
     assert.equal(reached.get(key), true, `${key} shows a visible focus outline`);
   }

@@ -1,13 +1,16 @@
 // Delete from the viewer: the confirmation can be declined, then confirmed;
 // the card leaves the gallery at once, the API no longer knows the image, and
-// its variant URL stops answering. Nothing reaches the console.
+// its variant URL stops answering. Nothing reaches the console. The images
+// are seeded through the API and the browser is given their owner tokens, as
+// if it had uploaded them (owners.test.mjs covers the page's own uploads);
+// the deleted image's token leaves the browser's storage.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { makePng } from '../lib/png.mjs';
 import {
   requireStack, openBrowser, assertNoConsoleErrors, runToken,
-  apiUpload, apiWaitReady, apiInfo, apiDelete, BASE_URL, waitFor,
+  apiUpload, apiWaitReady, apiInfo, apiDelete, BASE_URL, waitFor, handOwnerTokens, pageOwnerTokens,
 } from '../lib/harness.mjs';
 
 let browser;
@@ -23,6 +26,7 @@ before(async () => {
   keep = await apiWaitReady(a.id);
   doomed = await apiWaitReady(b.id);
   browser = await openBrowser();
+  await handOwnerTokens(browser.page, [a, b]);
 });
 
 after(async () => {
@@ -58,7 +62,9 @@ test('delete with confirmation removes the image from the gallery at once', asyn
   const deleted = page.waitForResponse((r) => r.url().endsWith(`/api/image/${doomed.id}`)
     && r.request().method() === 'DELETE');
   await page.locator('#delete-yes').click();
-  assert.equal((await deleted).status(), 204);
+  const answer = await deleted;
+  assert.equal(answer.status(), 204);
+  assert.match(answer.request().headers().authorization || '', /^Bearer ipo_/, 'sent with the owner token');
   await dialog.waitFor({ state: 'hidden' });
   await card.waitFor({ state: 'detached', timeout: 2000 });
   assert.equal(await page.locator(`#gallery [data-id="${doomed.id}"]`).count(), 0);
@@ -74,8 +80,12 @@ test('delete with confirmation removes the image from the gallery at once', asyn
   });
   assert.equal(await page.evaluate(() => performance.getEntriesByType('navigation').length), 1);
 
-  // The API agrees, and the public variant is gone.
+  // The API agrees, and the public variant is gone; the browser no longer
+  // keeps the token, and still keeps its neighbour's.
   assert.equal(await apiInfo(doomed.id), null);
+  const held = await pageOwnerTokens(page);
+  assert.equal(held[doomed.id], undefined, 'the deleted image\'s token is dropped');
+  assert.ok(held[keep.id], 'the other image\'s token stays');
   await waitFor('the thumbnail URL to stop answering', async () => {
     const r = await fetch(new URL(doomed.variants.thumbnail.url, BASE_URL), { cache: 'no-store' });
     return r.status === 404;

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import { makePng, pngClaimingSize } from '../lib/png.mjs';
 import {
-  requireStack, openBrowser, assertNoConsoleErrors, screenshot, runToken, apiDelete,
+  requireStack, openBrowser, assertNoConsoleErrors, screenshot, runToken, apiDelete, pageOwnerTokens,
 } from '../lib/harness.mjs';
 
 let browser;
@@ -22,8 +22,10 @@ before(async () => {
 });
 
 after(async () => {
+  // The page's uploads are deleted with the owner tokens it kept.
+  const held = browser ? await pageOwnerTokens(browser.page).catch(() => ({})) : {};
   if (browser) await browser.close();
-  for (const id of created) await apiDelete(id).catch(() => {});
+  for (const id of created) await apiDelete(id, { token: held[id] || null }).catch(() => {});
 });
 
 // A PNG whose header is sound but whose pixel data is not a zlib stream.

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { makePng } from '../lib/png.mjs';
 import {
-  requireStack, openBrowser, assertNoConsoleErrors, screenshot, runToken, apiDelete,
+  requireStack, openBrowser, assertNoConsoleErrors, screenshot, runToken, apiDelete, pageOwnerTokens,
 } from '../lib/harness.mjs';
 
 let browser;
@@ -18,8 +18,10 @@ before(async () => {
 });
 
 after(async () => {
+  // The page's uploads are deleted with the owner tokens it kept.
+  const held = browser ? await pageOwnerTokens(browser.page).catch(() => ({})) : {};
   if (browser) await browser.close();
-  for (const id of created) await apiDelete(id).catch(() => {});
+  for (const id of created) await apiDelete(id, { token: held[id] || null }).catch(() => {});
 });
 
 test('three files picked at once get three progress bars, then three live thumbnails', async () => {
