@@ -170,6 +170,17 @@ ip_status admit_add_scan(admit_ctx *c)
                         (long long)c->lim->scans);
 }
 
+ip_status admit_end(admit_ctx *c, uint64_t end, uint64_t slack, const char *what,
+                    const char *where)
+{
+    if (c->len <= end + slack)
+        return IP_OK;
+    return admit_refuse(c, IP_INVALID_ARGUMENT, "trailing_data",
+                        "%s is followed by %llu more bytes after %s; a file that is two things "
+                        "at once is refused",
+                        what, (unsigned long long)(c->len - end), where);
+}
+
 void admit_set_size(admit_ctx *c, int64_t w, int64_t h)
 {
     if (c->out->width || c->out->height)

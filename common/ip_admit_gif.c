@@ -98,10 +98,5 @@ ip_status ip_admit_gif(admit_ctx *c)
     }
     if (c->out->frames == 0)
         return admit_refuse(c, IP_INVALID_ARGUMENT, "malformed", "the GIF has no image");
-    if (off != c->len)
-        return admit_refuse(c, IP_INVALID_ARGUMENT, "trailing_data",
-                            "the GIF is followed by %zu more bytes after its trailer; a file that "
-                            "is two things at once is refused",
-                            c->len - off);
-    return IP_OK;
+    return admit_end(c, off, 0, "the GIF", "its trailer");
 }

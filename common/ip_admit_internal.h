@@ -43,6 +43,12 @@ ip_status admit_add_chunk(admit_ctx *c, const char *what);
 ip_status admit_add_frame(admit_ctx *c, const char *what);
 ip_status admit_add_scan(admit_ctx *c);
 
+/* IP_OK when the file ends at `end` (give or take `slack` padding bytes);
+ * else the "trailing_data" refusal: `what` ("the PNG") is followed by more
+ * bytes after `where` ("its end chunk (IEND)") — a polyglot. */
+ip_status admit_end(admit_ctx *c, uint64_t end, uint64_t slack, const char *what,
+                    const char *where);
+
 /* Sets the declared size (the first one given wins). */
 void admit_set_size(admit_ctx *c, int64_t w, int64_t h);
 

@@ -169,12 +169,7 @@ static ip_status walk_chunks(png_walk *w)
     }
     if (!w->idat)
         return admit_refuse(c, IP_INVALID_ARGUMENT, "malformed", "the PNG has no image data (IDAT)");
-    if (off != c->len)
-        return admit_refuse(c, IP_INVALID_ARGUMENT, "trailing_data",
-                            "the PNG is followed by %zu more bytes after its end chunk (IEND); a "
-                            "file that is two things at once is refused",
-                            c->len - off);
-    return IP_OK;
+    return admit_end(c, off, 0, "the PNG", "its end chunk (IEND)");
 }
 
 ip_status ip_admit_png(admit_ctx *c)

@@ -57,11 +57,9 @@ ip_status ip_admit_riff(admit_ctx *c)
         return admit_refuse(c, IP_INVALID_ARGUMENT, "truncated",
                             "the WebP declares %llu bytes but the file has %zu: it is cut short",
                             (unsigned long long)end, c->len);
-    if (end + (end & 1) < c->len)
-        return admit_refuse(c, IP_INVALID_ARGUMENT, "trailing_data",
-                            "the WebP is followed by %llu more bytes after its RIFF end; a file "
-                            "that is two things at once is refused",
-                            (unsigned long long)(c->len - end));
+    ip_status st = admit_end(c, end, end & 1, "the WebP", "its RIFF end");
+    if (st != IP_OK)
+        return st;
     bool image = false;
     size_t off = 12;
     while (off < end) {
@@ -72,7 +70,7 @@ ip_status ip_admit_riff(admit_ctx *c)
         if (n > end - off - 8)
             return admit_refuse(c, IP_INVALID_ARGUMENT, "truncated",
                                 "a WebP chunk claims %u bytes, more than the file holds", n);
-        ip_status st = one_chunk(c, c->p + off, c->p + off + 8, n, &image);
+        st = one_chunk(c, c->p + off, c->p + off + 8, n, &image);
         if (st != IP_OK)
             return st;
         off += 8 + (size_t)n + (n & 1);

@@ -98,6 +98,23 @@ static bool get_image(gw_app *app, struct MHD_Connection *conn, gw_req *rq, cons
     return true;
 }
 
+/* The owner hash an owner action is judged against: the row's, read only
+ * when the caller is an owner token (a key's scopes do not depend on the
+ * image). true with *owner_hash set (NULL for a key or anonymous caller);
+ * else the answer (404, 503) is queued into *ret. */
+static bool owner_hash_for_caller(gw_app *app, struct MHD_Connection *conn, gw_req *rq,
+                                  const char *id, const char **owner_hash, enum MHD_Result *ret)
+{
+    *owner_hash = NULL;
+    if (!gw_auth_is_owner(&rq->caller))
+        return true;
+    const Imageproc__Image *img = NULL;
+    if (!get_image(app, conn, rq, id, &img, ret))
+        return false;
+    *owner_hash = img->owner_hash;
+    return true;
+}
+
 /* A refusal by the access rules, logged with the caller's label (never a secret). */
 static enum MHD_Result denied(struct MHD_Connection *conn, gw_req *rq, gw_verdict v, const char *id)
 {
@@ -317,15 +334,9 @@ enum MHD_Result gw_handle_image_delete(gw_app *app, struct MHD_Connection *conn,
     char id[37], err[256] = "";
     if (!check_id(conn, rq, id, &ret))
         return ret;
-    /* An owner token is checked against the row's owner; a key's scopes do
-     * not depend on the image, so its DELETE goes straight on. */
-    const char *owner_hash = NULL;
-    if (gw_auth_is_owner(&rq->caller)) {
-        const Imageproc__Image *img = NULL;
-        if (!get_image(app, conn, rq, id, &img, &ret))
-            return ret;
-        owner_hash = img->owner_hash;
-    }
+    const char *owner_hash;
+    if (!owner_hash_for_caller(app, conn, rq, id, &owner_hash, &ret))
+        return ret;
     gw_verdict v = gw_auth_may_delete(&rq->caller, owner_hash);
     if (v.status)
         return denied(conn, rq, v, id);
@@ -418,13 +429,9 @@ enum MHD_Result gw_handle_image_retry(gw_app *app, struct MHD_Connection *conn, 
     char id[37];
     if (!check_id(conn, rq, id, &ret))
         return ret;
-    const char *owner_hash = NULL;
-    if (gw_auth_is_owner(&rq->caller)) {
-        const Imageproc__Image *img = NULL;
-        if (!get_image(app, conn, rq, id, &img, &ret))
-            return ret;
-        owner_hash = img->owner_hash;
-    }
+    const char *owner_hash;
+    if (!owner_hash_for_caller(app, conn, rq, id, &owner_hash, &ret))
+        return ret;
     gw_verdict v = gw_auth_may_retry(&rq->caller, owner_hash);
     if (v.status)
         return denied(conn, rq, v, id);

@@ -1200,8 +1200,8 @@ static void test_invalid_credentials_everywhere(void)
     start();
     fake_reset();
     static const char *const paths[] = {
-        "/images",  "/image/" ID_A "/info", "/image/" ID_A, "/config",
-        "/healthz", "/openapi.json",        "/events",      "/readyz",
+        "/images",  ("/image/" ID_A "/info"), ("/image/" ID_A), "/config",
+        "/healthz", "/openapi.json",          "/events",        "/readyz",
         "/metrics", "/api/images"};
     const char *bad[] = {"Authorization: Basic dXNlcjpwYXNz\r\n", "Authorization: Bearer nope\r\n",
                          bearer(keys[KEY_UNKNOWN], NULL), bearer(keys[KEY_REVOKED], NULL)};

@@ -88,18 +88,7 @@ def stack(*args, counts=None, timeout=300):
 
 def pids(component):
     """The live pids of every instance of `component` (its pid files)."""
-    out = []
-    run = os.path.join(VAR_DIR, "run")
-    for f in sorted(os.listdir(run)) if os.path.isdir(run) else []:
-        name = f[:-4]
-        if f.endswith(".pid") and (name == component or (name.startswith(component + "-") and name[len(component) + 1:].isdigit())):
-            try:
-                pid = int(open(os.path.join(run, f)).read().strip())
-                os.kill(pid, 0)
-                out.append(pid)
-            except (ValueError, OSError):
-                pass
-    return out
+    return gw.stack_pids(component)
 
 
 def pause_processors():

@@ -68,6 +68,23 @@ def stack(*args):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def stack_pids(component):
+    """The live pids of every instance of `component`, from the stack's pid
+    files ($IP_VAR_DIR/run/<name>.pid, or <name>-<n>.pid when several run)."""
+    out = []
+    run = os.path.join(ROOT, env("IP_VAR_DIR", "var"), "run")
+    for f in sorted(os.listdir(run)) if os.path.isdir(run) else []:
+        name = f[:-4]
+        if f.endswith(".pid") and (name == component or (name.startswith(component + "-") and name[len(component) + 1:].isdigit())):
+            try:
+                pid = int(open(os.path.join(run, f)).read().strip())
+                os.kill(pid, 0)
+                out.append(pid)
+            except (ValueError, OSError):
+                pass
+    return out
+
+
 # ------------------------------------------------------------------ HTTP
 
 session = requests.Session()

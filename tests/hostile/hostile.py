@@ -46,21 +46,9 @@ MIB = 1 << 20
 # ------------------------------------------------------------------ processes
 
 def pids(component):
-    """The live pids of every instance of `component`, from its pid files."""
-    out = []
-    run = os.path.join(VAR_DIR, "run")
-    for f in sorted(os.listdir(run)) if os.path.isdir(run) else []:
-        name = f[:-4]
-        if not f.endswith(".pid"):
-            continue
-        if name == component or (name.startswith(component + "-") and name[len(component) + 1:].isdigit()):
-            try:
-                pid = int(open(os.path.join(run, f)).read().strip())
-                os.kill(pid, 0)
-                out.append(pid)
-            except (ValueError, OSError):
-                pass
-    assert out, "no running %s in %s" % (component, run)
+    """The live pids of every instance of `component`; at least one."""
+    out = gw.stack_pids(component)
+    assert out, "no running %s in %s" % (component, os.path.join(VAR_DIR, "run"))
     return out
 
 
