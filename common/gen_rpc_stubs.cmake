@@ -6,6 +6,10 @@
 #
 #   client:  ip_status ip_<svc>_<method>(ip_rpc_client *c, const In *in, Out **out,
 #                                        const ip_rpc_call_opts *opts, char *err, size_t errlen);
+#            and, when Out has a top-level `bytes` field, a view form that leaves
+#            large bytes in the reply message (ip_rpc_invoke_view):
+#            ip_status ip_<svc>_<method>_view(c, in, const Out **out, ip_rpc_view **hold,
+#                                             opts, err, errlen);
 #   server:  a struct ip_<svc>_impl with one typed handler per method and
 #            ip_<svc>_server_new(const ip_<svc>_impl *impl, opts, &srv);
 #
@@ -60,8 +64,19 @@ foreach(proto ${PROTOS})
       set(m "${CMAKE_MATCH_1}")
       set(in "${ctype_prefix}${CMAKE_MATCH_2}")
       set(out "${ctype_prefix}${CMAKE_MATCH_3}")
+      set(in_name "${CMAKE_MATCH_2}")
+      set(out_name "${CMAKE_MATCH_3}")
       snake(m_s "${m}")
-      string(APPEND h "/* ${svc}.${m}(${CMAKE_MATCH_2}) -> ${CMAKE_MATCH_3} */\nstatic inline ip_status ip_${svc_s}_${m_s}(ip_rpc_client *c, const ${in} *in, ${out} **out,\n        const ip_rpc_call_opts *opts, char *err, size_t errlen)\n{\n    ProtobufCMessage *m = NULL;\n    ip_status st = ip_rpc_invoke(c, \"${m}\", in != NULL ? &in->base : NULL,\n                                 out != NULL ? &m : NULL, opts, err, errlen);\n    if (out != NULL)\n        *out = (${out} *)m;\n    return st;\n}\n\n")
+      # Only the first block of the message is read: its fields before any nested one.
+      string(REGEX MATCH "message[ \t]+${out_name}[ \t]*{[^}]*}" out_block "${text}")
+      set(has_bytes FALSE)
+      if(out_block MATCHES "[ \t\n{]bytes[ \t]")
+        set(has_bytes TRUE)
+      endif()
+      string(APPEND h "/* ${svc}.${m}(${in_name}) -> ${out_name} */\nstatic inline ip_status ip_${svc_s}_${m_s}(ip_rpc_client *c, const ${in} *in, ${out} **out,\n        const ip_rpc_call_opts *opts, char *err, size_t errlen)\n{\n    ProtobufCMessage *m = NULL;\n    ip_status st = ip_rpc_invoke(c, \"${m}\", in != NULL ? &in->base : NULL,\n                                 out != NULL ? &m : NULL, opts, err, errlen);\n    if (out != NULL)\n        *out = (${out} *)m;\n    return st;\n}\n\n")
+      if(has_bytes)
+        string(APPEND h "/* ${svc}.${m} as a view: *out's large bytes fields point into the reply, valid\n * until ip_rpc_view_release(*hold) (see ip_rpc_invoke_view). */\nstatic inline ip_status ip_${svc_s}_${m_s}_view(ip_rpc_client *c, const ${in} *in,\n        const ${out} **out, ip_rpc_view **hold, const ip_rpc_call_opts *opts, char *err,\n        size_t errlen)\n{\n    ProtobufCMessage *m = NULL;\n    ip_status st = ip_rpc_invoke_view(c, \"${m}\", in != NULL ? &in->base : NULL,\n                                      out != NULL ? &m : NULL, hold, opts, err, errlen);\n    if (out != NULL)\n        *out = (const ${out} *)m;\n    return st;\n}\n\n")
+      endif()
       string(APPEND impl_fields "    ip_status (*${m_s})(void *user, ip_rpc_call *call, const ${in} *in, ${out} *out);\n")
       string(APPEND adapters "static ip_status ${svc_s}_${m_s}(void *user, ip_rpc_call *call, const ProtobufCMessage *in,\n        ProtobufCMessage *out)\n{\n    const ip_${svc_s}_impl *impl = user;\n    if (impl->${m_s} == NULL) {\n        ip_rpc_call_errorf(call, \"${svc}.${m} is not implemented\");\n        return IP_INTERNAL;\n    }\n    return impl->${m_s}(impl->user, call, (const ${in} *)in, (${out} *)out);\n}\n\n")
       string(APPEND table "    [${idx}] = ${svc_s}_${m_s},\n")

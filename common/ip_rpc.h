@@ -13,6 +13,13 @@
  * that does not unpack, names an unknown method or is past its deadline is
  * answered with an error; the server keeps serving.
  *
+ * Large payloads are not copied out of nng messages: the server hands its
+ * handlers an input whose large bytes fields point into the request message,
+ * and ip_rpc_invoke_view gives a caller the same kind of output, held until
+ * ip_rpc_view_release. Both ends pack a message once, straight into the nng
+ * message that is sent, and a handler may read a payload straight into its
+ * reply message (ip_rpc_call_reply_bytes), which then goes out uncopied.
+ *
  * Client: thread-safe; every call uses its own context and aio (recycled
  * after a clean reply, closed after a failure) and has a deadline. No reply by the deadline ->
  * IP_DEADLINE_EXCEEDED; never a hang. No server connected -> IP_UNAVAILABLE promptly: a call that
@@ -99,6 +106,14 @@ void *ip_rpc_call_memdup(ip_rpc_call *call, const void *p, size_t n);
 /* Hands `p` over to the call: free_fn(p) runs when the call ends (for buffers
  * made by libraries, e.g. a downloaded object). */
 void ip_rpc_call_defer_free(ip_rpc_call *call, void *p, void (*free_fn)(void *));
+/* n bytes inside the reply message itself, for one large top-level bytes
+ * field of the output (e.g. an object read from S3 straight into it): set
+ * the field to point at them (len <= n) and the reply is written around the
+ * bytes without copying them. Per-call memory otherwise: used any other way
+ * it is copied like any buffer, unused it is dropped with the call. A later
+ * call returns the same buffer when n fits in it, else a new one (the old one
+ * stays valid until the call ends). NULL when out of memory. */
+void *ip_rpc_call_reply_bytes(ip_rpc_call *call, size_t n);
 /* Sets the reply message for a failed call (printf-style). */
 void ip_rpc_call_errorf(ip_rpc_call *call, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -139,6 +154,23 @@ void ip_rpc_client_free(ip_rpc_client *c);
 ip_status ip_rpc_invoke(ip_rpc_client *c, const char *method, const ProtobufCMessage *input,
                         ProtobufCMessage **output, const ip_rpc_call_opts *opts, char *errbuf,
                         size_t errlen);
+
+/* A reply held for a view (ip_rpc_invoke_view): the received message and the
+ * output unpacked over it. */
+typedef struct ip_rpc_view ip_rpc_view;
+
+/* ip_rpc_invoke without copying large payloads out of the reply: on IP_OK,
+ * *output's large top-level bytes fields (64 KiB and up, e.g. GetObjectReply's
+ * data) point into the received message, which *hold keeps. *output is
+ * valid, and must not be freed or changed, until ip_rpc_view_release(*hold),
+ * which frees both. On failure *output and *hold are NULL (errbuf as for
+ * ip_rpc_invoke). */
+ip_status ip_rpc_invoke_view(ip_rpc_client *c, const char *method, const ProtobufCMessage *input,
+                             ProtobufCMessage **output, ip_rpc_view **hold,
+                             const ip_rpc_call_opts *opts, char *errbuf, size_t errlen);
+
+/* Frees a view's output and its message. NULL does nothing. */
+void ip_rpc_view_release(ip_rpc_view *hold);
 
 /* Dials every address of the comma list `urls` on `sock` (blanks around items
  * ignored) without waiting for a connection; nng redials each by itself. For

@@ -21,6 +21,14 @@
 /* The method the transport answers itself (ip_rpc_ping). */
 #define IP_RPC_PING "$ping"
 
+/* A bytes field this large or larger stays in the nng message instead of
+ * being copied (ip_pbview.h): the envelopes' input and output, a method's
+ * input's top-level bytes on the server, a view's output's on the client.
+ * Smaller ones are copied as protobuf-c does (a slice costs a second small
+ * buffer for the rest of the message). One threshold for all: an envelope
+ * field under it cannot hold a field of the message inside that reaches it. */
+#define IP_RPC_SLICE_MIN (64u * 1024u)
+
 /* ------------------------------------------------------- shared helpers */
 
 /* The transport's metrics (see ip_rpc.h), registered together on first use
@@ -59,6 +67,16 @@ void ip_rpc_write_request(uint8_t *p, const char *method, const ProtobufCMessage
 size_t ip_rpc_reply_size(int code, const char *message, size_t output_len, const char *request_id);
 void ip_rpc_write_reply(uint8_t *p, int code, const char *message, const ProtobufCMessage *output,
                         size_t output_len, const char *request_id);
+
+/* An OK reply written around `output`'s bytes field `fd`, whose bytes are
+ * already in `m` at offset head_room (ip_rpc_call_reply_bytes): the envelope
+ * and the output's other fields go just before and after them, and m is
+ * trimmed to the reply, the same bytes ip_rpc_write_reply would write. False
+ * (m unchanged) when they do not fit in head_room before or in the room left
+ * after, or out of memory: the caller then packs the reply as usual. */
+bool ip_rpc_write_reply_around(nng_msg *m, size_t head_room, const char *message,
+                               ProtobufCMessage *output, const ProtobufCFieldDescriptor *fd,
+                               const char *request_id);
 
 /* ------------------------------------------------- for tests and fuzzing */
 

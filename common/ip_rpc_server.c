@@ -16,6 +16,15 @@
  * buffers handed over with ip_rpc_call_defer_free, the error message) is
  * released together once the reply is packed.
  *
+ * No copies of large payloads on the way in: a large envelope `input` and the
+ * input's large top-level bytes fields (IP_RPC_SLICE_MIN and up, e.g. a
+ * PutObject's data) are slices of the received nng message (ip_pbview.h),
+ * which is freed only after the handler has returned and the reply is packed;
+ * handlers never free their input, so the slices are invisible to them. The
+ * reply is packed once, straight into an nng message of its exact size; or,
+ * when the handler read its payload straight into the reply message
+ * (ip_rpc_call_reply_bytes), written around the payload without copying it.
+ *
  * Closing: a flag under the server mutex, then every worker blocked in a
  * receive has its aio cancelled; workers busy with a call finish it and send
  * the reply, see the flag and leave. Only after every thread is joined is the
@@ -37,6 +46,7 @@
 
 #include "ip_log.h"
 #include "ip_metrics.h"
+#include "ip_pbview.h"
 #include "ip_time.h"
 #include "rpc.pb-c.h"
 
@@ -58,6 +68,12 @@ typedef struct deferred {
     void (*fn)(void *);
 } deferred;
 
+/* Room kept around ip_rpc_call_reply_bytes's buffer for the envelope and the
+ * output's other fields (an ObjectInfo, a request id). A reply that needs
+ * more is packed as usual. */
+#define REPLY_HEAD_ROOM 4096
+#define REPLY_TAIL_ROOM 512
+
 struct ip_rpc_call {
     const char *method;
     const char *request_id;
@@ -65,6 +81,9 @@ struct ip_rpc_call {
     arena_block *blocks;
     deferred *defers;
     char *errmsg;
+    nng_msg *reply_msg;   /* ip_rpc_call_reply_bytes's, until it is sent */
+    uint8_t *reply_bytes; /* in reply_msg at REPLY_HEAD_ROOM */
+    size_t reply_cap;
 };
 
 typedef struct worker {
@@ -152,6 +171,27 @@ void ip_rpc_call_defer_free(ip_rpc_call *call, void *p, void (*free_fn)(void *))
     call->defers = d;
 }
 
+static void drop_reply_msg(void *m)
+{
+    nng_msg_free(m);
+}
+
+void *ip_rpc_call_reply_bytes(ip_rpc_call *call, size_t n)
+{
+    if (call->reply_msg != NULL && n <= call->reply_cap)
+        return call->reply_bytes;
+    nng_msg *m = NULL;
+    if (n > SIZE_MAX - REPLY_HEAD_ROOM - REPLY_TAIL_ROOM ||
+        nng_msg_alloc(&m, REPLY_HEAD_ROOM + n + REPLY_TAIL_ROOM) != 0)
+        return NULL;
+    if (call->reply_msg != NULL) /* the old buffer may still be in use: kept to the end */
+        ip_rpc_call_defer_free(call, call->reply_msg, drop_reply_msg);
+    call->reply_msg = m;
+    call->reply_bytes = (uint8_t *)nng_msg_body(m) + REPLY_HEAD_ROOM;
+    call->reply_cap = n;
+    return call->reply_bytes;
+}
+
 void ip_rpc_call_errorf(ip_rpc_call *call, const char *fmt, ...)
 {
     char *msg = NULL;
@@ -202,18 +242,23 @@ static void call_release(ip_rpc_call *call)
     }
     free(call->errmsg);
     call->errmsg = NULL;
+    if (call->reply_msg != NULL)
+        nng_msg_free(call->reply_msg);
+    call->reply_msg = NULL;
 }
 
 /* One request being served: what serve_call decided, for the reply, the
  * metrics and the log line. */
 typedef struct serving {
     ip_rpc_server *srv;
-    int64_t t0;                 /* ip_mono_us() on arrival */
-    Imageproc__RpcRequest *req; /* NULL when the envelope did not unpack */
+    int64_t t0;          /* ip_mono_us() on arrival */
+    const uint8_t *wire; /* the request message's body (its slices point here) */
+    size_t wire_len;
+    Imageproc__RpcRequest *req; /* NULL when the envelope did not unpack; a view of wire */
     Imageproc__RpcReply reply;  /* code, message, request_id (borrowed) */
     ip_rpc_call call;           /* the handler's arena and error message */
     const ProtobufCMethodDescriptor *md;
-    ProtobufCMessage *input;         /* unpacked by protobuf-c */
+    ProtobufCMessage *input;         /* a view of wire (large bytes fields are slices) */
     const ProtobufCMessage *out_msg; /* the handler's output, when it succeeded */
     size_t out_len;
     char msgbuf[256];
@@ -251,7 +296,7 @@ static void serve_call(serving *s)
         serve_fail(s, IMAGEPROC__RPC_CODE__RPC_INTERNAL, "not implemented");
         return;
     }
-    s->input = protobuf_c_message_unpack(md->input, NULL, req->input.len, req->input.data);
+    s->input = ip_pbview_unpack(md->input, req->input.len, req->input.data, IP_RPC_SLICE_MIN);
     if (s->input == NULL) {
         snprintf(s->msgbuf, sizeof s->msgbuf, "input does not unpack as %s", md->input->name);
         serve_fail(s, IMAGEPROC__RPC_CODE__RPC_INVALID_ARGUMENT, s->msgbuf);
@@ -286,6 +331,25 @@ static nng_msg *serve_reply(serving *s)
     if (reply->code != IMAGEPROC__RPC_CODE__RPC_OK) {
         s->out_msg = NULL;
         s->out_len = 0;
+    }
+    if (s->out_msg != NULL && s->call.reply_msg != NULL) {
+        /* The payload may already be in the reply message. */
+        const ProtobufCMessageDescriptor *d = s->out_msg->descriptor;
+        for (unsigned i = 0; i < d->n_fields; i++) {
+            const ProtobufCFieldDescriptor *fd = &d->fields[i];
+            const ProtobufCBinaryData *bd =
+                (const ProtobufCBinaryData *)((const char *)s->out_msg + fd->offset);
+            if (fd->type != PROTOBUF_C_TYPE_BYTES || fd->label == PROTOBUF_C_LABEL_REPEATED ||
+                (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) || bd->data != s->call.reply_bytes ||
+                bd->len == 0 || bd->len > s->call.reply_cap)
+                continue;
+            if (!ip_rpc_write_reply_around(s->call.reply_msg, REPLY_HEAD_ROOM, reply->message,
+                                           (ProtobufCMessage *)s->out_msg, fd, reply->request_id))
+                break;
+            out = s->call.reply_msg;
+            s->call.reply_msg = NULL; /* sent with the reply */
+            return out;
+        }
     }
     size_t n = ip_rpc_reply_size((int)reply->code, reply->message, s->out_len, reply->request_id);
     if (nng_msg_alloc(&out, n) != 0)
@@ -330,7 +394,10 @@ static void serve_record(const serving *s)
 static nng_msg *serve(ip_rpc_server *srv, nng_msg *in)
 {
     serving s = {.srv = srv, .t0 = ip_mono_us(), .reply = IMAGEPROC__RPC_REPLY__INIT};
-    s.req = imageproc__rpc_request__unpack(NULL, nng_msg_len(in), nng_msg_body(in));
+    s.wire = nng_msg_body(in);
+    s.wire_len = nng_msg_len(in);
+    s.req = (Imageproc__RpcRequest *)ip_pbview_unpack(&imageproc__rpc_request__descriptor,
+                                                      s.wire_len, s.wire, IP_RPC_SLICE_MIN);
     if (s.req == NULL) {
         serve_fail(&s, IMAGEPROC__RPC_CODE__RPC_INVALID_ARGUMENT, "malformed request envelope");
     } else {
@@ -342,11 +409,10 @@ static nng_msg *serve(ip_rpc_server *srv, nng_msg *in)
     }
     nng_msg *out = serve_reply(&s);
     serve_record(&s);
-    if (s.input != NULL)
-        protobuf_c_message_free_unpacked(s.input, NULL);
+    if (s.input != NULL) /* its slices point into the envelope's input */
+        ip_pbview_free(s.input, s.req->input.data, s.req->input.len);
     call_release(&s.call);
-    if (s.req != NULL)
-        imageproc__rpc_request__free_unpacked(s.req, NULL);
+    ip_pbview_free(s.req ? &s.req->base : NULL, s.wire, s.wire_len);
     return out;
 }
 

@@ -3,11 +3,18 @@
  *
  * The test service is the real Storage service (served and called through
  * the typed stubs of ip_rpc_stubs.h) with test handlers: GetObject echoes the
- * key as the data (and the request id as the etag), HeadObject "sleep:N"
- * sleeps N ms, PutObject reports the size it got, DeleteObjects fails with
- * NOT_FOUND and a message. `ip_rpc_test serve URL`
+ * key as the data (and the request id as the etag; key "big:N" answers N
+ * bytes of a known pattern, "place:N" the same written straight into the
+ * reply message), HeadObject "sleep:N" sleeps N ms, PutObject
+ * reports the size it got (and a checksum of the bytes as the etag),
+ * DeleteObjects fails with NOT_FOUND and a message. `ip_rpc_test serve URL`
  * runs that server in a process of its own until SIGTERM/SIGKILL, so the
- * restart test can kill a real server process. Ports 7281-7289 are used.
+ * restart test can kill a real server process. Ports 7281-7290 are used.
+ *
+ * Views (ip_pbview.h, ip_rpc_invoke_view) are checked against protobuf-c's
+ * own unpack on a message made for the purpose (singular, optional, repeated
+ * and oneof bytes next to a nested message), and through the transport with
+ * payloads of several MiB both ways.
  */
 #include <errno.h>
 #include <nng/nng.h>
@@ -22,6 +29,7 @@
 #include "ip_lifecycle.h"
 #include "ip_log.h"
 #include "ip_metrics.h"
+#include "ip_pbview.h"
 #include "ip_rpc.h"
 #include "ip_rpc_internal.h"
 #include "ip_rpc_stubs.h"
@@ -44,14 +52,65 @@ static Imageproc__ObjectInfo *new_info(ip_rpc_call *call, const char *key)
     return info;
 }
 
+/* The byte at i of the test payloads. */
+static uint8_t pattern(size_t i)
+{
+    return (uint8_t)(i * 131u + (i >> 9));
+}
+
+static uint8_t *pattern_new(size_t n, size_t from)
+{
+    uint8_t *p = malloc(n ? n : 1);
+    CHECK(p != NULL);
+    for (size_t i = 0; i < n; i++)
+        p[i] = pattern(from + i);
+    return p;
+}
+
+static bool is_pattern(const uint8_t *p, size_t n, size_t from)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != pattern(from + i))
+            return false;
+    return true;
+}
+
+/* FNV-1a of n bytes, as 16 hex digits. */
+static void checksum_hex(const uint8_t *p, size_t n, char out[17])
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
 static ip_status h_get(void *user, ip_rpc_call *call, const Imageproc__GetObjectRequest *req,
                        Imageproc__GetObjectReply *rep)
 {
     if (user != NULL)
         atomic_fetch_add((atomic_int *)user, 1);
-    size_t n = strlen(req->key);
-    rep->data.data = ip_rpc_call_memdup(call, req->key, n);
-    rep->data.len = n;
+    size_t n = strlen(req->key), big = 0;
+    if (sscanf(req->key, "place:%zu", &big) == 1) {
+        /* Written into the reply message; asked for twice, smaller first. */
+        uint8_t *p = ip_rpc_call_reply_bytes(call, big / 2);
+        if (p == NULL || (p = ip_rpc_call_reply_bytes(call, big)) == NULL)
+            return IP_RESOURCE_EXHAUSTED;
+        for (size_t i = 0; i < big; i++)
+            p[i] = pattern(i);
+        rep->data.data = p;
+        rep->data.len = big;
+    } else if (sscanf(req->key, "big:%zu", &big) == 1) {
+        uint8_t *p = ip_rpc_call_alloc(call, big);
+        if (p == NULL)
+            return IP_RESOURCE_EXHAUSTED;
+        for (size_t i = 0; i < big; i++)
+            p[i] = pattern(i);
+        rep->data.data = p;
+        rep->data.len = big;
+    } else {
+        rep->data.data = ip_rpc_call_memdup(call, req->key, n);
+        rep->data.len = n;
+    }
     rep->info = new_info(call, req->key);
     if (rep->info == NULL)
         return IP_RESOURCE_EXHAUSTED;
@@ -75,6 +134,9 @@ static ip_status h_put(void *user, ip_rpc_call *call, const Imageproc__PutObject
 {
     rep->info = new_info(call, req->key);
     rep->info->size_bytes = (int64_t)req->data.len;
+    char sum[17];
+    checksum_hex(req->data.data, req->data.len, sum);
+    rep->info->etag = ip_rpc_call_strdup(call, sum);
     /* A buffer handed over to the call is released after the reply. */
     char *lib = strdup("from a library");
     ip_rpc_call_defer_free(call, lib, free);
@@ -840,6 +902,334 @@ static void test_several_urls(void)
     ip_rpc_server_free(b);
 }
 
+/* ---------------------------------------------------------------- views */
+
+/* A message made for the view tests: every kind of bytes field next to a
+ * nested message (ip_pbview slices only `one` and `opt`). */
+typedef struct view_msg {
+    ProtobufCMessage base;
+    ProtobufCBinaryData one; /* 1: bytes */
+    size_t n_many;
+    ProtobufCBinaryData *many;   /* 2: repeated bytes */
+    Imageproc__ObjectInfo *info; /* 3: a nested message */
+    protobuf_c_boolean has_opt;
+    ProtobufCBinaryData opt; /* 4: optional bytes (with has_) */
+    uint32_t which;
+    ProtobufCBinaryData alt; /* 5: bytes in a oneof */
+} view_msg;
+
+static const ProtobufCMessageDescriptor view_msg_desc;
+
+static void view_msg_init(ProtobufCMessage *m)
+{
+    memset(m, 0, sizeof(view_msg));
+    m->descriptor = &view_msg_desc;
+}
+
+static const ProtobufCFieldDescriptor view_msg_fields[] = {
+    {"one", 1, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_BYTES, 0, offsetof(view_msg, one), NULL, NULL,
+     0, 0, NULL, NULL},
+    {"many", 2, PROTOBUF_C_LABEL_REPEATED, PROTOBUF_C_TYPE_BYTES, offsetof(view_msg, n_many),
+     offsetof(view_msg, many), NULL, NULL, 0, 0, NULL, NULL},
+    {"info", 3, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_MESSAGE, 0, offsetof(view_msg, info),
+     &imageproc__object_info__descriptor, NULL, 0, 0, NULL, NULL},
+    {"opt", 4, PROTOBUF_C_LABEL_OPTIONAL, PROTOBUF_C_TYPE_BYTES, offsetof(view_msg, has_opt),
+     offsetof(view_msg, opt), NULL, NULL, 0, 0, NULL, NULL},
+    {"alt", 5, PROTOBUF_C_LABEL_NONE, PROTOBUF_C_TYPE_BYTES, offsetof(view_msg, which),
+     offsetof(view_msg, alt), NULL, NULL, PROTOBUF_C_FIELD_FLAG_ONEOF, 0, NULL, NULL},
+};
+static const unsigned view_msg_by_name[] = {4, 2, 1, 0, 3}; /* alt info many one opt */
+static const ProtobufCIntRange view_msg_ranges[] = {{1, 0}, {0, 5}};
+static const ProtobufCMessageDescriptor view_msg_desc = {PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+                                                         "test.ViewMsg",
+                                                         "ViewMsg",
+                                                         "ViewMsg",
+                                                         "test",
+                                                         sizeof(view_msg),
+                                                         5,
+                                                         view_msg_fields,
+                                                         view_msg_by_name,
+                                                         1,
+                                                         view_msg_ranges,
+                                                         view_msg_init,
+                                                         NULL,
+                                                         NULL,
+                                                         NULL};
+
+static bool points_into(const void *p, const uint8_t *buf, size_t len)
+{
+    return p != NULL && (uintptr_t)p >= (uintptr_t)buf && (uintptr_t)p - (uintptr_t)buf < len;
+}
+
+static bool same_bytes(ProtobufCBinaryData a, ProtobufCBinaryData b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.data, b.data, a.len) == 0);
+}
+
+/* The view of buf equals protobuf-c's unpack of it, field by field. */
+static void check_like_protobuf_c(const uint8_t *buf, size_t n, size_t min_slice)
+{
+    view_msg *want = (view_msg *)protobuf_c_message_unpack(&view_msg_desc, NULL, n, buf);
+    view_msg *got = (view_msg *)ip_pbview_unpack(&view_msg_desc, n, buf, min_slice);
+    CHECK((want == NULL) == (got == NULL));
+    if (want != NULL) {
+        CHECK(same_bytes(got->one, want->one));
+        CHECK_EQ_INT(got->n_many, want->n_many);
+        for (size_t i = 0; i < want->n_many; i++)
+            CHECK(same_bytes(got->many[i], want->many[i]));
+        CHECK((got->info == NULL) == (want->info == NULL));
+        if (want->info != NULL) {
+            CHECK_EQ_STR(got->info->key, want->info->key);
+            CHECK_EQ_INT(got->info->size_bytes, want->info->size_bytes);
+        }
+        CHECK_EQ_INT(got->has_opt, want->has_opt);
+        CHECK(same_bytes(got->opt, want->opt));
+        CHECK_EQ_INT(got->which, want->which);
+        CHECK(same_bytes(got->alt, want->alt));
+    }
+    ip_pbview_free((ProtobufCMessage *)got, buf, n);
+    if (want != NULL)
+        protobuf_c_message_free_unpacked(&want->base, NULL);
+}
+
+/* Appends a length-delimited field (number < 16) of n bytes to buf at *len. */
+static void put_field(uint8_t *buf, size_t *len, unsigned number, const void *data, size_t n)
+{
+    buf[(*len)++] = (uint8_t)(number << 3 | 2);
+    size_t v = n;
+    do {
+        buf[(*len)++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+        v >>= 7;
+    } while (v > 0);
+    memcpy(buf + *len, data, n);
+    *len += n;
+}
+
+static void test_views(void)
+{
+    enum { ONE = 200 * 1024, MANY = 100 * 1024, OPT = 70 * 1024, ALT = 80 * 1024 };
+    uint8_t *one = pattern_new(ONE, 0), *many0 = pattern_new(MANY, 1), *opt = pattern_new(OPT, 2),
+            *alt = pattern_new(ALT, 3);
+    ProtobufCBinaryData many[2] = {{MANY, many0}, {5, (uint8_t *)"small"}};
+    Imageproc__ObjectInfo info = IMAGEPROC__OBJECT_INFO__INIT;
+    info.key = "nested/key";
+    info.size_bytes = 12345;
+    view_msg m;
+    view_msg_init(&m.base);
+    m.one = (ProtobufCBinaryData){ONE, one};
+    m.n_many = 2;
+    m.many = many;
+    m.info = &info;
+    m.has_opt = 1;
+    m.opt = (ProtobufCBinaryData){OPT, opt};
+    m.which = 5;
+    m.alt = (ProtobufCBinaryData){ALT, alt};
+    size_t n = protobuf_c_message_get_packed_size(&m.base);
+    uint8_t *buf = malloc(n + 64);
+    CHECK_EQ_INT(protobuf_c_message_pack(&m.base, buf), n);
+
+    /* Large singular bytes point into the buffer; everything else is copied. */
+    view_msg *v = (view_msg *)ip_pbview_unpack(&view_msg_desc, n, buf, 64 * 1024);
+    CHECK(v != NULL);
+    CHECK(points_into(v->one.data, buf, n) && v->one.len == ONE && is_pattern(v->one.data, ONE, 0));
+    CHECK(points_into(v->opt.data, buf, n) && v->has_opt && is_pattern(v->opt.data, OPT, 2));
+    CHECK(v->n_many == 2 && !points_into(v->many[0].data, buf, n));
+    CHECK(v->many[0].len == MANY && is_pattern(v->many[0].data, MANY, 1));
+    CHECK(v->many[1].len == 5 && memcmp(v->many[1].data, "small", 5) == 0);
+    CHECK(v->info != NULL && strcmp(v->info->key, "nested/key") == 0);
+    CHECK_EQ_INT(v->info->size_bytes, 12345);
+    CHECK(v->which == 5 && !points_into(v->alt.data, buf, n) && is_pattern(v->alt.data, ALT, 3));
+    ip_pbview_free(&v->base, buf, n);
+    for (size_t min = 0; min <= 256 * 1024; min += 64 * 1024)
+        check_like_protobuf_c(buf, n, min);
+    /* Under the threshold nothing is sliced. */
+    v = (view_msg *)ip_pbview_unpack(&view_msg_desc, n, buf, 1024 * 1024);
+    CHECK(v != NULL && !points_into(v->one.data, buf, n) && !points_into(v->opt.data, buf, n));
+    ip_pbview_free(&v->base, buf, n);
+
+    /* A field given twice: the last one counts, large or small. */
+    size_t n2 = n;
+    put_field(buf, &n2, 1, "tail", 4);
+    check_like_protobuf_c(buf, n2, 64 * 1024);
+    v = (view_msg *)ip_pbview_unpack(&view_msg_desc, n2, buf, 64 * 1024);
+    CHECK(v != NULL && v->one.len == 4 && memcmp(v->one.data, "tail", 4) == 0);
+    ip_pbview_free(&v->base, buf, n2);
+    uint8_t *twice = malloc(n + 16);
+    size_t n3 = 0;
+    put_field(twice, &n3, 1, "head", 4);
+    memcpy(twice + n3, buf, n);
+    n3 += n;
+    check_like_protobuf_c(twice, n3, 64 * 1024);
+    free(twice);
+
+    /* Cut anywhere, it is refused exactly when protobuf-c refuses it. */
+    static const size_t cuts[] = {0, 1, 2, 3, 4, 5, 100, 65536, 200000};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++)
+        check_like_protobuf_c(buf, cuts[i], 64 * 1024);
+    for (size_t cut = n - 40; cut < n; cut++)
+        check_like_protobuf_c(buf, cut, 64 * 1024);
+    /* A bytes field whose length runs past the end. */
+    static const uint8_t past_end[] = {0x0a, 0x80, 0x80, 0x04, 'a', 'b'};
+    CHECK(ip_pbview_unpack(&view_msg_desc, sizeof past_end, past_end, 0) == NULL);
+    static const uint8_t bad_varint[] = {0x0a, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                         0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    CHECK(ip_pbview_unpack(&view_msg_desc, sizeof bad_varint, bad_varint, 0) == NULL);
+    ip_pbview_free(NULL, buf, n);
+
+    free(buf);
+    free(one);
+    free(many0);
+    free(opt);
+    free(alt);
+}
+
+/* Payloads of several MiB both ways: PutObject's data reaches the handler
+ * intact (a slice of the request message, read after the unpack), GetObject's
+ * comes back as a view that stays valid across other calls until released. */
+static void test_large_bytes(void)
+{
+    const char *url = "tcp://127.0.0.1:7290";
+    const size_t max = 16u * 1024 * 1024, big = 5u * 1024 * 1024 + 7;
+    ip_rpc_server *srv = start_server(url, 4, max, NULL);
+    ip_rpc_client *c = new_client(url, 10000, max);
+    wait_ready(c);
+    char err[256], sum[17];
+
+    Imageproc__PutObjectRequest pr = IMAGEPROC__PUT_OBJECT_REQUEST__INIT;
+    pr.key = "big/put";
+    pr.data.data = pattern_new(big, 9);
+    pr.data.len = big;
+    checksum_hex(pr.data.data, big, sum);
+    Imageproc__PutObjectReply *put = NULL;
+    CHECK_ST(ip_storage_put_object(c, &pr, &put, NULL, err, sizeof err), IP_OK, err);
+    EXPECT_EQ_INT(put->info->size_bytes, (int64_t)big);
+    EXPECT_EQ_STR(put->info->etag, sum);
+    imageproc__put_object_reply__free_unpacked(put, NULL);
+
+    /* Views: two held at once, used after other calls, released in any order. */
+    char key[32];
+    snprintf(key, sizeof key, "big:%zu", big);
+    Imageproc__GetObjectRequest gr = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
+    gr.key = key;
+    const Imageproc__GetObjectReply *v1 = NULL, *v2 = NULL;
+    ip_rpc_view *h1 = NULL, *h2 = NULL;
+    CHECK_ST(ip_storage_get_object_view(c, &gr, &v1, &h1, NULL, err, sizeof err), IP_OK, err);
+    gr.key = "big:100";
+    CHECK_ST(ip_storage_get_object_view(c, &gr, &v2, &h2, NULL, err, sizeof err), IP_OK, err);
+    CHECK(h1 != NULL && h2 != NULL);
+    CHECK_EQ_STR(get(c, "between", 0, err, sizeof err) == IP_OK ? "ok" : err, "ok");
+    CHECK(v2->data.len == 100 && is_pattern(v2->data.data, 100, 0));
+    CHECK_EQ_STR(v2->info->key, "big:100");
+    ip_rpc_view_release(h2);
+    CHECK(v1->data.len == big && is_pattern(v1->data.data, big, 0));
+    CHECK_EQ_STR(v1->info->key, key);
+    ip_rpc_view_release(h1);
+    ip_rpc_view_release(NULL);
+
+    /* A payload the server wrote into its reply message. */
+    snprintf(key, sizeof key, "place:%zu", big);
+    gr.key = key;
+    CHECK_ST(ip_storage_get_object_view(c, &gr, &v1, &h1, NULL, err, sizeof err), IP_OK, err);
+    CHECK(v1->data.len == big && is_pattern(v1->data.data, big, 0));
+    CHECK_EQ_STR(v1->info->key, key);
+    ip_rpc_view_release(h1);
+
+    /* The plain call still hands out an output of its own. */
+    gr.key = key;
+    Imageproc__GetObjectReply *got = NULL;
+    CHECK_ST(ip_storage_get_object(c, &gr, &got, NULL, err, sizeof err), IP_OK, err);
+    CHECK(got->data.len == big && is_pattern(got->data.data, big, 0));
+    imageproc__get_object_reply__free_unpacked(got, NULL);
+
+    /* A failed view call holds nothing; a view without a hold is refused. */
+    Imageproc__DeleteObjectsRequest dr = IMAGEPROC__DELETE_OBJECTS_REQUEST__INIT;
+    dr.prefix = "p/";
+    ProtobufCMessage *out = NULL;
+    ip_rpc_view *h = NULL;
+    EXPECT_EQ_INT(ip_rpc_invoke_view(c, "DeleteObjects", &dr.base, &out, &h, NULL, err, sizeof err),
+                  IP_NOT_FOUND);
+    EXPECT(out == NULL && h == NULL);
+    EXPECT_EQ_INT(
+        ip_rpc_invoke_view(c, "DeleteObjects", &dr.base, &out, NULL, NULL, err, sizeof err),
+        IP_INVALID_ARGUMENT);
+
+    /* An input whose data runs past its end is refused by the server. */
+    pr.data.len = 100 * 1024;
+    size_t il = imageproc__put_object_request__get_packed_size(&pr);
+    uint8_t *ib = malloc(il);
+    imageproc__put_object_request__pack(&pr, ib);
+    nng_socket s;
+    CHECK(nng_req0_open(&s) == 0);
+    CHECK(nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE) == 0);
+    CHECK(nng_dial(s, url, NULL, 0) == 0);
+    size_t n;
+    uint8_t *env = pack_request("PutObject", ib, il - 10, 0, &n);
+    expect_code(s, env, n, IP_INVALID_ARGUMENT);
+    free(env);
+    env = pack_request("PutObject", ib, il, 0, &n);
+    expect_code(s, env, n, IP_OK);
+    free(env);
+    nng_close(s);
+    free(ib);
+
+    free(pr.data.data);
+    ip_rpc_client_free(c);
+    ip_rpc_server_free(srv);
+}
+
+/* A payload written into the reply message (ip_rpc_call_reply_bytes) gives
+ * exactly the bytes of a reply packed the usual way, also when the envelope
+ * does not fit around it (a long request id) and when the call fails. */
+static ip_status h_get_generic(void *user, ip_rpc_call *call, const ProtobufCMessage *in,
+                               ProtobufCMessage *out)
+{
+    return h_get(user, call, (const Imageproc__GetObjectRequest *)in,
+                 (Imageproc__GetObjectReply *)out);
+}
+
+static void test_reply_in_place(void)
+{
+    static const ip_rpc_handler handlers[] = {NULL, h_get_generic, NULL, NULL};
+    CHECK_EQ_INT(SVC->n_methods, 4);
+    CHECK_EQ_STR(SVC->methods[1].name, "GetObject");
+    char *long_rid = malloc(2001);
+    memset(long_rid, 'r', 2000);
+    long_rid[2000] = '\0';
+    const char *rids[] = {"rid-1", long_rid};
+    const char *keys[] = {"place:1", "place:300000", "big:300000", "place:0"};
+    for (size_t r = 0; r < 2; r++) {
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            Imageproc__GetObjectRequest gr = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
+            gr.key = (char *)keys[k];
+            size_t n, got_n;
+            uint8_t *env = ip_rpc_pack_request("GetObject", &gr.base, rids[r], 0, &n);
+            uint8_t *got = ip_rpc_serve_buffer(SVC, handlers, NULL, 1u << 24, env, n, &got_n);
+            CHECK(got != NULL);
+            Imageproc__RpcReply *rp = imageproc__rpc_reply__unpack(NULL, got_n, got);
+            CHECK(rp != NULL);
+            CHECK_EQ_INT(rp->code, IP_OK);
+            CHECK_EQ_STR(rp->request_id, rids[r]);
+            Imageproc__GetObjectReply *out =
+                imageproc__get_object_reply__unpack(NULL, rp->output.len, rp->output.data);
+            CHECK(out != NULL && out->info != NULL);
+            CHECK_EQ_STR(out->info->key, keys[k]);
+            size_t want_len = 0;
+            sscanf(keys[k], "%*[a-z]:%zu", &want_len);
+            CHECK(out->data.len == want_len && is_pattern(out->data.data, want_len, 0));
+            size_t want_n = 0;
+            uint8_t *want = ip_rpc_pack_reply(0, "", &out->base, rids[r], &want_n);
+            CHECK_EQ_INT(got_n, want_n);
+            CHECK(memcmp(got, want, want_n) == 0);
+            free(want);
+            imageproc__get_object_reply__free_unpacked(out, NULL);
+            imageproc__rpc_reply__free_unpacked(rp, NULL);
+            free(got);
+            free(env);
+        }
+    }
+    free(long_rid);
+}
+
 /* ---------------------------------------------------------------- serve mode */
 
 static int serve(const char *url)
@@ -857,7 +1247,8 @@ static const ip_test_case tests[] = {
     IP_TEST(envelopes),   IP_TEST(envelope_writers), IP_TEST(basic),
     IP_TEST(concurrency), IP_TEST(restart_graceful), IP_TEST(restart_killed),
     IP_TEST(bad_input),   IP_TEST(deadline),         IP_TEST(close_finishes_inflight),
-    IP_TEST(no_server),   IP_TEST(several_urls),
+    IP_TEST(no_server),   IP_TEST(several_urls),     IP_TEST(views),
+    IP_TEST(large_bytes), IP_TEST(reply_in_place),
 };
 
 int main(int argc, char **argv)

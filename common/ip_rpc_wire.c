@@ -7,7 +7,11 @@
  * message, instead of packed, copied into the envelope and packed again. The
  * bytes are those protobuf-c would write (fields in number order, proto3
  * defaults left out); ip_rpc_test checks that byte for byte. Reading stays
- * with protobuf-c, which checks everything a peer may send.
+ * with protobuf-c, which checks everything a peer may send. A reply whose
+ * payload a handler already wrote into the reply message
+ * (ip_rpc_call_reply_bytes) is written around it instead: the envelope and
+ * the output's other fields packed before and after the payload, which is
+ * never copied.
  *
  * CLOSING. nng 1.5.2 can deadlock in nng_close when a socket closes with
  * traffic in flight (nng issue #1543: its reaper waits for a task that was
@@ -33,6 +37,7 @@
 
 #include "ip_log.h"
 #include "ip_metrics.h"
+#include "ip_pbview.h"
 
 static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
 static ip_rpc_metrics metrics;
@@ -171,6 +176,57 @@ void ip_rpc_write_reply(uint8_t *p, int code, const char *message, const Protobu
         p += protobuf_c_message_pack(output, p);
     }
     put_len_field(p, 0x22, request_id, strlen(request_id)); /* 4: request_id */
+}
+
+bool ip_rpc_write_reply_around(nng_msg *m, size_t head_room, const char *message,
+                               ProtobufCMessage *output, const ProtobufCFieldDescriptor *fd,
+                               const char *request_id)
+{
+    /* The output's other fields, packed with the payload's field left out. */
+    ProtobufCBinaryData *bd = (ProtobufCBinaryData *)((char *)output + fd->offset);
+    ProtobufCBinaryData payload = *bd;
+    protobuf_c_boolean *has = fd->label == PROTOBUF_C_LABEL_OPTIONAL
+                                  ? (protobuf_c_boolean *)((char *)output + fd->quantifier_offset)
+                                  : NULL;
+    protobuf_c_boolean had = has != NULL ? *has : 0;
+    *bd = (ProtobufCBinaryData){0, NULL};
+    if (has != NULL)
+        *has = 0;
+    size_t olen = protobuf_c_message_get_packed_size(output);
+    uint8_t *others = malloc(olen ? olen : 1);
+    if (others != NULL)
+        protobuf_c_message_pack(output, others);
+    *bd = payload;
+    if (has != NULL)
+        *has = had;
+    if (others == NULL)
+        return false;
+    size_t split = ip_pbview_split(others, olen, fd->id);
+    uint64_t tag = (uint64_t)fd->id << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+    size_t field_head = varint_len(tag) + varint_len(payload.len);
+    size_t inner = olen + field_head + payload.len;
+    size_t env_head = ip_rpc_reply_size(0, message, 0, ""); /* the message field */
+    size_t head = env_head + 1 + varint_len(inner) + split + field_head;
+    size_t tail = olen - split + len_field_size(strlen(request_id));
+    if (split == SIZE_MAX || head > head_room || nng_msg_len(m) - head_room - payload.len < tail) {
+        free(others);
+        return false;
+    }
+    uint8_t *p = (uint8_t *)nng_msg_body(m) + head_room - head;
+    ip_rpc_write_reply(p, 0, message, NULL, 0, "");
+    p += env_head;
+    *p++ = 0x1a; /* 3: output */
+    p = put_varint(p, inner);
+    memcpy(p, others, split);
+    p = put_varint(p + split, tag);
+    p = put_varint(p, payload.len); /* the payload itself is already here */
+    p += payload.len;
+    memcpy(p, others + split, olen - split);
+    put_len_field(p + olen - split, 0x22, request_id, strlen(request_id)); /* 4: request_id */
+    free(others);
+    nng_msg_trim(m, head_room - head);
+    nng_msg_chop(m, nng_msg_len(m) - (head + payload.len + tail));
+    return true;
 }
 
 /* ================================================================ closing */

@@ -196,10 +196,11 @@ void gw_app_stop(gw_app *app)
 {
     if (app->events)
         gw_events_close(app->events); /* resumes and ends every SSE client */
-    gw_work_free(app->work);          /* drains: every job resumes its connection */
-    app->work = NULL;
-    gw_http_free(app->http);
+    gw_work_close(app->work); /* drains: every job resumes its connection; nothing new starts */
+    gw_http_free(app->http);  /* a resumed upload may still submit: refused by the closed pool */
     app->http = NULL;
+    gw_work_free(app->work);
+    app->work = NULL;
     gw_ticker_free(app->purger);
     app->purger = NULL;
     gw_ticker_free(app->sweeper);

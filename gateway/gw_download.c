@@ -3,9 +3,11 @@
  * HOW IT WORKS. gw_download_start charges 2 × chunk to the budget and hands
  * the first fetch to the work pool (gw_offload): GetObject(key, offset 0,
  * length chunk) gives the object's size and its first bytes. Back on the
- * HTTP thread the answer is a callback response of that size. The reader
- * hands out the chunk it holds; when the client has taken all of it, the
- * reader frees it, submits the fetch of the next range to the work pool
+ * HTTP thread the answer is a callback response of that size. A chunk is
+ * held as a view of its reply message (ip_storage_get_object_view): its
+ * bytes are never copied out of the message before they are handed to
+ * libmicrohttpd. The reader hands out the chunk it holds; when the client
+ * has taken all of it, the reader frees it, submits the fetch of the next range to the work pool
  * (past the queue's bound: a download admitted is finished, and each has at
  * most one fetch in flight), suspends the connection and returns 0. The worker stores the reply (or
  * marks the download failed) and resumes the connection; libmicrohttpd calls
@@ -47,7 +49,8 @@ typedef struct download {
     char key[IP_KEY_MAX];
     char ctype[128], etag[128], cache[64];
     uint64_t size, chunk_bytes;
-    Imageproc__GetObjectReply *chunk; /* the bytes held, from chunk_off */
+    const Imageproc__GetObjectReply *chunk; /* the bytes held, from chunk_off: a view of */
+    ip_rpc_view *chunk_hold;                /* this reply message */
     uint64_t chunk_off;
     uint64_t next_off;  /* the range a fetch asks for */
     ip_status first_st; /* the first fetch's status */
@@ -62,8 +65,7 @@ static void download_unref(download *d)
     pthread_mutex_unlock(&d->mu);
     if (!last)
         return;
-    if (d->chunk)
-        imageproc__get_object_reply__free_unpacked(d->chunk, NULL);
+    ip_rpc_view_release(d->chunk_hold);
     ip_budget_give(d->charged);
     pthread_mutex_destroy(&d->mu);
     free(d);
@@ -74,15 +76,18 @@ static void unref_cb(void *arg)
     download_unref(arg);
 }
 
-/* GetObject of [off, off + chunk) into *out (owned). Runs on the work pool. */
-static ip_status fetch(download *d, uint64_t off, Imageproc__GetObjectReply **out)
+/* GetObject of [off, off + chunk) into *out, a view of the reply that *hold
+ * keeps (ip_rpc_view_release). Runs on the work pool. */
+static ip_status fetch(download *d, uint64_t off, const Imageproc__GetObjectReply **out,
+                       ip_rpc_view **hold)
 {
     Imageproc__GetObjectRequest in = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
     in.key = d->key;
     in.offset = off;
     in.length = d->chunk_bytes;
     *out = NULL;
-    ip_status st = ip_storage_get_object(d->app->stor, &in, out, NULL, d->err, sizeof d->err);
+    ip_status st =
+        ip_storage_get_object_view(d->app->stor, &in, out, hold, NULL, d->err, sizeof d->err);
     if (st == IP_OK &&
         (!(*out)->info || (off < (uint64_t)(*out)->info->size_bytes && (*out)->data.len == 0))) {
         snprintf(d->err, sizeof d->err, "GetObject answered no bytes at offset %llu",
@@ -95,8 +100,9 @@ static ip_status fetch(download *d, uint64_t off, Imageproc__GetObjectReply **ou
                  (*out)->data.len, (unsigned long long)d->chunk_bytes);
         st = IP_INTERNAL;
     }
-    if (st != IP_OK && *out) {
-        imageproc__get_object_reply__free_unpacked(*out, NULL);
+    if (st != IP_OK && *hold) {
+        ip_rpc_view_release(*hold);
+        *hold = NULL;
         *out = NULL;
     }
     return st;
@@ -107,11 +113,13 @@ static ip_status fetch(download *d, uint64_t off, Imageproc__GetObjectReply **ou
 static void fetch_next(void *arg)
 {
     download *d = arg;
-    Imageproc__GetObjectReply *reply = NULL;
-    ip_status st = fetch(d, d->next_off, &reply);
+    const Imageproc__GetObjectReply *reply = NULL;
+    ip_rpc_view *hold = NULL;
+    ip_status st = fetch(d, d->next_off, &reply, &hold);
     pthread_mutex_lock(&d->mu);
     if (st == IP_OK) {
         d->chunk = reply;
+        d->chunk_hold = hold;
         d->chunk_off = d->next_off;
     } else {
         d->failed = true;
@@ -143,7 +151,8 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     }
     /* The chunk is used up: fetch the next range off this thread. */
     if (d->chunk) {
-        imageproc__get_object_reply__free_unpacked(d->chunk, NULL);
+        ip_rpc_view_release(d->chunk_hold);
+        d->chunk_hold = NULL;
         d->chunk = NULL;
     }
     d->next_off = pos;
@@ -167,10 +176,12 @@ static void first_work(gw_app *app, gw_req *rq)
 {
     (void)app;
     download *d = rq->job;
-    Imageproc__GetObjectReply *reply = NULL;
-    d->first_st = fetch(d, 0, &reply);
+    const Imageproc__GetObjectReply *reply = NULL;
+    ip_rpc_view *hold = NULL;
+    d->first_st = fetch(d, 0, &reply, &hold);
     if (d->first_st == IP_OK) {
         d->chunk = reply;
+        d->chunk_hold = hold;
         d->size = (uint64_t)reply->info->size_bytes;
     }
 }

@@ -4,8 +4,9 @@
  * fetch it) from storage-svc without ever holding the whole object: ranged
  * GetObject calls of IP_GATEWAY_DOWNLOAD_CHUNK_BYTES, one chunk in memory at
  * a time, each fetched on the work pool (gw_work.h) while the connection is
- * suspended. Twice the chunk (the reply message and the unpacked reply) is
- * charged to the memory budget for the download's life.
+ * suspended. Twice the chunk (the reply message that holds the chunk, and
+ * room for the next one) is charged to the memory budget for the download's
+ * life.
  */
 #ifndef GW_DOWNLOAD_H
 #define GW_DOWNLOAD_H

@@ -162,6 +162,21 @@ json_t *gw_config_json(unsigned default_ops, int64_t upload_max_bytes, int64_t p
                      (json_int_t)upload_max_bytes, "pixel_limit", (json_int_t)pixel_limit);
 }
 
+json_t *gw_images_page_json(const Imageproc__ListImagesReply *rep, ip_variant_kind mode)
+{
+    json_t *items = json_array();
+    for (size_t i = 0; i < rep->n_images; i++)
+        json_array_append_new(items, gw_image_item_json(rep->images[i], mode));
+    json_t *next = json_null();
+    if (rep->has_more && rep->n_images > 0) {
+        const Imageproc__Image *last = rep->images[rep->n_images - 1];
+        json_decref(next);
+        next = json_pack("{s:o,s:s}", "last_created_at", gw_json_time(last->created_at_us),
+                         "last_id", last->id);
+    }
+    return json_pack("{s:o,s:o}", "items", items, "next", next);
+}
+
 char *gw_event_json(const Imageproc__StatusEvent *ev)
 {
     json_t *o = json_object();

@@ -16,6 +16,7 @@
 #include "events.pb-c.h"
 #include "image.pb-c.h"
 #include "ip_variants.h"
+#include "metadata.pb-c.h"
 
 const char *gw_image_status_name(Imageproc__ImageStatus st);     /* "pending", ... */
 const char *gw_variant_status_name(Imageproc__VariantStatus st); /* "pending", ... */
@@ -27,11 +28,18 @@ const Imageproc__Variant *gw_image_variant(const Imageproc__Image *img, ip_varia
  * first of the table (the thumbnail, the smallest). */
 ip_variant_kind gw_list_default_variant(void);
 
-/* New references (json_decref); NULL only when out of memory. */
+/* New references (json_decref); NULL only when out of memory. The API
+ * answers these three documents from gw_json_write.h, which writes the
+ * same bytes without a tree; these builders are its reference
+ * (gw_json_test.c compares the two). */
 json_t *gw_image_info_json(const Imageproc__Image *img);
 /* A listing item: the info plus "url": the `mode` variant's public url (with
  * IP_VARIANT_NONE, gw_list_default_variant()'s), null until ready. */
 json_t *gw_image_item_json(const Imageproc__Image *img, ip_variant_kind mode);
+
+/* A listing page: {"items":[item…],"next":{"last_created_at","last_id"}|null};
+ * NULL when the last id does not encode, or out of memory. */
+json_t *gw_images_page_json(const Imageproc__ListImagesReply *rep, ip_variant_kind mode);
 
 /* The names of the kinds in `mask`, canonical order, as a new JSON array. */
 json_t *gw_variant_names_json(unsigned mask);

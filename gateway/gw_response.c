@@ -82,14 +82,14 @@ enum MHD_Result gw_send_dependency(struct MHD_Connection *conn, gw_req *rq, cons
     return gw_send_problem_h(conn, rq, 503, d, NULL, "Retry-After", "2");
 }
 
-enum MHD_Result gw_send_json_h(struct MHD_Connection *conn, gw_req *rq, unsigned status, json_t *j,
-                               const char *cache, const char *hname, const char *hval)
+/* `s` (owned, `len` bytes; NULL: it could not be made) as application/json. */
+static enum MHD_Result send_json_text(struct MHD_Connection *conn, gw_req *rq, unsigned status,
+                                      char *s, size_t len, const char *cache, const char *hname,
+                                      const char *hval)
 {
-    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
     if (!s)
         return gw_send_problem(conn, rq, 500, "the answer could not be encoded", NULL);
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, s, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(s);
         return MHD_NO;
@@ -99,6 +99,22 @@ enum MHD_Result gw_send_json_h(struct MHD_Connection *conn, gw_req *rq, unsigned
     if (hname)
         MHD_add_response_header(r, hname, hval);
     return gw_queue(conn, rq, status, r);
+}
+
+enum MHD_Result gw_send_json_h(struct MHD_Connection *conn, gw_req *rq, unsigned status, json_t *j,
+                               const char *cache, const char *hname, const char *hval)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return send_json_text(conn, rq, status, s, s ? strlen(s) : 0, cache, hname, hval);
+}
+
+enum MHD_Result gw_send_jbuf_h(struct MHD_Connection *conn, gw_req *rq, unsigned status,
+                               gw_jbuf *jb, const char *cache, const char *hname, const char *hval)
+{
+    size_t len = 0;
+    char *s = gw_jbuf_take(jb, &len);
+    return send_json_text(conn, rq, status, s, len, cache, hname, hval);
 }
 
 enum MHD_Result gw_send_json(struct MHD_Connection *conn, gw_req *rq, unsigned status, json_t *j)

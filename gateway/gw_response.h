@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 #include <stdbool.h>
 
+#include "gw_jbuf.h"
 #include "gw_request.h"
 #include "ip_status.h"
 
@@ -61,5 +62,12 @@ enum MHD_Result gw_send_json(struct MHD_Connection *conn, gw_req *rq, unsigned s
  * (hname NULL: none). */
 enum MHD_Result gw_send_json_h(struct MHD_Connection *conn, gw_req *rq, unsigned status, json_t *j,
                                const char *cache, const char *hname, const char *hval);
+
+/* The text of `jb` as application/json (gw_jbuf_take: the text is handed to
+ * the response, and jb is left empty); Cache-Control `cache` (NULL:
+ * "no-store") and one extra header (hname NULL: none). A writer that failed
+ * (out of room or memory, or a text that does not encode) answers 500. */
+enum MHD_Result gw_send_jbuf_h(struct MHD_Connection *conn, gw_req *rq, unsigned status,
+                               gw_jbuf *jb, const char *cache, const char *hname, const char *hval);
 
 #endif

@@ -49,6 +49,7 @@
 #include "gw_handlers.h"
 #include "gw_job.h"
 #include "gw_json.h"
+#include "gw_json_write.h"
 #include "gw_kafka.h"
 #include "gw_response.h"
 #include "gw_purge.h"
@@ -56,6 +57,17 @@
 #include "ip_log.h"
 #include "ip_rpc_stubs.h"
 #include "ip_uuid.h"
+
+/* The image's info document (gw_json_write.h), with one extra header
+ * (hname NULL: none). */
+static enum MHD_Result send_info(struct MHD_Connection *conn, gw_req *rq, unsigned status,
+                                 const Imageproc__Image *img, const char *hname, const char *hval)
+{
+    gw_jbuf jb;
+    gw_jbuf_init(&jb, GW_JSON_INFO_FIRST, GW_JSON_MAX_BYTES);
+    gw_image_info_write(&jb, img);
+    return gw_send_jbuf_h(conn, rq, status, &jb, NULL, hname, hval);
+}
 
 static const char not_found[] = "no image has this id (it may have been deleted)";
 
@@ -191,7 +203,7 @@ static bool pick_variant(struct MHD_Connection *conn, gw_req *rq, const Imagepro
                      error_or(img->error, "unknown reason"));
             *ret = gw_send_problem(conn, rq, 422, detail, NULL);
         } else {
-            *ret = gw_send_json_h(conn, rq, 202, gw_image_info_json(img), NULL, "Retry-After", "1");
+            *ret = send_info(conn, rq, 202, img, "Retry-After", "1");
         }
         return false;
     }
@@ -293,7 +305,7 @@ enum MHD_Result gw_handle_image_info(gw_app *app, struct MHD_Connection *conn, g
     const Imageproc__Image *img = NULL;
     if (!get_image(app, conn, rq, id, &img, &ret))
         return ret;
-    return gw_send_json(conn, rq, 200, gw_image_info_json(img));
+    return send_info(conn, rq, 200, img, NULL, NULL);
 }
 
 /* DELETE's state between the HTTP thread and the work pool. */
@@ -391,7 +403,7 @@ static enum MHD_Result retry_then(gw_app *app, struct MHD_Connection *conn, gw_r
                IP_LS("err", job->err));
     ip_log(IP_LOG_INFO, "image.retried", IP_LS("image_id", job->img->id),
            IP_LS("caller", rq->caller.label), IP_LB("enqueued", job->st == IP_OK));
-    return gw_send_json(conn, rq, 202, gw_image_info_json(job->img));
+    return send_info(conn, rq, 202, job->img, NULL, NULL);
 }
 
 /* RetryImage: the row back to pending into job->img; else the answer (404,

@@ -5,27 +5,14 @@
  * (with_variant) and picks each item's `url`; without it every image is
  * listed and the url is the listing's default variant (gw_json.h). `next` is
  * the cursor of the page's last row when metadata-svc says more follow, else
- * null. metadata-svc's reply belongs to the request until the answer is sent.
+ * null. The page is written into the answer's one buffer (gw_json_write.h),
+ * not built as a JSON tree. metadata-svc's reply belongs to the request until
+ * the answer is sent.
  */
 #include "gw_handlers.h"
-#include "gw_json.h"
+#include "gw_json_write.h"
 #include "gw_response.h"
 #include "ip_rpc_stubs.h"
-
-static json_t *page_json(const Imageproc__ListImagesReply *rep, ip_variant_kind mode)
-{
-    json_t *items = json_array();
-    for (size_t i = 0; i < rep->n_images; i++)
-        json_array_append_new(items, gw_image_item_json(rep->images[i], mode));
-    json_t *next = json_null();
-    if (rep->has_more && rep->n_images > 0) {
-        const Imageproc__Image *last = rep->images[rep->n_images - 1];
-        json_decref(next);
-        next = json_pack("{s:o,s:s}", "last_created_at", gw_json_time(last->created_at_us),
-                         "last_id", last->id);
-    }
-    return json_pack("{s:o,s:o}", "items", items, "next", next);
-}
 
 enum MHD_Result gw_handle_images(gw_app *app, struct MHD_Connection *conn, gw_req *rq)
 {
@@ -49,5 +36,9 @@ enum MHD_Result gw_handle_images(gw_app *app, struct MHD_Connection *conn, gw_re
         return gw_send_problem(conn, rq, 400, err, NULL);
     if (st != IP_OK)
         return gw_send_dependency(conn, rq, "metadata service", st);
-    return gw_send_json(conn, rq, 200, page_json(reply, q.mode));
+    /* Written straight into the answer's buffer: no JSON tree per page. */
+    gw_jbuf jb;
+    gw_jbuf_init(&jb, 256 + (size_t)reply->n_images * GW_JSON_ITEM_FIRST, GW_JSON_MAX_BYTES);
+    gw_images_page_write(&jb, reply, q.mode);
+    return gw_send_jbuf_h(conn, rq, 200, &jb, NULL, NULL, NULL);
 }

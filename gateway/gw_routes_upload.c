@@ -11,7 +11,8 @@
  * against the limits (422) —, the Kafka breaker (503 at once while Kafka was
  * just seen down) and gw_upload_store (503 with everything undone on a
  * dependency's failure; 503 busy when the PutObject message does not fit the
- * memory budget); back on the HTTP thread, the answer.
+ * memory budget); back on the HTTP thread, the answer, and once it is queued
+ * the upload's MarkEnqueued goes to the pool (gw_upload_mark_later).
  * 202 carries id, status, created_at, ops, links (under the public prefix
  * that nginx passes in X-Forwarded-Prefix) and owner_token: a new secret per
  * upload (ip_access_new_secret), shown this once; only its hash goes into
@@ -213,16 +214,17 @@ static enum MHD_Result upload_then(gw_app *app, struct MHD_Connection *conn, gw_
     const gw_upload_out *out = &job->out;
     ip_metric_add(app->m.uploads, "accepted,", 1);
     ip_metric_add(app->m.upload_bytes, NULL, (double)in->len);
-    ip_log(IP_LOG_INFO, "upload.accepted", IP_LS("image_id", out->id),
-           IP_LS("type", in->content_type), IP_LI("bytes", (long long)in->len),
-           IP_LI("ms", (ip_now_us() - rq->start_us) / 1000),
-           IP_LF("recv_ms", (job->t_recv - rq->start_us) / 1e3),
-           IP_LF("check_ms", (job->t_checked - job->t_recv) / 1e3),
-           IP_LF("put_ms", out->put_us / 1e3), IP_LF("create_ms", out->create_us / 1e3),
-           IP_LF("enqueue_ms", out->enqueue_us / 1e3), IP_LF("mark_ms", out->mark_us / 1e3));
+    ip_log(
+        IP_LOG_INFO, "upload.accepted", IP_LS("image_id", out->id), IP_LS("type", in->content_type),
+        IP_LI("bytes", (long long)in->len), IP_LI("ms", (ip_now_us() - rq->start_us) / 1000),
+        IP_LF("recv_ms", (job->t_recv - rq->start_us) / 1e3),
+        IP_LF("check_ms", (job->t_checked - job->t_recv) / 1e3), IP_LF("put_ms", out->put_us / 1e3),
+        IP_LF("create_ms", out->create_us / 1e3), IP_LF("enqueue_ms", out->enqueue_us / 1e3));
     char info[160];
     json_t *j = accepted_json(conn, out, in->ops, job->owner_token, info, sizeof info);
-    return gw_send_json_h(conn, rq, 202, j, NULL, "Location", info);
+    enum MHD_Result ret = gw_send_json_h(conn, rq, 202, j, NULL, "Location", info);
+    gw_upload_mark_later(app, out); /* after the answer: not part of its promise */
+    return ret;
 }
 
 enum MHD_Result gw_handle_upload(gw_app *app, struct MHD_Connection *conn, gw_req *rq)

@@ -17,6 +17,12 @@
  * claim. A duplicate job (a claim that ran out, a row enqueued by its upload
  * just as it was listed) is harmless: the processor's work is idempotent.
  *
+ * A pending row never enqueued whose original is not in the bucket is not
+ * enqueued but removed: an upload that failed after CreateImage committed,
+ * and whose undo could not reach metadata-svc to delete the row (the
+ * original was removed), leaves exactly that (gw_upload.c). A row is only
+ * made after its original is stored, so no upload in progress looks so.
+ *
  * FAILURES. A transient failure (Kafka or metadata-svc down or slow) ends
  * the pass: the rest would fail alike, each waiting out a deadline. Their
  * claims run out and a later pass takes them again.
@@ -29,18 +35,59 @@
 #include <time.h>
 
 #include "gw_job.h"
+#include "gw_purge.h"
 #include "ip_log.h"
 #include "ip_rpc_stubs.h"
 #include "ip_time.h"
+
+/* A pending row that was never enqueued and whose original is not in the
+ * bucket is what an undone upload leaves when DeleteImage failed: its row
+ * goes now (with a purge of whatever it names). *gone tells whether it was
+ * such a row. Returns a transient status that should end the pass, else
+ * IP_OK. */
+static ip_status remove_if_no_original(gw_app *app, const Imageproc__Image *img, bool *gone)
+{
+    char err[256] = "";
+    *gone = false;
+    if (img->status != IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING || img->enqueued_at_us != 0 ||
+        !img->original_key || !img->original_key[0])
+        return IP_OK;
+    Imageproc__HeadObjectRequest hq = IMAGEPROC__HEAD_OBJECT_REQUEST__INIT;
+    hq.key = img->original_key;
+    Imageproc__HeadObjectReply *hr = NULL;
+    ip_status st = ip_storage_head_object(app->stor, &hq, &hr, NULL, err, sizeof err);
+    if (hr)
+        imageproc__head_object_reply__free_unpacked(hr, NULL);
+    if (st != IP_NOT_FOUND)
+        return ip_status_is_transient(st) ? st : IP_OK;
+    Imageproc__DeleteImageRequest dq = IMAGEPROC__DELETE_IMAGE_REQUEST__INIT;
+    dq.id = img->id;
+    Imageproc__DeleteImageReply *dr = NULL;
+    st = ip_metadata_delete_image(app->meta, &dq, &dr, NULL, err, sizeof err);
+    if (st == IP_OK)
+        (void)gw_purge_now(app, img->id, dr->object_keys, dr->n_object_keys, dr->purge_prefix, 0,
+                           err, sizeof err); /* a failed purge is finished by the purger */
+    if (dr)
+        imageproc__delete_image_reply__free_unpacked(dr, NULL);
+    if (st != IP_OK && st != IP_NOT_FOUND)
+        return ip_status_is_transient(st) ? st : IP_OK;
+    *gone = true;
+    ip_log(IP_LOG_INFO, "sweep.removed_without_original", IP_LS("image_id", img->id));
+    return IP_OK;
+}
 
 /* Re-enqueues one stale image. Returns the status that should end the pass
  * (a transient one), else IP_OK; *produced tells whether its job went out. */
 static ip_status requeue_one(gw_app *app, const Imageproc__Image *img, bool *produced)
 {
     char err[256] = "";
+    bool gone = false;
+    *produced = false;
+    ip_status gst = remove_if_no_original(app, img, &gone);
+    if (gst != IP_OK || gone)
+        return gst;
     int attempt = img->runs + 1 < 2 ? 2 : img->runs + 1;
     int64_t at = 0;
-    *produced = false;
     ip_status st = gw_job_enqueue(app, img->id, img->content_type, img->requested, img->n_requested,
                                   attempt, &at, err, sizeof err);
     if (st != IP_OK) {

@@ -3,24 +3,38 @@
  * ORDER AND UNDO. First ReserveUpload records a purge of the original due in
  * RESERVE_MS, which CreateImage drops with the row: a gateway that dies
  * after storing the original and before the row leaves nothing behind for
- * long (the purger removes it). The original is written next (PutObject o/<id>), then the
- * row (CreateImage, status pending, enqueued_at 0), then the job is produced
- * and the call waits for Kafka's acknowledgement (gw_job.c), then
- * MarkEnqueued records it. A failure of PutObject, CreateImage or the produce
- * undoes everything before it and the client gets 503: DeleteImage removes
- * the row and records a purge of its objects, which is run at once and, if
- * storage-svc fails it, finished later by the purger (gw_purge.c); without a
- * row the original is removed directly. A failed MarkEnqueued does not undo:
- * the job is already in Kafka and the row exists, so the upload is accepted;
- * the row keeps enqueued_at 0 and the sweep may enqueue it once more, which
- * is harmless (the processor's work is idempotent). If the gateway dies
- * between CreateImage and the produce, the row stays pending and never
- * enqueued: ListStale finds it after IP_GATEWAY_SWEEP_AGE_MS and the sweep
- * (gw_sweep.c) produces its job.
+ * long (the purger removes it). The original's SHA-256 (the row keeps it and
+ * the PUT sends it as its payload hash) is computed on a thread of its own
+ * while the reservation's round trip runs; PutObject starts once both are
+ * done, so the reservation is always committed before the original can
+ * exist. The original is written next (PutObject o/<id>), then the row
+ * (CreateImage, status pending, enqueued_at unset), then the job is produced
+ * and the call waits for Kafka's acknowledgement (gw_job.c). That is what
+ * the 202 promises: stored, committed, acknowledged. A failure of
+ * PutObject, CreateImage or the produce undoes everything before it and the
+ * client gets 503: DeleteImage removes the row and records a purge of its
+ * objects, which is run at once and, if storage-svc fails it, finished later
+ * by the purger (gw_purge.c); without a row the original is removed directly
+ * (and the reservation, still there, purges it again in case a PutObject
+ * that timed out lands late). If DeleteImage itself fails (metadata-svc went
+ * away after CreateImage committed), the original is removed all the same
+ * and the row stays pending and never enqueued: the sweep finds it without
+ * its original and removes it (gw_sweep.c).
+ *
+ * AFTER THE ANSWER. MarkEnqueued records the job's time on the row once the
+ * 202 is queued (gw_upload_mark_later, on the work pool): it is not part of
+ * the promise. If it fails, is refused by a full pool, or the gateway dies
+ * first, the row keeps enqueued_at unset; if it is still pending after
+ * IP_GATEWAY_SWEEP_AGE_MS the sweep enqueues it once more, which is harmless
+ * (the processor's work is idempotent), and a processed one is left alone.
+ * If the gateway dies between CreateImage and the produce, the row stays
+ * pending and never enqueued: ListStale finds it after
+ * IP_GATEWAY_SWEEP_AGE_MS and the sweep (gw_sweep.c) produces its job.
  */
 #include "gw_upload.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +42,7 @@
 
 #include "gw_job.h"
 #include "gw_purge.h"
+#include "gw_work.h"
 #include "ip_budget.h"
 #include "ip_keys.h"
 #include "ip_log.h"
@@ -42,6 +57,39 @@ static void sha256_hex(const void *data, size_t len, char out[65])
     EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
     for (unsigned i = 0; i < 32; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* The original's digest, computed on a thread of its own while the caller
+ * waits for ReserveUpload (the hash is CPU, the reservation a round trip). */
+typedef struct sha_job {
+    const void *data;
+    size_t len;
+    char hex[65];
+    pthread_t thread;
+    bool threaded; /* false: the thread could not start; hashed inline */
+} sha_job;
+
+static void *sha_main(void *arg)
+{
+    sha_job *j = arg;
+    sha256_hex(j->data, j->len, j->hex);
+    return NULL;
+}
+
+static void sha_start(sha_job *j, const void *data, size_t len)
+{
+    j->data = data;
+    j->len = len;
+    j->threaded = pthread_create(&j->thread, NULL, sha_main, j) == 0;
+    if (!j->threaded)
+        sha256_hex(data, len, j->hex);
+}
+
+static void sha_wait(sha_job *j)
+{
+    if (j->threaded)
+        pthread_join(j->thread, NULL);
+    j->threaded = false;
 }
 
 /* Best effort: removes the row (when `row`) and the objects of `id`. A row
@@ -164,17 +212,17 @@ static ip_status create_row(gw_app *app, const gw_upload_in *in, const char *oke
 ip_status gw_upload_store(gw_app *app, const gw_upload_in *in, gw_upload_out *out, char *detail,
                           size_t dlen)
 {
-    char err[256] = "", okey[IP_KEY_MAX], sha[65];
+    char err[256] = "", okey[IP_KEY_MAX];
     ip_variant_kind kinds[IP_VARIANT_COUNT];
     size_t nkinds = ip_variant_mask_kinds(in->ops, kinds);
     ip_uuid_v7_str(out->id);
     out->created_at_us = ip_now_us();
+    out->enqueued_at_us = 0;
     const char *id = out->id;
     if (ip_key_original(okey, id) != IP_OK)
         return IP_INTERNAL;
 
     int64_t t0 = ip_mono_us();
-    sha256_hex(in->data, in->len, sha);
     /* The PutObject message is a second copy of the original while the call
      * runs: charged before anything is written, so a refusal leaves nothing
      * to undo. */
@@ -185,36 +233,72 @@ ip_status gw_upload_store(gw_app *app, const gw_upload_in *in, gw_upload_out *ou
                  "in a moment");
         return IP_RESOURCE_EXHAUSTED;
     }
+    sha_job sha;
+    sha_start(&sha, in->data, in->len);
     ip_status st = reserve(app, id, okey, err, sizeof err);
+    sha_wait(&sha);
     if (st != IP_OK) {
         ip_budget_give(msg_bytes);
         snprintf(detail, dlen, "the metadata service is not available (%s); try again later",
                  ip_strerror(st));
         return IP_UNAVAILABLE;
     }
-    st = put_original(app, in, id, okey, sha, err, sizeof err);
+    st = put_original(app, in, id, okey, sha.hex, err, sizeof err);
     ip_budget_give(msg_bytes);
     if (st != IP_OK)
         return store_failed(app, id, false, "object storage", ip_strerror(st), detail, dlen);
     int64_t t1 = ip_mono_us();
     out->put_us = t1 - t0;
-    st = create_row(app, in, okey, sha, kinds, nkinds, out, err, sizeof err);
+    st = create_row(app, in, okey, sha.hex, kinds, nkinds, out, err, sizeof err);
     if (st != IP_OK) /* one that timed out may still have committed: delete the row too */
         return store_failed(app, id, true, "the metadata service", ip_strerror(st), detail, dlen);
     int64_t t2 = ip_mono_us();
     out->create_us = t2 - t1;
-    int64_t enq_at = 0;
-    st = gw_job_enqueue(app, id, in->content_type, kinds, nkinds, 1, &enq_at, err, sizeof err);
+    st = gw_job_enqueue(app, id, in->content_type, kinds, nkinds, 1, &out->enqueued_at_us, err,
+                        sizeof err);
     if (st != IP_OK) {
         ip_log(IP_LOG_WARN, "upload.enqueue_failed", IP_LS("image_id", id), IP_LS("err", err));
         return store_failed(app, id, true, "the job queue", err, detail, dlen);
     }
-    int64_t t3 = ip_mono_us();
-    out->enqueue_us = t3 - t2;
-    st = gw_job_mark_enqueued(app, id, enq_at, false, err, sizeof err);
-    out->mark_us = ip_mono_us() - t3;
-    if (st != IP_OK)
-        ip_log(IP_LOG_WARN, "upload.mark_enqueued_failed", IP_LS("image_id", id),
-               IP_LS("err", err));
+    out->enqueue_us = ip_mono_us() - t2;
     return IP_OK;
+}
+
+/* What gw_upload_mark_later hands to the work pool. */
+typedef struct mark_job {
+    gw_app *app;
+    char id[37];
+    int64_t enqueued_at_us;
+} mark_job;
+
+static void mark_main(void *arg)
+{
+    mark_job *j = arg;
+    char err[256] = "";
+    int64_t t0 = ip_mono_us();
+    ip_status st = gw_job_mark_enqueued(j->app, j->id, j->enqueued_at_us, false, err, sizeof err);
+    if (st != IP_OK)
+        ip_log(IP_LOG_WARN, "upload.mark_enqueued_failed", IP_LS("image_id", j->id),
+               IP_LS("err", err));
+    else
+        ip_log(IP_LOG_DEBUG, "upload.marked", IP_LS("image_id", j->id),
+               IP_LF("ms", (ip_mono_us() - t0) / 1e3));
+    free(j);
+}
+
+void gw_upload_mark_later(gw_app *app, const gw_upload_out *out)
+{
+    mark_job *j = malloc(sizeof *j);
+    if (j) {
+        *j = (mark_job){.app = app, .enqueued_at_us = out->enqueued_at_us};
+        memcpy(j->id, out->id, sizeof j->id);
+        if (app->work && gw_work_submit(app->work, mark_main, j))
+            return;
+        free(j);
+    }
+    /* Not marked: the row keeps enqueued_at unset, and if it is still pending
+     * after IP_GATEWAY_SWEEP_AGE_MS the sweep enqueues it once more, which is
+     * harmless (the processor's work is idempotent). */
+    ip_log(IP_LOG_WARN, "upload.mark_enqueued_failed", IP_LS("image_id", out->id),
+           IP_LS("err", "the work pool did not take it"));
 }

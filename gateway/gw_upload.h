@@ -25,17 +25,26 @@ typedef struct gw_upload_in {
 typedef struct gw_upload_out {
     char id[37];
     int64_t created_at_us;
-    int64_t put_us, create_us, enqueue_us, mark_us; /* how long each step took */
+    int64_t enqueued_at_us; /* when Kafka acknowledged the job (gw_upload_mark_later) */
+    int64_t put_us, create_us, enqueue_us; /* how long each step took */
 } gw_upload_out;
 
-/* PutObject(o/<id>) -> CreateImage -> produce the job and wait for Kafka ->
- * MarkEnqueued. IP_OK: the upload is accepted. IP_RESOURCE_EXHAUSTED: the
- * PutObject message (the original's size) does not fit the memory budget
- * (ip_budget.h; charged while the call runs); nothing was written. Any other status: a dependency
+/* ReserveUpload (the original's SHA-256 computed meanwhile) -> PutObject(o/<id>)
+ * -> CreateImage -> produce the job and wait for Kafka. IP_OK: the upload
+ * is accepted (stored, committed, acknowledged); the caller then answers and
+ * calls gw_upload_mark_later. IP_RESOURCE_EXHAUSTED: the PutObject message
+ * (the original's size) does not fit the memory budget (ip_budget.h; charged
+ * while the call runs); nothing was written. Any other status: a dependency
  * failed (detail says which) and what had been written was undone: no row,
  * no object (or a recorded purge that the purger finishes), and a job that
  * Kafka got after all finds no row and is dropped. */
 ip_status gw_upload_store(gw_app *app, const gw_upload_in *in, gw_upload_out *out, char *detail,
                           size_t dlen);
+
+/* MarkEnqueued for an accepted upload, on the work pool, after its answer
+ * was queued: it is not part of what the 202 promises. When the pool refuses
+ * it, or it fails, the sweep enqueues the image once more if it is still
+ * pending after IP_GATEWAY_SWEEP_AGE_MS (harmless). */
+void gw_upload_mark_later(gw_app *app, const gw_upload_out *out);
 
 #endif

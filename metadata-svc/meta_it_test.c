@@ -2934,6 +2934,184 @@ static void test_migrate_access(void)
 /* ------------------------------------------------------------- main */
 
 /* clang-format off */
+/* ---- FinishImage with the variants */
+
+/* A ready variant of `kind` as a processor records it (a JPEG at its key). */
+static void ready_variant(Imageproc__Variant *v, char key[IP_KEY_MAX], const char *id,
+                          ip_variant_kind kind)
+{
+    *v = (Imageproc__Variant)IMAGEPROC__VARIANT__INIT;
+    variant_key(key, id, kind);
+    v->kind = kind;
+    v->status = IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
+    v->object_key = key;
+    v->width = 320 + (int)kind;
+    v->height = 240;
+    v->size_bytes = 2048;
+    v->format = (char *)ip_format_jpeg.name;
+}
+
+/* FinishImage(id) carrying a ready variant of each kinds[0..n). */
+static ip_status finish_with(const char *id, const ip_variant_kind *kinds, size_t n,
+                             Imageproc__FinishImageReply **rep)
+{
+    Imageproc__Variant v[NKINDS + 1];
+    Imageproc__Variant *vp[NKINDS + 1];
+    char keys[NKINDS + 1][IP_KEY_MAX];
+    CHECK(n <= NKINDS + 1);
+    for (size_t i = 0; i < n; i++) {
+        ready_variant(&v[i], keys[i], id, kinds[i]);
+        vp[i] = &v[i];
+    }
+    Imageproc__FinishImageRequest req = IMAGEPROC__FINISH_IMAGE_REQUEST__INIT;
+    req.id = (char *)id;
+    req.variants = vp;
+    req.n_variants = n;
+    Imageproc__FinishImageReply *r = NULL;
+    ip_status st = RPC(finish_image, &req, &r);
+    HAND_OVER(r, rep);
+    return st;
+}
+
+/* Every variant of img is ready as finish_with records it. */
+static bool all_recorded(const Imageproc__Image *img)
+{
+    if (img->n_variants != img->n_requested)
+        return false;
+    for (size_t i = 0; i < img->n_variants; i++) {
+        const Imageproc__Variant *v = img->variants[i];
+        char key[IP_KEY_MAX];
+        variant_key(key, img->id, v->kind);
+        if (v->status != IMAGEPROC__VARIANT_STATUS__VARIANT_READY ||
+            strcmp(v->object_key, key) != 0 || v->width != 320 + (int)v->kind ||
+            v->height != 240 || v->size_bytes != 2048 || strcmp(v->format, "jpeg") != 0)
+            return false;
+    }
+    return true;
+}
+
+/* Nothing of a refused FinishImage is recorded: every variant still pending
+ * and the image still `status`. */
+static void expect_untouched(const char *id, Imageproc__ImageStatus status, int line)
+{
+    Imageproc__GetImageReply *g = get_ok(id);
+    bool ok = g->image->status == status;
+    for (size_t i = 0; i < g->image->n_variants; i++)
+        ok = ok && g->image->variants[i]->status == IMAGEPROC__VARIANT_STATUS__VARIANT_PENDING;
+    if (!ok) {
+        fprintf(stderr, "line %d: image %s: status %d, want %d with every variant pending\n", line,
+                id, g->image->status, status);
+        ip_test_failures++;
+    }
+    msg_free(g);
+}
+
+static void test_finish_variants(void)
+{
+    nng_socket s = sub_ready();
+
+    /* One call: every variant recorded and the image ready, its lease gone. */
+    char id[IP_UUID_STRLEN + 1];
+    msg_free(create_image(id, all_kinds, NKINDS, 0, NULL));
+    CHECK(mark_processing(id, NULL) == IP_OK);
+    Imageproc__FinishImageReply *rep = NULL, *again = NULL;
+    CHECK(finish_with(id, all_kinds, NKINDS, &rep) == IP_OK);
+    EXPECT(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY &&
+           rep->image->error[0] == '\0' && rep->image->lease_until_us == 0);
+    EXPECT(all_recorded(rep->image));
+    /* Its events: PutVariant's for each variant, in order, then the image's. */
+    Imageproc__StatusEvent *e = next_event(s, id, 3000); /* created */
+    EXPECT(e != NULL && e->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING);
+    msg_free(e);
+    e = next_event(s, id, 3000); /* processing */
+    EXPECT(e != NULL && e->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING &&
+           e->variant_kind == IP_VARIANT_NONE);
+    msg_free(e);
+    for (size_t i = 0; i < NKINDS; i++) {
+        e = next_event(s, id, 3000);
+        EXPECT(e != NULL && e->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING &&
+               e->variant_kind == all_kinds[i] &&
+               e->variant_status == IMAGEPROC__VARIANT_STATUS__VARIANT_READY &&
+               e->error[0] == '\0');
+        msg_free(e);
+    }
+    e = next_event(s, id, 3000);
+    EXPECT(e != NULL && e->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY &&
+           e->variant_kind == IP_VARIANT_NONE);
+    msg_free(e);
+
+    /* A rerun of the same job: the same rows, and no event (nothing changed). */
+    CHECK(finish_with(id, all_kinds, NKINDS, &again) == IP_OK);
+    EXPECT(again->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+    EXPECT(all_recorded(again->image));
+    EXPECT(again->image->updated_at_us == rep->image->updated_at_us);
+    msg_free(again);
+    msg_free(rep);
+    e = next_event(s, id, 300);
+    EXPECT(e == NULL);
+    msg_free(e);
+
+    /* A variant recorded failed by an earlier run and not given again: the
+     * image fails with its reason, the given ones are recorded. */
+    char id2[IP_UUID_STRLEN + 1];
+    msg_free(create_image(id2, all_kinds, NKINDS, 0, NULL));
+    CHECK(mark_processing(id2, NULL) == IP_OK);
+    EXPECT(put_variant(id2, IP_VARIANT_RESIZED, false, "too large", NULL) == IP_OK);
+    ip_variant_kind others[] = {IP_VARIANT_THUMBNAIL, IP_VARIANT_WATERMARKED};
+    CHECK(finish_with(id2, others, 2, &rep) == IP_OK);
+    EXPECT(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED &&
+           strcmp(rep->image->error, "resized: too large") == 0);
+    EXPECT(variant_of(rep->image, IP_VARIANT_THUMBNAIL)->status ==
+               IMAGEPROC__VARIANT_STATUS__VARIANT_READY &&
+           variant_of(rep->image, IP_VARIANT_WATERMARKED)->status ==
+               IMAGEPROC__VARIANT_STATUS__VARIANT_READY);
+    msg_free(rep);
+
+    /* Unknown image. */
+    char unknown[IP_UUID_STRLEN + 1];
+    ip_uuid_v7_str(unknown);
+    EXPECT(finish_with(unknown, all_kinds, NKINDS, NULL) == IP_NOT_FOUND);
+
+    /* An invalid variant: refused before anything is written. */
+    char id3[IP_UUID_STRLEN + 1];
+    ip_variant_kind two[] = {IP_VARIANT_THUMBNAIL, IP_VARIANT_RESIZED};
+    msg_free(create_image(id3, two, 2, 0, NULL));
+    CHECK(mark_processing(id3, NULL) == IP_OK);
+    {
+        Imageproc__Variant v[2];
+        Imageproc__Variant *vp[] = {&v[0], &v[1]};
+        char keys[2][IP_KEY_MAX];
+        ready_variant(&v[0], keys[0], id3, IP_VARIANT_THUMBNAIL);
+        ready_variant(&v[1], keys[1], id3, IP_VARIANT_RESIZED);
+        v[1].width = 0;
+        Imageproc__FinishImageRequest req = IMAGEPROC__FINISH_IMAGE_REQUEST__INIT;
+        req.id = id3;
+        req.variants = vp;
+        req.n_variants = 2;
+        Imageproc__FinishImageReply *r = NULL;
+        EXPECT_BAD(RPC(finish_image, &req, &r), "variants[1].width");
+        msg_free(r);
+        v[1] = v[0]; /* the same kind twice */
+        EXPECT_BAD(RPC(finish_image, &req, &r), "variants[1].kind");
+        msg_free(r);
+    }
+    expect_untouched(id3, IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING, __LINE__);
+    /* A variant the image did not request, after two it did: the transaction
+     * rolls back, the first two are not recorded either. */
+    ip_variant_kind three[] = {IP_VARIANT_THUMBNAIL, IP_VARIANT_RESIZED, IP_VARIANT_WATERMARKED};
+    EXPECT(finish_with(id3, three, 3, NULL) == IP_FAILED_PRECONDITION);
+    EXPECT(strstr(last_err, ip_variant_name(IP_VARIANT_WATERMARKED)) != NULL);
+    expect_untouched(id3, IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING, __LINE__);
+    /* One variant short: still pending, nothing recorded. */
+    EXPECT(finish_with(id3, two, 1, NULL) == IP_FAILED_PRECONDITION);
+    expect_untouched(id3, IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING, __LINE__);
+    /* Then the whole result: ready. */
+    CHECK(finish_with(id3, two, 2, &rep) == IP_OK);
+    EXPECT(rep->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY && all_recorded(rep->image));
+    msg_free(rep);
+    nng_close(s);
+}
+
 static const ip_test_case tests[] = {
     IP_TEST(migrate),      IP_TEST(create),          IP_TEST(get),          IP_TEST(list_ties),
     IP_TEST(list_mode),    IP_TEST(list_errors),     IP_TEST(list_explain), IP_TEST(mark_processing),
@@ -2944,6 +3122,7 @@ static const ip_test_case tests[] = {
     IP_TEST(lease),        IP_TEST(requeue),         IP_TEST(stale_select), IP_TEST(stale_claim),
     IP_TEST(delete_purge), IP_TEST(purges),          IP_TEST(purges_race), IP_TEST(reserve),  IP_TEST(retry),
     IP_TEST(migrate_upgrade), IP_TEST(owner), IP_TEST(api_keys), IP_TEST(migrate_access),
+    IP_TEST(finish_variants),
 };
 /* clang-format on */
 #define NTESTS (sizeof(tests) / sizeof(tests[0]))

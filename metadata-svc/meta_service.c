@@ -6,7 +6,9 @@
  * store, and fills the reply from the store's results (allocated from the
  * call's memory, released after the reply is sent: nothing is freed by hand).
  * The writes whose reply is the image (MarkProcessing, FinishImage,
- * FailImage, MarkEnqueued, RetryImage) share one path, write_image; the sweep
+ * FailImage, MarkEnqueued, RetryImage) share one path, write_image.
+ * FinishImage may carry the variants: each that changed is published as
+ * PutVariant publishes it, in the order given, then the image's status. The sweep
  * (ListStale), the purges (ClaimPurges, FinishPurge) and the API keys
  * (CreateApiKey, ListApiKeys, RevokeApiKey, LookupApiKey) publish no events:
  * they change no image's status.
@@ -151,6 +153,9 @@ typedef struct write_args {
     bool requeue;           /* MarkEnqueued: a sweep's re-enqueue */
     int64_t lease_ms;       /* MarkProcessing: the lease */
     bool new_delivery;      /* MarkProcessing: counts a run */
+    Imageproc__Variant *const *variants; /* FinishImage: recorded before the close */
+    size_t n_variants;
+    meta_variant_change *changes; /* FinishImage: one per variant, for their events */
 } write_args;
 
 /* The write's own fields; IP_OK or INVALID_ARGUMENT with the message in err. */
@@ -160,6 +165,8 @@ static ip_status check_write(image_write w, const write_args *a, char *err, size
         return meta_check_text(a->error, "error", err, errlen);
     if (w == WRITE_PROCESSING)
         return meta_check_lease(a->lease_ms, err, errlen);
+    if (w == WRITE_FINISH)
+        return meta_check_finish(a->variants, a->n_variants, err, errlen);
     if (w == WRITE_ENQUEUED && (a->enqueued_at_us < 0 || a->enqueued_at_us > META_MAX_US)) {
         snprintf(err, errlen, "enqueued_at_us: out of range");
         return IP_INVALID_ARGUMENT;
@@ -180,7 +187,8 @@ static ip_status run_write(meta_service *svc, meta_ctx *cx, image_write w, const
         return meta_store_mark_processing(svc->store, cx, id, a->lease_ms, a->new_delivery, image,
                                           changed);
     case WRITE_FINISH:
-        return meta_store_finish(svc->store, cx, id, image, changed);
+        return meta_store_finish(svc->store, cx, id, a->variants, a->n_variants, a->changes,
+                                 image, changed);
     case WRITE_FAIL:
         return meta_store_fail(svc->store, cx, id, a->error, image, changed);
     case WRITE_ENQUEUED:
@@ -222,6 +230,11 @@ static ip_status write_image(meta_service *svc, ip_rpc_call *call, image_write w
     pthread_mutex_t *mu = stripe_of(svc, &u);
     pthread_mutex_lock(mu);
     st = run_write(svc, &cx, w, id, a, image, &changed);
+    for (size_t i = 0; st == IP_OK && w == WRITE_FINISH && i < a->n_variants; i++) {
+        const meta_variant_change *c = &a->changes[i];
+        if (c->changed)
+            publish(svc, id, c->image_status, c->kind, c->status, c->at_us, c->error, false);
+    }
     if (st == IP_OK && changed)
         publish_image(svc, *image);
     pthread_mutex_unlock(mu);
@@ -348,7 +361,10 @@ static ip_status h_finish_image(void *user, ip_rpc_call *call,
                                 const Imageproc__FinishImageRequest *req,
                                 Imageproc__FinishImageReply *rep)
 {
-    write_args a = {0};
+    meta_variant_change changes[IP_VARIANT_COUNT];
+    write_args a = {.variants = req->variants,
+                    .n_variants = req->n_variants,
+                    .changes = req->n_variants <= IP_VARIANT_COUNT ? changes : NULL};
     return write_image(user, call, WRITE_FINISH, req->id, &a, &rep->image);
 }
 

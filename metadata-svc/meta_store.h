@@ -109,11 +109,28 @@ ip_status meta_store_put_variant(meta_store *s, meta_ctx *cx, const char *image_
                                  Imageproc__ImageStatus *image_status, int64_t *at_us,
                                  bool *changed);
 
-/* Ready when every requested variant is ready; failed ("<variant>: <reason>")
- * when one failed (the lease is cleared); IP_FAILED_PRECONDITION while some
- * are pending. */
-ip_status meta_store_finish(meta_store *s, meta_ctx *cx, const char *id, Imageproc__Image **out,
-                            bool *changed);
+/* What recording one variant did, for its event: when `changed`, the
+ * variant became `status` (with `error`, "" when ready) and the image was left
+ * `image_status` at `at_us`. */
+typedef struct meta_variant_change {
+    bool changed;
+    Imageproc__VariantKind kind;
+    Imageproc__VariantStatus status;
+    const char *error; /* borrowed from the request, or a constant */
+    Imageproc__ImageStatus image_status;
+    int64_t at_us;
+} meta_variant_change;
+
+/* Records variants[0..n_variants) (checked by meta_check_finish) as
+ * meta_store_put_variant would, into changes[i], then closes the image: ready
+ * when every requested variant is ready; failed ("<variant>: <reason>") when
+ * one failed (the lease is cleared); IP_FAILED_PRECONDITION while some are
+ * pending. One transaction: on any error nothing is recorded (IP_NOT_FOUND
+ * when the image is gone, IP_FAILED_PRECONDITION also for a variant that was
+ * not requested). No lease is renewed: the image leaves processing here. */
+ip_status meta_store_finish(meta_store *s, meta_ctx *cx, const char *id,
+                            Imageproc__Variant *const *variants, size_t n_variants,
+                            meta_variant_change *changes, Imageproc__Image **out, bool *changed);
 
 /* The image fails as a whole; its pending variants fail with the same reason.
  * A ready image stays ready (*changed false). */

@@ -23,6 +23,9 @@
  * first run of a job delivery, counts a run (runs); PutVariant extends the
  * lease while the processor works; leaving processing (FinishImage,
  * FailImage, or MarkEnqueued with requeue once the lease ran out) clears it.
+ * FinishImage may carry the variants too: they are recorded as PutVariant
+ * records them (record_variant), behind the same lock and in the same
+ * transaction as the close, which clears the lease, so none is renewed.
  * The lock makes "the lease ran out" and "the processor renewed it" exclude
  * each other: a requeue decides on the row as the last renewal left it.
  *
@@ -225,52 +228,64 @@ static ip_status read_variant(meta_ctx *cx, PGconn *conn, const char *image_id, 
     return st;
 }
 
+/* Records `v` on the locked image `row` (PutVariant's checks and upsert),
+ * into *c. A variant the image did not request is IP_FAILED_PRECONDITION. */
+static ip_status record_variant(meta_ctx *cx, PGconn *conn, const char *image_id,
+                                const meta_locked_row *row, const Imageproc__Variant *v,
+                                meta_variant_change *c)
+{
+    PGresult *r = NULL;
+    const char *name = ip_variant_name(v->kind);
+    bool ready = v->status == IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
+    const char *error = ready ? "" : (v->error && v->error[0] ? v->error : "failed");
+    char w[16], h[16], size[24];
+    snprintf(w, sizeof(w), "%d", ready ? v->width : 0);
+    snprintf(h, sizeof(h), "%d", ready ? v->height : 0);
+    snprintf(size, sizeof(size), "%lld", ready ? (long long)v->size_bytes : 0LL);
+    const char *params[] = {image_id, name, ready ? "ready" : "failed", ready ? v->object_key : "",
+                            w,        h,    size,  ready ? v->format : "", error};
+    memset(c, 0, sizeof(*c));
+    if (name == NULL)
+        return meta_cx_fail(cx, IP_INVALID_ARGUMENT, "variant.kind: not a variant");
+    if (!(row->requested & ip_variant_bit(v->kind)))
+        return meta_cx_fail(cx, IP_FAILED_PRECONDITION, "variant.kind: %s was not requested for %s",
+                            name, image_id);
+    ip_status st = meta_db_run(cx, conn, META_ST_PUT_VARIANT, 9, params, &r);
+    if (st != IP_OK)
+        return st;
+    c->changed = PQntuples(r) > 0;
+    PQclear(r);
+    c->kind = v->kind;
+    c->status = ready ? IMAGEPROC__VARIANT_STATUS__VARIANT_READY
+                      : IMAGEPROC__VARIANT_STATUS__VARIANT_FAILED;
+    c->error = error;
+    c->image_status = meta_image_status_parse(row->status);
+    c->at_us = row->updated_at_us;
+    return c->changed ? touch_image(cx, conn, image_id, &c->image_status, &c->at_us) : IP_OK;
+}
+
 ip_status meta_store_put_variant(meta_store *s, meta_ctx *cx, const char *image_id,
                                  const Imageproc__Variant *v, Imageproc__Variant **out,
                                  Imageproc__ImageStatus *image_status, int64_t *at_us,
                                  bool *changed)
 {
     PGconn *conn = NULL;
-    PGresult *r = NULL;
     meta_locked_row row;
-    const char *name = ip_variant_name(v->kind);
-    bool ready = v->status == IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
-    char w[16], h[16], size[24];
-    snprintf(w, sizeof(w), "%d", ready ? v->width : 0);
-    snprintf(h, sizeof(h), "%d", ready ? v->height : 0);
-    snprintf(size, sizeof(size), "%lld", ready ? (long long)v->size_bytes : 0LL);
-    const char *params[] = {image_id,
-                            name,
-                            ready ? "ready" : "failed",
-                            ready ? v->object_key : "",
-                            w,
-                            h,
-                            size,
-                            ready ? v->format : "",
-                            ready ? "" : (v->error && v->error[0] ? v->error : "failed")};
+    meta_variant_change c;
     *changed = false;
-    if (name == NULL)
+    if (ip_variant_name(v->kind) == NULL)
         return meta_cx_fail(cx, IP_INVALID_ARGUMENT, "variant.kind: not a variant");
     ip_status st = meta_db_begin(s, cx, &conn);
     if (st != IP_OK)
         return st;
-    if ((st = meta_db_lock_image(cx, conn, image_id, &row)) != IP_OK)
+    if ((st = meta_db_lock_image(cx, conn, image_id, &row)) != IP_OK ||
+        (st = record_variant(cx, conn, image_id, &row, v, &c)) != IP_OK)
         goto out;
-    if (!(row.requested & ip_variant_bit(v->kind))) {
-        st = meta_cx_fail(cx, IP_FAILED_PRECONDITION, "variant.kind: %s was not requested for %s",
-                          name, image_id);
-        goto out;
-    }
-    if ((st = meta_db_run(cx, conn, META_ST_PUT_VARIANT, 9, params, &r)) != IP_OK)
-        goto out;
-    *changed = PQntuples(r) > 0;
-    PQclear(r);
-    *image_status = meta_image_status_parse(row.status);
-    *at_us = row.updated_at_us;
-    if (*changed && (st = touch_image(cx, conn, image_id, image_status, at_us)) != IP_OK)
-        goto out;
+    *changed = c.changed;
+    *image_status = c.image_status;
+    *at_us = c.at_us;
     if ((st = renew_lease(cx, conn, image_id)) != IP_OK ||
-        (st = read_variant(cx, conn, image_id, name, out)) != IP_OK)
+        (st = read_variant(cx, conn, image_id, ip_variant_name(v->kind), out)) != IP_OK)
         goto out;
     st = meta_db_commit(cx, conn);
 out:
@@ -322,8 +337,9 @@ static ip_status finish_target(meta_ctx *cx, const Imageproc__Image *img, const 
     return IP_OK;
 }
 
-ip_status meta_store_finish(meta_store *s, meta_ctx *cx, const char *id, Imageproc__Image **out,
-                            bool *changed)
+ip_status meta_store_finish(meta_store *s, meta_ctx *cx, const char *id,
+                            Imageproc__Variant *const *variants, size_t n_variants,
+                            meta_variant_change *changes, Imageproc__Image **out, bool *changed)
 {
     PGconn *conn = NULL;
     meta_locked_row row;
@@ -334,8 +350,12 @@ ip_status meta_store_finish(meta_store *s, meta_ctx *cx, const char *id, Imagepr
     ip_status st = meta_db_begin(s, cx, &conn);
     if (st != IP_OK)
         return st;
-    if ((st = meta_db_lock_image(cx, conn, id, &row)) != IP_OK ||
-        (st = get_in_tx(cx, conn, id, &img)) != IP_OK ||
+    if ((st = meta_db_lock_image(cx, conn, id, &row)) != IP_OK)
+        goto out;
+    for (size_t i = 0; i < n_variants; i++)
+        if ((st = record_variant(cx, conn, id, &row, variants[i], &changes[i])) != IP_OK)
+            goto out; /* the release rolls back what the others recorded */
+    if ((st = get_in_tx(cx, conn, id, &img)) != IP_OK ||
         (st = finish_target(cx, img, &target, reason, sizeof(reason))) != IP_OK)
         goto out;
     const char *now = meta_image_status_text(img->status);

@@ -279,6 +279,29 @@ ip_status meta_check_variant(const Imageproc__Variant *v, char *err, size_t errl
     }
 }
 
+ip_status meta_check_finish(Imageproc__Variant *const *variants, size_t n, char *err,
+                            size_t errlen)
+{
+    if (n > IP_VARIANT_COUNT)
+        return invalid(err, errlen, "variants: at most %d", IP_VARIANT_COUNT);
+    unsigned seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        char why[128];
+        if (meta_check_variant(variants[i], why, sizeof(why)) != IP_OK) {
+            static const char field[] = "variant.";
+            if (strncmp(why, field, sizeof(field) - 1) == 0)
+                return invalid(err, errlen, "variants[%zu].%s", i, why + sizeof(field) - 1);
+            return invalid(err, errlen, "variants[%zu]: %s", i, why);
+        }
+        unsigned bit = ip_variant_bit(variants[i]->kind);
+        if (seen & bit)
+            return invalid(err, errlen, "variants[%zu].kind: %s given twice", i,
+                           ip_variant_name(variants[i]->kind));
+        seen |= bit;
+    }
+    return IP_OK;
+}
+
 ip_status meta_check_claim(int32_t limit, int64_t claim_ms, char *err, size_t errlen)
 {
     if (limit < 1 || limit > META_SWEEP_MAX)

@@ -85,6 +85,12 @@ ip_status meta_check_api_key(const Imageproc__CreateApiKeyRequest *req, uint32_t
  * fields valid. */
 ip_status meta_check_variant(const Imageproc__Variant *v, char *err, size_t errlen);
 
+/* FinishImage's variants: at most IP_VARIANT_COUNT, each one as
+ * meta_check_variant, no kind twice; a message names the entry
+ * ("variants[1].width: ..."). */
+ip_status meta_check_finish(Imageproc__Variant *const *variants, size_t n, char *err,
+                            size_t errlen);
+
 /* ListStale: older_than_us and enqueued_older_than_us 0..META_MAX_US, limit
  * 1..META_SWEEP_MAX, claim_ms 0..META_CLAIM_MAX_MS. */
 ip_status meta_check_stale(int64_t older_than_us, int64_t enqueued_older_than_us, int32_t limit,

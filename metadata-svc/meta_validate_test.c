@@ -244,6 +244,38 @@ static void test_variant(void)
     EXPECT_BAD(meta_check_variant(&v, err, sizeof(err)), err, "variant.status");
 }
 
+static void test_finish(void)
+{
+    char err[128];
+    char key[IP_KEY_MAX];
+    CHECK(ip_key_variant(key, ID, IP_VARIANT_THUMBNAIL, &ip_format_jpeg) == IP_OK);
+    Imageproc__Variant ok = IMAGEPROC__VARIANT__INIT, bad = IMAGEPROC__VARIANT__INIT,
+                       failed = IMAGEPROC__VARIANT__INIT;
+    ok.kind = IP_VARIANT_THUMBNAIL;
+    ok.status = IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
+    ok.object_key = key;
+    ok.width = 320;
+    ok.height = 200;
+    ok.size_bytes = 1000;
+    ok.format = "jpeg";
+    failed.kind = IP_VARIANT_RESIZED;
+    failed.status = IMAGEPROC__VARIANT_STATUS__VARIANT_FAILED;
+    bad = ok;
+    bad.kind = IP_VARIANT_WATERMARKED;
+    bad.width = 0;
+    EXPECT(meta_check_finish(NULL, 0, err, sizeof(err)) == IP_OK);
+    Imageproc__Variant *two[] = {&ok, &failed};
+    EXPECT(meta_check_finish(two, 2, err, sizeof(err)) == IP_OK);
+    Imageproc__Variant *with_bad[] = {&ok, &failed, &bad};
+    EXPECT_BAD(meta_check_finish(with_bad, 3, err, sizeof(err)), err, "variants[2].width");
+    Imageproc__Variant *missing[] = {&ok, NULL};
+    EXPECT_BAD(meta_check_finish(missing, 2, err, sizeof(err)), err, "variants[1]");
+    Imageproc__Variant *twice[] = {&ok, &failed, &ok};
+    EXPECT_BAD(meta_check_finish(twice, 3, err, sizeof(err)), err, "variants[2].kind");
+    Imageproc__Variant *many[] = {&ok, &failed, &failed, &ok};
+    EXPECT_BAD(meta_check_finish(many, 4, err, sizeof(err)), err, "variants");
+}
+
 static void test_text(void)
 {
     char err[128];
@@ -349,6 +381,7 @@ static const ip_test_case tests[] = {
     IP_TEST(ids),        IP_TEST(ops),   IP_TEST(list),   IP_TEST(create),
     IP_TEST(variant),    IP_TEST(stale), IP_TEST(status), IP_TEST(text),
     IP_TEST(migrations), IP_TEST(claim), IP_TEST(lease),  IP_TEST(api_key),
+    IP_TEST(finish),
 };
 
 IP_TEST_MAIN(tests)

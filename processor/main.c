@@ -98,8 +98,9 @@ static const ip_cfg_var config_table[] = {
     V("IP_JOB_LEASE_MS", IP_CFG_INT, "60000", 1000, 86400000, lease_ms,
       "lease a job run takes on its image (MarkProcessing); the sweep requeues an image "
       "whose lease ran out"),
-    V("IP_PROCESSOR_VIPS_CONCURRENCY", IP_CFG_INT, "1", 0, 64, vips_concurrency,
-      "libvips threads per image (0 = libvips default)"),
+    V("IP_PROCESSOR_VIPS_CONCURRENCY", IP_CFG_INT, "0", 0, 64, vips_concurrency,
+      "libvips threads per image (0 = cores / jobs running, set as each job starts, so a "
+      "job running alone uses every core)"),
     V("IP_PROCESSOR_DECODE_BUDGET_MB", IP_CFG_INT, "320", 16, 65536, decode_budget_mb,
       "decode memory of all jobs at once; a larger single image is refused"),
     V("IP_PROCESSOR_MALLOC_ARENAS", IP_CFG_INT, "2", 0, 64, malloc_arenas,
@@ -232,6 +233,7 @@ static bool consume(const proc_config *cfg, const proc_services *sv)
         .dlq_topic = cfg->dlq_topic,
         .group = cfg->group,
         .workers = (int)cfg->workers,
+        .vips_threads_adapt = cfg->vips_concurrency == 0,
         .max_attempts = (int)cfg->max_attempts,
         .backoff_ms = (int)cfg->backoff_ms,
         .backoff_max_ms = (int)cfg->backoff_max_ms,

@@ -3,26 +3,31 @@
  *
  * HOW IT WORKS
  * One thread (the caller of proc_consumer_run) owns the Kafka consumer: it
- * polls, serves rebalances, and hands each message to the FIFO of its
- * partition; worker threads run the jobs, at most one per partition at a time
- * (proc_partitions.c), each to a recorded outcome with its waits on a
- * dependency, retries and dead letters (proc_retry.c; what the held jobs wait
- * on is counted by proc_waits.c). What these files share is in
- * proc_consumer_internal.h.
+ * polls, serves rebalances, and hands each message to the window of its
+ * partition; worker threads run the jobs, those of different images in
+ * parallel whatever their partition and those of one image (the message key)
+ * one at a time in offset order (proc_partitions.c, proc_inflight.c), each to
+ * a recorded outcome with its waits on a dependency, retries and dead letters
+ * (proc_retry.c; what the held jobs wait on is counted by proc_waits.c). What
+ * these files share is in proc_consumer_internal.h.
  *
  * AT LEAST ONCE
  * enable.auto.offset.store is off: a worker stores message offset + 1 with
- * rd_kafka_offsets_store only after the job's outcome is recorded (ready,
- * failed, deleted, or sent to the DLQ), and librdkafka's auto commit (every
+ * rd_kafka_offsets_store only once the job's outcome is recorded (ready,
+ * failed, deleted, or sent to the DLQ) and so are the outcomes of every
+ * earlier job of its partition (a job that finished ahead of an earlier one
+ * is stored when that one finishes), and librdkafka's auto commit (every
  * second, on rebalance and on close) commits only stored offsets. A crash
- * (SIGKILL) therefore redelivers every job whose outcome was not recorded;
- * jobs are idempotent (proc_job.c), so running one twice is harmless.
+ * (SIGKILL) therefore redelivers every job whose outcome was not recorded
+ * (and the finished jobs after it); jobs are idempotent (proc_job.c), so
+ * running one twice is harmless.
  *
  * REBALANCE AND SHUTDOWN
  * On revoke, queued jobs of the revoked partitions are dropped (not
  * committed), jobs waiting in backoff are abandoned (not committed), and the
- * callback waits for the jobs running on them to finish and store their
- * offsets; then the stored offsets are committed and the partitions let go.
+ * callback waits for the jobs running on them to finish and store what is
+ * contiguous (nothing past a dropped or abandoned job); then the stored
+ * offsets are committed and the partitions let go.
  * Both the eager and the cooperative protocols are served. SIGTERM
  * (should_stop) does the same for every partition after pausing fetches, then
  * closes the consumer, which leaves the group.
@@ -196,6 +201,7 @@ ip_status proc_consumer_new(const proc_consumer_opts *o, proc_consumer **out, ch
     c->horizon_ms = o->retry_horizon_ms > 0 ? o->retry_horizon_ms : 86400000;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     c->nworkers = o->workers > 0 ? o->workers : (cores > 0 ? (int)cores : 1);
+    c->vips_threads = o->vips_threads_adapt ? (cores > 0 ? (int)cores : 1) : 0;
     c->job = o->job;
     metrics_init(c);
 

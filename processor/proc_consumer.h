@@ -1,9 +1,10 @@
 /* proc_consumer.h — the Kafka side of the processor: a consumer in group
- * `processor` on `image-jobs`, worker threads running jobs (proc_job.h) in
- * order within each partition, the retry/backoff and dead-letter policy, and
- * offsets committed only after a job's outcome is recorded. Built from
- * proc_consumer.c (Kafka handles, rebalances, poll loop), proc_partitions.c
- * (FIFOs, workers, offsets), proc_retry.c (waits, attempts, DLQ) and
+ * `processor` on `image-jobs`, worker threads running jobs (proc_job.h) of
+ * different images in parallel and those of one image in order, the
+ * retry/backoff and dead-letter policy, and offsets committed only past jobs
+ * whose outcome is recorded. Built from proc_consumer.c (Kafka handles,
+ * rebalances, poll loop), proc_partitions.c (windows, workers, offsets; the
+ * rule in proc_inflight.c), proc_retry.c (waits, attempts, DLQ) and
  * proc_waits.c (what the jobs wait on, for /metrics and /healthz).
  */
 #ifndef PROC_CONSUMER_H
@@ -22,6 +23,8 @@ typedef struct proc_consumer_opts {
     const char *dlq_topic;    /* "image-jobs.dlq" */
     const char *group;        /* "processor" */
     int workers;              /* jobs at once (<= 0: the number of cores) */
+    bool vips_threads_adapt;  /* each job sets libvips' concurrency to
+                               * max(1, cores / jobs running) when it starts */
     int max_attempts;         /* runs of a job ending PROC_JOB_RETRY (INTERNAL) before the
                                * DLQ; transient failures use none (proc_policy.h) */
     int backoff_ms;           /* the first retry delay (full jitter: drawn from 0..cap) */

@@ -3,20 +3,25 @@
  *
  *   proc_consumer.c    the Kafka handles (consumer in the group, DLQ
  *                      producer), rebalances, the poll loop, shutdown
- *   proc_partitions.c  one FIFO per assigned partition, the worker threads,
- *                      at most one running job per partition, offsets stored
- *                      in order, back-pressure
+ *   proc_partitions.c  one window of jobs per assigned partition, the worker
+ *                      threads, which job starts when (jobs of different
+ *                      images in parallel, one image's jobs in offset order),
+ *                      offsets stored past contiguous finished jobs,
+ *                      back-pressure, the trim when idle
+ *   proc_inflight.c    the rule of a partition's window as pure logic
  *   proc_retry.c       one message to a recorded outcome: waits, attempts,
  *                      the DLQ, metrics and the job.done log line
  *   proc_waits.c       what the held jobs wait on (/metrics, /healthz)
  *
  * LOCKING
- * `mu` guards the partition list, every partition's fields, in_flight,
- * draining and stopping. The Kafka handles are thread-safe and are called
- * without it, except rd_kafka_offsets_store, which a worker calls under `mu`
- * so that a revoke (which waits for `busy` to clear under `mu`) never lets an
- * offset be stored for a partition already given up. `waits` has a lock of
- * its own, never taken with `mu` held.
+ * `mu` guards the partition list, every partition's fields and window,
+ * queued, in_flight, draining and stopping. A running job's window entry and
+ * its message stay in place until its worker ends it under `mu`. The Kafka
+ * handles are thread-safe and are called without it, except
+ * rd_kafka_offsets_store, which a worker calls under `mu` so that a revoke
+ * (which waits under `mu` until the partition has no running job) never lets
+ * an offset be stored for a partition already given up. `waits` has a lock
+ * of its own, never taken with `mu` held.
  */
 #ifndef PROC_CONSUMER_INTERNAL_H
 #define PROC_CONSUMER_INTERNAL_H
@@ -28,25 +33,19 @@
 
 #include "ip_metrics.h"
 #include "proc_consumer.h"
+#include "proc_inflight.h"
 #include "proc_waits.h"
 
-/* A partition whose FIFO holds this many jobs is paused; resumed at half. */
+/* A partition whose window holds this many jobs is paused; resumed at half. */
 #define PROC_MAX_QUEUED 32
-
-/* A polled message waiting in its partition's FIFO; owns the message. */
-typedef struct proc_queued {
-    struct proc_queued *next;
-    rd_kafka_message_t *msg;
-} proc_queued;
 
 /* One assigned partition. */
 typedef struct proc_partition {
     struct proc_partition *next;
     int32_t partition;
-    proc_queued *head, *tail;
-    int queued;
-    bool busy;    /* a worker runs a job of this partition */
-    bool revoked; /* being revoked: nothing new starts, a job in backoff gives up */
+    proc_inflight win; /* its jobs from the first unstored offset; payloads are the
+                        * polled messages, owned */
+    bool revoked;      /* being revoked: nothing new starts, a job in backoff gives up */
     bool paused;  /* paused for back-pressure */
 } proc_partition;
 
@@ -55,6 +54,8 @@ struct proc_consumer {
     rd_kafka_t *dlq; /* producer for the dead-letter topic */
     char *topic, *dlq_topic;
     int max_attempts, nworkers;
+    int vips_threads; /* > 0: each job sets libvips' concurrency to
+                       * max(1, vips_threads / jobs running) */
     int64_t backoff_ms, backoff_max_ms, horizon_ms;
     const proc_job_ctx *job;
 
@@ -63,8 +64,9 @@ struct proc_consumer {
     pthread_cond_t idle_cv; /* a job finished (revoke and shutdown wait on it) */
     pthread_cond_t wake_cv; /* backoff sleepers: revoke or drain happened */
     proc_partition *parts;
-    unsigned rr; /* round-robin start for fairness across partitions */
-    int in_flight;
+    unsigned rr;   /* round-robin start for fairness across partitions */
+    int queued;    /* jobs not started, all partitions */
+    int in_flight; /* jobs running */
     bool draining; /* shutting down: start nothing new */
     bool stopping; /* workers exit */
     pthread_t *threads;
@@ -84,12 +86,13 @@ void proc_partitions_assign(proc_consumer *c, const rd_kafka_topic_partition_lis
  * Returns how many queued jobs were dropped. The caller commits afterwards. */
 int proc_partitions_revoke(proc_consumer *c, const rd_kafka_topic_partition_list_t *parts);
 
-/* Hands a polled message (owned) to its partition's FIFO, or destroys it when
- * the partition is not ours any more; pauses the partition when its FIFO is
- * full. */
+/* Hands a polled message (owned) to its partition's window, or destroys it
+ * when the partition is not ours any more; pauses the partition when its
+ * window is full. */
 void proc_partitions_enqueue(proc_consumer *c, rd_kafka_message_t *m);
 
-/* Resumes the partitions paused for back-pressure whose FIFO drained to half. */
+/* Resumes the partitions paused for back-pressure whose window drained to
+ * half. */
 void proc_partitions_resume_drained(proc_consumer *c);
 
 /* Starts the worker threads; IP_RESOURCE_EXHAUSTED when none could start. */

@@ -6,7 +6,10 @@
  * copy until either side closes. Going down closes the listener (which ends
  * the accept thread) and shuts every connection down (which ends its pumps);
  * the threads are joined before set_up returns, so a test knows the outage
- * has begun.
+ * has begun. An armed cut counts what each connection carried towards the
+ * target; the pump that would pass the limit closes its connection instead
+ * and marks the proxy cut, after which the accept thread closes every new
+ * connection at once; going down and up again clears it.
  */
 #include "proc_it_proxy.h"
 
@@ -25,7 +28,8 @@ typedef struct it_conn {
     int fd[2]; /* client, target */
     pthread_t pump[2];
     bool used;
-    int finished; /* pumps that ended (under the proxy's mu) */
+    int finished;   /* pumps that ended (under the proxy's mu) */
+    size_t carried; /* bytes towards the target (its pump only) */
 } it_conn;
 
 struct it_proxy {
@@ -33,6 +37,8 @@ struct it_proxy {
     struct sockaddr_in target;
     pthread_mutex_t mu;
     bool up;
+    size_t cut_after; /* 0: no cut armed (under mu) */
+    bool cut;         /* the cut happened (under mu) */
     int listen_fd;
     pthread_t acceptor;
     it_conn conns[IT_PROXY_MAX_CONNS];
@@ -49,10 +55,21 @@ static void *pump_main(void *arg)
     pump_arg a = *(pump_arg *)arg;
     free(arg);
     char buf[65536];
+    bool towards_target = a.from == a.c->fd[0];
     for (;;) {
         ssize_t n = read(a.from, buf, sizeof(buf));
         if (n <= 0)
             break;
+        if (towards_target) {
+            a.c->carried += (size_t)n;
+            pthread_mutex_lock(&a.p->mu);
+            bool cut = a.p->cut_after > 0 && a.c->carried > a.p->cut_after;
+            if (cut)
+                a.p->cut = true;
+            pthread_mutex_unlock(&a.p->mu);
+            if (cut)
+                break;
+        }
         for (ssize_t off = 0; off < n;) {
             ssize_t w = write(a.to, buf + off, (size_t)(n - off));
             if (w <= 0)
@@ -131,6 +148,7 @@ static void conn_start(it_proxy *p, int client)
     c->fd[0] = client;
     c->fd[1] = target;
     c->finished = 0;
+    c->carried = 0;
     if (!pump_start(p, c, 0)) {
         close(client);
         close(target);
@@ -153,7 +171,13 @@ static void *accept_main(void *arg)
         int client = accept(p->listen_fd, NULL, NULL);
         if (client < 0)
             break; /* the listener was shut down */
-        conn_start(p, client);
+        pthread_mutex_lock(&p->mu);
+        bool cut = p->cut;
+        pthread_mutex_unlock(&p->mu);
+        if (cut)
+            close(client);
+        else
+            conn_start(p, client);
     }
     return NULL;
 }
@@ -206,6 +230,7 @@ static void go_down(it_proxy *p)
 {
     pthread_mutex_lock(&p->mu);
     p->up = false;
+    p->cut = false;
     pthread_mutex_unlock(&p->mu);
     shutdown(p->listen_fd, SHUT_RDWR);
     pthread_join(p->acceptor, NULL);
@@ -224,6 +249,21 @@ bool it_proxy_set_up(it_proxy *p, bool up)
         return go_up(p);
     go_down(p);
     return true;
+}
+
+void it_proxy_cut_after(it_proxy *p, size_t bytes)
+{
+    pthread_mutex_lock(&p->mu);
+    p->cut_after = bytes;
+    pthread_mutex_unlock(&p->mu);
+}
+
+bool it_proxy_was_cut(it_proxy *p)
+{
+    pthread_mutex_lock(&p->mu);
+    bool cut = p->cut;
+    pthread_mutex_unlock(&p->mu);
+    return cut;
 }
 
 void it_proxy_free(it_proxy *p)

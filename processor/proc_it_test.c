@@ -13,7 +13,8 @@
  * GetObject and decoded with libvips. A test that needs a service to go
  * down and come back points its processor at a switchable TCP proxy in front
  * of the stack's service (proc_it_proxy.h), so the stack itself keeps
- * running; /metrics and /healthz are read over plain HTTP.
+ * running; /metrics and /healthz are read over plain HTTP. The tests' own
+ * ports (proxies, metrics) move by IP_TEST_PORT_OFFSET when it is set.
  *
  * Usage: proc_it_test <test> <processor binary> <scratch dir>
  */
@@ -61,6 +62,25 @@ static const char *env_or(const char *name, const char *def)
     return v && *v ? v : def;
 }
 
+/* A port of the tests' own: `base` moved by IP_TEST_PORT_OFFSET (0 when
+ * unset), so two stacks on one machine can run these tests at once. */
+static int test_port(int base)
+{
+    int off = atoi(env_or("IP_TEST_PORT_OFFSET", "0"));
+    return off > 0 && off < 20000 ? base + off : base;
+}
+
+/* "NAME=tcp://127.0.0.1:<test_port(base)>", for proc_start's settings; one of
+ * four rotating buffers, enough for one proc_start. */
+static const char *tcp_setting(const char *name, int base)
+{
+    static char bufs[4][96];
+    static int next;
+    char *b = bufs[next++ % 4];
+    snprintf(b, sizeof(bufs[0]), "%s=tcp://127.0.0.1:%d", name, test_port(base));
+    return b;
+}
+
 /* ------------------------------------------------------------ processes */
 
 #define MAX_CHILDREN 8
@@ -89,6 +109,7 @@ typedef struct proc_inst {
 static void proc_start(proc_inst *p, const char *name, int metrics_port, ...)
 {
     snprintf(p->log, sizeof(p->log), "%s/%s.%s.log", scratch, topic, name);
+    metrics_port = test_port(metrics_port);
     p->metrics_port = metrics_port;
     const char *extra[16];
     int n = 0;
@@ -241,6 +262,20 @@ static bool metrics_show(const proc_inst *p, const char *series, const char *val
     bool found = strstr(text, line) != NULL;
     free(text);
     return found;
+}
+
+/* Polls /metrics until `series` shows `value` (jobs in flight reach their
+ * next call in their own time); false after timeout_ms. */
+static bool metrics_reach(const proc_inst *p, const char *series, const char *value,
+                          int timeout_ms)
+{
+    int64_t until = ip_mono_ms() + timeout_ms;
+    while (!metrics_show(p, series, value)) {
+        if (ip_mono_ms() > until)
+            return false;
+        usleep(50000);
+    }
+    return true;
 }
 
 /* /healthz answers 200 while jobs wait (waiting is healthy); prints the body. */
@@ -809,7 +844,7 @@ static void test_dlq(void)
 {
     setup("dlq");
     proc_inst p;
-    proc_start(&p, "dlq", 9136, "IP_STORAGE_RPC_URL=tcp://127.0.0.1:7299", "IP_JOB_MAX_ATTEMPTS=1",
+    proc_start(&p, "dlq", 9136, tcp_setting("IP_STORAGE_RPC_URL", 7299), "IP_JOB_MAX_ATTEMPTS=1",
                "IP_JOB_BACKOFF_MS=100", "IP_JOB_BACKOFF_MAX_MS=400", "IP_JOB_RETRY_HORIZON_MS=5000",
                "IP_RPC_TIMEOUT_MS=300", (const char *)NULL);
     wait_log(&p, "\"kafka.assigned\"", 30000);
@@ -847,11 +882,12 @@ static void test_dlq(void)
 static void test_outage_then_ready(void)
 {
     setup("outage");
-    it_proxy *mp = it_proxy_new(7198, meta_url), *sp = it_proxy_new(7298, stor_url);
+    it_proxy *mp = it_proxy_new(test_port(7198), meta_url),
+             *sp = it_proxy_new(test_port(7298), stor_url);
     CHECK(mp != NULL && sp != NULL);
     proc_inst p;
-    proc_start(&p, "outage", 9140, "IP_METADATA_RPC_URL=tcp://127.0.0.1:7198",
-               "IP_STORAGE_RPC_URL=tcp://127.0.0.1:7298", "IP_JOB_MAX_ATTEMPTS=1",
+    proc_start(&p, "outage", 9140, tcp_setting("IP_METADATA_RPC_URL", 7198),
+               tcp_setting("IP_STORAGE_RPC_URL", 7298), "IP_JOB_MAX_ATTEMPTS=1",
                "IP_JOB_BACKOFF_MS=50", "IP_JOB_BACKOFF_MAX_MS=500", "IP_RPC_TIMEOUT_MS=1000",
                (const char *)NULL);
     wait_log(&p, "\"kafka.assigned\"", 30000);
@@ -866,13 +902,13 @@ static void test_outage_then_ready(void)
     produce_job(b, 0);
     produce_flush();
 
-    wait_log(&p, "\"on\":\"metadata-svc\"", 30000);
-    EXPECT(metrics_show(&p, "proc_jobs_waiting{on=\"metadata-svc\"}", "1"));
+    /* Both jobs of partition 0 wait at once: jobs of different images run
+     * side by side whatever their partition. */
+    EXPECT(metrics_reach(&p, "proc_jobs_waiting{on=\"metadata-svc\"}", "2", 30000));
     expect_healthy(&p);
     sleep(3);
     CHECK(it_proxy_set_up(mp, true));
-    wait_log(&p, "\"on\":\"storage-svc\"", 30000);
-    EXPECT(metrics_show(&p, "proc_jobs_waiting{on=\"storage-svc\"}", "1"));
+    EXPECT(metrics_reach(&p, "proc_jobs_waiting{on=\"storage-svc\"}", "2", 30000));
     EXPECT(metrics_show(&p, "proc_jobs_waiting{on=\"metadata-svc\"}", "0"));
     expect_healthy(&p);
     sleep(3);
@@ -898,6 +934,65 @@ static void test_outage_then_ready(void)
     free(log);
 }
 
+/* storage-svc dies in the middle of a job, at its first PutObject (the
+ * proxy cuts the first large request, after the original was fetched): the
+ * job waits, using no attempt, with nothing recorded on the row (a row never
+ * names an object that is not there); once storage-svc is back the image ends
+ * ready with every variant stored and recorded. */
+static void test_storage_cut_mid_job(void)
+{
+    setup("cut");
+    it_proxy *sp = it_proxy_new(test_port(7296), stor_url);
+    CHECK(sp != NULL);
+    it_proxy_cut_after(sp, 4096);
+    CHECK(it_proxy_set_up(sp, true));
+    proc_inst p;
+    proc_start(&p, "cut", 9142, tcp_setting("IP_STORAGE_RPC_URL", 7296), "IP_JOB_MAX_ATTEMPTS=1",
+               "IP_JOB_BACKOFF_MS=50", "IP_JOB_BACKOFF_MAX_MS=500", "IP_RPC_TIMEOUT_MS=1000",
+               (const char *)NULL);
+    wait_log(&p, "\"kafka.assigned\"", 30000);
+    char id[IP_UUID_STRLEN + 1];
+    queue_jpeg(800, 600, id);
+    wait_log(&p, "\"on\":\"storage-svc\"", 30000);
+    CHECK(it_proxy_was_cut(sp));
+    char *log = slurp(p.log);
+    EXPECT(strstr(log, "PutObject") != NULL); /* the wait names the put that failed */
+    free(log);
+    Imageproc__Image *img = get_image(id, NULL);
+    CHECK(img != NULL);
+    EXPECT(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING);
+    for (size_t i = 0; i < img->n_variants; i++)
+        EXPECT(img->variants[i]->status == IMAGEPROC__VARIANT_STATUS__VARIANT_PENDING &&
+               img->variants[i]->object_key[0] == '\0');
+    image_free(img);
+
+    CHECK(it_proxy_set_up(sp, false)); /* clears the cut */
+    it_proxy_cut_after(sp, 0);
+    CHECK(it_proxy_set_up(sp, true));
+    img = wait_final(id, 60000);
+    if (img->status != IMAGEPROC__IMAGE_STATUS__IMAGE_READY)
+        fprintf(stderr, "%s: %s\n", id, img->error);
+    CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+    EXPECT_EQ_INT(img->runs, 1);
+    EXPECT_EQ_INT(img->n_variants, IP_VARIANT_COUNT);
+    for (size_t i = 0; i < img->n_variants; i++) {
+        const Imageproc__Variant *v = img->variants[i];
+        EXPECT(v->status == IMAGEPROC__VARIANT_STATUS__VARIANT_READY);
+        ip_status st;
+        Imageproc__GetObjectReply *o = get_object(v->object_key, &st);
+        CHECK(o != NULL);
+        EXPECT_EQ_INT(o->data.len, v->size_bytes);
+        imageproc__get_object_reply__free_unpacked(o, NULL);
+    }
+    image_free(img);
+    CHECK_EQ_INT(proc_stop(&p, SIGTERM, 30000), 0);
+    it_proxy_free(sp);
+    log = slurp(p.log);
+    EXPECT_EQ_INT(count_substr(log, "\"job.retry\""), 0);
+    EXPECT_EQ_INT(count_substr(log, "\"outcome\":\"ready\""), 1);
+    free(log);
+}
+
 /* A job that loses its processor more often than the attempts allow is
  * poison: processor a takes the job (one run), waits on an unreachable
  * storage-svc and is killed; processor b gets the job again (run two, over
@@ -907,7 +1002,7 @@ static void test_poison(void)
 {
     setup("poison");
     proc_inst pa, pb;
-    proc_start(&pa, "poison-a", 9141, "IP_STORAGE_RPC_URL=tcp://127.0.0.1:7297",
+    proc_start(&pa, "poison-a", 9141, tcp_setting("IP_STORAGE_RPC_URL", 7297),
                "IP_JOB_MAX_ATTEMPTS=1", (const char *)NULL);
     wait_log(&pa, "\"kafka.assigned\"", 30000);
     char id[IP_UUID_STRLEN + 1];
@@ -1076,6 +1171,7 @@ static const ip_test_case tests[] = {
     IP_TEST(deleted_meanwhile), IP_TEST(dlq),
     IP_TEST(outage_then_ready), IP_TEST(poison),
     IP_TEST(sigkill_restart),   IP_TEST(two_processors),
+    IP_TEST(storage_cut_mid_job),
 };
 
 int main(int argc, char **argv)

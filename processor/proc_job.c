@@ -10,19 +10,25 @@
  * done. An image with more runs than IP_JOB_MAX_ATTEMPTS is poison: its
  * earlier deliveries killed or lost their processor, so this one does no work
  * and the consumer dead-letters it. Otherwise the original is fetched, the
- * variants are made in one decode (proc_variants.c), each is stored at its
- * key (ip_keys.h: v/<id>/<variant>.<ext>) with a long-lived Cache-Control,
- * then recorded with PutVariant (which renews the lease), and FinishImage
- * closes the image. All of these calls are idempotent, so running a job again
- * gives the same keys and the same rows.
+ * variants are made in one decode (proc_variants.c), all of them are stored
+ * at once (proc_job_store.c: one PutObject each, in parallel) at their keys
+ * (ip_keys.h: v/<id>/<variant>.<ext>) with a long-lived Cache-Control, and,
+ * only once every put succeeded, one FinishImage carrying the variants
+ * records them all and closes the image in a single transaction: a row never
+ * names an object that is not there. All of these calls are idempotent, so
+ * running a job again gives the same keys and the same rows.
  *
  * A run keeps what it receives in a job_run: every reply joins the run's
  * list and is freed once, when the run ends (job_run_fini), so no step frees
  * by hand on its way out. The original's bytes are the one exception: they
- * are let go right after the decode, before the uploads.
+ * are decoded where they arrived (a view into the RPC reply, not a copy) and
+ * let go right after the decode, before the uploads.
  *
  * FAILURES
- * Each RPC status is read once, by proc_policy_classify. NOT_FOUND from
+ * Each RPC status is read once, by proc_policy_classify; of the parallel
+ * puts, the first failed one in variant order is the one read, as if they
+ * had been sent one after another (the others' objects stay, as a
+ * sequential run would have left the earlier ones: a rerun overwrites them). NOT_FOUND from
  * metadata-svc means the image was deleted meanwhile, so whatever this job
  * stored under v/<id>/ is deleted and the job ends. A transient status ends
  * the run WAIT and an INTERNAL one RETRY, naming the service whose call
@@ -43,8 +49,10 @@
 #include "ip_keys.h"
 #include "ip_log.h"
 #include "ip_rpc_stubs.h"
+#include "ip_time.h"
 #include "ip_uuid.h"
 #include "ip_variants.h"
+#include "proc_job_store.h"
 
 static const char *const outcome_names[PROC_JOB_OUTCOME_COUNT] = {
     [PROC_JOB_READY] = "ready",     [PROC_JOB_FAILED] = "failed", [PROC_JOB_DELETED] = "deleted",
@@ -57,9 +65,9 @@ const char *proc_outcome_name(proc_outcome o)
     return (unsigned)o < PROC_JOB_OUTCOME_COUNT ? outcome_names[o] : "unknown";
 }
 
-/* The replies one run can receive: MarkProcessing, PutObject and PutVariant
- * per variant, FinishImage, FailImage, DeleteObjects (GetObject's is freed
- * early), with room to spare. */
+/* The replies one run can receive: MarkProcessing, PutObject per variant,
+ * FinishImage, FailImage, DeleteObjects (GetObject's is freed early), with
+ * room to spare. */
 #define JOB_MAX_REPLIES (8 + 2 * IP_VARIANT_COUNT)
 
 /* One run of one job: what it holds until it ends, and where its outcome goes. */
@@ -74,6 +82,8 @@ typedef struct job_run {
     char msg[384];                           /* the last call's message (server or transport) */
     char e[512];          /* the last failed call: "<Method>: <status>: <message>" */
     proc_job_result *res; /* the caller's report; res->out is the run's outcome */
+    /* when each step ended (ip_mono_us), for the job.steps debug line */
+    int64_t t_start, t_marked, t_got, t_made, t_stored, t_finished;
 } job_run;
 
 static void job_run_init(job_run *r, const proc_job_ctx *ctx, const char *id, proc_job_result *res)
@@ -92,6 +102,15 @@ static void job_run_fini(job_run *r)
     for (int i = 0; i < r->n_replies; i++)
         protobuf_c_message_free_unpacked(r->replies[i], NULL);
     r->n_replies = 0;
+}
+
+/* A call's message made elsewhere (a parallel put's slot) as
+ * the run's last message. */
+static void job_take_msg(job_run *r, const char *msg)
+{
+    size_t n = strnlen(msg, sizeof(r->msg) - 1);
+    memcpy(r->msg, msg, n);
+    r->msg[n] = '\0';
 }
 
 /* Takes the result of one typed call: `keep` (the reply, or NULL) stays with
@@ -287,15 +306,18 @@ static bool job_make(job_run *r, const char *key, unsigned mask)
 {
     Imageproc__GetObjectRequest req = IMAGEPROC__GET_OBJECT_REQUEST__INIT;
     req.key = (char *)key;
-    Imageproc__GetObjectReply *obj = NULL;
-    ip_status st = ip_storage_get_object(r->ctx->stor, &req, &obj, NULL, r->msg, sizeof(r->msg));
+    const Imageproc__GetObjectReply *obj = NULL;
+    ip_rpc_view *held = NULL;
+    ip_status st = ip_storage_get_object_view(r->ctx->stor, &req, &obj, &held, NULL, r->msg,
+                                              sizeof(r->msg));
     if (job_check(r, "GetObject", st, NULL) != IP_OK)
         return job_stop_on(r, st, PROC_DEP_STORAGE);
+    r->t_got = ip_mono_us();
     char reason[512];
     st = proc_variants_make(obj->data.data, obj->data.len, mask, r->ctx->settings, &r->vars, reason,
                             sizeof(reason));
     /* The original can be large: it goes before the uploads, not with the run. */
-    imageproc__get_object_reply__free_unpacked(obj, NULL);
+    ip_rpc_view_release(held);
     if (st != IP_OK) {
         ip_log(IP_LOG_WARN, "job.decode_failed", IP_LS("image_id", r->id),
                IP_LS("status", ip_strerror(st)), IP_LS("err", reason));
@@ -305,58 +327,61 @@ static bool job_make(job_run *r, const char *key, unsigned mask)
     return true;
 }
 
-/* Step 4: every variant to its key, immutable for caches. */
+/* Step 4: every variant to its key, immutable for caches, all at once
+ * (proc_job_store.c). The answers are read in variant order: the first
+ * failure ends the run as if the puts had been sent one after another. */
 static bool job_store(job_run *r)
 {
+    proc_put puts[IP_VARIANT_COUNT];
     for (int i = 0; i < r->vars.n; i++) {
         const proc_variant *v = &r->vars.v[i];
         (void)ip_key_variant(r->keys[i], r->id, v->kind, v->format); /* a UUID id fits */
-        Imageproc__PutObjectRequest req = IMAGEPROC__PUT_OBJECT_REQUEST__INIT;
-        req.key = r->keys[i];
-        req.data.data = v->data;
-        req.data.len = v->len;
-        req.content_type = (char *)v->format->content_type;
-        req.cache_control = (char *)PROC_CACHE_CONTROL;
-        Imageproc__PutObjectReply *rep = NULL;
-        ip_status st =
-            ip_storage_put_object(r->ctx->stor, &req, &rep, NULL, r->msg, sizeof(r->msg));
-        if (job_check(r, "PutObject", st, rep) != IP_OK)
-            return job_stop_on(r, st, PROC_DEP_STORAGE);
+        puts[i] = (proc_put){.key = r->keys[i],
+                             .data = v->data,
+                             .len = v->len,
+                             .content_type = v->format->content_type,
+                             .cache_control = PROC_CACHE_CONTROL};
     }
-    return true;
-}
-
-/* Step 5: every stored variant recorded on the row. */
-static bool job_record(job_run *r)
-{
+    r->t_made = ip_mono_us();
+    proc_put_all(r->ctx->stor, puts, r->vars.n);
+    r->t_stored = ip_mono_us();
+    int failed = -1;
     for (int i = 0; i < r->vars.n; i++) {
-        const proc_variant *v = &r->vars.v[i];
-        Imageproc__Variant var = IMAGEPROC__VARIANT__INIT;
-        var.kind = v->kind;
-        var.status = IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
-        var.object_key = r->keys[i];
-        var.width = v->width;
-        var.height = v->height;
-        var.size_bytes = (int64_t)v->len;
-        var.format = (char *)v->format->name;
-        Imageproc__PutVariantRequest req = IMAGEPROC__PUT_VARIANT_REQUEST__INIT;
-        req.image_id = (char *)r->id;
-        req.variant = &var;
-        Imageproc__PutVariantReply *rep = NULL;
-        ip_status st =
-            ip_metadata_put_variant(r->ctx->meta, &req, &rep, NULL, r->msg, sizeof(r->msg));
-        if (job_check(r, "PutVariant", st, rep) != IP_OK)
-            return job_stop_on(r, st, PROC_DEP_METADATA);
+        (void)job_check(r, "PutObject", IP_OK, puts[i].rep);
+        if (puts[i].st != IP_OK && failed < 0)
+            failed = i;
     }
-    return true;
+    if (failed < 0)
+        return true;
+    job_take_msg(r, puts[failed].msg);
+    (void)job_check(r, "PutObject", puts[failed].st, NULL);
+    return job_stop_on(r, puts[failed].st, PROC_DEP_STORAGE);
 }
 
-/* Step 6: FinishImage; the row says whether the image ended ready or failed
- * (a variant recorded failed by an earlier run). */
+/* Steps 5 and 6: FinishImage with every stored variant, recorded and the
+ * image closed in one call (one transaction); the row says whether the image
+ * ended ready or failed (a variant recorded failed by an earlier run). */
 static void job_finish(job_run *r)
 {
+    Imageproc__Variant vars[IP_VARIANT_COUNT];
+    Imageproc__Variant *varp[IP_VARIANT_COUNT];
+    for (int i = 0; i < r->vars.n; i++) {
+        const proc_variant *v = &r->vars.v[i];
+        Imageproc__Variant *var = &vars[i];
+        *var = (Imageproc__Variant)IMAGEPROC__VARIANT__INIT;
+        var->kind = v->kind;
+        var->status = IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
+        var->object_key = r->keys[i];
+        var->width = v->width;
+        var->height = v->height;
+        var->size_bytes = (int64_t)v->len;
+        var->format = (char *)v->format->name;
+        varp[i] = var;
+    }
     Imageproc__FinishImageRequest req = IMAGEPROC__FINISH_IMAGE_REQUEST__INIT;
     req.id = (char *)r->id;
+    req.variants = varp;
+    req.n_variants = (size_t)r->vars.n;
     Imageproc__FinishImageReply *rep = NULL;
     ip_status st = ip_metadata_finish_image(r->ctx->meta, &req, &rep, NULL, r->msg, sizeof(r->msg));
     if (job_check(r, "FinishImage", st, rep) != IP_OK) {
@@ -364,11 +389,21 @@ static void job_finish(job_run *r)
         return;
     }
     const Imageproc__Image *fin = rep->image;
+    r->t_finished = ip_mono_us();
     r->res->out = PROC_JOB_READY;
     if (fin && fin->status == IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED) {
         snprintf(r->res->err, sizeof(r->res->err), "%s", fin->error ? fin->error : "failed");
         r->res->out = PROC_JOB_FAILED;
     }
+}
+
+/* Where a finished run's time went, step by step, in microseconds (debug). */
+static void job_log_steps(const job_run *r)
+{
+    ip_log(IP_LOG_DEBUG, "job.steps", IP_LS("image_id", r->id),
+           IP_LI("mark_us", r->t_marked - r->t_start), IP_LI("get_us", r->t_got - r->t_marked),
+           IP_LI("make_us", r->t_made - r->t_got), IP_LI("store_us", r->t_stored - r->t_made),
+           IP_LI("finish_us", r->t_finished - r->t_stored));
 }
 
 proc_outcome proc_job_run(const proc_job_ctx *ctx, const Imageproc__ProcessJob *job,
@@ -387,13 +422,16 @@ proc_outcome proc_job_run(const proc_job_ctx *ctx, const Imageproc__ProcessJob *
     /* 1. MarkProcessing: the lease, the runs, the row's requested variants
      *    and its status.
      * 2-3. The original, and the variants from one decode.
-     * 4. Store every variant, then 5. record them: a row never names an
-     *    object that is not there.
-     * 6. Close the image.
+     * 4. Store every variant (at once), then 5-6. record them and close the
+     *    image in one call: a row never names an object that is not there.
      * A step that ends the run has set res->out (and the reason in res->err). */
-    if (job_mark(&r, job, new_delivery, &mask, &key) && job_make(&r, key, mask) && job_store(&r) &&
-        job_record(&r))
+    r.t_start = ip_mono_us();
+    bool go = job_mark(&r, job, new_delivery, &mask, &key);
+    r.t_marked = ip_mono_us();
+    if (go && job_make(&r, key, mask) && job_store(&r))
         job_finish(&r);
+    if (r.t_finished != 0)
+        job_log_steps(&r);
     job_run_fini(&r);
     return res->out;
 }

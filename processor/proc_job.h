@@ -1,6 +1,6 @@
 /* proc_job.h — one ProcessJob, start to finish, against metadata-svc and
  * storage-svc: MarkProcessing -> GetObject(original) -> variants ->
- * PutObject each -> PutVariant each -> FinishImage.
+ * PutObject each (in parallel) -> FinishImage with the variants.
  *
  * Every call is idempotent (same keys, same rows), so a job may run again
  * after a crash or a retry with the same result. What a failed call means

@@ -1,36 +1,56 @@
-/* proc_partitions.c — per-partition ordering and the worker threads.
+/* proc_partitions.c — the worker threads, and which job runs when.
  *
  * HOW IT WORKS
- * The polling thread appends each message to the FIFO of its partition
- * (proc_partitions_enqueue). Worker threads take jobs from those FIFOs with
- * one rule: at most one job of a partition runs at a time (`busy`). A worker
- * picks the next partition with a queued job and none running, round-robin
- * from a moving start so that no partition starves. Partitions therefore run
- * in parallel while each partition's jobs run, finish and are committed in
- * order, so "store the offset after the job" is always the contiguous
- * position: a later offset is never stored while an earlier job is
- * unfinished.
+ * The polling thread appends each message to the window of its partition
+ * (proc_partitions_enqueue; proc_inflight.h holds the rule). Worker threads
+ * take jobs from the windows: a worker picks, round-robin from a moving start
+ * so that no partition starves, the first partition with a job that may
+ * start, and in it the first such job in offset order. A job may start when
+ * no earlier unfinished job of its partition is for the same image (the
+ * Kafka key is the image id; a message without a key waits for every earlier
+ * one and holds every later one back). So jobs of different images run in
+ * parallel whatever their partition, while the jobs of one image never run
+ * together and run in offset order.
  *
  * OFFSETS
- * After a job's outcome is recorded (proc_retry_run returns true) the worker
- * stores message offset + 1 with rd_kafka_offsets_store, under `mu` and while
- * the partition is still `busy`, so a revoke, which waits for busy to clear,
- * commits it. A job abandoned on revoke or shutdown stores nothing, and the
- * queued jobs behind it are dropped: they come back to the next owner.
+ * When a job's outcome is recorded (proc_retry_run returns true) the worker
+ * marks it finished and, under `mu`, removes the finished jobs at the front
+ * of the window and stores the last one's offset + 1 with
+ * rd_kafka_offsets_store: an offset is stored only past a contiguous prefix
+ * of finished jobs, and a job that finished after an earlier unfinished one
+ * is stored when that one finishes. A revoke waits, under `mu`, until the
+ * revoked partitions have no running job, so every offset stored is stored
+ * while the partition is still ours and the commit after the revoke carries
+ * it. A job abandoned on revoke or shutdown stores nothing; the queued jobs
+ * of its partition are dropped, and nothing after the abandoned or dropped
+ * ones is stored: they come back to the next owner.
  *
- * Back-pressure: a partition whose FIFO holds PROC_MAX_QUEUED jobs is paused
- * (rd_kafka_pause_partitions) and resumed when the FIFO is half empty; a job
- * message is small, so this only bounds memory against a huge backlog.
+ * Back-pressure: a partition whose window holds PROC_MAX_QUEUED jobs (queued,
+ * running, or finished behind an unfinished one) is paused
+ * (rd_kafka_pause_partitions) and resumed when it is down to half; a job
+ * message is small, so this only bounds memory against a huge backlog or one
+ * job held back for a long time.
  *
- * Memory: after every job the worker calls malloc_trim(0), so the memory a
- * job's decode freed goes back to the system instead of staying in glibc's
- * arenas (the peak RSS otherwise creeps up from job to job).
+ * libvips threads: with IP_PROCESSOR_VIPS_CONCURRENCY=0 each job sets libvips'
+ * concurrency, which a pipeline reads when it starts, to max(1, cores / jobs
+ * running), so a job running alone uses every core.
+ *
+ * Memory: when the processor goes idle (nothing running, nothing queued) the
+ * last worker to finish calls malloc_trim(0), so the memory the jobs' decodes
+ * freed goes back to the system instead of staying in glibc's arenas, without
+ * making the next job of a busy run fault its pages in again.
  */
 #include <malloc.h>
 #include <stdlib.h>
+#include <vips/vips.h>
 
 #include "ip_log.h"
 #include "proc_consumer_internal.h"
+
+static void release_msg(void *payload)
+{
+    rd_kafka_message_destroy(payload);
+}
 
 /* Caller holds mu. */
 static proc_partition *find_part(proc_consumer *c, int32_t p)
@@ -41,20 +61,13 @@ static proc_partition *find_part(proc_consumer *c, int32_t p)
     return NULL;
 }
 
-/* Drops the queued (not started) jobs of `p`; they are not committed and come
- * back to whoever owns the partition next. Caller holds mu. */
-static int drop_queued(proc_partition *p)
+/* Drops the queued (not started) jobs of `p`; they are not committed, nothing
+ * after them is, and they come back to whoever owns the partition next.
+ * Caller holds mu. */
+static int drop_queued(proc_consumer *c, proc_partition *p)
 {
-    int n = 0;
-    while (p->head) {
-        proc_queued *j = p->head;
-        p->head = j->next;
-        rd_kafka_message_destroy(j->msg);
-        free(j);
-        n++;
-    }
-    p->tail = NULL;
-    p->queued = 0;
+    int n = proc_inflight_drop_queued(&p->win, release_msg);
+    c->queued -= n;
     return n;
 }
 
@@ -82,15 +95,15 @@ int proc_partitions_revoke(proc_consumer *c, const rd_kafka_topic_partition_list
         proc_partition *p = find_part(c, parts->elems[i].partition);
         if (p) {
             p->revoked = true;
-            dropped += drop_queued(p);
+            dropped += drop_queued(c, p);
         }
     }
     pthread_cond_broadcast(&c->wake_cv);
     for (;;) {
-        bool busy = false;
+        bool running = false;
         for (proc_partition *x = c->parts; x; x = x->next)
-            busy |= x->revoked && x->busy;
-        if (!busy)
+            running |= x->revoked && x->win.running > 0;
+        if (!running)
             break;
         pthread_cond_wait(&c->idle_cv, &c->mu);
     }
@@ -99,6 +112,7 @@ int proc_partitions_revoke(proc_consumer *c, const rd_kafka_topic_partition_list
         if ((*pp)->revoked) {
             proc_partition *x = *pp;
             *pp = x->next;
+            proc_inflight_clear(&x->win, release_msg);
             free(x);
         } else {
             pp = &(*pp)->next;
@@ -120,21 +134,14 @@ void proc_partitions_enqueue(proc_consumer *c, rd_kafka_message_t *m)
 {
     pthread_mutex_lock(&c->mu);
     proc_partition *p = find_part(c, m->partition);
-    proc_queued *j = p && !p->revoked && !c->draining ? malloc(sizeof(*j)) : NULL;
-    if (!j) {
+    bool ours = p && !p->revoked && !c->draining;
+    if (!ours || !proc_inflight_push(&p->win, m->offset, m->key, m->key ? m->key_len : 0, m)) {
         pthread_mutex_unlock(&c->mu);
         rd_kafka_message_destroy(m);
         return;
     }
-    j->msg = m;
-    j->next = NULL;
-    if (p->tail)
-        p->tail->next = j;
-    else
-        p->head = j;
-    p->tail = j;
-    p->queued++;
-    bool pause = !p->paused && p->queued >= PROC_MAX_QUEUED;
+    c->queued++;
+    bool pause = !p->paused && p->win.count >= PROC_MAX_QUEUED;
     if (pause)
         p->paused = true;
     int32_t pn = p->partition;
@@ -149,7 +156,7 @@ void proc_partitions_resume_drained(proc_consumer *c)
     rd_kafka_topic_partition_list_t *l = NULL;
     pthread_mutex_lock(&c->mu);
     for (proc_partition *p = c->parts; p; p = p->next) {
-        if (p->paused && p->queued <= PROC_MAX_QUEUED / 2) {
+        if (p->paused && !p->revoked && p->win.count <= PROC_MAX_QUEUED / 2) {
             p->paused = false;
             if (!l)
                 l = rd_kafka_topic_partition_list_new(4);
@@ -163,11 +170,11 @@ void proc_partitions_resume_drained(proc_consumer *c)
     }
 }
 
-/* The next partition with a queued job and none running, round-robin.
- * Caller holds mu. */
-static proc_partition *pick(proc_consumer *c)
+/* The next job that may start, now running, and its partition in *out;
+ * partitions round-robin from a moving start. Caller holds mu. */
+static proc_inflight_job *pick(proc_consumer *c, proc_partition **out)
 {
-    if (c->draining)
+    if (c->draining || c->queued == 0)
         return NULL;
     int n = 0;
     for (proc_partition *x = c->parts; x; x = x->next)
@@ -179,23 +186,30 @@ static proc_partition *pick(proc_consumer *c)
     for (unsigned i = 0; i < start; i++)
         x = x->next;
     for (int i = 0; i < n; i++) {
-        if (x->queued > 0 && !x->busy && !x->revoked)
-            return x;
+        if (x->win.queued > 0 && !x->revoked) {
+            proc_inflight_job *j = proc_inflight_take(&x->win);
+            if (j) {
+                c->queued--;
+                *out = x;
+                return j;
+            }
+        }
         x = x->next ? x->next : c->parts;
     }
     return NULL;
 }
 
-/* Stores offset + 1 of `m`: its outcome is recorded. Caller holds mu and the
- * partition is busy, so it is still ours (revoke waits for busy to clear). */
-static void store_offset(proc_consumer *c, const rd_kafka_message_t *m)
+/* Stores `offset` (the next one to consume) for partition `p`. Caller holds
+ * mu, and a job of `p` was running until now, so it is still ours (revoke
+ * waits for its running jobs under mu). */
+static void store_offset(proc_consumer *c, const proc_partition *p, int64_t offset)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, c->topic, m->partition)->offset = m->offset + 1;
+    rd_kafka_topic_partition_list_add(l, c->topic, p->partition)->offset = offset;
     rd_kafka_resp_err_t e = rd_kafka_offsets_store(c->rk, l);
     if (e)
-        ip_log(IP_LOG_ERROR, "kafka.offset_store_failed", IP_LI("partition", m->partition),
-               IP_LI("offset", m->offset), IP_LS("err", rd_kafka_err2str(e)));
+        ip_log(IP_LOG_ERROR, "kafka.offset_store_failed", IP_LI("partition", p->partition),
+               IP_LI("offset", offset), IP_LS("err", rd_kafka_err2str(e)));
     rd_kafka_topic_partition_list_destroy(l);
 }
 
@@ -205,39 +219,41 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&c->mu);
     for (;;) {
         proc_partition *p = NULL;
-        while (!c->stopping && !(p = pick(c)))
+        proc_inflight_job *j = NULL;
+        while (!c->stopping && !(j = pick(c, &p)))
             pthread_cond_wait(&c->work_cv, &c->mu);
         if (c->stopping)
             break;
-        proc_queued *j = p->head;
-        p->head = j->next;
-        if (!p->head)
-            p->tail = NULL;
-        p->queued--;
-        p->busy = true;
         c->in_flight++;
         ip_metric_set(c->m_in_flight, NULL, c->in_flight);
+        if (c->vips_threads > 0)
+            vips_concurrency_set(c->vips_threads / c->in_flight > 1
+                                     ? c->vips_threads / c->in_flight
+                                     : 1);
         pthread_mutex_unlock(&c->mu);
 
-        bool store = proc_retry_run(c, p, j->msg);
-        /* Give the job's freed memory back to the system: without it glibc
-         * keeps freed libvips buffers in its arenas and the peak RSS creeps
-         * up job after job (measured: 432 MB after four passes over the
-         * bench corpus against 336 MB with the trim; idle RSS 334 -> 89 MB). */
-        malloc_trim(0);
+        bool store = proc_retry_run(c, p, j->payload);
 
         pthread_mutex_lock(&c->mu);
-        if (store)
-            store_offset(c, j->msg);
-        else
-            drop_queued(p); /* abandoned: nothing after it in this partition may be stored */
-        rd_kafka_message_destroy(j->msg);
-        free(j);
-        p->busy = false;
+        proc_inflight_end(&p->win, j, store);
+        if (store) {
+            int64_t next = proc_inflight_pop_finished(&p->win, release_msg);
+            if (next >= 0)
+                store_offset(c, p, next);
+        } else {
+            drop_queued(c, p); /* abandoned: nothing after it in this partition may be stored */
+        }
         c->in_flight--;
         ip_metric_set(c->m_in_flight, NULL, c->in_flight);
         pthread_cond_broadcast(&c->idle_cv);
         pthread_cond_broadcast(&c->work_cv);
+        if (c->in_flight == 0 && c->queued == 0) {
+            /* Idle: give the jobs' freed memory back to the system; glibc
+             * otherwise keeps the freed libvips buffers in its arenas. */
+            pthread_mutex_unlock(&c->mu);
+            malloc_trim(0);
+            pthread_mutex_lock(&c->mu);
+        }
     }
     pthread_mutex_unlock(&c->mu);
     return NULL;
@@ -261,7 +277,7 @@ void proc_workers_drain(proc_consumer *c)
     pthread_mutex_lock(&c->mu);
     c->draining = true;
     for (proc_partition *p = c->parts; p; p = p->next)
-        drop_queued(p);
+        drop_queued(c, p);
     pthread_cond_broadcast(&c->wake_cv);
     while (c->in_flight > 0)
         pthread_cond_wait(&c->idle_cv, &c->mu);
@@ -279,8 +295,9 @@ void proc_partitions_free(proc_consumer *c)
     while (c->parts) {
         proc_partition *p = c->parts;
         c->parts = p->next;
-        drop_queued(p);
+        proc_inflight_clear(&p->win, release_msg);
         free(p);
     }
+    c->queued = 0;
     pthread_mutex_unlock(&c->mu);
 }

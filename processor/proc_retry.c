@@ -3,10 +3,11 @@
  *
  * RETRIES
  * A worker unpacks the message's ProcessJob, runs it (proc_job_run) and
- * holds it until its outcome is recorded. proc_partitions.c runs one job per
- * partition at a time, so the partition's later jobs wait behind it and
- * per-image order holds however long that takes; fetching continues until
- * the partition's FIFO is full, then the partition is paused. A run ending
+ * holds it until its outcome is recorded. proc_partitions.c starts no later
+ * job of the same image meanwhile, so per-image order holds however long
+ * that takes, while jobs of other images go on; their offsets are stored
+ * once this one's is, and fetching continues until the partition's window
+ * is full, then the partition is paused. A run ending
  * WAIT (a call failed transiently: the service it names was down or slow)
  * uses no attempt: the job runs again after a delay drawn by proc_backoff
  * (capped exponential with full jitter: IP_JOB_BACKOFF_MS first,

@@ -415,14 +415,19 @@ static void test_job_reports(void)
     EXPECT_EQ_INT(res.dep, PROC_DEP_STORAGE);
     EXPECT_EQ_INT(res.runs, 1); /* a rerun is not a new run */
 
-    fake_script(&fk.put_variant, IP_UNAVAILABLE, 1);
+    /* A put fails: nothing is recorded (FinishImage, which records the
+     * variants, comes only after every put succeeded). */
+    fake_script(&fk.put, IP_UNAVAILABLE, 1);
     EXPECT_EQ_INT(proc_job_run(&ctx, &job, false, &res), PROC_JOB_WAIT);
-    EXPECT_EQ_INT(res.dep, PROC_DEP_METADATA);
+    EXPECT_EQ_INT(res.dep, PROC_DEP_STORAGE);
+    EXPECT(strstr(res.err, "PutObject: unavailable") != NULL);
+    EXPECT_EQ_INT(fake_calls(&fk.finish), 0);
     fake_script(&fk.finish, IP_DEADLINE_EXCEEDED, 1);
     EXPECT_EQ_INT(proc_job_run(&ctx, &job, false, &res), PROC_JOB_WAIT);
     EXPECT(strstr(res.err, "FinishImage") != NULL);
     EXPECT_EQ_INT(proc_job_run(&ctx, &job, false, &res), PROC_JOB_READY);
     EXPECT_EQ_INT(fake_calls(&fk.fail), 0);
+    EXPECT_EQ_INT(fake_calls(&fk.put_variant), 0); /* the variants go with FinishImage */
 
     /* storage-svc's NOT_FOUND: the original is missing, the image fails. */
     fake_script(&fk.get, IP_NOT_FOUND, 1);

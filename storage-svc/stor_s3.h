@@ -27,6 +27,7 @@
 #ifndef STOR_S3_H
 #define STOR_S3_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -101,6 +102,20 @@ ip_status stor_s3_get(stor_s3 *s3, const char *key, size_t max_bytes, void **dat
 ip_status stor_s3_get_range(stor_s3 *s3, const char *key, uint64_t offset, uint64_t len,
                             size_t max_bytes, void **data, size_t *out_len, stor_obj_info *info,
                             int64_t budget_ms, char *err, size_t errlen);
+
+/* Where a GET's body may go: a buffer of n bytes (the body's length, from
+ * Content-Length, plus one), or NULL for one of the client's own. */
+typedef void *(*stor_s3_sink)(void *ud, size_t n);
+
+/* stor_s3_get (offset and len 0) or stor_s3_get_range, with a 2xx body
+ * whose length S3 announces written straight into sink(ud, length + 1).
+ * *data is then that buffer (the sink's, not to be freed here or by the
+ * caller's free()), and *borrowed true; otherwise *data is owned as with
+ * stor_s3_get and *borrowed false. */
+ip_status stor_s3_get_into(stor_s3 *s3, const char *key, uint64_t offset, uint64_t len,
+                           size_t max_bytes, stor_s3_sink sink, void *ud, void **data,
+                           size_t *out_len, bool *borrowed, stor_obj_info *info, int64_t budget_ms,
+                           char *err, size_t errlen);
 
 /* HEAD `key`: IP_OK with *info, or IP_NOT_FOUND. */
 ip_status stor_s3_head(stor_s3 *s3, const char *key, stor_obj_info *info, int64_t budget_ms,

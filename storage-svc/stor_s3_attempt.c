@@ -22,7 +22,10 @@
  * over it refuses the answer before any byte of the body arrives, so an
  * oversized object never sits in memory. An error answer keeps its first
  * 64 KiB. Uploads are read from the caller's buffer with no copy beyond
- * libcurl's send buffer.
+ * libcurl's send buffer. A 2xx body whose length Content-Length announced
+ * goes, when the call has a sink (stor_s3_get_into), straight into the
+ * sink's buffer, allocated once at that length; otherwise into a buffer of
+ * our own sized from Content-Length.
  */
 #include <curl/curl.h>
 #include <stdbool.h>
@@ -49,8 +52,13 @@ typedef struct upload_src {
 
 void stor_s3_resp_reset(stor_s3_resp *r, size_t max)
 {
-    free(r->body);
+    if (!r->borrowed)
+        free(r->body);
+    stor_s3_sink sink = r->sink;
+    void *sink_ud = r->sink_ud;
     memset(r, 0, sizeof *r);
+    r->sink = sink;
+    r->sink_ud = sink_ud;
     r->max = max;
     r->content_length = -1;
     r->range_total = -1;
@@ -91,6 +99,17 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
         r->too_big = true;
         return 0; /* aborts the transfer */
     }
+    if (r->len + n + 1 > r->cap && r->body == NULL && r->sink && ok_status(r->status) &&
+        r->content_length >= 0 && (uint64_t)r->content_length >= n &&
+        (uint64_t)r->content_length <= r->max) {
+        /* The whole body at once, where the caller wants it. */
+        char *nb = r->sink(r->sink_ud, (size_t)r->content_length + 1);
+        if (nb) {
+            r->body = nb;
+            r->cap = (size_t)r->content_length + 1;
+            r->borrowed = true;
+        }
+    }
     if (r->len + n + 1 > r->cap) {
         size_t want = r->cap ? r->cap * 2 : 16 * 1024;
         if (r->content_length >= 0 && (size_t)r->content_length + 1 > want &&
@@ -98,9 +117,13 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
             want = (size_t)r->content_length + 1;
         while (want < r->len + n + 1)
             want *= 2;
-        char *nb = realloc(r->body, want);
+        /* A borrowed buffer (more bytes than Content-Length said) is left for one of our own. */
+        char *nb = r->borrowed ? malloc(want) : realloc(r->body, want);
         if (!nb)
             return 0;
+        if (r->borrowed)
+            memcpy(nb, r->body, r->len);
+        r->borrowed = false;
         r->body = nb;
         r->cap = want;
     }

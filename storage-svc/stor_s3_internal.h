@@ -69,8 +69,11 @@ typedef struct stor_s3_req {
 
 /* The answer of the last attempt. */
 typedef struct stor_s3_resp {
-    long status; /* HTTP status, 0 when none */
-    char *body;  /* owned, NUL-terminated when not NULL */
+    long status;       /* HTTP status, 0 when none */
+    char *body;        /* owned (or the sink's when borrowed), NUL-terminated when not NULL */
+    stor_s3_sink sink; /* where a 2xx body of known length goes; NULL: body is ours */
+    void *sink_ud;     /* (both kept by stor_s3_resp_reset) */
+    bool borrowed;     /* body is the sink's buffer */
     size_t len, cap, max;
     bool too_big;
     int64_t content_length; /* -1 unknown */
@@ -113,7 +116,8 @@ void stor_s3_request_fini(stor_s3_built *b);
 
 /* ------------------------------------------------ stor_s3_attempt.c */
 
-/* Frees resp's body and empties it for an answer capped at `max` bytes. */
+/* Frees resp's body (unless borrowed) and empties it for an answer capped at
+ * `max` bytes; the sink stays. */
 void stor_s3_resp_reset(stor_s3_resp *r, size_t max);
 
 /* Sends `b` once on `c` (the calling thread's handle) with at most left_ms

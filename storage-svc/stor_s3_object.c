@@ -3,7 +3,8 @@
  *
  * Each call describes its request (stor_s3_req) and hands it to
  * stor_s3_perform, which signs, sends and retries it; all of them are
- * idempotent. A GET's body is handed over to the caller without a copy; a
+ * idempotent. A GET's body is handed over to the caller without a copy (or,
+ * with a sink, was written into the caller's own buffer in the first place); a
  * ranged GET asks HEAD first for the object's size (objects are written once,
  * so it cannot change in between) and sends Range: bytes=a-b. A
  * multi-object delete sends at most 1000 keys a request (S3's limit) in
@@ -69,24 +70,42 @@ ip_status stor_s3_put_hashed(stor_s3 *s3, const char *key, const void *data, siz
     return st;
 }
 
-ip_status stor_s3_get(stor_s3 *s3, const char *key, size_t max_bytes, void **data, size_t *len,
-                      stor_obj_info *info, int64_t budget_ms, char *err, size_t errlen)
+/* The body of a successful answer handed over to the caller. */
+static void hand_over(stor_s3_resp *r, void **data, size_t *len, bool *borrowed)
 {
-    stor_s3_resp resp = {0};
+    *data = r->body;
+    *len = r->len;
+    *borrowed = r->borrowed;
+    r->body = NULL;
+    r->borrowed = false;
+}
+
+static ip_status get_whole(stor_s3 *s3, const char *key, size_t max_bytes, stor_s3_sink sink,
+                           void *ud, void **data, size_t *len, bool *borrowed, stor_obj_info *info,
+                           int64_t budget_ms, char *err, size_t errlen)
+{
+    stor_s3_resp resp = {.sink = sink, .sink_ud = ud};
     stor_s3_req rq = {.method = "GET", .key = key, .idempotent = true, .max_body = max_bytes};
     *data = NULL;
     *len = 0;
+    *borrowed = false;
     ip_status st = stor_s3_perform(s3, &rq, &resp, budget_ms, err, errlen);
     if (st == IP_OK) {
         info_from(&resp, info);
         if (info)
             info->size = (int64_t)resp.len;
-        *data = resp.body; /* handed over */
-        *len = resp.len;
-        resp.body = NULL;
+        hand_over(&resp, data, len, borrowed);
     }
     stor_s3_resp_reset(&resp, 0);
     return st;
+}
+
+ip_status stor_s3_get(stor_s3 *s3, const char *key, size_t max_bytes, void **data, size_t *len,
+                      stor_obj_info *info, int64_t budget_ms, char *err, size_t errlen)
+{
+    bool borrowed;
+    return get_whole(s3, key, max_bytes, NULL, NULL, data, len, &borrowed, info, budget_ms, err,
+                     errlen);
 }
 
 /* The range [offset, offset + n) of an answer that ignored the Range header
@@ -112,19 +131,21 @@ static ip_status range_not_satisfiable(stor_s3 *s3, const char *key, uint64_t of
     return IP_INVALID_ARGUMENT;
 }
 
-ip_status stor_s3_get_range(stor_s3 *s3, const char *key, uint64_t offset, uint64_t len,
-                            size_t max_bytes, void **data, size_t *out_len, stor_obj_info *info,
-                            int64_t budget_ms, char *err, size_t errlen)
+static ip_status get_range(stor_s3 *s3, const char *key, uint64_t offset, uint64_t len,
+                           size_t max_bytes, stor_s3_sink sink, void *ud, void **data,
+                           size_t *out_len, bool *borrowed, stor_obj_info *info, int64_t budget_ms,
+                           char *err, size_t errlen)
 {
     *data = NULL;
     *out_len = 0;
+    *borrowed = false;
     char range[64];
     if (len == 0)
         snprintf(range, sizeof range, "bytes=%llu-", (unsigned long long)offset);
     else
         snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)offset,
                  (unsigned long long)(offset + len - 1));
-    stor_s3_resp resp = {0};
+    stor_s3_resp resp = {.sink = sink, .sink_ud = ud};
     stor_s3_req rq = {
         .method = "GET", .key = key, .range = range, .idempotent = true, .max_body = max_bytes};
     ip_status st = stor_s3_perform(s3, &rq, &resp, budget_ms, err, errlen);
@@ -151,12 +172,31 @@ ip_status stor_s3_get_range(stor_s3 *s3, const char *key, uint64_t offset, uint6
         info_from(&resp, info);
         if (info)
             info->size = resp.range_total;
-        *data = resp.body; /* handed over */
-        *out_len = resp.len;
-        resp.body = NULL;
+        hand_over(&resp, data, out_len, borrowed);
     }
     stor_s3_resp_reset(&resp, 0);
     return st;
+}
+
+ip_status stor_s3_get_range(stor_s3 *s3, const char *key, uint64_t offset, uint64_t len,
+                            size_t max_bytes, void **data, size_t *out_len, stor_obj_info *info,
+                            int64_t budget_ms, char *err, size_t errlen)
+{
+    bool borrowed;
+    return get_range(s3, key, offset, len, max_bytes, NULL, NULL, data, out_len, &borrowed, info,
+                     budget_ms, err, errlen);
+}
+
+ip_status stor_s3_get_into(stor_s3 *s3, const char *key, uint64_t offset, uint64_t len,
+                           size_t max_bytes, stor_s3_sink sink, void *ud, void **data,
+                           size_t *out_len, bool *borrowed, stor_obj_info *info, int64_t budget_ms,
+                           char *err, size_t errlen)
+{
+    if (offset == 0 && len == 0)
+        return get_whole(s3, key, max_bytes, sink, ud, data, out_len, borrowed, info, budget_ms,
+                         err, errlen);
+    return get_range(s3, key, offset, len, max_bytes, sink, ud, data, out_len, borrowed, info,
+                     budget_ms, err, errlen);
 }
 
 ip_status stor_s3_head(stor_s3 *s3, const char *key, stor_obj_info *info, int64_t budget_ms,

@@ -5,7 +5,10 @@
  * budget from the call's deadline (leaving a little time to send the reply),
  * run the S3 call on this worker thread (stor_s3 keeps one kept-alive
  * connection per thread), and fill the reply from per-call memory. A GET's
- * buffer is handed to the call and freed after the reply is packed. Failures
+ * body is read by libcurl straight into the reply message
+ * (ip_rpc_call_reply_bytes) when S3 announces its length, so the transport
+ * sends it without another copy; any other buffer is handed to the call and
+ * freed after the reply is packed. Failures
  * carry stor_s3's message to the caller and are logged with the request id.
  */
 #include "stor_service.h"
@@ -139,6 +142,13 @@ static ip_status put_object(void *user, ip_rpc_call *call, const Imageproc__PutO
     return answer_info(call, st, rq->key, err, &oi, &rp->info);
 }
 
+/* Where GetObject's body goes: into the reply message itself, so that the
+ * bytes S3 sent are never copied again on their way to the caller. */
+static void *reply_sink(void *call, size_t n)
+{
+    return ip_rpc_call_reply_bytes(call, n);
+}
+
 /* GetObject: the whole object, or the range [offset, offset + length) when
  * either is set (length 0: to the end); info.size_bytes is always the whole
  * object's size. */
@@ -150,16 +160,13 @@ static ip_status get_object(void *user, ip_rpc_call *call, const Imageproc__GetO
     stor_obj_info oi;
     void *data = NULL;
     size_t len = 0;
+    bool in_reply = false;
     ip_status st = check_key(call, "GetObject", rq->key);
     if (st != IP_OK)
         return st;
-    if (rq->offset == 0 && rq->length == 0)
-        st = stor_s3_get(svc->s3, rq->key, svc->get_max_bytes, &data, &len, &oi, budget_of(call),
-                         err, sizeof err);
-    else
-        st = stor_s3_get_range(svc->s3, rq->key, rq->offset, rq->length, svc->get_max_bytes, &data,
-                               &len, &oi, budget_of(call), err, sizeof err);
-    if (data)
+    st = stor_s3_get_into(svc->s3, rq->key, rq->offset, rq->length, svc->get_max_bytes, reply_sink,
+                          call, &data, &len, &in_reply, &oi, budget_of(call), err, sizeof err);
+    if (data && !in_reply)
         ip_rpc_call_defer_free(call, data, free); /* freed after the reply is packed */
     rp->data.data = data;
     rp->data.len = len;

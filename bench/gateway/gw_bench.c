@@ -1,8 +1,8 @@
 /* gw_bench — how much the gateway adds over its floors.
  *
  * 1. Upload latency of a 2 MiB JPEG through nginx (POST /api/upload, the full
- *    path: storage-svc PutObject, CreateImage, Kafka produce with acks=all,
- *    MarkEnqueued) at concurrency 1 and 8, against a SigV4-signed PUT of the
+ *    path: ReserveUpload, storage-svc PutObject, CreateImage, Kafka produce
+ *    with acks=all awaited) at concurrency 1 and 8, against a SigV4-signed PUT of the
  *    same bytes straight to the S3 server (what storing the original alone
  *    costs). Each worker alternates the two, so both see the same background
  *    load (the processor works on the uploads meanwhile). The floor does the
@@ -10,17 +10,23 @@
  *    and sends it as x-amz-content-sha256 so S3 checks the bytes, as
  *    storage-svc does with the gateway's digest; no Expect: 100-continue on
  *    either side, and its easy handle stays kept-alive like storage-svc's.
- * 2. GET /api/images?limit=24 requests per second with wrk against pgbench
+ * 2. GET /images?limit=24 requests per second with wrk, straight to the
+ *    gateway (IP_GATEWAY_LISTEN: through nginx, its per-client request rate
+ *    limit would be what is measured), against pgbench
  *    (-M prepared, same concurrency) running the statement metadata-svc runs
  *    for that page: the same columns, filter, join and page size (25 rows of
  *    images, one more than asked, to tell whether a page follows).
+ *    The c=1 level's uploads (>= 24) are kept until the listing is done, so
+ *    both sides list a page of real images.
  * Uploaded images (each with the owner token its 202 gave) and PUT objects
  * are deleted at the end.
  *
  * Configuration from the environment (.env.example names): IP_HTTP_LISTEN,
+ * IP_GATEWAY_LISTEN,
  * IP_S3_ENDPOINT, IP_S3_BUCKET, IP_S3_REGION, IP_S3_ACCESS_KEY,
  * IP_S3_SECRET_KEY, IP_PG_DSN.
- * The last line: `gateway: upload p50/(direct PUT p50) = <ratio>` (at c=1).
+ * The last two lines: `listing: gateway/pgbench = <ratio>` and `gateway: upload
+ * p50 = <x> ms, aim <= 1.3 x direct PUT <p> ms + 5 ms = <y> ms` (at c=1).
  */
 #include <curl/curl.h>
 #include <math.h>
@@ -47,7 +53,7 @@ static double now_ms(void)
     return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
-static char api[256], s3[256], bucket[64], region[64], userpwd[256];
+static char api[256], gw_direct[256], s3[256], bucket[64], region[64], userpwd[256];
 static void *img;
 static size_t img_len;
 
@@ -193,6 +199,7 @@ static void do_delete_image(CURL *c, const upload_ref *ref)
 
 typedef struct worker {
     int n, idx;
+    bool keep; /* leave the uploads for the listing (deleted after it) */
     double *up, *put;
     int nup, nput, fails;
     upload_ref *ids;
@@ -218,7 +225,7 @@ static void *work(void *arg)
         else
             w->fails++;
     }
-    for (int i = 0; i < w->nup; i++)
+    for (int i = 0; i < w->nup && !w->keep; i++)
         do_delete_image(c, &w->ids[i]);
     for (int i = 0; i < w->n; i++) {
         char key[128];
@@ -249,7 +256,12 @@ typedef struct level {
     int fails;
 } level;
 
-static level run_level(int conc, int per_worker)
+/* The uploads of the level run with `keep`: the listing pages through them
+ * (a page of 24 real images on both sides), then they are deleted. */
+static upload_ref *kept;
+static int nkept;
+
+static level run_level(int conc, int per_worker, bool keep)
 {
     worker w[16];
     pthread_t t[16];
@@ -257,6 +269,7 @@ static level run_level(int conc, int per_worker)
     for (int i = 0; i < conc; i++) {
         w[i].n = per_worker;
         w[i].idx = conc * 1000 + i;
+        w[i].keep = keep;
         w[i].up = calloc((size_t)per_worker, sizeof(double));
         w[i].put = calloc((size_t)per_worker, sizeof(double));
         w[i].ids = calloc((size_t)per_worker, sizeof(upload_ref));
@@ -273,6 +286,14 @@ static level run_level(int conc, int per_worker)
         memcpy(put + np, w[i].put, (size_t)w[i].nput * sizeof(double));
         np += w[i].nput;
         L.fails += w[i].fails;
+        if (keep && w[i].nup > 0) {
+            upload_ref *grown = realloc(kept, (size_t)(nkept + w[i].nup) * sizeof *kept);
+            if (grown) {
+                kept = grown;
+                memcpy(kept + nkept, w[i].ids, (size_t)w[i].nup * sizeof *kept);
+                nkept += w[i].nup;
+            }
+        }
         free(w[i].up);
         free(w[i].put);
         free(w[i].ids);
@@ -308,6 +329,7 @@ static double run_and_parse(const char *cmd, const char *marker)
 static void read_env(const char **dsn)
 {
     snprintf(api, sizeof api, "http://%s/api", envd("IP_HTTP_LISTEN", "127.0.0.1:8080"));
+    snprintf(gw_direct, sizeof gw_direct, "http://%s", envd("IP_GATEWAY_LISTEN", "127.0.0.1:8081"));
     snprintf(s3, sizeof s3, "%s", envd("IP_S3_ENDPOINT", "http://127.0.0.1:19000"));
     snprintf(bucket, sizeof bucket, "%s", envd("IP_S3_BUCKET", "images"));
     snprintf(region, sizeof region, "%s", envd("IP_S3_REGION", "us-east-1"));
@@ -351,9 +373,9 @@ static level upload_bench(int n, int seconds)
            img_len, n, n, seconds);
     printf("%-34s %10s %10s\n", "what", "p50 ms", "p99 ms");
     /* Warm-up: connections, Kafka producer id, caches. */
-    run_level(1, 5);
-    level l1 = run_level(1, n);
-    level l8 = run_level(8, n / 8 > 0 ? n / 8 : 1);
+    run_level(1, 5, false);
+    level l1 = run_level(1, n, true);
+    level l8 = run_level(8, n / 8 > 0 ? n / 8 : 1, false);
     printf("%-34s %10.2f %10.2f\n", "upload via nginx, c=1", l1.up50, l1.up99);
     printf("%-34s %10.2f %10.2f\n", "direct S3 PUT, c=1 (floor)", l1.put50, l1.put99);
     printf("%-34s %10.2f %10.2f\n", "upload via nginx, c=8", l8.up50, l8.up99);
@@ -409,17 +431,17 @@ static bool pgbench_listing(const char *dsn, int seconds, double *tps)
 static bool listing_bench(const char *dsn, int seconds, level l1)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "wrk -t2 -c8 -d%ds '%s/images?limit=24' 2>&1", seconds, api);
+    snprintf(cmd, sizeof cmd, "wrk -t2 -c8 -d%ds '%s/images?limit=24' 2>&1", seconds, gw_direct);
     double wrk_rps = run_and_parse(cmd, "Requests/sec:");
     double pg_tps = 0;
     if (!pgbench_listing(dsn, seconds, &pg_tps))
         return false;
-    printf("%-34s %10.0f req/s\n", "GET /images?limit=24 (wrk c=8)", wrk_rps);
+    printf("%-34s %10.0f req/s\n", "GET /images?limit=24 (wrk c=8, gw)", wrk_rps);
     printf("%-34s %10.0f tx/s\n", "pgbench same SELECT (c=8, floor)", pg_tps);
     printf("listing: gateway/pgbench = %.2f (aim >= 0.5)\n", pg_tps > 0 ? wrk_rps / pg_tps : 0);
-    printf("upload c=1: p50 %.2f ms vs aim <= 1.3 x %.2f + 5 = %.2f ms\n", l1.up50, l1.put50,
-           1.3 * l1.put50 + 5);
-    printf("gateway: upload p50/(direct PUT p50) = %.2f\n", l1.put50 > 0 ? l1.up50 / l1.put50 : 0);
+    printf("gateway: upload p50 = %.1f ms, aim <= 1.3 x direct PUT %.1f ms + 5 ms = %.1f ms "
+           "(upload/PUT p50 = %.2f)\n",
+           l1.up50, l1.put50, 1.3 * l1.put50 + 5, l1.put50 > 0 ? l1.up50 / l1.put50 : 0);
     return true;
 }
 
@@ -440,7 +462,14 @@ int main(int argc, char **argv)
         return 1;
     curl_global_init(CURL_GLOBAL_ALL);
     level l1 = upload_bench(n, seconds);
-    if (!listing_bench(dsn, seconds, l1))
+    bool listed = listing_bench(dsn, seconds, l1);
+    CURL *c = curl_easy_init();
+    for (int i = 0; c && i < nkept; i++)
+        do_delete_image(c, &kept[i]);
+    if (c)
+        curl_easy_cleanup(c);
+    free(kept);
+    if (!listed)
         return 1;
     g_free(img);
     vips_shutdown();

@@ -6,8 +6,8 @@
  * migrations and seeded once with 1,000,000 images (ids md5(n)::uuid for n in
  * 1..1,000,000, created_at in pairs that share a millisecond, so ties are
  * everywhere) and their 3,000,000 ready variants; later runs reuse it.
- * It starts the metadata-svc binary built beside it on its own ports
- * (tcp://127.0.0.1:7131/7132) against that database, and measures:
+ * It starts the metadata-svc binary built beside it on two free ports of
+ * its own (bench_port.h) against that database, and measures:
  *
  *  1. ListImages latency, limit 100, one caller: the first page against page
  *     10,000 (the last one; its cursor is the row at offset 999,899), the two
@@ -53,6 +53,8 @@
 #include "meta_store.h"
 #include "meta_testdb.h"
 
+#include "../bench_port.h"
+
 #ifndef META_BIN
 #error "META_BIN must name the metadata-svc binary"
 #endif
@@ -60,8 +62,7 @@
 #define BENCH_DB "imageproc_bench_meta"
 #define ROWS 1000000
 #define HOT_IDS 100000
-#define RPC_URL "tcp://127.0.0.1:7131"
-#define EVENTS_URL "tcp://127.0.0.1:7132"
+static char rpc_url[64], events_url[64]; /* free ports, chosen at start */
 
 static int concurrency = 8;
 static int seconds = 5;
@@ -199,12 +200,15 @@ static pid_t start_service(void)
 {
     char pool[16];
     snprintf(pool, sizeof(pool), "%d", concurrency);
+    if (!bench_free_tcp_url(rpc_url, sizeof rpc_url) ||
+        !bench_free_tcp_url(events_url, sizeof events_url) || strcmp(rpc_url, events_url) == 0)
+        die("no free port");
     pid_t pid = fork();
     if (pid < 0)
         die("fork failed");
     if (pid == 0) {
-        setenv("IP_METADATA_RPC_URL", RPC_URL, 1);
-        setenv("IP_METADATA_EVENTS_URL", EVENTS_URL, 1);
+        setenv("IP_METADATA_RPC_URL", rpc_url, 1);
+        setenv("IP_METADATA_EVENTS_URL", events_url, 1);
         setenv("IP_PG_DSN", dsn, 1);
         setenv("IP_PG_POOL_SIZE", pool, 1);
         setenv("IP_LOG_LEVEL", "warn", 1);
@@ -212,7 +216,7 @@ static pid_t start_service(void)
         _exit(127);
     }
     service_pid = pid;
-    ip_rpc_client_opts co = {.urls = RPC_URL, .timeout_ms = 10000};
+    ip_rpc_client_opts co = {.urls = rpc_url, .timeout_ms = 10000};
     if (ip_rpc_client_new(&imageproc__metadata__descriptor, &co, &cli) != IP_OK)
         die("rpc client");
     int64_t deadline = ip_mono_ms() + 30000;

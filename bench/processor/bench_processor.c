@@ -1,41 +1,55 @@
-/* bench_processor.c — the processor's throughput, end to end and against
- * its floor and a peer.
+/* bench_processor.c — the service end to end against an independent libvips
+ * floor, and one image's upload-to-ready latency against the floor's time.
  *
- * Corpus (bp_local.c): the 14.7 MP wallpapers of Debian's
- * plasma-workspace-wallpapers package (synthetic 12 MP pictures when it is
- * not installed) and two 52 MP JPEGs (baseline and progressive) cut from the
- * first tiled 2x2; largest first.
+ * Throughput, per corpus (bp_corpus.c: the wallpapers, four 14.7 MP JPEGs x
+ * 24 = 96 uploads; the mixed corpus, JPEG + PNG + two 52 MP JPEGs):
+ * - floor (bp_floor.c): a child process of plain libvips calls making the
+ *   same three variants, 2 threads (= the machine's cores) each taking the
+ *   next image, libvips concurrency 1;
+ * - end to end (bp_e2e.c): every image uploaded through nginx by 4 client
+ *   threads, processed by the running stack's processor, from the first
+ *   upload until every variant is ready; CPU per image of every stack
+ *   process, the machine's idle share, the processor's peak RSS.
+ * Floor and end to end run back to back, first one then the other in
+ * alternate rounds; each round gives a ratio (end-to-end images/s / floor
+ * images/s) and the figure is the median ratio over the rounds. A round whose
+ * end-to-end run was not clean (not every image ready, or the processor ran
+ * other jobs meanwhile) is left out and tried again, up to twice the rounds.
  *
- * 1. Settings sweep: the floor (below) in a child process per setting of
- *    workers x libvips concurrency, libvips cache on/off and MALLOC_ARENA_MAX,
- *    reporting images/s, CPU-ms per image and the child's peak RSS.
- * 2. Floor: an in-process program doing the identical transforms with the
- *    processor's own code (proc_variants_make) on the same files, with the
- *    processor's default settings (2 workers, concurrency 1, cache off).
- * 3. Peer: ImageMagick's convert making the same three variants per file
- *    (shrink-on-load hint for JPEG, auto-orient, sRGB, strip, 320 cover,
- *    1280 fit, annotated watermark), two processes at a time, one thread each.
- * 4. End to end (bp_e2e.c): every file uploaded through nginx (POST
- *    /api/upload, raw body) to the running gateway, processed by a processor
- *    this bench starts from its own build on the real topic and group (the
- *    stack's processor is stopped meanwhile and restarted after), until GET
- *    /api/image/{id}/info says ready. images/s from the first upload to the
- *    last ready; CPU-ms of the processor process per image; its peak RSS
- *    (VmHWM).
+ * Latency: one 14.7 MP JPEG uploaded alone, upload to ready, `tries` times,
+ * p50; against the floor making that image's three variants in process with
+ * libvips concurrency = cores (one image alone may use every core), p50 of
+ * as many tries.
  *
- * This file runs them: the sweep once, then floor, end to end and peer back
- * to back in rounds (tries whose end-to-end run the shared topic disturbed
- * are left out), and prints the medians over the rounds.
- *
- * The last line is `processor: end-to-end/libvips floor = <ratio>`.
- * Usage: bench_processor [scratch dir]     (internal: bench_processor floor ...)
+ * The CPU the floor spends per image against what all the stack's processes
+ * spend per image end to end is printed too: on a busy machine the many
+ * processes of the stack get a larger share of the cores than the floor's
+ * two threads, so the images/s ratio flatters the service there while the
+ * CPU ratio does not.
+ * The last two lines: `processor: CPU per image, floor/end to end = <w>
+ * (wallpapers), <m> (mixed)` and `processor: end-to-end/independent floor =
+ * <w> (wallpapers), <m> (mixed); latency p50 = <n> ms against floor <f> ms`.
+ * Usage: bench_processor [--rounds 3] [--copies 24] [--clients 4]
+ *        [--tries 10] [--only wallpapers,mixed,latency] [--scratch DIR]
+ * (internal: bench_processor floor ...)
  */
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <vips/vips.h>
 
 #include "bench_processor.h"
+
+enum { MAX_ROUNDS = 16 };
+
+typedef struct opts {
+    int rounds, copies, clients, tries;
+    char only[128], scratch[512];
+    const char *self;
+    int cores;
+} opts;
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -45,166 +59,188 @@ static int cmp_double(const void *a, const void *b)
 
 static double median(const double *v, int n)
 {
-    double t[16];
-    for (int i = 0; i < n; i++)
-        t[i] = v[i];
+    double t[MAX_ROUNDS * 2];
+    if (n <= 0)
+        return 0;
+    memcpy(t, v, sizeof(double) * (size_t)n);
     qsort(t, (size_t)n, sizeof(double), cmp_double);
     return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
 }
 
-/* Each field's median over the rounds. */
-static bp_result median_result(const bp_result *r, int n)
+static bool wanted(const opts *o, const char *name)
 {
-    double a[16], b[16], c[16];
-    for (int i = 0; i < n; i++) {
-        a[i] = r[i].images_s;
-        b[i] = r[i].cpu_ms;
-        c[i] = r[i].rss_mb;
-    }
-    bp_result m = {median(a, n), median(b, n), median(c, n), r[0].images};
-    return m;
+    return strstr(o->only, name) != NULL;
 }
 
-/* Lists the corpus: path, size in pixels and MB, total megapixels. */
-static void print_corpus(void)
+/* The kept rounds of one corpus. */
+typedef struct series {
+    bp_result floor[MAX_ROUNDS];
+    bp_e2e_result e2e[MAX_ROUNDS];
+    double ratio[MAX_ROUNDS];
+    int n, excluded;
+} series;
+
+static void print_e2e_line(const char *corpus, int t, const bp_e2e_result *e)
 {
-    double mp = 0;
-    printf("corpus: %d files\n", bp_nfiles);
-    for (int i = 0; i < bp_nfiles; i++) {
-        printf("  %-62s %5dx%-5d %6.1f MB\n", bp_files[i].path, bp_files[i].w, bp_files[i].h,
-               bp_files[i].len / 1e6);
-        mp += bp_files[i].w * (double)bp_files[i].h / 1e6;
-    }
-    printf("  total %.0f megapixels\n\n", mp);
+    printf("  %-10s try %d: end to end %6.2f images/s (%d of %d ready in %.1f s, %lld jobs), "
+           "idle %.0f %%, processor peak RSS %.0f MB\n",
+           corpus, t + 1, e->r.images_s, e->r.images, e->uploaded, e->r.wall_s, e->jobs,
+           e->idle_pct, e->r.rss_mb);
+    printf("  %-10s        CPU-ms/image:", "");
+    for (int k = 0; k < BP_NPROCS; k++)
+        printf(" %s %.0f", bp_proc_names[k], e->cpu_ms[k]);
+    printf(", bench client %.0f\n", e->client_cpu_ms);
 }
 
-/* 1. Settings sweep on the floor: one child per setting, one line each. */
-static void run_sweep(const char *self, const char *scratch)
+/* Floor and end to end back to back, alternating which goes first. */
+static void run_series(const opts *o, const bp_corpus *c, series *S)
 {
-    static const struct {
-        int workers, conc, cache, arenas;
-    } sweep[] = {
-        {2, 1, 0, 2},  /* the processor's defaults */
-        {2, 1, 0, -1}, /* glibc's default arenas */
-        {2, 1, 1, 2},  /* libvips cache on (its defaults: 100 ops, 100 MB) */
-        {1, 2, 0, 2},  /* one job at a time, two libvips threads */
-        {2, 2, 0, 2},  /* two jobs, two libvips threads each */
-        {4, 1, 0, -1}, /* four jobs, glibc arenas */
-        {4, 1, 0, 2},  /* four jobs, two arenas */
-        {1, 1, 0, 2},  /* one thread in all */
-    };
-    printf("settings sweep (floor, in-process, one pass over the corpus)\n");
-    printf("  workers  vips-conc  cache  MALLOC_ARENA_MAX   images/s  CPU-ms/image  peak RSS MB\n");
-    for (size_t i = 0; i < sizeof(sweep) / sizeof(sweep[0]); i++) {
-        bp_result r = bp_run_floor(self, scratch, sweep[i].workers, sweep[i].conc, sweep[i].cache,
-                                   sweep[i].arenas);
-        char ar[16];
-        snprintf(ar, sizeof(ar), "%d", sweep[i].arenas);
-        printf("  %7d  %9d  %5s  %16s   %8.2f  %12.0f  %11.0f\n", sweep[i].workers, sweep[i].conc,
-               sweep[i].cache ? "on" : "off", sweep[i].arenas < 0 ? "glibc default" : ar,
-               r.images_s, r.cpu_ms, r.rss_mb);
+    for (int t = 0; t < o->rounds * 2 && S->n < o->rounds && S->n < MAX_ROUNDS; t++) {
+        bp_result f = {0};
+        bp_e2e_result e;
+        bool floor_first = t % 2 == 0;
+        if (floor_first)
+            f = bp_floor_run(o->self, c->name, o->scratch, o->copies, o->cores, 1);
+        e = bp_e2e_run(c, o->clients);
+        if (!floor_first)
+            f = bp_floor_run(o->self, c->name, o->scratch, o->copies, o->cores, 1);
+        printf("  %-10s try %d: floor      %6.2f images/s (%d in %.1f s), %.0f CPU-ms/image, "
+               "peak RSS %.0f MB%s\n",
+               c->name, t + 1, f.images_s, f.images, f.wall_s, f.cpu_ms, f.rss_mb,
+               floor_first ? " (ran first)" : "");
+        print_e2e_line(c->name, t, &e);
+        if (!e.clean || f.images != c->nitems) {
+            printf("  %-10s try %d: left out (%s)\n", c->name, t + 1,
+                   f.images != c->nitems     ? "the floor failed"
+                   : e.r.images != c->nitems ? "not every image ready"
+                                             : "the processor ran other jobs meanwhile");
+            S->excluded++;
+            fflush(stdout);
+            continue;
+        }
+        S->floor[S->n] = f;
+        S->e2e[S->n] = e;
+        S->ratio[S->n] = f.images_s > 0 ? e.r.images_s / f.images_s : 0;
+        printf("  %-10s round %d: end-to-end/floor = %.2f\n", c->name, S->n + 1, S->ratio[S->n]);
+        S->n++;
         fflush(stdout);
     }
-    printf("\n");
 }
 
-/* 2.-4. Floor, end to end and peer, interleaved in ROUNDS: the machine is
- * shared, so a ratio is taken within a round (the two runs back to back)
- * and the median over rounds is reported; the table shows medians. */
-enum { ROUNDS = 3, MAX_TRIES = 6 };
-
-typedef struct rounds {
-    bp_result fr[ROUNDS], er[ROUNDS], pr[ROUNDS]; /* floor, end to end, peer */
-    double ratio[ROUNDS], peer_ratio[ROUNDS];     /* e2e/floor, floor/peer */
-    char note[256];                               /* why end to end could not start */
-    double e2e_rss;                               /* the processor's VmHWM at the end */
-    int round, excluded;                          /* rounds kept, tries left out */
-    int exit_status;                              /* the processor's, after SIGTERM */
-} rounds;
-
-/* One try: the three runs back to back; kept as the next round unless the
- * end-to-end run did not measure this corpus alone. */
-static void run_try(rounds *R, int t, const char *self, const char *scratch, bp_e2e_run *e,
-                    bool e2e_ok)
+/* The medians table of one corpus; returns the median ratio, and in
+ *cpu_ratio the floor's CPU per image over the whole stack's (medians). */
+static double print_series(const bp_corpus *c, const series *S, double *cpu_ratio)
 {
-    char rnote[256] = "";
-    bp_result f = bp_run_floor(self, scratch, 2, 1, 0, 2);
-    printf("try %d: floor       %5.2f images/s, %4.0f CPU-ms/image, peak RSS %3.0f MB\n", t + 1,
-           f.images_s, f.cpu_ms, f.rss_mb);
-    bp_result r = {0};
-    int jobs = 0;
-    if (e2e_ok) {
-        r = bp_e2e_round(e, rnote, sizeof(rnote), &jobs);
-        R->e2e_rss = r.rss_mb; /* VmHWM: the peak over all rounds so far */
-        printf("try %d: end to end  %5.2f images/s, %4.0f CPU-ms/image, peak RSS %3.0f MB (%s)\n",
-               t + 1, r.images_s, r.cpu_ms, r.rss_mb, rnote);
+    double a[MAX_ROUNDS], b[MAX_ROUNDS], d[MAX_ROUNDS], e[MAX_ROUNDS], g[MAX_ROUNDS];
+    int n = S->n;
+    printf("\n%s: %d images (%.0f MP), %d rounds kept, %d tries left out\n", c->name, c->nitems,
+           bp_corpus_mp(c), n, S->excluded);
+    if (n == 0)
+        return 0;
+    for (int i = 0; i < n; i++) {
+        a[i] = S->floor[i].images_s;
+        b[i] = S->floor[i].cpu_ms;
+        d[i] = S->floor[i].rss_mb;
     }
-    bp_result p = bp_run_imagemagick(scratch);
-    printf("try %d: ImageMagick %5.2f images/s, %4.0f CPU-ms/image, peak RSS %3.0f MB\n", t + 1,
-           p.images_s, p.cpu_ms, p.rss_mb);
-    /* The processor serves the shared topic: a try in which other
-     * uploads made it run many more jobs than ours, or in which ours did
-     * not all finish, does not measure this corpus. */
-    if (e2e_ok && (r.images < bp_nfiles || jobs < 0 || jobs > bp_nfiles + bp_nfiles / 2)) {
-        printf("try %d: excluded (%d of %d ready, %s)\n", t + 1, r.images, bp_nfiles,
-               jobs < 0 ? "another processor in the group" : "other jobs on the topic");
-        R->excluded++;
+    printf("  | what | images/s | CPU-ms/image | peak RSS MB |\n  | --- | ---: | ---: | ---: |\n");
+    printf("  | independent floor (plain libvips, 2 threads) | %.2f | %.0f | %.0f |\n",
+           median(a, n), median(b, n), median(d, n));
+    for (int i = 0; i < n; i++) {
+        a[i] = S->e2e[i].r.images_s;
+        d[i] = S->e2e[i].r.rss_mb;
+        e[i] = S->e2e[i].idle_pct;
+        g[i] = S->e2e[i].client_cpu_ms;
+    }
+    double procs[BP_NPROCS], others = 0;
+    for (int k = 0; k < BP_NPROCS; k++) {
+        for (int i = 0; i < n; i++)
+            b[i] = S->e2e[i].cpu_ms[k];
+        procs[k] = median(b, n);
+        if (k > 0 && procs[k] > 0)
+            others += procs[k];
+    }
+    printf("  | end to end via nginx, 4 clients | %.2f | processor %.0f, the others %.0f | "
+           "processor %.0f |\n",
+           median(a, n), procs[0], others, median(d, n));
+    printf("  end to end CPU-ms/image (medians):");
+    for (int k = 0; k < BP_NPROCS; k++)
+        printf(" %s %.0f%s", bp_proc_names[k], procs[k], k + 1 < BP_NPROCS ? "," : "");
+    printf("; bench client %.0f; idle %.0f %%\n", median(g, n), median(e, n));
+    printf("  end-to-end/floor per round:");
+    for (int i = 0; i < n; i++)
+        printf(" %.2f", S->ratio[i]);
+    printf(" (median %.2f)\n", median(S->ratio, n));
+    for (int i = 0; i < n; i++)
+        b[i] = S->floor[i].cpu_ms;
+    double stack = procs[0] > 0 ? procs[0] + others : 0;
+    *cpu_ratio = stack > 0 ? median(b, n) / stack : 0;
+    printf("  CPU per image: floor %.0f ms, end to end %.0f ms in all the stack's processes "
+           "(floor/end to end %.2f)\n",
+           median(b, n), stack, *cpu_ratio);
+    return median(S->ratio, n);
+}
+
+/* Upload-to-ready of one image alone against the floor's time for it. */
+static void run_latency(const opts *o, double *e2e_p50, double *floor_p50)
+{
+    bp_corpus c;
+    *e2e_p50 = *floor_p50 = 0;
+    if (!bp_corpus_load(&c, "latency", o->scratch, 1))
         return;
+    double ms[64], fl[64];
+    int tries = o->tries < 64 ? o->tries : 64, n = 0, nf = 0;
+    /* alternate: a floor try (its own process, cores threads of libvips),
+     * then an upload, so both see the same machine */
+    for (int t = 0; t < tries; t++) {
+        bp_result f = bp_floor_run(o->self, "latency", o->scratch, 1, 1, o->cores);
+        if (f.images == 1)
+            fl[nf++] = f.item_ms_p50;
+        double one[1];
+        if (bp_e2e_latency(&c, 1, one) == 1)
+            ms[n++] = one[0];
     }
-    int i = R->round;
-    R->fr[i] = f;
-    R->er[i] = r;
-    R->pr[i] = p;
-    R->ratio[i] = f.images_s > 0 ? r.images_s / f.images_s : 0;
-    R->peer_ratio[i] = p.images_s > 0 ? f.images_s / p.images_s : 0;
-    printf("round %d: end-to-end/floor %.2f, floor/peer %.2f\n", i + 1, R->ratio[i],
-           R->peer_ratio[i]);
-    R->round++;
-    fflush(stdout);
+    qsort(ms, (size_t)n, sizeof(double), cmp_double);
+    qsort(fl, (size_t)nf, sizeof(double), cmp_double);
+    *e2e_p50 = median(ms, n);
+    *floor_p50 = median(fl, nf);
+    printf("\nlatency: %s (%dx%d), %d tries\n", c.files[0].path, c.files[0].w, c.files[0].h, tries);
+    printf("  upload to ready (ms, sorted):");
+    for (int i = 0; i < n; i++)
+        printf(" %.0f", ms[i]);
+    printf("\n  floor, that image's three variants in process, libvips concurrency %d (ms, "
+           "sorted):",
+           o->cores);
+    for (int i = 0; i < nf; i++)
+        printf(" %.0f", fl[i]);
+    printf("\n  p50: upload to ready %.0f ms, floor %.0f ms (%.2fx)\n", *e2e_p50, *floor_p50,
+           *floor_p50 > 0 ? *e2e_p50 / *floor_p50 : 0);
+    bp_corpus_free(&c);
 }
 
-/* Starts the end-to-end processor, runs tries until ROUNDS are kept (or
- * MAX_TRIES made) and stops it again. */
-static void run_rounds(rounds *R, const char *self, const char *scratch)
+static void parse(opts *o, int argc, char **argv)
 {
-    bp_e2e_run e;
-    bool e2e_ok = bp_e2e_start(&e, scratch, R->note, sizeof(R->note));
-    for (int t = 0; t < MAX_TRIES && R->round < ROUNDS; t++)
-        run_try(R, t, self, scratch, &e, e2e_ok);
-    if (R->round == 0)
-        R->round = 1; /* nothing clean: report the zeros */
-    R->exit_status = e2e_ok ? bp_e2e_stop(&e) : -1;
-}
-
-/* The medians table and the closing ratio line; returns the exit status
- * (1 when no image went through end to end). */
-static int print_table(const rounds *R)
-{
-    int round = R->round;
-    bp_result floor = median_result(R->fr, round), peer = median_result(R->pr, round),
-              e2e = median_result(R->er, round);
-    e2e.rss_mb = R->e2e_rss;
-    double loadavg[3] = {0};
-    getloadavg(loadavg, 3);
-    printf("\nmedians of %d rounds (%d tries excluded); load average at the end %.1f %.1f %.1f "
-           "(2 cores, shared)\n",
-           round, R->excluded, loadavg[0], loadavg[1], loadavg[2]);
-    printf("processor exit status after SIGTERM: %d\n\n", R->exit_status);
-
-    printf("                                   images/s  CPU-ms/image  peak RSS MB\n");
-    printf("  libvips floor (in-process)       %8.2f  %12.0f  %11.0f\n", floor.images_s,
-           floor.cpu_ms, floor.rss_mb);
-    printf("  ImageMagick convert (peer)       %8.2f  %12.0f  %11.0f\n", peer.images_s, peer.cpu_ms,
-           peer.rss_mb);
-    printf("  end to end via nginx (processor) %8.2f  %12.0f  %11.0f\n", e2e.images_s, e2e.cpu_ms,
-           e2e.rss_mb);
-    printf("  end to end: %s\n", R->note);
-    printf("  floor/peer (median of rounds) = %.2f, end-to-end/peer = %.2f\n",
-           median(R->peer_ratio, round), peer.images_s > 0 ? e2e.images_s / peer.images_s : 0);
-    printf("  CPU: end to end %.0f ms/image against the floor's %.0f (%.2f)\n", e2e.cpu_ms,
-           floor.cpu_ms, e2e.cpu_ms > 0 ? floor.cpu_ms / e2e.cpu_ms : 0);
-    printf("processor: end-to-end/libvips floor = %.2f\n", median(R->ratio, round));
-    return e2e.images > 0 ? 0 : 1;
+    *o = (opts){.rounds = 3, .copies = 24, .clients = 4, .tries = 10, .self = argv[0]};
+    snprintf(o->only, sizeof(o->only), "wallpapers,mixed,latency");
+    snprintf(o->scratch, sizeof(o->scratch), "/tmp/bench-processor");
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const char *k = argv[i], *v = argv[i + 1];
+        if (strcmp(k, "--rounds") == 0)
+            o->rounds = atoi(v) > 0 && atoi(v) <= MAX_ROUNDS ? atoi(v) : 3;
+        else if (strcmp(k, "--copies") == 0)
+            o->copies = atoi(v) > 0 ? atoi(v) : 24;
+        else if (strcmp(k, "--clients") == 0)
+            o->clients = atoi(v) > 0 && atoi(v) <= 64 ? atoi(v) : 4;
+        else if (strcmp(k, "--tries") == 0)
+            o->tries = atoi(v) > 0 ? atoi(v) : 10;
+        else if (strcmp(k, "--only") == 0)
+            snprintf(o->only, sizeof(o->only), "%s", v);
+        else if (strcmp(k, "--scratch") == 0)
+            snprintf(o->scratch, sizeof(o->scratch), "%s", v);
+        else
+            fprintf(stderr, "unknown option %s\n", k);
+    }
+    long nc = sysconf(_SC_NPROCESSORS_ONLN);
+    o->cores = nc > 0 && nc <= 16 ? (int)nc : 2;
 }
 
 int main(int argc, char **argv)
@@ -213,20 +249,53 @@ int main(int argc, char **argv)
         return 2;
     if (argc > 1 && strcmp(argv[1], "floor") == 0)
         return bp_floor_child(argc, argv);
-
-    char scratch[512];
-    snprintf(scratch, sizeof(scratch), "%s", argc > 1 ? argv[1] : "/tmp/bench-processor");
-    bp_build_corpus(scratch);
-    if (bp_nfiles == 0) {
-        fprintf(stderr, "no corpus\n");
+    opts o;
+    parse(&o, argc, argv);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    char note[256] = "";
+    if (!bp_e2e_ready(note, sizeof(note))) {
+        fprintf(stderr, "bench_processor: %s (start the stack: scripts/stack start)\n", note);
         return 1;
     }
-    print_corpus();
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    run_sweep(argv[0], scratch);
-    static rounds R;
-    run_rounds(&R, argv[0], scratch);
-    int status = print_table(&R);
+    double load[3] = {0};
+    getloadavg(load, 3);
+    printf("load average at the start %.2f %.2f %.2f, %d cores\n", load[0], load[1], load[2],
+           o.cores);
+
+    static const char *const names[2] = {"wallpapers", "mixed"};
+    double ratio[2] = {0}, cpu_ratio[2] = {0};
+    bool ok = true;
+    static series S[2];
+    static bp_corpus corp[2];
+    for (int i = 0; i < 2; i++) {
+        if (!wanted(&o, names[i]))
+            continue;
+        if (!bp_corpus_load(&corp[i], names[i], o.scratch, o.copies)) {
+            ok = false;
+            continue;
+        }
+        printf("%s: %d images, %.0f MP\n", names[i], corp[i].nitems, bp_corpus_mp(&corp[i]));
+        fflush(stdout);
+        run_series(&o, &corp[i], &S[i]);
+    }
+    for (int i = 0; i < 2; i++)
+        if (corp[i].nitems) {
+            ratio[i] = print_series(&corp[i], &S[i], &cpu_ratio[i]);
+            ok = ok && S[i].n > 0;
+            bp_corpus_free(&corp[i]);
+        }
+    double lat = 0, lat_floor = 0;
+    if (wanted(&o, "latency")) {
+        run_latency(&o, &lat, &lat_floor);
+        ok = ok && lat > 0;
+    }
+    getloadavg(load, 3);
+    printf("\nload average at the end %.2f %.2f %.2f\n", load[0], load[1], load[2]);
+    printf("processor: CPU per image, floor/end to end = %.2f (wallpapers), %.2f (mixed)\n",
+           cpu_ratio[0], cpu_ratio[1]);
+    printf("processor: end-to-end/independent floor = %.2f (wallpapers), %.2f (mixed); "
+           "latency p50 = %.0f ms against floor %.0f ms\n",
+           ratio[0], ratio[1], lat, lat_floor);
     curl_global_cleanup();
-    return status;
+    return ok ? 0 : 1;
 }

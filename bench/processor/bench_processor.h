@@ -1,10 +1,12 @@
 /* bench_processor.h — what the parts of bench_processor share.
  *
- * The corpus (bp_files, filled once by bp_build_corpus and read-only after),
- * the figures one measurement yields (bp_result), and the three measurements:
- * the in-process libvips floor and ImageMagick's convert (bp_local.c), and the
- * end-to-end run through the stack with this build's processor (bp_e2e.c).
- * bench_processor.c runs them in rounds and prints the table.
+ * A corpus (bp_corpus.c) is a list of items, each naming one of a few files
+ * held in memory: the wallpapers (four 14.7 MP JPEGs, each item repeated),
+ * the mixed corpus (JPEG, PNG, two 52 MP JPEGs) or the one JPEG the latency
+ * figure uses. The independent floor (bp_floor.c, plain libvips, in a child
+ * process) and the end-to-end run through the stack (bp_e2e.c, with the
+ * stack's accounting from bp_stack.c) each make one bp_result from a corpus;
+ * bench_processor.c runs them in rounds and prints the tables.
  */
 #ifndef BENCH_PROCESSOR_H
 #define BENCH_PROCESSOR_H
@@ -14,9 +16,8 @@
 #include <sys/time.h>
 #include <sys/types.h>
 
-#include <curl/curl.h>
-
-#define BP_MAX_FILES 32
+#define BP_MAX_FILES 16
+#define BP_MAX_ITEMS 512
 
 typedef struct bp_file {
     char path[512];
@@ -26,63 +27,91 @@ typedef struct bp_file {
     int w, h;
 } bp_file;
 
-/* The corpus, largest first; bp_nfiles of them (0 when none could be read). */
-extern bp_file bp_files[BP_MAX_FILES];
-extern int bp_nfiles;
-
-/* One pass over the corpus: throughput, CPU per image and peak RSS. */
-typedef struct bp_result {
-    double images_s, cpu_ms, rss_mb;
-    int images;
-} bp_result;
+typedef struct bp_corpus {
+    char name[32]; /* wallpapers | mixed | latency */
+    bp_file files[BP_MAX_FILES];
+    int nfiles;
+    int item_file[BP_MAX_ITEMS]; /* item i is files[item_file[i]] */
+    int nitems;
+} bp_corpus;
 
 /* Seconds on the monotonic clock; a timeval (rusage times) in seconds. */
 double bp_now_s(void);
 double bp_tv_s(struct timeval tv);
 
-/* Fills bp_files: the wallpapers (or synthetic pictures made in scratch,
- * which is created if missing), then the 52 MP tiles kept in scratch. Files
- * that cannot be read are left out. */
-void bp_build_corpus(const char *scratch);
+/* Fills c with the corpus `name`: "wallpapers" (the four JPEGs, `copies`
+ * items each, interleaved), "mixed" (ten wallpapers in JPEG and PNG plus a
+ * baseline and a progressive 52 MP JPEG made once in scratch, largest first,
+ * one item each) or "latency" (the first wallpaper JPEG, one item). false
+ * (why on stderr) when a file is missing; plasma-workspace-wallpapers must
+ * be installed. */
+bool bp_corpus_load(bp_corpus *c, const char *name, const char *scratch, int copies);
+void bp_corpus_free(bp_corpus *c);
+/* Megapixels of all items. */
+double bp_corpus_mp(const bp_corpus *c);
 
-/* Child mode: bench_processor floor <scratch> <workers> <concurrency> <cache 0|1>.
- * Prints one line: FLOOR <images> <wall s> <cpu s> <maxrss KB>. Returns the
- * exit status (2 when arguments are missing). */
+/* One measurement of a corpus. */
+typedef struct bp_result {
+    int images;         /* made (floor) or ready (end to end) */
+    double wall_s;      /* first image started/uploaded .. last finished/ready */
+    double images_s;    /* images / wall_s */
+    double cpu_ms;      /* floor: its process; end to end: the processor */
+    double rss_mb;      /* peak RSS: the floor's process; the processor */
+    double item_ms_p50; /* floor with one thread: per-image time, p50 */
+} bp_result;
+
+/* Child mode: bench_processor floor <corpus> <scratch> <copies> <threads>
+ * <vips concurrency>. Prints FLOOR <images> <wall s> <cpu s> <maxrss KB>
+ * <p50 ms per image>. Returns the exit status. */
 int bp_floor_child(int argc, char **argv);
 
-/* Runs the floor in a child (self re-executed in floor mode) with the given
- * settings; arenas < 0 leaves MALLOC_ARENA_MAX unset. All zeros when the
- * child gave no figures. */
-bp_result bp_run_floor(const char *self, const char *scratch, int workers, int conc, int cache,
-                       int arenas);
+/* Runs the floor in a child (this program re-executed) and parses its line;
+ * all zeros when it gave none. */
+bp_result bp_floor_run(const char *self, const char *corpus, const char *scratch, int copies,
+                       int threads, int conc);
 
-/* ImageMagick's convert making the three variants of every file, two
- * processes at a time; outputs go to <scratch>/im-out. */
-bp_result bp_run_imagemagick(const char *scratch);
+/* ---- the stack's processes (bp_stack.c) ---- */
 
-/* The end-to-end run: this build's processor on the real topic and group. */
-typedef struct bp_e2e_run {
-    CURL *c;     /* owned */
-    pid_t pid;   /* this build's processor */
-    bool was_up; /* the stack's processor was up: start it again at the end */
-    double jobs_done;
-    char log[600];  /* the processor's stderr */
-    int partitions; /* of the first assignment: the whole topic */
-} bp_e2e_run;
+enum { BP_NPROCS = 8 };
+extern const char *const bp_proc_names[BP_NPROCS]; /* processor, gateway, ... */
 
-/* Stops the stack's processor (if up) and starts this build's; waits until
- * it is idle. false (why in note) when nginx/gateway does not answer; then
- * nothing was started and bp_e2e_stop is not to be called. */
-bool bp_e2e_start(bp_e2e_run *e, const char *scratch, char *note, size_t notelen);
+/* CPU ticks of each stack component (its pid file's process and all its
+ * descendants, exited children included) and of the whole machine. */
+typedef struct bp_cpu_snap {
+    long long ticks[BP_NPROCS]; /* -1 when the component is not running */
+    long long total, idle;      /* /proc/stat: all CPUs */
+} bp_cpu_snap;
 
-/* One pass: every file uploaded, then polled until ready. note tells what
- * happened; *jobs is the jobs the processor ran meanwhile, or -1 when another
- * processor took part of the work. */
-bp_result bp_e2e_round(bp_e2e_run *e, char *note, size_t notelen, int *jobs);
+void bp_cpu_take(bp_cpu_snap *s);
+/* Pid of a component from var/run/<name>.pid (0 when none). */
+int bp_stack_pid(const char *name);
+/* The processor's VmHWM in MB; bp_hwm_reset makes the peak start again. */
+double bp_proc_hwm_mb(int pid);
+void bp_hwm_reset(int pid);
 
-/* SIGTERM to this build's processor, the stack's back if it was up; frees
- * the curl handle. Returns the processor's exit status (-1 if it did not
- * exit normally). */
-int bp_e2e_stop(bp_e2e_run *e);
+/* ---- end to end (bp_e2e.c) ---- */
+
+typedef struct bp_e2e_result {
+    bp_result r;
+    int uploaded, failed;
+    long long jobs;           /* the processor's job count moved by */
+    double cpu_ms[BP_NPROCS]; /* per image, per component */
+    double idle_pct;          /* of all CPUs over the run */
+    double client_cpu_ms;     /* this program's threads, per image */
+    bool clean;               /* jobs == uploaded == ready */
+} bp_e2e_result;
+
+/* false (why in note) when nginx, the gateway or the processor's metrics do
+ * not answer. */
+bool bp_e2e_ready(char *note, size_t notelen);
+
+/* Every item uploaded through nginx by `clients` threads, then waited for
+ * until every variant is ready (polling at most every 100 ms); the images
+ * are deleted afterwards (not timed). */
+bp_e2e_result bp_e2e_run(const bp_corpus *c, int clients);
+
+/* One item uploaded alone `tries` times; upload-to-ready times (ms) into
+ * ms[], sorted; returns how many tries ended ready. */
+int bp_e2e_latency(const bp_corpus *c, int tries, double *ms);
 
 #endif

@@ -4,14 +4,15 @@
  *
  * HOW IT WORKS
  * The benchmark starts its own storage-svc (the binary built beside it) on
- * --url (default tcp://127.0.0.1:7221) unless --external is given, with the
- * IP_S3_* environment. For each object size (256 KiB, 4 MiB) and each
- * operation (PUT, then GET of what was put) it runs `ops` requests spread
- * over `concurrency` threads, once directly and once through storage-svc, and
- * repeats the whole set `rounds` times, alternating which side goes first.
- * Each table row is the median round of its cell; each ratio is the median
- * over rounds of the storage-svc/direct throughput of runs made back to
- * back, which cancels most of the swings of a shared machine's load.
+ * --url (default: a free port on 127.0.0.1, bench_port.h) unless --external
+ * is given, with the IP_S3_* environment. For each object size (256 KiB,
+ * 4 MiB) and each operation (PUT, then GET of what was put) it runs `ops`
+ * requests spread over `concurrency` threads, once directly and once through
+ * storage-svc, and repeats the whole set `rounds` times, alternating which
+ * side goes first. Each table row is the median round of its cell; each
+ * ratio is the median over rounds of the storage-svc/direct throughput of
+ * runs made back to back, which cancels most of the swings of a shared
+ * machine's load.
  *
  * The direct client does what any competent S3 client written with libcurl
  * does: one easy handle per thread (kept-alive connection), SigV4 by libcurl,
@@ -43,6 +44,8 @@
 #include "ip_time.h"
 #include "ip_uuid.h"
 #include "storage.pb-c.h"
+
+#include "../bench_port.h"
 
 #ifndef STOR_BIN
 #error "STOR_BIN must name the storage-svc binary"
@@ -339,7 +342,7 @@ static void usage(void)
 static void parse_options(int argc, char **argv)
 {
     C = (cfg){
-        .url = "tcp://127.0.0.1:7221",
+        .url = NULL,
         .endpoint = env_or("IP_S3_ENDPOINT", "http://127.0.0.1:19000"),
         .region = env_or("IP_S3_REGION", "us-east-1"),
         .bucket = env_or("IP_S3_BUCKET", "images"),
@@ -372,6 +375,12 @@ static void parse_options(int argc, char **argv)
         else
             usage();
         i++;
+    }
+    static char free_url[64];
+    if (!C.url) {
+        if (!bench_free_tcp_url(free_url, sizeof free_url))
+            usage();
+        C.url = free_url;
     }
     if (C.concurrency < 1 || C.concurrency > 64 || C.rounds < 1 || C.rounds > 15 ||
         C.ops_small < 1 || C.ops_large < 1)
