@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ip_utf8.h"
+
 void gw_jbuf_init(gw_jbuf *jb, size_t initial, size_t max)
 {
     if (max < 2)
@@ -164,37 +166,12 @@ void gw_jbuf_int(gw_jbuf *jb, int64_t v)
     put(jb, b, (size_t)n);
 }
 
-/* The length of the valid UTF-8 sequence at s (1..4), or 0, by jansson's
- * rules; s is NUL-terminated, so a short sequence stops at its NUL. */
+/* The length of the valid UTF-8 sequence at s (1..4), or 0: ip_utf8.h's
+ * rules, which are jansson's (RFC 3629). s is NUL-terminated: a NUL is not a
+ * continuation byte, so the check stops there and never reads past it. */
 static size_t utf8_seq(const unsigned char *s)
 {
-    unsigned u = s[0];
-    size_t n;
-    uint32_t v;
-    if (u < 0x80)
-        return 1;
-    if (u >= 0xC2 && u <= 0xDF) {
-        n = 2;
-        v = u & 0x1F;
-    } else if (u >= 0xE0 && u <= 0xEF) {
-        n = 3;
-        v = u & 0x0F;
-    } else if (u >= 0xF0 && u <= 0xF4) {
-        n = 4;
-        v = u & 0x07;
-    } else {
-        return 0; /* a continuation byte, C0/C1, or F5 and up */
-    }
-    for (size_t i = 1; i < n; i++) {
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0; /* the NUL lands here too */
-        v = (v << 6) | (s[i] & 0x3Fu);
-    }
-    if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    if ((n == 2 && v < 0x80) || (n == 3 && v < 0x800) || (n == 4 && v < 0x10000))
-        return 0;
-    return n;
+    return ip_utf8_seq(s, 4);
 }
 
 bool gw_jbuf_utf8_ok(const char *s)

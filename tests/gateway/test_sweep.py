@@ -19,16 +19,25 @@ def uuid7(ms):
     return str(uuid.UUID(int=v))
 
 
-def test_stale_upload_is_reenqueued(png, admin_key):
+def stuck_upload(png, filename, with_original=True):
+    """What a gateway that died between CreateImage and the produce leaves: a
+    pending, never-enqueued row created a minute ago (past the sweep's age),
+    with its original stored unless `with_original` is false. Returns its id."""
     created_ms = int(time.time() * 1000) - 60000
     iid = uuid7(created_ms)
     key = "o/" + iid
-    imgctl("storage", "PutObject", "-", stdin=json.dumps(
-        {"key": key, "data": base64.b64encode(png).decode(), "content_type": "image/png"}))
+    if with_original:
+        imgctl("storage", "PutObject", "-", stdin=json.dumps(
+            {"key": key, "data": base64.b64encode(png).decode(), "content_type": "image/png"}))
     imgctl("metadata", "CreateImage", "-", stdin=json.dumps({"image": {
-        "id": iid, "created_at_us": created_ms * 1000, "filename": "stale.png",
+        "id": iid, "created_at_us": created_ms * 1000, "filename": filename,
         "content_type": "image/png", "size_bytes": len(png), "width": 64, "height": 48,
         "sha256": "0" * 64, "requested": ["VARIANT_THUMBNAIL"], "original_key": key}}))
+    return iid
+
+
+def test_stale_upload_is_reenqueued(png, admin_key):
+    iid = stuck_upload(png, "stale.png")
     # The sweep runs every IP_GATEWAY_SWEEP_INTERVAL_MS (10 s by default).
     done = wait_status(iid, deadline_s=90)
     assert done["status"] == "ready", done
@@ -37,12 +46,7 @@ def test_stale_upload_is_reenqueued(png, admin_key):
 
 
 def test_stale_row_without_original_is_removed(png):
-    created_ms = int(time.time() * 1000) - 60000
-    iid = uuid7(created_ms)
-    imgctl("metadata", "CreateImage", "-", stdin=json.dumps({"image": {
-        "id": iid, "created_at_us": created_ms * 1000, "filename": "undone.png",
-        "content_type": "image/png", "size_bytes": len(png), "width": 64, "height": 48,
-        "sha256": "0" * 64, "requested": ["VARIANT_THUMBNAIL"], "original_key": "o/" + iid}}))
+    iid = stuck_upload(png, "undone.png", with_original=False)
     assert row_exists(iid)
     # The sweep runs every IP_GATEWAY_SWEEP_INTERVAL_MS (10 s by default).
     def purge_pending():

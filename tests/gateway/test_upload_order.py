@@ -4,13 +4,12 @@ accepted upload still gets its row's enqueued_at recorded, the stored
 original's digest matches the bytes sent, and the image is processed; and an
 upload whose MarkEnqueued never ran (the gateway died right after answering)
 is not processed again once it is ready."""
-import base64
 import hashlib
 import json
 import time
 
 from conftest import delete, delete_own, imgctl, psql, upload_ok, wait_status
-from test_sweep import uuid7
+from test_sweep import stuck_upload
 
 
 def enqueued_at(image_id):
@@ -49,15 +48,7 @@ def test_ready_image_never_marked_is_left_alone_by_the_sweep(png, admin_key):
          " where id = '%s'" % iid)
     before = psql("select runs, updated_at from images where id = '%s'" % iid)
 
-    created_ms = int(time.time() * 1000) - 60000
-    sentinel = uuid7(created_ms)
-    key = "o/" + sentinel
-    imgctl("storage", "PutObject", "-", stdin=json.dumps(
-        {"key": key, "data": base64.b64encode(png).decode(), "content_type": "image/png"}))
-    imgctl("metadata", "CreateImage", "-", stdin=json.dumps({"image": {
-        "id": sentinel, "created_at_us": created_ms * 1000, "filename": "sentinel.png",
-        "content_type": "image/png", "size_bytes": len(png), "width": 64, "height": 48,
-        "sha256": "0" * 64, "requested": ["VARIANT_THUMBNAIL"], "original_key": key}}))
+    sentinel = stuck_upload(png, "sentinel.png")
     assert wait_status(sentinel, deadline_s=90)["status"] == "ready"
 
     after = psql("select runs, updated_at from images where id = '%s'" % iid)
