@@ -90,6 +90,21 @@ ip_status gw_purge_now(gw_app *app, const char *id, char *const *keys, size_t n,
     return st;
 }
 
+ip_status gw_purge_delete_row(gw_app *app, const char *id, ip_status *purge_st, char *row_err,
+                              size_t row_errlen, char *purge_err, size_t purge_errlen)
+{
+    Imageproc__DeleteImageRequest rq = IMAGEPROC__DELETE_IMAGE_REQUEST__INIT;
+    rq.id = (char *)id;
+    Imageproc__DeleteImageReply *out = NULL;
+    ip_status st = ip_metadata_delete_image(app->meta, &rq, &out, NULL, row_err, row_errlen);
+    if (st == IP_OK)
+        *purge_st = gw_purge_now(app, id, out->object_keys, out->n_object_keys, out->purge_prefix,
+                                 0, purge_err, purge_errlen);
+    if (out)
+        imageproc__delete_image_reply__free_unpacked(out, NULL);
+    return st;
+}
+
 int64_t gw_purge_pass_ms(const gw_config *cfg)
 {
     return 3 * cfg->purge_interval_ms;

@@ -39,6 +39,15 @@ ip_status gw_purge_finish(gw_app *app, const char *id, const char *error, char *
 ip_status gw_purge_now(gw_app *app, const char *id, char *const *keys, size_t n, const char *prefix,
                        int timeout_ms, char *err, size_t errlen);
 
+/* DeleteImage(id), which removes the row and records a purge of what it
+ * names, then gw_purge_now of those objects with the client's deadline.
+ * Returns DeleteImage's status (its message in row_err); only on IP_OK is
+ * *purge_st set, to gw_purge_now's (its message in purge_err; a purge that
+ * failed is finished by the purger). For an image removed at once: an
+ * upload's undo, the sweep's row without its original. */
+ip_status gw_purge_delete_row(gw_app *app, const char *id, ip_status *purge_st, char *row_err,
+                              size_t row_errlen, char *purge_err, size_t purge_errlen);
+
 /* How long a purger pass may keep claiming work, and the claim it takes on
  * the purges it is handed (the pass's span plus one DeleteObjects and one
  * FinishPurge that may start at its end), in milliseconds. */

@@ -60,15 +60,10 @@ static ip_status remove_if_no_original(gw_app *app, const Imageproc__Image *img,
         imageproc__head_object_reply__free_unpacked(hr, NULL);
     if (st != IP_NOT_FOUND)
         return ip_status_is_transient(st) ? st : IP_OK;
-    Imageproc__DeleteImageRequest dq = IMAGEPROC__DELETE_IMAGE_REQUEST__INIT;
-    dq.id = img->id;
-    Imageproc__DeleteImageReply *dr = NULL;
-    st = ip_metadata_delete_image(app->meta, &dq, &dr, NULL, err, sizeof err);
-    if (st == IP_OK)
-        (void)gw_purge_now(app, img->id, dr->object_keys, dr->n_object_keys, dr->purge_prefix, 0,
-                           err, sizeof err); /* a failed purge is finished by the purger */
-    if (dr)
-        imageproc__delete_image_reply__free_unpacked(dr, NULL);
+    ip_status purge_st = IP_OK; /* a failed purge is finished by the purger */
+    char purge_err[256] = "";
+    st = gw_purge_delete_row(app, img->id, &purge_st, err, sizeof err, purge_err,
+                             sizeof purge_err);
     if (st != IP_OK && st != IP_NOT_FOUND)
         return ip_status_is_transient(st) ? st : IP_OK;
     *gone = true;

@@ -101,17 +101,8 @@ static void undo(gw_app *app, const char *id, bool row)
 {
     ip_status row_st = IP_NOT_FOUND, obj_st = IP_OK;
     char err[256] = "", err2[256] = "";
-    if (row) {
-        Imageproc__DeleteImageRequest rq = IMAGEPROC__DELETE_IMAGE_REQUEST__INIT;
-        rq.id = (char *)id;
-        Imageproc__DeleteImageReply *out = NULL;
-        row_st = ip_metadata_delete_image(app->meta, &rq, &out, NULL, err, sizeof err);
-        if (row_st == IP_OK)
-            obj_st = gw_purge_now(app, id, out->object_keys, out->n_object_keys, out->purge_prefix,
-                                  0, err2, sizeof err2);
-        if (out)
-            imageproc__delete_image_reply__free_unpacked(out, NULL);
-    }
+    if (row)
+        row_st = gw_purge_delete_row(app, id, &obj_st, err, sizeof err, err2, sizeof err2);
     if (row_st != IP_OK)
         obj_st = gw_purge_objects(app, id, NULL, 0, NULL, 0, err2, sizeof err2);
     bool row_gone = row_st == IP_OK || row_st == IP_NOT_FOUND;
