@@ -1,11 +1,13 @@
 /* imgctl — the operator's tool: internal RPC calls, the dead-letter topic,
- * retries.
+ * retries, API keys, presets and regenerations.
  *
  *   imgctl [--url URL] [--timeout MS] metadata|storage METHOD ['JSON' | -]
  *   imgctl [--url URL] [--timeout MS] ping metadata|storage
  *   imgctl [--url URL] [--timeout MS] dlq list | show ID|P:O | replay ID|--all
  *   imgctl [--url URL] [--timeout MS] retry ID
  *   imgctl [--url URL] [--timeout MS] keys create|list|revoke ...
+ *   imgctl [--url URL] [--timeout MS] presets [show|set|logo ...]
+ *   imgctl [--url URL] [--timeout MS] regenerate --stale|--all|--id ID... [--wait]
  *   imgctl bucket-policy [BUCKET]
  *   imgctl --help | --config-vars
  *
@@ -20,8 +22,11 @@
  * IP_S3_BUCKET) so that scripts apply the one definition instead of a copy.
  * `dlq` reads the dead-letter topic and replays its jobs (imgctl_dlq.c);
  * `retry` puts one failed image back on the queue (imgctl_requeue.c); `keys`
- * makes, lists and revokes API keys (imgctl_keys.c). This file holds the
- * options, the configuration, the help and the RPC commands.
+ * makes, lists and revokes API keys (imgctl_keys.c); `presets` shows and
+ * changes the variant presets (imgctl_presets.c); `regenerate` queues ready
+ * images on the regeneration topic and follows the processors
+ * (imgctl_regen.c). This file holds the options, the configuration, the help
+ * and the RPC commands.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -49,6 +54,7 @@ static const ip_cfg_var config_table[] = {
     IP_SETTING_KAFKA_BROKERS(offsetof(imgctl_config, kafka_brokers)),
     IP_SETTING_KAFKA_TOPIC(offsetof(imgctl_config, kafka_topic)),
     IP_SETTING_KAFKA_DLQ_TOPIC(offsetof(imgctl_config, kafka_dlq_topic)),
+    IP_SETTING_KAFKA_REGEN_TOPIC(offsetof(imgctl_config, kafka_regen_topic)),
 };
 #define CONFIG_N (sizeof config_table / sizeof config_table[0])
 
@@ -131,60 +137,93 @@ static void print_fields(FILE *out, const ProtobufCMessageDescriptor *d, int ind
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: imgctl [--url URL] [--timeout MS] metadata|storage METHOD ['JSON' | -]\n"
-                 "       imgctl [--url URL] [--timeout MS] ping metadata|storage\n"
-                 "       imgctl [--url URL] [--timeout MS] dlq list\n"
-                 "       imgctl [--url URL] [--timeout MS] dlq show IMAGE-ID|PARTITION:OFFSET\n"
-                 "       imgctl [--url URL] [--timeout MS] dlq replay IMAGE-ID|--all\n"
-                 "       imgctl [--url URL] [--timeout MS] retry IMAGE-ID\n"
-                 "       imgctl [--url URL] [--timeout MS] keys create --name NAME --scopes "
-                 "SCOPE[,SCOPE...]\n"
-                 "       imgctl [--url URL] [--timeout MS] keys list [--all]\n"
-                 "       imgctl [--url URL] [--timeout MS] keys revoke KEY-ID|KEY-PREFIX\n"
-                 "       imgctl bucket-policy [BUCKET]\n"
-                 "       imgctl --help | --config-vars\n"
-                 "\n"
-                 "Calls a method of an internal service with JSON in and JSON out. Field names\n"
-                 "are those of the .proto files; enums by name (or number); bytes in base64;\n"
-                 "int64 as numbers. '-' reads the JSON from stdin; no JSON means {}.\n"
-                 "\n"
-                 "dlq reads the dead-letter topic (IP_KAFKA_DLQ_TOPIC), where processors put\n"
-                 "the jobs they gave up on (poison only: a transient outage never sends a job\n"
-                 "there). It joins no consumer group and reads each partition from its\n"
-                 "beginning to its current end.\n"
-                 "  dlq list      one JSON line per message: partition, offset, id, attempt,\n"
-                 "                last_error, enqueued_at, requested, dead_lettered_at\n"
-                 "  dlq show      the messages of an image, or the one at PARTITION:OFFSET,\n"
-                 "                as pretty JSON\n"
-                 "  dlq replay    for the image (or every image in the topic, --all), unless it\n"
-                 "                is already pending, processing or ready (said, and skipped):\n"
-                 "                RetryImage, a fresh job (attempt 1) on IP_KAFKA_TOPIC keyed by\n"
-                 "                the image id and acknowledged by Kafka, then MarkEnqueued\n"
-                 "  retry         the same for one failed image, without the dead-letter topic;\n"
-                 "                an image that is not failed is an error\n"
-                 "--url is metadata-svc's address for dlq replay and retry; --timeout bounds\n"
-                 "each RPC and each Kafka wait (default IP_RPC_TIMEOUT_MS, and 30000 for Kafka).\n"
-                 "\n"
-                 "keys manages the API keys clients send as 'Authorization: Bearer ipk_...'\n"
-                 "(metadata-svc at --url or IP_METADATA_RPC_URL stores only their SHA-256).\n"
-                 "Scopes: read, upload, delete, admin (admin allows everything).\n"
-                 "  keys create   makes a key and prints one JSON line: id, key, prefix, name,\n"
-                 "                scopes, created_at. The key is shown this once only: keep it.\n"
-                 "                The first admin key: keys create --name admin --scopes admin\n"
-                 "  keys list     one JSON line per active key (--all: revoked ones too): id,\n"
-                 "                prefix, name, scopes, created_at, revoked_at; never the key\n"
-                 "  keys revoke   revokes the key with that id or prefix (as lists show it) and\n"
-                 "                prints its line; a revoked key is refused from then on\n"
-                 "\n"
-                 "Exit status: 0 on success (a replay that skipped images included), 1 on a\n"
-                 "failure (status and message on stderr), 2 on a usage error.\n"
-                 "\n"
-                 "bucket-policy prints the bucket's policy as JSON (anyone may read the\n"
-                 "variants under v/, nothing else), for BUCKET or else IP_S3_BUCKET.\n"
-                 "\n"
-                 "Environment (see --config-vars): IP_METADATA_RPC_URL, IP_STORAGE_RPC_URL,\n"
-                 "IP_RPC_TIMEOUT_MS, IP_RPC_MAX_MSG_BYTES, IP_S3_BUCKET, IP_KAFKA_BROKERS,\n"
-                 "IP_KAFKA_TOPIC, IP_KAFKA_DLQ_TOPIC.\n");
+    fprintf(out,
+            "usage: imgctl [--url URL] [--timeout MS] metadata|storage METHOD ['JSON' | -]\n"
+            "       imgctl [--url URL] [--timeout MS] ping metadata|storage\n"
+            "       imgctl [--url URL] [--timeout MS] dlq list\n"
+            "       imgctl [--url URL] [--timeout MS] dlq show IMAGE-ID|PARTITION:OFFSET\n"
+            "       imgctl [--url URL] [--timeout MS] dlq replay IMAGE-ID|--all\n"
+            "       imgctl [--url URL] [--timeout MS] retry IMAGE-ID\n"
+            "       imgctl [--url URL] [--timeout MS] keys create --name NAME --scopes "
+            "SCOPE[,SCOPE...]\n"
+            "       imgctl [--url URL] [--timeout MS] keys list [--all]\n"
+            "       imgctl [--url URL] [--timeout MS] keys revoke KEY-ID|KEY-PREFIX\n"
+            "       imgctl [--url URL] [--timeout MS] presets [show [--json]]\n"
+            "       imgctl [--url URL] [--timeout MS] presets set KIND key=value ...\n"
+            "       imgctl [--url URL] [--timeout MS] presets logo FILE|--none [KIND]\n"
+            "       imgctl [--url URL] [--timeout MS] regenerate --stale|--all|--id "
+            "IMAGE-ID... [--wait] [--group NAME]\n"
+            "       imgctl bucket-policy [BUCKET]\n"
+            "       imgctl --help | --config-vars\n"
+            "\n"
+            "Calls a method of an internal service with JSON in and JSON out. Field names\n"
+            "are those of the .proto files; enums by name (or number); bytes in base64;\n"
+            "int64 as numbers. '-' reads the JSON from stdin; no JSON means {}.\n"
+            "\n"
+            "dlq reads the dead-letter topic (IP_KAFKA_DLQ_TOPIC), where processors put\n"
+            "the jobs they gave up on (poison only: a transient outage never sends a job\n"
+            "there). It joins no consumer group and reads each partition from its\n"
+            "beginning to its current end.\n"
+            "  dlq list      one JSON line per message: partition, offset, id, attempt,\n"
+            "                last_error, enqueued_at, requested, dead_lettered_at\n"
+            "  dlq show      the messages of an image, or the one at PARTITION:OFFSET,\n"
+            "                as pretty JSON\n"
+            "  dlq replay    for the image (or every image in the topic, --all), unless it\n"
+            "                is already pending, processing or ready (said, and skipped):\n"
+            "                RetryImage, a fresh job (attempt 1) on IP_KAFKA_TOPIC keyed by\n"
+            "                the image id and acknowledged by Kafka, then MarkEnqueued\n"
+            "  retry         the same for one failed image, without the dead-letter topic;\n"
+            "                an image that is not failed is an error\n"
+            "--url is metadata-svc's address for dlq replay and retry; --timeout bounds\n"
+            "each RPC and each Kafka wait (default IP_RPC_TIMEOUT_MS, and 30000 for Kafka).\n"
+            "\n"
+            "keys manages the API keys clients send as 'Authorization: Bearer ipk_...'\n"
+            "(metadata-svc at --url or IP_METADATA_RPC_URL stores only their SHA-256).\n"
+            "Scopes: read, upload, delete, admin (admin allows everything).\n"
+            "  keys create   makes a key and prints one JSON line: id, key, prefix, name,\n"
+            "                scopes, created_at. The key is shown this once only: keep it.\n"
+            "                The first admin key: keys create --name admin --scopes admin\n"
+            "  keys list     one JSON line per active key (--all: revoked ones too): id,\n"
+            "                prefix, name, scopes, created_at, revoked_at; never the key\n"
+            "  keys revoke   revokes the key with that id or prefix (as lists show it) and\n"
+            "                prints its line; a revoked key is refused from then on\n"
+            "\n"
+            "presets shows and changes what makes each variant (metadata-svc at --url).\n"
+            "  presets show  a table: kind, version, box, fit, JPEG/WebP/AVIF qualities\n"
+            "                (off: not stored), the watermark; then the number of stale\n"
+            "                variants (made by an older version). --json: GetPresets' reply\n"
+            "  presets set   changes keys of KIND (thumbnail, resized, watermarked):\n"
+            "                width, height (1..8192), fit=cover|inside, jpeg_quality,\n"
+            "                webp_quality, avif_quality (1..100), webp=true|false,\n"
+            "                avif=true|false, watermark.text=TEXT, watermark.position=\n"
+            "                bottom-right|bottom-left|top-right|top-left|center,\n"
+            "                watermark.margin (0..0.25), watermark.scale (0.01..1),\n"
+            "                watermark.opacity (0..1), watermark=none. Prints 'KIND: version\n"
+            "                N', or 'KIND: unchanged (version N)'. A bad key or value is\n"
+            "                named on stderr and nothing changes (exit 2)\n"
+            "  presets logo  the watermark of KIND (default watermarked) becomes the PNG\n"
+            "                FILE (at most 4 MiB), stored through storage-svc\n"
+            "                (IP_STORAGE_RPC_URL) at p/logo/<sha256>.png; --none: the\n"
+            "                text again\n"
+            "Existing variants keep their bytes until they are regenerated:\n"
+            "  regenerate    one job per ready image (--stale: those with a stale variant;\n"
+            "                --all: every one; --id: those given) on IP_KAFKA_REGEN_TOPIC,\n"
+            "                acknowledged by Kafka; processors take them only while\n"
+            "                IP_KAFKA_TOPIC has nothing waiting, and the images stay\n"
+            "                served meanwhile. Prints how many were queued; --wait then\n"
+            "                prints 'regenerate: D/N done' as the processors' group (--group,\n"
+            "                default processor) commits past them, and exits when N are\n"
+            "                done\n"
+            "\n"
+            "Exit status: 0 on success (a replay that skipped images included), 1 on a\n"
+            "failure (status and message on stderr), 2 on a usage error.\n"
+            "\n"
+            "bucket-policy prints the bucket's policy as JSON (anyone may read the\n"
+            "variants under v/, nothing else), for BUCKET or else IP_S3_BUCKET.\n"
+            "\n"
+            "Environment (see --config-vars): IP_METADATA_RPC_URL, IP_STORAGE_RPC_URL,\n"
+            "IP_RPC_TIMEOUT_MS, IP_RPC_MAX_MSG_BYTES, IP_S3_BUCKET, IP_KAFKA_BROKERS,\n"
+            "IP_KAFKA_TOPIC, IP_KAFKA_DLQ_TOPIC, IP_KAFKA_REGEN_TOPIC.\n");
     for (size_t s = 0; s < sizeof services / sizeof services[0]; s++) {
         const ProtobufCServiceDescriptor *d = services[s].desc;
         fprintf(out, "\n%s (%s) methods:\n", services[s].name, d->name);
@@ -369,7 +408,16 @@ static int run_rpc(const imgctl_args *a, const imgctl_config *cfg, const service
 }
 
 /* The commands, told apart by their first word. */
-typedef enum imgctl_cmd { CMD_CALL, CMD_PING, CMD_POLICY, CMD_DLQ, CMD_RETRY, CMD_KEYS } imgctl_cmd;
+typedef enum imgctl_cmd {
+    CMD_CALL,
+    CMD_PING,
+    CMD_POLICY,
+    CMD_DLQ,
+    CMD_RETRY,
+    CMD_KEYS,
+    CMD_PRESETS,
+    CMD_REGEN
+} imgctl_cmd;
 
 /* Which command the words ask for; false when their number is wrong for it. */
 static bool pick_command(const imgctl_args *a, imgctl_cmd *cmd)
@@ -391,6 +439,14 @@ static bool pick_command(const imgctl_args *a, imgctl_cmd *cmd)
         *cmd = CMD_KEYS; /* imgctl_cmd_keys checks the rest */
         return a->nrest >= 2;
     }
+    if (strcmp(w, "presets") == 0) {
+        *cmd = CMD_PRESETS; /* imgctl_cmd_presets checks the rest */
+        return true;
+    }
+    if (strcmp(w, "regenerate") == 0) {
+        *cmd = CMD_REGEN; /* imgctl_cmd_regenerate checks the rest */
+        return true;
+    }
     if (strcmp(w, "retry") == 0) {
         *cmd = CMD_RETRY;
         return a->nrest == 2;
@@ -399,7 +455,8 @@ static bool pick_command(const imgctl_args *a, imgctl_cmd *cmd)
     return a->nrest >= 2 && a->nrest <= 3;
 }
 
-/* `dlq ...`, `retry ID` (Kafka and metadata-svc) and `keys ...` (metadata-svc). */
+/* `dlq ...`, `retry ID`, `regenerate ...` (Kafka and metadata-svc), `keys ...`
+ * and `presets ...` (metadata-svc; storage-svc for a logo). */
 static int run_with_env(const imgctl_args *a, const imgctl_config *cfg, imgctl_cmd cmd)
 {
     /* One line per image as it is done, even into a pipe: a long replay shows progress. */
@@ -412,6 +469,10 @@ static int run_with_env(const imgctl_args *a, const imgctl_config *cfg, imgctl_c
     };
     if (cmd == CMD_KEYS)
         return imgctl_cmd_keys(&env, a->rest + 1, a->nrest - 1);
+    if (cmd == CMD_PRESETS)
+        return imgctl_cmd_presets(&env, a->rest + 1, a->nrest - 1);
+    if (cmd == CMD_REGEN)
+        return imgctl_cmd_regenerate(&env, a->rest + 1, a->nrest - 1);
     return cmd == CMD_DLQ ? imgctl_cmd_dlq(&env, a->rest + 1, a->nrest - 1)
                           : imgctl_cmd_retry(&env, a->rest[1]);
 }
@@ -456,6 +517,8 @@ int main(int argc, char **argv)
     case CMD_DLQ:
     case CMD_RETRY:
     case CMD_KEYS:
+    case CMD_PRESETS:
+    case CMD_REGEN:
         rc = run_with_env(&a, &cfg, cmd);
         break;
     default:

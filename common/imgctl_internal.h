@@ -7,6 +7,10 @@
  *   imgctl_requeue.c  one image back on the queue: RetryImage, the job, MarkEnqueued
  *                     (`retry`, and each image of a replay)
  *   imgctl_keys.c     `keys create|list|revoke`: API keys through metadata-svc
+ *   imgctl_presets.c  `presets show|set|logo`: the variant presets through metadata-svc
+ *                     (and the logo through storage-svc)
+ *   imgctl_regen.c    `regenerate`: jobs of ready images on the regeneration topic,
+ *                     and the processors' progress on it
  *
  * imgctl is a command-line tool: results go to stdout, problems to stderr as
  * one sentence each, and the exit status is IMGCTL_EXIT_*.
@@ -18,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "image.pb-c.h"
 #include "ip_rpc.h"
 #include "ip_status.h"
 
@@ -42,6 +47,7 @@ typedef struct imgctl_config {
     char *kafka_brokers;
     char *kafka_topic;
     char *kafka_dlq_topic;
+    char *kafka_regen_topic;
 } imgctl_config;
 
 /* What a Kafka or metadata command runs with: the configuration and the
@@ -98,8 +104,39 @@ ip_status imgctl_producer_check_topic(imgctl_producer *p, const char *topic, cha
  * IP_UNAVAILABLE with `err` when it was not acknowledged in time or refused. */
 ip_status imgctl_produce(imgctl_producer *p, const char *topic, const char *key, const void *value,
                          size_t len, int32_t *partition, int64_t *offset, char *err, size_t errlen);
+/* One message of a batch: key and value borrowed; where it was stored filled
+ * by imgctl_produce_batch. */
+typedef struct imgctl_batch_msg {
+    const char *key;
+    const void *value;
+    size_t len;
+    bool acked;        /* the broker acknowledged it */
+    int32_t partition; /* when acked */
+    int64_t offset;
+} imgctl_batch_msg;
+
+/* Produces every message of m[0..n) to `topic` at once, then waits for all
+ * their delivery reports (each bounded by the producer's timeout). IP_OK
+ * when every one was acknowledged; else IP_UNAVAILABLE with `err` naming the
+ * first refusal (the acknowledged ones have `acked` set). */
+ip_status imgctl_produce_batch(imgctl_producer *p, const char *topic, imgctl_batch_msg *m, size_t n,
+                               char *err, size_t errlen);
 /* Flushes (bounded by the timeout) and frees. NULL does nothing. */
 void imgctl_producer_free(imgctl_producer *p);
+
+typedef struct imgctl_group_watch imgctl_group_watch;
+
+/* A handle that reads the committed offsets of consumer group `group`
+ * without joining it. IP_INVALID_ARGUMENT when librdkafka refuses the
+ * configuration. */
+ip_status imgctl_group_watch_new(const char *brokers, const char *group, int timeout_ms,
+                                 imgctl_group_watch **out, char *err, size_t errlen);
+/* The group's committed offset of partitions 0..nparts-1 of `topic` into
+ * committed[] (-1 where it has none). IP_UNAVAILABLE / IP_DEADLINE_EXCEEDED
+ * with `err` when the brokers did not answer. */
+ip_status imgctl_group_committed(imgctl_group_watch *w, const char *topic, int nparts,
+                                 int64_t *committed, char *err, size_t errlen);
+void imgctl_group_watch_free(imgctl_group_watch *w);
 
 /* ---------------------------------------------------------- imgctl_requeue.c */
 
@@ -144,5 +181,40 @@ int imgctl_cmd_retry(const imgctl_env *env, const char *id);
  * ID|PREFIX` (args after "keys") against env->metadata_url; usage errors
  * (exit 2) before any call. Returns the exit status. */
 int imgctl_cmd_keys(const imgctl_env *env, char **args, int nargs);
+
+/* --------------------------------------------------------- imgctl_presets.c */
+
+/* The largest logo `presets logo` takes, bytes. */
+#define IMGCTL_LOGO_MAX (4u << 20)
+
+/* A preset being changed: a shallow copy of the current one whose strings
+ * stay borrowed (from the reply and the command line) and whose watermark,
+ * when it has one, is `wm`. Not to be moved once initialised. */
+typedef struct imgctl_preset_edit {
+    Imageproc__Preset p;
+    Imageproc__Watermark wm;
+} imgctl_preset_edit;
+
+/* `e` becomes a copy of `cur` (borrowed for e's life). */
+void imgctl_preset_edit_init(imgctl_preset_edit *e, const Imageproc__Preset *cur);
+
+/* Applies one "key=value" of `presets set` to `e` (the value borrowed):
+ * width, height, fit, jpeg_quality, webp, webp_quality, avif, avif_quality,
+ * watermark=none, watermark.text|position|margin|scale|opacity (a watermark
+ * key on a preset without one starts from the default watermark). Numbers
+ * must parse whole and fit their type's range; the bounds of the whole
+ * preset are ip_preset_check's. IP_INVALID_ARGUMENT with `err` naming the
+ * key when it is unknown or its value does not parse. Pure. */
+ip_status imgctl_preset_apply(imgctl_preset_edit *e, const char *kv, char *err, size_t errlen);
+
+/* `presets [show [--json]]`, `presets set KIND key=value...`, `presets logo
+ * FILE|--none [KIND]` (args after "presets"); returns the exit status. */
+int imgctl_cmd_presets(const imgctl_env *env, char **args, int nargs);
+
+/* ----------------------------------------------------------- imgctl_regen.c */
+
+/* `regenerate --stale|--all|--id ID... [--wait] [--group NAME]` (args after
+ * "regenerate"); returns the exit status. */
+int imgctl_cmd_regenerate(const imgctl_env *env, char **args, int nargs);
 
 #endif

@@ -196,7 +196,11 @@ static void test_variant_format(void)
     EXPECT(ip_format_by_ext("png") == &ip_format_png);
     EXPECT(ip_format_by_name("jpg") == NULL && ip_format_by_ext("jpeg") == NULL);
     EXPECT(ip_format_by_name(NULL) == NULL && ip_format_by_ext(NULL) == NULL);
-    EXPECT(ip_format_by_name("webp") == NULL);
+    EXPECT(ip_format_by_name("webp") == &ip_format_webp && ip_format_by_ext("avif") == &ip_format_avif);
+    EXPECT(ip_format_by_name("gif") == NULL);
+    EXPECT(ip_format_is_primary(&ip_format_jpeg) && ip_format_is_primary(&ip_format_png));
+    EXPECT(!ip_format_is_primary(&ip_format_webp) && !ip_format_is_primary(NULL));
+    EXPECT(ip_format_avif.preference > ip_format_webp.preference);
     EXPECT_EQ_STR(ip_format_jpeg.content_type, "image/jpeg");
     EXPECT_EQ_STR(ip_format_png.content_type, "image/png");
 }
@@ -252,6 +256,31 @@ static void test_keys(void)
     EXPECT_ST(ip_key_variant(key, ID, (ip_variant_kind)9, &ip_format_jpeg), IP_INVALID_ARGUMENT,
               "bad kind");
     EXPECT_ST(ip_key_variant(key, ID, IP_VARIANT_RESIZED, NULL), IP_INVALID_ARGUMENT, "no format");
+
+    /* Preset versions: 0 and 1 keep the first key, later ones are new keys
+     * under the same prefix; the longest id with the largest version fits. */
+    EXPECT_ST(ip_key_variant_version(key, ID, IP_VARIANT_THUMBNAIL, &ip_format_webp, 1), IP_OK, "");
+    EXPECT_EQ_STR(key, "v/" ID "/thumbnail.webp");
+    EXPECT_ST(ip_key_variant_version(key, ID, IP_VARIANT_THUMBNAIL, &ip_format_jpeg, 0), IP_OK, "");
+    EXPECT_EQ_STR(key, "v/" ID "/thumbnail.jpg");
+    EXPECT_ST(ip_key_variant_version(key, ID, IP_VARIANT_RESIZED, &ip_format_avif, 7), IP_OK, "");
+    EXPECT_EQ_STR(key, "v/" ID "/resized.v7.avif");
+    id[IP_KEY_ID_MAX] = '\0';
+    EXPECT_ST(ip_key_variant_version(key, id, IP_VARIANT_WATERMARKED, &ip_format_avif, 2147483647),
+              IP_OK, "");
+    EXPECT_ST(ip_key_variant_version(key, "a/b", IP_VARIANT_RESIZED, &ip_format_avif, 3),
+              IP_INVALID_ARGUMENT, "");
+
+    /* Logos: private, named by the hex SHA-256 of their bytes. */
+    static const char hex[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    EXPECT_ST(ip_key_logo(key, hex), IP_OK, "");
+    EXPECT_EQ_STR(key, "p/logo/" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+                       ".png");
+    EXPECT(ip_key_is_logo(key) && !ip_key_is_public(key));
+    EXPECT_ST(ip_key_logo(key, "0123"), IP_INVALID_ARGUMENT, "short");
+    EXPECT_ST(ip_key_logo(key, NULL), IP_INVALID_ARGUMENT, "NULL");
+    EXPECT(!ip_key_is_logo("p/logo/x.png") && !ip_key_is_logo("v/" ID "/thumbnail.jpg") &&
+           !ip_key_is_logo(NULL));
 }
 
 static void test_key_public(void)

@@ -1,6 +1,7 @@
 /* ip_job.c — building and packing the Kafka job (see ip_job.h). */
 #include "ip_job.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "ip_keys.h"
@@ -8,9 +9,10 @@
 #include "ip_time.h"
 #include "job.pb-c.h"
 
-ip_status ip_job_pack(const char *id, const char *original_key, const char *content_type,
-                      const ip_variant_kind *kinds, size_t nkinds, int attempt, uint8_t **buf,
-                      size_t *len, char *err, size_t errlen)
+/* The one packing of both kinds of job. */
+static ip_status pack_job(const char *id, const char *original_key, const char *content_type,
+                          const ip_variant_kind *kinds, size_t nkinds, int attempt, bool regenerate,
+                          uint8_t **buf, size_t *len, char *err, size_t errlen)
 {
     char key[IP_KEY_MAX];
     *buf = NULL;
@@ -30,6 +32,7 @@ ip_status ip_job_pack(const char *id, const char *original_key, const char *cont
     job.n_requested = nkinds;
     job.attempt = attempt;
     job.enqueued_at_us = ip_now_us();
+    job.regenerate = regenerate;
     size_t n = imageproc__process_job__get_packed_size(&job);
     uint8_t *b = malloc(n ? n : 1);
     if (b == NULL) {
@@ -40,4 +43,19 @@ ip_status ip_job_pack(const char *id, const char *original_key, const char *cont
     *buf = b;
     *len = n;
     return IP_OK;
+}
+
+ip_status ip_job_pack(const char *id, const char *original_key, const char *content_type,
+                      const ip_variant_kind *kinds, size_t nkinds, int attempt, uint8_t **buf,
+                      size_t *len, char *err, size_t errlen)
+{
+    return pack_job(id, original_key, content_type, kinds, nkinds, attempt, false, buf, len, err,
+                    errlen);
+}
+
+ip_status ip_job_pack_regenerate(const char *id, const char *original_key, const char *content_type,
+                                 const ip_variant_kind *kinds, size_t nkinds, uint8_t **buf,
+                                 size_t *len, char *err, size_t errlen)
+{
+    return pack_job(id, original_key, content_type, kinds, nkinds, 1, true, buf, len, err, errlen);
 }

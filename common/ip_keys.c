@@ -36,6 +36,33 @@ ip_status ip_key_variant(char buf[IP_KEY_MAX], const char *id, ip_variant_kind k
     return put(buf, snprintf(buf, IP_KEY_MAX, IP_KEY_PUBLIC_PREFIX "%s/%s.%s", id, name, fmt->ext));
 }
 
+ip_status ip_key_variant_version(char buf[IP_KEY_MAX], const char *id, ip_variant_kind kind,
+                                 const ip_format_def *fmt, int preset_version)
+{
+    if (preset_version <= 1)
+        return ip_key_variant(buf, id, kind, fmt);
+    const char *name = ip_variant_name(kind);
+    if (!id_ok(id) || name == NULL || fmt == NULL)
+        return put(buf, -1);
+    return put(buf, snprintf(buf, IP_KEY_MAX, IP_KEY_PUBLIC_PREFIX "%s/%s.v%d.%s", id, name,
+                             preset_version, fmt->ext));
+}
+
+ip_status ip_key_logo(char buf[IP_KEY_MAX], const char *sha256_hex)
+{
+    size_t n = sha256_hex ? strlen(sha256_hex) : 0;
+    if (n != 64 || strspn(sha256_hex, "0123456789abcdef") != 64)
+        return put(buf, -1);
+    return put(buf, snprintf(buf, IP_KEY_MAX, IP_KEY_LOGO_PREFIX "%s.png", sha256_hex));
+}
+
+bool ip_key_is_logo(const char *key)
+{
+    size_t n = strlen(IP_KEY_LOGO_PREFIX);
+    return key != NULL && strlen(key) == n + 64 + 4 && strncmp(key, IP_KEY_LOGO_PREFIX, n) == 0 &&
+           strspn(key + n, "0123456789abcdef") == 64 && strcmp(key + n + 64, ".png") == 0;
+}
+
 ip_status ip_key_variant_prefix(char buf[IP_KEY_MAX], const char *id)
 {
     if (!id_ok(id))

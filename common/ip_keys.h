@@ -2,7 +2,9 @@
  *
  * One bucket holds everything. An original is at "o/<id>" and stays private;
  * a variant is at "v/<id>/<variant>.<ext>" (ext from ip_variants.h's format
- * table) and anyone may read it: the bucket policy grants anonymous
+ * table; "v/<id>/<variant>.v<N>.<ext>" when made by preset version N >= 2, so
+ * the bytes of a key never change) and anyone may read it; a watermark logo
+ * is at "p/logo/<sha256>.png" (private, like originals): the bucket policy grants anonymous
  * s3:GetObject on the keys under "v/" and nothing else. nginx serves "v/<rest>" as
  * "/media/<rest>". Every part that names an object builds the name here, and
  * the policy text comes only from here (storage-svc applies it at its start,
@@ -28,12 +30,21 @@
 #define IP_KEY_ORIGINAL_PREFIX "o/" /* private */
 #define IP_KEY_PUBLIC_PREFIX "v/"   /* public read, served under /media/ */
 #define IP_MEDIA_PATH_PREFIX "/media/"
+#define IP_KEY_LOGO_PREFIX "p/logo/" /* private */
 
 /* "o/<id>". */
 ip_status ip_key_original(char buf[IP_KEY_MAX], const char *id);
 /* "v/<id>/<variant>.<ext>". */
 ip_status ip_key_variant(char buf[IP_KEY_MAX], const char *id, ip_variant_kind kind,
                          const ip_format_def *fmt);
+/* The key of a variant made by preset version `preset_version`: as
+ * ip_key_variant for version <= 1, "v/<id>/<variant>.v<N>.<ext>" above. */
+ip_status ip_key_variant_version(char buf[IP_KEY_MAX], const char *id, ip_variant_kind kind,
+                                 const ip_format_def *fmt, int preset_version);
+/* "p/logo/<sha256>.png" for the lowercase hex SHA-256 of a logo's bytes. */
+ip_status ip_key_logo(char buf[IP_KEY_MAX], const char *sha256_hex);
+/* True when `key` has exactly the form ip_key_logo makes. */
+bool ip_key_is_logo(const char *key);
 /* "v/<id>/": every variant of an image, for a prefix delete. */
 ip_status ip_key_variant_prefix(char buf[IP_KEY_MAX], const char *id);
 

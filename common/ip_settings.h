@@ -60,6 +60,11 @@
     IP_SETTING_("IP_KAFKA_TOPIC", IP_CFG_STRING, "image-jobs", 0, 0, off,                          \
                 "topic of processing jobs (ProcessJob)")
 
+#define IP_SETTING_KAFKA_REGEN_TOPIC(off)                                                          \
+    IP_SETTING_("IP_KAFKA_REGEN_TOPIC", IP_CFG_STRING, "image-jobs.regen", 0, 0, off,              \
+                "low-priority topic of regenerations (imgctl regenerate): processors read it "     \
+                "only while the jobs topic has nothing waiting")
+
 /* ------------------------------------------------------------ storage */
 /* storage-svc reads it to reach the bucket; imgctl to print its policy
  * (`imgctl bucket-policy`). */

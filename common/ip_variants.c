@@ -9,9 +9,13 @@ const ip_variant_def ip_variants[IP_VARIANT_COUNT] = {
     {IP_VARIANT_WATERMARKED, "watermarked", "Watermarked", 3},
 };
 
-const ip_format_def ip_format_jpeg = {"jpeg", "jpg", "image/jpeg"};
-const ip_format_def ip_format_png = {"png", "png", "image/png"};
-static const ip_format_def *const formats[] = {&ip_format_jpeg, &ip_format_png};
+const ip_format_def ip_format_jpeg = {"jpeg", "jpg", "image/jpeg", 0};
+const ip_format_def ip_format_png = {"png", "png", "image/png", 0};
+const ip_format_def ip_format_webp = {"webp", "webp", "image/webp", 1};
+const ip_format_def ip_format_avif = {"avif", "avif", "image/avif", 2};
+const ip_format_def *const ip_formats[IP_FORMAT_COUNT] = {&ip_format_jpeg, &ip_format_png,
+                                                         &ip_format_webp, &ip_format_avif};
+#define formats ip_formats
 
 const ip_variant_def *ip_variant_get(ip_variant_kind kind)
 {

@@ -4,8 +4,10 @@
  * each kind the facts every part needs: its name as REST, PostgreSQL, the
  * storage keys and the page spell it ("thumbnail"), a title for people, and the
  * rank by which `GET /image/{id}` picks a default variant. The formats a
- * variant is stored in (JPEG, or PNG when the source has alpha) have their own
- * small table: name, file extension, media type.
+ * variant is stored in have their own small table: name, file extension,
+ * media type, and the preference by which `Accept` picks one. Every variant
+ * has one primary file (JPEG, or PNG when the source has alpha), which every
+ * browser shows, and, as its preset says, WebP and AVIF beside it.
  *
  * A "mask" is a set of kinds as bits (1u << kind); ops lists in text are comma
  * lists of names ("thumbnail,resized"), written in the canonical (enum) order.
@@ -74,15 +76,28 @@ unsigned ip_variant_mask_of(const ip_variant_kind *kinds, size_t n);
 /* ------------------------------------------------------------- formats */
 
 typedef struct ip_format_def {
-    const char *name;         /* "jpeg": Variant.format, the API's `format` */
+    const char *name;         /* "jpeg": Variant.format, VariantFile.format, `?format=` */
     const char *ext;          /* "jpg": the key's extension */
     const char *content_type; /* "image/jpeg" */
+    int preference;           /* among the files a client accepts, the highest is served:
+                                 0 primary (jpeg, png), 1 webp, 2 avif */
 } ip_format_def;
 
+#define IP_FORMAT_COUNT 4
 extern const ip_format_def ip_format_jpeg;
 extern const ip_format_def ip_format_png;
+extern const ip_format_def ip_format_webp;
+extern const ip_format_def ip_format_avif;
+/* Every format: jpeg, png, webp, avif. */
+extern const ip_format_def *const ip_formats[IP_FORMAT_COUNT];
 
-/* The format named `name` ("jpeg", "png"), or NULL. */
+/* True for the formats a variant's primary file may have (jpeg, png). */
+static inline int ip_format_is_primary(const ip_format_def *f)
+{
+    return f != NULL && f->preference == 0;
+}
+
+/* The format named `name` ("jpeg", "png", "webp", "avif"), or NULL. */
 const ip_format_def *ip_format_by_name(const char *name);
 /* The format whose extension is `ext` ("jpg", "png"), or NULL. */
 const ip_format_def *ip_format_by_ext(const char *ext);

@@ -47,7 +47,7 @@ typedef struct download {
     int refs;
     int64_t charged; /* 2 × chunk, for the download's life */
     char key[IP_KEY_MAX];
-    char ctype[128], etag[128], cache[64];
+    char ctype[128], etag[128], cache[64], vary[32];
     uint64_t size, chunk_bytes;
     const Imageproc__GetObjectReply *chunk; /* the bytes held, from chunk_off: a view of */
     ip_rpc_view *chunk_hold;                /* this reply message */
@@ -211,6 +211,8 @@ static enum MHD_Result first_then(gw_app *app, struct MHD_Connection *conn, gw_r
     MHD_add_response_header(r, "Content-Type", d->ctype);
     MHD_add_response_header(r, "ETag", d->etag);
     MHD_add_response_header(r, "Cache-Control", d->cache);
+    if (d->vary[0])
+        MHD_add_response_header(r, "Vary", d->vary);
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     return gw_queue(conn, rq, 200, r);
 }
@@ -240,6 +242,7 @@ enum MHD_Result gw_download_start(gw_app *app, struct MHD_Connection *conn, gw_r
     snprintf(d->ctype, sizeof d->ctype, "%s", head->content_type);
     snprintf(d->etag, sizeof d->etag, "%s", head->etag);
     snprintf(d->cache, sizeof d->cache, "%s", head->cache_control);
+    snprintf(d->vary, sizeof d->vary, "%s", head->vary ? head->vary : "");
     gw_req_defer(rq, unref_cb, d);
     rq->job = d;
     return gw_offload(app, conn, rq, first_work, first_then);

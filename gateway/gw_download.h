@@ -22,6 +22,7 @@ typedef struct gw_download_head {
     const char *content_type;  /* Content-Type */
     const char *etag;          /* ETag */
     const char *cache_control; /* Cache-Control */
+    const char *vary;          /* Vary; NULL: none */
 } gw_download_head;
 
 /* Answers `rq` with the object: 503 busy at once when the budget has no room

@@ -3,7 +3,8 @@
  * LLVMFuzzerTestOneInput(data, size) runs the first byte's choice of target on
  * the rest: the multipart parser (fed in chunks the input decides), the query
  * splitter and validators, the Content-Type boundary parser and the
- * Authorization header's (gw_auth_parse), the sniffer and filename sanitiser. Built with
+ * Authorization header's (gw_auth_parse), the sniffer and filename sanitiser, the Accept
+ * header's parser and the file it chooses (gw_accept.h). Built with
  * GW_FUZZ_DRIVER it is its own driver: each argument is a file to replay, or a count of
  * pseudo-random inputs to try (ctest runs 20000 as a smoke test). clang -fsanitize=fuzzer links it
  * as is.
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw_accept.h"
 #include "gw_auth.h"
 #include "gw_multipart.h"
 #include "gw_query.h"
@@ -24,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
         return 0;
-    uint8_t which = data[0] % 4, step = data[1];
+    uint8_t which = data[0] % 5, step = data[1];
     data += 2;
     size -= 2;
     char *s = malloc(size + 1);
@@ -72,6 +74,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)gw_auth_parse(s, &c, e, sizeof e);
         break;
     }
+    case 4: {
+        static const ip_format_def *const fmts[] = {&ip_format_png, &ip_format_webp,
+                                                    &ip_format_avif};
+        gw_accept a;
+        if (gw_accept_parse(s, &a))
+            for (size_t i = 0; i < a.n; i++)
+                if (a.r[i].type_len + a.r[i].subtype_len > size || a.r[i].q < 0 || a.r[i].q > 1000)
+                    abort();
+        if (gw_accept_choose(s, fmts, 1 + step % 3) > 2)
+            abort();
+        break;
+    }
     default: {
         (void)ip_img_sniff(data, size);
         free(gw_filename_sanitize(s, size));
@@ -88,7 +102,9 @@ static const char *const seeds[] = {
     "limit=5&mode=resized&last_created_at=2026-01-01T00:00:00Z&last_id=x&id=1,2",
     "multipart/form-data; boundary=\"abc\"",
     "\x89PNG\r\n\x1a\n....",
+    "image/avif,image/webp;q=0.9;a=\"x,y\", image/*;q=0.8, */*;q=0.5",
 };
+#define NSEEDS (sizeof seeds / sizeof seeds[0])
 
 int main(int argc, char **argv)
 {
@@ -99,9 +115,9 @@ int main(int argc, char **argv)
             uint64_t x = 0x9E3779B97F4A7C15ull;
             uint8_t buf[600];
             for (long i = 0; i < n; i++) {
-                const char *seed = seeds[i % 4];
+                const char *seed = seeds[(size_t)i % NSEEDS];
                 size_t sl = strlen(seed), len = 2 + sl;
-                buf[0] = (uint8_t)(i % 4);
+                buf[0] = (uint8_t)((size_t)i % NSEEDS);
                 x ^= x << 13, x ^= x >> 7, x ^= x << 17;
                 buf[1] = (uint8_t)x;
                 memcpy(buf + 2, seed, sl);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw_files.h"
 #include "ip_keys.h"
 #include "ip_time.h"
 
@@ -72,14 +73,72 @@ ip_variant_kind gw_list_default_variant(void)
     return ip_variants[0].kind;
 }
 
+/* The public address of a key: null when the key is not public; NULL (no
+ * member) when it does not encode. */
+static json_t *key_url(const char *key)
+{
+    char *u = ip_key_media_path(key);
+    json_t *j = u ? json_string(u) : json_null();
+    free(u);
+    return j;
+}
+
 static json_t *variant_url(const Imageproc__Variant *v)
 {
     if (!v || v->status != IMAGEPROC__VARIANT_STATUS__VARIANT_READY)
         return json_null();
-    char *u = ip_key_media_path(v->object_key);
-    json_t *j = u ? json_string(u) : json_null();
-    free(u);
-    return j;
+    return key_url(v->object_key);
+}
+
+/* `formats`: {format: {url, size}} for each stored file of a ready variant,
+ * in gw_variant_files' order; {} until ready. */
+static json_t *variant_formats(const Imageproc__Variant *v)
+{
+    json_t *fs = json_object();
+    if (!v || v->status != IMAGEPROC__VARIANT_STATUS__VARIANT_READY)
+        return fs;
+    gw_file files[IP_FORMAT_COUNT];
+    size_t n = gw_variant_files(v, files);
+    for (size_t i = 0; i < n; i++) {
+        json_t *f = json_object();
+        json_object_set_new(f, "url", key_url(files[i].key));
+        json_object_set_new(f, "size", json_integer(files[i].size));
+        json_object_set_new(fs, files[i].fmt->name, f);
+    }
+    return fs;
+}
+
+static bool is_b64(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/' || c == '=';
+}
+
+static bool is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+bool gw_image_has_placeholder(const Imageproc__Image *img)
+{
+    const char *th = img->thumbhash, *c = img->dominant_color;
+    if (!th || !*th || !c || strlen(c) != 7 || c[0] != '#')
+        return false;
+    for (size_t i = 1; i < 7; i++)
+        if (!is_hex(c[i]))
+            return false;
+    size_t n = 0;
+    for (; th[n]; n++)
+        if (n >= GW_THUMBHASH_B64_MAX || !is_b64(th[n]))
+            return false;
+    return true;
+}
+
+static json_t *placeholder_json(const Imageproc__Image *img)
+{
+    if (!gw_image_has_placeholder(img))
+        return json_null();
+    return json_pack("{s:s,s:s}", "thumbhash", img->thumbhash, "color", img->dominant_color);
 }
 
 /* A variant's entry in `variants`; v NULL: requested, no row yet (pending). */
@@ -95,6 +154,9 @@ static json_t *variant_json(const Imageproc__Variant *v)
     json_object_set_new(vj, "size", ready ? json_integer(v->size_bytes) : json_null());
     json_object_set_new(vj, "format", ready ? str_or_null(v->format) : json_null());
     json_object_set_new(vj, "error", v ? str_or_null(v->error) : json_null());
+    json_object_set_new(vj, "preset_version", json_integer(gw_variant_preset_version(v)));
+    json_object_set_new(vj, "stale", json_boolean(v && v->stale));
+    json_object_set_new(vj, "formats", variant_formats(v));
     return vj;
 }
 
@@ -124,6 +186,7 @@ json_t *gw_image_info_json(const Imageproc__Image *img)
     json_object_set_new(o, "error", str_or_null(img->error));
     unsigned requested = ip_variant_mask_of(img->requested, img->n_requested);
     json_object_set_new(o, "ops", gw_variant_names_json(requested));
+    json_object_set_new(o, "placeholder", placeholder_json(img));
     json_t *vs = json_object();
     for (size_t i = 0; i < img->n_variants; i++) {
         const Imageproc__Variant *v = img->variants[i];

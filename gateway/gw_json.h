@@ -2,15 +2,21 @@
  *
  * Image info: id, status, created_at, updated_at (RFC 3339, microseconds),
  * filename, content_type, size, width, height, error (null when none), ops,
- * variants {name: {status, url, width, height, size, format, error}}. Variant
- * names are those of ip_variants.h. A variant's url is its public address
+ * placeholder ({thumbhash, color} once the processor made both, else null),
+ * variants {name: {status, url, width, height, size, format, error,
+ * preset_version, stale, formats}}. Variant names are those of
+ * ip_variants.h. A variant's url is its primary file's public address
  * (ip_key_media_path: "/media/<id>/<variant>.<ext>", which nginx serves from
- * the bucket's public prefix), null until the variant is ready.
+ * the bucket's public prefix), null until the variant is ready; formats maps
+ * each stored file's format to {url, size} (gw_files.h: primary, then webp,
+ * then avif), {} until ready; preset_version is the version that made it
+ * (0, before presets, shown as 1); stale comes from metadata-svc.
  */
 #ifndef GW_JSON_H
 #define GW_JSON_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "events.pb-c.h"
@@ -23,6 +29,14 @@ const char *gw_variant_status_name(Imageproc__VariantStatus st); /* "pending", .
 
 /* The variant of `kind` of img, or NULL. Borrowed from img. */
 const Imageproc__Variant *gw_image_variant(const Imageproc__Image *img, ip_variant_kind kind);
+
+/* A ThumbHash is at most 25 bytes: 36 characters of base64; room to spare. */
+#define GW_THUMBHASH_B64_MAX 64
+
+/* True when img carries a placeholder the API shows: a ThumbHash of base64
+ * characters, at most GW_THUMBHASH_B64_MAX, and a colour "#rrggbb". Either
+ * missing or malformed: the document's placeholder is null. */
+bool gw_image_has_placeholder(const Imageproc__Image *img);
 
 /* The variant whose url a listing item carries when no mode is given: the
  * first of the table (the thumbnail, the smallest). */

@@ -64,6 +64,77 @@ static void test_info(void)
     json_decref(j);
 }
 
+/* The placeholder and a variant's files, versions and staleness. */
+static void test_formats_and_placeholder(void)
+{
+    Imageproc__VariantFile fj = IMAGEPROC__VARIANT_FILE__INIT, fw = IMAGEPROC__VARIANT_FILE__INIT,
+                           fa = IMAGEPROC__VARIANT_FILE__INIT, fx = IMAGEPROC__VARIANT_FILE__INIT;
+    /* Stored out of order, with a format the table lacks and a repeat. */
+    fa.format = "avif";
+    fa.object_key = "v/0190f2a4-5b6c-7d8e-9f00-112233445566/resized.v3.avif";
+    fa.size_bytes = 30;
+    fj.format = "jpeg";
+    fj.object_key = "v/0190f2a4-5b6c-7d8e-9f00-112233445566/resized.v3.jpg";
+    fj.size_bytes = 100;
+    fw.format = "webp";
+    fw.object_key = "v/0190f2a4-5b6c-7d8e-9f00-112233445566/resized.v3.webp";
+    fw.size_bytes = 60;
+    fx.format = "gif";
+    fx.object_key = "v/0190f2a4-5b6c-7d8e-9f00-112233445566/resized.v3.gif";
+    Imageproc__VariantFile *files[] = {&fa, &fj, &fx, &fw, &fj};
+    Imageproc__Variant rs = IMAGEPROC__VARIANT__INIT, th = IMAGEPROC__VARIANT__INIT;
+    rs.kind = IP_VARIANT_RESIZED;
+    rs.status = IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
+    rs.object_key = fj.object_key;
+    rs.format = "jpeg";
+    rs.size_bytes = 100;
+    rs.files = files;
+    rs.n_files = 5;
+    rs.preset_version = 3;
+    rs.stale = true;
+    th.kind = IP_VARIANT_THUMBNAIL; /* pending, from before presets */
+    th.status = IMAGEPROC__VARIANT_STATUS__VARIANT_PENDING;
+    Imageproc__Variant *vs[] = {&rs, &th};
+    Imageproc__Image img = IMAGEPROC__IMAGE__INIT;
+    img.id = "0190f2a4-5b6c-7d8e-9f00-112233445566";
+    img.variants = vs;
+    img.n_variants = 2;
+    img.thumbhash = "1QcSHQRnh493V4dIh4eXh1h4kJUI";
+    img.dominant_color = "#a1b2c3";
+    json_t *j = gw_image_info_json(&img);
+    char *s = json_dumps(json_object_get(j, "placeholder"), JSON_COMPACT);
+    EXPECT_EQ_STR(s, "{\"thumbhash\":\"1QcSHQRnh493V4dIh4eXh1h4kJUI\",\"color\":\"#a1b2c3\"}");
+    free(s);
+    json_t *v = json_object_get(json_object_get(j, "variants"), "resized");
+    s = json_dumps(json_object_get(v, "formats"), JSON_COMPACT);
+    EXPECT_EQ_STR(s, "{\"jpeg\":{\"url\":\"/media/0190f2a4-5b6c-7d8e-9f00-112233445566/"
+                     "resized.v3.jpg\",\"size\":100},\"webp\":{\"url\":\"/media/"
+                     "0190f2a4-5b6c-7d8e-9f00-112233445566/resized.v3.webp\",\"size\":60},"
+                     "\"avif\":{\"url\":\"/media/0190f2a4-5b6c-7d8e-9f00-112233445566/"
+                     "resized.v3.avif\",\"size\":30}}");
+    free(s);
+    EXPECT_EQ_INT(json_integer_value(json_object_get(v, "preset_version")), 3);
+    EXPECT(json_is_true(json_object_get(v, "stale")));
+    v = json_object_get(json_object_get(j, "variants"), "thumbnail");
+    EXPECT_EQ_INT(json_integer_value(json_object_get(v, "preset_version")), 1);
+    EXPECT(json_is_false(json_object_get(v, "stale")));
+    EXPECT(json_is_object(json_object_get(v, "formats")) &&
+           json_object_size(json_object_get(v, "formats")) == 0);
+    json_decref(j);
+    /* Either half missing or malformed: null. */
+    const char *bad[][2] = {{"", "#a1b2c3"},     {"1QcSHQRnh493V4dIh4eXh1h4kJUI", ""},
+                            {NULL, "#a1b2c3"},   {"not base64!", "#a1b2c3"},
+                            {"AAAA", "a1b2c3"},  {"AAAA", "#a1b2c"},
+                            {"AAAA", "#a1b2cz"}, {"AAAA", "#a1b2c3 "}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        img.thumbhash = (char *)bad[i][0];
+        img.dominant_color = (char *)bad[i][1];
+        j = gw_image_info_json(&img);
+        EXPECTF(json_is_null(json_object_get(j, "placeholder")), "case %zu", i);
+        json_decref(j);
+    }
+}
+
 static void test_config(void)
 {
     json_t *j = gw_config_json(IP_VARIANT_MASK_ALL, 52428800, 100000000);
@@ -172,7 +243,9 @@ static void test_problem(void)
 }
 
 static const ip_test_case tests[] = {
-    IP_TEST(info), IP_TEST(event), IP_TEST(problem), IP_TEST(config), IP_TEST(openapi_variants),
+    IP_TEST(info),    IP_TEST(event),
+    IP_TEST(problem), IP_TEST(formats_and_placeholder),
+    IP_TEST(config),  IP_TEST(openapi_variants),
 };
 
 IP_TEST_MAIN(tests)

@@ -15,6 +15,7 @@
 
 #include <string.h>
 
+#include "gw_files.h"
 #include "gw_json.h"
 #include "ip_keys.h"
 #include "ip_time.h"
@@ -47,21 +48,62 @@ static void time_value(gw_jbuf *jb, int64_t us)
     gw_jbuf_str(jb, buf);
 }
 
-/* The "url" member of a variant (variant_url): its public address once
- * ready, else null; left out when the address does not encode. */
-static void member_url(gw_jbuf *jb, const Imageproc__Variant *v)
+/* A "url" member (key_url): the key's public address, null when the key
+ * (NULL: none) is not public; left out when the address does not encode. */
+static void member_key_url(gw_jbuf *jb, const char *key)
 {
-    if (!v || v->status != IMAGEPROC__VARIANT_STATUS__VARIANT_READY ||
-        !ip_key_is_public(v->object_key)) {
+    if (!key || !ip_key_is_public(key)) {
         gw_jbuf_key(jb, "url");
         gw_jbuf_null(jb);
         return;
     }
-    const char *rest = v->object_key + strlen(IP_KEY_PUBLIC_PREFIX);
+    const char *rest = key + strlen(IP_KEY_PUBLIC_PREFIX);
     if (!gw_jbuf_utf8_ok(rest))
         return;
     gw_jbuf_key(jb, "url");
     gw_jbuf_str2(jb, IP_MEDIA_PATH_PREFIX, rest);
+}
+
+/* The "url" member of a variant (variant_url): its primary's address once
+ * ready, else null. */
+static void member_url(gw_jbuf *jb, const Imageproc__Variant *v)
+{
+    bool ready = v && v->status == IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
+    member_key_url(jb, ready ? v->object_key : NULL);
+}
+
+/* variant_formats: {format: {url, size}} once ready, else {}. */
+static void formats_write(gw_jbuf *jb, const Imageproc__Variant *v)
+{
+    gw_jbuf_open_object(jb);
+    if (v && v->status == IMAGEPROC__VARIANT_STATUS__VARIANT_READY) {
+        gw_file files[IP_FORMAT_COUNT];
+        size_t n = gw_variant_files(v, files);
+        for (size_t i = 0; i < n; i++) {
+            gw_jbuf_key(jb, files[i].fmt->name);
+            gw_jbuf_open_object(jb);
+            member_key_url(jb, files[i].key);
+            gw_jbuf_key(jb, "size");
+            gw_jbuf_int(jb, files[i].size);
+            gw_jbuf_close_object(jb);
+        }
+    }
+    gw_jbuf_close_object(jb);
+}
+
+/* placeholder_json: {thumbhash, color} or null. */
+static void placeholder_write(gw_jbuf *jb, const Imageproc__Image *img)
+{
+    if (!gw_image_has_placeholder(img)) {
+        gw_jbuf_null(jb);
+        return;
+    }
+    gw_jbuf_open_object(jb);
+    gw_jbuf_key(jb, "thumbhash");
+    gw_jbuf_str(jb, img->thumbhash);
+    gw_jbuf_key(jb, "color");
+    gw_jbuf_str(jb, img->dominant_color);
+    gw_jbuf_close_object(jb);
 }
 
 /* variant_json: v NULL is a requested variant with no row yet (pending). */
@@ -98,6 +140,12 @@ static void variant_write(gw_jbuf *jb, const Imageproc__Variant *v)
         str_or_null(jb, v->error);
     else
         gw_jbuf_null(jb);
+    gw_jbuf_key(jb, "preset_version");
+    gw_jbuf_int(jb, gw_variant_preset_version(v));
+    gw_jbuf_key(jb, "stale");
+    gw_jbuf_bool(jb, v && v->stale);
+    gw_jbuf_key(jb, "formats");
+    formats_write(jb, v);
     gw_jbuf_close_object(jb);
 }
 
@@ -164,6 +212,8 @@ static void info_members(gw_jbuf *jb, const Imageproc__Image *img)
     for (size_t i = 0; i < n; i++)
         gw_jbuf_str(jb, ip_variant_name(kinds[i]));
     gw_jbuf_close_array(jb);
+    gw_jbuf_key(jb, "placeholder");
+    placeholder_write(jb, img);
     gw_jbuf_key(jb, "variants");
     variants_write(jb, img, requested);
 }

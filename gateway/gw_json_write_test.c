@@ -9,8 +9,11 @@
  * and private keys, texts with quotes, backslashes, every control
  * character, DEL, '/', 2- to 4-byte UTF-8 and each kind of invalid UTF-8,
  * NULL and empty fields, times at and around 0, each mode, and pages of 0,
- * 1 and 100 items with and without a next cursor. Then the writer's own
- * bound and its empty document.
+ * 1 and 100 items with and without a next cursor. Placeholders are drawn
+ * valid, missing on either side, malformed or too long; variants list 0 to
+ * 4 files (known and unknown formats, repeated formats, empty, private and
+ * non-UTF-8 keys), stale or not, preset versions around 0 and 1. Then the
+ * writer's own bound and its empty document.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -69,6 +72,27 @@ static const char *const ids[] = {
 };
 #define NIDS (sizeof ids / sizeof ids[0])
 
+static const char *const thumbhashes[] = {
+    NULL,
+    "",
+    "1QcSHQRnh493V4dIh4eXh1h4kJUI",
+    "YJqGPQw7sFlslqhFafSE+Q6oJ1h2iHB2Rw==",
+    "not base64!",
+    "bad \xff",
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+};
+#define NTHUMBHASHES (sizeof thumbhashes / sizeof thumbhashes[0])
+
+static const char *const colors[] = {
+    NULL, "", "#a1b2c3", "#FFAA00", "#abc", "#a1b2c3d", "red", "#gg0000", "#a1b2\xc3",
+};
+#define NCOLORS (sizeof colors / sizeof colors[0])
+
+static const char *const file_formats[] = {NULL, "", "jpeg", "png", "webp", "avif", "gif", "JPEG"};
+#define NFILE_FORMATS (sizeof file_formats / sizeof file_formats[0])
+
+static const int32_t versions[] = {0, 1, 2, 7, -3};
+
 static const int64_t times[] = {0, -1, 1, 1767322800123456LL, 253402300799999999LL};
 static const int64_t ints[] = {0, -1, 1, 2147483647, -2147483647 - 1, INT64_MAX, INT64_MIN};
 
@@ -82,10 +106,13 @@ static unsigned pick(unsigned n)
 }
 
 #define MAXV 6
+#define MAXF 4
 typedef struct rec {
     Imageproc__Image img;
     Imageproc__Variant v[MAXV];
     Imageproc__Variant *vp[MAXV];
+    Imageproc__VariantFile f[MAXV][MAXF];
+    Imageproc__VariantFile *fp[MAXV][MAXF];
     Imageproc__VariantKind req[5];
 } rec;
 
@@ -122,9 +149,25 @@ static void rec_draw(rec *r)
         v->size_bytes = ints[pick(7)];
         v->format = (char *)texts[pick(NTEXTS)];
         v->error = (char *)(pick(2) ? NULL : texts[pick(NTEXTS)]);
+        v->preset_version = versions[pick(5)];
+        v->stale = pick(2);
+        /* Old records list no files; new ones the primary, then up to three. */
+        v->n_files = pick(3) ? 0 : 1 + pick(MAXF);
+        for (size_t k = 0; k < v->n_files; k++) {
+            Imageproc__VariantFile *f = &r->f[i][k];
+            imageproc__variant_file__init(f);
+            f->format =
+                (char *)(pick(4) ? file_formats[2 + pick(4)] : file_formats[pick(NFILE_FORMATS)]);
+            f->object_key = (char *)(pick(3) ? keys[3 + pick(2)] : keys[pick(NKEYS)]);
+            f->size_bytes = ints[pick(7)];
+            r->fp[i][k] = f;
+        }
+        v->files = r->fp[i];
         r->vp[i] = v;
     }
     img->variants = r->vp;
+    img->thumbhash = (char *)thumbhashes[pick(2) ? 2 + pick(2) : pick(NTHUMBHASHES)];
+    img->dominant_color = (char *)colors[pick(2) ? 2 + pick(2) : pick(NCOLORS)];
 }
 
 static char *dump(json_t *j)

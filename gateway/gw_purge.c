@@ -4,9 +4,12 @@
  * same transaction that removes the row: once the image is gone from the API,
  * its objects are owed a removal, and the record outlives any crash of the
  * gateway that answered the DELETE. The request itself tries first: one
- * DeleteObjects (the original, the keys metadata-svc knew, the variant
- * prefix) bounded by IP_GATEWAY_DELETE_WAIT_MS, then FinishPurge(""). When
- * both succeed the DELETE answers 204; otherwise 202 and the record stays.
+ * DeleteObjects (the keys metadata-svc listed, the original among them, and
+ * the variant prefix) bounded by IP_GATEWAY_DELETE_WAIT_MS, then
+ * FinishPurge(""). When both succeed the DELETE answers 204; otherwise 202
+ * and the record stays. A record removes exactly its keys and its prefix and
+ * nothing else: a regeneration's record names only the replaced files of an
+ * image that lives on, and an upload's reservation only its original.
  *
  * THE PURGER. Every gateway runs gw_purge_once every
  * IP_GATEWAY_PURGE_INTERVAL_MS. ClaimPurges hands out due records, oldest
@@ -38,28 +41,27 @@ ip_status gw_purge_objects(gw_app *app, const char *id, char *const *keys, size_
                            const char *prefix, int timeout_ms, char *err, size_t errlen)
 {
     char okey[IP_KEY_MAX], vprefix[IP_KEY_MAX];
-    if (ip_key_original(okey, id) != IP_OK || ip_key_variant_prefix(vprefix, id) != IP_OK) {
-        snprintf(err, errlen, "image id %.64s makes no object key", id);
-        return IP_INVALID_ARGUMENT;
+    char *whole[1] = {okey};
+    bool everything = keys == NULL && n == 0 && prefix == NULL;
+    if (everything) {
+        /* No record: the original and everything under the variant prefix. */
+        if (ip_key_original(okey, id) != IP_OK || ip_key_variant_prefix(vprefix, id) != IP_OK) {
+            snprintf(err, errlen, "image id %.64s makes no object key", id);
+            return IP_INVALID_ARGUMENT;
+        }
+        keys = whole;
+        n = 1;
+        prefix = vprefix;
     }
-    char **all = calloc(n + 1, sizeof *all);
-    if (!all) {
-        snprintf(err, errlen, "out of memory");
-        return IP_RESOURCE_EXHAUSTED;
-    }
-    for (size_t i = 0; i < n; i++)
-        all[i] = keys[i];
-    all[n] = okey;
     Imageproc__DeleteObjectsRequest rq = IMAGEPROC__DELETE_OBJECTS_REQUEST__INIT;
-    rq.keys = all;
-    rq.n_keys = n + 1;
-    rq.prefix = (char *)(prefix && *prefix ? prefix : vprefix);
+    rq.keys = (char **)keys;
+    rq.n_keys = n;
+    rq.prefix = (char *)(prefix ? prefix : "");
     ip_rpc_call_opts opts = {.timeout_ms = timeout_ms};
     Imageproc__DeleteObjectsReply *out = NULL;
     ip_status st = ip_storage_delete_objects(app->stor, &rq, &out, &opts, err, errlen);
     if (out)
         imageproc__delete_objects_reply__free_unpacked(out, NULL);
-    free(all);
     return st;
 }
 

@@ -18,10 +18,11 @@
 /* Most purges one purger pass claims. */
 #define GW_PURGE_BATCH 100
 
-/* DeleteObjects of the original of `id`, keys[0..n) and everything under
- * `prefix` (NULL or "": the image's variant prefix from ip_keys.h). The
- * original is always included, so a purge record that lacks it still removes
- * it. `timeout_ms` bounds the call (0: the client's default). All borrowed.
+/* DeleteObjects of keys[0..n) and everything under `prefix` ("" = no
+ * prefix): exactly what a purge record names. With no keys and a NULL prefix,
+ * everything of `id`: its original and its variant prefix (an upload undone
+ * before it had a row). `timeout_ms` bounds the call (0: the client's
+ * default). All borrowed.
  * storage-svc's status (IP_OK: S3 confirmed), its message in err. */
 ip_status gw_purge_objects(gw_app *app, const char *id, char *const *keys, size_t n,
                            const char *prefix, int timeout_ms, char *err, size_t errlen);

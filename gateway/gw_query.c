@@ -27,6 +27,20 @@ static const char *variant_names(char *buf, size_t n)
     return buf;
 }
 
+/* "jpeg, png, webp, avif": the format names for an error sentence. */
+static const char *format_names(char *buf, size_t n)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < IP_FORMAT_COUNT && len < n; i++) {
+        int w = snprintf(buf + len, n - len, "%s%s", i ? ", " : "", ip_formats[i]->name);
+        if (w < 0)
+            break;
+        len += (size_t)w;
+    }
+    return buf;
+}
+
 static bool decode(char *s)
 {
     char *o = s;
@@ -178,20 +192,36 @@ ip_status gw_query_list(const gw_kv *kv, size_t n, gw_list_query *out, const cha
 ip_status gw_query_variant(const gw_kv *kv, size_t n, gw_variant_choice *out, const char **param,
                            char *detail, size_t dlen)
 {
-    const char *v;
+    const char *v, *f;
     out->original = false;
     out->kind = IP_VARIANT_NONE;
+    out->format = NULL;
     ip_status st = find1(kv, n, "variant", &v, param, detail, dlen);
-    if (st != IP_OK || !v)
+    if (st == IP_OK)
+        st = find1(kv, n, "format", &f, param, detail, dlen);
+    if (st != IP_OK)
         return st;
+    char names[IP_VARIANT_LIST_MAX * 2], m[160];
+    if (f) {
+        out->format = ip_format_by_name(f);
+        if (!out->format) {
+            snprintf(m, sizeof m, "format must be one of %s", format_names(names, sizeof names));
+            return bad(param, "format", detail, dlen, m);
+        }
+    }
+    if (!v)
+        return IP_OK;
     if (strcmp(v, "original") == 0) {
         out->original = true;
+        if (out->format)
+            return bad(param, "format", detail, dlen,
+                       "format applies to the variants; the original has only its uploaded "
+                       "bytes");
         return IP_OK;
     }
     out->kind = ip_variant_parse(v, strlen(v));
     if (out->kind != IP_VARIANT_NONE)
         return IP_OK;
-    char names[IP_VARIANT_LIST_MAX * 2], m[160];
     snprintf(m, sizeof m, "variant must be one of %s, original",
              variant_names(names, sizeof names));
     return bad(param, "variant", detail, dlen, m);

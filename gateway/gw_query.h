@@ -29,10 +29,11 @@ typedef struct gw_list_query {
     int limit;            /* 1..100, default 24 */
 } gw_list_query;
 
-/* What GET /image/{id}?variant= asks for. */
+/* What GET /image/{id}?variant=&format= asks for. */
 typedef struct gw_variant_choice {
-    bool original;        /* variant=original: the uploaded bytes */
-    ip_variant_kind kind; /* a variant by name; IP_VARIANT_NONE: the default one */
+    bool original;               /* variant=original: the uploaded bytes */
+    ip_variant_kind kind;        /* a variant by name; IP_VARIANT_NONE: the default one */
+    const ip_format_def *format; /* format=: that file of the variant; NULL: by Accept */
 } gw_variant_choice;
 
 #define GW_MAX_EVENT_IDS 32
@@ -58,7 +59,10 @@ ip_status gw_query_list(const gw_kv *kv, size_t n, gw_list_query *out, const cha
                         char *detail, size_t dlen);
 
 /* GET /image/{id}: variant = a variant's name or "original"; absent leaves
- * out->kind IP_VARIANT_NONE and out->original false. */
+ * out->kind IP_VARIANT_NONE and out->original false. format = a format's
+ * name from ip_variants.h (jpeg, png, webp, avif); absent leaves out->format
+ * NULL. An unknown format, or one given with variant=original (the original
+ * has only its uploaded bytes), is IP_INVALID_ARGUMENT naming `format`. */
 ip_status gw_query_variant(const gw_kv *kv, size_t n, gw_variant_choice *out, const char **param,
                            char *detail, size_t dlen);
 

@@ -89,7 +89,28 @@ static void test_variant_events_split(void)
            !strcmp(p, "variant"));
     EXPECT_EQ_STR(d, "variant must be one of thumbnail, resized, watermarked, original");
     EXPECT(gw_query_variant(kv, 0, &v, &p, d, sizeof d) == IP_OK && !v.original &&
+           v.kind == IP_VARIANT_NONE && v.format == NULL);
+    /* format: a name of the format table; not with the original; not twice. */
+    kv[0] = (gw_kv){"format", "webp"};
+    EXPECT(gw_query_variant(kv, 1, &v, &p, d, sizeof d) == IP_OK && v.format == &ip_format_webp &&
            v.kind == IP_VARIANT_NONE);
+    kv[1] = (gw_kv){"variant", "thumbnail"};
+    EXPECT(gw_query_variant(kv, 2, &v, &p, d, sizeof d) == IP_OK && v.format == &ip_format_webp &&
+           v.kind == IP_VARIANT_THUMBNAIL);
+    const char *bad_formats[] = {"original", "gif", "WEBP", "", "jpg", "webp "};
+    for (size_t i = 0; i < sizeof bad_formats / sizeof bad_formats[0]; i++) {
+        kv[0] = (gw_kv){"format", bad_formats[i]};
+        EXPECT(gw_query_variant(kv, 2, &v, &p, d, sizeof d) == IP_INVALID_ARGUMENT &&
+               !strcmp(p, "format"));
+        EXPECT_EQ_STR(d, "format must be one of jpeg, png, webp, avif");
+    }
+    kv[0] = (gw_kv){"format", "png"};
+    kv[1] = (gw_kv){"variant", "original"};
+    EXPECT(gw_query_variant(kv, 2, &v, &p, d, sizeof d) == IP_INVALID_ARGUMENT &&
+           !strcmp(p, "format"));
+    kv[1] = (gw_kv){"format", "jpeg"};
+    EXPECT(gw_query_variant(kv, 2, &v, &p, d, sizeof d) == IP_INVALID_ARGUMENT &&
+           !strcmp(p, "format"));
     gw_events_query e;
     kv[0] =
         (gw_kv){"id", "0190f2a4-5b6c-7d8e-9f00-112233445566,0190f2a4-5b6c-7d8e-9f00-112233445567"};

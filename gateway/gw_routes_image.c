@@ -9,8 +9,14 @@
  * it the requested variant of highest serve_rank (ip_variants.h) is served:
  * watermarked, else resized, else thumbnail. A variant that was not requested
  * is 404; failed, 422 with its reason; not ready yet, 202 with the info and
- * Retry-After. A ready one has an ETag per image and variant (its bytes never
- * change for a key), so If-None-Match answers 304. When IP_GATEWAY_ACCEL is on
+ * Retry-After. A ready variant has a file per stored format (gw_files.h):
+ * `format` forces one (404 naming `format` when the variant has no file of
+ * it), else the Accept header chooses (gw_accept.h: WebP or AVIF only when
+ * named, else the primary JPEG or PNG), and every answer chosen that way
+ * carries Vary: Accept (the 200s, redirected or not, and the 304s), so a
+ * cache keeps one copy per Accept. Content-Type is the chosen file's. The
+ * ETag is per image, variant, preset version and format (the bytes of a key
+ * never change), so If-None-Match answers 304. When IP_GATEWAY_ACCEL is on
  * and the request came through the proxy (it carries X-Forwarded-Prefix or
  * X-Forwarded-For), a ready variant is answered with X-Accel-Redirect:
  * <location><key> and no body; nginx fetches the bytes from the bucket.
@@ -44,8 +50,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "gw_accept.h"
 #include "gw_download.h"
+#include "gw_files.h"
 #include "gw_handlers.h"
 #include "gw_job.h"
 #include "gw_json.h"
@@ -140,10 +149,11 @@ static enum MHD_Result denied(struct MHD_Connection *conn, gw_req *rq, gw_verdic
 /* The object GET /image/{id} answers with. */
 typedef struct image_object {
     bool original;
+    bool negotiated;   /* chosen by Accept: the answer varies with it */
     const char *key;   /* borrowed from the image's record, or keybuf */
     const char *ctype; /* Content-Type */
     char keybuf[IP_KEY_MAX];
-    char etag[96];
+    char etag[128];
 } image_object;
 
 /* Without ?variant=: the requested variant that ranks highest to serve; the
@@ -159,26 +169,119 @@ static ip_variant_kind default_variant(const Imageproc__Image *img)
     return best ? best->kind : ip_variants[0].kind;
 }
 
-/* The media type of a stored variant: by its format, else its key's extension. */
-static const char *variant_content_type(const Imageproc__Variant *v)
-{
-    const ip_format_def *f = ip_format_by_name(v->format);
-    if (!f) {
-        const char *dot = strrchr(v->object_key, '.');
-        f = dot ? ip_format_by_ext(dot + 1) : NULL;
-    }
-    return f ? f->content_type : "application/octet-stream";
-}
-
 static const char *error_or(const char *error, const char *fallback)
 {
     return error && *error ? error : fallback;
 }
 
-/* Fills obj with the ready variant `kind` of img; else queues the answer
- * (404 not requested, 422 failed, 202 not ready) into *ret and returns false. */
+/* Every Accept line of the request, joined with commas as RFC 9110 reads
+ * several lines of one field. */
+typedef struct accept_text {
+    char buf[GW_ACCEPT_MAX_BYTES + 1];
+    size_t len;
+    bool over; /* longer than GW_ACCEPT_MAX_BYTES: served as without one */
+    bool any;
+} accept_text;
+
+static enum MHD_Result accept_line(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    accept_text *a = cls;
+    if (!key || strcasecmp(key, "Accept") != 0 || !value)
+        return MHD_YES;
+    size_t vlen = strlen(value), need = vlen + (a->any ? 1 : 0);
+    if (a->over || need > GW_ACCEPT_MAX_BYTES - a->len) {
+        a->over = true;
+        return MHD_NO;
+    }
+    if (a->any)
+        a->buf[a->len++] = ',';
+    memcpy(a->buf + a->len, value, vlen);
+    a->len += vlen;
+    a->buf[a->len] = '\0';
+    a->any = true;
+    return MHD_YES;
+}
+
+/* The request's Accept value; NULL when there is none or it is too long. */
+static const char *request_accept(struct MHD_Connection *conn, accept_text *a)
+{
+    a->len = 0;
+    a->buf[0] = '\0';
+    a->over = a->any = false;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, accept_line, a);
+    return a->any && !a->over ? a->buf : NULL;
+}
+
+/* "jpeg, webp": the formats of files[0..n) for an error sentence. */
+static void format_list(const gw_file *files, size_t n, char *buf, size_t len)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && at < len; i++) {
+        int w = snprintf(buf + at, len - at, "%s%s", i ? ", " : "", files[i].fmt->name);
+        if (w < 0)
+            break;
+        at += (size_t)w;
+    }
+}
+
+/* Fills obj with the file of the ready variant v that `format` forces, or
+ * else that the request's Accept chooses; false with a 404 queued into *ret
+ * when v has no file of `format`. */
+static bool pick_file(struct MHD_Connection *conn, gw_req *rq, const Imageproc__Image *img,
+                      const Imageproc__Variant *v, const ip_format_def *format, image_object *obj,
+                      enum MHD_Result *ret)
+{
+    const char *name = ip_variant_name(v->kind);
+    gw_file files[IP_FORMAT_COUNT];
+    size_t n = gw_variant_files(v, files), at = n;
+    if (format) {
+        for (size_t i = 0; i < n; i++)
+            if (files[i].fmt == format)
+                at = i;
+        if (at == n) {
+            char have[64], detail[256];
+            format_list(files, n, have, sizeof have);
+            snprintf(detail, sizeof detail,
+                     "the %s variant is not stored as %s (it is stored as: %s)", name, format->name,
+                     n ? have : "nothing yet");
+            *ret = gw_send_problem(conn, rq, 404, detail, "format");
+            return false;
+        }
+    } else if (n > 0) {
+        const ip_format_def *fmts[IP_FORMAT_COUNT];
+        for (size_t i = 0; i < n; i++)
+            fmts[i] = files[i].fmt;
+        accept_text accept;
+        at = gw_accept_choose(request_accept(conn, &accept), fmts, n);
+        obj->negotiated = true;
+    }
+    if (at < n) {
+        obj->key = files[at].key;
+        obj->ctype = files[at].fmt->content_type;
+    } else { /* a ready record with no file of a known format: its key as it is */
+        obj->key = v->object_key;
+        obj->ctype = "application/octet-stream";
+    }
+    int version = gw_variant_preset_version(v);
+    char suffix[48] = "";
+    if (version > 1)
+        snprintf(suffix, sizeof suffix, "-v%d", version);
+    if (at < n && !ip_format_is_primary(files[at].fmt))
+        snprintf(suffix + strlen(suffix), sizeof suffix - strlen(suffix), "-%s",
+                 files[at].fmt->name);
+    snprintf(obj->etag, sizeof obj->etag, "\"v-%s-%s%s\"", img->id, name, suffix);
+    return true;
+}
+
+/* Fills obj with the ready variant `kind` of img, in the format `format`
+ * forces (NULL: by Accept); else queues the answer (404 not requested or no
+ * such format, 422 failed, 202 not ready) into *ret and returns false. */
 static bool pick_variant(struct MHD_Connection *conn, gw_req *rq, const Imageproc__Image *img,
-                         ip_variant_kind kind, image_object *obj, enum MHD_Result *ret)
+                         ip_variant_kind kind, const ip_format_def *format, image_object *obj,
+                         enum MHD_Result *ret)
 {
     const char *name = ip_variant_name(kind);
     bool requested = ip_variant_mask_of(img->requested, img->n_requested) & ip_variant_bit(kind);
@@ -207,10 +310,7 @@ static bool pick_variant(struct MHD_Connection *conn, gw_req *rq, const Imagepro
         }
         return false;
     }
-    obj->key = v->object_key;
-    obj->ctype = variant_content_type(v);
-    snprintf(obj->etag, sizeof obj->etag, "\"v-%s-%s\"", img->id, name);
-    return true;
+    return pick_file(conn, rq, img, v, format, obj, ret);
 }
 
 static void pick_original(const Imageproc__Image *img, image_object *obj)
@@ -230,7 +330,8 @@ static enum MHD_Result send_bytes(gw_app *app, struct MHD_Connection *conn, gw_r
     gw_download_head head = {.key = obj->key,
                              .content_type = obj->ctype,
                              .etag = obj->etag,
-                             .cache_control = obj->original ? "private, no-cache" : "no-cache"};
+                             .cache_control = obj->original ? "private, no-cache" : "no-cache",
+                             .vary = obj->negotiated ? "Accept" : NULL};
     return gw_download_start(app, conn, rq, &head);
 }
 
@@ -245,6 +346,8 @@ static enum MHD_Result send_object(gw_app *app, struct MHD_Connection *conn, gw_
         if (r) {
             MHD_add_response_header(r, "ETag", obj->etag);
             MHD_add_response_header(r, "Cache-Control", "no-cache");
+            if (obj->negotiated)
+                MHD_add_response_header(r, "Vary", "Accept");
         }
         return gw_queue(conn, rq, 304, r);
     }
@@ -259,6 +362,8 @@ static enum MHD_Result send_object(gw_app *app, struct MHD_Connection *conn, gw_
             MHD_add_response_header(r, "Content-Type", obj->ctype);
             MHD_add_response_header(r, "ETag", obj->etag);
             MHD_add_response_header(r, "Cache-Control", "no-cache");
+            if (obj->negotiated) /* nginx keeps it: see the /_accel/ location */
+                MHD_add_response_header(r, "Vary", "Accept");
         }
         return gw_queue(conn, rq, 200, r);
     }
@@ -289,7 +394,7 @@ enum MHD_Result gw_handle_image_get(gw_app *app, struct MHD_Connection *conn, gw
         pick_original(img, &obj);
     } else if (!pick_variant(conn, rq, img,
                              choice.kind != IP_VARIANT_NONE ? choice.kind : default_variant(img),
-                             &obj, &ret))
+                             choice.format, &obj, &ret))
         return ret;
     return send_object(app, conn, rq, &obj);
 }

@@ -3,6 +3,8 @@
  * fake metadata-svc and storage-svc servers made with the typed RPC stubs.
  * It covers what GET /image/{id} picks and answers (default variant by
  * serve_rank, 202/404/422, ETag and 304, X-Accel-Redirect behind the proxy,
+ * the file chosen by Accept or forced by ?format= with Vary: Accept on what
+ * Accept chose (redirected, streamed and 304) and 400/404 for a bad format,
  * the bytes and the original directly), the info and listing views (mode
  * travels as with_variant), DELETE (204 when the purge finished within the
  * request; 202 when storage-svc is down, failing or slower than
@@ -31,6 +33,7 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <vips/vips.h>
 
+#include "gw_accept.h"
 #include "gw_app.h"
 #include "gw_kafka.h"
 #include "gw_purge.h"
@@ -74,7 +77,13 @@ static Imageproc__VariantKind all_req[] = {IP_VARIANT_THUMBNAIL, IP_VARIANT_RESI
 static Imageproc__Image img_a, img_b, img_c;
 static Imageproc__Image *images[] = {&img_a, &img_b, &img_c};
 static char a_th_key[IP_KEY_MAX], a_rs_key[IP_KEY_MAX], b_th_key[IP_KEY_MAX];
-static char *a_keys[] = {a_th_key, a_rs_key};
+/* A's thumbnail is stored as JPEG and WebP (its files); the others are
+ * records from before formats (no files: the primary alone). */
+static char a_th_webp_key[IP_KEY_MAX];
+static Imageproc__VariantFile a_th_jpeg_file, a_th_webp_file;
+static Imageproc__VariantFile *a_th_files[] = {&a_th_jpeg_file, &a_th_webp_file};
+/* DeleteImage names every object of A, its original too. */
+static char *a_keys[] = {a_th_key, a_rs_key, (char *)"o/" ID_A};
 
 static void ready_variant(Imageproc__Variant *v, const char *id, ip_variant_kind kind, char *key)
 {
@@ -149,6 +158,18 @@ static void fixtures_init(void)
 {
     secrets_init();
     ready_variant(&a_th, ID_A, IP_VARIANT_THUMBNAIL, a_th_key);
+    CHECK_ST(ip_key_variant(a_th_webp_key, ID_A, IP_VARIANT_THUMBNAIL, &ip_format_webp), IP_OK,
+             "key");
+    imageproc__variant_file__init(&a_th_jpeg_file);
+    a_th_jpeg_file.format = (char *)ip_format_jpeg.name;
+    a_th_jpeg_file.object_key = a_th_key;
+    a_th_jpeg_file.size_bytes = 100;
+    imageproc__variant_file__init(&a_th_webp_file);
+    a_th_webp_file.format = (char *)ip_format_webp.name;
+    a_th_webp_file.object_key = a_th_webp_key;
+    a_th_webp_file.size_bytes = 60;
+    a_th.files = a_th_files;
+    a_th.n_files = 2;
     ready_variant(&a_rs, ID_A, IP_VARIANT_RESIZED, a_rs_key);
     ready_variant(&b_th, ID_B, IP_VARIANT_THUMBNAIL, b_th_key);
     imageproc__variant__init(&c_th);
@@ -275,7 +296,7 @@ static ip_status meta_delete(void *user, ip_rpc_call *call, const Imageproc__Del
         return IP_NOT_FOUND;
     if (!strcmp(in->id, ID_A)) {
         out->object_keys = a_keys;
-        out->n_object_keys = 2;
+        out->n_object_keys = 3;
     }
     out->purge_prefix = ip_rpc_call_alloc(call, IP_KEY_MAX);
     return ip_key_variant_prefix(out->purge_prefix, in->id);
@@ -350,9 +371,11 @@ static ip_status meta_create(void *user, ip_rpc_call *call, const Imageproc__Cre
     return IP_OK;
 }
 
-/* The purges ClaimPurges hands out: P1..P4, each with one variant key. */
-static char p_keys[4][IP_KEY_MAX], p_prefix[4][IP_KEY_MAX];
-static char *p_keyv[4][1] = {{p_keys[0]}, {p_keys[1]}, {p_keys[2]}, {p_keys[3]}};
+/* The purges ClaimPurges hands out: P1..P4, each with one variant key and
+ * the original, as DeleteImage records them. */
+static char p_keys[4][IP_KEY_MAX], p_orig[4][IP_KEY_MAX], p_prefix[4][IP_KEY_MAX];
+static char *p_keyv[4][2] = {
+    {p_keys[0], p_orig[0]}, {p_keys[1], p_orig[1]}, {p_keys[2], p_orig[2]}, {p_keys[3], p_orig[3]}};
 static Imageproc__Purge purges[4];
 static Imageproc__Purge *purgev[] = {&purges[0], &purges[1], &purges[2], &purges[3]};
 
@@ -364,9 +387,10 @@ static void purges_init(void)
         purges[i].image_id = (char *)ids[i];
         CHECK_ST(ip_key_variant(p_keys[i], ids[i], IP_VARIANT_THUMBNAIL, &ip_format_jpeg), IP_OK,
                  ids[i]);
+        CHECK_ST(ip_key_original(p_orig[i], ids[i]), IP_OK, ids[i]);
         CHECK_ST(ip_key_variant_prefix(p_prefix[i], ids[i]), IP_OK, ids[i]);
         purges[i].object_keys = p_keyv[i];
-        purges[i].n_object_keys = 1;
+        purges[i].n_object_keys = 2;
         purges[i].prefix = p_prefix[i];
         purges[i].attempts = 1;
     }
@@ -654,7 +678,7 @@ static int http_body(const char *method, const char *path, const char *headers, 
 {
     int fd = connect_gateway();
     out[0] = '\0';
-    char req[2048];
+    char req[8192];
     int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s\r\n",
                      method, path, headers ? headers : "");
     CHECK(n > 0 && (size_t)n < sizeof req);
@@ -720,6 +744,78 @@ static void test_image_get_ready(void)
            !strstr(a, "X-Accel-Redirect"));
     EXPECT_EQ_INT(http("HEAD", "/image/" ID_A, NULL, a, sizeof a), 200);
     EXPECT_EQ_STR(body_of(a), "");
+}
+
+/* The file by Accept, or by ?format=; Vary: Accept on what Accept chose. */
+static void test_image_get_formats(void)
+{
+    char a[4096];
+    const char *th = "/image/" ID_A "?variant=thumbnail";
+    /* Streamed: WebP for a client that names it, the JPEG for the others. */
+    EXPECT_EQ_INT(http("GET", th, "Accept: image/avif,image/webp,*/*\r\n", a, sizeof a), 200);
+    EXPECT_EQ_STR(body_of(a), "BYTES v/" ID_A "/thumbnail.webp");
+    EXPECT(strstr(a, "Content-Type: image/webp\r\n") && strstr(a, "Vary: Accept\r\n") &&
+           strstr(a, "ETag: \"v-" ID_A "-thumbnail-webp\"\r\n"));
+    EXPECT_EQ_INT(http("GET", th, "Accept: */*\r\n", a, sizeof a), 200);
+    EXPECT_EQ_STR(body_of(a), "BYTES v/" ID_A "/thumbnail.jpg");
+    EXPECT(strstr(a, "Content-Type: image/jpeg\r\n") && strstr(a, "Vary: Accept\r\n") &&
+           strstr(a, "ETag: \"v-" ID_A "-thumbnail\"\r\n"));
+    EXPECT_EQ_INT(http("GET", th, "Accept: image/webp;q=0, image/jpeg\r\n", a, sizeof a), 200);
+    EXPECT_EQ_STR(body_of(a), "BYTES v/" ID_A "/thumbnail.jpg");
+    /* Two Accept lines are one list. */
+    EXPECT_EQ_INT(
+        http("GET", th, "Accept: image/jpeg;q=0.5\r\nAccept: image/webp\r\n", a, sizeof a), 200);
+    EXPECT_EQ_STR(body_of(a), "BYTES v/" ID_A "/thumbnail.webp");
+    /* Behind the proxy: the redirect names the chosen key and keeps Vary. */
+    EXPECT_EQ_INT(http("GET", "/api/image/" ID_A "?variant=thumbnail",
+                       "X-Forwarded-For: 1.2.3.4\r\nAccept: image/webp\r\n", a, sizeof a),
+                  200);
+    EXPECT(strstr(a, "X-Accel-Redirect: /_accel/v/" ID_A "/thumbnail.webp\r\n") &&
+           strstr(a, "Content-Type: image/webp\r\n") && strstr(a, "Vary: Accept\r\n"));
+    /* 304 for the representation the client holds, with Vary. */
+    EXPECT_EQ_INT(http("GET", th,
+                       "Accept: image/webp\r\nIf-None-Match: \"v-" ID_A "-thumbnail-webp\"\r\n", a,
+                       sizeof a),
+                  304);
+    EXPECT(strstr(a, "Vary: Accept\r\n") != NULL);
+    EXPECT_EQ_INT(http("GET", th, "If-None-Match: \"v-" ID_A "-thumbnail-webp\"\r\n", a, sizeof a),
+                  200); /* without Accept it is the JPEG, another ETag */
+    /* ?format= forces, whatever Accept says, and does not vary. */
+    EXPECT_EQ_INT(http("GET", "/image/" ID_A "?variant=thumbnail&format=webp",
+                       "Accept: image/jpeg\r\n", a, sizeof a),
+                  200);
+    EXPECT_EQ_STR(body_of(a), "BYTES v/" ID_A "/thumbnail.webp");
+    EXPECT(!strstr(a, "Vary:"));
+    EXPECT_EQ_INT(http("GET", "/image/" ID_A "?variant=thumbnail&format=jpeg",
+                       "Accept: image/webp\r\n", a, sizeof a),
+                  200);
+    EXPECT_EQ_STR(body_of(a), "BYTES v/" ID_A "/thumbnail.jpg");
+    /* A format the variant lacks: 404 naming format and what it has. */
+    EXPECT_EQ_INT(http("GET", "/image/" ID_A "?variant=thumbnail&format=avif", NULL, a, sizeof a),
+                  404);
+    EXPECT(strstr(a, "\"param\":\"format\"") &&
+           strstr(a, "not stored as avif (it is stored as: jpeg, webp)"));
+    /* A record without files: its primary; webp is not there. */
+    EXPECT_EQ_INT(
+        http("GET", "/image/" ID_A "?variant=resized", "Accept: image/webp\r\n", a, sizeof a), 200);
+    EXPECT_EQ_STR(body_of(a), "BYTES v/" ID_A "/resized.jpg");
+    EXPECT_EQ_INT(http("GET", "/image/" ID_A "?format=webp", NULL, a, sizeof a), 404);
+    /* Unknown names, and format with the original: 400 naming format. */
+    EXPECT_EQ_INT(http("GET", "/image/" ID_A "?format=gif", NULL, a, sizeof a), 400);
+    EXPECT(strstr(a, "\"param\":\"format\"") != NULL);
+    EXPECT_EQ_INT(http("GET", "/image/" ID_A "?format=original", NULL, a, sizeof a), 400);
+    EXPECT_EQ_INT(http("GET", "/image/" ID_A "?variant=original&format=jpeg",
+                       bearer(keys[KEY_ADMIN], NULL), a, sizeof a),
+                  400);
+    EXPECT(strstr(a, "\"param\":\"format\"") != NULL);
+    /* A hostile Accept is served as none: the primary. */
+    char hdr[GW_ACCEPT_MAX_BYTES + 64];
+    int len = snprintf(hdr, sizeof hdr, "Accept: image/webp");
+    while (len < GW_ACCEPT_MAX_BYTES + 20)
+        hdr[len++] = ',';
+    snprintf(hdr + len, sizeof hdr - (size_t)len, "\r\n");
+    EXPECT_EQ_INT(http("GET", th, hdr, a, sizeof a), 200);
+    EXPECT_EQ_STR(body_of(a), "BYTES v/" ID_A "/thumbnail.jpg");
 }
 
 static void test_image_get_states(void)
@@ -881,7 +977,8 @@ static void test_purger_pass(void)
             "%s", finish_err[1]);
     EXPECT_EQ_STR(finished[2], ID_P3);
     EXPECTF(strstr(finish_err[2], "DeleteObjects: unavailable") != NULL, "%s", finish_err[2]);
-    /* The last DeleteObjects was P3's: its key, the original, its prefix. */
+    /* The last DeleteObjects was P3's: exactly its keys (the variant's and
+     * the original) and its prefix. */
     EXPECT_EQ_INT(npurged, 3);
     EXPECT_EQ_STR(purged[0], p_keys[2]);
     EXPECT_EQ_STR(purged[1], "o/" ID_P3);
@@ -1199,10 +1296,11 @@ static void test_invalid_credentials_everywhere(void)
     static char a[65536];
     start();
     fake_reset();
-    static const char *const paths[] = {
-        "/images",  ("/image/" ID_A "/info"), ("/image/" ID_A), "/config",
-        "/healthz", "/openapi.json",          "/events",        "/readyz",
-        "/metrics", "/api/images"};
+    static const char *const paths[] = {"/images",        ("/image/" ID_A "/info"),
+                                        ("/image/" ID_A), "/config",
+                                        "/healthz",       "/openapi.json",
+                                        "/events",        "/readyz",
+                                        "/metrics",       "/api/images"};
     const char *bad[] = {"Authorization: Basic dXNlcjpwYXNz\r\n", "Authorization: Bearer nope\r\n",
                          bearer(keys[KEY_UNKNOWN], NULL), bearer(keys[KEY_REVOKED], NULL)};
     for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++)
@@ -1526,6 +1624,7 @@ static void test_internals_access(void)
 
 static const ip_test_case tests[] = {
     IP_TEST(image_get_ready),
+    IP_TEST(image_get_formats),
     IP_TEST(image_get_states),
     IP_TEST(info_and_listing),
     IP_TEST(delete),

@@ -77,8 +77,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         err[0] = '\0';
         expect(meta_check_id(pv->image_id, "image_id", err, sizeof(err)), err);
         err[0] = '\0';
-        expect(meta_check_variant(pv->variant, err, sizeof(err)), err);
+        expect(meta_check_variant(pv->image_id, pv->variant, err, sizeof(err)), err);
         imageproc__put_variant_request__free_unpacked(pv, NULL);
+    }
+    Imageproc__FinishImageRequest *fi = imageproc__finish_image_request__unpack(NULL, size, data);
+    if (fi != NULL) {
+        err[0] = '\0';
+        expect(meta_check_finish(fi->id, fi->variants, fi->n_variants, fi->regenerate, err,
+                                 sizeof(err)),
+               err);
+        err[0] = '\0';
+        expect(meta_check_placeholder(fi->thumbhash, fi->dominant_color, err, sizeof(err)), err);
+        imageproc__finish_image_request__free_unpacked(fi, NULL);
+    }
+    Imageproc__ListRegenerateRequest *lg =
+        imageproc__list_regenerate_request__unpack(NULL, size, data);
+    if (lg != NULL) {
+        err[0] = '\0';
+        expect(meta_check_regenerate(lg, err, sizeof(err)), err);
+        imageproc__list_regenerate_request__free_unpacked(lg, NULL);
     }
     Imageproc__ListStaleRequest *ls = imageproc__list_stale_request__unpack(NULL, size, data);
     if (ls != NULL) {

@@ -34,6 +34,7 @@
 
 #include "ip_keys.h"
 #include "ip_log.h"
+#include "ip_presets.h"
 #include "ip_rpc.h"
 #include "ip_rpc_stubs.h"
 #include "ip_testing.h"
@@ -1013,7 +1014,9 @@ static void test_verbatim(void)
         Imageproc__Variant v = IMAGEPROC__VARIANT__INIT;
         v.kind = IP_VARIANT_THUMBNAIL;
         v.status = IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
-        v.object_key = (char *)nasty[(i + 5) % 7];
+        char vkey[IP_KEY_MAX]; /* a variant's key is its own (the key check) */
+        CHECK(ip_key_variant(vkey, id, IP_VARIANT_THUMBNAIL, &ip_format_png) == IP_OK);
+        v.object_key = vkey;
         v.width = v.height = 1;
         v.size_bytes = 1;
         v.format = "png";
@@ -1030,8 +1033,7 @@ static void test_verbatim(void)
         EXPECT(strcmp(g->image->sha256, nasty[(i + 2) % 7]) == 0);
         EXPECT(strcmp(g->image->original_key, nasty[(i + 3) % 7]) == 0);
         EXPECT(strcmp(variant_of(g->image, IP_VARIANT_RESIZED)->error, nasty[(i + 4) % 7]) == 0);
-        EXPECT(strcmp(variant_of(g->image, IP_VARIANT_THUMBNAIL)->object_key, nasty[(i + 5) % 7]) ==
-               0);
+        EXPECT(strcmp(variant_of(g->image, IP_VARIANT_THUMBNAIL)->object_key, vkey) == 0);
         msg_free(g);
         Imageproc__FailImageRequest fr = IMAGEPROC__FAIL_IMAGE_REQUEST__INIT;
         fr.id = id;
@@ -1043,7 +1045,7 @@ static void test_verbatim(void)
         Imageproc__DeleteImageReply *d = NULL;
         CHECK(delete_image(id, &d) == IP_OK);
         EXPECT(d->n_object_keys == 2 && strcmp(d->object_keys[0], nasty[(i + 3) % 7]) == 0 &&
-               strcmp(d->object_keys[1], nasty[(i + 5) % 7]) == 0);
+               strcmp(d->object_keys[1], vkey) == 0);
         msg_free(d);
     }
     /* The tables are still there. */
@@ -2931,6 +2933,758 @@ static void test_migrate_access(void)
     PQfinish(c);
 }
 
+/* ---- presets, files, placeholders, regeneration */
+
+/* A fresh database `db` (dropped first) with the service on it, migrated. */
+static void fresh_service(const char *db)
+{
+    PGconn *c = pg_connect(base_dsn);
+    PQclear(sql(c, "DROP DATABASE IF EXISTS %s", db)); /* a constant of this file */
+    PQclear(sql(c, "CREATE DATABASE %s", db));
+    PQfinish(c);
+    static char dsn[1024];
+    dsn_with_db(db, dsn, sizeof(dsn));
+    start_service_on(dsn);
+}
+
+static void drop_fresh(const char *db)
+{
+    stop_service();
+    PGconn *c = pg_connect(base_dsn);
+    PQclear(sql(c, "DROP DATABASE IF EXISTS %s", db));
+    PQfinish(c);
+}
+
+static Imageproc__GetPresetsReply *get_presets_ok(void)
+{
+    Imageproc__GetPresetsRequest req = IMAGEPROC__GET_PRESETS_REQUEST__INIT;
+    Imageproc__GetPresetsReply *rep = NULL;
+    ip_status st = RPC(get_presets, &req, &rep);
+    CHECKF(st == IP_OK, "GetPresets: %s %s", ip_strerror(st), last_err);
+    CHECK(rep->n_presets == NKINDS);
+    for (size_t i = 0; i < NKINDS; i++)
+        CHECK(rep->presets[i]->kind == all_kinds[i]); /* canonical order */
+    return rep;
+}
+
+/* The current version of `kind`'s preset. */
+static int preset_version(ip_variant_kind kind)
+{
+    Imageproc__GetPresetsReply *p = get_presets_ok();
+    int v = p->presets[kind - 1]->version;
+    msg_free(p);
+    return v;
+}
+
+static ip_status set_preset(const Imageproc__Preset *p, Imageproc__SetPresetReply **rep)
+{
+    Imageproc__SetPresetRequest req = IMAGEPROC__SET_PRESET_REQUEST__INIT;
+    req.preset = (Imageproc__Preset *)p;
+    Imageproc__SetPresetReply *r = NULL;
+    ip_status st = RPC(set_preset, &req, &r);
+    HAND_OVER(r, rep);
+    return st;
+}
+
+/* A new version of `kind`'s preset: its JPEG quality moved by one. Returns
+ * the new version. */
+static int bump_preset(ip_variant_kind kind)
+{
+    Imageproc__GetPresetsReply *p = get_presets_ok();
+    Imageproc__Preset *pr = p->presets[kind - 1];
+    pr->jpeg_quality = pr->jpeg_quality < 100 ? pr->jpeg_quality + 1 : 1;
+    Imageproc__SetPresetReply *r = NULL;
+    CHECK(set_preset(pr, &r) == IP_OK && r->changed);
+    int v = r->preset->version;
+    EXPECT_EQ_INT(v, pr->version + 1);
+    msg_free(r);
+    msg_free(p);
+    return v;
+}
+
+/* A ready variant with files of fmts[0..n) (the primary first), every key of
+ * `id` at `version`. */
+typedef struct files_variant {
+    Imageproc__Variant v;
+    Imageproc__VariantFile f[IP_FORMAT_COUNT];
+    Imageproc__VariantFile *fp[IP_FORMAT_COUNT];
+    char keys[IP_FORMAT_COUNT][IP_KEY_MAX];
+} files_variant;
+
+static void files_variant_make(files_variant *x, const char *id, ip_variant_kind kind, int version,
+                               const ip_format_def *const *fmts, size_t n)
+{
+    memset(x, 0, sizeof(*x));
+    x->v = (Imageproc__Variant)IMAGEPROC__VARIANT__INIT;
+    x->v.kind = kind;
+    x->v.status = IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
+    x->v.width = 300 + (int)kind;
+    x->v.height = 200;
+    x->v.preset_version = version;
+    for (size_t i = 0; i < n; i++) {
+        x->f[i] = (Imageproc__VariantFile)IMAGEPROC__VARIANT_FILE__INIT;
+        CHECK(ip_key_variant_version(x->keys[i], id, kind, fmts[i], version) == IP_OK);
+        x->f[i].format = (char *)fmts[i]->name;
+        x->f[i].object_key = x->keys[i];
+        x->f[i].size_bytes = 1000 * (int64_t)(i + 1) + (int64_t)version;
+        x->fp[i] = &x->f[i];
+    }
+    x->v.object_key = x->keys[0];
+    x->v.format = (char *)fmts[0]->name;
+    x->v.size_bytes = x->f[0].size_bytes;
+    x->v.files = x->fp;
+    x->v.n_files = n;
+}
+
+static const ip_format_def *const three_formats[] = {&ip_format_jpeg, &ip_format_webp,
+                                                     &ip_format_avif};
+
+/* FinishImage with vs[0..n) and the placeholder. */
+static ip_status finish_files(const char *id, files_variant *vs, size_t n, bool regenerate,
+                              const char *thumbhash, const char *color,
+                              Imageproc__FinishImageReply **rep)
+{
+    Imageproc__Variant *vp[NKINDS];
+    for (size_t i = 0; i < n; i++)
+        vp[i] = &vs[i].v;
+    Imageproc__FinishImageRequest req = IMAGEPROC__FINISH_IMAGE_REQUEST__INIT;
+    req.id = (char *)id;
+    req.variants = vp;
+    req.n_variants = n;
+    req.regenerate = regenerate;
+    req.thumbhash = (char *)(thumbhash ? thumbhash : "");
+    req.dominant_color = (char *)(color ? color : "");
+    Imageproc__FinishImageReply *r = NULL;
+    ip_status st = RPC(finish_image, &req, &r);
+    HAND_OVER(r, rep);
+    return st;
+}
+
+/* A ready image of every kind, each variant with three files at its preset's
+ * current version (vs: room for NKINDS). */
+static void ready_with_files(char id[IP_UUID_STRLEN + 1], files_variant *vs)
+{
+    msg_free(create_image(id, all_kinds, NKINDS, 0, NULL));
+    Imageproc__MarkProcessingReply *mp = NULL;
+    CHECK(mark_processing(id, &mp) == IP_OK);
+    CHECK(mp->n_presets == NKINDS);
+    for (size_t i = 0; i < NKINDS; i++)
+        files_variant_make(&vs[i], id, all_kinds[i], mp->presets[i]->version, three_formats, 3);
+    msg_free(mp);
+    Imageproc__FinishImageReply *f = NULL;
+    ip_status st = finish_files(id, vs, NKINDS, false, "3OcRJYB4d3h/iIeHeEh3eIhw+j2w", "#a1b2c3", &f);
+    CHECKF(st == IP_OK, "FinishImage: %s %s", ip_strerror(st), last_err);
+    CHECK(f->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+    msg_free(f);
+}
+
+/* The variant `got` has exactly the files of `want`, its version, and `stale`. */
+static void expect_files(const Imageproc__Variant *got, const files_variant *want, bool stale,
+                         int line)
+{
+    bool ok = got != NULL && got->n_files == want->v.n_files &&
+              got->preset_version == want->v.preset_version && got->stale == stale &&
+              strcmp(got->object_key, want->v.object_key) == 0;
+    for (size_t i = 0; ok && i < got->n_files; i++)
+        ok = strcmp(got->files[i]->format, want->f[i].format) == 0 &&
+             strcmp(got->files[i]->object_key, want->f[i].object_key) == 0 &&
+             got->files[i]->size_bytes == want->f[i].size_bytes;
+    if (!ok) {
+        fprintf(stderr, "line %d: variant %d: files/version/stale not as recorded (stale %d)\n",
+                line, want->v.kind, got ? got->stale : -1);
+        ip_test_failures++;
+    }
+}
+
+static void test_presets_default(void)
+{
+    /* A fresh database: every preset is the version-1 default of
+     * common/ip_presets.c, nothing is stale, and MarkProcessing hands out the same. */
+    fresh_service("imageproc_test_meta_presets");
+    Imageproc__GetPresetsReply *p = get_presets_ok();
+    for (size_t i = 0; i < NKINDS; i++) {
+        Imageproc__Preset def;
+        Imageproc__Watermark wm;
+        CHECK(ip_preset_default(all_kinds[i], &def, &wm) == IP_OK);
+        EXPECT(ip_preset_same(p->presets[i], &def));
+        EXPECT_EQ_INT(p->presets[i]->version, 1);
+        EXPECT(p->presets[i]->updated_at_us > 0);
+        /* Field by field too: a watermark with nothing to draw would compare equal to none. */
+        EXPECT_EQ_INT(p->presets[i]->watermark != NULL, def.watermark != NULL);
+        if (def.watermark != NULL && p->presets[i]->watermark != NULL) {
+            const Imageproc__Watermark *w = p->presets[i]->watermark;
+            EXPECT(strcmp(w->text, def.watermark->text) == 0 && w->logo_key[0] == '\0' &&
+                   w->position == def.watermark->position && w->margin == def.watermark->margin &&
+                   w->scale == def.watermark->scale && w->opacity == def.watermark->opacity);
+        }
+    }
+    EXPECT_EQ_INT(p->stale_variants, 0);
+    msg_free(p);
+    char id[IP_UUID_STRLEN + 1];
+    msg_free(create_image(id, all_kinds, NKINDS, 0, NULL));
+    Imageproc__MarkProcessingReply *mp = NULL;
+    CHECK(mark_processing(id, &mp) == IP_OK);
+    EXPECT(mp->n_presets == NKINDS);
+    for (size_t i = 0; i < mp->n_presets && i < NKINDS; i++) {
+        Imageproc__Preset def;
+        Imageproc__Watermark wm;
+        CHECK(ip_preset_default(all_kinds[i], &def, &wm) == IP_OK);
+        EXPECT(mp->presets[i]->kind == all_kinds[i] && ip_preset_same(mp->presets[i], &def));
+    }
+    msg_free(mp);
+    drop_fresh("imageproc_test_meta_presets");
+}
+
+typedef struct preset_race {
+    int width;
+    ip_status st;
+} preset_race;
+
+static void *preset_race_thread(void *arg)
+{
+    preset_race *a = arg;
+    Imageproc__GetPresetsReply *p = get_presets_ok();
+    Imageproc__Preset *pr = p->presets[IP_VARIANT_RESIZED - 1];
+    pr->width = a->width;
+    Imageproc__GetPresetsRequest dummy = IMAGEPROC__GET_PRESETS_REQUEST__INIT;
+    (void)dummy;
+    Imageproc__SetPresetRequest req = IMAGEPROC__SET_PRESET_REQUEST__INIT;
+    req.preset = pr;
+    Imageproc__SetPresetReply *r = NULL;
+    char err[256];
+    a->st = ip_metadata_set_preset(client, &req, &r, NULL, err, sizeof(err));
+    if (a->st == IP_OK && !r->changed)
+        a->st = IP_INTERNAL;
+    msg_free(r);
+    msg_free(p);
+    return NULL;
+}
+
+static void test_set_preset(void)
+{
+    Imageproc__GetPresetsReply *p = get_presets_ok();
+    Imageproc__Preset *pr = p->presets[IP_VARIANT_RESIZED - 1];
+    int v0 = pr->version;
+    /* The same definition: nothing changes (version and updated_at ignored). */
+    Imageproc__SetPresetReply *r = NULL;
+    pr->version = 99;
+    CHECK(set_preset(pr, &r) == IP_OK);
+    EXPECT(!r->changed && r->preset->version == v0);
+    msg_free(r);
+    /* A new one: version + 1, stored as given, read back equal. */
+    Imageproc__Watermark wm = IMAGEPROC__WATERMARK__INIT;
+    wm.logo_key = "p/logo/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08.png";
+    wm.text = "";
+    wm.position = IMAGEPROC__WATERMARK_POSITION__WATERMARK_TOP_LEFT;
+    wm.margin = 0.07;
+    wm.scale = 0.123456789;
+    wm.opacity = 0.3;
+    Imageproc__Watermark *own_wm = pr->watermark; /* p's, freed with it */
+    pr->watermark = &wm;
+    pr->avif = !pr->avif;
+    pr->width = pr->width == 1000 ? 1001 : 1000;
+    CHECK(set_preset(pr, &r) == IP_OK);
+    EXPECT(r->changed && r->preset->version == v0 + 1 && ip_preset_same(r->preset, pr));
+    msg_free(r);
+    Imageproc__GetPresetsReply *q = get_presets_ok();
+    EXPECT(ip_preset_same(q->presets[IP_VARIANT_RESIZED - 1], pr));
+    EXPECT_EQ_INT(q->presets[IP_VARIANT_RESIZED - 1]->version, v0 + 1);
+    msg_free(q);
+    CHECK(set_preset(pr, &r) == IP_OK); /* again: no new version */
+    EXPECT(!r->changed && r->preset->version == v0 + 1);
+    msg_free(r);
+    /* Invalid ones change nothing. */
+    pr->width = 0;
+    EXPECT_BAD(set_preset(pr, NULL), "width");
+    pr->width = 640;
+    wm.logo_key = "o/whatever";
+    EXPECT_BAD(set_preset(pr, NULL), "logo_key");
+    wm.logo_key = "";
+    wm.opacity = 1.5;
+    EXPECT_BAD(set_preset(pr, NULL), "opacity");
+    wm.opacity = 0.3;
+    pr->kind = IP_VARIANT_NONE;
+    EXPECT_BAD(set_preset(pr, NULL), "kind");
+    EXPECT_BAD(set_preset(NULL, NULL), "preset");
+    EXPECT_EQ_INT(preset_version(IP_VARIANT_RESIZED), v0 + 1);
+    pr->watermark = own_wm;
+    msg_free(p);
+    /* Eight concurrent SetPresets of different definitions: eight versions. */
+    preset_race a[8];
+    pthread_t th[8];
+    for (int i = 0; i < 8; i++) {
+        a[i].width = 2000 + i;
+        pthread_create(&th[i], NULL, preset_race_thread, &a[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        EXPECT(a[i].st == IP_OK);
+    }
+    EXPECT_EQ_INT(preset_version(IP_VARIANT_RESIZED), v0 + 1 + 8);
+}
+
+/* stale_variants as GetPresets counts it, and as SQL counts it by the definition. */
+static void expect_stale_count(PGconn *c, int line)
+{
+    Imageproc__GetPresetsReply *p = get_presets_ok();
+    PGresult *r = sql(c, "SELECT count(*) FROM variants v JOIN presets p ON p.name = v.name"
+                         " WHERE v.status = 'ready' AND greatest(v.preset_version, 1) < p.version");
+    long long want = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    if (p->stale_variants != want) {
+        fprintf(stderr, "line %d: stale_variants %lld, SQL counts %lld\n", line,
+                (long long)p->stale_variants, want);
+        ip_test_failures++;
+    }
+    msg_free(p);
+}
+
+static void test_stale_flags(void)
+{
+    PGconn *c = pg_connect(test_dsn);
+    char id[IP_UUID_STRLEN + 1];
+    files_variant vs[NKINDS];
+    ready_with_files(id, vs);
+    Imageproc__GetImageReply *g = get_ok(id);
+    for (size_t i = 0; i < NKINDS; i++)
+        expect_files(variant_of(g->image, all_kinds[i]), &vs[i], false, __LINE__);
+    msg_free(g);
+    expect_stale_count(c, __LINE__);
+    /* The thumbnail's preset moves on: that variant alone is stale, in
+     * GetImage and in ListImages. */
+    bump_preset(IP_VARIANT_THUMBNAIL);
+    g = get_ok(id);
+    for (size_t i = 0; i < NKINDS; i++)
+        expect_files(variant_of(g->image, all_kinds[i]), &vs[i],
+                     all_kinds[i] == IP_VARIANT_THUMBNAIL, __LINE__);
+    Imageproc__ListImagesRequest lr = IMAGEPROC__LIST_IMAGES_REQUEST__INIT;
+    lr.last_created_at_us = g->image->created_at_us + 1;
+    lr.last_id = "00000000-0000-0000-0000-000000000000";
+    lr.limit = 1;
+    Imageproc__ListImagesReply *l = NULL;
+    CHECK(RPC(list_images, &lr, &l) == IP_OK);
+    CHECK(l->n_images == 1 && strcmp(l->images[0]->id, id) == 0);
+    for (size_t i = 0; i < NKINDS; i++)
+        expect_files(variant_of(l->images[0], all_kinds[i]), &vs[i],
+                     all_kinds[i] == IP_VARIANT_THUMBNAIL, __LINE__);
+    EXPECT(strcmp(l->images[0]->thumbhash, "3OcRJYB4d3h/iIeHeEh3eIhw+j2w") == 0 &&
+           strcmp(l->images[0]->dominant_color, "#a1b2c3") == 0);
+    msg_free(l);
+    msg_free(g);
+    expect_stale_count(c, __LINE__);
+    PQfinish(c);
+}
+
+static void test_finish_files(void)
+{
+    nng_socket s = sub_ready();
+    char id[IP_UUID_STRLEN + 1];
+    files_variant vs[NKINDS];
+    ready_with_files(id, vs);
+    Imageproc__GetImageReply *g = get_ok(id);
+    EXPECT(strcmp(g->image->thumbhash, "3OcRJYB4d3h/iIeHeEh3eIhw+j2w") == 0 &&
+           strcmp(g->image->dominant_color, "#a1b2c3") == 0);
+    for (size_t i = 0; i < NKINDS; i++)
+        expect_files(variant_of(g->image, all_kinds[i]), &vs[i], false, __LINE__);
+    int64_t updated = g->image->updated_at_us;
+    msg_free(g);
+    /* A rerun of the same job: the same rows, no event. */
+    Imageproc__StatusEvent *e = NULL;
+    while ((e = next_event(s, id, 300)) != NULL)
+        msg_free(e);
+    Imageproc__FinishImageReply *f = NULL;
+    CHECK(finish_files(id, vs, NKINDS, false, NULL, NULL, &f) == IP_OK);
+    EXPECT(f->image->updated_at_us == updated);
+    msg_free(f);
+    EXPECT((e = next_event(s, id, 300)) == NULL);
+    msg_free(e);
+
+    /* Bad files are refused before anything is written. */
+    char id2[IP_UUID_STRLEN + 1];
+    msg_free(create_image(id2, all_kinds, NKINDS, 0, NULL));
+    CHECK(mark_processing(id2, NULL) == IP_OK);
+    files_variant bad[NKINDS];
+    for (size_t i = 0; i < NKINDS; i++)
+        files_variant_make(&bad[i], id2, all_kinds[i], 2, three_formats, 3);
+    bad[1].f[2].object_key = bad[1].keys[1];
+    EXPECT_BAD(finish_files(id2, bad, NKINDS, false, NULL, NULL, NULL),
+               "variants[1].files[2].object_key");
+    files_variant_make(&bad[1], id, all_kinds[1], 2, three_formats, 3); /* another image's keys */
+    EXPECT_BAD(finish_files(id2, bad, NKINDS, false, NULL, NULL, NULL),
+               "variants[1].object_key");
+    files_variant_make(&bad[1], id2, all_kinds[1], 2, three_formats, 3);
+    files_variant_make(&bad[0], id2, all_kinds[0], 1, three_formats, 3);
+    bad[0].v.preset_version = 0; /* the keys of 0 and 1 are the same: the version is the fault */
+    EXPECT_BAD(finish_files(id2, bad, NKINDS, false, NULL, NULL, NULL),
+               "variants[0].preset_version");
+    files_variant_make(&bad[0], id2, all_kinds[0], 2, three_formats, 3);
+    EXPECT_BAD(finish_files(id2, bad, NKINDS, false, "abc", NULL, NULL), "thumbhash");
+    EXPECT_BAD(finish_files(id2, bad, NKINDS, false, NULL, "#ABCDEF", NULL), "dominant_color");
+    g = get_ok(id2);
+    EXPECT(g->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PROCESSING &&
+           g->image->thumbhash[0] == '\0');
+    for (size_t i = 0; i < g->image->n_variants; i++)
+        EXPECT(g->image->variants[i]->status == IMAGEPROC__VARIANT_STATUS__VARIANT_PENDING &&
+               g->image->variants[i]->n_files == 0);
+    msg_free(g);
+
+    /* PutVariant takes files too; one without files (an older processor)
+     * reads as its primary alone, version 0. */
+    Imageproc__PutVariantRequest pv = IMAGEPROC__PUT_VARIANT_REQUEST__INIT;
+    pv.image_id = id2;
+    pv.variant = &bad[0].v;
+    Imageproc__PutVariantReply *pr = NULL;
+    CHECK(RPC(put_variant, &pv, &pr) == IP_OK);
+    expect_files(pr->variant, &bad[0], 2 < preset_version(bad[0].v.kind), __LINE__);
+    msg_free(pr);
+    CHECK(put_variant(id2, IP_VARIANT_RESIZED, true, NULL, NULL) == IP_OK);
+    g = get_ok(id2);
+    const Imageproc__Variant *old = variant_of(g->image, IP_VARIANT_RESIZED);
+    EXPECT(old->n_files == 1 && old->preset_version == 0 &&
+           strcmp(old->files[0]->object_key, old->object_key) == 0 &&
+           strcmp(old->files[0]->format, "jpeg") == 0 && old->files[0]->size_bytes == 2048);
+    msg_free(g);
+    nng_close(s);
+}
+
+static void test_regenerate(void)
+{
+    PGconn *c = pg_connect(test_dsn);
+    nng_socket s = sub_ready();
+    char id[IP_UUID_STRLEN + 1];
+    files_variant vs[NKINDS];
+    ready_with_files(id, vs);
+    Imageproc__StatusEvent *e = NULL;
+    while ((e = next_event(s, id, 300)) != NULL)
+        msg_free(e);
+    Imageproc__GetImageReply *before = get_ok(id);
+
+    /* MarkProcessing of a regeneration only reads: the image, the presets. */
+    Imageproc__MarkProcessingRequest mr = IMAGEPROC__MARK_PROCESSING_REQUEST__INIT;
+    mr.id = id;
+    mr.regenerate = true;
+    mr.new_delivery = true;
+    Imageproc__MarkProcessingReply *mp = NULL;
+    CHECK(RPC(mark_processing, &mr, &mp) == IP_OK);
+    EXPECT(mp->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY &&
+           mp->image->runs == before->image->runs &&
+           mp->image->updated_at_us == before->image->updated_at_us && mp->n_presets == NKINDS);
+    msg_free(mp);
+
+    /* The resized preset moves on; the regeneration replaces that variant:
+     * new keys (version N), webp only, the old files in the purge record. */
+    int v = bump_preset(IP_VARIANT_RESIZED);
+    files_variant nv;
+    const ip_format_def *two[] = {&ip_format_jpeg, &ip_format_webp};
+    files_variant_make(&nv, id, IP_VARIANT_RESIZED, v, two, 2);
+    nv.v.width = 999;
+    Imageproc__FinishImageReply *f = NULL;
+    ip_status st = finish_files(id, &nv, 1, true, "AAAA", "#000000", &f);
+    CHECKF(st == IP_OK, "regenerate: %s %s", ip_strerror(st), last_err);
+    EXPECT(f->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+    expect_files(variant_of(f->image, IP_VARIANT_RESIZED), &nv, false, __LINE__);
+    EXPECT(variant_of(f->image, IP_VARIANT_RESIZED)->width == 999);
+    expect_files(variant_of(f->image, IP_VARIANT_THUMBNAIL),
+                 &vs[IP_VARIANT_THUMBNAIL - 1],
+                 vs[IP_VARIANT_THUMBNAIL - 1].v.preset_version <
+                     preset_version(IP_VARIANT_THUMBNAIL),
+                 __LINE__);
+    EXPECT(strcmp(f->image->thumbhash, "AAAA") == 0 &&
+           strcmp(f->image->dominant_color, "#000000") == 0);
+    msg_free(f);
+    /* One event: the image, ready. */
+    e = next_event(s, id, 3000);
+    EXPECT(e != NULL && e->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY &&
+           e->variant_kind == IP_VARIANT_NONE && !e->deleted);
+    msg_free(e);
+    EXPECT((e = next_event(s, id, 300)) == NULL);
+    msg_free(e);
+    /* The purge record: the three old files of resized, none of the new. */
+    const files_variant *was = &vs[IP_VARIANT_RESIZED - 1];
+    PGresult *r = sql(c, "SELECT array_to_string(object_keys, ' '), prefix, reservation"
+                         " FROM purges WHERE image_id = '%s'", id);
+    CHECK(PQntuples(r) == 1);
+    char want[3 * IP_KEY_MAX + 4];
+    snprintf(want, sizeof(want), "%s %s %s", was->keys[0], was->keys[1], was->keys[2]);
+    EXPECT_EQ_STR(PQgetvalue(r, 0, 0), want);
+    EXPECT(PQgetvalue(r, 0, 1)[0] == '\0' && strcmp(PQgetvalue(r, 0, 2), "f") == 0);
+    PQclear(r);
+    /* A second regeneration at the same version keeps its keys out of the purge. */
+    CHECK(finish_files(id, &nv, 1, true, NULL, NULL, NULL) == IP_OK);
+    r = sql(c, "SELECT array_to_string(object_keys, ' ') FROM purges WHERE image_id = '%s'", id);
+    EXPECT_EQ_STR(PQgetvalue(r, 0, 0), want);
+    PQclear(r);
+    /* One made by an older version (a regeneration finishing late) does not
+     * undo the newer: the stored variant stays, the late one's files are purged. */
+    files_variant late;
+    const ip_format_def *avif_too[] = {&ip_format_jpeg, &ip_format_avif};
+    files_variant_make(&late, id, IP_VARIANT_RESIZED, v - 1, avif_too, 2);
+    CHECK(finish_files(id, &late, 1, true, NULL, NULL, &f) == IP_OK);
+    expect_files(variant_of(f->image, IP_VARIANT_RESIZED), &nv, false, __LINE__);
+    msg_free(f);
+    r = sql(c, "SELECT array_to_string(object_keys, ' ') FROM purges WHERE image_id = '%s'", id);
+    EXPECT_EQ_STR(PQgetvalue(r, 0, 0), want); /* the same keys: avif of v - 1 was there */
+    PQclear(r);
+    /* A variant not requested, a failed one, and an image that is not ready:
+     * refused, nothing changes. */
+    char id2[IP_UUID_STRLEN + 1];
+    ip_variant_kind thumb[] = {IP_VARIANT_THUMBNAIL};
+    msg_free(create_image(id2, thumb, 1, 0, NULL));
+    files_variant t2;
+    files_variant_make(&t2, id2, IP_VARIANT_THUMBNAIL, 2, two, 2);
+    EXPECT(finish_files(id2, &t2, 1, true, NULL, NULL, NULL) == IP_FAILED_PRECONDITION);
+    mr.id = id2;
+    EXPECT(RPC(mark_processing, &mr, &mp) == IP_FAILED_PRECONDITION);
+    Imageproc__GetImageReply *g2 = get_ok(id2);
+    EXPECT(g2->image->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING && g2->image->runs == 0 &&
+           g2->image->variants[0]->status == IMAGEPROC__VARIANT_STATUS__VARIANT_PENDING);
+    msg_free(g2);
+    files_variant_make(&t2, id, IP_VARIANT_THUMBNAIL, 2, two, 2);
+    nv.v.kind = IP_VARIANT_WATERMARKED; /* keys of resized: refused by the key check */
+    EXPECT_BAD(finish_files(id, &nv, 1, true, NULL, NULL, NULL), "variants[0].object_key");
+    msg_free(before);
+    nng_close(s);
+    PQfinish(c);
+}
+
+/* Pages through ListRegenerate and compares with `truth` (SQL ids in order). */
+static void check_regen_pages(PGconn *c, bool stale_only, int limit, const char *truth_sql)
+{
+    PGresult *t = sql(c, "%s", truth_sql);
+    int want = PQntuples(t), got = 0, pages = 0;
+    char after[IP_UUID_STRLEN + 1] = "";
+    for (;;) {
+        Imageproc__ListRegenerateRequest req = IMAGEPROC__LIST_REGENERATE_REQUEST__INIT;
+        req.stale_only = stale_only;
+        req.after_id = after;
+        req.limit = limit;
+        Imageproc__ListRegenerateReply *rep = NULL;
+        ip_status st = RPC(list_regenerate, &req, &rep);
+        CHECKF(st == IP_OK, "ListRegenerate: %s %s", ip_strerror(st), last_err);
+        EXPECT(rep->n_images <= (size_t)limit);
+        for (size_t i = 0; i < rep->n_images; i++, got++) {
+            const Imageproc__Image *img = rep->images[i];
+            if (got >= want || strcmp(img->id, PQgetvalue(t, got, 0)) != 0) {
+                fprintf(stderr, "ListRegenerate(stale_only %d) #%d: %s, want %s\n", stale_only,
+                        got, img->id, got < want ? PQgetvalue(t, got, 0) : "(end)");
+                ip_test_failures++;
+                msg_free(rep);
+                PQclear(t);
+                return;
+            }
+            EXPECT(img->original_key[0] != '\0' && img->n_requested >= 1 && img->n_variants == 0);
+            snprintf(after, sizeof(after), "%s", img->id);
+        }
+        bool more = rep->has_more;
+        msg_free(rep);
+        pages++;
+        if (!more)
+            break;
+        CHECK(pages < 100000);
+    }
+    EXPECT_EQ_INT(got, want);
+    PQclear(t);
+}
+
+static void test_list_regenerate(void)
+{
+    PGconn *c = pg_connect(test_dsn);
+    /* Some ready images with current variants, then one preset moves on:
+     * every ready image with a variant of that kind made before is stale. */
+    char ids[6][IP_UUID_STRLEN + 1];
+    files_variant vs[NKINDS];
+    for (int i = 0; i < 5; i++)
+        ready_with_files(ids[i], vs);
+    msg_free(create_image(ids[5], all_kinds, NKINDS, 0, NULL)); /* pending */
+    check_regen_pages(c, true, 7,
+                      "SELECT i.id FROM images i WHERE i.status = 'ready' AND EXISTS (SELECT 1"
+                      " FROM variants v JOIN presets p ON p.name = v.name WHERE v.image_id = i.id"
+                      " AND v.status = 'ready' AND greatest(v.preset_version, 1) < p.version)"
+                      " ORDER BY i.id");
+    bump_preset(IP_VARIANT_WATERMARKED);
+    PGresult *r = sql(c, "SELECT count(*) FROM images i WHERE id IN ('%s','%s','%s','%s','%s')",
+                      ids[0], ids[1], ids[2], ids[3], ids[4]);
+    EXPECT_EQ_STR(PQgetvalue(r, 0, 0), "5");
+    PQclear(r);
+    const char *stale_truth =
+        "SELECT i.id FROM images i WHERE i.status = 'ready' AND EXISTS (SELECT 1"
+        " FROM variants v JOIN presets p ON p.name = v.name WHERE v.image_id = i.id"
+        " AND v.status = 'ready' AND greatest(v.preset_version, 1) < p.version) ORDER BY i.id";
+    check_regen_pages(c, true, 7, stale_truth);
+    check_regen_pages(c, true, 1000, stale_truth);
+    check_regen_pages(c, false, 50, "SELECT id FROM images WHERE status = 'ready' ORDER BY id");
+    /* ids: the ready ones among them, by id; unknown and pending ones absent. */
+    char unknown[IP_UUID_STRLEN + 1];
+    ip_uuid_v7_str(unknown);
+    char *list[] = {ids[3], unknown, ids[5], ids[1]};
+    Imageproc__ListRegenerateRequest req = IMAGEPROC__LIST_REGENERATE_REQUEST__INIT;
+    req.ids = list;
+    req.n_ids = 4;
+    req.limit = 1;
+    Imageproc__ListRegenerateReply *rep = NULL;
+    CHECK(RPC(list_regenerate, &req, &rep) == IP_OK);
+    CHECK(rep->n_images == 2 && !rep->has_more);
+    const char *lo = strcmp(ids[1], ids[3]) < 0 ? ids[1] : ids[3];
+    const char *hi = lo == ids[1] ? ids[3] : ids[1];
+    EXPECT(strcmp(rep->images[0]->id, lo) == 0 && strcmp(rep->images[1]->id, hi) == 0);
+    msg_free(rep);
+    /* Bounds. */
+    req.n_ids = 0;
+    req.limit = 0;
+    EXPECT_BAD(RPC(list_regenerate, &req, &rep), "limit");
+    req.limit = 1001;
+    EXPECT_BAD(RPC(list_regenerate, &req, &rep), "limit");
+    req.limit = 10;
+    req.after_id = "zzz";
+    EXPECT_BAD(RPC(list_regenerate, &req, &rep), "after_id");
+    /* The stale page reads index ranges, not the table. */
+    PQclear(sql(c, "ANALYZE variants"));
+    PQclear(sql(c, "ANALYZE images"));
+    const char *q = meta_store_statement_sql("meta_regen_stale");
+    CHECK(q != NULL);
+    r = PQprepare(c, "rs", q, 0, NULL);
+    CHECK(PQresultStatus(r) == PGRES_COMMAND_OK);
+    PQclear(r);
+    PQclear(sql(c, "SET plan_cache_mode = force_generic_plan"));
+    r = sql(c, "EXPLAIN EXECUTE rs('00000000-0000-0000-0000-000000000000', 101)");
+    char plan[16384] = "";
+    size_t len = 0;
+    for (int i = 0; i < PQntuples(r); i++)
+        len += (size_t)snprintf(plan + len, sizeof(plan) - len, "%s\n", PQgetvalue(r, i, 0));
+    PQclear(r);
+    if (strstr(plan, "variants_ready_version_idx") == NULL || strstr(plan, "Seq Scan on variants")) {
+        fprintf(stderr, "the stale page does not read variants_ready_version_idx:\n%s", plan);
+        ip_test_failures++;
+    }
+    PQfinish(c);
+}
+
+static void test_delete_files(void)
+{
+    PGconn *c = pg_connect(test_dsn);
+    char id[IP_UUID_STRLEN + 1];
+    files_variant vs[NKINDS];
+    ready_with_files(id, vs);
+    Imageproc__DeleteImageReply *d = NULL;
+    CHECK(delete_image(id, &d) == IP_OK);
+    CHECK(d->n_object_keys == 1 + NKINDS * 3);
+    char okey[IP_KEY_MAX];
+    CHECK(ip_key_original(okey, id) == IP_OK);
+    EXPECT(strcmp(d->object_keys[0], okey) == 0);
+    for (size_t k = 0; k < NKINDS; k++)
+        for (size_t f = 0; f < 3; f++)
+            EXPECT(strcmp(d->object_keys[1 + k * 3 + f], vs[k].keys[f]) == 0);
+    msg_free(d);
+    PGresult *r = sql(c, "SELECT cardinality(object_keys) FROM purges WHERE image_id = '%s'", id);
+    EXPECT(PQntuples(r) == 1 && atoi(PQgetvalue(r, 0, 0)) == 1 + NKINDS * 3);
+    PQclear(r);
+    PQfinish(c);
+}
+
+static void test_purge_merge(void)
+{
+    /* A database of its own: ClaimPurges hands out only this test's purges. */
+    fresh_service("imageproc_test_meta_purge_merge");
+    char id[IP_UUID_STRLEN + 1];
+    files_variant vs[NKINDS];
+    ready_with_files(id, vs);
+    const ip_format_def *jpeg[] = {&ip_format_jpeg};
+    files_variant a, b;
+    files_variant_make(&a, id, IP_VARIANT_THUMBNAIL, bump_preset(IP_VARIANT_THUMBNAIL), jpeg, 1);
+    CHECK(finish_files(id, &a, 1, true, NULL, NULL, NULL) == IP_OK);
+    /* A purger claims the record; meanwhile another regeneration adds keys. */
+    Imageproc__ClaimPurgesReply *cl = NULL;
+    CHECK(claim_purges(10, 60000, &cl) == IP_OK);
+    CHECK(cl->n_purges == 1 && cl->purges[0]->n_object_keys == 3);
+    msg_free(cl);
+    files_variant_make(&b, id, IP_VARIANT_THUMBNAIL, bump_preset(IP_VARIANT_THUMBNAIL), jpeg, 1);
+    CHECK(finish_files(id, &b, 1, true, NULL, NULL, NULL) == IP_OK);
+    /* The purger confirms what it was given: the record stays, due again,
+     * with every key. */
+    EXPECT(finish_purge(id, "") == IP_OK);
+    CHECK(claim_purges(10, 60000, &cl) == IP_OK);
+    CHECK(cl->n_purges == 1 && cl->purges[0]->n_object_keys == 4);
+    EXPECT(strcmp(cl->purges[0]->object_keys[3], a.keys[0]) == 0);
+    msg_free(cl);
+    EXPECT(finish_purge(id, "") == IP_OK);
+    CHECK(claim_purges(10, 0, &cl) == IP_OK);
+    EXPECT(cl->n_purges == 0);
+    msg_free(cl);
+    EXPECT(finish_purge(id, "") == IP_NOT_FOUND);
+    drop_fresh("imageproc_test_meta_purge_merge");
+}
+
+static void test_migrate_outputs(void)
+{
+    /* A database at 0003 with a ready image whose variants have no files: after
+     * the upgrade each reads as one file, version 0, not stale until its preset
+     * passes version 1. */
+    const char *db = "imageproc_test_meta_outputs";
+    PGconn *c = pg_connect(base_dsn);
+    PQclear(sql(c, "DROP DATABASE IF EXISTS imageproc_test_meta_outputs"));
+    PQclear(sql(c, "CREATE DATABASE imageproc_test_meta_outputs"));
+    static char dsn[1024];
+    dsn_with_db(db, dsn, sizeof(dsn));
+    PGconn *t = pg_connect(dsn);
+    PQclear(sql(t, "CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY,"
+                   " applied_at timestamptz NOT NULL DEFAULT now())"));
+    size_t before = 0;
+    for (size_t i = 0; i < meta_migrations_count; i++) {
+        if (strcmp(meta_migrations[i].version, "0004_outputs") >= 0)
+            break;
+        PGresult *r = PQexec(t, meta_migrations[i].sql);
+        CHECKF(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", meta_migrations[i].version,
+               PQresultErrorMessage(r));
+        PQclear(r);
+        PQclear(sql(t, "INSERT INTO schema_migrations (version) VALUES ('%s')",
+                    meta_migrations[i].version));
+        before++;
+    }
+    CHECK(before == 3);
+    const char *id = "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5b1";
+    char k1[IP_KEY_MAX], k2[IP_KEY_MAX];
+    CHECK(ip_key_variant(k1, id, IP_VARIANT_THUMBNAIL, &ip_format_jpeg) == IP_OK);
+    CHECK(ip_key_variant(k2, id, IP_VARIANT_RESIZED, &ip_format_png) == IP_OK);
+    PQclear(sql(t, "INSERT INTO images (id, created_at, ops, status, original_key) VALUES"
+                   " ('%s', now(), '{thumbnail,resized}', 'ready', 'o/%s')", id, id));
+    PQclear(sql(t, "INSERT INTO variants (image_id, name, status, object_key, width, height,"
+                   " size_bytes, format) VALUES ('%s', 'thumbnail', 'ready', '%s', 320, 320, 111,"
+                   " 'jpeg'), ('%s', 'resized', 'ready', '%s', 1280, 720, 222, 'png')",
+                id, k1, id, k2));
+    PQfinish(t);
+    PQfinish(c);
+    start_service_on(dsn);
+    Imageproc__GetImageReply *g = get_ok(id);
+    EXPECT(g->image->thumbhash[0] == '\0' && g->image->dominant_color[0] == '\0');
+    CHECK(g->image->n_variants == 2);
+    for (size_t i = 0; i < 2; i++) {
+        const Imageproc__Variant *v = g->image->variants[i];
+        EXPECT(v->n_files == 1 && v->preset_version == 0 && !v->stale);
+        EXPECT(v->n_files == 1 && strcmp(v->files[0]->object_key, i ? k2 : k1) == 0 &&
+               strcmp(v->files[0]->format, i ? "png" : "jpeg") == 0 &&
+               v->files[0]->size_bytes == (i ? 222 : 111));
+    }
+    msg_free(g);
+    Imageproc__GetPresetsReply *p = get_presets_ok();
+    EXPECT_EQ_INT(p->stale_variants, 0);
+    msg_free(p);
+    /* Version 2 of the resized preset: that variant alone is stale. */
+    bump_preset(IP_VARIANT_RESIZED);
+    g = get_ok(id);
+    EXPECT(!g->image->variants[0]->stale && g->image->variants[1]->stale);
+    msg_free(g);
+    p = get_presets_ok();
+    EXPECT_EQ_INT(p->stale_variants, 1);
+    msg_free(p);
+    /* DeleteImage still names every key. */
+    Imageproc__DeleteImageReply *d = NULL;
+    CHECK(delete_image(id, &d) == IP_OK);
+    EXPECT(d->n_object_keys == 3 && strcmp(d->object_keys[1], k1) == 0 &&
+           strcmp(d->object_keys[2], k2) == 0);
+    msg_free(d);
+    drop_fresh(db);
+}
+
 /* ------------------------------------------------------------- main */
 
 /* clang-format off */
@@ -3122,18 +3876,21 @@ static const ip_test_case tests[] = {
     IP_TEST(lease),        IP_TEST(requeue),         IP_TEST(stale_select), IP_TEST(stale_claim),
     IP_TEST(delete_purge), IP_TEST(purges),          IP_TEST(purges_race), IP_TEST(reserve),  IP_TEST(retry),
     IP_TEST(migrate_upgrade), IP_TEST(owner), IP_TEST(api_keys), IP_TEST(migrate_access),
-    IP_TEST(finish_variants),
+    IP_TEST(finish_variants), IP_TEST(migrate_outputs), IP_TEST(presets_default),
+    IP_TEST(set_preset), IP_TEST(stale_flags), IP_TEST(finish_files), IP_TEST(regenerate),
+    IP_TEST(list_regenerate), IP_TEST(delete_files), IP_TEST(purge_merge),
 };
 /* clang-format on */
 #define NTESTS (sizeof(tests) / sizeof(tests[0]))
 
-/* Every test but `migrate`, `migrate_upgrade` and `migrate_access` (which migrate databases of
- * their own) runs with the service in-process on a migrated TEST_DB; list_explain and binary use it
+/* Every test but `migrate`, `migrate_upgrade`, `migrate_access`, `migrate_outputs`,
+ * `presets_default` and `purge_merge` (which use databases of their own) runs with the service in-process on a migrated TEST_DB; list_explain and binary use it
  * only for the migrations. */
 static bool needs_service(const char *name)
 {
     return strcmp(name, "migrate") != 0 && strcmp(name, "migrate_upgrade") != 0 &&
-           strcmp(name, "migrate_access") != 0;
+           strcmp(name, "migrate_access") != 0 && strcmp(name, "migrate_outputs") != 0 &&
+           strcmp(name, "presets_default") != 0 && strcmp(name, "purge_merge") != 0;
 }
 
 static bool known_test(const char *name)

@@ -8,10 +8,12 @@
  * The writes whose reply is the image (MarkProcessing, FinishImage,
  * FailImage, MarkEnqueued, RetryImage) share one path, write_image.
  * FinishImage may carry the variants: each that changed is published as
- * PutVariant publishes it, in the order given, then the image's status. The sweep
- * (ListStale), the purges (ClaimPurges, FinishPurge) and the API keys
- * (CreateApiKey, ListApiKeys, RevokeApiKey, LookupApiKey) publish no events:
- * they change no image's status.
+ * PutVariant publishes it, in the order given, then the image's status; a
+ * regeneration's FinishImage publishes the image (ready) once. MarkProcessing
+ * replies with the presets in force too. The sweep (ListStale), the purges
+ * (ClaimPurges, FinishPurge), the API keys (CreateApiKey, ListApiKeys,
+ * RevokeApiKey, LookupApiKey), the presets (GetPresets, SetPreset) and
+ * ListRegenerate publish no events: they change no image's status.
  *
  * ORDERING OF EVENTS
  * An event must leave in the order its change committed, per image. Two
@@ -38,6 +40,7 @@
 
 #include "ip_keys.h"
 #include "ip_log.h"
+#include "ip_presets.h"
 #include "ip_rpc.h"
 #include "ip_rpc_stubs.h"
 #include "ip_time.h"
@@ -153,20 +156,28 @@ typedef struct write_args {
     bool requeue;           /* MarkEnqueued: a sweep's re-enqueue */
     int64_t lease_ms;       /* MarkProcessing: the lease */
     bool new_delivery;      /* MarkProcessing: counts a run */
-    Imageproc__Variant *const *variants; /* FinishImage: recorded before the close */
-    size_t n_variants;
+    bool regenerate;        /* MarkProcessing, FinishImage: a regeneration of a ready image */
+    meta_finish_req finish; /* FinishImage: recorded before the close */
     meta_variant_change *changes; /* FinishImage: one per variant, for their events */
 } write_args;
 
-/* The write's own fields; IP_OK or INVALID_ARGUMENT with the message in err. */
-static ip_status check_write(image_write w, const write_args *a, char *err, size_t errlen)
+/* The write's own fields (`id` canonical); IP_OK or INVALID_ARGUMENT with the
+ * message in err. */
+static ip_status check_write(image_write w, const char *id, const write_args *a, char *err,
+                             size_t errlen)
 {
+    ip_status st;
     if (w == WRITE_FAIL)
         return meta_check_text(a->error, "error", err, errlen);
     if (w == WRITE_PROCESSING)
         return meta_check_lease(a->lease_ms, err, errlen);
-    if (w == WRITE_FINISH)
-        return meta_check_finish(a->variants, a->n_variants, err, errlen);
+    if (w == WRITE_FINISH) {
+        const meta_finish_req *f = &a->finish;
+        if ((st = meta_check_finish(id, f->variants, f->n_variants, f->regenerate, err, errlen)) !=
+            IP_OK)
+            return st;
+        return meta_check_placeholder(f->thumbhash, f->dominant_color, err, errlen);
+    }
     if (w == WRITE_ENQUEUED && (a->enqueued_at_us < 0 || a->enqueued_at_us > META_MAX_US)) {
         snprintf(err, errlen, "enqueued_at_us: out of range");
         return IP_INVALID_ARGUMENT;
@@ -184,11 +195,10 @@ static ip_status run_write(meta_service *svc, meta_ctx *cx, image_write w, const
     bool requeued = false;
     switch (w) {
     case WRITE_PROCESSING:
-        return meta_store_mark_processing(svc->store, cx, id, a->lease_ms, a->new_delivery, image,
-                                          changed);
+        return meta_store_mark_processing(svc->store, cx, id, a->lease_ms, a->new_delivery,
+                                          a->regenerate, image, changed);
     case WRITE_FINISH:
-        return meta_store_finish(svc->store, cx, id, a->variants, a->n_variants, a->changes,
-                                 image, changed);
+        return meta_store_finish(svc->store, cx, id, &a->finish, a->changes, image, changed);
     case WRITE_FAIL:
         return meta_store_fail(svc->store, cx, id, a->error, image, changed);
     case WRITE_ENQUEUED:
@@ -216,21 +226,21 @@ static ip_status run_write(meta_service *svc, meta_ctx *cx, image_write w, const
 static ip_status write_image(meta_service *svc, ip_rpc_call *call, image_write w,
                              const char *raw_id, const write_args *a, Imageproc__Image **image)
 {
-    char id[IP_UUID_STRLEN + 1], err[128];
+    char id[IP_UUID_STRLEN + 1], err[256];
     ip_uuid u;
     meta_ctx cx;
     ip_status st;
     bool changed = false;
     if ((st = canon_id(call, raw_id, "id", id, &u)) != IP_OK)
         return st;
-    if ((st = check_write(w, a, err, sizeof(err))) != IP_OK)
+    if ((st = check_write(w, id, a, err, sizeof(err))) != IP_OK)
         return fail(call, st, err, id);
     if ((st = ctx_init(&cx, call)) != IP_OK)
         return st;
     pthread_mutex_t *mu = stripe_of(svc, &u);
     pthread_mutex_lock(mu);
     st = run_write(svc, &cx, w, id, a, image, &changed);
-    for (size_t i = 0; st == IP_OK && w == WRITE_FINISH && i < a->n_variants; i++) {
+    for (size_t i = 0; st == IP_OK && w == WRITE_FINISH && i < a->finish.n_variants; i++) {
         const meta_variant_change *c = &a->changes[i];
         if (c->changed)
             publish(svc, id, c->image_status, c->kind, c->status, c->at_us, c->error, false);
@@ -324,8 +334,18 @@ static ip_status h_mark_processing(void *user, ip_rpc_call *call,
                                    const Imageproc__MarkProcessingRequest *req,
                                    Imageproc__MarkProcessingReply *rep)
 {
-    write_args a = {.lease_ms = req->lease_ms, .new_delivery = req->new_delivery};
-    return write_image(user, call, WRITE_PROCESSING, req->id, &a, &rep->image);
+    meta_service *svc = user;
+    write_args a = {
+        .lease_ms = req->lease_ms, .new_delivery = req->new_delivery, .regenerate = req->regenerate};
+    ip_status st = write_image(svc, call, WRITE_PROCESSING, req->id, &a, &rep->image);
+    if (st != IP_OK)
+        return st;
+    /* The presets in force now: the job makes its variants with these. */
+    meta_ctx cx;
+    if ((st = ctx_init(&cx, call)) != IP_OK)
+        return st;
+    st = meta_store_presets(svc->store, &cx, &rep->presets, &rep->n_presets, NULL);
+    return st == IP_OK ? IP_OK : fail(call, st, cx.err, rep->image->id);
 }
 
 static ip_status h_put_variant(void *user, ip_rpc_call *call,
@@ -333,14 +353,14 @@ static ip_status h_put_variant(void *user, ip_rpc_call *call,
                                Imageproc__PutVariantReply *rep)
 {
     meta_service *svc = user;
-    char id[IP_UUID_STRLEN + 1], err[128];
+    char id[IP_UUID_STRLEN + 1], err[256];
     ip_uuid u;
     meta_ctx cx;
     ip_status st;
     bool changed = false;
     if ((st = canon_id(call, req->image_id, "image_id", id, &u)) != IP_OK)
         return st;
-    if ((st = meta_check_variant(req->variant, err, sizeof(err))) != IP_OK)
+    if ((st = meta_check_variant(id, req->variant, err, sizeof(err))) != IP_OK)
         return fail(call, st, err, id);
     if ((st = ctx_init(&cx, call)) != IP_OK)
         return st;
@@ -362,8 +382,11 @@ static ip_status h_finish_image(void *user, ip_rpc_call *call,
                                 Imageproc__FinishImageReply *rep)
 {
     meta_variant_change changes[IP_VARIANT_COUNT];
-    write_args a = {.variants = req->variants,
-                    .n_variants = req->n_variants,
+    write_args a = {.finish = {.variants = req->variants,
+                               .n_variants = req->n_variants,
+                               .thumbhash = req->thumbhash,
+                               .dominant_color = req->dominant_color,
+                               .regenerate = req->regenerate},
                     .changes = req->n_variants <= IP_VARIANT_COUNT ? changes : NULL};
     return write_image(user, call, WRITE_FINISH, req->id, &a, &rep->image);
 }
@@ -582,6 +605,91 @@ static ip_status h_lookup_api_key(void *user, ip_rpc_call *call,
     return st == IP_OK ? IP_OK : fail(call, st, cx.err, NULL);
 }
 
+/* ------------------------------------------------------------- presets */
+
+/* Presets and ListRegenerate change no image: no stripe, no event. */
+static ip_status h_get_presets(void *user, ip_rpc_call *call, const Imageproc__GetPresetsRequest *req,
+                               Imageproc__GetPresetsReply *rep)
+{
+    (void)req;
+    meta_service *svc = user;
+    meta_ctx cx;
+    ip_status st = ctx_init(&cx, call);
+    if (st != IP_OK)
+        return st;
+    st = meta_store_presets(svc->store, &cx, &rep->presets, &rep->n_presets, &rep->stale_variants);
+    return st == IP_OK ? IP_OK : fail(call, st, cx.err, NULL);
+}
+
+static ip_status h_set_preset(void *user, ip_rpc_call *call, const Imageproc__SetPresetRequest *req,
+                              Imageproc__SetPresetReply *rep)
+{
+    meta_service *svc = user;
+    char err[160] = "preset: required";
+    meta_ctx cx;
+    ip_status st = IP_INVALID_ARGUMENT;
+    if (req->preset == NULL ||
+        (st = ip_preset_check(req->preset, err, sizeof(err))) != IP_OK) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "%s%s", req->preset != NULL ? "preset." : "", err);
+        return fail(call, st, msg, NULL);
+    }
+    if ((st = ctx_init(&cx, call)) != IP_OK)
+        return st;
+    bool changed = false;
+    st = meta_store_set_preset(svc->store, &cx, req->preset, &rep->preset, &changed);
+    if (st != IP_OK)
+        return fail(call, st, cx.err, NULL);
+    rep->changed = changed;
+    if (changed)
+        ip_log(IP_LOG_INFO, "preset.changed", IP_LS("variant", ip_variant_name(rep->preset->kind)),
+               IP_LI("version", rep->preset->version));
+    return IP_OK;
+}
+
+static ip_status h_list_regenerate(void *user, ip_rpc_call *call,
+                                   const Imageproc__ListRegenerateRequest *req,
+                                   Imageproc__ListRegenerateReply *rep)
+{
+    meta_service *svc = user;
+    char err[128], after[IP_UUID_STRLEN + 1] = "";
+    meta_ctx cx;
+    ip_uuid u;
+    ip_status st = meta_check_regenerate(req, err, sizeof(err));
+    if (st != IP_OK)
+        return fail(call, st, err, NULL);
+    if ((st = ctx_init(&cx, call)) != IP_OK)
+        return st;
+    char **ids = NULL;
+    if (req->n_ids > 0) {
+        ids = ip_rpc_call_alloc(call, req->n_ids * sizeof(*ids));
+        for (size_t i = 0; ids != NULL && i < req->n_ids; i++) {
+            if ((ids[i] = ip_rpc_call_alloc(call, IP_UUID_STRLEN + 1)) == NULL)
+                ids = NULL;
+            else {
+                ip_uuid_parse(req->ids[i], &u);
+                ip_uuid_format(&u, ids[i]);
+            }
+        }
+        if (ids == NULL)
+            return fail(call, IP_RESOURCE_EXHAUSTED, "out of memory", NULL);
+    } else if (req->after_id != NULL && req->after_id[0] != '\0') {
+        ip_uuid_parse(req->after_id, &u);
+        ip_uuid_format(&u, after);
+    }
+    meta_regen_query q = {.stale_only = req->stale_only,
+                          .after_id = after,
+                          .limit = req->limit,
+                          .ids = ids,
+                          .n_ids = req->n_ids};
+    bool has_more = false;
+    st = meta_store_list_regenerate(svc->store, &cx, &q, &rep->images, &rep->n_images, &has_more);
+    if (st != IP_OK)
+        return fail(call, st, cx.err, NULL);
+    rep->has_more = has_more;
+    return IP_OK;
+}
+
 /* ------------------------------------------------------------- lifecycle */
 
 ip_status meta_service_new(meta_store *store, const meta_service_opts *opts, meta_service **out)
@@ -611,6 +719,9 @@ ip_status meta_service_new(meta_store *store, const meta_service_opts *opts, met
         .list_api_keys = h_list_api_keys,
         .revoke_api_key = h_revoke_api_key,
         .lookup_api_key = h_lookup_api_key,
+        .get_presets = h_get_presets,
+        .set_preset = h_set_preset,
+        .list_regenerate = h_list_regenerate,
     };
     svc->store = store;
     for (int i = 0; i < META_STRIPES; i++)

@@ -13,9 +13,12 @@
  * turn into VariantKind with common/ip_variants.h.
  *
  * Reads (GetImage, ListImages, ListStale) are one statement each: the page of
- * images joined with their variants, ordered so that each image's rows are
- * adjacent and its variants in canonical order (their place in images.ops,
- * which is stored in canonical order). ListImages uses the index
+ * images joined with their variants (and each variant with its preset's row,
+ * three rows in all, for its `stale` flag), ordered so that each image's rows
+ * are adjacent and its variants in canonical order (their place in
+ * images.ops, which is stored in canonical order). A variant's files beside
+ * the primary come out of the arrays alt_formats/alt_keys/alt_sizes as comma
+ * lists, which meta_store_rows.c splits. ListImages uses the index
  * (created_at DESC, id DESC): the cursor is a row comparison
  * (created_at, id) < ($t, $id), which PostgreSQL turns into an index bound, so
  * a deep page costs what the first page costs. Its filter $1 is a variant's
@@ -30,6 +33,13 @@
  * reads the few stale rows from those indexes, not the table (a BitmapOr of
  * the three). DeleteImage deletes the row and records its purge in one
  * statement.
+ *
+ * Presets are one row per kind (SetPreset locks it to bump the version);
+ * staleness questions over all variants (the count, ListRegenerate's stale
+ * pages) read only the older-version ranges of variants_ready_version_idx.
+ * A purge record grows when a regeneration merges keys into it: gen counts
+ * the merges, ClaimPurges notes the count it handed out and FinishPurge
+ * deletes the record only when nothing was merged since.
  *
  * API keys (api_keys) are rows of their own, looked up by the hash of the
  * presented key through its unique index; scopes are stored by name.
@@ -54,19 +64,38 @@
 
 /* The SQL reads best laid out by hand. */
 /* clang-format off */
+/* A variant's columns, in meta_rows_variant's order: the primary file, the
+ * version that made it, the files beside the primary as comma lists (formats,
+ * keys, sizes; keys are checked to be of ip_key_variant_version's form, which
+ * has no comma), and whether it is stale. Needs `v` (variants) and `p` (its
+ * preset, joined by name). */
+#define VARIANT_COLS                                                                               \
+    "v.name, v.status, v.object_key, v.width, v.height, v.size_bytes, v.format, v.error, "        \
+    "v.preset_version, array_to_string(v.alt_formats, ','), array_to_string(v.alt_keys, ','), "   \
+    "array_to_string(v.alt_sizes, ','), " STALE_EXPR
+/* A ready variant made by an older version than its preset's current one (0
+ * counts as 1, which for a current version above 1 changes nothing). */
+#define STALE_EXPR "coalesce(v.status = 'ready' AND p.version > 1 AND v.preset_version < p.version, false)"
 /* The columns every image-returning statement yields, in the order of
  * META_C_* (meta_store_internal.h). */
 #define IMG_COLS                                                                                   \
     "i.id, " US("i.created_at") ", " US("i.updated_at") ", i.filename, i.content_type, "            \
     "i.size_bytes, i.width, i.height, i.sha256, array_to_string(i.ops, ','), i.status, i.error, "  \
     "coalesce(" US("i.enqueued_at") ", 0), i.original_key, i.runs, "                               \
-    "coalesce(" US("i.lease_until") ", 0), coalesce(i.owner_hash, ''), "                           \
-    "v.name, v.status, v.object_key, v.width, v.height, v.size_bytes, v.format, v.error"
+    "coalesce(" US("i.lease_until") ", 0), coalesce(i.owner_hash, ''), i.thumbhash, "              \
+    "i.dominant_color, " VARIANT_COLS
 /* The columns of every key-returning statement, in the order of META_K_*. */
 #define KEY_COLS                                                                                   \
     "id, name, prefix, array_to_string(scopes, ','), " US("created_at") ", "                      \
     "coalesce(" US("revoked_at") ", 0)"
-#define VJOIN " LEFT JOIN variants v ON v.image_id = i.id "
+#define VJOIN " LEFT JOIN variants v ON v.image_id = i.id LEFT JOIN presets p ON p.name = v.name "
+/* A preset's columns, in the order of META_P_* (meta_store_internal.h). */
+#define PRESET_COLS                                                                                \
+    "name, version, width, height, fit, jpeg_quality, webp, webp_quality, avif, avif_quality, "    \
+    "wm_text, wm_logo_key, coalesce(wm_position, ''), wm_margin, wm_scale, wm_opacity, "          \
+    US("updated_at")
+/* The columns ListRegenerate gives out. */
+#define REGEN_COLS "i.id, i.original_key, i.content_type, array_to_string(i.ops, ',')"
 #define VORDER "array_position(i.ops, v.name)"
 #define MS(p) "(" p "::bigint * interval '1 millisecond')"
 /* Nobody holds the image: no lease, or one that ran out. */
@@ -123,21 +152,47 @@ static const struct {
         " WHERE id = $1::uuid RETURNING " US("updated_at")},
     [META_ST_PUT_VARIANT] = {"meta_put_variant",
         "INSERT INTO variants AS v (image_id, name, status, object_key, width,"
-        " height, size_bytes, format, error, updated_at) VALUES ($1::uuid, $2, $3,"
-        " $4, $5::int, $6::int, $7::bigint, $8, $9, now())"
+        " height, size_bytes, format, error, preset_version, alt_formats, alt_keys,"
+        " alt_sizes, updated_at) VALUES ($1::uuid, $2, $3,"
+        " $4, $5::int, $6::int, $7::bigint, $8, $9, $10::int, $11::text[], $12::text[],"
+        " $13::bigint[], now())"
         " ON CONFLICT (image_id, name) DO UPDATE SET status = EXCLUDED.status,"
         " object_key = EXCLUDED.object_key, width = EXCLUDED.width,"
         " height = EXCLUDED.height, size_bytes = EXCLUDED.size_bytes,"
-        " format = EXCLUDED.format, error = EXCLUDED.error, updated_at = now()"
+        " format = EXCLUDED.format, error = EXCLUDED.error,"
+        " preset_version = EXCLUDED.preset_version, alt_formats = EXCLUDED.alt_formats,"
+        " alt_keys = EXCLUDED.alt_keys, alt_sizes = EXCLUDED.alt_sizes, updated_at = now()"
         " WHERE v.status <> 'ready' AND (v.status, v.error) IS DISTINCT FROM"
         " (EXCLUDED.status, EXCLUDED.error) RETURNING 1"},
+    /* A regeneration's variant replaces the stored one whole. */
+    [META_ST_REPLACE_VARIANT] = {"meta_replace_variant",
+        "UPDATE variants SET status = 'ready', object_key = $3, width = $4::int,"
+        " height = $5::int, size_bytes = $6::bigint, format = $7, error = '',"
+        " preset_version = $8::int, alt_formats = $9::text[], alt_keys = $10::text[],"
+        " alt_sizes = $11::bigint[], updated_at = now()"
+        " WHERE image_id = $1::uuid AND name = $2 RETURNING 1"},
+    /* The placeholder; '' leaves a field as it is. */
+    [META_ST_PLACEHOLDER] = {"meta_placeholder",
+        "UPDATE images SET thumbhash = CASE WHEN $2 = '' THEN thumbhash ELSE $2 END,"
+        " dominant_color = CASE WHEN $3 = '' THEN dominant_color ELSE $3 END"
+        " WHERE id = $1::uuid AND (($2 <> '' AND thumbhash <> $2)"
+        " OR ($3 <> '' AND dominant_color <> $3)) RETURNING 1"},
+    /* The files a regeneration replaced, merged into the image's pending purge
+     * ($3: the new keys, never purged); gen counts the merges (see
+     * meta_purge_done). */
+    [META_ST_PURGE_MERGE] = {"meta_purge_merge",
+        "INSERT INTO purges AS p (image_id, object_keys) VALUES ($1::uuid, $2::text[])"
+        " ON CONFLICT (image_id) DO UPDATE SET object_keys = ARRAY("
+        "SELECT k FROM unnest(p.object_keys || EXCLUDED.object_keys) WITH ORDINALITY AS t(k, n)"
+        " WHERE k <> ALL ($3::text[]) GROUP BY k ORDER BY min(n)),"
+        " reservation = false, gen = p.gen + 1 RETURNING 1"},
     [META_ST_TOUCH] = {"meta_touch",
         "UPDATE images SET status = CASE WHEN status = 'pending' THEN 'processing'"
         " ELSE status END, updated_at = now() WHERE id = $1::uuid"
         " RETURNING status, " US("updated_at")},
     [META_ST_GET_VARIANT] = {"meta_get_variant",
-        "SELECT name, status, object_key, width, height, size_bytes, format, error"
-        " FROM variants WHERE image_id = $1::uuid AND name = $2"},
+        "SELECT " VARIANT_COLS " FROM variants v LEFT JOIN presets p ON p.name = v.name"
+        " WHERE v.image_id = $1::uuid AND v.name = $2"},
     [META_ST_FAIL_VARIANTS] = {"meta_fail_variants",
         "UPDATE variants SET status = 'failed', error = $2, updated_at = now()"
         " WHERE image_id = $1::uuid AND status = 'pending'"},
@@ -165,9 +220,10 @@ static const struct {
         "UPDATE variants SET status = 'pending', error = '', updated_at = now()"
         " WHERE image_id = $1::uuid AND status = 'failed'"},
     [META_ST_DELETE_KEYS] = {"meta_delete_keys",
-        "SELECT v.object_key FROM variants v JOIN images i ON i.id = v.image_id"
-        " WHERE v.image_id = $1::uuid AND v.object_key <> ''"
-        " ORDER BY " VORDER},
+        "SELECT f.k FROM variants v JOIN images i ON i.id = v.image_id,"
+        " unnest(ARRAY[v.object_key] || v.alt_keys) WITH ORDINALITY AS f(k, n)"
+        " WHERE v.image_id = $1::uuid AND f.k <> ''"
+        " ORDER BY " VORDER ", f.n"},
     /* The row goes and its purge is recorded in one statement: every part of
      * it sees the rows as they were, so the variants' keys are still there. A
      * purge left from an earlier image of the same id takes the new keys too. */
@@ -176,12 +232,13 @@ static const struct {
         " RETURNING id, original_key, ops)"
         " INSERT INTO purges AS p (image_id, object_keys, prefix)"
         " SELECT g.id, array_remove(ARRAY[g.original_key], '') || ARRAY("
-        "SELECT v.object_key FROM variants v WHERE v.image_id = g.id AND v.object_key <> ''"
-        " ORDER BY array_position(g.ops, v.name)), $2 FROM gone g"
+        "SELECT f.k FROM variants v, unnest(ARRAY[v.object_key] || v.alt_keys)"
+        " WITH ORDINALITY AS f(k, n) WHERE v.image_id = g.id AND f.k <> ''"
+        " ORDER BY array_position(g.ops, v.name), f.n), $2 FROM gone g"
         " ON CONFLICT (image_id) DO UPDATE SET object_keys = ARRAY("
         "SELECT k FROM unnest(p.object_keys || EXCLUDED.object_keys) WITH ORDINALITY AS t(k, n)"
-        " GROUP BY k ORDER BY min(n)), prefix = EXCLUDED.prefix, next_at = now()"
-        " RETURNING 1"},
+        " GROUP BY k ORDER BY min(n)), prefix = EXCLUDED.prefix, next_at = now(),"
+        " reservation = false, gen = p.gen + 1 RETURNING 1"},
     [META_ST_STALE] = {"meta_stale",
         "SELECT " IMG_COLS " FROM (SELECT * FROM images WHERE " STALE_WHERE
         " ORDER BY created_at, id LIMIT $2::int) i" VJOIN
@@ -203,12 +260,17 @@ static const struct {
         "WITH due AS (SELECT image_id FROM purges WHERE next_at <= now()"
         " ORDER BY created_at, image_id LIMIT $1::int FOR UPDATE SKIP LOCKED),"
         " claimed AS (UPDATE purges p SET next_at = now() + " MS("$2") ","
-        " attempts = p.attempts + 1 FROM due WHERE p.image_id = due.image_id RETURNING p.*)"
+        " attempts = p.attempts + 1, claimed_gen = p.gen FROM due WHERE p.image_id = due.image_id RETURNING p.*)"
         " SELECT c.image_id, " US("c.created_at") ", c.prefix, c.attempts, c.last_error, k.key"
         " FROM claimed c LEFT JOIN LATERAL unnest(c.object_keys) WITH ORDINALITY AS k(key, n)"
         " ON true ORDER BY c.created_at, c.image_id, k.n"},
+    /* Storage confirmed the keys handed out: the record goes, unless keys
+     * were merged into it since its claim (gen moved past claimed_gen): then
+     * it is due again, whole (removing a removed object again is harmless). */
     [META_ST_PURGE_DONE] = {"meta_purge_done",
-        "DELETE FROM purges WHERE image_id = $1::uuid RETURNING 1"},
+        "WITH d AS (DELETE FROM purges WHERE image_id = $1::uuid AND gen = claimed_gen"
+        " RETURNING 1), u AS (UPDATE purges SET next_at = now() WHERE image_id = $1::uuid"
+        " AND gen <> claimed_gen RETURNING 1) SELECT 1 FROM d UNION ALL SELECT 1 FROM u"},
     [META_ST_RESERVE] = {"meta_reserve",
         "INSERT INTO purges (image_id, object_keys, next_at, reservation)"
         " VALUES ($1::uuid, ARRAY[$2::text], now() + " MS("$3") ", true)"
@@ -230,6 +292,40 @@ static const struct {
         " WHERE id = $1::uuid RETURNING " KEY_COLS},
     [META_ST_KEY_LOOKUP] = {"meta_key_lookup",
         "SELECT " KEY_COLS " FROM api_keys WHERE hash = $1 AND revoked_at IS NULL"},
+    /* Presets (meta_store_presets.c): PRESET_COLS, one row per kind. */
+    [META_ST_PRESETS] = {"meta_presets", "SELECT " PRESET_COLS " FROM presets"},
+    [META_ST_PRESET_LOCK] = {"meta_preset_lock",
+        "SELECT " PRESET_COLS " FROM presets WHERE name = $1 FOR UPDATE"},
+    [META_ST_PRESET_SET] = {"meta_preset_set",
+        "UPDATE presets SET version = version + 1, width = $2::int, height = $3::int, fit = $4,"
+        " jpeg_quality = $5::int, webp = $6::boolean, webp_quality = $7::int,"
+        " avif = $8::boolean, avif_quality = $9::int, wm_text = $10, wm_logo_key = $11,"
+        " wm_position = nullif($12, ''), wm_margin = $13::float8, wm_scale = $14::float8,"
+        " wm_opacity = $15::float8, updated_at = now() WHERE name = $1 RETURNING " PRESET_COLS},
+    /* The ready variants made by an older version than their preset's: the
+     * ranges (name, preset_version < current) of variants_ready_version_idx. */
+    [META_ST_STALE_COUNT] = {"meta_stale_count",
+        "SELECT count(*) FROM presets p JOIN variants v ON v.name = p.name"
+        " AND v.status = 'ready' AND v.preset_version < p.version WHERE p.version > 1"},
+    /* ListRegenerate ($1 after_id, nil UUID for the first page; $2 limit). */
+    [META_ST_REGEN_ALL] = {"meta_regen_all",
+        "SELECT " REGEN_COLS " FROM images i WHERE i.status = 'ready' AND i.id > $1::uuid"
+        " ORDER BY i.id LIMIT $2::int"},
+    /* Each range (name, one older version) of variants_ready_version_idx read
+     * in image_id order from the cursor, at most $2 ids each; the first $2
+     * distinct ids of their union are the page (an id among them is within
+     * the first $2 of every range it is in). */
+    [META_ST_REGEN_STALE] = {"meta_regen_stale",
+        "SELECT " REGEN_COLS " FROM images i WHERE i.id IN (SELECT DISTINCT x.image_id"
+        " FROM presets p CROSS JOIN LATERAL generate_series(0, p.version - 1) AS u(ver)"
+        " CROSS JOIN LATERAL (SELECT v.image_id FROM variants v JOIN images j"
+        " ON j.id = v.image_id AND j.status = 'ready' WHERE v.name = p.name"
+        " AND v.status = 'ready' AND v.preset_version = u.ver AND v.image_id > $1::uuid"
+        " ORDER BY v.image_id LIMIT $2::int) x WHERE p.version > 1"
+        " ORDER BY x.image_id LIMIT $2::int) ORDER BY i.id"},
+    [META_ST_REGEN_IDS] = {"meta_regen_ids",
+        "SELECT " REGEN_COLS " FROM images i WHERE i.id = ANY ($1::uuid[])"
+        " AND i.status = 'ready' ORDER BY i.id"},
 };
 
 /* clang-format on */

@@ -94,9 +94,11 @@ ip_status meta_store_list(meta_store *s, meta_ctx *cx, const meta_list_query *q,
  * now + lease_ms (<= 0: META_LEASE_DEFAULT_MS), and Image.runs counts one
  * more when new_delivery. A ready or a failed image is left as it is (no run
  * counted, no lease): the reply tells the processor. *changed: the status
- * changed (pending -> processing). */
+ * changed (pending -> processing). With `regenerate` the image must be ready
+ * (else IP_FAILED_PRECONDITION) and nothing changes: the call only reads. */
 ip_status meta_store_mark_processing(meta_store *s, meta_ctx *cx, const char *id, int64_t lease_ms,
-                                     bool new_delivery, Imageproc__Image **out, bool *changed);
+                                     bool new_delivery, bool regenerate, Imageproc__Image **out,
+                                     bool *changed);
 
 /* Records one variant's result. A ready variant stays ready (repeats are
  * no-ops); a pending image becomes processing. The lease of a processing
@@ -121,16 +123,33 @@ typedef struct meta_variant_change {
     int64_t at_us;
 } meta_variant_change;
 
-/* Records variants[0..n_variants) (checked by meta_check_finish) as
- * meta_store_put_variant would, into changes[i], then closes the image: ready
- * when every requested variant is ready; failed ("<variant>: <reason>") when
- * one failed (the lease is cleared); IP_FAILED_PRECONDITION while some are
- * pending. One transaction: on any error nothing is recorded (IP_NOT_FOUND
- * when the image is gone, IP_FAILED_PRECONDITION also for a variant that was
- * not requested). No lease is renewed: the image leaves processing here. */
+/* What FinishImage records. All borrowed. */
+typedef struct meta_finish_req {
+    Imageproc__Variant *const *variants; /* checked by meta_check_finish */
+    size_t n_variants;
+    const char *thumbhash;      /* "" or NULL = leave as is (checked: meta_check_placeholder) */
+    const char *dominant_color; /* likewise */
+    bool regenerate;
+} meta_finish_req;
+
+/* Records req->variants (with their files and preset versions) as
+ * meta_store_put_variant would, into changes[i], and the placeholder when
+ * given, then closes the image: ready when every requested variant is ready;
+ * failed ("<variant>: <reason>") when one failed (the lease is cleared);
+ * IP_FAILED_PRECONDITION while some are pending. One transaction: on any
+ * error nothing is recorded (IP_NOT_FOUND when the image is gone,
+ * IP_FAILED_PRECONDITION also for a variant that was not requested). No lease
+ * is renewed: the image leaves processing here.
+ *
+ * With req->regenerate the image must be ready (else IP_FAILED_PRECONDITION,
+ * nothing changes): each given variant replaces the stored one whole (unless
+ * the stored one was made by a newer preset version: then the given one's
+ * files are the ones purged), the keys of the replaced files that are not
+ * among the new ones are merged into the image's purge record, the image stays ready (updated_at moves) and
+ * *changed is true; changes[] are left unchanged (no variant events). */
 ip_status meta_store_finish(meta_store *s, meta_ctx *cx, const char *id,
-                            Imageproc__Variant *const *variants, size_t n_variants,
-                            meta_variant_change *changes, Imageproc__Image **out, bool *changed);
+                            const meta_finish_req *req, meta_variant_change *changes,
+                            Imageproc__Image **out, bool *changed);
 
 /* The image fails as a whole; its pending variants fail with the same reason.
  * A ready image stays ready (*changed false). */
@@ -228,6 +247,38 @@ ip_status meta_store_key_revoke(meta_store *s, meta_ctx *cx, const char *id,
  * revoked). */
 ip_status meta_store_key_lookup(meta_store *s, meta_ctx *cx, const char *hash,
                                 Imageproc__ApiKey **out);
+
+/* ------------------------------------------------------------- presets
+ * (meta_store_presets.c). Presets are Preset messages from the arena. */
+
+/* Every preset, in canonical order (one per kind); with `stale` (may be
+ * NULL) the number of ready variants made by an older version than their
+ * preset's. */
+ip_status meta_store_presets(meta_store *s, meta_ctx *cx, Imageproc__Preset ***presets, size_t *n,
+                             int64_t *stale);
+
+/* Sets the definition of p->kind (checked by ip_preset_check): when it
+ * differs from the stored one (ip_preset_same) the version goes up by one
+ * (*changed); an identical one changes nothing. The row is locked for the
+ * comparison, so concurrent calls never lose a version. *out is the preset as
+ * stored afterwards. */
+ip_status meta_store_set_preset(meta_store *s, meta_ctx *cx, const Imageproc__Preset *p,
+                                Imageproc__Preset **out, bool *changed);
+
+/* What ListRegenerate selects. */
+typedef struct meta_regen_query {
+    bool stale_only;      /* only images with a stale variant */
+    const char *after_id; /* canonical UUID; "" = from the start */
+    int limit;            /* 1..META_REGEN_MAX */
+    char *const *ids;     /* canonical UUIDs; n_ids > 0: only these (after_id, stale_only ignored) */
+    size_t n_ids;
+} meta_regen_query;
+
+/* Ready images to regenerate, by id ascending: id, original_key,
+ * content_type and requested only (no variants). *has_more: another page
+ * follows the last id (never for an ids query). */
+ip_status meta_store_list_regenerate(meta_store *s, meta_ctx *cx, const meta_regen_query *q,
+                                     Imageproc__Image ***images, size_t *n, bool *has_more);
 
 /* The SQL text of a prepared statement by its name ("meta_list_after", ...),
  * or NULL; for tests and benchmarks that EXPLAIN what the store runs. */

@@ -5,8 +5,8 @@
  * PutVariant that committed before the delete took the lock has its variant
  * key in the answer, and one that comes after finds no row (IP_NOT_FOUND):
  * nothing brings a deleted image back. In that one transaction the keys to
- * purge are collected (the original's, then every variant key recorded, in
- * canonical order) for the reply, and one statement deletes the row (its
+ * purge are collected (the original's, then every file of every variant
+ * recorded: kinds in canonical order, each primary first) for the reply, and one statement deletes the row (its
  * variants go with it, ON DELETE CASCADE) and inserts the purge record with
  * the same keys and the variants' prefix. Either both happen or neither: a
  * delete that fails leaves the image as it was and records nothing.

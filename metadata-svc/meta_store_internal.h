@@ -9,8 +9,10 @@
  * meta_store_sweep.c (ListStale: the stale rows, claimed for one sweeper),
  * meta_store_write.c (the state changes of an image), meta_store_delete.c
  * (DeleteImage, which records the purge of the image's objects),
- * meta_store_purge.c (ClaimPurges, FinishPurge), meta_store_keys.c (API keys)
- * and meta_store_migrate.c (the schema at start).
+ * meta_store_purge.c (ClaimPurges, FinishPurge), meta_store_keys.c (API keys),
+ * meta_store_presets.c (GetPresets, SetPreset), meta_store_regen.c
+ * (FinishImage's regeneration, ListRegenerate) and meta_store_migrate.c (the
+ * schema at start).
  *
  * Conventions: a function that can fail returns an ip_status and leaves its
  * message in cx->err; results are allocated from the call's arena
@@ -67,6 +69,16 @@ typedef enum meta_stmt {
     META_ST_KEY_LIST,
     META_ST_KEY_REVOKE,
     META_ST_KEY_LOOKUP,
+    META_ST_REPLACE_VARIANT,
+    META_ST_PLACEHOLDER,
+    META_ST_PURGE_MERGE,
+    META_ST_PRESETS,
+    META_ST_PRESET_LOCK,
+    META_ST_PRESET_SET,
+    META_ST_STALE_COUNT,
+    META_ST_REGEN_ALL,
+    META_ST_REGEN_STALE,
+    META_ST_REGEN_IDS,
     META_ST_COUNT
 } meta_stmt;
 
@@ -94,6 +106,8 @@ enum {
     META_C_RUNS,
     META_C_LEASE,
     META_C_OWNER, /* owner_hash, "" when NULL */
+    META_C_THUMBHASH,
+    META_C_COLOR, /* dominant_color */
     META_C_VNAME, /* first of the variant's columns, in meta_rows_variant's order */
     META_C_VSTATUS,
     META_C_VKEY,
@@ -102,8 +116,40 @@ enum {
     META_C_VSIZE,
     META_C_VFORMAT,
     META_C_VERROR,
+    META_C_VVERSION,     /* preset_version */
+    META_C_VALT_FORMATS, /* the files beside the primary, as comma lists */
+    META_C_VALT_KEYS,
+    META_C_VALT_SIZES,
+    META_C_VSTALE,
     META_C_NCOLS
 };
+/* The variant's columns relative to META_C_VNAME (meta_rows_variant's c0). */
+#define META_V_NCOLS (META_C_NCOLS - META_C_VNAME)
+
+/* The columns of every preset-returning statement (PRESET_COLS in
+ * meta_store.c). */
+enum {
+    META_P_NAME,
+    META_P_VERSION,
+    META_P_WIDTH,
+    META_P_HEIGHT,
+    META_P_FIT,
+    META_P_JPEG_Q,
+    META_P_WEBP,
+    META_P_WEBP_Q,
+    META_P_AVIF,
+    META_P_AVIF_Q,
+    META_P_WM_TEXT,
+    META_P_WM_LOGO,
+    META_P_WM_POSITION, /* "" = no watermark */
+    META_P_WM_MARGIN,
+    META_P_WM_SCALE,
+    META_P_WM_OPACITY,
+    META_P_UPDATED
+};
+
+/* The columns of ListRegenerate's statements (REGEN_COLS in meta_store.c). */
+enum { META_R_ID, META_R_OKEY, META_R_CTYPE, META_R_OPS };
 
 /* The columns of every key-returning statement (KEY_COLS in meta_store.c). */
 enum { META_K_ID, META_K_NAME, META_K_PREFIX, META_K_SCOPES, META_K_CREATED, META_K_REVOKED };
@@ -145,7 +191,10 @@ int64_t meta_db_i64(const PGresult *r, int row, int col);
 /* ------------------------------------------------------------- rows */
 
 /* The variant of row `row`, columns from c0 on (name, status, object_key,
- * width, height, size_bytes, format, error), into the arena. A name that is
+ * width, height, size_bytes, format, error, preset_version, the other files'
+ * formats, keys and sizes as comma lists, stale), into the arena, its files
+ * filled: the primary first (a ready variant stored before files existed has
+ * just that one), then the others. A name that is
  * not a variant is IP_INTERNAL (the schema does not allow one). */
 ip_status meta_rows_variant(meta_ctx *cx, const PGresult *r, int row, int c0,
                             Imageproc__Variant **out);
@@ -157,6 +206,14 @@ ip_status meta_rows_one_image(meta_ctx *cx, PGresult *r, const char *id, Imagepr
 /* The set of requested variants stored in images.ops as text
  * ("thumbnail,resized"); IP_INTERNAL for a name that is not a variant. */
 ip_status meta_rows_requested(meta_ctx *cx, const char *text, unsigned *mask);
+
+/* The preset of row `row` (PRESET_COLS) into the arena. A name or a fit
+ * that the schema cannot hold is IP_INTERNAL. */
+ip_status meta_rows_preset(meta_ctx *cx, const PGresult *r, int row, Imageproc__Preset **out);
+
+/* The strings[0..n) as a PostgreSQL array literal ("{\"a\",\"b\"}", every
+ * element quoted and escaped), from the arena; NULL when out of memory. */
+char *meta_pg_text_array(meta_ctx *cx, char *const *strings, size_t n);
 
 /* ------------------------------------------------------------- writes */
 
@@ -172,5 +229,27 @@ typedef struct meta_locked_row {
 /* Locks the image row inside the open transaction on `conn`; IP_NOT_FOUND
  * when there is none. Every write starts here (see meta_store_write.c). */
 ip_status meta_db_lock_image(meta_ctx *cx, PGconn *conn, const char *id, meta_locked_row *row);
+
+/* GetImage's statement on `conn`, inside a write's transaction. */
+ip_status meta_db_get_image(meta_ctx *cx, PGconn *conn, const char *id, Imageproc__Image **out);
+
+/* The files of `v` beside its primary (files[1..]) as array literals of
+ * their formats, keys and sizes, for variants.alt_*; from the arena. */
+ip_status meta_db_variant_files(meta_ctx *cx, const Imageproc__Variant *v, char **formats,
+                                char **keys, char **sizes);
+
+/* Stores the placeholder of the locked image: each of thumbhash and
+ * dominant_color when not "" (NULL counts as ""). */
+ip_status meta_db_set_placeholder(meta_ctx *cx, PGconn *conn, const char *id,
+                                  const char *thumbhash, const char *dominant_color);
+
+/* FinishImage's regeneration on the locked image `row` (meta_store_regen.c):
+ * IP_FAILED_PRECONDITION unless it is ready; every variant of req replaces
+ * the stored one (each requested, else IP_FAILED_PRECONDITION) unless that
+ * was made by a newer preset version, the keys of the files given up (not
+ * among those that stay) go into the image's purge record, and the placeholder is stored when given. The caller sets the
+ * status and commits. */
+ip_status meta_db_regenerate(meta_ctx *cx, PGconn *conn, const char *id,
+                             const meta_locked_row *row, const meta_finish_req *req);
 
 #endif

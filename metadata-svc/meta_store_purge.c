@@ -9,9 +9,13 @@
  * ReserveUpload records a purge of an upload's original before the original is
  * stored, due later; CreateImage drops it with the row, so what a gateway
  * that died in between left behind is purged like a deleted image's.
- * FinishPurge ends an attempt: success deletes the record, failure keeps it
- * with the error as last_error until the claim ends and the next purger takes
- * it. Deleting objects is idempotent, so a purge that runs twice (a claim
+ * A regeneration records the files it replaced the same way, merged into the
+ * image's record when it has one (purges.gen counts the merges; a claim notes
+ * the count it handed out in claimed_gen).
+ * FinishPurge ends an attempt: success deletes the record (or, when keys were
+ * merged into it after its claim, makes it due again, whole, so those keys
+ * are not lost), failure keeps it with the error as last_error until the
+ * claim ends and the next purger takes it. Deleting objects is idempotent, so a purge that runs twice (a claim
  * that ended while its purger was still at work) does no harm.
  *
  * The claim's statement yields one row per object key (the purge's columns

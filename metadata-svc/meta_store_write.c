@@ -29,6 +29,13 @@
  * The lock makes "the lease ran out" and "the processor renewed it" exclude
  * each other: a requeue decides on the row as the last renewal left it.
  *
+ * FILES, VERSIONS, PLACEHOLDER
+ * A ready variant is stored with its preset version and its files: the
+ * primary in its own columns, the others (WebP, AVIF) in variants.alt_*;
+ * FinishImage also stores the image's placeholder (thumbhash, dominant_color)
+ * when given. A FinishImage of a regeneration takes another path behind the
+ * same lock (meta_store_regen.c): the variants are replaced, not upserted.
+ *
  * Variants reach SQL by name (ip_variant_name) and the requested set as the
  * comma list of names that images.ops stores (ip_variant_mask_format).
  */
@@ -66,7 +73,7 @@ ip_status meta_db_lock_image(meta_ctx *cx, PGconn *conn, const char *id, meta_lo
 }
 
 /* GetImage's statement on `conn`, inside a write's transaction. */
-static ip_status get_in_tx(meta_ctx *cx, PGconn *conn, const char *id, Imageproc__Image **out)
+ip_status meta_db_get_image(meta_ctx *cx, PGconn *conn, const char *id, Imageproc__Image **out)
 {
     PGresult *r = NULL;
     const char *params[] = {id};
@@ -78,7 +85,7 @@ static ip_status get_in_tx(meta_ctx *cx, PGconn *conn, const char *id, Imageproc
  * transaction leaves it, then commits. */
 static ip_status read_and_commit(meta_ctx *cx, PGconn *conn, const char *id, Imageproc__Image **out)
 {
-    ip_status st = get_in_tx(cx, conn, id, out);
+    ip_status st = meta_db_get_image(cx, conn, id, out);
     return st == IP_OK ? meta_db_commit(cx, conn) : st;
 }
 
@@ -152,7 +159,8 @@ out:
 /* ------------------------------------------------------------- MarkProcessing */
 
 ip_status meta_store_mark_processing(meta_store *s, meta_ctx *cx, const char *id, int64_t lease_ms,
-                                     bool new_delivery, Imageproc__Image **out, bool *changed)
+                                     bool new_delivery, bool regenerate, Imageproc__Image **out,
+                                     bool *changed)
 {
     PGconn *conn = NULL;
     PGresult *r = NULL;
@@ -167,6 +175,14 @@ ip_status meta_store_mark_processing(meta_store *s, meta_ctx *cx, const char *id
         return st;
     if ((st = meta_db_lock_image(cx, conn, id, &row)) != IP_OK)
         goto out;
+    /* A regeneration only reads: the image is ready and stays so. */
+    if (regenerate) {
+        st = strcmp(row.status, "ready") == 0
+                 ? read_and_commit(cx, conn, id, out)
+                 : meta_cx_fail(cx, IP_FAILED_PRECONDITION, "image %s is %s, not ready", id,
+                                row.status);
+        goto out;
+    }
     /* Ready and failed are outcomes: a redelivered job changes neither. */
     bool pending = strcmp(row.status, "pending") == 0;
     if (pending || strcmp(row.status, "processing") == 0) {
@@ -228,6 +244,39 @@ static ip_status read_variant(meta_ctx *cx, PGconn *conn, const char *image_id, 
     return st;
 }
 
+ip_status meta_db_variant_files(meta_ctx *cx, const Imageproc__Variant *v, char **formats,
+                                char **keys, char **sizes)
+{
+    size_t n = v->n_files > 1 ? v->n_files - 1 : 0;
+    char *f[IP_FORMAT_COUNT], *k[IP_FORMAT_COUNT], *z[IP_FORMAT_COUNT];
+    char size_text[IP_FORMAT_COUNT][24];
+    if (n >= IP_FORMAT_COUNT)
+        return meta_cx_fail(cx, IP_INVALID_ARGUMENT, "variant.files: too many");
+    for (size_t i = 0; i < n; i++) {
+        const Imageproc__VariantFile *file = v->files[i + 1];
+        snprintf(size_text[i], sizeof(size_text[i]), "%lld", (long long)file->size_bytes);
+        f[i] = file->format;
+        k[i] = file->object_key;
+        z[i] = size_text[i];
+    }
+    *formats = meta_pg_text_array(cx, f, n);
+    *keys = meta_pg_text_array(cx, k, n);
+    *sizes = meta_pg_text_array(cx, z, n);
+    return *formats && *keys && *sizes ? IP_OK : meta_cx_nomem(cx);
+}
+
+ip_status meta_db_set_placeholder(meta_ctx *cx, PGconn *conn, const char *id,
+                                  const char *thumbhash, const char *dominant_color)
+{
+    PGresult *r = NULL;
+    const char *params[] = {id, thumbhash ? thumbhash : "", dominant_color ? dominant_color : ""};
+    if (params[1][0] == '\0' && params[2][0] == '\0')
+        return IP_OK;
+    ip_status st = meta_db_run(cx, conn, META_ST_PLACEHOLDER, 3, params, &r);
+    PQclear(r);
+    return st;
+}
+
 /* Records `v` on the locked image `row` (PutVariant's checks and upsert),
  * into *c. A variant the image did not request is IP_FAILED_PRECONDITION. */
 static ip_status record_variant(meta_ctx *cx, PGconn *conn, const char *image_id,
@@ -242,15 +291,21 @@ static ip_status record_variant(meta_ctx *cx, PGconn *conn, const char *image_id
     snprintf(w, sizeof(w), "%d", ready ? v->width : 0);
     snprintf(h, sizeof(h), "%d", ready ? v->height : 0);
     snprintf(size, sizeof(size), "%lld", ready ? (long long)v->size_bytes : 0LL);
-    const char *params[] = {image_id, name, ready ? "ready" : "failed", ready ? v->object_key : "",
-                            w,        h,    size,  ready ? v->format : "", error};
+    char version[16], *formats = "{}", *keys = "{}", *sizes = "{}";
+    snprintf(version, sizeof(version), "%d", ready ? v->preset_version : 0);
     memset(c, 0, sizeof(*c));
     if (name == NULL)
         return meta_cx_fail(cx, IP_INVALID_ARGUMENT, "variant.kind: not a variant");
     if (!(row->requested & ip_variant_bit(v->kind)))
         return meta_cx_fail(cx, IP_FAILED_PRECONDITION, "variant.kind: %s was not requested for %s",
                             name, image_id);
-    ip_status st = meta_db_run(cx, conn, META_ST_PUT_VARIANT, 9, params, &r);
+    ip_status st;
+    if (ready && (st = meta_db_variant_files(cx, v, &formats, &keys, &sizes)) != IP_OK)
+        return st;
+    const char *params[] = {image_id, name,  ready ? "ready" : "failed", ready ? v->object_key : "",
+                            w,        h,     size,  ready ? v->format : "", error, version, formats,
+                            keys,     sizes};
+    st = meta_db_run(cx, conn, META_ST_PUT_VARIANT, 13, params, &r);
     if (st != IP_OK)
         return st;
     c->changed = PQntuples(r) > 0;
@@ -338,8 +393,8 @@ static ip_status finish_target(meta_ctx *cx, const Imageproc__Image *img, const 
 }
 
 ip_status meta_store_finish(meta_store *s, meta_ctx *cx, const char *id,
-                            Imageproc__Variant *const *variants, size_t n_variants,
-                            meta_variant_change *changes, Imageproc__Image **out, bool *changed)
+                            const meta_finish_req *req, meta_variant_change *changes,
+                            Imageproc__Image **out, bool *changed)
 {
     PGconn *conn = NULL;
     meta_locked_row row;
@@ -347,15 +402,27 @@ ip_status meta_store_finish(meta_store *s, meta_ctx *cx, const char *id,
     const char *target = NULL;
     char reason[512];
     *changed = false;
+    for (size_t i = 0; i < req->n_variants; i++)
+        memset(&changes[i], 0, sizeof(changes[i]));
     ip_status st = meta_db_begin(s, cx, &conn);
     if (st != IP_OK)
         return st;
     if ((st = meta_db_lock_image(cx, conn, id, &row)) != IP_OK)
         goto out;
-    for (size_t i = 0; i < n_variants; i++)
-        if ((st = record_variant(cx, conn, id, &row, variants[i], &changes[i])) != IP_OK)
+    if (req->regenerate) {
+        if ((st = meta_db_regenerate(cx, conn, id, &row, req)) != IP_OK ||
+            (st = set_status(cx, conn, id, "ready", "", NULL)) != IP_OK)
+            goto out;
+        *changed = true; /* one event: the image, ready, with its new variants */
+        st = read_and_commit(cx, conn, id, out);
+        goto out;
+    }
+    for (size_t i = 0; i < req->n_variants; i++)
+        if ((st = record_variant(cx, conn, id, &row, req->variants[i], &changes[i])) != IP_OK)
             goto out; /* the release rolls back what the others recorded */
-    if ((st = get_in_tx(cx, conn, id, &img)) != IP_OK ||
+    if ((st = meta_db_set_placeholder(cx, conn, id, req->thumbhash, req->dominant_color)) != IP_OK)
+        goto out;
+    if ((st = meta_db_get_image(cx, conn, id, &img)) != IP_OK ||
         (st = finish_target(cx, img, &target, reason, sizeof(reason))) != IP_OK)
         goto out;
     const char *now = meta_image_status_text(img->status);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "ip_access.h"
+#include "ip_keys.h"
 #include "ip_utf8.h"
 #include "ip_uuid.h"
 
@@ -242,14 +243,75 @@ ip_status meta_check_api_key(const Imageproc__CreateApiKeyRequest *req, uint32_t
     return check_scopes(k->scopes, k->n_scopes, scopes, err, errlen);
 }
 
-/* The formats a variant may be stored in: those of common/ip_variants.h, and
- * WebP, which Variant.format also admits. */
-static bool format_valid(const char *f)
+/* The key a file of `format` of the variant must have. */
+static ip_status want_key(const char *image_id, const Imageproc__Variant *v,
+                          const ip_format_def *fmt, char key[IP_KEY_MAX])
 {
-    return ip_format_by_name(f) != NULL || (f != NULL && strcmp(f, "webp") == 0);
+    return ip_key_variant_version(key, image_id, v->kind, fmt, v->preset_version);
 }
 
-ip_status meta_check_variant(const Imageproc__Variant *v, char *err, size_t errlen)
+/* A ready variant's files (see meta_check_variant). */
+static ip_status check_files(const char *image_id, const Imageproc__Variant *v, char *err,
+                             size_t errlen)
+{
+    char key[IP_KEY_MAX];
+    if (v->n_files == 0)
+        return IP_OK;
+    if (v->n_files > IP_FORMAT_COUNT)
+        return invalid(err, errlen, "variant.files: at most %d", IP_FORMAT_COUNT);
+    if (v->preset_version < 1)
+        return invalid(err, errlen, "variant.preset_version: must be at least 1 with files");
+    const Imageproc__VariantFile *p = v->files[0];
+    if (p == NULL || p->format == NULL || p->object_key == NULL ||
+        strcmp(p->format, v->format) != 0 || strcmp(p->object_key, v->object_key) != 0 ||
+        p->size_bytes != v->size_bytes)
+        return invalid(err, errlen,
+                       "variant.files[0]: must be the primary (format, object_key, size_bytes)");
+    unsigned seen = 0;
+    for (size_t i = 1; i < v->n_files; i++) {
+        const Imageproc__VariantFile *f = v->files[i];
+        const ip_format_def *fmt = f != NULL ? ip_format_by_name(f->format) : NULL;
+        if (fmt == NULL || ip_format_is_primary(fmt))
+            return invalid(err, errlen, "variant.files[%zu].format: webp or avif after the primary",
+                           i);
+        unsigned bit = 1u << (unsigned)fmt->preference;
+        if (seen & bit)
+            return invalid(err, errlen, "variant.files[%zu].format: %s given twice", i, fmt->name);
+        seen |= bit;
+        if (f->size_bytes <= 0)
+            return invalid(err, errlen, "variant.files[%zu].size_bytes: must be positive", i);
+        if (want_key(image_id, v, fmt, key) != IP_OK || f->object_key == NULL ||
+            strcmp(f->object_key, key) != 0)
+            return invalid(err, errlen, "variant.files[%zu].object_key: want %s", i, key);
+    }
+    return IP_OK;
+}
+
+/* A ready variant's own fields and files. */
+static ip_status check_ready(const char *image_id, const Imageproc__Variant *v, char *err,
+                             size_t errlen)
+{
+    char key[IP_KEY_MAX];
+    if (v->object_key == NULL || v->object_key[0] == '\0')
+        return invalid(err, errlen, "variant.object_key: required when ready");
+    if (v->width <= 0)
+        return invalid(err, errlen, "variant.width: must be positive when ready");
+    if (v->height <= 0)
+        return invalid(err, errlen, "variant.height: must be positive when ready");
+    if (v->size_bytes <= 0)
+        return invalid(err, errlen, "variant.size_bytes: must be positive when ready");
+    const ip_format_def *fmt = ip_format_by_name(v->format);
+    if (!ip_format_is_primary(fmt))
+        return invalid(err, errlen, "variant.format: must be jpeg or png when ready");
+    if (v->preset_version < 0)
+        return invalid(err, errlen, "variant.preset_version: negative");
+    if (want_key(image_id, v, fmt, key) != IP_OK || strcmp(v->object_key, key) != 0)
+        return invalid(err, errlen, "variant.object_key: want %s", key);
+    return check_files(image_id, v, err, errlen);
+}
+
+ip_status meta_check_variant(const char *image_id, const Imageproc__Variant *v, char *err,
+                             size_t errlen)
 {
     if (v == NULL)
         return invalid(err, errlen, "variant: required");
@@ -261,44 +323,82 @@ ip_status meta_check_variant(const Imageproc__Variant *v, char *err, size_t errl
         return st;
     switch (v->status) {
     case IMAGEPROC__VARIANT_STATUS__VARIANT_READY:
-        if (v->object_key == NULL || v->object_key[0] == '\0')
-            return invalid(err, errlen, "variant.object_key: required when ready");
-        if (v->width <= 0)
-            return invalid(err, errlen, "variant.width: must be positive when ready");
-        if (v->height <= 0)
-            return invalid(err, errlen, "variant.height: must be positive when ready");
-        if (v->size_bytes <= 0)
-            return invalid(err, errlen, "variant.size_bytes: must be positive when ready");
-        if (!format_valid(v->format))
-            return invalid(err, errlen, "variant.format: must be jpeg, png or webp when ready");
-        return IP_OK;
+        return check_ready(image_id, v, err, errlen);
     case IMAGEPROC__VARIANT_STATUS__VARIANT_FAILED:
+        if (v->n_files > 0)
+            return invalid(err, errlen, "variant.files: only when ready");
         return IP_OK;
     default:
         return invalid(err, errlen, "variant.status: must be ready or failed");
     }
 }
 
-ip_status meta_check_finish(Imageproc__Variant *const *variants, size_t n, char *err,
-                            size_t errlen)
+ip_status meta_check_finish(const char *image_id, Imageproc__Variant *const *variants, size_t n,
+                            bool regenerate, char *err, size_t errlen)
 {
     if (n > IP_VARIANT_COUNT)
         return invalid(err, errlen, "variants: at most %d", IP_VARIANT_COUNT);
     unsigned seen = 0;
     for (size_t i = 0; i < n; i++) {
-        char why[128];
-        if (meta_check_variant(variants[i], why, sizeof(why)) != IP_OK) {
+        char why[256];
+        if (meta_check_variant(image_id, variants[i], why, sizeof(why)) != IP_OK) {
             static const char field[] = "variant.";
             if (strncmp(why, field, sizeof(field) - 1) == 0)
                 return invalid(err, errlen, "variants[%zu].%s", i, why + sizeof(field) - 1);
             return invalid(err, errlen, "variants[%zu]: %s", i, why);
         }
+        if (regenerate && variants[i]->status != IMAGEPROC__VARIANT_STATUS__VARIANT_READY)
+            return invalid(err, errlen, "variants[%zu].status: must be ready when regenerating",
+                           i);
         unsigned bit = ip_variant_bit(variants[i]->kind);
         if (seen & bit)
             return invalid(err, errlen, "variants[%zu].kind: %s given twice", i,
                            ip_variant_name(variants[i]->kind));
         seen |= bit;
     }
+    return IP_OK;
+}
+
+static bool is_b64(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '+' || c == '/';
+}
+
+ip_status meta_check_placeholder(const char *thumbhash, const char *dominant_color, char *err,
+                                 size_t errlen)
+{
+    size_t n = thumbhash != NULL ? strnlen(thumbhash, META_THUMBHASH_MAX + 1) : 0;
+    if (n > META_THUMBHASH_MAX)
+        return invalid(err, errlen, "thumbhash: longer than %d characters", META_THUMBHASH_MAX);
+    size_t body = n;
+    while (body > 0 && n - body < 2 && thumbhash[body - 1] == '=')
+        body--;
+    bool ok = n % 4 == 0;
+    for (size_t i = 0; ok && i < body; i++)
+        ok = is_b64(thumbhash[i]);
+    if (!ok || (n > 0 && body == 0))
+        return invalid(err, errlen, "thumbhash: want standard base64 with padding");
+    if (dominant_color == NULL || dominant_color[0] == '\0')
+        return IP_OK;
+    if (dominant_color[0] != '#' || strlen(dominant_color) != 7 ||
+        strspn(dominant_color + 1, "0123456789abcdef") != 6)
+        return invalid(err, errlen, "dominant_color: want #rrggbb (lowercase hex)");
+    return IP_OK;
+}
+
+ip_status meta_check_regenerate(const Imageproc__ListRegenerateRequest *req, char *err,
+                                size_t errlen)
+{
+    if (req->limit < 1 || req->limit > META_REGEN_MAX)
+        return invalid(err, errlen, "limit: must be 1..%d", META_REGEN_MAX);
+    if (req->n_ids > META_REGEN_MAX)
+        return invalid(err, errlen, "ids: at most %d", META_REGEN_MAX);
+    for (size_t i = 0; i < req->n_ids; i++)
+        if (req->ids[i] == NULL || !ip_uuid_valid(req->ids[i]))
+            return invalid(err, errlen, "ids[%zu]: not a UUID", i);
+    if (req->after_id != NULL && req->after_id[0] != '\0' && !ip_uuid_valid(req->after_id))
+        return invalid(err, errlen, "after_id: not a UUID");
     return IP_OK;
 }
 

@@ -80,16 +80,40 @@ ip_status meta_check_hash(const char *hash, const char *field, bool may_be_empty
 ip_status meta_check_api_key(const Imageproc__CreateApiKeyRequest *req, uint32_t *scopes, char *err,
                              size_t errlen);
 
-/* PutVariant: a variant kind; READY with object_key, width, height,
- * size_bytes > 0 and format jpeg|png|webp, or FAILED (error optional); text
- * fields valid. */
-ip_status meta_check_variant(const Imageproc__Variant *v, char *err, size_t errlen);
+/* PutVariant, and each of FinishImage's variants, of the image `image_id`
+ * (canonical): a variant kind; FAILED (error optional, no files) or READY
+ * with width, height, size_bytes > 0, format jpeg or png (the primary file)
+ * and object_key ip_key_variant_version(image_id, kind, format,
+ * preset_version). Its files (Variant.files): none (a processor from before
+ * files existed: the primary is the one file) or the primary first, equal to
+ * object_key/format/size_bytes, then webp and avif, each at most once, each
+ * with size_bytes > 0 and the key ip_key_variant_version gives its format.
+ * preset_version: 0 ("unknown", counted as 1) only without files; with files
+ * at least 1. Text fields valid. */
+ip_status meta_check_variant(const char *image_id, const Imageproc__Variant *v, char *err,
+                             size_t errlen);
 
 /* FinishImage's variants: at most IP_VARIANT_COUNT, each one as
- * meta_check_variant, no kind twice; a message names the entry
- * ("variants[1].width: ..."). */
-ip_status meta_check_finish(Imageproc__Variant *const *variants, size_t n, char *err,
-                            size_t errlen);
+ * meta_check_variant, no kind twice; with `regenerate` every one ready (a
+ * regeneration replaces ready variants with ready ones). A message names the
+ * entry ("variants[1].width: ..."). */
+ip_status meta_check_finish(const char *image_id, Imageproc__Variant *const *variants, size_t n,
+                            bool regenerate, char *err, size_t errlen);
+
+#define META_THUMBHASH_MAX 64 /* characters of Image.thumbhash */
+
+/* FinishImage's placeholder: thumbhash "" or standard base64 with padding
+ * (a multiple of 4 characters, at most META_THUMBHASH_MAX); dominant_color
+ * "" or "#rrggbb" in lowercase hex. */
+ip_status meta_check_placeholder(const char *thumbhash, const char *dominant_color, char *err,
+                                 size_t errlen);
+
+#define META_REGEN_MAX 1000 /* most images of a ListRegenerate page, and most ids */
+
+/* ListRegenerate: limit 1..META_REGEN_MAX, at most META_REGEN_MAX ids, each a
+ * UUID, after_id "" or a UUID. */
+ip_status meta_check_regenerate(const Imageproc__ListRegenerateRequest *req, char *err,
+                                size_t errlen);
 
 /* ListStale: older_than_us and enqueued_older_than_us 0..META_MAX_US, limit
  * 1..META_SWEEP_MAX, claim_ms 0..META_CLAIM_MAX_MS. */

@@ -214,34 +214,49 @@ static void test_variant(void)
 {
     char err[128];
     Imageproc__Variant v = IMAGEPROC__VARIANT__INIT;
-    EXPECT_BAD(meta_check_variant(NULL, err, sizeof(err)), err, "variant");
-    EXPECT_BAD(meta_check_variant(&v, err, sizeof(err)), err, "variant.kind");
+    EXPECT_BAD(meta_check_variant(ID, NULL, err, sizeof(err)), err, "variant");
+    EXPECT_BAD(meta_check_variant(ID, &v, err, sizeof(err)), err, "variant.kind");
     v.kind = (ip_variant_kind)9;
-    EXPECT_BAD(meta_check_variant(&v, err, sizeof(err)), err, "variant.kind");
+    EXPECT_BAD(meta_check_variant(ID, &v, err, sizeof(err)), err, "variant.kind");
     v.kind = IP_VARIANT_THUMBNAIL;
-    EXPECT_BAD(meta_check_variant(&v, err, sizeof(err)), err, "variant.status");
+    EXPECT_BAD(meta_check_variant(ID, &v, err, sizeof(err)), err, "variant.status");
     v.status = IMAGEPROC__VARIANT_STATUS__VARIANT_PENDING;
-    EXPECT_BAD(meta_check_variant(&v, err, sizeof(err)), err, "variant.status");
+    EXPECT_BAD(meta_check_variant(ID, &v, err, sizeof(err)), err, "variant.status");
     v.status = IMAGEPROC__VARIANT_STATUS__VARIANT_FAILED;
-    EXPECT(meta_check_variant(&v, err, sizeof(err)) == IP_OK);
+    EXPECT(meta_check_variant(ID, &v, err, sizeof(err)) == IP_OK);
     v.status = IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
-    EXPECT_BAD(meta_check_variant(&v, err, sizeof(err)), err, "variant.object_key");
+    EXPECT_BAD(meta_check_variant(ID, &v, err, sizeof(err)), err, "variant.object_key");
     char key[IP_KEY_MAX];
     CHECK(ip_key_variant(key, ID, IP_VARIANT_THUMBNAIL, &ip_format_jpeg) == IP_OK);
     v.object_key = key;
-    EXPECT_BAD(meta_check_variant(&v, err, sizeof(err)), err, "variant.width");
+    EXPECT_BAD(meta_check_variant(ID, &v, err, sizeof(err)), err, "variant.width");
     v.width = 320;
-    EXPECT_BAD(meta_check_variant(&v, err, sizeof(err)), err, "variant.height");
+    EXPECT_BAD(meta_check_variant(ID, &v, err, sizeof(err)), err, "variant.height");
     v.height = 200;
-    EXPECT_BAD(meta_check_variant(&v, err, sizeof(err)), err, "variant.size_bytes");
+    EXPECT_BAD(meta_check_variant(ID, &v, err, sizeof(err)), err, "variant.size_bytes");
     v.size_bytes = 1000;
-    EXPECT_BAD(meta_check_variant(&v, err, sizeof(err)), err, "variant.format");
+    EXPECT_BAD(meta_check_variant(ID, &v, err, sizeof(err)), err, "variant.format");
     v.format = "gif";
-    EXPECT_BAD(meta_check_variant(&v, err, sizeof(err)), err, "variant.format");
-    v.format = "webp";
-    EXPECT(meta_check_variant(&v, err, sizeof(err)) == IP_OK);
+    EXPECT_BAD(meta_check_variant(ID, &v, err, sizeof(err)), err, "variant.format");
+    v.format = "webp"; /* never the primary */
+    EXPECT_BAD(meta_check_variant(ID, &v, err, sizeof(err)), err, "variant.format");
+    v.format = "jpeg";
+    EXPECT(meta_check_variant(ID, &v, err, sizeof(err)) == IP_OK);
+    /* The key must be the variant's own: of this image, kind, format and version. */
+    v.format = "png";
+    EXPECT_BAD(meta_check_variant(ID, &v, err, sizeof(err)), err, "variant.object_key");
+    v.format = "jpeg";
+    EXPECT_BAD(meta_check_variant("0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a7", &v, err, sizeof(err)),
+               err, "variant.object_key");
+    v.preset_version = 2;
+    EXPECT_BAD(meta_check_variant(ID, &v, err, sizeof(err)), err, "variant.object_key");
+    v.preset_version = 1; /* the same key as 0 */
+    EXPECT(meta_check_variant(ID, &v, err, sizeof(err)) == IP_OK);
+    v.preset_version = -1;
+    EXPECT_BAD(meta_check_variant(ID, &v, err, sizeof(err)), err, "variant.preset_version");
+    v.preset_version = 0;
     v.status = (Imageproc__VariantStatus)99;
-    EXPECT_BAD(meta_check_variant(&v, err, sizeof(err)), err, "variant.status");
+    EXPECT_BAD(meta_check_variant(ID, &v, err, sizeof(err)), err, "variant.status");
 }
 
 static void test_finish(void)
@@ -263,17 +278,17 @@ static void test_finish(void)
     bad = ok;
     bad.kind = IP_VARIANT_WATERMARKED;
     bad.width = 0;
-    EXPECT(meta_check_finish(NULL, 0, err, sizeof(err)) == IP_OK);
+    EXPECT(meta_check_finish(ID, NULL, 0, false, err, sizeof(err)) == IP_OK);
     Imageproc__Variant *two[] = {&ok, &failed};
-    EXPECT(meta_check_finish(two, 2, err, sizeof(err)) == IP_OK);
+    EXPECT(meta_check_finish(ID, two, 2, false, err, sizeof(err)) == IP_OK);
     Imageproc__Variant *with_bad[] = {&ok, &failed, &bad};
-    EXPECT_BAD(meta_check_finish(with_bad, 3, err, sizeof(err)), err, "variants[2].width");
+    EXPECT_BAD(meta_check_finish(ID, with_bad, 3, false, err, sizeof(err)), err, "variants[2].width");
     Imageproc__Variant *missing[] = {&ok, NULL};
-    EXPECT_BAD(meta_check_finish(missing, 2, err, sizeof(err)), err, "variants[1]");
+    EXPECT_BAD(meta_check_finish(ID, missing, 2, false, err, sizeof(err)), err, "variants[1]");
     Imageproc__Variant *twice[] = {&ok, &failed, &ok};
-    EXPECT_BAD(meta_check_finish(twice, 3, err, sizeof(err)), err, "variants[2].kind");
+    EXPECT_BAD(meta_check_finish(ID, twice, 3, false, err, sizeof(err)), err, "variants[2].kind");
     Imageproc__Variant *many[] = {&ok, &failed, &failed, &ok};
-    EXPECT_BAD(meta_check_finish(many, 4, err, sizeof(err)), err, "variants");
+    EXPECT_BAD(meta_check_finish(ID, many, 4, false, err, sizeof(err)), err, "variants");
 }
 
 static void test_text(void)
@@ -303,7 +318,7 @@ static void test_text(void)
     v.kind = IP_VARIANT_RESIZED;
     v.status = IMAGEPROC__VARIANT_STATUS__VARIANT_FAILED;
     v.error = "\x80";
-    EXPECT_BAD(meta_check_variant(&v, err, sizeof(err)), err, "variant.error");
+    EXPECT_BAD(meta_check_variant(ID, &v, err, sizeof(err)), err, "variant.error");
 }
 
 static void test_migrations(void)
@@ -377,11 +392,165 @@ static void test_status(void)
     EXPECT(meta_variant_status_parse("processing") == 0);
 }
 
+/* A ready variant of version `version` with files[0..n) of formats fmts,
+ * every key right. */
+typedef struct files_fixture {
+    Imageproc__Variant v;
+    Imageproc__VariantFile f[5];
+    Imageproc__VariantFile *fp[5];
+    char keys[5][IP_KEY_MAX];
+} files_fixture;
+
+static void files_make(files_fixture *x, int version, const ip_format_def *const *fmts, size_t n)
+{
+    memset(x, 0, sizeof(*x));
+    x->v = (Imageproc__Variant)IMAGEPROC__VARIANT__INIT;
+    x->v.kind = IP_VARIANT_RESIZED;
+    x->v.status = IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
+    x->v.width = 1280;
+    x->v.height = 720;
+    x->v.preset_version = version;
+    for (size_t i = 0; i < n; i++) {
+        x->f[i] = (Imageproc__VariantFile)IMAGEPROC__VARIANT_FILE__INIT;
+        CHECK(ip_key_variant_version(x->keys[i], ID, IP_VARIANT_RESIZED, fmts[i], version) ==
+              IP_OK);
+        x->f[i].format = (char *)fmts[i]->name;
+        x->f[i].object_key = x->keys[i];
+        x->f[i].size_bytes = 1000 + (int64_t)i;
+        x->fp[i] = &x->f[i];
+    }
+    x->v.object_key = x->keys[0];
+    x->v.format = (char *)fmts[0]->name;
+    x->v.size_bytes = x->f[0].size_bytes;
+    x->v.files = x->fp;
+    x->v.n_files = n;
+}
+
+static void test_files(void)
+{
+    char err[256];
+    files_fixture x;
+    const ip_format_def *all[] = {&ip_format_jpeg, &ip_format_webp, &ip_format_avif};
+    files_make(&x, 3, all, 3);
+    EXPECT_ST(meta_check_variant(ID, &x.v, err, sizeof(err)), IP_OK, err);
+    EXPECT(strstr(x.keys[1], ".v3.webp") != NULL);
+    /* Only the primary, PNG, version 1: fine; and no files at all (an older
+     * processor): the primary alone, also with version 0. */
+    const ip_format_def *png[] = {&ip_format_png};
+    files_make(&x, 1, png, 1);
+    EXPECT_ST(meta_check_variant(ID, &x.v, err, sizeof(err)), IP_OK, err);
+    x.v.n_files = 0;
+    x.v.preset_version = 0;
+    EXPECT_ST(meta_check_variant(ID, &x.v, err, sizeof(err)), IP_OK, err);
+    /* With files, the version is required. */
+    x.v.n_files = 1;
+    EXPECT_BAD(meta_check_variant(ID, &x.v, err, sizeof(err)), err, "variant.preset_version");
+    /* files[0] must be the primary. */
+    files_make(&x, 2, all, 3);
+    x.f[0].size_bytes = 5;
+    EXPECT_BAD(meta_check_variant(ID, &x.v, err, sizeof(err)), err, "variant.files[0]");
+    files_make(&x, 2, all, 3);
+    x.v.files = &x.fp[1]; /* webp first */
+    x.v.n_files = 2;
+    EXPECT_BAD(meta_check_variant(ID, &x.v, err, sizeof(err)), err, "variant.files[0]");
+    /* A second primary, a format twice, an unknown one. */
+    const ip_format_def *two_primaries[] = {&ip_format_jpeg, &ip_format_png};
+    files_make(&x, 2, two_primaries, 2);
+    EXPECT_BAD(meta_check_variant(ID, &x.v, err, sizeof(err)), err, "variant.files[1].format");
+    const ip_format_def *webp_twice[] = {&ip_format_jpeg, &ip_format_webp, &ip_format_webp};
+    files_make(&x, 2, webp_twice, 3);
+    EXPECT_BAD(meta_check_variant(ID, &x.v, err, sizeof(err)), err, "variant.files[2].format");
+    files_make(&x, 2, all, 3);
+    x.f[2].format = "gif";
+    EXPECT_BAD(meta_check_variant(ID, &x.v, err, sizeof(err)), err, "variant.files[2].format");
+    /* Sizes and keys. */
+    files_make(&x, 2, all, 3);
+    x.f[1].size_bytes = 0;
+    EXPECT_BAD(meta_check_variant(ID, &x.v, err, sizeof(err)), err, "variant.files[1].size_bytes");
+    files_make(&x, 2, all, 3);
+    x.f[2].object_key = x.keys[1];
+    EXPECT_BAD(meta_check_variant(ID, &x.v, err, sizeof(err)), err, "variant.files[2].object_key");
+    files_make(&x, 2, all, 3);
+    x.v.preset_version = 3; /* the keys say 2 */
+    EXPECT_BAD(meta_check_variant(ID, &x.v, err, sizeof(err)), err, "variant.object_key");
+    /* Five files: more than there are formats. */
+    files_make(&x, 2, all, 3);
+    x.v.n_files = 5;
+    EXPECT_BAD(meta_check_variant(ID, &x.v, err, sizeof(err)), err, "variant.files");
+    /* A failed variant has no files. */
+    files_make(&x, 2, all, 3);
+    x.v.status = IMAGEPROC__VARIANT_STATUS__VARIANT_FAILED;
+    EXPECT_BAD(meta_check_variant(ID, &x.v, err, sizeof(err)), err, "variant.files");
+}
+
+static void test_placeholder(void)
+{
+    char err[128];
+    EXPECT(meta_check_placeholder(NULL, NULL, err, sizeof(err)) == IP_OK);
+    EXPECT(meta_check_placeholder("", "", err, sizeof(err)) == IP_OK);
+    EXPECT_ST(meta_check_placeholder("3OcRJYB4d3h/iIeHeEh3eIhw+j2w", "#a1b2c3", err, sizeof(err)),
+              IP_OK, err);
+    EXPECT(meta_check_placeholder("YJqGPQw7sFlslqhFafSE+Q6oJ1h2iHB2Rw==", "", err, sizeof(err)) ==
+           IP_OK);
+    EXPECT(meta_check_placeholder("AAA=", "", err, sizeof(err)) == IP_OK);
+    EXPECT_BAD(meta_check_placeholder("AAA", "", err, sizeof(err)), err, "thumbhash");
+    EXPECT_BAD(meta_check_placeholder("AA-_", "", err, sizeof(err)), err, "thumbhash");
+    EXPECT_BAD(meta_check_placeholder("A===", "", err, sizeof(err)), err, "thumbhash");
+    EXPECT_BAD(meta_check_placeholder("====", "", err, sizeof(err)), err, "thumbhash");
+    EXPECT_BAD(meta_check_placeholder("AA=A", "", err, sizeof(err)), err, "thumbhash");
+    char big[META_THUMBHASH_MAX + 8];
+    memset(big, 'A', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    EXPECT_BAD(meta_check_placeholder(big, "", err, sizeof(err)), err, "thumbhash");
+    big[META_THUMBHASH_MAX] = '\0';
+    EXPECT(meta_check_placeholder(big, "", err, sizeof(err)) == IP_OK);
+    EXPECT_BAD(meta_check_placeholder("", "#A1B2C3", err, sizeof(err)), err, "dominant_color");
+    EXPECT_BAD(meta_check_placeholder("", "a1b2c3", err, sizeof(err)), err, "dominant_color");
+    EXPECT_BAD(meta_check_placeholder("", "#a1b2c", err, sizeof(err)), err, "dominant_color");
+    EXPECT_BAD(meta_check_placeholder("", "#a1b2c3d", err, sizeof(err)), err, "dominant_color");
+}
+
+static void test_regenerate(void)
+{
+    char err[256];
+    /* A regeneration carries ready variants only. */
+    files_fixture x;
+    const ip_format_def *jpeg[] = {&ip_format_jpeg};
+    files_make(&x, 2, jpeg, 1);
+    Imageproc__Variant failed = IMAGEPROC__VARIANT__INIT;
+    failed.kind = IP_VARIANT_THUMBNAIL;
+    failed.status = IMAGEPROC__VARIANT_STATUS__VARIANT_FAILED;
+    Imageproc__Variant *vs[] = {&x.v, &failed};
+    EXPECT(meta_check_finish(ID, vs, 1, true, err, sizeof(err)) == IP_OK);
+    EXPECT(meta_check_finish(ID, vs, 2, false, err, sizeof(err)) == IP_OK);
+    EXPECT_BAD(meta_check_finish(ID, vs, 2, true, err, sizeof(err)), err, "variants[1].status");
+
+    /* ListRegenerate's bounds. */
+    Imageproc__ListRegenerateRequest q = IMAGEPROC__LIST_REGENERATE_REQUEST__INIT;
+    EXPECT_BAD(meta_check_regenerate(&q, err, sizeof(err)), err, "limit");
+    q.limit = META_REGEN_MAX + 1;
+    EXPECT_BAD(meta_check_regenerate(&q, err, sizeof(err)), err, "limit");
+    q.limit = META_REGEN_MAX;
+    EXPECT(meta_check_regenerate(&q, err, sizeof(err)) == IP_OK);
+    q.after_id = "nope";
+    EXPECT_BAD(meta_check_regenerate(&q, err, sizeof(err)), err, "after_id");
+    q.after_id = ID;
+    EXPECT(meta_check_regenerate(&q, err, sizeof(err)) == IP_OK);
+    char *ids[] = {ID, "x"};
+    q.ids = ids;
+    q.n_ids = 2;
+    EXPECT_BAD(meta_check_regenerate(&q, err, sizeof(err)), err, "ids[1]");
+    q.n_ids = 1;
+    EXPECT(meta_check_regenerate(&q, err, sizeof(err)) == IP_OK);
+    q.n_ids = META_REGEN_MAX + 1; /* refused before any is read */
+    EXPECT_BAD(meta_check_regenerate(&q, err, sizeof(err)), err, "ids");
+}
+
 static const ip_test_case tests[] = {
     IP_TEST(ids),        IP_TEST(ops),   IP_TEST(list),   IP_TEST(create),
     IP_TEST(variant),    IP_TEST(stale), IP_TEST(status), IP_TEST(text),
     IP_TEST(migrations), IP_TEST(claim), IP_TEST(lease),  IP_TEST(api_key),
-    IP_TEST(finish),
+    IP_TEST(finish),     IP_TEST(files), IP_TEST(placeholder), IP_TEST(regenerate),
 };
 
 IP_TEST_MAIN(tests)

@@ -3,7 +3,8 @@
  * Start-up: read the configuration table, set up logging and signals,
  * initialise libvips (cache off, concurrency and decode budget from the
  * table, GLib logs routed into ip_log), make the Metadata and Storage RPC
- * clients, serve /metrics and /healthz, then consume until SIGTERM/SIGINT:
+ * clients, serve /metrics and /healthz, then consume the jobs topic and the
+ * low-priority regeneration topic until SIGTERM/SIGINT:
  * stop fetching, finish the jobs in flight, commit, leave the group, exit 0.
  */
 #include <malloc.h>
@@ -31,6 +32,7 @@ typedef struct proc_config {
     char *brokers;
     char *topic;
     char *dlq_topic;
+    char *regen_topic;
     char *group;
     int64_t session_timeout_ms;
     char *metadata_url;
@@ -38,13 +40,10 @@ typedef struct proc_config {
     int64_t rpc_timeout_ms;
     int64_t rpc_max_msg;
     int64_t workers;
+    int64_t regen_workers;
     char *metrics_listen;
     int64_t pixel_limit;
     ip_admit_limits admit;
-    char *watermark_text;
-    int64_t jpeg_quality;
-    int64_t thumb_size;
-    int64_t resized_max;
     int64_t max_attempts;
     int64_t backoff_ms;
     int64_t backoff_max_ms;
@@ -66,6 +65,7 @@ static const ip_cfg_var config_table[] = {
     IP_SETTING_KAFKA_BROKERS(offsetof(proc_config, brokers)),
     IP_SETTING_KAFKA_TOPIC(offsetof(proc_config, topic)),
     IP_SETTING_KAFKA_DLQ_TOPIC(offsetof(proc_config, dlq_topic)),
+    IP_SETTING_KAFKA_REGEN_TOPIC(offsetof(proc_config, regen_topic)),
     V("IP_KAFKA_GROUP", IP_CFG_STRING, "processor", 0, 0, group, "consumer group"),
     V("IP_KAFKA_SESSION_TIMEOUT_MS", IP_CFG_INT, "10000", 6000, 300000, session_timeout_ms,
       "group session timeout: how soon a dead processor's partitions move"),
@@ -75,17 +75,13 @@ static const ip_cfg_var config_table[] = {
     IP_SETTING_RPC_MAX_MSG_BYTES(offsetof(proc_config, rpc_max_msg)),
     V("IP_PROCESSOR_WORKERS", IP_CFG_INT, "0", 0, 256, workers,
       "jobs processed at once (0 = number of cores)"),
+    V("IP_PROCESSOR_REGEN_WORKERS", IP_CFG_INT, "0", 0, 256, regen_workers,
+      "regenerations processed at once at most (0 = IP_PROCESSOR_WORKERS - 1, at least 1): "
+      "the other workers stay free for uploads"),
     V("IP_PROCESSOR_METRICS_LISTEN", IP_CFG_STRING, "127.0.0.1:9103", 0, 0, metrics_listen,
       "address of /metrics and /healthz (\"off\" = none)"),
     IP_SETTING_PIXEL_LIMIT(offsetof(proc_config, pixel_limit)),
     IP_SETTINGS_ADMIT(offsetof(proc_config, admit)),
-    V("IP_WATERMARK_TEXT", IP_CFG_STRING, "ImageProcessor", 0, 0, watermark_text,
-      "text of the watermarked variant"),
-    V("IP_JPEG_QUALITY", IP_CFG_INT, "85", 1, 100, jpeg_quality, "quality of JPEG variants"),
-    V("IP_THUMBNAIL_SIZE", IP_CFG_INT, "320", 16, 4096, thumb_size,
-      "edge of the square thumbnail (cover, attention crop)"),
-    V("IP_RESIZED_MAX", IP_CFG_INT, "1280", 16, 16384, resized_max,
-      "longest side of resized and watermarked (never enlarged)"),
     V("IP_JOB_MAX_ATTEMPTS", IP_CFG_INT, "5", 1, 100, max_attempts,
       "runs of a job ending in an internal error, or deliveries that lost their processor, "
       "before it goes to the DLQ (transient failures use none)"),
@@ -123,6 +119,9 @@ static void usage(FILE *out)
                  "IP_JOB_MAX_ATTEMPTS times (poison), the job goes to IP_KAFKA_DLQ_TOPIC and\n"
                  "its image fails with the reason. Any other failure fails the image at\n"
                  "once. /healthz (IP_PROCESSOR_METRICS_LISTEN) says what jobs wait on.\n"
+                 "Regenerations (imgctl regenerate) come on IP_KAFKA_REGEN_TOPIC and run only\n"
+                 "while IP_KAFKA_TOPIC has nothing waiting: its uploads go first (an empty\n"
+                 "IP_KAFKA_REGEN_TOPIC reads no regeneration topic).\n"
                  "Configuration comes from the environment:\n\n");
     ip_config_print_vars(out, config_table, N_CONFIG);
 }
@@ -217,10 +216,6 @@ static bool consume(const proc_config *cfg, const proc_services *sv)
     settings.pixel_limit = cfg->pixel_limit;
     settings.admit = cfg->admit;
     settings.admit.pixels = cfg->pixel_limit;
-    settings.thumb_size = (int)cfg->thumb_size;
-    settings.resized_max = (int)cfg->resized_max;
-    settings.jpeg_quality = (int)cfg->jpeg_quality;
-    settings.watermark_text = cfg->watermark_text;
     proc_job_ctx job = {.meta = sv->meta,
                         .stor = sv->stor,
                         .settings = &settings,
@@ -231,8 +226,10 @@ static bool consume(const proc_config *cfg, const proc_services *sv)
         .brokers = cfg->brokers,
         .topic = cfg->topic,
         .dlq_topic = cfg->dlq_topic,
+        .regen_topic = cfg->regen_topic,
         .group = cfg->group,
         .workers = (int)cfg->workers,
+        .regen_workers = (int)cfg->regen_workers,
         .vips_threads_adapt = cfg->vips_concurrency == 0,
         .max_attempts = (int)cfg->max_attempts,
         .backoff_ms = (int)cfg->backoff_ms,

@@ -11,6 +11,17 @@
  * (proc_retry.c; what the held jobs wait on is counted by proc_waits.c). What
  * these files share is in proc_consumer_internal.h.
  *
+ * TWO TOPICS
+ * The consumer subscribes to the jobs topic and, when one is configured, to
+ * the low-priority regeneration topic. Regenerations use only what the jobs
+ * topic leaves idle (proc_priority.h): after every poll the regeneration
+ * partitions are paused whenever the jobs topic has messages not yet
+ * consumed, jobs not started, or every worker busy, and resumed once it has
+ * none (proc_partitions_update); workers take the jobs topic's jobs first,
+ * and regenerations leave a worker free (IP_PROCESSOR_REGEN_WORKERS). A
+ * regeneration already running is not interrupted. Everything below holds
+ * for the partitions of both topics alike.
+ *
  * AT LEAST ONCE
  * enable.auto.offset.store is off: a worker stores message offset + 1 with
  * rd_kafka_offsets_store only once the job's outcome is recorded (ready,
@@ -43,9 +54,8 @@
 #include "ip_log.h"
 #include "ip_time.h"
 #include "proc_consumer_internal.h"
+#include "proc_priority.h"
 
-/* Sets the `n` key/value pairs of kv[]; false with librdkafka's reason in
- * `err` on the first it refuses. */
 /* ------------------------------------------------------------- rebalance */
 
 static void on_revoke(proc_consumer *c, rd_kafka_topic_partition_list_t *parts)
@@ -107,11 +117,27 @@ static void metrics_init(proc_consumer *c)
         ip_metric_add(c->m_jobs, proc_outcome_name((proc_outcome)i), 0);
     ip_metric_add(c->m_jobs, "dlq", 0);
     ip_metric_set(c->m_in_flight, NULL, 0);
+    c->m_regen_waiting = ip_metric_gauge(
+        "proc_regen_waiting",
+        "regeneration jobs not started: the regeneration partitions' lag as last fetched, "
+        "plus those fetched and held",
+        NULL);
+    c->m_regen_running =
+        ip_metric_gauge("proc_regen_running", "regeneration jobs running now", NULL);
+    c->m_regen_done = ip_metric_counter(
+        "proc_regen_done_total", "regeneration jobs finished with their outcome recorded", NULL);
+    c->m_regen_paused = ip_metric_gauge(
+        "proc_regen_paused",
+        "1 while the regeneration topic is held for the jobs topic's work, else 0", NULL);
+    ip_metric_set(c->m_regen_waiting, NULL, 0);
+    ip_metric_set(c->m_regen_running, NULL, 0);
+    ip_metric_add(c->m_regen_done, NULL, 0);
+    ip_metric_set(c->m_regen_paused, NULL, 0);
     proc_waits_init(&c->waits);
 }
 
 /* The consumer in group `o->group`, offsets stored by hand, subscribed to
- * c->topic. */
+ * c->topic and c->regen_topic (when set). */
 static ip_status consumer_open(proc_consumer *c, const proc_consumer_opts *o, char *err,
                                size_t errlen)
 {
@@ -146,12 +172,15 @@ static ip_status consumer_open(proc_consumer *c, const proc_consumer_opts *o, ch
     }
     rd_kafka_poll_set_consumer(c->rk);
 
-    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(2);
     rd_kafka_topic_partition_list_add(topics, c->topic, RD_KAFKA_PARTITION_UA);
+    if (c->regen_topic)
+        rd_kafka_topic_partition_list_add(topics, c->regen_topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (e) {
-        snprintf(err, errlen, "subscribe %s: %s", c->topic, rd_kafka_err2str(e));
+        snprintf(err, errlen, "subscribe %s%s%s: %s", c->topic, c->regen_topic ? ", " : "",
+                 c->regen_topic ? c->regen_topic : "", rd_kafka_err2str(e));
         return IP_UNAVAILABLE;
     }
     return IP_OK;
@@ -195,12 +224,15 @@ ip_status proc_consumer_new(const proc_consumer_opts *o, proc_consumer **out, ch
     pthread_cond_init(&c->wake_cv, NULL);
     c->topic = strdup(o->topic ? o->topic : "");
     c->dlq_topic = strdup(o->dlq_topic ? o->dlq_topic : "");
+    if (o->regen_topic && o->regen_topic[0] && strcmp(o->regen_topic, c->topic) != 0)
+        c->regen_topic = strdup(o->regen_topic);
     c->max_attempts = o->max_attempts > 0 ? o->max_attempts : 1;
     c->backoff_ms = o->backoff_ms > 0 ? o->backoff_ms : 1;
     c->backoff_max_ms = o->backoff_max_ms > 0 ? o->backoff_max_ms : 30000;
     c->horizon_ms = o->retry_horizon_ms > 0 ? o->retry_horizon_ms : 86400000;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     c->nworkers = o->workers > 0 ? o->workers : (cores > 0 ? (int)cores : 1);
+    c->regen_max = proc_priority_regen_max(c->nworkers, o->regen_workers);
     c->vips_threads = o->vips_threads_adapt ? (cores > 0 ? (int)cores : 1) : 0;
     c->job = o->job;
     metrics_init(c);
@@ -244,8 +276,9 @@ ip_status proc_consumer_run(proc_consumer *c, bool (*should_stop)(void *arg), vo
     if (st != IP_OK)
         return st;
     ip_log(IP_LOG_INFO, "processor.consuming", IP_LS("topic", c->topic),
-           IP_LI("workers", c->nthreads), IP_LI("max_attempts", c->max_attempts),
-           IP_LI("retry_horizon_ms", c->horizon_ms));
+           IP_LS("regen_topic", c->regen_topic ? c->regen_topic : ""),
+           IP_LI("regen_workers", c->regen_max), IP_LI("workers", c->nthreads),
+           IP_LI("max_attempts", c->max_attempts), IP_LI("retry_horizon_ms", c->horizon_ms));
 
     while (!should_stop(arg)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 100);
@@ -259,7 +292,7 @@ ip_status proc_consumer_run(proc_consumer *c, bool (*should_stop)(void *arg), vo
                 proc_partitions_enqueue(c, m);
             }
         }
-        proc_partitions_resume_drained(c);
+        proc_partitions_update(c);
     }
     consumer_stop(c);
     return IP_OK;
@@ -283,6 +316,7 @@ void proc_consumer_free(proc_consumer *c)
     free(c->threads);
     free(c->topic);
     free(c->dlq_topic);
+    free(c->regen_topic);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->work_cv);
     pthread_cond_destroy(&c->idle_cv);

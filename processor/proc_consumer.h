@@ -1,11 +1,13 @@
 /* proc_consumer.h — the Kafka side of the processor: a consumer in group
- * `processor` on `image-jobs`, worker threads running jobs (proc_job.h) of
- * different images in parallel and those of one image in order, the
- * retry/backoff and dead-letter policy, and offsets committed only past jobs
- * whose outcome is recorded. Built from proc_consumer.c (Kafka handles,
- * rebalances, poll loop), proc_partitions.c (windows, workers, offsets; the
- * rule in proc_inflight.c), proc_retry.c (waits, attempts, DLQ) and
- * proc_waits.c (what the jobs wait on, for /metrics and /healthz).
+ * `processor` on `image-jobs` and the low-priority `image-jobs.regen` (read
+ * only while `image-jobs` has nothing waiting), worker threads running jobs
+ * (proc_job.h) of different images in parallel and those of one image in
+ * order, the retry/backoff and dead-letter policy, and offsets committed only
+ * past jobs whose outcome is recorded. Built from proc_consumer.c (Kafka
+ * handles, rebalances, poll loop), proc_partitions.c (windows, workers,
+ * offsets, priority; the rules in proc_inflight.c and proc_priority.c),
+ * proc_retry.c (waits, attempts, DLQ) and proc_waits.c (what the jobs wait
+ * on, for /metrics and /healthz).
  */
 #ifndef PROC_CONSUMER_H
 #define PROC_CONSUMER_H
@@ -21,8 +23,11 @@ typedef struct proc_consumer_opts {
     const char *brokers;      /* "127.0.0.1:19092" */
     const char *topic;        /* "image-jobs" */
     const char *dlq_topic;    /* "image-jobs.dlq" */
+    const char *regen_topic;  /* "image-jobs.regen"; NULL or "": none */
     const char *group;        /* "processor" */
     int workers;              /* jobs at once (<= 0: the number of cores) */
+    int regen_workers;        /* regenerations at once at most (<= 0: workers - 1, at
+                               * least 1) */
     bool vips_threads_adapt;  /* each job sets libvips' concurrency to
                                * max(1, cores / jobs running) when it starts */
     int max_attempts;         /* runs of a job ending PROC_JOB_RETRY (INTERNAL) before the

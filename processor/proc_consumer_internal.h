@@ -9,13 +9,15 @@
  *                      offsets stored past contiguous finished jobs,
  *                      back-pressure, the trim when idle
  *   proc_inflight.c    the rule of a partition's window as pure logic
+ *   proc_priority.c    when the regeneration topic is held, as pure logic
  *   proc_retry.c       one message to a recorded outcome: waits, attempts,
  *                      the DLQ, metrics and the job.done log line
  *   proc_waits.c       what the held jobs wait on (/metrics, /healthz)
  *
  * LOCKING
  * `mu` guards the partition list, every partition's fields and window,
- * queued, in_flight, draining and stopping. A running job's window entry and
+ * queued, in_flight, the per-topic counts, main_lag, regen_held, draining
+ * and stopping. A running job's window entry and
  * its message stay in place until its worker ends it under `mu`. The Kafka
  * handles are thread-safe and are called without it, except
  * rd_kafka_offsets_store, which a worker calls under `mu` so that a revoke
@@ -39,21 +41,26 @@
 /* A partition whose window holds this many jobs is paused; resumed at half. */
 #define PROC_MAX_QUEUED 32
 
-/* One assigned partition. */
+/* One assigned partition, of the jobs topic or of the regeneration topic. */
 typedef struct proc_partition {
     struct proc_partition *next;
+    const char *topic; /* c->topic or c->regen_topic (borrowed) */
+    bool regen;        /* of the regeneration topic */
     int32_t partition;
     proc_inflight win; /* its jobs from the first unstored offset; payloads are the
                         * polled messages, owned */
     bool revoked;      /* being revoked: nothing new starts, a job in backoff gives up */
-    bool paused;  /* paused for back-pressure */
+    bool full;         /* its window reached PROC_MAX_QUEUED and has not drained to half */
+    bool paused;       /* paused in Kafka (full, or a regeneration partition held) */
 } proc_partition;
 
 struct proc_consumer {
     rd_kafka_t *rk;  /* consumer */
     rd_kafka_t *dlq; /* producer for the dead-letter topic */
     char *topic, *dlq_topic;
+    char *regen_topic; /* NULL: no regeneration topic */
     int max_attempts, nworkers;
+    int regen_max;    /* regenerations at once at most (proc_priority_regen_max) */
     int vips_threads; /* > 0: each job sets libvips' concurrency to
                        * max(1, vips_threads / jobs running) */
     int64_t backoff_ms, backoff_max_ms, horizon_ms;
@@ -64,15 +71,20 @@ struct proc_consumer {
     pthread_cond_t idle_cv; /* a job finished (revoke and shutdown wait on it) */
     pthread_cond_t wake_cv; /* backoff sleepers: revoke or drain happened */
     proc_partition *parts;
-    unsigned rr;   /* round-robin start for fairness across partitions */
-    int queued;    /* jobs not started, all partitions */
-    int in_flight; /* jobs running */
-    bool draining; /* shutting down: start nothing new */
-    bool stopping; /* workers exit */
+    unsigned rr;                     /* round-robin start for fairness across partitions */
+    int queued;                      /* jobs not started, all partitions */
+    int in_flight;                   /* jobs running */
+    int main_queued, main_running;   /* of those, the jobs topic's */
+    int regen_queued, regen_running; /* and the regeneration topic's */
+    int64_t main_lag;                /* jobs-topic messages not yet consumed, as last known */
+    bool regen_held;                 /* regeneration partitions paused, their jobs not started */
+    bool draining;                   /* shutting down: start nothing new */
+    bool stopping;                   /* workers exit */
     pthread_t *threads;
     int nthreads;
 
     ip_metric *m_jobs, *m_duration, *m_in_flight, *m_retries, *m_abandoned;
+    ip_metric *m_regen_waiting, *m_regen_running, *m_regen_done, *m_regen_paused;
     proc_waits waits;
 };
 
@@ -91,9 +103,12 @@ int proc_partitions_revoke(proc_consumer *c, const rd_kafka_topic_partition_list
  * window is full. */
 void proc_partitions_enqueue(proc_consumer *c, rd_kafka_message_t *m);
 
-/* Resumes the partitions paused for back-pressure whose window drained to
- * half. */
-void proc_partitions_resume_drained(proc_consumer *c);
+/* The poll thread's step after each poll: reads the jobs topic's lag from
+ * librdkafka's local figures, decides whether the regeneration partitions
+ * are held (proc_priority.h), then pauses and resumes partitions so that
+ * Kafka fetches exactly those that are neither full (back-pressure: resumed
+ * once drained to half) nor held; updates the regeneration metrics. */
+void proc_partitions_update(proc_consumer *c);
 
 /* Starts the worker threads; IP_RESOURCE_EXHAUSTED when none could start. */
 ip_status proc_workers_start(proc_consumer *c);

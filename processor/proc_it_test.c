@@ -131,6 +131,8 @@ static void proc_start(proc_inst *p, const char *name, int metrics_port, ...)
         snprintf(listen, sizeof(listen), "127.0.0.1:%d", metrics_port);
         setenv("IP_KAFKA_TOPIC", topic, 1);
         setenv("IP_KAFKA_DLQ_TOPIC", dlq_topic, 1);
+        /* The test's own topics only: not the stack's regeneration topic. */
+        setenv("IP_KAFKA_REGEN_TOPIC", "", 1);
         setenv("IP_KAFKA_GROUP", group, 1);
         setenv("IP_KAFKA_SESSION_TIMEOUT_MS", "6000", 1);
         setenv("IP_PROCESSOR_METRICS_LISTEN", listen, 1);
@@ -266,8 +268,7 @@ static bool metrics_show(const proc_inst *p, const char *series, const char *val
 
 /* Polls /metrics until `series` shows `value` (jobs in flight reach their
  * next call in their own time); false after timeout_ms. */
-static bool metrics_reach(const proc_inst *p, const char *series, const char *value,
-                          int timeout_ms)
+static bool metrics_reach(const proc_inst *p, const char *series, const char *value, int timeout_ms)
 {
     int64_t until = ip_mono_ms() + timeout_ms;
     while (!metrics_show(p, series, value)) {
@@ -344,8 +345,11 @@ static void delete_topics(void)
 }
 
 /* At exit, pass or fail: no processor outlives the test, no topic stays. */
+static void presets_restore(void);
+
 static void cleanup(void)
 {
+    presets_restore();
     kill_children();
     delete_topics();
 }
@@ -360,8 +364,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 }
 
 /* Produces the ProcessJob of image `id` to the test topic, to `partition`
- * (or by key when < 0), and waits for the acknowledgement. */
-static void produce_job(const char *id, int partition)
+ * (or by key when < 0), a regeneration when `regenerate`. */
+static void produce_job_as(const char *id, int partition, bool regenerate)
 {
     Imageproc__ProcessJob job = IMAGEPROC__PROCESS_JOB__INIT;
     char okey[IP_KEY_MAX];
@@ -373,6 +377,7 @@ static void produce_job(const char *id, int partition)
     job.n_requested = ip_variant_mask_kinds(IP_VARIANT_MASK_ALL, all);
     job.attempt = 1;
     job.enqueued_at_us = ip_now_us();
+    job.regenerate = regenerate;
     size_t len = imageproc__process_job__get_packed_size(&job);
     uint8_t *buf = malloc(len + 1);
     imageproc__process_job__pack(&job, buf);
@@ -382,6 +387,11 @@ static void produce_job(const char *id, int partition)
         RD_KAFKA_V_VALUE(buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     free(buf);
     CHECK(e == 0);
+}
+
+static void produce_job(const char *id, int partition)
+{
+    produce_job_as(id, partition, false);
 }
 
 static void produce_flush(void)
@@ -524,7 +534,7 @@ static VipsImage *check_variant(const Imageproc__Image *img, ip_variant_kind kin
     CHECK(v->status == IMAGEPROC__VARIANT_STATUS__VARIANT_READY);
     const ip_format_def *fmt = alpha ? &ip_format_png : &ip_format_jpeg;
     char key[IP_KEY_MAX];
-    CHECK(ip_key_variant(key, img->id, kind, fmt) == IP_OK);
+    CHECK(ip_key_variant_version(key, img->id, kind, fmt, v->preset_version) == IP_OK);
     CHECK_EQ_STR(v->object_key, key);
     CHECK_EQ_STR(v->format, fmt->name);
     if (v->width != w || v->height != h)
@@ -1125,13 +1135,14 @@ static void test_two_processors(void)
 
     proc_inst a, b;
     start_one(&a, "two-a", 9138);
-    /* Let a get going, then b joins. */
+    /* Let a get going (a few jobs done, more in flight and queued), then b
+     * joins. */
     int64_t until = ip_mono_ms() + 60000;
     for (;;) {
         char *la = slurp(a.log);
         int n = count_substr(la, "\"event\":\"job.done\"");
         free(la);
-        if (n >= 20)
+        if (n >= 8)
             break;
         CHECK(ip_mono_ms() < until);
         usleep(20000);
@@ -1165,13 +1176,351 @@ static void test_two_processors(void)
     free(lb);
 }
 
+/* ------------------------------------------------------------ presets */
+
+/* The presets as the test found them, put back at its end (also on a
+ * failed CHECK, from cleanup). */
+static Imageproc__GetPresetsReply *saved_presets;
+
+static Imageproc__GetPresetsReply *get_presets(void)
+{
+    Imageproc__GetPresetsRequest req = IMAGEPROC__GET_PRESETS_REQUEST__INIT;
+    Imageproc__GetPresetsReply *rep = NULL;
+    char err[256];
+    ip_status st = ip_metadata_get_presets(meta, &req, &rep, NULL, err, sizeof(err));
+    CHECK_ST(st, IP_OK, err);
+    CHECK_EQ_INT(rep->n_presets, IP_VARIANT_COUNT);
+    return rep;
+}
+
+/* SetPreset; returns the version now stored. */
+static int set_preset(Imageproc__Preset *p)
+{
+    Imageproc__SetPresetRequest req = IMAGEPROC__SET_PRESET_REQUEST__INIT;
+    req.preset = p;
+    Imageproc__SetPresetReply *rep = NULL;
+    char err[256];
+    ip_status st = ip_metadata_set_preset(meta, &req, &rep, NULL, err, sizeof(err));
+    CHECK_ST(st, IP_OK, err);
+    int v = rep->preset->version;
+    imageproc__set_preset_reply__free_unpacked(rep, NULL);
+    return v;
+}
+
+static void presets_save(void)
+{
+    saved_presets = get_presets();
+}
+
+static void presets_restore(void)
+{
+    Imageproc__GetPresetsReply *s = saved_presets;
+    saved_presets = NULL;
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n_presets; i++) {
+        Imageproc__SetPresetRequest req = IMAGEPROC__SET_PRESET_REQUEST__INIT;
+        req.preset = s->presets[i];
+        Imageproc__SetPresetReply *rep = NULL;
+        char err[256];
+        if (ip_metadata_set_preset(meta, &req, &rep, NULL, err, sizeof(err)) == IP_OK)
+            imageproc__set_preset_reply__free_unpacked(rep, NULL);
+        else
+            fprintf(stderr, "presets not restored: %s\n", err);
+    }
+    imageproc__get_presets_reply__free_unpacked(s, NULL);
+}
+
+/* The current preset of `kind` (from a fresh GetPresets, owned by *hold). */
+static Imageproc__Preset *preset_of(Imageproc__GetPresetsReply **hold, ip_variant_kind kind)
+{
+    *hold = get_presets();
+    for (size_t i = 0; i < (*hold)->n_presets; i++)
+        if ((*hold)->presets[i]->kind == kind)
+            return (*hold)->presets[i];
+    CHECK(!"preset of every kind");
+    return NULL;
+}
+
+/* Every file of variant `kind`: the row lists them primary first, each at
+ * its key by the variant's preset version, stored with its size and media
+ * type, decoding at the variant's size. */
+static void check_files(const Imageproc__Image *img, ip_variant_kind kind, const char *const *fmts,
+                        int n)
+{
+    const Imageproc__Variant *v = variant_of(img, kind);
+    CHECK(v != NULL);
+    if ((int)v->n_files != n)
+        fprintf(stderr, "%s: %zu files, want %d\n", ip_variant_name(kind), v->n_files, n);
+    CHECK_EQ_INT(v->n_files, n);
+    CHECK_EQ_STR(v->files[0]->object_key, v->object_key);
+    for (int i = 0; i < n; i++) {
+        const Imageproc__VariantFile *f = v->files[i];
+        const ip_format_def *fmt = ip_format_by_name(fmts[i]);
+        CHECK(fmt != NULL);
+        CHECK_EQ_STR(f->format, fmts[i]);
+        char key[IP_KEY_MAX];
+        CHECK(ip_key_variant_version(key, img->id, kind, fmt, v->preset_version) == IP_OK);
+        CHECK_EQ_STR(f->object_key, key);
+        ip_status st;
+        Imageproc__GetObjectReply *o = get_object(key, &st);
+        CHECK(o != NULL);
+        CHECK_EQ_INT(o->data.len, f->size_bytes);
+        CHECK_EQ_STR(o->info->content_type, fmt->content_type);
+        VipsImage *im = vips_image_new_from_buffer(o->data.data, o->data.len, "", NULL);
+        CHECK(im != NULL);
+        CHECK_EQ_INT(im->Xsize, v->width);
+        CHECK_EQ_INT(im->Ysize, v->height);
+        CHECK(!vips_image_get_typeof(im, VIPS_META_EXIF_NAME));
+        g_object_unref(im);
+        imageproc__get_object_reply__free_unpacked(o, NULL);
+    }
+}
+
+/* A job stores every file of every variant (JPEG and WebP by the default
+ * presets) and FinishImage records them with the placeholder; a SetPreset
+ * changes the next job: its thumbnail has the new box and AVIF too, at the
+ * new version's keys. */
+static void test_presets_files(void)
+{
+    setup("presets_files");
+    presets_save();
+    proc_inst p;
+    start_one(&p, "presets_files", 9143);
+    Imageproc__GetPresetsReply *hold = NULL;
+    Imageproc__Preset *t = preset_of(&hold, IP_VARIANT_THUMBNAIL);
+    bool defaults = t->webp && !t->avif;
+    imageproc__get_presets_reply__free_unpacked(hold, NULL);
+
+    char id[IP_UUID_STRLEN + 1];
+    queue_jpeg(1600, 1000, id);
+    Imageproc__Image *img = wait_final(id, 60000);
+    CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+    static const char *const jw[] = {"jpeg", "webp"}, *const jwa[] = {"jpeg", "webp", "avif"};
+    if (defaults)
+        for (int k = 1; k <= IP_VARIANT_COUNT; k++)
+            check_files(img, (ip_variant_kind)k, jw, 2);
+    fprintf(stderr, "placeholder %s %s\n", img->thumbhash, img->dominant_color);
+    CHECK(img->thumbhash && strlen(img->thumbhash) >= 8);
+    CHECK(img->dominant_color && strlen(img->dominant_color) == 7 && img->dominant_color[0] == '#');
+    image_free(img);
+
+    t = preset_of(&hold, IP_VARIANT_THUMBNAIL);
+    t->width = 200;
+    t->height = 100;
+    t->fit = IMAGEPROC__PRESET_FIT__FIT_COVER;
+    t->webp = true;
+    t->avif = true;
+    int version = set_preset(t);
+    imageproc__get_presets_reply__free_unpacked(hold, NULL);
+    CHECK(version >= 2);
+    queue_jpeg(1600, 1000, id);
+    img = wait_final(id, 60000);
+    CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+    const Imageproc__Variant *v = variant_of(img, IP_VARIANT_THUMBNAIL);
+    CHECK(v != NULL);
+    CHECK_EQ_INT(v->preset_version, version);
+    CHECK_EQ_INT(v->width, 200);
+    CHECK_EQ_INT(v->height, 100);
+    check_files(img, IP_VARIANT_THUMBNAIL, jwa, 3);
+    CHECK(strstr(v->object_key, ".v") != NULL);
+    image_free(img);
+    presets_restore();
+    CHECK_EQ_INT(proc_stop(&p, SIGTERM, 30000), 0);
+}
+
+/* A regeneration after a preset change: the image stays ready throughout,
+ * the variant switches to the new version's keys and size; one for an image
+ * that is not ready is skipped and leaves it as it was. */
+static void test_regenerate(void)
+{
+    setup("regenerate");
+    presets_save();
+    proc_inst p;
+    start_one(&p, "regenerate", 9144);
+    char id[IP_UUID_STRLEN + 1];
+    queue_jpeg(1600, 1000, id);
+    Imageproc__Image *img = wait_final(id, 60000);
+    CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+    const Imageproc__Variant *v = variant_of(img, IP_VARIANT_RESIZED);
+    CHECK(v != NULL);
+    char old_key[IP_KEY_MAX];
+    snprintf(old_key, sizeof(old_key), "%s", v->object_key);
+    int old_version = v->preset_version;
+    image_free(img);
+
+    Imageproc__GetPresetsReply *hold = NULL;
+    Imageproc__Preset *z = preset_of(&hold, IP_VARIANT_RESIZED);
+    z->width = z->width == 640 ? 600 : 640;
+    z->height = z->width;
+    int want_w = z->width;
+    int version = set_preset(z);
+    imageproc__get_presets_reply__free_unpacked(hold, NULL);
+    CHECK(version > old_version);
+
+    produce_job_as(id, -1, true);
+    produce_flush();
+    int64_t until = ip_mono_ms() + 60000;
+    for (;;) {
+        img = get_image(id, NULL);
+        CHECK(img != NULL);
+        CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+        v = variant_of(img, IP_VARIANT_RESIZED);
+        if (v && v->preset_version == version)
+            break;
+        image_free(img);
+        CHECK(ip_mono_ms() < until);
+        usleep(50000);
+    }
+    CHECK_EQ_INT(v->width, want_w);
+    CHECK_EQ_INT(v->height, want_w * 1000 / 1600);
+    CHECK(strcmp(v->object_key, old_key) != 0);
+    CHECK(!v->stale);
+    fprintf(stderr, "resized %s -> %s\n", old_key, v->object_key);
+    check_files(img, IP_VARIANT_RESIZED, (const char *const[]){"jpeg", "webp"}, 2);
+    image_free(img);
+    CHECK(metrics_reach(&p, "proc_regenerations_total{outcome=\"done\"}", "1", 10000));
+
+    /* an image that is not ready: skipped, nothing changes, no failure */
+    void *buf = NULL;
+    size_t len = 0;
+    CHECK(proc_fixture_make(FX_JPEG, 640, 480, &buf, &len) == 0);
+    char pending[IP_UUID_STRLEN + 1];
+    new_image(buf, len, "image/jpeg", pending);
+    g_free(buf);
+    produce_job_as(pending, -1, true);
+    produce_flush();
+    CHECK(metrics_reach(&p, "proc_regenerations_total{outcome=\"skipped\"}", "1", 30000));
+    img = get_image(pending, NULL);
+    CHECK(img != NULL);
+    CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING);
+    CHECK_EQ_INT(img->n_variants > 0 ? variant_of(img, IP_VARIANT_RESIZED)->status
+                                     : IMAGEPROC__VARIANT_STATUS__VARIANT_PENDING,
+                 IMAGEPROC__VARIANT_STATUS__VARIANT_PENDING);
+    image_free(img);
+    presets_restore();
+    CHECK_EQ_INT(proc_stop(&p, SIGTERM, 30000), 0);
+}
+
+/* A logo preset: the logo is fetched from the bucket and drawn where the
+ * preset says at the opacity it says; a logo over 4 MiB fails the image
+ * with that reason. */
+static void test_logo(void)
+{
+    setup("logo");
+    presets_save();
+    proc_inst p;
+    start_one(&p, "logo", 9145);
+    /* a red 40x20 logo, kept under a key of the logo form */
+    VipsImage *b = NULL, *l = NULL, *sr = NULL;
+    double red[4] = {255, 0, 0, 255}, zero[4] = {0, 0, 0, 0};
+    CHECK(vips_black(&b, 40, 20, "bands", 4, NULL) == 0);
+    CHECK(vips_linear(b, &l, zero, red, 4, "uchar", TRUE, NULL) == 0);
+    CHECK(vips_copy(l, &sr, "interpretation", VIPS_INTERPRETATION_sRGB, NULL) == 0);
+    void *png = NULL;
+    size_t plen = 0;
+    CHECK(vips_pngsave_buffer(sr, &png, &plen, NULL) == 0);
+    g_object_unref(sr);
+    g_object_unref(l);
+    g_object_unref(b);
+    char hex[65], lkey[IP_KEY_MAX];
+    for (int i = 0; i < 64; i++)
+        hex[i] = "0123456789abcdef"[(unsigned)rand() % 16]; /* unique per run */
+    hex[64] = '\0';
+    CHECK(ip_key_logo(lkey, hex) == IP_OK);
+    put_object(lkey, png, plen, "image/png");
+    g_free(png);
+
+    Imageproc__GetPresetsReply *hold = NULL;
+    Imageproc__Preset *w = preset_of(&hold, IP_VARIANT_WATERMARKED);
+    Imageproc__Watermark wm = IMAGEPROC__WATERMARK__INIT;
+    wm.text = "";
+    wm.logo_key = lkey;
+    wm.position = IMAGEPROC__WATERMARK_POSITION__WATERMARK_TOP_LEFT;
+    wm.margin = 0.1;
+    wm.scale = 0.25;
+    wm.opacity = 1.0;
+    Imageproc__Watermark *theirs = w->watermark;
+    w->watermark = &wm;
+    w->width = w->height = 1280;
+    w->fit = IMAGEPROC__PRESET_FIT__FIT_INSIDE;
+    (void)set_preset(w);
+    w->watermark = theirs; /* freed with the reply */
+    imageproc__get_presets_reply__free_unpacked(hold, NULL);
+
+    /* a grey 800x600 picture: the mark is 200x100 from 60 pixels in */
+    CHECK(vips_black(&b, 800, 600, "bands", 3, NULL) == 0);
+    CHECK(vips_linear1(b, &l, 1, 128, "uchar", TRUE, NULL) == 0);
+    CHECK(vips_copy(l, &sr, "interpretation", VIPS_INTERPRETATION_sRGB, NULL) == 0);
+    void *jpg = NULL;
+    size_t jlen = 0;
+    CHECK(vips_pngsave_buffer(sr, &jpg, &jlen, NULL) == 0);
+    g_object_unref(sr);
+    g_object_unref(l);
+    g_object_unref(b);
+    char id[IP_UUID_STRLEN + 1];
+    new_image(jpg, jlen, "image/png", id);
+    g_free(jpg);
+    produce_job(id, -1);
+    produce_flush();
+    Imageproc__Image *img = wait_final(id, 60000);
+    if (img->status != IMAGEPROC__IMAGE_STATUS__IMAGE_READY)
+        fprintf(stderr, "failed: %s\n", img->error);
+    CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
+    VipsImage *im = check_variant(img, IP_VARIANT_WATERMARKED, 800, 600, false);
+    double *vec = NULL;
+    int n = 0;
+    CHECK(vips_getpoint(im, &vec, &n, 160, 110, NULL) == 0);
+    fprintf(stderr, "inside the mark: %.0f,%.0f,%.0f\n", vec[0], vec[1], vec[2]);
+    CHECK(vec[0] > 220 && vec[1] < 40 && vec[2] < 40);
+    g_free(vec);
+    CHECK(vips_getpoint(im, &vec, &n, 600, 450, NULL) == 0);
+    CHECK(vec[0] > 110 && vec[0] < 146 && vec[1] > 110);
+    g_free(vec);
+    g_object_unref(im);
+    image_free(img);
+
+    /* a logo over 4 MiB: refused from its size, the image fails with why */
+    size_t big_len = 4 * 1024 * 1024 + 1;
+    char *big = calloc(1, big_len);
+    CHECK(big != NULL);
+    hex[0] = hex[0] == 'a' ? 'b' : 'a';
+    char bkey[IP_KEY_MAX];
+    CHECK(ip_key_logo(bkey, hex) == IP_OK);
+    put_object(bkey, big, big_len, "image/png");
+    free(big);
+    w = preset_of(&hold, IP_VARIANT_WATERMARKED);
+    theirs = w->watermark;
+    wm.logo_key = bkey;
+    w->watermark = &wm;
+    (void)set_preset(w);
+    w->watermark = theirs;
+    imageproc__get_presets_reply__free_unpacked(hold, NULL);
+    queue_jpeg(640, 480, id);
+    img = wait_final(id, 60000);
+    fprintf(stderr, "with a large logo: %s\n", img->error ? img->error : "");
+    CHECK(img->status == IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED);
+    CHECK(strstr(img->error, "over the limit") != NULL);
+    image_free(img);
+    presets_restore();
+    CHECK_EQ_INT(proc_stop(&p, SIGTERM, 30000), 0);
+}
+
 static const ip_test_case tests[] = {
-    IP_TEST(formats),           IP_TEST(orientation),
-    IP_TEST(gps_stripped),      IP_TEST(corrupt_then_next),
-    IP_TEST(deleted_meanwhile), IP_TEST(dlq),
-    IP_TEST(outage_then_ready), IP_TEST(poison),
-    IP_TEST(sigkill_restart),   IP_TEST(two_processors),
+    IP_TEST(formats),
+    IP_TEST(orientation),
+    IP_TEST(gps_stripped),
+    IP_TEST(corrupt_then_next),
+    IP_TEST(deleted_meanwhile),
+    IP_TEST(dlq),
+    IP_TEST(outage_then_ready),
+    IP_TEST(poison),
+    IP_TEST(sigkill_restart),
+    IP_TEST(two_processors),
     IP_TEST(storage_cut_mid_job),
+    IP_TEST(presets_files),
+    IP_TEST(regenerate),
+    IP_TEST(logo),
 };
 
 int main(int argc, char **argv)
@@ -1185,6 +1534,7 @@ int main(int argc, char **argv)
     if (VIPS_INIT(argv[0]))
         return 2;
     proc_variants_global_init(1, 0);
+    srand((unsigned)ip_now_us());
     atexit(cleanup);
     int rc = ip_test_main(2, argv, tests, sizeof(tests) / sizeof(tests[0]));
     if (producer) {

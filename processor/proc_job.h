@@ -1,6 +1,12 @@
 /* proc_job.h — one ProcessJob, start to finish, against metadata-svc and
- * storage-svc: MarkProcessing -> GetObject(original) -> variants ->
- * PutObject each (in parallel) -> FinishImage with the variants.
+ * storage-svc: MarkProcessing (the image and the presets) -> GetObject(the
+ * presets' logos, when not kept) -> GetObject(original) -> variants and
+ * placeholder -> PutObject each file (in parallel) -> FinishImage with the
+ * variants and the placeholder.
+ *
+ * A regeneration (ProcessJob.regenerate) remakes the variants of a ready image
+ * with the current presets; it never changes the image's status: one that
+ * cannot be done ends SKIPPED (logged and counted), never with FailImage.
  *
  * Every call is idempotent (same keys, same rows), so a job may run again
  * after a crash or a retry with the same result. What a failed call means
@@ -41,10 +47,14 @@ typedef enum proc_outcome {
                          * counts an attempt */
     PROC_JOB_POISON,    /* the image has more runs than max_attempts: nothing was done; the
                          * consumer dead-letters the job and fails the image */
+    PROC_JOB_SKIPPED,   /* a regeneration that was not done: the image is not ready or gone,
+                         * or a permanent failure (reason in err); the image keeps its
+                         * variants and what this job stored is removed */
     PROC_JOB_OUTCOME_COUNT
 } proc_outcome;
 
-/* "ready" | "failed" | "deleted" | "invalid" | "wait" | "retry" | "poison". */
+/* "ready" | "failed" | "deleted" | "invalid" | "wait" | "retry" | "poison" |
+ * "skipped". */
 const char *proc_outcome_name(proc_outcome o);
 
 /* What one run reports besides its outcome. */
@@ -56,6 +66,10 @@ typedef struct proc_job_result {
     char err[1024]; /* the reason for anything but READY: the permanent reason
                      * recorded, or the call that failed ("<Method>: <status>: <msg>") */
 } proc_job_result;
+
+/* Counts a regeneration's end in proc_regenerations_total{outcome} ("done",
+ * "skipped", "failed", "dropped"). Thread-safe. */
+void proc_job_count_regeneration(const char *outcome);
 
 /* Runs `job` (borrowed) once into *res and returns res->out. `new_delivery`
  * is passed to MarkProcessing: true on the first run of each delivery (the

@@ -14,7 +14,7 @@
 #include "storage.pb-c.h"
 
 /* At most this many puts in one proc_put_all. */
-#define PROC_PUT_MAX 8
+#define PROC_PUT_MAX 12 /* every file of every variant: 3 x (primary, webp, avif) */
 
 typedef struct proc_put {
     /* in: one object; everything borrowed and unchanged until the call returns */

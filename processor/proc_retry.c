@@ -33,6 +33,12 @@
  * stored anyway: the image's lease runs out and the sweep puts it back on
  * the queue, so even then no image stays processing.
  *
+ * A regeneration (ProcessJob.regenerate) that gives up is neither
+ * dead-lettered nor failed: the image is ready with its earlier variants,
+ * and imgctl regenerate can send it again. It is logged
+ * ("job.regenerate_dropped" with the reason), counted in
+ * proc_regenerations_total{outcome="dropped"} and its offset stored.
+ *
  * WAITING
  * A held job waits on the service of its last failed call (proc_waits.c:
  * proc_jobs_waiting{on}, the /healthz body) until it ends or fails on
@@ -287,6 +293,17 @@ static bool give_up(job_hold *h, proc_outcome o, const proc_job_result *res)
     return dead_letter(h, attempt, res->err, reason);
 }
 
+/* A regeneration that gave up with `o` (RETRY, WAIT; never POISON: its runs
+ * do not count): logged and counted, nothing recorded on the image. */
+static void drop_regeneration(job_hold *h, proc_outcome o, const proc_job_result *res)
+{
+    hold_release(h);
+    ip_log(IP_LOG_WARN, "job.regenerate_dropped", IP_LS("image_id", h->job->id),
+           IP_LS("after", proc_outcome_name(o)), IP_LI("attempts", h->attempts),
+           IP_LS("on", proc_dep_name(res->dep)), IP_LS("err", res->err));
+    proc_job_count_regeneration("dropped");
+}
+
 /* --------------------------------------------------------------- one job */
 
 static void count(proc_consumer *c, const char *outcome, double seconds)
@@ -315,8 +332,13 @@ bool proc_retry_run(proc_consumer *c, proc_partition *p, const rd_kafka_message_
     proc_outcome o = hold_run(&h, &res, &abandoned);
     const char *outcome = proc_outcome_name(o);
     if (!abandoned && (o == PROC_JOB_WAIT || o == PROC_JOB_RETRY || o == PROC_JOB_POISON)) {
-        abandoned = !give_up(&h, o, &res);
-        outcome = "dlq";
+        if (job->regenerate) {
+            drop_regeneration(&h, o, &res);
+            outcome = "dropped";
+        } else {
+            abandoned = !give_up(&h, o, &res);
+            outcome = "dlq";
+        }
     }
     hold_release(&h);
 

@@ -50,6 +50,7 @@ static struct {
     bool delivery[64];             /* new_delivery of each MarkProcessing call */
     int64_t lease_ms;              /* of the last MarkProcessing */
     char fail_reason[2048];        /* of the last FailImage */
+    bool mark_regen, finish_regen; /* `regenerate` of the last MarkProcessing, FinishImage */
     void *orig;                    /* the original's bytes (g_free) */
     size_t orig_len;
 } fk = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -118,6 +119,7 @@ static ip_status h_mark(void *user, ip_rpc_call *call, const Imageproc__MarkProc
     if (fk.mark.calls < 64)
         fk.delivery[fk.mark.calls] = in->new_delivery;
     fk.lease_ms = in->lease_ms;
+    fk.mark_regen = in->regenerate;
     ip_status st = fake_call(call, &fk.mark);
     if (st == IP_OK) {
         if (in->new_delivery && fk.status != IMAGEPROC__IMAGE_STATUS__IMAGE_READY)
@@ -147,6 +149,7 @@ static ip_status h_finish(void *user, ip_rpc_call *call, const Imageproc__Finish
 {
     (void)user;
     pthread_mutex_lock(&fk.mu);
+    fk.finish_regen = in->regenerate;
     ip_status st = fake_call(call, &fk.finish);
     if (st == IP_OK)
         out->image = fake_image(call, in->id, IMAGEPROC__IMAGE_STATUS__IMAGE_READY);
@@ -308,7 +311,7 @@ static proc_consumer *consumer_new(int max_attempts, int64_t horizon_ms, int dlq
 
 /* Hands proc_retry_run the message of a job for image `id`, as a worker
  * would; returns whether the offset may be stored. */
-static bool run_message(proc_consumer *c, proc_partition *p, const char *id)
+static bool run_message_as(proc_consumer *c, proc_partition *p, const char *id, bool regenerate)
 {
     char okey[IP_KEY_MAX];
     CHECK(ip_key_original(okey, id) == IP_OK);
@@ -319,6 +322,7 @@ static bool run_message(proc_consumer *c, proc_partition *p, const char *id)
     job.requested = all;
     job.n_requested = ip_variant_mask_kinds(IP_VARIANT_MASK_ALL, all);
     job.attempt = 1;
+    job.regenerate = regenerate;
     size_t n = imageproc__process_job__get_packed_size(&job);
     uint8_t *buf = malloc(n + 1);
     CHECK(buf != NULL);
@@ -332,6 +336,11 @@ static bool run_message(proc_consumer *c, proc_partition *p, const char *id)
     bool store = proc_retry_run(c, p, &m);
     free(buf);
     return store;
+}
+
+static bool run_message(proc_consumer *c, proc_partition *p, const char *id)
+{
+    return run_message_as(c, p, id, false);
 }
 
 /* The value of one rendered series ("name{labels}"), -1 when absent. */
@@ -696,6 +705,55 @@ static void test_abandon(void)
     fx_end(&fx);
 }
 
+/* A regeneration: MarkProcessing and FinishImage say so; when the image is
+ * not ready, or the original does not decode, it ends SKIPPED and FailImage
+ * is never called; out of attempts it is dropped, not dead-lettered. */
+static void test_regenerate(void)
+{
+    retry_fx fx;
+    fx_begin(&fx, 2, 60000, 5000);
+    Imageproc__ProcessJob job = IMAGEPROC__PROCESS_JOB__INIT;
+    job.id = fx.id;
+    job.regenerate = true;
+    proc_job_result res;
+    fk.status = IMAGEPROC__IMAGE_STATUS__IMAGE_READY;
+    EXPECT_EQ_INT(proc_job_run(&ctx, &job, true, &res), PROC_JOB_READY);
+    EXPECT(fk.mark_regen);
+    EXPECT(fk.finish_regen);
+    EXPECT_EQ_INT(fake_calls(&fk.finish), 1);
+    EXPECT_EQ_INT(fk.runs, 0);
+    /* 3 variants x (JPEG, WebP) by the default presets */
+    EXPECT_EQ_INT(fake_calls(&fk.put), 6);
+
+    fake_script(&fk.mark, IP_FAILED_PRECONDITION, 1);
+    EXPECT_EQ_INT(proc_job_run(&ctx, &job, true, &res), PROC_JOB_SKIPPED);
+    EXPECT(strstr(res.err, "not ready") != NULL);
+    fake_script(&fk.finish, IP_FAILED_PRECONDITION, 1);
+    EXPECT_EQ_INT(proc_job_run(&ctx, &job, true, &res), PROC_JOB_SKIPPED);
+    EXPECT_EQ_INT(fake_calls(&fk.del), 1); /* the files it stored */
+
+    void *keep = fk.orig;
+    size_t keep_len = fk.orig_len;
+    fk.orig = (void *)"not an image at all";
+    fk.orig_len = 19;
+    EXPECT_EQ_INT(proc_job_run(&ctx, &job, true, &res), PROC_JOB_SKIPPED);
+    fk.orig = keep;
+    fk.orig_len = keep_len;
+    EXPECT(strstr(res.err, "regeneration failed") != NULL);
+    EXPECT_EQ_INT(fake_calls(&fk.fail), 0);
+
+    fake_script(&fk.get, IP_INTERNAL, -1);
+    EXPECT(run_message_as(fx.c, &fx.p, fx.id, true));
+    EXPECT_EQ_INT(dlq_delivered, 0);
+    EXPECT_EQ_INT(fake_calls(&fk.fail), 0);
+    EXPECT_EQ_INT(metric("proc_jobs_total{outcome=\"dropped\"}"), 1);
+    EXPECT_EQ_INT(metric("proc_regenerations_total{outcome=\"dropped\"}"), 1);
+    EXPECT_EQ_INT(metric("proc_regenerations_total{outcome=\"skipped\"}"), 2);
+    EXPECT_EQ_INT(metric("proc_regenerations_total{outcome=\"failed\"}"), 1);
+    EXPECT(metric("proc_regenerations_total{outcome=\"done\"}") >= 1);
+    fx_end(&fx);
+}
+
 static const ip_test_case tests[] = {
     IP_TEST(job_reports),
     IP_TEST(job_poison),
@@ -708,6 +766,7 @@ static const ip_test_case tests[] = {
     IP_TEST(dead_letter_waits),
     IP_TEST(record_horizon),
     IP_TEST(abandon),
+    IP_TEST(regenerate),
 };
 
 int main(int argc, char **argv)

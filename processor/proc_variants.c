@@ -17,18 +17,29 @@
  *    waits while other jobs hold the pool. This bounds the peak memory of all
  *    workers together.
  * 3. Decode once. vips_thumbnail_buffer decodes to the largest size any
- *    requested variant needs (the resized box, or the cover size of the
- *    thumbnail when that is larger), shrinking on load where the format
+ *    requested variant's preset needs (an inside box fitted, or a cover box
+ *    filled, never more than the original), shrinking on load where the format
  *    allows, turning the image upright by its EXIF orientation, and
  *    converting CMYK and ICC-tagged images to sRGB. The result is made 8-bit
  *    sRGB (16-bit PNG, grey, CMYK) and copied into memory: every variant is
- *    derived from this one image.
- * 4. Variants. resized: fit in resized_max x resized_max, never enlarged.
- *    thumbnail: thumb_size x thumb_size, cover, attention crop. watermarked:
- *    resized plus the text in the lower right, white at ~55% over a dark
- *    blurred halo at ~50%, so it reads on light and dark pictures.
+ *    derived from this one image, and so is the placeholder (ThumbHash and
+ *    dominant colour, proc_placeholder.c) of the whole frame.
+ * 4. Variants, each by its preset (proc_recipe): fit inside: within the box,
+ *    never enlarged (kinds with the same inside box share one resize); fit
+ *    cover: exactly the box, attention crop. Then the preset's watermark, if
+ *    any, at its position, margin (fraction of the shorter side), scale (the
+ *    mark's width over the picture's) and opacity: a text (its mask rendered
+ *    once per process, proc_watermark.c) drawn white over a dark blurred halo
+ *    so it reads on light and dark pictures, or a logo (decoded by the job,
+ *    proc_logo.c) whose alpha is multiplied by the opacity. A mark that does
+ *    not fit inside the margins is shrunk to fit; a picture too small to
+ *    carry one (under 16 pixels a side) goes without.
  * 5. Encode with every piece of metadata stripped (no EXIF, so no GPS): JPEG,
- *    or PNG when the source has a real (not fully opaque) alpha channel.
+ *    or PNG when the source has a real (not fully opaque) alpha channel;
+ *    then WebP (effort PROC_WEBP_EFFORT) and AVIF (heifsave, AV1, effort
+ *    PROC_AVIF_EFFORT) when the preset asks, at its qualities, keeping the
+ *    alpha. libvips 8.14's webpsave writes an EXIF chunk despite strip:
+ *    proc_webp_strip.c takes it out of the file.
  *
  * ERRORS
  * vips_error_buffer() is process-wide. After a failing libvips call the
@@ -37,8 +48,11 @@
  * another job's line too, but never loses its own.
  */
 #include "proc_variants.h"
+#include "ip_presets.h"
 #include "ip_text.h"
+#include "ip_time.h"
 #include "proc_watermark.h"
+#include "proc_webp_strip.h"
 #include "ip_vips_admit.h"
 
 #include <math.h>
@@ -47,8 +61,10 @@
 #include <string.h>
 #include <vips/vips.h>
 
-#define WM_TEXT_OPACITY 0.55
-#define WM_HALO_OPACITY 0.5
+/* The halo under a text mark, relative to the text's opacity (0.5 under
+ * 0.55 by default). */
+#define WM_HALO_RATIO (0.5 / 0.55)
+#define WM_MIN_PICTURE 16
 #define DEFAULT_BUDGET_BYTES (320LL * 1024 * 1024)
 
 static pthread_mutex_t vips_err_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -67,6 +83,40 @@ void proc_settings_default(proc_settings *s)
     s->resized_max = 1280;
     s->jpeg_quality = 85;
     s->watermark_text = "ImageProcessor";
+}
+
+void proc_recipe_set(proc_recipe *r, const Imageproc__Preset *p)
+{
+    if (!p || !ip_variant_get(p->kind))
+        return;
+    int i = (int)p->kind - 1;
+    r->preset[i] = *p;
+    if (p->watermark) {
+        r->watermark[i] = *p->watermark;
+        r->preset[i].watermark = &r->watermark[i];
+    }
+}
+
+void proc_recipe_from_settings(const proc_settings *s, proc_recipe *r)
+{
+    memset(r, 0, sizeof(*r));
+    for (int i = 0; i < IP_VARIANT_COUNT; i++) {
+        ip_variant_kind kind = ip_variants[i].kind;
+        (void)ip_preset_default(kind, &r->preset[i], &r->watermark[i]);
+        Imageproc__Preset *p = &r->preset[i];
+        p->width = p->height = kind == IP_VARIANT_THUMBNAIL ? s->thumb_size : s->resized_max;
+        p->jpeg_quality = s->jpeg_quality;
+        if (p->watermark)
+            p->watermark->text = (char *)(s->watermark_text ? s->watermark_text : "");
+    }
+}
+
+proc_file proc_variant_file(const proc_variant *v, int i)
+{
+    if (i == 0)
+        return (proc_file){
+            .format = v->format, .data = v->data, .len = v->len, .encode_us = v->encode_us};
+    return v->more[i - 1];
 }
 
 void proc_variants_global_init(int concurrency, int64_t decode_budget_bytes)
@@ -338,50 +388,131 @@ static int shape_like(VipsObject *ctx, VipsImage *in, int bands, VipsImage **out
     return 0;
 }
 
-/* `in` with `text` drawn in its lower right: scaled to ~30% of the width,
- * white at WM_TEXT_OPACITY over a blurred black halo at WM_HALO_OPACITY. An
- * image too small to carry it is returned as is. */
-static int watermark(VipsObject *ctx, VipsImage *in, const char *text, VipsImage **out)
+/* Where a mark of mw x mh goes in a W x H picture, `m` pixels from the
+ * edges its position names. */
+static void mark_place(Imageproc__WatermarkPosition pos, int W, int H, int mw, int mh, int m,
+                       int *x, int *y)
+{
+    bool left = pos == IMAGEPROC__WATERMARK_POSITION__WATERMARK_BOTTOM_LEFT ||
+                pos == IMAGEPROC__WATERMARK_POSITION__WATERMARK_TOP_LEFT;
+    bool top = pos == IMAGEPROC__WATERMARK_POSITION__WATERMARK_TOP_LEFT ||
+               pos == IMAGEPROC__WATERMARK_POSITION__WATERMARK_TOP_RIGHT;
+    if (pos == IMAGEPROC__WATERMARK_POSITION__WATERMARK_CENTER) {
+        *x = (W - mw) / 2;
+        *y = (H - mh) / 2;
+        return;
+    }
+    *x = left ? m : W - mw - m;
+    *y = top ? m : H - mh - m;
+}
+
+/* The factor that makes a src_w x src_h mark `scale` of the picture's width,
+ * shrunk further so that it fits within avail_w x avail_h. */
+static double mark_factor(double scale, int W, int src_w, int src_h, int avail_w, int avail_h)
+{
+    double f = scale * W / src_w;
+    f = fmin(f, (double)avail_w / src_w);
+    return fmin(f, (double)avail_h / src_h);
+}
+
+/* The text mark: `mask` (one band, white glyphs) scaled, with a padded
+ * halo, at WM opacity; composited over `in` into *out (shape as composite
+ * gives it). Returns 1 when it did not fit (nothing drawn). */
+static int text_mark(VipsObject *ctx, VipsImage *in, const Imageproc__Watermark *wm, int m,
+                     VipsImage **out)
 {
     VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 16);
     int W = in->Xsize, H = in->Ysize;
-    if (!text || !*text || W < 16 || H < 16)
-        goto as_is;
-
-    /* The text mask made once per process, shrunk to ~30% of the width. */
-    if (!(t[0] = proc_watermark_text(text)))
+    if (!(t[0] = proc_watermark_text(wm->text)))
         return -1;
-    double scale = fmin(W * 0.30 / t[0]->Xsize, H * 0.25 / t[0]->Ysize);
-    if (vips_resize(t[0], &t[1], scale, NULL))
+    /* The halo pads the glyphs by a fifth of their height on every side. */
+    double f =
+        mark_factor(wm->scale, W, t[0]->Xsize, t[0]->Ysize, W - 2 * m, (int)((H - 2 * m) / 1.4));
+    if (f <= 0 || t[0]->Xsize * f < 4 || t[0]->Ysize * f < 4)
+        return 1;
+    if (vips_resize(t[0], &t[1], f, NULL))
         return -1;
     int pad = t[1]->Ysize / 5 > 2 ? t[1]->Ysize / 5 : 2;
     int pw = t[1]->Xsize + 2 * pad, ph = t[1]->Ysize + 2 * pad;
-    int margin = W / 50;
-    if (pw + margin > W || ph + margin > H)
-        goto as_is;
-    int x = W - pw - margin, y = H - ph - margin;
-
+    if (pw > W || ph > H)
+        return 1;
+    int x, y;
+    mark_place(wm->position, W, H, pw, ph, m, &x, &y);
+    double text_op = fmin(1.0, fmax(0.0, wm->opacity));
+    double halo_op = fmin(1.0, text_op * WM_HALO_RATIO);
     double sigma = fmax(0.7, t[1]->Ysize / 12.0);
     if (vips_embed(t[1], &t[2], pad, pad, pw, ph, NULL) ||
         /* halo: blurred glyphs, boosted so the edge is solid, then translucent */
         vips_gaussblur(t[2], &t[3], sigma, NULL) ||
         vips_linear1(t[3], &t[4], 3.0, 0, "uchar", TRUE, NULL) ||
-        vips_linear1(t[4], &t[5], WM_HALO_OPACITY, 0, "uchar", TRUE, NULL) ||
+        vips_linear1(t[4], &t[5], halo_op, 0, "uchar", TRUE, NULL) ||
         vips_black(&t[6], pw, ph, "bands", 3, NULL) ||
         vips_cast(t[6], &t[7], VIPS_FORMAT_UCHAR, NULL) ||
         vips_bandjoin2(t[7], t[5], &t[8], NULL) ||
         vips_copy(t[8], &t[9], "interpretation", VIPS_INTERPRETATION_sRGB, NULL) ||
         /* text: white glyphs, translucent */
-        vips_linear1(t[2], &t[10], WM_TEXT_OPACITY, 0, "uchar", TRUE, NULL) ||
+        vips_linear1(t[2], &t[10], text_op, 0, "uchar", TRUE, NULL) ||
         vips_linear1(t[7], &t[11], 0, 255, "uchar", TRUE, NULL) ||
         vips_bandjoin2(t[11], t[10], &t[12], NULL) ||
         vips_copy(t[12], &t[13], "interpretation", VIPS_INTERPRETATION_sRGB, NULL) ||
         vips_composite2(in, t[9], &t[14], VIPS_BLEND_MODE_OVER, "x", x, "y", y, NULL) ||
         vips_composite2(t[14], t[13], &t[15], VIPS_BLEND_MODE_OVER, "x", x, "y", y, NULL))
         return -1;
+    g_object_ref(t[15]);
+    *out = t[15];
+    return 0;
+}
+
+/* The logo mark: `logo` (8-bit sRGB RGBA) scaled, its alpha times the
+ * opacity, composited over `in` into *out. Returns 1 when it did not fit. */
+static int logo_mark(VipsObject *ctx, VipsImage *in, VipsImage *logo,
+                     const Imageproc__Watermark *wm, int m, VipsImage **out)
+{
+    VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 4);
+    int W = in->Xsize, H = in->Ysize;
+    double f = mark_factor(wm->scale, W, logo->Xsize, logo->Ysize, W - 2 * m, H - 2 * m);
+    int mw = (int)fmin(W - 2 * m, lround(logo->Xsize * f));
+    int mh = (int)fmin(H - 2 * m, lround(logo->Ysize * f));
+    if (mw < 1 || mh < 1)
+        return 1;
+    /* thumbnail_image fits the logo in mw x mh with its alpha premultiplied
+     * while it scales (no dark fringes); it may enlarge a small logo. */
+    double a[4] = {1, 1, 1, fmin(1.0, fmax(0.0, wm->opacity))}, b[4] = {0, 0, 0, 0};
+    if (vips_thumbnail_image(logo, &t[0], mw, "height", mh, "no_rotate", TRUE, NULL) ||
+        vips_linear(t[0], &t[1], a, b, 4, "uchar", TRUE, NULL) ||
+        vips_copy(t[1], &t[2], "interpretation", VIPS_INTERPRETATION_sRGB, NULL))
+        return -1;
+    int x, y;
+    mark_place(wm->position, W, H, t[2]->Xsize, t[2]->Ysize, m, &x, &y);
+    if (vips_composite2(in, t[2], &t[3], VIPS_BLEND_MODE_OVER, "x", x, "y", y, NULL))
+        return -1;
+    g_object_ref(t[3]);
+    *out = t[3];
+    return 0;
+}
+
+/* `in` with the watermark `wm` (a logo when `logo` is given, else its
+ * text). A picture too small to carry it, or a mark that cannot fit, gives
+ * `in` back as is. */
+static int watermark(VipsObject *ctx, VipsImage *in, const Imageproc__Watermark *wm,
+                     VipsImage *logo, VipsImage **out)
+{
+    VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 1);
+    int W = in->Xsize, H = in->Ysize;
+    bool text = wm && wm->text && wm->text[0];
+    if (!wm || (!logo && !text) || W < WM_MIN_PICTURE || H < WM_MIN_PICTURE)
+        goto as_is;
+    int m = (int)lround(fmax(0.0, wm->margin) * (W < H ? W : H));
+    if (2 * m >= W - 4 || 2 * m >= H - 4)
+        goto as_is;
+    int rc = logo ? logo_mark(ctx, in, logo, wm, m, &t[0]) : text_mark(ctx, in, wm, m, &t[0]);
+    if (rc < 0)
+        return -1;
+    if (rc > 0)
+        goto as_is;
     /* composite adds an alpha band and may widen the format; give back the
      * shape of `in`. */
-    return shape_like(ctx, t[15], in->Bands, out);
+    return shape_like(ctx, t[0], in->Bands, out);
 
 as_is:
     g_object_ref(in);
@@ -389,25 +520,69 @@ as_is:
     return 0;
 }
 
-/* Encodes `in` into `v`: JPEG, or PNG when it has alpha; no metadata. */
-static int encode(VipsImage *in, int quality, proc_variant *v)
+/* Encodes `in` as `fmt` at `quality` (JPEG, WebP, AVIF; PNG is lossless)
+ * with no metadata into *f. */
+static int encode_file(VipsImage *in, const ip_format_def *fmt, int quality, proc_file *f)
 {
     void *buf = NULL;
     size_t len = 0;
-    if (in->Bands == 4) {
-        if (vips_pngsave_buffer(in, &buf, &len, "strip", TRUE, "compression", 6, NULL))
-            return -1;
-        v->format = &ip_format_png;
-    } else {
-        if (vips_jpegsave_buffer(in, &buf, &len, "Q", quality, "strip", TRUE, "optimize_coding",
-                                 TRUE, NULL))
-            return -1;
-        v->format = &ip_format_jpeg;
+    int64_t t0 = ip_mono_us();
+    int rc;
+    if (fmt == &ip_format_png)
+        rc = vips_pngsave_buffer(in, &buf, &len, "strip", TRUE, "compression", 6, NULL);
+    else if (fmt == &ip_format_jpeg)
+        rc = vips_jpegsave_buffer(in, &buf, &len, "Q", quality, "strip", TRUE, "optimize_coding",
+                                  TRUE, NULL);
+    else if (fmt == &ip_format_webp) {
+        /* libvips 8.14 writes EXIF despite strip: the chunk goes after */
+        rc = vips_webpsave_buffer(in, &buf, &len, "Q", quality, "effort", PROC_WEBP_EFFORT, "strip",
+                                  TRUE, NULL);
+        if (rc == 0 && proc_webp_strip(buf, &len) != 0) {
+            g_free(buf);
+            vips_error("proc_variants", "webpsave made a file that is not WebP");
+            rc = -1;
+        }
+    } else if (fmt == &ip_format_avif)
+        rc = vips_heifsave_buffer(in, &buf, &len, "Q", quality, "compression",
+                                  VIPS_FOREIGN_HEIF_COMPRESSION_AV1, "effort", PROC_AVIF_EFFORT,
+                                  "strip", TRUE, NULL);
+    else {
+        vips_error("proc_variants", "no encoder for format %s", fmt ? fmt->name : "(none)");
+        rc = -1;
     }
-    v->data = buf;
-    v->len = len;
+    if (rc)
+        return -1;
+    f->format = fmt;
+    f->data = buf;
+    f->len = len;
+    f->encode_us = ip_mono_us() - t0;
+    return 0;
+}
+
+/* Encodes `in` into `v` as preset `p` says: the primary (JPEG, or PNG when
+ * it has alpha), then WebP and AVIF when asked; no metadata in any. */
+static int encode(VipsImage *in, const Imageproc__Preset *p, proc_variant *v)
+{
+    proc_file prim;
+    if (encode_file(in, in->Bands == 4 ? &ip_format_png : &ip_format_jpeg, p->jpeg_quality, &prim))
+        return -1;
+    v->format = prim.format;
+    v->data = prim.data;
+    v->len = prim.len;
+    v->encode_us = prim.encode_us;
     v->width = in->Xsize;
     v->height = in->Ysize;
+    v->preset_version = p->version;
+    if (p->webp) {
+        if (encode_file(in, &ip_format_webp, p->webp_quality, &v->more[v->n_more]))
+            return -1;
+        v->n_more++;
+    }
+    if (p->avif) {
+        if (encode_file(in, &ip_format_avif, p->avif_quality, &v->more[v->n_more]))
+            return -1;
+        v->n_more++;
+    }
     return 0;
 }
 
@@ -428,48 +603,79 @@ static int decode_thumbnail(const void *buf, size_t len, int dw, int dh, bool to
 }
 
 /* The size to decode to, in upright terms: what the largest variant of `mask`
- * needs (the resized box, or the thumbnail's cover size when that is larger),
- * never more than the original. */
-static void decode_box(VipsImage *hdr, unsigned mask, const proc_settings *s, int *dw, int *dh)
+ * needs by its preset (an inside box fitted, a cover box filled), never more
+ * than the original. */
+static void decode_box(VipsImage *hdr, unsigned mask, const proc_recipe *r, int *dw, int *dh)
 {
     bool swap = vips_image_get_orientation_swap(hdr);
     double ow = swap ? hdr->Ysize : hdr->Xsize, oh = swap ? hdr->Xsize : hdr->Ysize;
     double sc = 0;
-    if (mask & (ip_variant_bit(IP_VARIANT_RESIZED) | ip_variant_bit(IP_VARIANT_WATERMARKED)))
-        sc = fmin(1.0, s->resized_max / fmax(ow, oh));
-    if (mask & ip_variant_bit(IP_VARIANT_THUMBNAIL))
-        sc = fmax(sc, fmin(1.0, fmax(s->thumb_size / ow, s->thumb_size / oh)));
+    for (int i = 0; i < IP_VARIANT_COUNT; i++) {
+        if (!(mask & ip_variant_bit(ip_variants[i].kind)))
+            continue;
+        const Imageproc__Preset *p = &r->preset[i];
+        double fw = p->width / ow, fh = p->height / oh;
+        bool cover = p->fit == IMAGEPROC__PRESET_FIT__FIT_COVER;
+        sc = fmax(sc, fmin(1.0, cover ? fmax(fw, fh) : fmin(fw, fh)));
+    }
     *dw = (int)fmax(1.0, lround(ow * sc));
     *dh = (int)fmax(1.0, lround(oh * sc));
 }
 
-/* Makes variant `kind` from the decoded `base` (and `resized`, base fitted in
- * the resized box) and encodes it into `v`. */
-static ip_status make_variant(ip_variant_kind kind, VipsImage *base, VipsImage *resized,
-                              const proc_settings *s, proc_variant *v, char *err, size_t errlen)
+/* One inside-fitted copy of the base kept for the kinds that share its box. */
+typedef struct fitted {
+    int w, h;      /* the box; 0 = none yet */
+    VipsImage *im; /* owned by the decode's context */
+} fitted;
+
+/* `base` fitted inside w x h, never enlarged: the kept one when the box is
+ * the same. The result belongs to `ctx` (or is `base`). */
+static VipsImage *fit_inside(VipsObject *ctx, VipsImage *base, int w, int h, fitted *keep)
 {
+    if (base->Xsize <= w && base->Ysize <= h)
+        return base;
+    if (keep->im && keep->w == w && keep->h == h)
+        return keep->im;
+    VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 2);
+    if (vips_thumbnail_image(base, &t[0], w, "height", h, "size", VIPS_SIZE_DOWN, "no_rotate", TRUE,
+                             NULL) ||
+        !(t[1] = vips_image_copy_memory(t[0])))
+        return NULL;
+    keep->w = w;
+    keep->h = h;
+    keep->im = t[1];
+    return t[1];
+}
+
+/* Makes variant `kind` from the decoded `base` by its preset in `r` and
+ * encodes it into `v`. `dctx` is the decode's context (fitted copies live
+ * there, shared through `keep`). */
+static ip_status make_variant(VipsObject *dctx, ip_variant_kind kind, VipsImage *base,
+                              const proc_recipe *r, fitted *keep, proc_variant *v, char *err,
+                              size_t errlen)
+{
+    const Imageproc__Preset *p = &r->preset[kind - 1];
     VipsObject *ctx = VIPS_OBJECT(vips_image_new());
-    VipsImage **u = (VipsImage **)vips_object_local_array(ctx, 1);
+    VipsImage **u = (VipsImage **)vips_object_local_array(ctx, 2);
+    VipsImage *fit = NULL;
     int rc = 0;
-    switch (kind) {
-    case IP_VARIANT_THUMBNAIL:
-        rc = vips_thumbnail_image(base, &u[0], s->thumb_size, "height", s->thumb_size, "crop",
-                                  VIPS_INTERESTING_ATTENTION, "no_rotate", TRUE, NULL);
-        break;
-    case IP_VARIANT_RESIZED:
-        u[0] = resized;
-        g_object_ref(resized);
-        break;
-    case IP_VARIANT_WATERMARKED:
-        rc = watermark(ctx, resized, s->watermark_text, &u[0]);
-        break;
-    default:
-        rc = -1;
-        break;
-    }
     v->kind = kind;
+    if (p->fit == IMAGEPROC__PRESET_FIT__FIT_COVER) {
+        rc = vips_thumbnail_image(base, &u[0], p->width, "height", p->height, "crop",
+                                  VIPS_INTERESTING_ATTENTION, "no_rotate", TRUE, NULL);
+        fit = u[0];
+    } else {
+        fit = fit_inside(dctx, base, p->width, p->height, keep);
+        rc = fit ? 0 : -1;
+    }
+    if (rc == 0 && ip_preset_has_watermark(p))
+        rc = watermark(ctx, fit, p->watermark, r->logo[kind - 1], &u[1]);
+    else if (rc == 0) {
+        g_object_ref(fit);
+        u[1] = fit;
+    }
     ip_status st = IP_OK;
-    if (rc || encode(u[0], s->jpeg_quality, v)) {
+    if (rc || encode(u[1], p, v)) {
         vips_reason(err, errlen, ip_variant_name(kind));
         st = IP_INTERNAL;
     }
@@ -477,42 +683,38 @@ static ip_status make_variant(ip_variant_kind kind, VipsImage *base, VipsImage *
     return st;
 }
 
-/* Steps 3 to 5 of HOW IT WORKS: one decode of `buf` to dw x dh, then every
- * variant of `mask` into `out` (the caller releases it on failure). */
+/* Steps 3 to 5 of HOW IT WORKS: one decode of `buf` to dw x dh, the
+ * placeholder, then every variant of `mask` into `out` (the caller releases
+ * it on failure). */
 static ip_status make_from_decode(const void *buf, size_t len, int dw, int dh, bool has_icc,
-                                  unsigned mask, const proc_settings *s, proc_variants *out,
+                                  unsigned mask, const proc_recipe *r, proc_variants *out,
                                   char *err, size_t errlen)
 {
     ip_status st = IP_OK;
     VipsObject *ctx = VIPS_OBJECT(vips_image_new());
-    VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 6);
+    VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 4);
     if (decode_thumbnail(buf, len, dw, dh, has_icc, &t[0]) || to_srgb8(ctx, t[0], &t[1]) ||
         !(t[2] = vips_image_copy_memory(t[1])) || drop_opaque_alpha(ctx, t[2], &t[3])) {
         vips_reason(err, errlen, "cannot decode");
         st = IP_INVALID_ARGUMENT;
         goto done;
     }
-    VipsImage *base = t[3], *resized = base;
-    int R = s->resized_max;
-    bool want_resized =
-        (mask & (ip_variant_bit(IP_VARIANT_RESIZED) | ip_variant_bit(IP_VARIANT_WATERMARKED))) != 0;
-    if (want_resized && (base->Xsize > R || base->Ysize > R)) {
-        if (vips_thumbnail_image(base, &t[4], R, "height", R, "size", VIPS_SIZE_DOWN, "no_rotate",
-                                 TRUE, NULL) ||
-            !(t[5] = vips_image_copy_memory(t[4]))) {
-            vips_reason(err, errlen, "cannot resize");
-            st = IP_INTERNAL;
-            goto done;
-        }
-        resized = t[5];
+    VipsImage *base = t[3];
+    if (proc_placeholder_make(base, &out->placeholder) != 0) {
+        char why[256];
+        vips_reason(why, sizeof(why), "placeholder");
+        ip_errorf(err, errlen, "%s", why);
+        st = IP_INTERNAL;
+        goto done;
     }
+    fitted keep = {0};
     for (size_t i = 0; i < IP_VARIANT_COUNT && st == IP_OK; i++) {
         ip_variant_kind kind = ip_variants[i].kind;
         if (!(mask & ip_variant_bit(kind)))
             continue;
-        st = make_variant(kind, base, resized, s, &out->v[out->n], err, errlen);
-        if (st == IP_OK)
-            out->n++;
+        st = make_variant(ctx, kind, base, r, &keep, &out->v[out->n], err, errlen);
+        /* a failed variant may hold files already: counted, so fini frees them */
+        out->n++;
     }
 done:
     g_object_unref(ctx);
@@ -522,6 +724,15 @@ done:
 ip_status proc_variants_make(const void *buf, size_t len, unsigned mask, const proc_settings *s,
                              proc_variants *out, char *err, size_t errlen)
 {
+    proc_recipe r;
+    proc_recipe_from_settings(s, &r);
+    return proc_variants_make_with(buf, len, mask, s, &r, out, err, errlen);
+}
+
+ip_status proc_variants_make_with(const void *buf, size_t len, unsigned mask,
+                                  const proc_settings *s, const proc_recipe *r, proc_variants *out,
+                                  char *err, size_t errlen)
+{
     memset(out, 0, sizeof(*out));
     if (err && errlen)
         err[0] = '\0';
@@ -530,11 +741,18 @@ ip_status proc_variants_make(const void *buf, size_t len, unsigned mask, const p
         ip_errorf(err, errlen, "no variants requested");
         return IP_INVALID_ARGUMENT;
     }
+    for (int i = 0; i < IP_VARIANT_COUNT; i++) {
+        char why[160];
+        if ((mask & ip_variant_bit(ip_variants[i].kind)) &&
+            ip_preset_check(&r->preset[i], why, sizeof(why)) != IP_OK) {
+            ip_errorf(err, errlen, "preset of %s: %s", ip_variants[i].name, why);
+            return IP_INVALID_ARGUMENT;
+        }
+    }
 
     /* 1. Header and pixel limit. */
     VipsImage *hdr = NULL;
-    ip_status st =
-        open_header(buf, len, s, &hdr, out->loader, sizeof(out->loader), err, errlen);
+    ip_status st = open_header(buf, len, s, &hdr, out->loader, sizeof(out->loader), err, errlen);
     if (st != IP_OK)
         return st;
     out->src_width = hdr->Xsize;
@@ -542,7 +760,7 @@ ip_status proc_variants_make(const void *buf, size_t len, unsigned mask, const p
 
     /* 2. Budget: refuse what can never fit, wait for room otherwise. */
     int dw, dh;
-    decode_box(hdr, mask, s, &dw, &dh);
+    decode_box(hdr, mask, r, &dw, &dh);
     int64_t need = estimate_decode_bytes(hdr, out->loader, dw, dh);
     int64_t limit = budget_limit();
     bool has_icc = vips_image_get_typeof(hdr, VIPS_META_ICC_NAME) != 0;
@@ -558,7 +776,7 @@ ip_status proc_variants_make(const void *buf, size_t len, unsigned mask, const p
     out->budget_bytes = need;
 
     /* 3-5. Decode once, derive, encode. */
-    st = make_from_decode(buf, len, dw, dh, has_icc, mask, s, out, err, errlen);
+    st = make_from_decode(buf, len, dw, dh, has_icc, mask, r, out, err, errlen);
     budget_release(need);
     if (st != IP_OK)
         proc_variants_fini(out);
@@ -570,9 +788,13 @@ void proc_variants_fini(proc_variants *v)
     if (!v)
         return;
     for (int i = 0; i < v->n; i++) {
-        g_free(v->v[i].data);
-        v->v[i].data = NULL;
-        v->v[i].len = 0;
+        proc_variant *x = &v->v[i];
+        g_free(x->data);
+        x->data = NULL;
+        x->len = 0;
+        for (int k = 0; k < x->n_more; k++)
+            g_free(x->more[k].data);
+        x->n_more = 0;
     }
     v->n = 0;
 }

@@ -1,12 +1,14 @@
 /* proc_watermark.c — the watermark's text mask, made once (proc_watermark.h).
  *
- * The mask is rendered at MASK_DPI, large enough that every variant
- * (at most IP_PROCESSOR resized_max wide, the text ~30% of it) shrinks it
- * rather than enlarges it, and copied into memory, so every job reads the
- * same finished pixels. `mu` serialises the first render (and a change of
- * text); afterwards a call only takes a reference.
+ * The mask is rendered at MASK_DPI (about 1000 pixels wide for the default
+ * text), large enough that the default presets' marks (30% of at most 1280
+ * pixels) shrink it rather than enlarge it; a preset asking for a wider mark
+ * enlarges it, with softer edges. It is copied into memory, so every job
+ * reads the same finished pixels. `mu` serialises the first render (and a
+ * change of text); afterwards a call only takes a reference.
  */
 #include "proc_watermark.h"
+#include "proc_logo.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -64,4 +66,5 @@ void proc_watermark_free(void)
     free(kept_text);
     kept_text = NULL;
     pthread_mutex_unlock(&mu);
+    proc_logo_free();
 }

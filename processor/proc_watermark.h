@@ -7,7 +7,7 @@
  * once, at the first watermark, and never again: no text layout per job, and
  * no font-cache churn across jobs of many sizes (pango's fontconfig font map
  * works on a thread of its own, outside libvips's text lock). The mask of one
- * text is kept (the processor has one); a different text replaces it.
+ * text is kept (the presets usually share one); a different text replaces it.
  */
 #ifndef PROC_WATERMARK_H
 #define PROC_WATERMARK_H
@@ -18,7 +18,8 @@
  * the libvips error buffer set. Thread-safe. */
 VipsImage *proc_watermark_text(const char *text);
 
-/* Drops the kept mask (at exit, so leak checkers see no reference). */
+/* Drops the kept mask, and the kept logos (proc_logo_free), at exit, so
+ * leak checkers see no reference. */
 void proc_watermark_free(void);
 
 #endif

@@ -11,6 +11,9 @@
 //   upload.js      drop zone, picker, one progress row per file
 //   gallery.js     newest first, infinite scroll, filter, live placeholders
 //   viewer.js      the large view: versions, facts, copy link, delete
+//   picture.js     a variant's <source>s (AVIF, WebP) before its primary <img>
+//   placeholder.js an image's dominant colour and ThumbHash painted in its box
+//   thumbhash.js   the ThumbHash decoder
 //
 // The access key dialog works from the start (it needs no settings). An
 // image that leaves the store (deleted here or elsewhere, or found gone)

@@ -29,14 +29,19 @@
  * The last two lines: `processor: CPU per image, floor/end to end = <w>
  * (wallpapers), <m> (mixed)` and `processor: end-to-end/independent floor =
  * <w> (wallpapers), <m> (mixed); latency p50 = <n> ms against floor <f> ms`.
+ * Formats (--only formats; not part of the default run, and needs no
+ * stack): CPU per image and bytes per variant of each format (the primary
+ * JPEG/PNG, WebP, AVIF) on the wallpapers (`copies` of each, at most 4) and
+ * the mixed corpus, one image at a time in a child process (bp_floor.c).
  * Usage: bench_processor [--rounds 3] [--copies 24] [--clients 4]
- *        [--tries 10] [--only wallpapers,mixed,latency] [--scratch DIR]
- * (internal: bench_processor floor ...)
+ *        [--tries 10] [--only wallpapers,mixed,latency,formats] [--scratch DIR]
+ * (internal: bench_processor floor ..., bench_processor formats ...)
  */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <vips/vips.h>
 
@@ -217,6 +222,24 @@ static void run_latency(const opts *o, double *e2e_p50, double *floor_p50)
     bp_corpus_free(&c);
 }
 
+/* The formats table of `corpus`, from a child (bp_formats_child) writing
+ * to our stdout. */
+static bool run_formats(const opts *o, const char *corpus, int copies)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("MALLOC_ARENA_MAX", "2", 1);
+        char cp[16];
+        snprintf(cp, sizeof(cp), "%d", copies);
+        execl(o->self, o->self, "formats", corpus, o->scratch, cp, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+           WEXITSTATUS(status) == 0;
+}
+
 static void parse(opts *o, int argc, char **argv)
 {
     *o = (opts){.rounds = 3, .copies = 24, .clients = 4, .tries = 10, .self = argv[0]};
@@ -249,8 +272,15 @@ int main(int argc, char **argv)
         return 2;
     if (argc > 1 && strcmp(argv[1], "floor") == 0)
         return bp_floor_child(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "formats") == 0)
+        return bp_formats_child(argc, argv);
     opts o;
     parse(&o, argc, argv);
+    if (strcmp(o.only, "formats") == 0) {
+        bool fok = run_formats(&o, "wallpapers", o.copies < 4 ? o.copies : 4);
+        fok = run_formats(&o, "mixed", 1) && fok;
+        return fok ? 0 : 1;
+    }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     char note[256] = "";
     if (!bp_e2e_ready(note, sizeof(note))) {

@@ -65,6 +65,11 @@ typedef struct bp_result {
  * <p50 ms per image>. Returns the exit status. */
 int bp_floor_child(int argc, char **argv);
 
+/* Child mode: bench_processor formats <corpus> <scratch> <copies>: CPU per
+ * image and bytes per variant of every format (bp_floor.c); prints its
+ * table. Returns the exit status. */
+int bp_formats_child(int argc, char **argv);
+
 /* Runs the floor in a child (this program re-executed) and parses its line;
  * all zeros when it gave none. */
 bp_result bp_floor_run(const char *self, const char *corpus, const char *scratch, int copies,

@@ -15,11 +15,22 @@
  *   process and scaled to ~30% of the width) in the lower right, white at
  *   55% over a blurred black halo at 50%, 1/50 of the width from the edges;
  * - encode without metadata: JPEG Q85 with optimised Huffman tables, or PNG
- *   (compression 6) when a real alpha channel is left.
+ *   (compression 6) when a real alpha channel is left, and WebP Q80 (effort
+ *   2, as the processor) beside it (the default presets' formats).
  * `threads` threads each take the next item from a shared counter; libvips
  * concurrency and its cache (off) are set once. The child prints one FLOOR
  * line: images, wall and CPU seconds, peak RSS, and the median per-image
  * time (the figure the latency comparison uses, with one thread).
+ *
+ * FORMATS (bench_processor formats <corpus> <scratch> <copies>): the same
+ * variants made one image at a time (one thread, libvips concurrency 1),
+ * each variant encoded in every format: the primary (JPEG Q85, or PNG),
+ * WebP Q80 (effort 2) and AVIF Q55 (heifsave, AV1, effort 2), as the
+ * processor makes them. The
+ * process CPU clock is read around each encode, so each format's CPU per
+ * image is its three encodes, and "decode + variants" is the rest (decode,
+ * resizes, crop, watermark). Prints a table: CPU ms per image and mean
+ * bytes per variant (thumbnail, resized, watermarked) for each format.
  */
 #include <math.h>
 #include <pthread.h>
@@ -29,6 +40,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <vips/vips.h>
 
@@ -37,23 +49,74 @@
 #define THUMB 320
 #define RESIZED 1280
 #define QUALITY 85
+#define WEBP_QUALITY 80
+#define WEBP_EFFORT 2
+#define AVIF_QUALITY 55
+#define AVIF_EFFORT 2
+
+/* The formats table's columns; FMT_PRIMARY is JPEG or PNG. */
+enum { FMT_PRIMARY, FMT_WEBP, FMT_AVIF, FMT_N };
+static const char *const fmt_names[FMT_N] = {"jpeg/png", "webp", "avif"};
+
+/* Formats mode: every format of every variant, CPU and bytes added up
+ * (one thread, so plain globals). */
+static bool formats_mode;
+static double fmt_cpu_s[FMT_N], all_cpu_s;
+static double fmt_bytes[FMT_N][3];
 
 static const bp_corpus *corpus;
 static atomic_int next_item, failures;
 static VipsImage *text_mask; /* rendered once, read by every thread */
 static double item_ms[BP_MAX_ITEMS];
 
-static void encode(VipsImage *in)
+static double cpu_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One file of `in` in format `f`; its size, or 0 on failure. */
+static size_t encode_one(VipsImage *in, int f)
 {
     void *buf = NULL;
     size_t len = 0;
-    int rc = in->Bands == 4
-                 ? vips_pngsave_buffer(in, &buf, &len, "strip", TRUE, "compression", 6, NULL)
-                 : vips_jpegsave_buffer(in, &buf, &len, "Q", QUALITY, "strip", TRUE,
-                                        "optimize_coding", TRUE, NULL);
-    if (rc)
-        atomic_fetch_add(&failures, 1);
+    int rc;
+    if (f == FMT_WEBP)
+        rc = vips_webpsave_buffer(in, &buf, &len, "Q", WEBP_QUALITY, "effort", WEBP_EFFORT, "strip",
+                                  TRUE, NULL);
+    else if (f == FMT_AVIF)
+        rc = vips_heifsave_buffer(in, &buf, &len, "Q", AVIF_QUALITY, "compression",
+                                  VIPS_FOREIGN_HEIF_COMPRESSION_AV1, "effort", AVIF_EFFORT, "strip",
+                                  TRUE, NULL);
+    else if (in->Bands == 4)
+        rc = vips_pngsave_buffer(in, &buf, &len, "strip", TRUE, "compression", 6, NULL);
+    else
+        rc = vips_jpegsave_buffer(in, &buf, &len, "Q", QUALITY, "strip", TRUE, "optimize_coding",
+                                  TRUE, NULL);
     g_free(buf);
+    if (rc) {
+        atomic_fetch_add(&failures, 1);
+        return 0;
+    }
+    return len;
+}
+
+/* Variant `kind` (0 thumbnail, 1 resized, 2 watermarked) of one image: the
+ * primary and WebP; in formats mode every format, measured. */
+static void encode(VipsImage *in, int kind)
+{
+    if (!formats_mode) {
+        encode_one(in, FMT_PRIMARY);
+        encode_one(in, FMT_WEBP);
+        return;
+    }
+    for (int f = 0; f < FMT_N; f++) {
+        double t0 = cpu_now_s();
+        size_t len = encode_one(in, f);
+        fmt_cpu_s[f] += cpu_now_s() - t0;
+        fmt_bytes[f][kind] += (double)len;
+    }
 }
 
 /* in with the text mask in its lower right (as the processor places it). */
@@ -162,11 +225,11 @@ static int make_all(const bp_file *f)
     if (vips_thumbnail_image(base, &t[10], THUMB, "height", THUMB, "crop",
                              VIPS_INTERESTING_ATTENTION, "no_rotate", TRUE, NULL))
         goto done;
-    encode(t[10]);
-    encode(resized);
+    encode(t[10], 0);
+    encode(resized, 1);
     if (watermark(ctx, resized, &t[11]))
         goto done;
-    encode(t[11]);
+    encode(t[11], 2);
     rc = 0;
 done:
     if (rc) {
@@ -198,6 +261,56 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* libvips set up as the floor runs it, and the text mask rendered. */
+static int floor_setup(int conc)
+{
+    vips_cache_set_max(0);
+    vips_cache_set_max_mem(0);
+    vips_cache_set_max_files(0);
+    vips_concurrency_set(conc > 0 ? conc : 1);
+    VipsImage *drawn = NULL;
+    if (vips_text(&drawn, "ImageProcessor", "font", "DejaVu Sans Bold 12", "dpi", 432, NULL) ||
+        !(text_mask = vips_image_copy_memory(drawn)))
+        return -1;
+    g_object_unref(drawn);
+    return 0;
+}
+
+int bp_formats_child(int argc, char **argv)
+{
+    if (argc < 5)
+        return 2;
+    static bp_corpus c;
+    if (!bp_corpus_load(&c, argv[2], argv[3], atoi(argv[4])) || floor_setup(1))
+        return 1;
+    formats_mode = true;
+    int made = 0;
+    for (int i = 0; i < c.nitems; i++) {
+        double t0 = cpu_now_s();
+        if (make_all(&c.files[c.item_file[i]]) == 0)
+            made++;
+        all_cpu_s += cpu_now_s() - t0;
+    }
+    double enc = 0;
+    for (int f = 0; f < FMT_N; f++)
+        enc += fmt_cpu_s[f];
+    printf("\nformats, %s: %d images (%.0f MP), one at a time, libvips concurrency 1\n", c.name,
+           made, bp_corpus_mp(&c));
+    printf("  %-18s %14s %12s %12s %12s\n", "", "CPU ms/image", "thumbnail B", "resized B",
+           "watermarked B");
+    printf("  %-18s %14.1f\n", "decode + variants", made ? (all_cpu_s - enc) * 1000 / made : 0);
+    for (int f = 0; f < FMT_N; f++)
+        printf("  %-18s %14.1f %12.0f %12.0f %12.0f\n", fmt_names[f],
+               made ? fmt_cpu_s[f] * 1000 / made : 0, made ? fmt_bytes[f][0] / made : 0,
+               made ? fmt_bytes[f][1] / made : 0, made ? fmt_bytes[f][2] / made : 0);
+    printf("  failures: %d\n", atomic_load(&failures));
+    fflush(stdout);
+    int all = made == c.nitems;
+    g_object_unref(text_mask);
+    bp_corpus_free(&c);
+    return all ? 0 : 1;
+}
+
 int bp_floor_child(int argc, char **argv)
 {
     if (argc < 7)
@@ -207,15 +320,8 @@ int bp_floor_child(int argc, char **argv)
     if (threads < 1 || threads > 16 || !bp_corpus_load(&c, argv[2], argv[3], copies))
         return 1;
     corpus = &c;
-    vips_cache_set_max(0);
-    vips_cache_set_max_mem(0);
-    vips_cache_set_max_files(0);
-    vips_concurrency_set(conc > 0 ? conc : 1);
-    VipsImage *drawn = NULL;
-    if (vips_text(&drawn, "ImageProcessor", "font", "DejaVu Sans Bold 12", "dpi", 432, NULL) ||
-        !(text_mask = vips_image_copy_memory(drawn)))
+    if (floor_setup(conc))
         return 1;
-    g_object_unref(drawn);
 
     struct rusage r0, r1;
     getrusage(RUSAGE_SELF, &r0);

@@ -348,7 +348,8 @@ test_processor() {
     { cat "$work/kcat.log"; die "producing the jobs"; }
 
   export "${common_env[@]}" IP_PROCESSOR_METRICS_LISTEN="$VG_METRICS" IP_KAFKA_TOPIC="$VG_TOPIC" \
-    IP_KAFKA_DLQ_TOPIC="$VG_DLQ" IP_KAFKA_GROUP="$VG_GROUP" IP_PROCESSOR_WORKERS=1 IP_KAFKA_SESSION_TIMEOUT_MS=30000
+    IP_KAFKA_DLQ_TOPIC="$VG_DLQ" IP_KAFKA_REGEN_TOPIC="" IP_KAFKA_GROUP="$VG_GROUP" \
+    IP_PROCESSOR_WORKERS=1 IP_KAFKA_SESSION_TIMEOUT_MS=30000
   vg_start
   poll 120 curl -fsS -m 2 "http://$VG_METRICS/metrics" || { tail -30 "$work/service.log"; die "no metrics on $VG_METRICS"; }
   status_is() { ctl --url "$meta_url" metadata GetImage '{"id":"'"$1"'"}' | jq -e ".image.status == \"$2\""; }
@@ -360,8 +361,14 @@ test_processor() {
       die "image ${want%% *} did not become ${want#* }"
     }
   done
-  ctl --url "$stor_url" storage HeadObject '{"key":"v/'"$good"'/thumbnail.jpg"}' >/dev/null ||
-    die "no v/$good/thumbnail.jpg"
+  # Every file the row names is stored (the keys carry the preset's version).
+  local keys key
+  keys="$(ctl --url "$meta_url" metadata GetImage '{"id":"'"$good"'"}' |
+    jq -r '.image.variants[].files[].object_key')"
+  [[ -n $keys ]] || die "image $good names no files"
+  for key in $keys; do
+    ctl --url "$stor_url" storage HeadObject '{"key":"'"$key"'"}' >/dev/null || die "no $key"
+  done
   grep -q '"job.unreadable"' "$work/service.log" || die "the unreadable message was not seen"
   grep -q '"image_id":"'"$gone"'".*"outcome":"deleted"' "$work/service.log" ||
     die "the job of a missing image did not end as deleted"

@@ -3,12 +3,18 @@
 # Installs playwright-core from package-lock.json first when node_modules is
 # missing or older than the lock (npm ci; no browser is downloaded: the tests
 # drive Debian's /usr/bin/chromium).
+# `run.sh unit/<name>` runs a plain node test of the page's modules
+# (unit/<name>.test.mjs): no browser, no stack, no node_modules.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-name="${1:?usage: run.sh <scenario>}"
+name="${1:?usage: run.sh <scenario> | run.sh unit/<name>}"
 cd "$here"
 
 command -v node >/dev/null || { echo "run.sh: node is not installed (apt-get install nodejs npm)" >&2; exit 1; }
+
+case "$name" in
+  unit/*) exec node --test --test-reporter=spec "${name}.test.mjs" ;;
+esac
 command -v "${IP_CHROMIUM:-/usr/bin/chromium}" >/dev/null \
   || { echo "run.sh: chromium is not installed (apt-get install chromium)" >&2; exit 1; }
 

@@ -92,12 +92,12 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-// The URL to show for an image in a grid: the chosen variant when filtering,
+// The variant to show for an image in a grid: the chosen one when filtering,
 // otherwise the first ready one in `order` (the server's canonical order,
 // which starts with the smallest). Null while none is ready.
-export function displayUrl(info, mode, order) {
+export function displayVariant(info, mode, order) {
   const v = info && info.variants ? info.variants : {};
-  const ready = (name) => (v[name] && v[name].status === 'ready' && v[name].url ? v[name].url : null);
+  const ready = (name) => (v[name] && v[name].status === 'ready' && v[name].url ? v[name] : null);
   if (mode) return ready(mode);
   for (const name of order) if (ready(name)) return ready(name);
   return null;

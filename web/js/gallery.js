@@ -22,11 +22,21 @@
 // image is still in work shows a placeholder that turns into its preview
 // (the first ready variant in the server's order, or the filter's variant)
 // when that is ready; a removed image leaves at once.
+//
+// A preview is a <picture> (picture.js: AVIF and WebP sources ahead of the
+// <img> on the primary), so the browser loads the best format it can show.
+// When the image has a placeholder (placeholder.js), its box is painted with
+// the dominant colour and the decoded ThumbHash underneath as soon as the
+// card is drawn; the preview starts transparent, fades in when its `load`
+// event fires, and the placeholder is hidden after the fade (style.css; no
+// fade with reduced motion).
 
 import { listImages, ApiError } from './api.js';
 import { config, variantNames } from './config.js';
 import { store, isInWork } from './store.js';
-import { compareNewestFirst, displayUrl, formatBytes, formatDims, h, STATUS_LABELS } from './format.js';
+import { compareNewestFirst, displayVariant, formatBytes, formatDims, h, STATUS_LABELS } from './format.js';
+import { paintPlaceholder, placeholderOf } from './placeholder.js';
+import { pictureKey, setSources, variantSources } from './picture.js';
 
 const PAGE_SIZE = 24;
 const MIN_RETRY_MS = 2000;
@@ -256,7 +266,8 @@ export class Gallery {
     if (!li) return;
     const button = li.querySelector('.card-open');
     const name = info.filename || 'Untitled image';
-    const url = displayUrl(info, this.mode, variantNames());
+    const variant = displayVariant(info, this.mode, variantNames());
+    const url = variant ? variant.url : null;
     const status = info.status || 'pending';
     li.dataset.status = status;
     li.dataset.ready = url ? 'true' : 'false';
@@ -265,25 +276,59 @@ export class Gallery {
     if (status === 'failed' && info.error) button.title = `Failed: ${info.error}`;
     else button.removeAttribute('title');
 
-    // Keep the image element while its URL is the same, so a card does not
+    // The box: the placeholder painted underneath at once (when the image
+    // has one), the preview or a status note above it. The preview's
+    // <picture> is kept while what it shows is the same, so a card does not
     // flash when unrelated fields change.
     const thumb = li.querySelector('.thumb') || h('div', { class: 'thumb' });
-    const img = thumb.querySelector('img');
+    const ph = placeholderOf(info);
+    let paint = thumb.querySelector('.thumb-paint');
+    if (ph && !paint) {
+      paint = h('span', { class: 'thumb-paint', 'aria-hidden': 'true' });
+      thumb.prepend(paint);
+    } else if (!ph && paint) {
+      paint.remove();
+      paint = null;
+    }
+    if (paint && paint.dataset.key !== ph.key) {
+      paint.dataset.key = ph.key;
+      paintPlaceholder(paint, ph);
+    }
+    const show = (el) => {
+      for (const child of [...thumb.children]) if (child !== paint) child.remove();
+      thumb.append(el);
+    };
+    const picture = thumb.querySelector('picture');
+    const key = pictureKey(variant);
     if (url) {
-      if (!img || img.dataset.src !== url) {
-        const next = h('img', { alt: `Preview of ${name}`, loading: 'lazy', decoding: 'async' });
+      if (!picture || picture.dataset.key !== key) {
+        thumb.classList.remove('is-loaded');
+        const next = h('img', {
+          alt: `Preview of ${name}`,
+          loading: 'lazy',
+          decoding: 'async',
+          width: variant.width || undefined,
+          height: variant.height || undefined,
+        });
+        const frame = h('picture', { dataset: { key } }, next);
+        setSources(frame, variantSources(variant));
         next.dataset.src = url;
-        next.addEventListener('load', () => next.classList.add('is-loaded'), { once: true });
+        next.addEventListener('load', () => {
+          next.classList.add('is-loaded');
+          if (next.isConnected) thumb.classList.add('is-loaded');
+        }, { once: true });
         next.addEventListener('error', () => {
-          thumb.replaceChildren(placeholder('missing', 'Preview unavailable'));
+          show(placeholder('missing', 'Preview unavailable'));
         }, { once: true });
         next.src = url;
-        thumb.replaceChildren(next);
+        show(frame);
       }
     } else if (status === 'failed') {
-      thumb.replaceChildren(placeholder('failed', 'Processing failed'));
+      thumb.classList.remove('is-loaded');
+      show(placeholder('failed', 'Processing failed'));
     } else if (!thumb.querySelector(`.placeholder[data-kind="${status}"]`)) {
-      thumb.replaceChildren(placeholder(status, status === 'ready' ? 'No preview' : `${STATUS_LABELS[status] || 'Working'}…`));
+      thumb.classList.remove('is-loaded');
+      show(placeholder(status, status === 'ready' ? 'No preview' : `${STATUS_LABELS[status] || 'Working'}…`));
     }
 
     const facts = [];

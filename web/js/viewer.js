@@ -10,12 +10,18 @@
 // largest ready variant (a copy made to be seen in a browser; the first of
 // equals in that order), else on the original. A variant still in work is
 // listed but disabled and becomes selectable when its event arrives, because
-// the viewer follows the store while it is open. The facts list shows the dimensions and size of
-// the version on screen and of the original. "Copy link" copies the absolute
-// URL of the version on screen (the original has none worth sharing: it
-// opens for nobody else). "Delete…" is offered when this browser holds the
-// image's owner token or a key that may delete; otherwise a short note says
-// why it and the original are missing. It asks for confirmation inside the
+// the viewer follows the store while it is open. A variant is shown in a
+// <picture> with a <source> per extra format (AVIF, WebP: picture.js) ahead
+// of the <img> on its primary JPEG or PNG, so the browser loads the best it
+// can show; the original has no sources. The facts list shows the
+// dimensions and size of the version on screen and of the original, the
+// formats the version is served in with their sizes, and a note when it was
+// made with earlier settings (a newer version is on its way). "Copy link"
+// copies the absolute URL of the version on screen, its primary (which every
+// browser can show; "Open in new tab" opens the same), and the original has
+// none worth sharing: it opens for nobody else. "Delete…" is offered when
+// this browser holds the image's owner token or a key that may delete;
+// otherwise a short note says why it and the original are missing. It asks for confirmation inside the
 // dialog; once the API says 204 (or 404: already gone) the image is removed
 // from the store, which takes it out of the gallery, and the dialog closes
 // with focus on the neighbouring card.
@@ -32,6 +38,7 @@ import {
 import { store } from './store.js';
 import { variantNames, variantTitle } from './config.js';
 import { formatBytes, formatDate, formatDims, h, STATUS_LABELS } from './format.js';
+import { setSources, variantSources } from './picture.js';
 
 // Originals a browser can draw; TIFF and HEIC usually not.
 const BROWSER_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif']);
@@ -44,6 +51,7 @@ export class Viewer {
     this.dialog = document.getElementById('viewer');
     this.title = document.getElementById('viewer-title');
     this.image = document.getElementById('viewer-image');
+    this.picture = document.getElementById('viewer-picture');
     this.stageNote = document.getElementById('viewer-stage-note');
     this.switcher = document.getElementById('variant-switch');
     this.facts = document.getElementById('viewer-facts');
@@ -131,7 +139,7 @@ export class Viewer {
     this.deleting = false;
     this.cancelDelete(false);
     this.message.textContent = '';
-    this.image.removeAttribute('src');
+    this.clearImage();
     this.render(info);
     if (!this.dialog.open) this.dialog.showModal();
     const checked = this.switcher.querySelector('input:checked');
@@ -173,7 +181,7 @@ export class Viewer {
   onClosed() {
     const id = this.id;
     this.id = null;
-    this.image.removeAttribute('src');
+    this.clearImage();
     this.dropOriginal();
     let target = this.focusNext;
     this.focusNext = null;
@@ -199,6 +207,7 @@ export class Viewer {
         name,
         ready: v[name].status === 'ready' && !!v[name].url,
         url: v[name].url || null,
+        sources: variantSources(v[name]),
         status: v[name].status || 'pending',
         area: (v[name].width || 0) * (v[name].height || 0),
       });
@@ -288,14 +297,21 @@ export class Viewer {
       this.stageNote.hidden = true;
       this.image.classList.add('is-loading');
       this.image.alt = `${name}, ${variantTitle(variant).toLowerCase()} version`;
+      setSources(this.picture, version.sources || []);
       this.image.src = url;
     } else if (!variant) {
-      this.image.removeAttribute('src');
+      this.clearImage();
       this.stageNote.textContent = 'No copy of this image is ready yet.';
       this.stageNote.hidden = false;
     }
     this.openLink.href = url || '#';
     if (variant) this.renderFacts(info, variant);
+  }
+
+  // Empties the stage: no source either, or the browser would load one.
+  clearImage() {
+    setSources(this.picture, []);
+    this.image.removeAttribute('src');
   }
 
   // Fetches the original with this browser's credential for it, then shows
@@ -352,7 +368,13 @@ export class Viewer {
     if (variant !== 'original') {
       const v = (info.variants || {})[variant] || {};
       add(`${variantTitle(variant)} size`, [formatDims(v.width, v.height), formatBytes(v.size)].filter(Boolean).join(', '));
-      if (v.format) add('Format', String(v.format).toUpperCase());
+      const formats = Object.keys(v.formats && typeof v.formats === 'object' ? v.formats : {});
+      if (formats.length) {
+        add('Formats', formats.map((f) => [f.toUpperCase(), formatBytes(v.formats[f] && v.formats[f].size)]
+          .filter(Boolean).join(' ')).join(', '));
+      }
+      else if (v.format) add('Format', String(v.format).toUpperCase());
+      if (v.stale === true) add('Note', 'Made with earlier settings; a new version is on its way.');
     }
     add('Original', [formatDims(info.width, info.height), formatBytes(info.size)].filter(Boolean).join(', '));
     if (info.content_type) add('Type', info.content_type);

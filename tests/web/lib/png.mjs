@@ -3,7 +3,8 @@
 //
 // makePng(width, height, seed) draws a soft diagonal gradient in a hue picked
 // from the seed, with a few circles, so screenshots show distinct pictures
-// and each file has different bytes.
+// and each file has different bytes. makeTwoColourPng(width, height, share,
+// left, right) is two flat colours side by side.
 
 import zlib from 'node:zlib';
 
@@ -64,6 +65,29 @@ export function makePng(width, height, seed = 0) {
       raw[o++] = b;
     }
   }
+  return rgbPng(width, height, raw);
+}
+
+// A PNG in two colours ([r, g, b], 0-255): `left` on the first `share`
+// (0-1) of every row, `right` on the rest. What its placeholder must look
+// like (which colour where) is known in advance.
+export function makeTwoColourPng(width, height, share, left, right) {
+  const raw = Buffer.alloc((width * 3 + 1) * height);
+  const edge = Math.round(share * width);
+  for (let y = 0, o = 0; y < height; y += 1) {
+    raw[o++] = 0; // filter: none
+    for (let x = 0; x < width; x += 1) {
+      const c = x < edge ? left : right;
+      raw[o++] = c[0];
+      raw[o++] = c[1];
+      raw[o++] = c[2];
+    }
+  }
+  return rgbPng(width, height, raw);
+}
+
+// An 8-bit RGB PNG of `raw` (rows, each after its filter byte).
+function rgbPng(width, height, raw) {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);

@@ -17,10 +17,18 @@ import {
 let browser;
 let info;
 let cfg;
+const neighbours = [];
 
 before(async () => {
   await requireStack();
   cfg = await apiConfig();
+  // Two older images, so that the one under test (the newest) has a next
+  // image, and that one a next again, whatever else the gallery holds.
+  for (const seed of [8, 9]) {
+    const older = await apiUpload(makePng(300, 200, seed), `viewer-older-${runToken()}.png`);
+    neighbours.push(older.id);
+    await apiWaitReady(older.id);
+  }
   const accepted = await apiUpload(makePng(900, 600, 7), `viewer-${runToken()}.png`);
   info = await apiWaitReady(accepted.id);
   browser = await openBrowser({ permissions: ['clipboard-read', 'clipboard-write'] });
@@ -30,6 +38,7 @@ before(async () => {
 after(async () => {
   if (browser) await browser.close();
   if (info) await apiDelete(info.id).catch(() => {});
+  for (const id of neighbours) await apiDelete(id).catch(() => {});
 });
 
 async function shownImage(page) {
