@@ -148,8 +148,6 @@ ip_wait_ready() {
     if "$@" >/dev/null 2>&1; then
       return 0
     fi
-    # -s: nginx rewrites its pid file (truncate, then write) as it starts; an
-    # empty file read in between is not a process that exited.
     if [[ -s $(ip_pidfile "$name") ]] && ! ip_pid_alive "$name"; then
       ip_warn "$name exited during start; last lines of $(ip_logfile "$name"):"
       tail -n 30 "$(ip_logfile "$name")" >&2 || true
