@@ -29,11 +29,8 @@
  *    cover: exactly the box, attention crop. Then the preset's watermark, if
  *    any, at its position, margin (fraction of the shorter side), scale (the
  *    mark's width over the picture's) and opacity: a text (its mask rendered
- *    once per process, proc_watermark.c) drawn white over a dark blurred halo
- *    so it reads on light and dark pictures, or a logo (decoded by the job,
- *    proc_logo.c) whose alpha is multiplied by the opacity. A mark that does
- *    not fit inside the margins is shrunk to fit; a picture too small to
- *    carry one (under 16 pixels a side) goes without.
+ *    once per process, proc_watermark.c) or a logo (decoded by the job,
+ *    proc_logo.c), drawn by proc_watermark_draw.c.
  * 5. Encode with every piece of metadata stripped (no EXIF, so no GPS): JPEG,
  *    or PNG when the source has a real (not fully opaque) alpha channel;
  *    then WebP (effort PROC_WEBP_EFFORT) and AVIF (heifsave, AV1, effort
@@ -63,8 +60,6 @@
 
 /* The halo under a text mark, relative to the text's opacity (0.5 under
  * 0.55 by default). */
-#define WM_HALO_RATIO (0.5 / 0.55)
-#define WM_MIN_PICTURE 16
 #define DEFAULT_BUDGET_BYTES (320LL * 1024 * 1024)
 
 static pthread_mutex_t vips_err_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -368,158 +363,6 @@ static int drop_opaque_alpha(VipsObject *ctx, VipsImage *in, VipsImage **out)
     return 0;
 }
 
-/* `in` cast to uchar with its first `bands` bands. */
-static int shape_like(VipsObject *ctx, VipsImage *in, int bands, VipsImage **out)
-{
-    VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 2);
-    VipsImage *cur = in;
-    if (cur->BandFmt != VIPS_FORMAT_UCHAR) {
-        if (vips_cast(cur, &t[0], VIPS_FORMAT_UCHAR, NULL))
-            return -1;
-        cur = t[0];
-    }
-    if (cur->Bands > bands) {
-        if (vips_extract_band(cur, &t[1], 0, "n", bands, NULL))
-            return -1;
-        cur = t[1];
-    }
-    g_object_ref(cur);
-    *out = cur;
-    return 0;
-}
-
-/* Where a mark of mw x mh goes in a W x H picture, `m` pixels from the
- * edges its position names. */
-static void mark_place(Imageproc__WatermarkPosition pos, int W, int H, int mw, int mh, int m,
-                       int *x, int *y)
-{
-    bool left = pos == IMAGEPROC__WATERMARK_POSITION__WATERMARK_BOTTOM_LEFT ||
-                pos == IMAGEPROC__WATERMARK_POSITION__WATERMARK_TOP_LEFT;
-    bool top = pos == IMAGEPROC__WATERMARK_POSITION__WATERMARK_TOP_LEFT ||
-               pos == IMAGEPROC__WATERMARK_POSITION__WATERMARK_TOP_RIGHT;
-    if (pos == IMAGEPROC__WATERMARK_POSITION__WATERMARK_CENTER) {
-        *x = (W - mw) / 2;
-        *y = (H - mh) / 2;
-        return;
-    }
-    *x = left ? m : W - mw - m;
-    *y = top ? m : H - mh - m;
-}
-
-/* The factor that makes a src_w x src_h mark `scale` of the picture's width,
- * shrunk further so that it fits within avail_w x avail_h. */
-static double mark_factor(double scale, int W, int src_w, int src_h, int avail_w, int avail_h)
-{
-    double f = scale * W / src_w;
-    f = fmin(f, (double)avail_w / src_w);
-    return fmin(f, (double)avail_h / src_h);
-}
-
-/* The text mark: `mask` (one band, white glyphs) scaled, with a padded
- * halo, at WM opacity; composited over `in` into *out (shape as composite
- * gives it). Returns 1 when it did not fit (nothing drawn). */
-static int text_mark(VipsObject *ctx, VipsImage *in, const Imageproc__Watermark *wm, int m,
-                     VipsImage **out)
-{
-    VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 16);
-    int W = in->Xsize, H = in->Ysize;
-    if (!(t[0] = proc_watermark_text(wm->text)))
-        return -1;
-    /* The halo pads the glyphs by a fifth of their height on every side. */
-    double f =
-        mark_factor(wm->scale, W, t[0]->Xsize, t[0]->Ysize, W - 2 * m, (int)((H - 2 * m) / 1.4));
-    if (f <= 0 || t[0]->Xsize * f < 4 || t[0]->Ysize * f < 4)
-        return 1;
-    if (vips_resize(t[0], &t[1], f, NULL))
-        return -1;
-    int pad = t[1]->Ysize / 5 > 2 ? t[1]->Ysize / 5 : 2;
-    int pw = t[1]->Xsize + 2 * pad, ph = t[1]->Ysize + 2 * pad;
-    if (pw > W || ph > H)
-        return 1;
-    int x, y;
-    mark_place(wm->position, W, H, pw, ph, m, &x, &y);
-    double text_op = fmin(1.0, fmax(0.0, wm->opacity));
-    double halo_op = fmin(1.0, text_op * WM_HALO_RATIO);
-    double sigma = fmax(0.7, t[1]->Ysize / 12.0);
-    if (vips_embed(t[1], &t[2], pad, pad, pw, ph, NULL) ||
-        /* halo: blurred glyphs, boosted so the edge is solid, then translucent */
-        vips_gaussblur(t[2], &t[3], sigma, NULL) ||
-        vips_linear1(t[3], &t[4], 3.0, 0, "uchar", TRUE, NULL) ||
-        vips_linear1(t[4], &t[5], halo_op, 0, "uchar", TRUE, NULL) ||
-        vips_black(&t[6], pw, ph, "bands", 3, NULL) ||
-        vips_cast(t[6], &t[7], VIPS_FORMAT_UCHAR, NULL) ||
-        vips_bandjoin2(t[7], t[5], &t[8], NULL) ||
-        vips_copy(t[8], &t[9], "interpretation", VIPS_INTERPRETATION_sRGB, NULL) ||
-        /* text: white glyphs, translucent */
-        vips_linear1(t[2], &t[10], text_op, 0, "uchar", TRUE, NULL) ||
-        vips_linear1(t[7], &t[11], 0, 255, "uchar", TRUE, NULL) ||
-        vips_bandjoin2(t[11], t[10], &t[12], NULL) ||
-        vips_copy(t[12], &t[13], "interpretation", VIPS_INTERPRETATION_sRGB, NULL) ||
-        vips_composite2(in, t[9], &t[14], VIPS_BLEND_MODE_OVER, "x", x, "y", y, NULL) ||
-        vips_composite2(t[14], t[13], &t[15], VIPS_BLEND_MODE_OVER, "x", x, "y", y, NULL))
-        return -1;
-    g_object_ref(t[15]);
-    *out = t[15];
-    return 0;
-}
-
-/* The logo mark: `logo` (8-bit sRGB RGBA) scaled, its alpha times the
- * opacity, composited over `in` into *out. Returns 1 when it did not fit. */
-static int logo_mark(VipsObject *ctx, VipsImage *in, VipsImage *logo,
-                     const Imageproc__Watermark *wm, int m, VipsImage **out)
-{
-    VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 4);
-    int W = in->Xsize, H = in->Ysize;
-    double f = mark_factor(wm->scale, W, logo->Xsize, logo->Ysize, W - 2 * m, H - 2 * m);
-    int mw = (int)fmin(W - 2 * m, lround(logo->Xsize * f));
-    int mh = (int)fmin(H - 2 * m, lround(logo->Ysize * f));
-    if (mw < 1 || mh < 1)
-        return 1;
-    /* thumbnail_image fits the logo in mw x mh with its alpha premultiplied
-     * while it scales (no dark fringes); it may enlarge a small logo. */
-    double a[4] = {1, 1, 1, fmin(1.0, fmax(0.0, wm->opacity))}, b[4] = {0, 0, 0, 0};
-    if (vips_thumbnail_image(logo, &t[0], mw, "height", mh, "no_rotate", TRUE, NULL) ||
-        vips_linear(t[0], &t[1], a, b, 4, "uchar", TRUE, NULL) ||
-        vips_copy(t[1], &t[2], "interpretation", VIPS_INTERPRETATION_sRGB, NULL))
-        return -1;
-    int x, y;
-    mark_place(wm->position, W, H, t[2]->Xsize, t[2]->Ysize, m, &x, &y);
-    if (vips_composite2(in, t[2], &t[3], VIPS_BLEND_MODE_OVER, "x", x, "y", y, NULL))
-        return -1;
-    g_object_ref(t[3]);
-    *out = t[3];
-    return 0;
-}
-
-/* `in` with the watermark `wm` (a logo when `logo` is given, else its
- * text). A picture too small to carry it, or a mark that cannot fit, gives
- * `in` back as is. */
-static int watermark(VipsObject *ctx, VipsImage *in, const Imageproc__Watermark *wm,
-                     VipsImage *logo, VipsImage **out)
-{
-    VipsImage **t = (VipsImage **)vips_object_local_array(ctx, 1);
-    int W = in->Xsize, H = in->Ysize;
-    bool text = wm && wm->text && wm->text[0];
-    if (!wm || (!logo && !text) || W < WM_MIN_PICTURE || H < WM_MIN_PICTURE)
-        goto as_is;
-    int m = (int)lround(fmax(0.0, wm->margin) * (W < H ? W : H));
-    if (2 * m >= W - 4 || 2 * m >= H - 4)
-        goto as_is;
-    int rc = logo ? logo_mark(ctx, in, logo, wm, m, &t[0]) : text_mark(ctx, in, wm, m, &t[0]);
-    if (rc < 0)
-        return -1;
-    if (rc > 0)
-        goto as_is;
-    /* composite adds an alpha band and may widen the format; give back the
-     * shape of `in`. */
-    return shape_like(ctx, t[0], in->Bands, out);
-
-as_is:
-    g_object_ref(in);
-    *out = in;
-    return 0;
-}
-
 /* Encodes `in` as `fmt` at `quality` (JPEG, WebP, AVIF; PNG is lossless)
  * with no metadata into *f. */
 static int encode_file(VipsImage *in, const ip_format_def *fmt, int quality, proc_file *f)
@@ -669,7 +512,7 @@ static ip_status make_variant(VipsObject *dctx, ip_variant_kind kind, VipsImage 
         rc = fit ? 0 : -1;
     }
     if (rc == 0 && ip_preset_has_watermark(p))
-        rc = watermark(ctx, fit, p->watermark, r->logo[kind - 1], &u[1]);
+        rc = proc_watermark_apply(ctx, fit, p->watermark, r->logo[kind - 1], &u[1]);
     else if (rc == 0) {
         g_object_ref(fit);
         u[1] = fit;

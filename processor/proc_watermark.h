@@ -14,9 +14,19 @@
 
 #include <vips/vips.h>
 
+#include "image.pb-c.h"
+
 /* A new reference to the mask of `text` (g_object_unref it), or NULL with
  * the libvips error buffer set. Thread-safe. */
 VipsImage *proc_watermark_text(const char *text);
+
+/* `in` (8-bit sRGB, 3 or 4 bands) with the watermark `wm` drawn on it (a
+ * logo when `logo` is given, else wm->text; proc_watermark_draw.c) into *out,
+ * a new reference; intermediates belong to `ctx`. A picture too small to
+ * carry the mark, or a mark that cannot fit, gives `in` back as is. 0, or -1
+ * with the libvips error buffer set. */
+int proc_watermark_apply(VipsObject *ctx, VipsImage *in, const Imageproc__Watermark *wm,
+                         VipsImage *logo, VipsImage **out);
 
 /* Drops the kept mask, and the kept logos (proc_logo_free), at exit, so
  * leak checkers see no reference. */
