@@ -10,10 +10,10 @@
  * FinishImage may carry the variants: each that changed is published as
  * PutVariant publishes it, in the order given, then the image's status; a
  * regeneration's FinishImage publishes the image (ready) once. MarkProcessing
- * replies with the presets in force too. The sweep (ListStale), the purges
- * (ClaimPurges, FinishPurge), the API keys (CreateApiKey, ListApiKeys,
- * RevokeApiKey, LookupApiKey), the presets (GetPresets, SetPreset) and
- * ListRegenerate publish no events: they change no image's status.
+ * replies with the presets in force too. The sweep (ListStale) and the
+ * purges (ClaimPurges, FinishPurge) publish no events: they change no
+ * image's status; nor do the API keys, the presets and ListRegenerate, whose
+ * handlers are in meta_service_admin.c.
  *
  * ORDERING OF EVENTS
  * An event must leave in the order its change committed, per image. Two
@@ -40,25 +40,16 @@
 
 #include "ip_keys.h"
 #include "ip_log.h"
-#include "ip_presets.h"
 #include "ip_rpc.h"
 #include "ip_rpc_stubs.h"
 #include "ip_time.h"
 #include "ip_uuid.h"
 #include "ip_variants.h"
 #include "meta_events.h"
+#include "meta_service_internal.h"
 #include "meta_validate.h"
 
-#define META_STRIPES 1024
 #define META_MAX_WAIT_MS 10000 /* longest wait for a connection when a call has no deadline */
-
-struct meta_service {
-    meta_store *store;
-    meta_events *events;
-    ip_rpc_server *server;
-    ip_metadata_impl impl; /* the handlers; borrowed by the server */
-    pthread_mutex_t stripes[META_STRIPES];
-};
 
 /* ------------------------------------------------------------- helpers */
 
@@ -68,7 +59,7 @@ static void *call_alloc(void *arena, size_t n)
 }
 
 /* Sets up the store context for one call; IP_DEADLINE_EXCEEDED when no time is left. */
-static ip_status ctx_init(meta_ctx *cx, ip_rpc_call *call)
+ip_status meta_svc_ctx_init(meta_ctx *cx, ip_rpc_call *call)
 {
     memset(cx, 0, sizeof(*cx));
     cx->alloc = call_alloc;
@@ -86,7 +77,7 @@ static ip_status ctx_init(meta_ctx *cx, ip_rpc_call *call)
 /* Reports a failed call: the message to the caller, and a log line for the
  * failures that are ours or the database's (transient ones, bugs, exhaustion),
  * not for a caller's bad or stale request. */
-static ip_status fail(ip_rpc_call *call, ip_status st, const char *msg, const char *image_id)
+ip_status meta_svc_fail(ip_rpc_call *call, ip_status st, const char *msg, const char *image_id)
 {
     ip_rpc_call_errorf(call, "%s", msg);
     if (ip_status_is_transient(st) || st == IP_INTERNAL || st == IP_RESOURCE_EXHAUSTED)
@@ -98,13 +89,13 @@ static ip_status fail(ip_rpc_call *call, ip_status st, const char *msg, const ch
 }
 
 /* Checks an id field and writes its canonical lowercase form into out. */
-static ip_status canon_id(ip_rpc_call *call, const char *id, const char *field,
-                          char out[IP_UUID_STRLEN + 1], ip_uuid *u)
+ip_status meta_svc_canon_id(ip_rpc_call *call, const char *id, const char *field,
+                            char out[IP_UUID_STRLEN + 1], ip_uuid *u)
 {
     char err[128];
     ip_status st = meta_check_id(id, field, err, sizeof(err));
     if (st != IP_OK)
-        return fail(call, st, err, NULL);
+        return meta_svc_fail(call, st, err, NULL);
     ip_uuid_parse(id, u);
     ip_uuid_format(u, out);
     return IP_OK;
@@ -151,13 +142,13 @@ typedef enum image_write {
 
 /* What a write reads from its request beside the id. */
 typedef struct write_args {
-    const char *error;      /* FailImage: the reason */
-    int64_t enqueued_at_us; /* MarkEnqueued: when Kafka acknowledged */
-    bool requeue;           /* MarkEnqueued: a sweep's re-enqueue */
-    int64_t lease_ms;       /* MarkProcessing: the lease */
-    bool new_delivery;      /* MarkProcessing: counts a run */
-    bool regenerate;        /* MarkProcessing, FinishImage: a regeneration of a ready image */
-    meta_finish_req finish; /* FinishImage: recorded before the close */
+    const char *error;            /* FailImage: the reason */
+    int64_t enqueued_at_us;       /* MarkEnqueued: when Kafka acknowledged */
+    bool requeue;                 /* MarkEnqueued: a sweep's re-enqueue */
+    int64_t lease_ms;             /* MarkProcessing: the lease */
+    bool new_delivery;            /* MarkProcessing: counts a run */
+    bool regenerate;              /* MarkProcessing, FinishImage: a regeneration of a ready image */
+    meta_finish_req finish;       /* FinishImage: recorded before the close */
     meta_variant_change *changes; /* FinishImage: one per variant, for their events */
 } write_args;
 
@@ -231,11 +222,11 @@ static ip_status write_image(meta_service *svc, ip_rpc_call *call, image_write w
     meta_ctx cx;
     ip_status st;
     bool changed = false;
-    if ((st = canon_id(call, raw_id, "id", id, &u)) != IP_OK)
+    if ((st = meta_svc_canon_id(call, raw_id, "id", id, &u)) != IP_OK)
         return st;
     if ((st = check_write(w, id, a, err, sizeof(err))) != IP_OK)
-        return fail(call, st, err, id);
-    if ((st = ctx_init(&cx, call)) != IP_OK)
+        return meta_svc_fail(call, st, err, id);
+    if ((st = meta_svc_ctx_init(&cx, call)) != IP_OK)
         return st;
     pthread_mutex_t *mu = stripe_of(svc, &u);
     pthread_mutex_lock(mu);
@@ -248,7 +239,7 @@ static ip_status write_image(meta_service *svc, ip_rpc_call *call, image_write w
     if (st == IP_OK && changed)
         publish_image(svc, *image);
     pthread_mutex_unlock(mu);
-    return st == IP_OK ? IP_OK : fail(call, st, cx.err, id);
+    return st == IP_OK ? IP_OK : meta_svc_fail(call, st, cx.err, id);
 }
 
 /* ------------------------------------------------------------- handlers */
@@ -264,8 +255,8 @@ static ip_status h_create_image(void *user, ip_rpc_call *call,
     meta_ctx cx;
     ip_status st = meta_check_create(req->image, &requested, err, sizeof(err));
     if (st != IP_OK)
-        return fail(call, st, err, NULL);
-    if ((st = ctx_init(&cx, call)) != IP_OK)
+        return meta_svc_fail(call, st, err, NULL);
+    if ((st = meta_svc_ctx_init(&cx, call)) != IP_OK)
         return st;
     ip_uuid_parse(req->image->id, &u);
     ip_uuid_format(&u, id);
@@ -279,7 +270,7 @@ static ip_status h_create_image(void *user, ip_rpc_call *call,
         publish_image(svc, rep->image);
     pthread_mutex_unlock(mu);
     if (st != IP_OK)
-        return fail(call, st, cx.err, id);
+        return meta_svc_fail(call, st, cx.err, id);
     ip_log(IP_LOG_DEBUG, "image.created", IP_LS("image_id", id));
     return IP_OK;
 }
@@ -292,11 +283,11 @@ static ip_status h_get_image(void *user, ip_rpc_call *call, const Imageproc__Get
     ip_uuid u;
     meta_ctx cx;
     ip_status st;
-    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK ||
-        (st = ctx_init(&cx, call)) != IP_OK)
+    if ((st = meta_svc_canon_id(call, req->id, "id", id, &u)) != IP_OK ||
+        (st = meta_svc_ctx_init(&cx, call)) != IP_OK)
         return st;
     st = meta_store_get(svc->store, &cx, id, &rep->image);
-    return st == IP_OK ? IP_OK : fail(call, st, cx.err, id);
+    return st == IP_OK ? IP_OK : meta_svc_fail(call, st, cx.err, id);
 }
 
 static ip_status h_list_images(void *user, ip_rpc_call *call,
@@ -310,8 +301,8 @@ static ip_status h_list_images(void *user, ip_rpc_call *call,
     ip_status st = meta_check_list(req->last_created_at_us, req->last_id, req->with_variant,
                                    req->limit, &q.has_cursor, err, sizeof(err));
     if (st != IP_OK)
-        return fail(call, st, err, NULL);
-    if ((st = ctx_init(&cx, call)) != IP_OK)
+        return meta_svc_fail(call, st, err, NULL);
+    if ((st = meta_svc_ctx_init(&cx, call)) != IP_OK)
         return st;
     if (q.has_cursor) {
         ip_uuid u;
@@ -325,7 +316,7 @@ static ip_status h_list_images(void *user, ip_rpc_call *call,
     bool has_more = false;
     st = meta_store_list(svc->store, &cx, &q, &rep->images, &rep->n_images, &has_more);
     if (st != IP_OK)
-        return fail(call, st, cx.err, NULL);
+        return meta_svc_fail(call, st, cx.err, NULL);
     rep->has_more = has_more;
     return IP_OK;
 }
@@ -335,17 +326,18 @@ static ip_status h_mark_processing(void *user, ip_rpc_call *call,
                                    Imageproc__MarkProcessingReply *rep)
 {
     meta_service *svc = user;
-    write_args a = {
-        .lease_ms = req->lease_ms, .new_delivery = req->new_delivery, .regenerate = req->regenerate};
+    write_args a = {.lease_ms = req->lease_ms,
+                    .new_delivery = req->new_delivery,
+                    .regenerate = req->regenerate};
     ip_status st = write_image(svc, call, WRITE_PROCESSING, req->id, &a, &rep->image);
     if (st != IP_OK)
         return st;
     /* The presets in force now: the job makes its variants with these. */
     meta_ctx cx;
-    if ((st = ctx_init(&cx, call)) != IP_OK)
+    if ((st = meta_svc_ctx_init(&cx, call)) != IP_OK)
         return st;
     st = meta_store_presets(svc->store, &cx, &rep->presets, &rep->n_presets, NULL);
-    return st == IP_OK ? IP_OK : fail(call, st, cx.err, rep->image->id);
+    return st == IP_OK ? IP_OK : meta_svc_fail(call, st, cx.err, rep->image->id);
 }
 
 static ip_status h_put_variant(void *user, ip_rpc_call *call,
@@ -358,11 +350,11 @@ static ip_status h_put_variant(void *user, ip_rpc_call *call,
     meta_ctx cx;
     ip_status st;
     bool changed = false;
-    if ((st = canon_id(call, req->image_id, "image_id", id, &u)) != IP_OK)
+    if ((st = meta_svc_canon_id(call, req->image_id, "image_id", id, &u)) != IP_OK)
         return st;
     if ((st = meta_check_variant(id, req->variant, err, sizeof(err))) != IP_OK)
-        return fail(call, st, err, id);
-    if ((st = ctx_init(&cx, call)) != IP_OK)
+        return meta_svc_fail(call, st, err, id);
+    if ((st = meta_svc_ctx_init(&cx, call)) != IP_OK)
         return st;
     Imageproc__ImageStatus image_status = IMAGEPROC__IMAGE_STATUS__IMAGE_STATUS_UNSPECIFIED;
     int64_t at_us = 0;
@@ -374,7 +366,7 @@ static ip_status h_put_variant(void *user, ip_rpc_call *call,
         publish(svc, id, image_status, rep->variant->kind, rep->variant->status, at_us,
                 rep->variant->error, false);
     pthread_mutex_unlock(mu);
-    return st == IP_OK ? IP_OK : fail(call, st, cx.err, id);
+    return st == IP_OK ? IP_OK : meta_svc_fail(call, st, cx.err, id);
 }
 
 static ip_status h_finish_image(void *user, ip_rpc_call *call,
@@ -423,8 +415,8 @@ static ip_status h_delete_image(void *user, ip_rpc_call *call,
     ip_uuid u;
     meta_ctx cx;
     ip_status st;
-    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK ||
-        (st = ctx_init(&cx, call)) != IP_OK)
+    if ((st = meta_svc_canon_id(call, req->id, "id", id, &u)) != IP_OK ||
+        (st = meta_svc_ctx_init(&cx, call)) != IP_OK)
         return st;
     pthread_mutex_t *mu = stripe_of(svc, &u);
     pthread_mutex_lock(mu);
@@ -435,7 +427,7 @@ static ip_status h_delete_image(void *user, ip_rpc_call *call,
                 IMAGEPROC__VARIANT_STATUS__VARIANT_STATUS_UNSPECIFIED, ip_now_us(), "", true);
     pthread_mutex_unlock(mu);
     if (st != IP_OK)
-        return fail(call, st, cx.err, id);
+        return meta_svc_fail(call, st, cx.err, id);
     ip_log(IP_LOG_DEBUG, "image.deleted", IP_LS("image_id", id));
     return IP_OK;
 }
@@ -449,8 +441,8 @@ static ip_status h_list_stale(void *user, ip_rpc_call *call, const Imageproc__Li
     ip_status st = meta_check_stale(req->older_than_us, req->enqueued_older_than_us, req->limit,
                                     req->claim_ms, err, sizeof(err));
     if (st != IP_OK)
-        return fail(call, st, err, NULL);
-    if ((st = ctx_init(&cx, call)) != IP_OK)
+        return meta_svc_fail(call, st, err, NULL);
+    if ((st = meta_svc_ctx_init(&cx, call)) != IP_OK)
         return st;
     meta_stale_query q = {.older_than_us = req->older_than_us,
                           .enqueued_older_than_us = req->enqueued_older_than_us,
@@ -458,7 +450,7 @@ static ip_status h_list_stale(void *user, ip_rpc_call *call, const Imageproc__Li
                           .claim_ms = req->claim_ms,
                           .limit = req->limit};
     st = meta_store_list_stale(svc->store, &cx, &q, &rep->images, &rep->n_images);
-    return st == IP_OK ? IP_OK : fail(call, st, cx.err, NULL);
+    return st == IP_OK ? IP_OK : meta_svc_fail(call, st, cx.err, NULL);
 }
 
 static ip_status h_claim_purges(void *user, ip_rpc_call *call,
@@ -470,12 +462,12 @@ static ip_status h_claim_purges(void *user, ip_rpc_call *call,
     meta_ctx cx;
     ip_status st = meta_check_claim(req->limit, req->claim_ms, err, sizeof(err));
     if (st != IP_OK)
-        return fail(call, st, err, NULL);
-    if ((st = ctx_init(&cx, call)) != IP_OK)
+        return meta_svc_fail(call, st, err, NULL);
+    if ((st = meta_svc_ctx_init(&cx, call)) != IP_OK)
         return st;
     st = meta_store_claim_purges(svc->store, &cx, req->limit, req->claim_ms, &rep->purges,
                                  &rep->n_purges);
-    return st == IP_OK ? IP_OK : fail(call, st, cx.err, NULL);
+    return st == IP_OK ? IP_OK : meta_svc_fail(call, st, cx.err, NULL);
 }
 
 static ip_status h_finish_purge(void *user, ip_rpc_call *call,
@@ -488,15 +480,15 @@ static ip_status h_finish_purge(void *user, ip_rpc_call *call,
     ip_uuid u;
     meta_ctx cx;
     ip_status st;
-    if ((st = canon_id(call, req->image_id, "image_id", id, &u)) != IP_OK)
+    if ((st = meta_svc_canon_id(call, req->image_id, "image_id", id, &u)) != IP_OK)
         return st;
     if ((st = meta_check_text(req->error, "error", err, sizeof(err))) != IP_OK)
-        return fail(call, st, err, id);
-    if ((st = ctx_init(&cx, call)) != IP_OK)
+        return meta_svc_fail(call, st, err, id);
+    if ((st = meta_svc_ctx_init(&cx, call)) != IP_OK)
         return st;
     st = meta_store_finish_purge(svc->store, &cx, id, req->error);
     if (st != IP_OK)
-        return fail(call, st, cx.err, id);
+        return meta_svc_fail(call, st, cx.err, id);
     if (req->error != NULL && req->error[0] != '\0')
         ip_log(IP_LOG_DEBUG, "purge.failed", IP_LS("image_id", id), IP_LS("err", req->error));
     return IP_OK;
@@ -512,182 +504,19 @@ static ip_status h_reserve_upload(void *user, ip_rpc_call *call,
     ip_uuid u;
     meta_ctx cx;
     ip_status st;
-    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK)
+    if ((st = meta_svc_canon_id(call, req->id, "id", id, &u)) != IP_OK)
         return st;
     /* Only the id's own original may be reserved: a purge deletes what it names. */
     if (ip_key_original(okey, id) != IP_OK || req->original_key == NULL ||
         strcmp(req->original_key, okey) != 0)
-        return fail(call, IP_INVALID_ARGUMENT, "original_key: want the id's original key", id);
+        return meta_svc_fail(call, IP_INVALID_ARGUMENT, "original_key: want the id's original key",
+                             id);
     if (req->purge_after_ms < 1000 || req->purge_after_ms > 86400000)
-        return fail(call, IP_INVALID_ARGUMENT, "purge_after_ms: want 1000..86400000", id);
-    if ((st = ctx_init(&cx, call)) != IP_OK)
+        return meta_svc_fail(call, IP_INVALID_ARGUMENT, "purge_after_ms: want 1000..86400000", id);
+    if ((st = meta_svc_ctx_init(&cx, call)) != IP_OK)
         return st;
     st = meta_store_reserve_upload(svc->store, &cx, id, okey, req->purge_after_ms);
-    return st == IP_OK ? IP_OK : fail(call, st, cx.err, id);
-}
-
-/* ------------------------------------------------------------- API keys */
-
-/* Keys change no image: no stripe, no event. Only the key's prefix is ever
- * logged, never its hash. */
-static ip_status h_create_api_key(void *user, ip_rpc_call *call,
-                                  const Imageproc__CreateApiKeyRequest *req,
-                                  Imageproc__CreateApiKeyReply *rep)
-{
-    meta_service *svc = user;
-    char err[160], id[IP_UUID_STRLEN + 1];
-    ip_uuid u;
-    meta_ctx cx;
-    meta_key_new k = {0};
-    ip_status st = meta_check_api_key(req, &k.scopes, err, sizeof(err));
-    if (st != IP_OK)
-        return fail(call, st, err, NULL);
-    if ((st = ctx_init(&cx, call)) != IP_OK)
-        return st;
-    ip_uuid_parse(req->key->id, &u);
-    ip_uuid_format(&u, id);
-    k.id = id;
-    k.name = req->key->name;
-    k.prefix = req->key->prefix;
-    k.hash = req->hash;
-    st = meta_store_key_create(svc->store, &cx, &k, &rep->key);
-    if (st != IP_OK)
-        return fail(call, st, cx.err, NULL);
-    ip_log(IP_LOG_INFO, "key.created", IP_LS("key_id", id), IP_LS("prefix", k.prefix));
-    return IP_OK;
-}
-
-static ip_status h_list_api_keys(void *user, ip_rpc_call *call,
-                                 const Imageproc__ListApiKeysRequest *req,
-                                 Imageproc__ListApiKeysReply *rep)
-{
-    meta_service *svc = user;
-    meta_ctx cx;
-    ip_status st = ctx_init(&cx, call);
-    if (st != IP_OK)
-        return st;
-    st = meta_store_key_list(svc->store, &cx, req->include_revoked, &rep->keys, &rep->n_keys);
-    return st == IP_OK ? IP_OK : fail(call, st, cx.err, NULL);
-}
-
-static ip_status h_revoke_api_key(void *user, ip_rpc_call *call,
-                                  const Imageproc__RevokeApiKeyRequest *req,
-                                  Imageproc__RevokeApiKeyReply *rep)
-{
-    meta_service *svc = user;
-    char id[IP_UUID_STRLEN + 1];
-    ip_uuid u;
-    meta_ctx cx;
-    ip_status st;
-    if ((st = canon_id(call, req->id, "id", id, &u)) != IP_OK ||
-        (st = ctx_init(&cx, call)) != IP_OK)
-        return st;
-    st = meta_store_key_revoke(svc->store, &cx, id, &rep->key);
-    if (st != IP_OK)
-        return fail(call, st, cx.err, NULL);
-    ip_log(IP_LOG_INFO, "key.revoked", IP_LS("key_id", id), IP_LS("prefix", rep->key->prefix));
-    return IP_OK;
-}
-
-static ip_status h_lookup_api_key(void *user, ip_rpc_call *call,
-                                  const Imageproc__LookupApiKeyRequest *req,
-                                  Imageproc__LookupApiKeyReply *rep)
-{
-    meta_service *svc = user;
-    char err[128];
-    meta_ctx cx;
-    ip_status st = meta_check_hash(req->hash, "hash", false, err, sizeof(err));
-    if (st != IP_OK)
-        return fail(call, st, err, NULL);
-    if ((st = ctx_init(&cx, call)) != IP_OK)
-        return st;
-    st = meta_store_key_lookup(svc->store, &cx, req->hash, &rep->key);
-    return st == IP_OK ? IP_OK : fail(call, st, cx.err, NULL);
-}
-
-/* ------------------------------------------------------------- presets */
-
-/* Presets and ListRegenerate change no image: no stripe, no event. */
-static ip_status h_get_presets(void *user, ip_rpc_call *call, const Imageproc__GetPresetsRequest *req,
-                               Imageproc__GetPresetsReply *rep)
-{
-    (void)req;
-    meta_service *svc = user;
-    meta_ctx cx;
-    ip_status st = ctx_init(&cx, call);
-    if (st != IP_OK)
-        return st;
-    st = meta_store_presets(svc->store, &cx, &rep->presets, &rep->n_presets, &rep->stale_variants);
-    return st == IP_OK ? IP_OK : fail(call, st, cx.err, NULL);
-}
-
-static ip_status h_set_preset(void *user, ip_rpc_call *call, const Imageproc__SetPresetRequest *req,
-                              Imageproc__SetPresetReply *rep)
-{
-    meta_service *svc = user;
-    char err[160] = "preset: required";
-    meta_ctx cx;
-    ip_status st = IP_INVALID_ARGUMENT;
-    if (req->preset == NULL ||
-        (st = ip_preset_check(req->preset, err, sizeof(err))) != IP_OK) {
-        char msg[200];
-        snprintf(msg, sizeof(msg), "%s%s", req->preset != NULL ? "preset." : "", err);
-        return fail(call, st, msg, NULL);
-    }
-    if ((st = ctx_init(&cx, call)) != IP_OK)
-        return st;
-    bool changed = false;
-    st = meta_store_set_preset(svc->store, &cx, req->preset, &rep->preset, &changed);
-    if (st != IP_OK)
-        return fail(call, st, cx.err, NULL);
-    rep->changed = changed;
-    if (changed)
-        ip_log(IP_LOG_INFO, "preset.changed", IP_LS("variant", ip_variant_name(rep->preset->kind)),
-               IP_LI("version", rep->preset->version));
-    return IP_OK;
-}
-
-static ip_status h_list_regenerate(void *user, ip_rpc_call *call,
-                                   const Imageproc__ListRegenerateRequest *req,
-                                   Imageproc__ListRegenerateReply *rep)
-{
-    meta_service *svc = user;
-    char err[128], after[IP_UUID_STRLEN + 1] = "";
-    meta_ctx cx;
-    ip_uuid u;
-    ip_status st = meta_check_regenerate(req, err, sizeof(err));
-    if (st != IP_OK)
-        return fail(call, st, err, NULL);
-    if ((st = ctx_init(&cx, call)) != IP_OK)
-        return st;
-    char **ids = NULL;
-    if (req->n_ids > 0) {
-        ids = ip_rpc_call_alloc(call, req->n_ids * sizeof(*ids));
-        for (size_t i = 0; ids != NULL && i < req->n_ids; i++) {
-            if ((ids[i] = ip_rpc_call_alloc(call, IP_UUID_STRLEN + 1)) == NULL)
-                ids = NULL;
-            else {
-                ip_uuid_parse(req->ids[i], &u);
-                ip_uuid_format(&u, ids[i]);
-            }
-        }
-        if (ids == NULL)
-            return fail(call, IP_RESOURCE_EXHAUSTED, "out of memory", NULL);
-    } else if (req->after_id != NULL && req->after_id[0] != '\0') {
-        ip_uuid_parse(req->after_id, &u);
-        ip_uuid_format(&u, after);
-    }
-    meta_regen_query q = {.stale_only = req->stale_only,
-                          .after_id = after,
-                          .limit = req->limit,
-                          .ids = ids,
-                          .n_ids = req->n_ids};
-    bool has_more = false;
-    st = meta_store_list_regenerate(svc->store, &cx, &q, &rep->images, &rep->n_images, &has_more);
-    if (st != IP_OK)
-        return fail(call, st, cx.err, NULL);
-    rep->has_more = has_more;
-    return IP_OK;
+    return st == IP_OK ? IP_OK : meta_svc_fail(call, st, cx.err, id);
 }
 
 /* ------------------------------------------------------------- lifecycle */
@@ -715,13 +544,13 @@ ip_status meta_service_new(meta_store *store, const meta_service_opts *opts, met
         .finish_purge = h_finish_purge,
         .reserve_upload = h_reserve_upload,
         .retry_image = h_retry_image,
-        .create_api_key = h_create_api_key,
-        .list_api_keys = h_list_api_keys,
-        .revoke_api_key = h_revoke_api_key,
-        .lookup_api_key = h_lookup_api_key,
-        .get_presets = h_get_presets,
-        .set_preset = h_set_preset,
-        .list_regenerate = h_list_regenerate,
+        .create_api_key = meta_h_create_api_key,
+        .list_api_keys = meta_h_list_api_keys,
+        .revoke_api_key = meta_h_revoke_api_key,
+        .lookup_api_key = meta_h_lookup_api_key,
+        .get_presets = meta_h_get_presets,
+        .set_preset = meta_h_set_preset,
+        .list_regenerate = meta_h_list_regenerate,
     };
     svc->store = store;
     for (int i = 0; i < META_STRIPES; i++)
