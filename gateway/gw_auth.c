@@ -65,6 +65,7 @@ static ip_status lookup_key(ip_rpc_client *meta, const char *hash, gw_caller *c,
         st = IP_NOT_FOUND; /* a revoked key never matches, whatever the reply holds */
     if (st == IP_OK) {
         c->scopes = ip_scopes_mask(out->key->scopes, out->key->n_scopes);
+        snprintf(c->key_id, sizeof c->key_id, "%s", out->key->id ? out->key->id : "");
         if (c->scopes == 0)
             st = IP_NOT_FOUND; /* a key granting nothing is no key */
     }
@@ -119,8 +120,10 @@ ip_status gw_auth_identify(ip_rpc_client *meta, const char *authorization, gw_ca
     memcpy(hash, out->hash, sizeof hash);
     out->hash[0] = '\0'; /* a key's hash is not an owner's */
     st = lookup_key(meta, hash, out, err, errlen);
-    if (st != IP_OK)
+    if (st != IP_OK) {
         out->scopes = 0;
+        out->key_id[0] = '\0';
+    }
     return st;
 }
 

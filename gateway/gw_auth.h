@@ -36,6 +36,7 @@ typedef struct gw_caller {
     gw_caller_kind kind;
     char hash[IP_ACCESS_HASH_MAX];     /* owner: hex SHA-256 of the token; else "" */
     uint32_t scopes;                   /* key: ip_scopes_mask of its scopes; else 0 */
+    char key_id[37];                   /* key: its id (UUID, from LookupApiKey); else "" */
     char label[IP_KEY_PREFIX_LEN + 1]; /* for logs: "anonymous", "owner" or the key's prefix */
 } gw_caller;
 
@@ -78,6 +79,18 @@ gw_verdict gw_auth_may_read_original(const gw_caller *c, const char *owner_hash)
 gw_verdict gw_auth_may_delete(const gw_caller *c, const char *owner_hash);
 /* POST /image/{id}/retry: the image's owner token or an admin key. */
 gw_verdict gw_auth_may_retry(const gw_caller *c, const char *owner_hash);
+
+/* POST /webhooks: any active API key (the subscription belongs to it). A
+ * subscription to every image's events (own_images_only false) tells of
+ * every image, so it needs read (or admin) scope; 401 without a key, 403
+ * otherwise. */
+gw_verdict gw_auth_may_subscribe(const gw_caller *c, bool own_images_only);
+/* GET/DELETE /webhooks/{id}, its deliveries and resends: the key that made
+ * the subscription (sub_key_id, its id) or an admin key; "" (made by an
+ * operator with imgctl) is admin only. 401 without a key, 403 otherwise.
+ * (A handler answers 404 rather than 403 for another key's subscription, so
+ * ids of others are not confirmed.) */
+gw_verdict gw_auth_may_manage_webhook(const gw_caller *c, const char *sub_key_id);
 
 /* /metrics and /readyz's details: anyone on the gateway's own address; a
  * request that came through the proxy (`proxied`: it carries
