@@ -1,11 +1,12 @@
 /* imgctl — the operator's tool: internal RPC calls, the dead-letter topic,
- * retries, API keys, presets and regenerations.
+ * retries, API keys, webhook subscriptions, presets and regenerations.
  *
  *   imgctl [--url URL] [--timeout MS] metadata|storage METHOD ['JSON' | -]
  *   imgctl [--url URL] [--timeout MS] ping metadata|storage
  *   imgctl [--url URL] [--timeout MS] dlq list | show ID|P:O | replay ID|--all
  *   imgctl [--url URL] [--timeout MS] retry ID
  *   imgctl [--url URL] [--timeout MS] keys create|list|revoke ...
+ *   imgctl [--url URL] [--timeout MS] webhooks create|list|delete|deliveries|resend ...
  *   imgctl [--url URL] [--timeout MS] presets [show|set|logo ...]
  *   imgctl [--url URL] [--timeout MS] regenerate --stale|--all|--id ID... [--wait]
  *   imgctl bucket-policy [BUCKET]
@@ -22,7 +23,8 @@
  * IP_S3_BUCKET) so that scripts apply the one definition instead of a copy.
  * `dlq` reads the dead-letter topic and replays its jobs (imgctl_dlq.c);
  * `retry` puts one failed image back on the queue (imgctl_requeue.c); `keys`
- * makes, lists and revokes API keys (imgctl_keys.c); `presets` shows and
+ * makes, lists and revokes API keys (imgctl_keys.c); `webhooks` manages
+ * webhook subscriptions and their delivery logs (imgctl_webhooks.c); `presets` shows and
  * changes the variant presets (imgctl_presets.c); `regenerate` queues ready
  * images on the regeneration topic and follows the processors
  * (imgctl_regen.c). This file holds the options, the configuration, the help
@@ -148,6 +150,15 @@ static void usage(FILE *out)
             "SCOPE[,SCOPE...]\n"
             "       imgctl [--url URL] [--timeout MS] keys list [--all]\n"
             "       imgctl [--url URL] [--timeout MS] keys revoke KEY-ID|KEY-PREFIX\n"
+            "       imgctl [--url URL] [--timeout MS] webhooks create URL [--events "
+            "ready,failed,deleted]\n"
+            "                 [--key KEY-ID] [--own] [--description TEXT]\n"
+            "       imgctl [--url URL] [--timeout MS] webhooks list [--key KEY-ID]\n"
+            "       imgctl [--url URL] [--timeout MS] webhooks delete SUBSCRIPTION-ID\n"
+            "       imgctl [--url URL] [--timeout MS] webhooks deliveries SUBSCRIPTION-ID "
+            "[--limit N]\n"
+            "       imgctl [--url URL] [--timeout MS] webhooks resend SUBSCRIPTION-ID "
+            "DELIVERY-ID\n"
             "       imgctl [--url URL] [--timeout MS] presets [show [--json]]\n"
             "       imgctl [--url URL] [--timeout MS] presets set KIND key=value ...\n"
             "       imgctl [--url URL] [--timeout MS] presets logo FILE|--none [KIND]\n"
@@ -187,6 +198,20 @@ static void usage(FILE *out)
             "                prefix, name, scopes, created_at, revoked_at; never the key\n"
             "  keys revoke   revokes the key with that id or prefix (as lists show it) and\n"
             "                prints its line; a revoked key is refused from then on\n"
+            "\n"
+            "webhooks manages the webhook subscriptions (metadata-svc at --url), the same\n"
+            "ones clients make with POST /api/webhooks.\n"
+            "  webhooks create      subscribes URL (http or https) to the events (default\n"
+            "                       all three) and prints one JSON line: id, url, events,\n"
+            "                       images, key_id, description, created_at, secret. The\n"
+            "                       secret (whsec_...) is shown this once only. --key: the\n"
+            "                       subscription belongs to that API key; --own: only the\n"
+            "                       images uploaded with it. Without --key only an admin key\n"
+            "                       manages it over the API\n"
+            "  webhooks list        one JSON line per subscription (--key: that key's)\n"
+            "  webhooks delete      deletes it; its pending deliveries are cancelled\n"
+            "  webhooks deliveries  its delivery log, newest first, one JSON line each\n"
+            "  webhooks resend      sends a delivery again (same webhook-id and body)\n"
             "\n"
             "presets shows and changes what makes each variant (metadata-svc at --url).\n"
             "  presets show  a table: kind, version, box, fit, JPEG/WebP/AVIF qualities\n"
@@ -415,6 +440,7 @@ typedef enum imgctl_cmd {
     CMD_DLQ,
     CMD_RETRY,
     CMD_KEYS,
+    CMD_WEBHOOKS,
     CMD_PRESETS,
     CMD_REGEN
 } imgctl_cmd;
@@ -437,6 +463,10 @@ static bool pick_command(const imgctl_args *a, imgctl_cmd *cmd)
     }
     if (strcmp(w, "keys") == 0) {
         *cmd = CMD_KEYS; /* imgctl_cmd_keys checks the rest */
+        return a->nrest >= 2;
+    }
+    if (strcmp(w, "webhooks") == 0) {
+        *cmd = CMD_WEBHOOKS; /* imgctl_cmd_webhooks checks the rest */
         return a->nrest >= 2;
     }
     if (strcmp(w, "presets") == 0) {
@@ -469,6 +499,8 @@ static int run_with_env(const imgctl_args *a, const imgctl_config *cfg, imgctl_c
     };
     if (cmd == CMD_KEYS)
         return imgctl_cmd_keys(&env, a->rest + 1, a->nrest - 1);
+    if (cmd == CMD_WEBHOOKS)
+        return imgctl_cmd_webhooks(&env, a->rest + 1, a->nrest - 1);
     if (cmd == CMD_PRESETS)
         return imgctl_cmd_presets(&env, a->rest + 1, a->nrest - 1);
     if (cmd == CMD_REGEN)
@@ -517,6 +549,7 @@ int main(int argc, char **argv)
     case CMD_DLQ:
     case CMD_RETRY:
     case CMD_KEYS:
+    case CMD_WEBHOOKS:
     case CMD_PRESETS:
     case CMD_REGEN:
         rc = run_with_env(&a, &cfg, cmd);

@@ -7,6 +7,8 @@
  *   imgctl_requeue.c  one image back on the queue: RetryImage, the job, MarkEnqueued
  *                     (`retry`, and each image of a replay)
  *   imgctl_keys.c     `keys create|list|revoke`: API keys through metadata-svc
+ *   imgctl_webhooks.c `webhooks create|list|delete|deliveries|resend`: webhook
+ *                     subscriptions and delivery logs through metadata-svc
  *   imgctl_presets.c  `presets show|set|logo`: the variant presets through metadata-svc
  *                     (and the logo through storage-svc)
  *   imgctl_regen.c    `regenerate`: jobs of ready images on the regeneration topic,
@@ -181,6 +183,15 @@ int imgctl_cmd_retry(const imgctl_env *env, const char *id);
  * ID|PREFIX` (args after "keys") against env->metadata_url; usage errors
  * (exit 2) before any call. Returns the exit status. */
 int imgctl_cmd_keys(const imgctl_env *env, char **args, int nargs);
+
+/* -------------------------------------------------------- imgctl_webhooks.c */
+
+/* `webhooks create URL [--events LIST] [--key KEY-ID] [--own] [--description
+ * TEXT]`, `webhooks list [--key KEY-ID]`, `webhooks delete ID`, `webhooks
+ * deliveries ID [--limit N]`, `webhooks resend ID DELIVERY-ID` (args after
+ * "webhooks") against env->metadata_url; usage errors (exit 2) before any
+ * call. Returns the exit status. */
+int imgctl_cmd_webhooks(const imgctl_env *env, char **args, int nargs);
 
 /* --------------------------------------------------------- imgctl_presets.c */
 

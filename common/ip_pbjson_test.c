@@ -225,10 +225,10 @@ static void test_parse_values(void)
     protobuf_c_message_free_unpacked(m, NULL);
 
     /* An empty object is every default; a null message stays absent. */
-    CHECK_EQ_INT(ip_pbjson_parse(&imageproc__create_image_request__descriptor, "{\"image\":null}",
-                                 14, &m, err, sizeof err),
+    CHECK_EQ_INT(ip_pbjson_parse(&imageproc__get_image_reply__descriptor, "{\"image\":null}", 14,
+                                 &m, err, sizeof err),
                  IP_OK);
-    CHECK(((Imageproc__CreateImageRequest *)m)->image == NULL);
+    CHECK(((Imageproc__GetImageReply *)m)->image == NULL);
     out = ip_pbjson_format(m, 0);
     CHECK_EQ_STR(out, "{\"image\":null}");
     free(out);

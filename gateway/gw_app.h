@@ -2,7 +2,8 @@
  *
  * One gw_app per process: the loaded configuration, the RPC clients for
  * metadata-svc and storage-svc, the Kafka producer, the SSE hub, the
- * background threads (the sweep and the purger), the work pool and the HTTP
+ * background threads (the sweep, the purger and the webhook dispatcher), the
+ * work pool and the HTTP
  * daemon. gw_app_start() brings them up in dependency order; gw_app_stop()
  * takes them down in reverse (SSE clients are resumed and ended, and the work
  * pool drained, before the daemon stops).
@@ -51,6 +52,16 @@ typedef struct gw_config {
     int64_t purge_interval_ms;
     int64_t delete_wait_ms;
     bool upload_needs_key; /* IP_GATEWAY_UPLOAD_NEEDS_KEY: uploads need an upload-scope key */
+    /* IP_WEBHOOK_*: the webhook dispatcher (gw_webhook_dispatch.h) */
+    bool webhook_dispatch;
+    int64_t webhook_poll_ms;
+    int64_t webhook_concurrency;
+    int64_t webhook_timeout_ms;
+    int64_t webhook_response_max_bytes;
+    int64_t webhook_retry_base_ms;
+    int64_t webhook_retry_max_ms;
+    int64_t webhook_retry_horizon_ms;
+    bool webhook_allow_private;
 } gw_config;
 
 extern const ip_cfg_var gw_config_vars[];
@@ -61,24 +72,28 @@ typedef struct gw_events gw_events;
 typedef struct gw_http gw_http;
 typedef struct gw_ticker gw_ticker;
 typedef struct gw_work gw_work;
+typedef struct gw_webhook_dispatch gw_webhook_dispatch;
 
 typedef struct gw_metrics {
-    ip_metric *requests;        /* gw_http_requests_total{route,status} */
-    ip_metric *latency;         /* gw_http_request_duration_seconds{route} */
-    ip_metric *uploads;         /* gw_uploads_total{result,reason} */
-    ip_metric *upload_bytes;    /* gw_upload_bytes_total */
-    ip_metric *sse_clients;     /* gw_sse_clients */
-    ip_metric *sse_dropped;     /* gw_sse_dropped_total */
-    ip_metric *events;          /* gw_status_events_total */
-    ip_metric *requeued;        /* gw_sweep_requeued_total */
-    ip_metric *undo;            /* gw_upload_undo_total{result} */
-    ip_metric *purges;          /* gw_purges_total{by,result} */
-    ip_metric *memory_used;     /* gw_memory_bytes */
-    ip_metric *memory_peak;     /* gw_memory_peak_bytes */
-    ip_metric *memory_refusals; /* gw_memory_refusals_total */
-    ip_metric *work_queued;     /* gw_work_queued */
-    ip_metric *work_busy;       /* gw_work_busy */
-    ip_metric *work_rejected;   /* gw_work_rejected_total */
+    ip_metric *requests;                /* gw_http_requests_total{route,status} */
+    ip_metric *latency;                 /* gw_http_request_duration_seconds{route} */
+    ip_metric *uploads;                 /* gw_uploads_total{result,reason} */
+    ip_metric *upload_bytes;            /* gw_upload_bytes_total */
+    ip_metric *sse_clients;             /* gw_sse_clients */
+    ip_metric *sse_dropped;             /* gw_sse_dropped_total */
+    ip_metric *events;                  /* gw_status_events_total */
+    ip_metric *requeued;                /* gw_sweep_requeued_total */
+    ip_metric *undo;                    /* gw_upload_undo_total{result} */
+    ip_metric *purges;                  /* gw_purges_total{by,result} */
+    ip_metric *memory_used;             /* gw_memory_bytes */
+    ip_metric *memory_peak;             /* gw_memory_peak_bytes */
+    ip_metric *memory_refusals;         /* gw_memory_refusals_total */
+    ip_metric *work_queued;             /* gw_work_queued */
+    ip_metric *work_busy;               /* gw_work_busy */
+    ip_metric *work_rejected;           /* gw_work_rejected_total */
+    ip_metric *webhook_attempts;        /* gw_webhook_attempts_total{result} */
+    ip_metric *webhook_attempt_seconds; /* gw_webhook_attempt_seconds */
+    ip_metric *webhook_claim_errors;    /* gw_webhook_claim_errors_total */
 } gw_metrics;
 
 typedef struct gw_app {
@@ -87,9 +102,10 @@ typedef struct gw_app {
     ip_rpc_client *stor;
     gw_kafka *kafka;
     gw_events *events;
-    gw_ticker *sweeper; /* gw_sweep_once every IP_GATEWAY_SWEEP_INTERVAL_MS */
-    gw_ticker *purger;  /* gw_purge_once every IP_GATEWAY_PURGE_INTERVAL_MS */
-    gw_work *work;      /* the pool for what waits on S3 or Kafka (gw_work.h) */
+    gw_ticker *sweeper;            /* gw_sweep_once every IP_GATEWAY_SWEEP_INTERVAL_MS */
+    gw_ticker *purger;             /* gw_purge_once every IP_GATEWAY_PURGE_INTERVAL_MS */
+    gw_webhook_dispatch *webhooks; /* NULL unless IP_WEBHOOK_DISPATCH */
+    gw_work *work;                 /* the pool for what waits on S3 or Kafka (gw_work.h) */
     gw_http *http;
     gw_metrics m;
 } gw_app;

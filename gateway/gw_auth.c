@@ -186,6 +186,28 @@ gw_verdict gw_auth_may_retry(const gw_caller *c, const char *owner_hash)
                      "(Authorization: Bearer …)");
 }
 
+gw_verdict gw_auth_may_subscribe(const gw_caller *c, bool own_images_only)
+{
+    if (c->kind != GW_CALLER_KEY)
+        return refuse(c, "webhooks need an API key (Authorization: Bearer ipk_…)");
+    if (own_images_only || has_scope(c, IMAGEPROC__API_SCOPE__API_SCOPE_READ))
+        return allowed;
+    return refuse(c, "a subscription to every image's events needs an API key with read or "
+                     "admin scope; with this key subscribe with \"images\": \"own\"");
+}
+
+gw_verdict gw_auth_may_manage_webhook(const gw_caller *c, const char *sub_key_id)
+{
+    if (c->kind != GW_CALLER_KEY)
+        return refuse(c, "webhooks need an API key (Authorization: Bearer ipk_…)");
+    if (has_scope(c, IMAGEPROC__API_SCOPE__API_SCOPE_ADMIN))
+        return allowed;
+    if (sub_key_id && *sub_key_id && c->key_id[0] && strcmp(c->key_id, sub_key_id) == 0)
+        return allowed;
+    return refuse(c, "a subscription is managed by the API key that made it or an API key "
+                     "with admin scope");
+}
+
 gw_verdict gw_auth_may_see_internals(const gw_caller *c, bool proxied)
 {
     if (!proxied || has_scope(c, IMAGEPROC__API_SCOPE__API_SCOPE_ADMIN))

@@ -2,10 +2,11 @@
  * image's owner, another image's owner, a key of each scope, an admin key)
  * against every rule (upload open and closed, the original, DELETE, retry,
  * the internals on the gateway's address and through the proxy, an image
- * from before owners), and the Authorization header's forms that are
- * refused before any lookup. Keys are looked up by gw_auth_identify against
- * metadata-svc; that path (unknown, revoked, metadata down) runs in
- * gw_routes_test.c against a fake server.
+ * from before owners, subscribing to webhooks, managing a subscription), and
+ * the Authorization header's forms that are refused before any lookup. Keys
+ * are looked up by gw_auth_identify against metadata-svc; that path
+ * (unknown, revoked, metadata down) runs in gw_routes_test.c against a fake
+ * server.
  */
 #include <string.h>
 
@@ -39,6 +40,8 @@ static void callers_init(void)
     for (int i = K_READ; i <= K_ADMIN; i++) {
         callers[i].kind = GW_CALLER_KEY;
         callers[i].scopes = masks[i - K_READ];
+        memcpy(callers[i].key_id, "00000000-0000-4000-8000-000000000000", 37);
+        callers[i].key_id[35] = (char)('0' + i);
     }
 }
 
@@ -142,11 +145,37 @@ static void test_internals_rule(void)
                 names[i]);
 }
 
+static void test_webhook_rules(void)
+{
+    callers_init();
+    /*                                      anon owner other read upload delete admin */
+    static const unsigned all[NCALLERS] = {401, 403, 403, 0, 403, 403, 0};
+    static const unsigned own[NCALLERS] = {401, 403, 403, 0, 0, 0, 0};
+    for (int i = 0; i < NCALLERS; i++) {
+        gw_verdict v = gw_auth_may_subscribe(&callers[i], false);
+        EXPECTF(v.status == all[i], "subscribe all, %s: %u", names[i], v.status);
+        EXPECTF(v.status == 0 || (v.need && *v.need), "subscribe all, %s: no detail", names[i]);
+        v = gw_auth_may_subscribe(&callers[i], true);
+        EXPECTF(v.status == own[i], "subscribe own, %s: %u", names[i], v.status);
+    }
+    /* The upload key's subscription: it and an admin key manage it. */
+    const char *sub_key = callers[K_UPLOAD].key_id;
+    static const unsigned manage[NCALLERS] = {401, 403, 403, 403, 0, 403, 0};
+    expect_rule("manage", gw_auth_may_manage_webhook, sub_key, manage);
+    /* An operator's subscription (no key): admin only, even for a key whose
+     * id were empty. */
+    static const unsigned manage_op[NCALLERS] = {401, 403, 403, 403, 403, 403, 0};
+    expect_rule("manage, operator's", gw_auth_may_manage_webhook, "", manage_op);
+    expect_rule("manage, NULL", gw_auth_may_manage_webhook, NULL, manage_op);
+    gw_caller nameless = callers[K_READ];
+    nameless.key_id[0] = '\0';
+    EXPECT_EQ_INT(gw_auth_may_manage_webhook(&nameless, "").status, 403);
+    EXPECT(strstr(gw_auth_may_subscribe(&callers[K_UPLOAD], false).need, "read") != NULL);
+}
+
 static const ip_test_case tests[] = {
-    IP_TEST(identify_forms),
-    IP_TEST(upload_rule),
-    IP_TEST(image_rules),
-    IP_TEST(internals_rule),
+    IP_TEST(identify_forms), IP_TEST(upload_rule),   IP_TEST(image_rules),
+    IP_TEST(internals_rule), IP_TEST(webhook_rules),
 };
 
 IP_TEST_MAIN(tests)

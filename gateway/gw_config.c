@@ -4,8 +4,9 @@
  * The variables the gateway shares with other services (addresses, RPC
  * limits, Kafka, the upload and pixel limits, the log level) come from
  * ip_settings.h, so their defaults and bounds are the same everywhere; the
- * IP_GATEWAY_* ones are the gateway's own. Two background threads run beside
- * the HTTP daemon: the sweep (gw_sweep.c) and the purger (gw_purge.c), and
+ * IP_GATEWAY_* and IP_WEBHOOK_* ones are the gateway's own. Background
+ * threads run beside the HTTP daemon: the sweep (gw_sweep.c), the purger
+ * (gw_purge.c) and the webhook dispatcher (gw_webhook_dispatch.c), and
  * the work pool (gw_work.c) takes what waits on S3 or Kafka off the HTTP
  * threads. IP_GATEWAY_MEMORY_BYTES is the limit of the process's memory
  * budget (ip_budget.h).
@@ -23,6 +24,7 @@
 #include "gw_kafka.h"
 #include "gw_purge.h"
 #include "gw_sweep.h"
+#include "gw_webhook_dispatch.h"
 #include "gw_work.h"
 #include "ip_budget.h"
 #include "ip_log.h"
@@ -91,6 +93,32 @@ const ip_cfg_var gw_config_vars[] = {
     {"IP_GATEWAY_UPLOAD_NEEDS_KEY", IP_CFG_BOOL, "false", 0, 0, false, S(upload_needs_key),
      "POST /upload needs an API key with upload (or admin) scope (a closed deployment); "
      "false: anyone may upload"},
+    {"IP_WEBHOOK_DISPATCH", IP_CFG_BOOL, "true", 0, 0, false, S(webhook_dispatch),
+     "this gateway runs a webhook dispatcher (sends the deliveries of the outbox; any number "
+     "of gateways may)"},
+    {"IP_WEBHOOK_POLL_MS", IP_CFG_INT, "1000", 50, 60000, false, S(webhook_poll_ms),
+     "how long an idle dispatcher thread waits before it looks for due deliveries again (a "
+     "status event wakes it sooner)"},
+    {"IP_WEBHOOK_CONCURRENCY", IP_CFG_INT, "4", 1, 64, false, S(webhook_concurrency),
+     "dispatcher threads: webhook requests this gateway sends at once"},
+    {"IP_WEBHOOK_TIMEOUT_MS", IP_CFG_INT, "10000", 100, 120000, false, S(webhook_timeout_ms),
+     "how long one webhook request may take in all (connect, send, answer)"},
+    {"IP_WEBHOOK_RESPONSE_MAX_BYTES", IP_CFG_INT, "65536", 1024, 16777216, false,
+     S(webhook_response_max_bytes),
+     "bytes of a receiver's answer read at most; the rest is not read (a 2xx still counts)"},
+    {"IP_WEBHOOK_RETRY_BASE_MS", IP_CFG_INT, "5000", 100, 3600000, false, S(webhook_retry_base_ms),
+     "wait after the first failed attempt; doubled after each further one, with jitter "
+     "(at least 1 s is applied)"},
+    {"IP_WEBHOOK_RETRY_MAX_MS", IP_CFG_INT, "3600000", 100, 86400000, false,
+     S(webhook_retry_max_ms), "longest wait between two attempts of a delivery"},
+    {"IP_WEBHOOK_RETRY_HORIZON_MS", IP_CFG_INT, "86400000", 60000, 604800000, false,
+     S(webhook_retry_horizon_ms),
+     "a delivery is given up (failed) when its next attempt would come later than this after "
+     "its creation or its last resend"},
+    {"IP_WEBHOOK_ALLOW_PRIVATE", IP_CFG_BOOL, "true", 0, 0, false, S(webhook_allow_private),
+     "webhooks may go to private addresses; false refuses loopback, RFC 1918, link-local, "
+     "CGNAT, unique local, multicast and unspecified addresses (checked on the address "
+     "connected to) and such literal urls at subscription"},
 };
 #undef S
 const size_t gw_config_nvars = sizeof gw_config_vars / sizeof gw_config_vars[0];
@@ -132,6 +160,18 @@ void gw_metrics_register(gw_metrics *m)
     m->work_busy = ip_metric_gauge("gw_work_busy", "work pool threads running a job", NULL);
     m->work_rejected = ip_metric_counter(
         "gw_work_rejected_total", "jobs refused (503 busy) because the work queue was full", NULL);
+    static const double wh[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+    m->webhook_attempts = ip_metric_counter(
+        "gw_webhook_attempts_total",
+        "webhook attempts by result (delivered, http_error, timeout, connect_error, refused, "
+        "redirect)",
+        "result");
+    m->webhook_attempt_seconds =
+        ip_metric_histogram("gw_webhook_attempt_seconds", "duration of webhook attempts", NULL, wh,
+                            sizeof wh / sizeof wh[0]);
+    m->webhook_claim_errors =
+        ip_metric_counter("gw_webhook_claim_errors_total",
+                          "ClaimDeliveries calls that failed (metadata-svc unreachable)", NULL);
 }
 
 void gw_metrics_refresh(gw_app *app)
@@ -173,6 +213,9 @@ ip_status gw_app_start(gw_app *app)
     if ((st = gw_kafka_new(app->cfg.kafka_brokers, app->cfg.kafka_topic,
                            (int)app->cfg.kafka_timeout_ms, &app->kafka)) != IP_OK)
         goto fail;
+    /* before the events: the subscriber wakes the dispatcher */
+    if (app->cfg.webhook_dispatch && (st = gw_webhook_dispatch_new(app, &app->webhooks)) != IP_OK)
+        goto fail;
     if ((st = gw_events_new(app, &app->events)) != IP_OK)
         goto fail;
     if ((st = gw_ticker_new(app, "sweep", app->cfg.sweep_interval_ms, sweep_tick, &app->sweeper)) !=
@@ -201,6 +244,9 @@ void gw_app_stop(gw_app *app)
     app->http = NULL;
     gw_work_free(app->work);
     app->work = NULL;
+    /* after gw_events_close: the subscriber that wakes it has ended */
+    gw_webhook_dispatch_free(app->webhooks);
+    app->webhooks = NULL;
     gw_ticker_free(app->purger);
     app->purger = NULL;
     gw_ticker_free(app->sweeper);

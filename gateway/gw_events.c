@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "gw_json.h"
+#include "gw_webhook_dispatch.h"
 #include "ip_log.h"
 #include "ip_rpc.h"
 #include "ip_time.h"
@@ -233,6 +234,10 @@ static void *sub_main(void *arg)
             if (e) {
                 ip_metric_add(hub->app->m.events, NULL, 1);
                 gw_events_publish(hub, e);
+                /* the change's webhook deliveries, if any, are committed */
+                if (e->deleted || e->status == IMAGEPROC__IMAGE_STATUS__IMAGE_READY ||
+                    e->status == IMAGEPROC__IMAGE_STATUS__IMAGE_FAILED)
+                    gw_webhook_dispatch_wake(hub->app->webhooks);
                 imageproc__status_event__free_unpacked(e, NULL);
             } else {
                 ip_log(IP_LOG_WARN, "events.bad_message", IP_LI("bytes", (long long)sz));

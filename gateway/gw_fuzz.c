@@ -3,7 +3,10 @@
  * LLVMFuzzerTestOneInput(data, size) runs the first byte's choice of target on
  * the rest: the multipart parser (fed in chunks the input decides), the query
  * splitter and validators, the Content-Type boundary parser and the
- * Authorization header's (gw_auth_parse), the sniffer and filename sanitiser, the Accept
+ * Authorization header's (gw_auth_parse), the Idempotency-Key's form, the
+ * upload's on_duplicate, a webhook subscription's url, secret and
+ * signature header (ip_webhook.h) and POST /webhooks' body (gw_webhook_form.h),
+ * the sniffer and filename sanitiser, the Accept
  * header's parser and the file it chooses (gw_accept.h). Built with
  * GW_FUZZ_DRIVER it is its own driver: each argument is a file to replay, or a count of
  * pseudo-random inputs to try (ctest runs 20000 as a smoke test). clang -fsanitize=fuzzer links it
@@ -16,9 +19,12 @@
 
 #include "gw_accept.h"
 #include "gw_auth.h"
+#include "gw_idem.h"
 #include "gw_multipart.h"
 #include "gw_query.h"
+#include "gw_webhook_form.h"
 #include "ip_admit.h"
+#include "ip_webhook.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -61,8 +67,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             gw_query_list(kv, (size_t)n, &q, &p, d, sizeof d);
             gw_query_events(kv, (size_t)n, &e, &p, d, sizeof d);
             gw_query_variant(kv, (size_t)n, &v, &p, d, sizeof d);
-            for (int i = 0; i < n; i++)
+            const char *ops, *dup;
+            gw_on_duplicate od;
+            gw_query_upload(kv, (size_t)n, &ops, &dup, &p, d, sizeof d);
+            for (int i = 0; i < n; i++) {
                 gw_ops_parse(kv[i].value, &m, d, sizeof d);
+                gw_on_duplicate_parse(kv[i].value, &od, d, sizeof d);
+            }
         }
         break;
     }
@@ -72,6 +83,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         gw_caller c;
         char e[256];
         (void)gw_auth_parse(s, &c, e, sizeof e);
+        (void)gw_idem_key_valid(s);
+        (void)ip_webhook_url_check(s, e, sizeof e);
+        (void)ip_webhook_secret_valid(s);
+        (void)ip_webhook_verify("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_x", 1, s, size, s);
+        (void)gw_content_type_is_json(s);
+        (void)gw_webhook_url_private_literal(s);
+        gw_webhook_form f;
+        json_t *doc = NULL;
+        const char *p = NULL;
+        if (gw_webhook_form_parse(s, size, step & 1, &f, &doc, &p, e, sizeof e) == IP_OK &&
+            (!f.url || f.n_events < 1 || f.n_events > 3 || !f.description))
+            abort();
+        json_decref(doc);
         break;
     }
     case 4: {

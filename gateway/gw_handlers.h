@@ -10,7 +10,8 @@
  * headers-only first call), gw_routes_image.c (/image/{id} and its /info),
  * gw_routes_images.c (the listing), gw_routes_events.c (SSE) and
  * gw_routes_service.c (health, readiness, metrics, the OpenAPI document, the
- * page's configuration).
+ * page's configuration) and gw_routes_webhooks.c (webhook subscriptions and
+ * their delivery logs).
  */
 #ifndef GW_HANDLERS_H
 #define GW_HANDLERS_H
@@ -61,5 +62,18 @@ enum MHD_Result gw_handle_config(gw_app *app, struct MHD_Connection *conn, gw_re
  * ({"kind","scopes","uploads_need_key"}), so a client (the page) can tell what
  * a key allows before it relies on it. */
 enum MHD_Result gw_handle_access(gw_app *app, struct MHD_Connection *conn, gw_req *rq);
+
+/* Webhook subscriptions (gw_routes_webhooks.c), every one for API keys only.
+ * POST /webhooks: its JSON body, kept by the dispatch up to
+ * GW_WEBHOOK_BODY_MAX bytes (more: 413). */
+#define GW_WEBHOOK_BODY_MAX (16u * 1024u)
+enum MHD_Result gw_handle_webhook_create(gw_app *app, struct MHD_Connection *conn, gw_req *rq);
+enum MHD_Result gw_handle_webhooks_list(gw_app *app, struct MHD_Connection *conn, gw_req *rq);
+enum MHD_Result gw_handle_webhook_get(gw_app *app, struct MHD_Connection *conn, gw_req *rq);
+enum MHD_Result gw_handle_webhook_delete(gw_app *app, struct MHD_Connection *conn, gw_req *rq);
+/* GET /webhooks/{id}/deliveries: the delivery log, newest first. */
+enum MHD_Result gw_handle_webhook_deliveries(gw_app *app, struct MHD_Connection *conn, gw_req *rq);
+/* POST /webhooks/{id}/deliveries/{delivery_id}/resend. */
+enum MHD_Result gw_handle_webhook_resend(gw_app *app, struct MHD_Connection *conn, gw_req *rq);
 
 #endif

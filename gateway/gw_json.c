@@ -181,6 +181,7 @@ json_t *gw_image_info_json(const Imageproc__Image *img)
     json_object_set_new(o, "filename", str_or_null(img->filename));
     json_object_set_new(o, "content_type", str_or_null(img->content_type));
     json_object_set_new(o, "size", json_integer(img->size_bytes));
+    json_object_set_new(o, "sha256", str_or_null(img->sha256));
     json_object_set_new(o, "width", json_integer(img->width));
     json_object_set_new(o, "height", json_integer(img->height));
     json_object_set_new(o, "error", str_or_null(img->error));

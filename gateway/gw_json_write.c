@@ -198,6 +198,8 @@ static void info_members(gw_jbuf *jb, const Imageproc__Image *img)
     str_or_null(jb, img->content_type);
     gw_jbuf_key(jb, "size");
     gw_jbuf_int(jb, img->size_bytes);
+    gw_jbuf_key(jb, "sha256");
+    str_or_null(jb, img->sha256);
     gw_jbuf_key(jb, "width");
     gw_jbuf_int(jb, img->width);
     gw_jbuf_key(jb, "height");

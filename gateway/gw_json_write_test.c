@@ -130,6 +130,7 @@ static void rec_draw(rec *r)
     img->filename = (char *)texts[pick(NTEXTS)];
     img->content_type = (char *)texts[pick(NTEXTS)];
     img->error = (char *)texts[pick(NTEXTS)];
+    img->sha256 = (char *)texts[pick(NTEXTS)];
     img->size_bytes = ints[pick(7)];
     img->width = (int32_t)ints[pick(5)];
     img->height = (int32_t)ints[pick(5)];
@@ -232,7 +233,7 @@ static void test_images_equal_jansson(void)
     r.v[0].kind = IP_VARIANT_THUMBNAIL;
     r.v[0].status = IMAGEPROC__VARIANT_STATUS__VARIANT_READY;
     for (unsigned t = 0; t < NTEXTS; t++) {
-        r.img.filename = r.img.error = r.img.content_type = (char *)texts[t];
+        r.img.filename = r.img.error = r.img.content_type = r.img.sha256 = (char *)texts[t];
         r.v[0].format = r.v[0].error = (char *)texts[t];
         compare_image(100000 + t, &r.img);
     }

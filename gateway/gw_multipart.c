@@ -7,7 +7,8 @@
  * In BODY, everything before the delimiter (or, while it is not yet seen, all
  * but the last delimiter-length-minus-one bytes, which may be its beginning) is
  * handed to the current part: the file part grows a buffer checked against the
- * upload limit at every byte count, the `ops` part a small field buffer, other
+ * upload limit at every byte count, the `ops` part a small field buffer (and
+ * `on_duplicate` a smaller one), other
  * parts are counted and dropped. So memory is the file itself plus a few
  * hundred bytes, whatever the chunking. The file buffer starts at 64 KiB and
  * doubles as bytes arrive (never sized from a Content-Length); each growth is
@@ -30,7 +31,7 @@
 #include <strings.h>
 
 enum mp_state { S_PREAMBLE, S_AFTER_DELIM, S_HEADERS, S_BODY, S_DONE };
-enum part_kind { P_OTHER, P_FILE, P_OPS };
+enum part_kind { P_OTHER, P_FILE, P_OPS, P_ON_DUP };
 
 struct gw_multipart {
     gw_mp_limits lim;
@@ -55,6 +56,12 @@ struct gw_multipart {
     bool ops_seen;
     char ops[4097];
     size_t ops_len;
+
+    /* on_duplicate: its first 15 bytes (a longer value is never a valid one,
+     * and stays invalid cut there); counted against max_field_bytes. */
+    bool on_dup_seen;
+    char on_dup[16];
+    size_t on_dup_len;
 };
 
 static gw_mp_result mp_fail(gw_multipart *mp, gw_mp_result r, const char *msg)
@@ -207,6 +214,14 @@ static gw_mp_result emit(gw_multipart *mp, const char *p, size_t n)
         mp->ops_len += n;
         mp->ops[mp->ops_len] = '\0';
         return GW_MP_OK;
+    case P_ON_DUP:
+        mp->part_bytes += n;
+        if (mp->part_bytes > mp->lim.max_field_bytes)
+            return mp_fail(mp, GW_MP_BAD, "the on_duplicate field is longer than allowed");
+        for (size_t i = 0; i < n && mp->on_dup_len < sizeof mp->on_dup - 1; i++)
+            mp->on_dup[mp->on_dup_len++] = p[i];
+        mp->on_dup[mp->on_dup_len] = '\0';
+        return GW_MP_OK;
     case P_OTHER:
     default:
         mp->part_bytes += n;
@@ -305,6 +320,11 @@ static gw_mp_result parse_disposition(gw_multipart *mp, const char *p, const cha
             r = mp_fail(mp, GW_MP_BAD, "the form has more than one ops field");
         mp->ops_seen = true;
         mp->kind = P_OPS;
+    } else if (strcmp(name, "on_duplicate") == 0) {
+        if (mp->on_dup_seen)
+            r = mp_fail(mp, GW_MP_BAD, "the form has more than one on_duplicate field");
+        mp->on_dup_seen = true;
+        mp->kind = P_ON_DUP;
     } else {
         mp->kind = P_OTHER;
     }
@@ -485,6 +505,10 @@ const char *gw_multipart_filename(const gw_multipart *mp)
 const char *gw_multipart_ops(const gw_multipart *mp)
 {
     return mp->ops_seen ? mp->ops : NULL;
+}
+const char *gw_multipart_on_duplicate(const gw_multipart *mp)
+{
+    return mp->on_dup_seen ? mp->on_dup : NULL;
 }
 
 char *gw_multipart_take_file_charged(gw_multipart *mp, size_t *len, int64_t *charged)

@@ -65,6 +65,9 @@ char *gw_multipart_take_file_charged(gw_multipart *mp, size_t *len, int64_t *cha
 const char *gw_multipart_filename(const gw_multipart *mp);
 /* The `ops` field's value, or NULL when the body had none. Borrowed. */
 const char *gw_multipart_ops(const gw_multipart *mp);
+/* The `on_duplicate` field's value (its first 15 bytes), or NULL when the
+ * body had none. Borrowed. */
+const char *gw_multipart_on_duplicate(const gw_multipart *mp);
 
 /* Makes a filename safe to display and store: the last path component (after
  * '/' or '\\'), bytes that are not valid UTF-8 replaced by U+FFFD, control

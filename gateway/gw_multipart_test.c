@@ -46,6 +46,36 @@ static void test_good_all_chunkings(void)
     }
 }
 
+/* The on_duplicate field: read in any chunking, cut at 15 bytes, once only. */
+static void test_on_duplicate(void)
+{
+#define DUP(v)                                                                                     \
+    "--XyZ\r\nContent-Disposition: form-data; name=\"on_duplicate\"\r\n\r\n" v "\r\n"              \
+    "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\nPNG\r\n"    \
+    "--XyZ--\r\n"
+    for (size_t step = 0; step <= 12; step++) {
+        gw_multipart *mp;
+        EXPECT(parse("XyZ", DUP("new"), strlen(DUP("new")), step, &mp) == GW_MP_OK);
+        EXPECT(gw_multipart_on_duplicate(mp) && !strcmp(gw_multipart_on_duplicate(mp), "new"));
+        EXPECT(gw_multipart_ops(mp) == NULL);
+        gw_multipart_free(mp);
+    }
+    gw_multipart *mp;
+    const char *longer = DUP("existing-and-then-some");
+    EXPECT(parse("XyZ", longer, strlen(longer), 5, &mp) == GW_MP_OK);
+    EXPECT(gw_multipart_on_duplicate(mp) &&
+           !strcmp(gw_multipart_on_duplicate(mp), "existing-and-th"));
+    gw_multipart_free(mp);
+    EXPECT(parse("XyZ", GOOD, strlen(GOOD), 0, &mp) == GW_MP_OK);
+    EXPECT(gw_multipart_on_duplicate(mp) == NULL);
+    gw_multipart_free(mp);
+    const char *twice =
+        "--XyZ\r\nContent-Disposition: form-data; name=\"on_duplicate\"\r\n\r\nnew\r\n" DUP("new");
+    EXPECT(parse("XyZ", twice, strlen(twice), 0, &mp) == GW_MP_BAD);
+    gw_multipart_free(mp);
+#undef DUP
+}
+
 static void test_boundary(void)
 {
     char b[GW_BOUNDARY_MAX + 1];
@@ -228,13 +258,10 @@ static void test_budget(void)
 }
 
 static const ip_test_case tests[] = {
-    IP_TEST(budget),
-    IP_TEST(good_all_chunkings),
-    IP_TEST(boundary),
-    IP_TEST(bad),
-    IP_TEST(preamble_epilogue_and_no_file),
-    IP_TEST(empty_file),
-    IP_TEST(windows_filename),
+    IP_TEST(budget),     IP_TEST(good_all_chunkings),
+    IP_TEST(boundary),   IP_TEST(on_duplicate),
+    IP_TEST(bad),        IP_TEST(preamble_epilogue_and_no_file),
+    IP_TEST(empty_file), IP_TEST(windows_filename),
     IP_TEST(filename),
 };
 

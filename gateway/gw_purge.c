@@ -97,6 +97,7 @@ ip_status gw_purge_delete_row(gw_app *app, const char *id, ip_status *purge_st, 
 {
     Imageproc__DeleteImageRequest rq = IMAGEPROC__DELETE_IMAGE_REQUEST__INIT;
     rq.id = (char *)id;
+    rq.undo = true; /* an image no client was told of: no image.deleted webhook */
     Imageproc__DeleteImageReply *out = NULL;
     ip_status st = ip_metadata_delete_image(app->meta, &rq, &out, NULL, row_err, row_errlen);
     if (st == IP_OK)

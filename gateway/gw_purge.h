@@ -45,7 +45,9 @@ ip_status gw_purge_now(gw_app *app, const char *id, char *const *keys, size_t n,
  * Returns DeleteImage's status (its message in row_err); only on IP_OK is
  * *purge_st set, to gw_purge_now's (its message in purge_err; a purge that
  * failed is finished by the purger). For an image removed at once: an
- * upload's undo, the sweep's row without its original. */
+ * upload's undo, the sweep's row without its original — images no client
+ * was answered 202 for, so DeleteImage is sent with undo (no image.deleted
+ * webhook delivery is written). */
 ip_status gw_purge_delete_row(gw_app *app, const char *id, ip_status *purge_st, char *row_err,
                               size_t row_errlen, char *purge_err, size_t purge_errlen);
 

@@ -135,9 +135,10 @@ ip_status gw_query_list(const gw_kv *kv, size_t n, gw_list_query *out, const cha
 {
     memset(out, 0, sizeof *out);
     out->limit = 24;
-    const char *lc, *li, *mode, *limit;
+    const char *lc, *li, *mode, *limit, *sha;
     ip_status st;
     if ((st = find1(kv, n, "last_created_at", &lc, param, detail, dlen)) != IP_OK ||
+        (st = find1(kv, n, "sha256", &sha, param, detail, dlen)) != IP_OK ||
         (st = find1(kv, n, "last_id", &li, param, detail, dlen)) != IP_OK ||
         (st = find1(kv, n, "mode", &mode, param, detail, dlen)) != IP_OK ||
         (st = find1(kv, n, "limit", &limit, param, detail, dlen)) != IP_OK)
@@ -164,6 +165,20 @@ ip_status gw_query_list(const gw_kv *kv, size_t n, gw_list_query *out, const cha
             snprintf(m, sizeof m, "mode must be one of %s", variant_names(names, sizeof names));
             return bad(param, "mode", detail, dlen, m);
         }
+    }
+    if (sha) {
+        size_t len = strlen(sha);
+        bool ok = len == 64;
+        for (size_t i = 0; ok && i < len; i++) {
+            int d = ip_hex_digit(sha[i]);
+            ok = d >= 0;
+            if (ok)
+                out->sha256[i] = "0123456789abcdef"[d];
+        }
+        out->sha256[ok ? 64 : 0] = '\0';
+        if (!ok)
+            return bad(param, "sha256", detail, dlen,
+                       "sha256 must be the SHA-256 of an original as 64 hexadecimal digits");
     }
     if (lc && !li)
         return bad(param, "last_id", detail, dlen,
@@ -259,8 +274,24 @@ ip_status gw_query_events(const gw_kv *kv, size_t n, gw_events_query *out, const
     return IP_OK;
 }
 
-ip_status gw_query_upload(const gw_kv *kv, size_t n, const char **ops, const char **param,
-                          char *detail, size_t dlen)
+ip_status gw_query_upload(const gw_kv *kv, size_t n, const char **ops, const char **on_duplicate,
+                          const char **param, char *detail, size_t dlen)
 {
-    return find1(kv, n, "ops", ops, param, detail, dlen);
+    ip_status st = find1(kv, n, "ops", ops, param, detail, dlen);
+    if (st == IP_OK)
+        st = find1(kv, n, "on_duplicate", on_duplicate, param, detail, dlen);
+    return st;
+}
+
+ip_status gw_on_duplicate_parse(const char *s, gw_on_duplicate *out, char *detail, size_t dlen)
+{
+    *out = GW_ON_DUP_EXISTING;
+    if (strcmp(s, "existing") == 0)
+        return IP_OK;
+    if (strcmp(s, "new") == 0) {
+        *out = GW_ON_DUP_NEW;
+        return IP_OK;
+    }
+    snprintf(detail, dlen, "on_duplicate must be existing or new (got \"%.40s\")", s);
+    return IP_INVALID_ARGUMENT;
 }

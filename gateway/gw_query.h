@@ -27,7 +27,12 @@ typedef struct gw_list_query {
     char last_id[37];
     ip_variant_kind mode; /* IP_VARIANT_NONE: every image, url is the listing's default */
     int limit;            /* 1..100, default 24 */
+    char sha256[65];      /* sha256=: 64 lowercase hex digits; "" = every image */
 } gw_list_query;
+
+/* What an upload whose bytes an image of the same API key already has gets
+ * (on_duplicate=): that image (the default), or a new one. */
+typedef enum gw_on_duplicate { GW_ON_DUP_EXISTING = 0, GW_ON_DUP_NEW } gw_on_duplicate;
 
 /* What GET /image/{id}?variant=&format= asks for. */
 typedef struct gw_variant_choice {
@@ -54,7 +59,8 @@ int gw_query_split(char *qs, gw_kv *out, int max);
  * unknown names are IP_INVALID_ARGUMENT with a sentence in `detail`. */
 ip_status gw_ops_parse(const char *s, unsigned *mask, char *detail, size_t dlen);
 
-/* GET /images: last_created_at, last_id (both or neither), mode, limit. */
+/* GET /images: last_created_at, last_id (both or neither), mode, limit,
+ * sha256 (64 hex digits, either case; kept lowercase). */
 ip_status gw_query_list(const gw_kv *kv, size_t n, gw_list_query *out, const char **param,
                         char *detail, size_t dlen);
 
@@ -70,8 +76,13 @@ ip_status gw_query_variant(const gw_kv *kv, size_t n, gw_variant_choice *out, co
 ip_status gw_query_events(const gw_kv *kv, size_t n, gw_events_query *out, const char **param,
                           char *detail, size_t dlen);
 
-/* POST /upload: ops from the query (NULL when absent). */
-ip_status gw_query_upload(const gw_kv *kv, size_t n, const char **ops, const char **param,
-                          char *detail, size_t dlen);
+/* POST /upload: ops and on_duplicate from the query, unparsed (NULL when
+ * absent); each given twice is IP_INVALID_ARGUMENT naming it. */
+ip_status gw_query_upload(const gw_kv *kv, size_t n, const char **ops, const char **on_duplicate,
+                          const char **param, char *detail, size_t dlen);
+
+/* on_duplicate's value: "existing" or "new"; anything else is
+ * IP_INVALID_ARGUMENT with a sentence in `detail`. */
+ip_status gw_on_duplicate_parse(const char *s, gw_on_duplicate *out, char *detail, size_t dlen);
 
 #endif

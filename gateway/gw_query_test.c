@@ -131,8 +131,51 @@ static void test_variant_events_split(void)
     EXPECT(gw_query_split(qs3, out, 2) == -1);
 }
 
+/* sha256= on the listing, on_duplicate on an upload. */
+static void test_sha256_on_duplicate(void)
+{
+    gw_list_query q;
+    const char *p;
+    EXPECT(list("", &q, &p) == IP_OK && q.sha256[0] == '\0');
+    EXPECT(list("sha256=BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD&mode="
+                "thumbnail",
+                &q, &p) == IP_OK &&
+           !strcmp(q.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") &&
+           q.mode == IP_VARIANT_THUMBNAIL);
+    const char *bad_sha[] = {
+        "sha256=",
+        "sha256=abc",
+        "sha256=ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015a",
+        "sha256=ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015adf",
+        "sha256=ga7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        "sha256=ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad&sha256="
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"};
+    for (size_t i = 0; i < sizeof bad_sha / sizeof *bad_sha; i++)
+        EXPECT(list(bad_sha[i], &q, &p) == IP_INVALID_ARGUMENT && p && !strcmp(p, "sha256") &&
+               q.sha256[0] == '\0');
+    gw_kv kv[3] = {{"on_duplicate", "new"}, {"ops", "thumbnail"}, {"other", "x"}};
+    const char *ops = NULL, *dup = NULL;
+    char d[256];
+    p = NULL;
+    EXPECT(gw_query_upload(kv, 3, &ops, &dup, &p, d, sizeof d) == IP_OK &&
+           !strcmp(ops, "thumbnail") && !strcmp(dup, "new"));
+    EXPECT(gw_query_upload(kv + 2, 1, &ops, &dup, &p, d, sizeof d) == IP_OK && !ops && !dup);
+    kv[1] = (gw_kv){"on_duplicate", "existing"};
+    EXPECT(gw_query_upload(kv, 2, &ops, &dup, &p, d, sizeof d) == IP_INVALID_ARGUMENT &&
+           !strcmp(p, "on_duplicate"));
+    gw_on_duplicate od = GW_ON_DUP_NEW;
+    EXPECT(gw_on_duplicate_parse("existing", &od, d, sizeof d) == IP_OK &&
+           od == GW_ON_DUP_EXISTING);
+    EXPECT(gw_on_duplicate_parse("new", &od, d, sizeof d) == IP_OK && od == GW_ON_DUP_NEW);
+    const char *bad_dup[] = {"", "New", "replace", "existing "};
+    for (size_t i = 0; i < sizeof bad_dup / sizeof *bad_dup; i++)
+        EXPECT(gw_on_duplicate_parse(bad_dup[i], &od, d, sizeof d) == IP_INVALID_ARGUMENT);
+    EXPECT_EQ_STR(d, "on_duplicate must be existing or new (got \"existing \")");
+}
+
 static const ip_test_case tests[] = {
     IP_TEST(list),
+    IP_TEST(sha256_on_duplicate),
     IP_TEST(ops),
     IP_TEST(variant_events_split),
 };

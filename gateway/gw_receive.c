@@ -213,6 +213,7 @@ const gw_refusal *gw_receive_finish(gw_receive *rx, gw_received *out)
                    "the form has no part named file: send the image as the file field");
         else {
             out->ops = gw_multipart_ops(rx->mp);
+            out->on_duplicate = gw_multipart_on_duplicate(rx->mp);
             out->filename = gw_multipart_filename(rx->mp);
             drop_body(rx);
             rx->body = gw_multipart_take_file_charged(rx->mp, &rx->body_len, &rx->charged);

@@ -32,10 +32,11 @@ typedef struct gw_receive_limits {
 
 /* The received upload. Borrowed from the receiver (lives until gw_receive_free). */
 typedef struct gw_received {
-    const char *data;     /* the file's bytes */
-    size_t len;           /* > 0 */
-    const char *filename; /* sanitised; "" for a raw body */
-    const char *ops;      /* the form's ops field, or NULL */
+    const char *data;         /* the file's bytes */
+    size_t len;               /* > 0 */
+    const char *filename;     /* sanitised; "" for a raw body */
+    const char *ops;          /* the form's ops field, or NULL */
+    const char *on_duplicate; /* the form's on_duplicate field, or NULL */
 } gw_received;
 
 /* A receiver for a body with these headers (either may be NULL). Owned

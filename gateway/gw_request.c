@@ -17,7 +17,7 @@ gw_req *gw_req_new(const char *url)
     if (!rq)
         return NULL;
     rq->start_us = ip_now_us();
-    rq->route = gw_route_match(url, rq->id);
+    rq->route = gw_route_match_ids(url, rq->id, rq->id2);
     return rq;
 }
 
@@ -30,6 +30,7 @@ void gw_req_free(gw_req *rq)
         rq->defer[rq->ndefer].fn(rq->defer[rq->ndefer].arg);
     }
     gw_receive_free(rq->rx);
+    free(rq->body);
     free(rq);
 }
 

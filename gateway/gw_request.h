@@ -39,7 +39,13 @@ typedef enum MHD_Result (*gw_req_then)(struct gw_app *app, struct MHD_Connection
 
 typedef struct gw_req {
     gw_route route;
-    char id[64];      /* the {id} of /image/{id}[/info] as given, unchecked */
+    char id[64];      /* the {id} of /image/{id}[/info] or /webhooks/{id}… as given, unchecked */
+    char id2[64];     /* the {delivery_id} of /webhooks/{id}/deliveries/{delivery_id}/resend */
+    /* The body of a route that reads one (POST /webhooks), up to the route's
+     * bound; body_over: more was sent (the handler answers 413). Owned. */
+    char *body;
+    size_t body_len;
+    bool body_over;
     int64_t start_us; /* wall clock at the headers, for the latency metric */
     unsigned status;  /* the status queued; 0 until then */
     bool responded;   /* an answer is queued: later callbacks only drain the body */

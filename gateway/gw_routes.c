@@ -24,9 +24,11 @@
  * A suspended connection is not closed by libmicrohttpd, so the request
  * outlives its job; at shutdown the pool drains before the daemon stops.
  *
- * THE TABLE. Each route has its path (the two /image/{id} routes are matched
- * by pattern), its metrics label, the Allow header and a handler per method;
- * a method without a handler is 405. HEAD is served by the GET handler
+ * THE TABLE. Each route has its path (the /image/{id} and /webhooks/{id}
+ * routes are matched by pattern), its metrics label, the Allow header and a
+ * handler per method; a method without a handler is 405. A route with a
+ * body_max keeps a POST's body (up to that bound) in the request for its
+ * handler (POST /webhooks' JSON). HEAD is served by the GET handler
  * (libmicrohttpd leaves the body out) where the table allows it.
  *
  * ERRORS. Every 4xx/5xx is problem+json with a detail a person can act on; a
@@ -36,6 +38,7 @@
 #include "gw_routes.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gw_handlers.h"
@@ -51,6 +54,7 @@ typedef struct route_def {
     const char *allow; /* the Allow header of a 405 */
     gw_handler get, head, post, del;
     gw_handler begin; /* with the headers only, for a route that receives a body */
+    size_t body_max;  /* > 0: the body of a POST is kept in rq->body up to this many bytes */
 } route_def;
 
 static const route_def routes[GW_R_COUNT] = {
@@ -77,11 +81,58 @@ static const route_def routes[GW_R_COUNT] = {
                      .head = gw_handle_config},
     [GW_R_ACCESS] = {"/access", "access", "GET, HEAD", .get = gw_handle_access,
                      .head = gw_handle_access},
+    [GW_R_WEBHOOKS] = {"/webhooks", "webhooks", "GET, HEAD, POST", .get = gw_handle_webhooks_list,
+                       .head = gw_handle_webhooks_list, .post = gw_handle_webhook_create,
+                       .body_max = GW_WEBHOOK_BODY_MAX},
+    [GW_R_WEBHOOK] = {NULL, "webhook", "GET, HEAD, DELETE", .get = gw_handle_webhook_get,
+                      .head = gw_handle_webhook_get, .del = gw_handle_webhook_delete},
+    [GW_R_DELIVERIES] = {NULL, "webhook_deliveries", "GET, HEAD",
+                         .get = gw_handle_webhook_deliveries, .head = gw_handle_webhook_deliveries},
+    [GW_R_RESEND] = {NULL, "webhook_resend", "POST", .post = gw_handle_webhook_resend},
 };
+
+/* The path segment at `seg` (up to '/' or the end) into id, cut at 63
+ * bytes (too long for any id: validation answers 400); NULL when empty,
+ * else where it ends. */
+static const char *segment(const char *seg, char id[64])
+{
+    const char *slash = strchr(seg, '/');
+    size_t n = slash ? (size_t)(slash - seg) : strlen(seg);
+    if (n == 0)
+        return NULL;
+    memcpy(id, seg, n > 63 ? 63 : n);
+    id[n > 63 ? 63 : n] = '\0';
+    return seg + n;
+}
+
+/* /webhooks/{id}[/deliveries[/{delivery_id}/resend]] (after "/webhooks/"). */
+static gw_route match_webhook(const char *seg, char id[64], char id2[64])
+{
+    const char *rest = segment(seg, id);
+    if (!rest)
+        return GW_R_UNKNOWN;
+    if (!*rest)
+        return GW_R_WEBHOOK;
+    if (strcmp(rest, "/deliveries") == 0)
+        return GW_R_DELIVERIES;
+    if (strncmp(rest, "/deliveries/", 12) != 0)
+        return GW_R_UNKNOWN;
+    rest = segment(rest + 12, id2);
+    if (rest && strcmp(rest, "/resend") == 0)
+        return GW_R_RESEND;
+    return GW_R_UNKNOWN;
+}
 
 gw_route gw_route_match(const char *path, char id[64])
 {
+    char id2[64];
+    return gw_route_match_ids(path, id, id2);
+}
+
+gw_route gw_route_match_ids(const char *path, char id[64], char id2[64])
+{
     id[0] = '\0';
+    id2[0] = '\0';
     if (!path)
         return GW_R_UNKNOWN;
     if (strncmp(path, "/api/", 5) == 0)
@@ -89,22 +140,22 @@ gw_route gw_route_match(const char *path, char id[64])
     for (int r = 0; r < GW_R_COUNT; r++)
         if (routes[r].path && strcmp(path, routes[r].path) == 0)
             return (gw_route)r;
+    if (strncmp(path, "/webhooks/", 10) == 0) {
+        gw_route r = match_webhook(path + 10, id, id2);
+        if (r == GW_R_UNKNOWN)
+            id[0] = id2[0] = '\0';
+        return r;
+    }
     if (strncmp(path, "/image/", 7) != 0)
         return GW_R_UNKNOWN;
-    const char *seg = path + 7;
-    const char *slash = strchr(seg, '/');
-    size_t n = slash ? (size_t)(slash - seg) : strlen(seg);
-    if (n == 0)
+    const char *rest = segment(path + 7, id);
+    if (!rest)
         return GW_R_UNKNOWN;
-    if (n > 63)
-        n = 63; /* too long for a UUID: validation answers 400 */
-    memcpy(id, seg, n);
-    id[n] = '\0';
-    if (!slash)
+    if (!*rest)
         return GW_R_IMAGE;
-    if (strcmp(slash, "/info") == 0)
+    if (strcmp(rest, "/info") == 0)
         return GW_R_INFO;
-    if (strcmp(slash, "/retry") == 0)
+    if (strcmp(rest, "/retry") == 0)
         return GW_R_RETRY;
     return GW_R_UNKNOWN;
 }
@@ -204,6 +255,31 @@ static enum MHD_Result resumed(gw_app *app, struct MHD_Connection *conn, gw_req 
     return then(app, conn, rq);
 }
 
+/* A chunk of a kept body (route_def.body_max): appended while it fits, else
+ * the body is marked over its bound and dropped (the handler answers 413). */
+static void keep_body(gw_req *rq, size_t max, const char *data, size_t n)
+{
+    if (rq->body_over)
+        return;
+    if (n > max - rq->body_len) {
+        rq->body_over = true;
+        free(rq->body);
+        rq->body = NULL;
+        rq->body_len = 0;
+        return;
+    }
+    if (!rq->body) {
+        rq->body = malloc(max + 1);
+        if (!rq->body) {
+            rq->body_over = true; /* out of memory: refused like an over-long body */
+            return;
+        }
+    }
+    memcpy(rq->body + rq->body_len, data, n);
+    rq->body_len += n;
+    rq->body[rq->body_len] = '\0';
+}
+
 enum MHD_Result gw_routes_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **con_cls)
@@ -224,6 +300,8 @@ enum MHD_Result gw_routes_access(void *cls, struct MHD_Connection *conn, const c
     if (*upload_data_size > 0) {
         if (rq->rx && !rq->responded)
             gw_receive_feed(rq->rx, upload_data, *upload_data_size);
+        else if (routes[rq->route].body_max && !strcmp(method, "POST"))
+            keep_body(rq, routes[rq->route].body_max, upload_data, *upload_data_size);
         *upload_data_size = 0; /* other routes: a body is read and ignored */
         return MHD_YES;
     }

@@ -21,12 +21,20 @@ typedef enum gw_route {
     GW_R_OPENAPI,
     GW_R_CONFIG,
     GW_R_ACCESS,
+    GW_R_WEBHOOKS,   /* /webhooks */
+    GW_R_WEBHOOK,    /* /webhooks/{id} */
+    GW_R_DELIVERIES, /* /webhooks/{id}/deliveries */
+    GW_R_RESEND,     /* /webhooks/{id}/deliveries/{delivery_id}/resend */
     GW_R_COUNT
 } gw_route;
 
 /* Matches `path`; for GW_R_IMAGE, GW_R_INFO and GW_R_RETRY copies the id segment (at most
  * 63 bytes, unchecked) into id, else makes it "". */
 gw_route gw_route_match(const char *path, char id[64]);
+/* The same, also copying the second id segment (the {delivery_id} of
+ * GW_R_RESEND, at most 63 bytes, unchecked) into id2, else "". For the
+ * webhook routes id is the subscription's {id}. */
+gw_route gw_route_match_ids(const char *path, char id[64], char id2[64]);
 /* The route's metrics label ("image_info"); "unknown" for GW_R_UNKNOWN. */
 const char *gw_route_name(gw_route r);
 

@@ -1,6 +1,7 @@
 /* gw_routes_images.c — GET /images: one page of the listing, newest first.
  *
- * The query (gw_query_list: cursor, mode, limit) becomes a ListImagesRequest;
+ * The query (gw_query_list: cursor, mode, limit, sha256) becomes a
+ * ListImagesRequest (sha256: only images whose original has that digest);
  * `mode` travels as the kind of variant the images must have requested
  * (with_variant) and picks each item's `url`; without it every image is
  * listed and the url is the listing's default variant (gw_json.h). `next` is
@@ -29,6 +30,7 @@ enum MHD_Result gw_handle_images(gw_app *app, struct MHD_Connection *conn, gw_re
     in.last_id = q.has_cursor ? q.last_id : "";
     in.with_variant = q.mode;
     in.limit = q.limit;
+    in.sha256 = q.sha256; /* "" = every image */
     Imageproc__ListImagesReply *reply = NULL;
     ip_status st = ip_metadata_list_images(app->meta, &in, &reply, NULL, err, sizeof err);
     gw_req_defer_message(rq, reply);

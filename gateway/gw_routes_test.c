@@ -275,6 +275,11 @@ static ip_status meta_list(void *user, ip_rpc_call *call, const Imageproc__ListI
     listed_with = in->with_variant;
     out->images = ip_rpc_call_alloc(call, sizeof images);
     for (size_t i = 0; i < sizeof images / sizeof images[0]; i++) {
+        const char *sha = images[i]->sha256 ? images[i]->sha256 : "";
+        const char *key = images[i]->key_id ? images[i]->key_id : "";
+        if ((in->sha256 && in->sha256[0] && strcmp(in->sha256, sha) != 0) ||
+            (in->key_id && in->key_id[0] && strcmp(in->key_id, key) != 0))
+            continue; /* the checksum filter and the duplicate check */
         unsigned req = ip_variant_mask_of(images[i]->requested, images[i]->n_requested);
         if (in->with_variant == IP_VARIANT_NONE || (req & ip_variant_bit(in->with_variant)))
             out->images[out->n_images++] = images[i];

@@ -21,6 +21,14 @@
  * and the row stays pending and never enqueued: the sweep finds it without
  * its original and removes it (gw_sweep.c).
  *
+ * DUPLICATES AND IDEMPOTENCY KEYS. CreateImage may write nothing: with
+ * dedupe it answers an image of the same API key with the same bytes
+ * (existing), and with an idempotency record it answers the record another
+ * request with the same key committed first (replay) — both checked under a
+ * lock in metadata-svc, so concurrent uploads make one image. The original
+ * just stored under the new id is then removed at once (an undo with no
+ * row) and the caller answers from what came back.
+ *
  * AFTER THE ANSWER. MarkEnqueued records the job's time on the row once the
  * 202 is queued (gw_upload_mark_later, on the work pool): it is not part of
  * the promise. If it fails, is refused by a full pool, or the gateway dies
@@ -187,17 +195,50 @@ static ip_status create_row(gw_app *app, const gw_upload_in *in, const char *oke
     img.status = IMAGEPROC__IMAGE_STATUS__IMAGE_PENDING;
     img.original_key = (char *)okey;
     img.owner_hash = (char *)(in->owner_hash ? in->owner_hash : "");
+    img.key_id = (char *)(in->key_id ? in->key_id : "");
     Imageproc__CreateImageRequest cr = IMAGEPROC__CREATE_IMAGE_REQUEST__INIT;
     cr.image = &img;
+    cr.dedupe = in->dedupe && img.key_id[0];
+    Imageproc__IdempotencyRecord rec;
+    if (in->idem) {
+        rec = *in->idem;
+        rec.scope = img.key_id;
+        rec.request_sha256 = (char *)sha;
+        rec.image_id = out->id;
+        cr.idempotency = &rec;
+    }
     Imageproc__CreateImageReply *reply = NULL;
     ip_status st = ip_metadata_create_image(app->meta, &cr, &reply, NULL, err, errlen);
-    if (st == IP_OK && reply->image && reply->image->created_at_us)
+    if (st == IP_OK && reply->replay) { /* the key was taken: nothing was written */
+        out->replay = reply->replay;
+        reply->replay = NULL;
+    } else if (st == IP_OK && reply->existing && reply->image) { /* nothing was written */
+        out->existing = reply->image;
+        reply->image = NULL;
+    } else if (st == IP_OK && reply->image && reply->image->created_at_us) {
         out->created_at_us = reply->image->created_at_us;
+    }
     if (reply)
         imageproc__create_image_reply__free_unpacked(reply, NULL);
     if (st != IP_OK)
         ip_log(IP_LOG_WARN, "upload.create_failed", IP_LS("image_id", out->id), IP_LS("err", err));
     return st;
+}
+
+void gw_upload_begin(gw_upload_out *out)
+{
+    ip_uuid_v7_str(out->id);
+    out->created_at_us = ip_now_us();
+}
+
+void gw_upload_out_clear(gw_upload_out *out)
+{
+    if (out->existing)
+        imageproc__image__free_unpacked(out->existing, NULL);
+    if (out->replay)
+        imageproc__idempotency_record__free_unpacked(out->replay, NULL);
+    out->existing = NULL;
+    out->replay = NULL;
 }
 
 ip_status gw_upload_store(gw_app *app, const gw_upload_in *in, gw_upload_out *out, char *detail,
@@ -206,9 +247,11 @@ ip_status gw_upload_store(gw_app *app, const gw_upload_in *in, gw_upload_out *ou
     char err[256] = "", okey[IP_KEY_MAX];
     ip_variant_kind kinds[IP_VARIANT_COUNT];
     size_t nkinds = ip_variant_mask_kinds(in->ops, kinds);
-    ip_uuid_v7_str(out->id);
-    out->created_at_us = ip_now_us();
+    if (!out->id[0])
+        gw_upload_begin(out);
     out->enqueued_at_us = 0;
+    out->existing = NULL;
+    out->replay = NULL;
     const char *id = out->id;
     if (ip_key_original(okey, id) != IP_OK)
         return IP_INTERNAL;
@@ -225,7 +268,12 @@ ip_status gw_upload_store(gw_app *app, const gw_upload_in *in, gw_upload_out *ou
         return IP_RESOURCE_EXHAUSTED;
     }
     sha_job sha;
-    sha_start(&sha, in->data, in->len);
+    if (in->sha256 && strlen(in->sha256) == 64) {
+        sha.threaded = false;
+        memcpy(sha.hex, in->sha256, sizeof sha.hex);
+    } else {
+        sha_start(&sha, in->data, in->len);
+    }
     ip_status st = reserve(app, id, okey, err, sizeof err);
     sha_wait(&sha);
     if (st != IP_OK) {
@@ -245,6 +293,10 @@ ip_status gw_upload_store(gw_app *app, const gw_upload_in *in, gw_upload_out *ou
         return store_failed(app, id, true, "the metadata service", ip_strerror(st), detail, dlen);
     int64_t t2 = ip_mono_us();
     out->create_us = t2 - t1;
+    if (out->existing || out->replay) { /* no row: the original goes at once */
+        undo(app, id, false);
+        return IP_OK;
+    }
     st = gw_job_enqueue(app, id, in->content_type, kinds, nkinds, 1, &out->enqueued_at_us, err,
                         sizeof err);
     if (st != IP_OK) {

@@ -3,6 +3,7 @@
  * Loads the configuration table (gw_config.c), starts the parts (gw_app_start),
  * waits for SIGTERM/SIGINT and stops them in order; exit 0 on a clean stop.
  * `--config-vars` and `--help` print the configuration table. */
+#include <curl/curl.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,10 +62,16 @@ int main(int argc, char **argv)
         return 1;
     }
     ip_vips_restrict();
+    /* before any thread: the webhook dispatcher's libcurl handles */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        ip_log(IP_LOG_ERROR, "curl.init_failed");
+        return 1;
+    }
     ip_log_route_glib();
     vips_cache_set_max(0);
     vips_concurrency_set(1);
     if (gw_app_start(&app) != IP_OK) {
+        curl_global_cleanup();
         ip_config_free(gw_config_vars, gw_config_nvars, &app.cfg);
         return 1;
     }
@@ -74,6 +81,7 @@ int main(int argc, char **argv)
     }
     ip_log(IP_LOG_INFO, "gateway.stopping", IP_LI("signal", sig));
     gw_app_stop(&app);
+    curl_global_cleanup();
     vips_shutdown();
     ip_config_free(gw_config_vars, gw_config_nvars, &app.cfg);
     ip_log(IP_LOG_INFO, "gateway.stopped");

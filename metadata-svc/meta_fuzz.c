@@ -7,7 +7,9 @@
  * leak; a check must answer OK or INVALID_ARGUMENT with a message, and a
  * CreateImage that passes must request a non-empty set of known variants
  * (any int32 may arrive in a VariantKind field), and a CreateApiKey that
- * passes a non-empty set of known scopes.
+ * passes a non-empty set of known scopes, a CreateWebhook that passes a
+ * non-empty set of known events; an attempt's error, cleaned, is always valid
+ * UTF-8 within its bound.
  *
  * Built with META_FUZZ_DRIVER (the default here) it is its own driver:
  * `meta_fuzz N` runs N inputs: random bytes, and valid requests with random
@@ -55,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Imageproc__CreateImageRequest *cr = imageproc__create_image_request__unpack(NULL, size, data);
     if (cr != NULL) {
         err[0] = '\0';
-        ip_status st = meta_check_create(cr->image, &requested, err, sizeof(err));
+        ip_status st = meta_check_create_request(cr, &requested, err, sizeof(err));
         expect(st, err);
         /* What passes is a set of real variants, never empty. */
         if (st == IP_OK && (requested == 0 || (requested & ~IP_VARIANT_MASK_ALL) != 0)) {
@@ -70,7 +72,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         expect(meta_check_list(lr->last_created_at_us, lr->last_id, lr->with_variant, lr->limit,
                                &cur, err, sizeof(err)),
                err);
+        err[0] = '\0';
+        expect(meta_check_list_filters(lr->sha256, lr->key_id, err, sizeof(err)), err);
         imageproc__list_images_request__free_unpacked(lr, NULL);
+    }
+    Imageproc__GetIdempotencyRequest *gi =
+        imageproc__get_idempotency_request__unpack(NULL, size, data);
+    if (gi != NULL) {
+        err[0] = '\0';
+        expect(meta_check_idempotency_key(gi->scope, gi->key, "", err, sizeof(err)), err);
+        imageproc__get_idempotency_request__free_unpacked(gi, NULL);
     }
     Imageproc__PutVariantRequest *pv = imageproc__put_variant_request__unpack(NULL, size, data);
     if (pv != NULL) {
@@ -155,6 +166,42 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         expect(meta_check_hash(lk->hash, "hash", false, err, sizeof(err)), err);
         imageproc__lookup_api_key_request__free_unpacked(lk, NULL);
     }
+    Imageproc__CreateWebhookRequest *cw =
+        imageproc__create_webhook_request__unpack(NULL, size, data);
+    if (cw != NULL) {
+        unsigned events = 0;
+        err[0] = '\0';
+        ip_status st = meta_check_webhook(cw, &events, err, sizeof(err));
+        expect(st, err);
+        /* What passes has known events (ready, failed, deleted), at least one. */
+        if (st == IP_OK && (events == 0 || (events & ~0xeu) != 0)) {
+            fprintf(stderr, "CreateWebhook passed with events %#x\n", events);
+            abort();
+        }
+        imageproc__create_webhook_request__free_unpacked(cw, NULL);
+    }
+    Imageproc__ListDeliveriesRequest *ld =
+        imageproc__list_deliveries_request__unpack(NULL, size, data);
+    if (ld != NULL) {
+        err[0] = '\0';
+        expect(meta_check_list_deliveries(ld, &cur, err, sizeof(err)), err);
+        imageproc__list_deliveries_request__free_unpacked(ld, NULL);
+    }
+    Imageproc__FinishDeliveryRequest *fd =
+        imageproc__finish_delivery_request__unpack(NULL, size, data);
+    if (fd != NULL) {
+        char cleaned[META_DELIVERY_ERROR_MAX + 1];
+        err[0] = '\0';
+        expect(meta_check_finish_delivery(fd, err, sizeof(err)), err);
+        /* The error as stored is valid UTF-8 within its bound, whatever came. */
+        meta_delivery_error_clean(fd->error, cleaned);
+        if (strlen(cleaned) > META_DELIVERY_ERROR_MAX ||
+            meta_check_text(cleaned, "error", err, sizeof(err)) != IP_OK) {
+            fprintf(stderr, "FinishDelivery error cleaned to invalid text\n");
+            abort();
+        }
+        imageproc__finish_delivery_request__free_unpacked(fd, NULL);
+    }
     return 0;
 }
 
@@ -175,7 +222,7 @@ static size_t seed(int k, uint8_t *buf)
 {
     static ip_variant_kind requested[] = {IP_VARIANT_THUMBNAIL, IP_VARIANT_RESIZED,
                                           IP_VARIANT_WATERMARKED, (ip_variant_kind)5};
-    switch (k % 5) {
+    switch (k % 7) {
     case 0: {
         Imageproc__Image img = IMAGEPROC__IMAGE__INIT;
         img.id = "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6";
@@ -184,8 +231,23 @@ static size_t seed(int k, uint8_t *buf)
         img.n_requested = (size_t)(k % 7 == 0 ? 4 : 3); /* sometimes one that is no variant */
         img.created_at_us = 1764375760123456;
         img.owner_hash = "4f596011b7dacf318adee3f2581d96905e4a64e92200304c351171f28d3d36f1";
+        img.sha256 = img.owner_hash;
         Imageproc__CreateImageRequest r = IMAGEPROC__CREATE_IMAGE_REQUEST__INIT;
         r.image = &img;
+        /* Every other one an upload with a key, a duplicate check and a record. */
+        static uint8_t response[] = "{\"id\":\"0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6\"}";
+        Imageproc__IdempotencyRecord rec = IMAGEPROC__IDEMPOTENCY_RECORD__INIT;
+        if (k % 2 == 1) {
+            img.key_id = "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5b7";
+            r.dedupe = true;
+            rec.scope = img.key_id;
+            rec.key = "order-42/upload#1";
+            rec.request_sha256 = img.sha256;
+            rec.status = 202;
+            rec.response.data = response;
+            rec.response.len = sizeof(response) - 1;
+            r.idempotency = &rec;
+        }
         return imageproc__create_image_request__pack(&r, buf);
     }
     case 1: {
@@ -194,6 +256,8 @@ static size_t seed(int k, uint8_t *buf)
         r.last_id = "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6";
         r.with_variant = IP_VARIANT_RESIZED;
         r.limit = 24;
+        r.sha256 = "4f596011b7dacf318adee3f2581d96905e4a64e92200304c351171f28d3d36f1";
+        r.key_id = k % 2 == 1 ? "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5b7" : "";
         return imageproc__list_images_request__pack(&r, buf);
     }
     case 2: {
@@ -219,6 +283,33 @@ static size_t seed(int k, uint8_t *buf)
         r.key = &key;
         r.hash = "4f596011b7dacf318adee3f2581d96905e4a64e92200304c351171f28d3d36f1";
         return imageproc__create_api_key_request__pack(&r, buf);
+    }
+    case 5: {
+        static Imageproc__WebhookEvent events[] = {IMAGEPROC__WEBHOOK_EVENT__WEBHOOK_IMAGE_DELETED,
+                                                   IMAGEPROC__WEBHOOK_EVENT__WEBHOOK_IMAGE_READY,
+                                                   (Imageproc__WebhookEvent)9};
+        Imageproc__WebhookSubscription w = IMAGEPROC__WEBHOOK_SUBSCRIPTION__INIT;
+        w.id = "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6";
+        w.url = "https://hooks.example.com:8443/in?token=a%20b";
+        w.secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw6jv3H6rvw2k=";
+        w.events = events;
+        w.n_events = (size_t)(k % 3 == 0 ? 3 : 2); /* sometimes one that is no event */
+        w.key_id = "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5b7";
+        w.own_images_only = true;
+        w.description = "ci \xc3\xbc";
+        Imageproc__CreateWebhookRequest r = IMAGEPROC__CREATE_WEBHOOK_REQUEST__INIT;
+        r.subscription = &w;
+        return imageproc__create_webhook_request__pack(&r, buf);
+    }
+    case 6: {
+        Imageproc__FinishDeliveryRequest r = IMAGEPROC__FINISH_DELIVERY_REQUEST__INIT;
+        r.id = "msg_0123456789abcdef0123456789abcdef";
+        r.status = 503;
+        r.error = "HTTP 503: \xc3\xbc";
+        r.duration_ms = 12;
+        r.retry_after_ms = 5000;
+        r.horizon_ms = 86400000;
+        return imageproc__finish_delivery_request__pack(&r, buf);
     }
     default: {
         static char id[] = "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5a6";

@@ -10,10 +10,11 @@
  * FinishImage may carry the variants: each that changed is published as
  * PutVariant publishes it, in the order given, then the image's status; a
  * regeneration's FinishImage publishes the image (ready) once. MarkProcessing
- * replies with the presets in force too. The sweep (ListStale) and the
- * purges (ClaimPurges, FinishPurge) publish no events: they change no
- * image's status; nor do the API keys, the presets and ListRegenerate, whose
- * handlers are in meta_service_admin.c.
+ * replies with the presets in force too. CreateImage publishes only a row it
+ * made: a duplicate or a replayed idempotency record wrote nothing. The
+ * sweep (ListStale) and the purges (ClaimPurges, FinishPurge) publish no
+ * events: they change no image's status; nor do the API keys, the presets
+ * and ListRegenerate, whose handlers are in meta_service_admin.c.
  *
  * ORDERING OF EVENTS
  * An event must leave in the order its change committed, per image. Two
@@ -244,34 +245,59 @@ static ip_status write_image(meta_service *svc, ip_rpc_call *call, image_write w
 
 /* ------------------------------------------------------------- handlers */
 
+/* CreateImage: a new row is published; a duplicate (existing) or a replayed
+ * idempotency record wrote nothing and publishes nothing. The key's id (and
+ * the record's scope, which equals it) reach the store in canonical form. */
 static ip_status h_create_image(void *user, ip_rpc_call *call,
                                 const Imageproc__CreateImageRequest *req,
                                 Imageproc__CreateImageReply *rep)
 {
     meta_service *svc = user;
-    char err[160], id[IP_UUID_STRLEN + 1];
+    char err[160], id[IP_UUID_STRLEN + 1], key_id[IP_UUID_STRLEN + 1] = "";
     unsigned requested = 0;
-    ip_uuid u;
+    ip_uuid u, k;
     meta_ctx cx;
-    ip_status st = meta_check_create(req->image, &requested, err, sizeof(err));
+    ip_status st = meta_check_create_request(req, &requested, err, sizeof(err));
     if (st != IP_OK)
         return meta_svc_fail(call, st, err, NULL);
     if ((st = meta_svc_ctx_init(&cx, call)) != IP_OK)
         return st;
     ip_uuid_parse(req->image->id, &u);
     ip_uuid_format(&u, id);
+    if (ip_uuid_parse(req->image->key_id, &k))
+        ip_uuid_format(&k, key_id);
     Imageproc__Image img = *req->image;
     img.id = id;
+    img.key_id = key_id;
+    Imageproc__IdempotencyRecord rec = IMAGEPROC__IDEMPOTENCY_RECORD__INIT;
+    if (req->idempotency != NULL) {
+        rec = *req->idempotency;
+        rec.scope = key_id;
+    }
+    meta_create_req creq = {.image = &img,
+                            .requested = requested,
+                            .dedupe = req->dedupe,
+                            .idempotency = req->idempotency != NULL ? &rec : NULL};
+    meta_create_res res;
 
     pthread_mutex_t *mu = stripe_of(svc, &u);
     pthread_mutex_lock(mu);
-    st = meta_store_create(svc->store, &cx, &img, requested, &rep->image);
-    if (st == IP_OK)
-        publish_image(svc, rep->image);
+    st = meta_store_create(svc->store, &cx, &creq, &res);
+    if (st == IP_OK && !res.existing && res.replay == NULL)
+        publish_image(svc, res.image);
     pthread_mutex_unlock(mu);
     if (st != IP_OK)
         return meta_svc_fail(call, st, cx.err, id);
-    ip_log(IP_LOG_DEBUG, "image.created", IP_LS("image_id", id));
+    rep->image = res.image;
+    rep->existing = res.existing;
+    rep->replay = res.replay;
+    if (res.replay != NULL)
+        ip_log(IP_LOG_DEBUG, "upload.replayed", IP_LS("image_id", res.replay->image_id));
+    else if (res.existing)
+        ip_log(IP_LOG_DEBUG, "upload.duplicate", IP_LS("image_id", res.image->id),
+               IP_LS("key_id", key_id));
+    else
+        ip_log(IP_LOG_DEBUG, "image.created", IP_LS("image_id", id));
     return IP_OK;
 }
 
@@ -295,13 +321,20 @@ static ip_status h_list_images(void *user, ip_rpc_call *call,
                                Imageproc__ListImagesReply *rep)
 {
     meta_service *svc = user;
-    char err[128], last_id[IP_UUID_STRLEN + 1] = "";
+    char err[128], last_id[IP_UUID_STRLEN + 1] = "", key_id[IP_UUID_STRLEN + 1] = "";
     meta_list_query q = {0};
     meta_ctx cx;
     ip_status st = meta_check_list(req->last_created_at_us, req->last_id, req->with_variant,
                                    req->limit, &q.has_cursor, err, sizeof(err));
+    if (st == IP_OK)
+        st = meta_check_list_filters(req->sha256, req->key_id, err, sizeof(err));
     if (st != IP_OK)
         return meta_svc_fail(call, st, err, NULL);
+    ip_uuid k;
+    if (ip_uuid_parse(req->key_id, &k))
+        ip_uuid_format(&k, key_id);
+    q.sha256 = req->sha256;
+    q.key_id = key_id;
     if ((st = meta_svc_ctx_init(&cx, call)) != IP_OK)
         return st;
     if (q.has_cursor) {
@@ -420,7 +453,7 @@ static ip_status h_delete_image(void *user, ip_rpc_call *call,
         return st;
     pthread_mutex_t *mu = stripe_of(svc, &u);
     pthread_mutex_lock(mu);
-    st = meta_store_delete(svc->store, &cx, id, &rep->object_keys, &rep->n_object_keys,
+    st = meta_store_delete(svc->store, &cx, id, req->undo, &rep->object_keys, &rep->n_object_keys,
                            &rep->purge_prefix);
     if (st == IP_OK)
         publish(svc, id, IMAGEPROC__IMAGE_STATUS__IMAGE_STATUS_UNSPECIFIED, IP_VARIANT_NONE,
@@ -428,7 +461,7 @@ static ip_status h_delete_image(void *user, ip_rpc_call *call,
     pthread_mutex_unlock(mu);
     if (st != IP_OK)
         return meta_svc_fail(call, st, cx.err, id);
-    ip_log(IP_LOG_DEBUG, "image.deleted", IP_LS("image_id", id));
+    ip_log(IP_LOG_DEBUG, "image.deleted", IP_LS("image_id", id), IP_LB("undo", req->undo));
     return IP_OK;
 }
 
@@ -551,6 +584,15 @@ ip_status meta_service_new(meta_store *store, const meta_service_opts *opts, met
         .get_presets = meta_h_get_presets,
         .set_preset = meta_h_set_preset,
         .list_regenerate = meta_h_list_regenerate,
+        .create_webhook = meta_h_create_webhook,
+        .list_webhooks = meta_h_list_webhooks,
+        .get_webhook = meta_h_get_webhook,
+        .delete_webhook = meta_h_delete_webhook,
+        .list_deliveries = meta_h_list_deliveries,
+        .resend_delivery = meta_h_resend_delivery,
+        .claim_deliveries = meta_h_claim_deliveries,
+        .finish_delivery = meta_h_finish_delivery,
+        .get_idempotency = meta_h_get_idempotency,
     };
     svc->store = store;
     for (int i = 0; i < META_STRIPES; i++)

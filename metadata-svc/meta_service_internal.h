@@ -2,7 +2,8 @@
  *
  * meta_service.c holds the service, the image handlers and the helpers every
  * handler uses; meta_service_admin.c the handlers that change no image (API
- * keys, presets, ListRegenerate), registered by meta_service_new.
+ * keys, presets, ListRegenerate) and meta_service_uploads.c GetIdempotency,
+ * all registered by meta_service_new.
  */
 #ifndef META_SERVICE_INTERNAL_H
 #define META_SERVICE_INTERNAL_H
@@ -56,5 +57,35 @@ ip_status meta_h_set_preset(void *user, ip_rpc_call *call, const Imageproc__SetP
 ip_status meta_h_list_regenerate(void *user, ip_rpc_call *call,
                                  const Imageproc__ListRegenerateRequest *req,
                                  Imageproc__ListRegenerateReply *rep);
+
+/* meta_service_uploads.c */
+ip_status meta_h_get_idempotency(void *user, ip_rpc_call *call,
+                                 const Imageproc__GetIdempotencyRequest *req,
+                                 Imageproc__GetIdempotencyReply *rep);
+
+/* meta_service_webhooks.c */
+ip_status meta_h_create_webhook(void *user, ip_rpc_call *call,
+                                const Imageproc__CreateWebhookRequest *req,
+                                Imageproc__CreateWebhookReply *rep);
+ip_status meta_h_list_webhooks(void *user, ip_rpc_call *call,
+                               const Imageproc__ListWebhooksRequest *req,
+                               Imageproc__ListWebhooksReply *rep);
+ip_status meta_h_get_webhook(void *user, ip_rpc_call *call, const Imageproc__GetWebhookRequest *req,
+                             Imageproc__GetWebhookReply *rep);
+ip_status meta_h_delete_webhook(void *user, ip_rpc_call *call,
+                                const Imageproc__DeleteWebhookRequest *req,
+                                Imageproc__DeleteWebhookReply *rep);
+ip_status meta_h_list_deliveries(void *user, ip_rpc_call *call,
+                                 const Imageproc__ListDeliveriesRequest *req,
+                                 Imageproc__ListDeliveriesReply *rep);
+ip_status meta_h_resend_delivery(void *user, ip_rpc_call *call,
+                                 const Imageproc__ResendDeliveryRequest *req,
+                                 Imageproc__ResendDeliveryReply *rep);
+ip_status meta_h_claim_deliveries(void *user, ip_rpc_call *call,
+                                  const Imageproc__ClaimDeliveriesRequest *req,
+                                  Imageproc__ClaimDeliveriesReply *rep);
+ip_status meta_h_finish_delivery(void *user, ip_rpc_call *call,
+                                 const Imageproc__FinishDeliveryRequest *req,
+                                 Imageproc__FinishDeliveryReply *rep);
 
 #endif

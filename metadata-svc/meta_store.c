@@ -22,7 +22,10 @@
  * (created_at DESC, id DESC): the cursor is a row comparison
  * (created_at, id) < ($t, $id), which PostgreSQL turns into an index bound, so
  * a deep page costs what the first page costs. Its filter $1 is a variant's
- * name, '' for all.
+ * name, '' for all. Filtered by checksum it reads images_sha_created_idx
+ * (sha256, created_at DESC, id DESC) the same way. CreateImage's duplicate
+ * check and idempotency records (meta_store_create.c) run under
+ * transaction-scoped advisory locks (meta_create_lock).
  *
  * The sweep (ListStale) and the purges (ClaimPurges) hand rows out to one of
  * several callers at a time: the rows are picked with FOR UPDATE SKIP LOCKED
@@ -43,6 +46,18 @@
  *
  * API keys (api_keys) are rows of their own, looked up by the hash of the
  * presented key through its unique index; scopes are stored by name.
+ *
+ * Webhooks: the outbox (webhook_deliveries) is written by one INSERT ...
+ * SELECT per change, the body built here as compact JSON with format() and
+ * to_json() (every string escaped by PostgreSQL), inside the image write's
+ * transaction; claims pick due rows FOR UPDATE SKIP LOCKED through
+ * webhook_deliveries_due_idx, each the earliest pending one of its
+ * (subscription, image) by seq, and claim them in the same statement; the
+ * log is keyset-paged on (created_at, id) descending like the listing.
+ * Statements that touch a live subscription's deliveries (the outbox write,
+ * a resend) share-lock the subscription row, so DeleteWebhook, which updates
+ * it first and cancels the pending deliveries in a second statement, never
+ * leaves one pending behind.
  *
  * The rest of the store lives beside this file, one role each; see
  * meta_store_internal.h for the map.
@@ -83,7 +98,7 @@
     "i.size_bytes, i.width, i.height, i.sha256, array_to_string(i.ops, ','), i.status, i.error, "  \
     "coalesce(" US("i.enqueued_at") ", 0), i.original_key, i.runs, "                               \
     "coalesce(" US("i.lease_until") ", 0), coalesce(i.owner_hash, ''), i.thumbhash, "              \
-    "i.dominant_color, " VARIANT_COLS
+    "i.dominant_color, coalesce(i.key_id::text, ''), " VARIANT_COLS
 /* The columns of every key-returning statement, in the order of META_K_*. */
 #define KEY_COLS                                                                                   \
     "id, name, prefix, array_to_string(scopes, ','), " US("created_at") ", "                      \
@@ -97,6 +112,20 @@
 /* The columns ListRegenerate gives out. */
 #define REGEN_COLS "i.id, i.original_key, i.content_type, array_to_string(i.ops, ',')"
 #define VORDER "array_position(i.ops, v.name)"
+/* One page of ListImages newest first, `where` choosing the rows: $1 the
+ * variant filter ('' = all), $2 the limit, the other parameters the where's. */
+#define LIST_PAGE(where)                                                                           \
+    "SELECT " IMG_COLS " FROM (SELECT * FROM images WHERE " where                                  \
+    " AND ($1::text = '' OR ops @> ARRAY[$1::text])"                                               \
+    " ORDER BY created_at DESC, id DESC LIMIT $2::int) i" VJOIN                                    \
+    "ORDER BY i.created_at DESC, i.id DESC, " VORDER
+#define LIST_CURSOR "(created_at, id) < (" TS("$3") ", $4::uuid)"
+/* An idempotency record's columns (meta_store_create.c), the response as hex. */
+#define IDEM_COLS                                                                                  \
+    "scope, key, request_sha256, image_id, status, encode(response, 'hex'), " US("created_at")
+/* How long an idempotency record answers. */
+#define IDEM_LIVE "created_at >= now() - interval '24 hours'"
+#define IDEM_EXPIRED "created_at < now() - interval '24 hours'"
 #define MS(p) "(" p "::bigint * interval '1 millisecond')"
 /* Nobody holds the image: no lease, or one that ran out. */
 #define LEASE_GONE "(lease_until IS NULL OR lease_until < now())"
@@ -110,6 +139,33 @@
     " OR ($3::bigint > 0 AND status = 'pending'"                                                   \
     " AND enqueued_at < now() - $3::bigint * interval '1 microsecond')"                            \
     " OR ($4::boolean AND status = 'processing' AND " LEASE_GONE "))"
+
+/* Webhooks (meta_store_webhooks.c, meta_store_outbox.c). A subscription's
+ * columns in the order of META_W_*; `secret` is the column or '' (only
+ * CreateWebhook's reply carries it). */
+#define WEBHOOK_COLS(secret)                                                                       \
+    "id, url, " secret ", array_to_string(events, ','), coalesce(key_id::text, ''),"              \
+    " own_images_only, description, " US("created_at")
+/* A delivery's columns (alias d) in the order of META_D_*: next_attempt_at
+ * only while pending, 0 for the times that have not happened. */
+#define DELIVERY_COLS                                                                              \
+    "d.id, d.subscription_id, d.event, d.image_id, d.state, d.attempts, " US("d.created_at") ", " \
+    "CASE WHEN d.state = 'pending' THEN " US("d.next_attempt_at") " ELSE 0 END, "                 \
+    "coalesce(" US("d.delivered_at") ", 0), d.last_status, d.last_error, "                        \
+    "coalesce(" US("d.last_attempt_at") ", 0), d.last_duration_ms"
+/* A time as a webhook body writes it: RFC 3339, UTC, microseconds, "Z". */
+#define RFC3339(t) "to_char(" t " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+/* The body of a delivery about image i ($2 the event's name): compact JSON,
+ * every string through to_json (escaped), fixed when the row is written. */
+#define WEBHOOK_BODY                                                                               \
+    "format('{\"type\":%s,\"timestamp\":%s,\"data\":{\"id\":%s,\"status\":%s,"             \
+    "\"error\":%s,\"created_at\":%s,\"filename\":%s,\"content_type\":%s,\"size\":%s,"         \
+    "\"sha256\":%s}}', to_json($2::text), to_json(" RFC3339("now()") "),"                         \
+    " to_json(i.id::text),"                                                                        \
+    " to_json(CASE WHEN $2::text = 'image.deleted' THEN 'deleted' ELSE i.status END),"           \
+    " to_json(CASE WHEN $2::text = 'image.failed' THEN i.error ELSE '' END),"                    \
+    " to_json(" RFC3339("i.created_at") "), to_json(i.filename), to_json(i.content_type),"        \
+    " i.size_bytes, to_json(i.sha256))"
 
 static const struct {
     const char *name;
@@ -134,10 +190,10 @@ static const struct {
     [META_ST_CREATE] = {"meta_create",
         "WITH r AS (DELETE FROM purges WHERE image_id = $1::uuid AND reservation"
         " AND attempts = 0 RETURNING 1) INSERT INTO images (id, created_at, filename, content_type, size_bytes, width,"
-        " height, sha256, original_key, ops, owner_hash) SELECT $1::uuid,"
+        " height, sha256, original_key, ops, owner_hash, key_id) SELECT $1::uuid,"
         " CASE WHEN $2::bigint = 0 THEN now() ELSE " TS("$2") " END,"
         " $3, $4, $5::bigint, $6::int, $7::int, $8, $9, string_to_array($10, ','),"
-        " nullif($11, '')"
+        " nullif($11, ''), nullif($12, '')::uuid"
         " WHERE NOT EXISTS (SELECT 1 FROM purges WHERE image_id = $1::uuid"
         " AND NOT (reservation AND attempts = 0))"
         " ON CONFLICT (id) DO NOTHING RETURNING 1"},
@@ -326,6 +382,141 @@ static const struct {
     [META_ST_REGEN_IDS] = {"meta_regen_ids",
         "SELECT " REGEN_COLS " FROM images i WHERE i.id = ANY ($1::uuid[])"
         " AND i.status = 'ready' ORDER BY i.id"},
+    /* ListImages by checksum: images_sha_created_idx (sha256, created_at DESC,
+     * id DESC) reads the page in order from the cursor on; the key filter
+     * ('' = all) is checked on those few rows. */
+    [META_ST_LIST_SHA_FIRST] = {"meta_list_sha_first",
+        LIST_PAGE("sha256 = $3 AND ($4::text = '' OR key_id = nullif($4, '')::uuid)")},
+    [META_ST_LIST_SHA_AFTER] = {"meta_list_sha_after",
+        LIST_PAGE(LIST_CURSOR " AND sha256 = $5"
+                  " AND ($6::text = '' OR key_id = nullif($6, '')::uuid)")},
+    /* ListImages by key alone: images_created_id_idx, the key as a filter. */
+    [META_ST_LIST_KEY_FIRST] = {"meta_list_key_first", LIST_PAGE("key_id = $3::uuid")},
+    [META_ST_LIST_KEY_AFTER] = {"meta_list_key_after",
+        LIST_PAGE(LIST_CURSOR " AND key_id = $5::uuid")},
+    /* CreateImage's checks (meta_store_create.c): a transaction-scoped lock
+     * on ($1 the kind of check, a hash of $2 what is checked). */
+    [META_ST_CREATE_LOCK] = {"meta_create_lock",
+        "SELECT pg_advisory_xact_lock($1::int, hashtext($2))"},
+    /* The newest image of key $1 with checksum $2: images_key_sha_idx, or
+     * images_sha_created_idx with the key as a filter when a checksum has few
+     * rows (the planner's choice; either reads a handful of rows). */
+    [META_ST_DUPLICATE] = {"meta_duplicate",
+        "SELECT " IMG_COLS " FROM (SELECT * FROM images WHERE key_id = $1::uuid"
+        " AND sha256 = $2 ORDER BY created_at DESC, id DESC LIMIT 1) i" VJOIN
+        "ORDER BY " VORDER},
+    /* The live record of (scope $1, key $2); an expired one goes. */
+    [META_ST_IDEM_TAKE] = {"meta_idem_take",
+        "WITH expired AS (DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2"
+        " AND " IDEM_EXPIRED " RETURNING 1)"
+        " SELECT " IDEM_COLS " FROM idempotency_keys WHERE scope = $1 AND key = $2"
+        " AND " IDEM_LIVE},
+    /* At most 100 other expired records, oldest first (idempotency_keys_created_idx);
+     * rows another call is removing are skipped. */
+    [META_ST_IDEM_SWEEP] = {"meta_idem_sweep",
+        "DELETE FROM idempotency_keys k USING (SELECT scope, key FROM idempotency_keys"
+        " WHERE " IDEM_EXPIRED " ORDER BY created_at LIMIT 100 FOR UPDATE SKIP LOCKED) o"
+        " WHERE k.scope = o.scope AND k.key = o.key"},
+    [META_ST_IDEM_INSERT] = {"meta_idem_insert",
+        "INSERT INTO idempotency_keys (scope, key, request_sha256, image_id, status, response)"
+        " VALUES ($1, $2, $3, $4::uuid, $5::int, decode($6, 'hex'))"},
+    [META_ST_IDEM_GET] = {"meta_idem_get",
+        "SELECT " IDEM_COLS " FROM idempotency_keys WHERE scope = $1 AND key = $2"
+        " AND " IDEM_LIVE},
+    /* The outbox ($1 image, $2 event name): one delivery per live
+     * subscription that lists the event and takes the image, the
+     * subscriptions share-locked so that a concurrent DeleteWebhook either
+     * comes first (they no longer match when the lock is had) or waits and
+     * then cancels these rows. */
+    [META_ST_OUTBOX_WRITE] = {"meta_outbox_write",
+        "WITH subs AS (SELECT s.id FROM webhook_subscriptions s JOIN images i"
+        " ON i.id = $1::uuid WHERE s.deleted_at IS NULL AND $2::text = ANY (s.events)"
+        " AND (NOT s.own_images_only OR s.key_id = i.key_id)"
+        " ORDER BY s.created_at, s.id FOR SHARE OF s)"
+        " INSERT INTO webhook_deliveries (id, subscription_id, event, image_id, body)"
+        " SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), subs.id, $2::text,"
+        " i.id, " WEBHOOK_BODY " FROM subs JOIN images i ON i.id = $1::uuid RETURNING 1"},
+    /* Due deliveries ($1 limit), oldest due first, each the earliest pending
+     * one of its (subscription, image), of a live subscription; claimed
+     * until now + $2 ms with one more attempt. SKIP LOCKED: a row another
+     * dispatcher is claiming is passed over, and one it claimed meanwhile
+     * fails the due test when re-checked under its lock. */
+    [META_ST_DELIVERIES_CLAIM] = {"meta_deliveries_claim",
+        "WITH due AS (SELECT d.id, d.next_attempt_at AS due_at FROM webhook_deliveries d"
+        " JOIN webhook_subscriptions s ON s.id = d.subscription_id"
+        " WHERE d.state = 'pending' AND d.next_attempt_at <= now() AND s.deleted_at IS NULL"
+        " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.state = 'pending'"
+        " AND e.subscription_id = d.subscription_id AND e.image_id = d.image_id"
+        " AND e.seq < d.seq)"
+        " ORDER BY d.next_attempt_at, d.seq LIMIT $1::int FOR UPDATE OF d SKIP LOCKED),"
+        " claimed AS (UPDATE webhook_deliveries d SET attempts = d.attempts + 1,"
+        " next_attempt_at = now() + " MS("$2") ", last_attempt_at = now()"
+        " FROM due WHERE d.id = due.id RETURNING d.*, due.due_at)"
+        " SELECT " DELIVERY_COLS ", d.body, s.url, s.secret FROM claimed d"
+        " JOIN webhook_subscriptions s ON s.id = d.subscription_id ORDER BY d.due_at, d.seq"},
+    /* An attempt's outcome ($1 id, $2 delivered, $3 status, $4 error, $5
+     * duration, $6 retry_after ms, $7 horizon ms): only a pending row
+     * changes; any other is read back as it is. The last column: changed. */
+    [META_ST_DELIVERY_FINISH] = {"meta_delivery_finish",
+        "WITH u AS (UPDATE webhook_deliveries d SET"
+        " state = CASE WHEN $2::boolean THEN 'delivered'"
+        " WHEN now() + " MS("$6") " > d.horizon_from + " MS("$7") " THEN 'failed'"
+        " ELSE 'pending' END,"
+        " delivered_at = CASE WHEN $2::boolean THEN now() ELSE d.delivered_at END,"
+        " next_attempt_at = CASE WHEN $2::boolean THEN d.next_attempt_at"
+        " ELSE now() + " MS("$6") " END,"
+        " last_status = $3::int, last_error = $4, last_duration_ms = $5::int"
+        " WHERE d.id = $1 AND d.state = 'pending' RETURNING d.*)"
+        " SELECT " DELIVERY_COLS ", true FROM u d UNION ALL SELECT " DELIVERY_COLS ", false"
+        " FROM webhook_deliveries d WHERE d.id = $1 AND NOT EXISTS (SELECT 1 FROM u)"},
+    /* Retention: at most 100 finished deliveries older than 30 days go
+     * (SKIP LOCKED: a concurrent prune takes others, none waits). */
+    [META_ST_DELIVERIES_PRUNE] = {"meta_deliveries_prune",
+        "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries"
+        " WHERE state <> 'pending' AND created_at < now() - interval '30 days'"
+        " ORDER BY created_at LIMIT 100 FOR UPDATE SKIP LOCKED)"},
+    /* Subscriptions: a taken id (a deleted one's too) is ALREADY_EXISTS. */
+    [META_ST_WEBHOOK_CREATE] = {"meta_webhook_create",
+        "INSERT INTO webhook_subscriptions (id, url, secret, events, key_id,"
+        " own_images_only, description) VALUES ($1::uuid, $2, $3, string_to_array($4, ','),"
+        " nullif($5, '')::uuid, $6::boolean, $7)"
+        " ON CONFLICT (id) DO NOTHING RETURNING " WEBHOOK_COLS("secret")},
+    /* $1 key_id ('' = those an operator made), $2 all: every live one. */
+    [META_ST_WEBHOOK_LIST] = {"meta_webhook_list",
+        "SELECT " WEBHOOK_COLS("''") " FROM webhook_subscriptions WHERE deleted_at IS NULL"
+        " AND ($2::boolean OR key_id IS NOT DISTINCT FROM nullif($1, '')::uuid)"
+        " ORDER BY created_at, id"},
+    [META_ST_WEBHOOK_GET] = {"meta_webhook_get",
+        "SELECT " WEBHOOK_COLS("''") " FROM webhook_subscriptions"
+        " WHERE id = $1::uuid AND deleted_at IS NULL"},
+    /* DeleteWebhook, then META_ST_WEBHOOK_CANCEL in the same transaction: a
+     * statement of its own, so it sees the rows of an outbox write that held
+     * the subscription's share lock until it committed. */
+    [META_ST_WEBHOOK_DELETE] = {"meta_webhook_delete",
+        "UPDATE webhook_subscriptions SET deleted_at = now()"
+        " WHERE id = $1::uuid AND deleted_at IS NULL RETURNING 1"},
+    [META_ST_WEBHOOK_CANCEL] = {"meta_webhook_cancel",
+        "UPDATE webhook_deliveries SET state = 'cancelled'"
+        " WHERE subscription_id = $1::uuid AND state = 'pending'"},
+    /* The delivery log ($1 subscription, $2 limit; $3, $4 the cursor): the
+     * index (subscription_id, created_at DESC, id DESC), bounded by the row
+     * comparison like the image listing. */
+    [META_ST_DELIVERIES_FIRST] = {"meta_deliveries_first",
+        "SELECT " DELIVERY_COLS " FROM webhook_deliveries d WHERE d.subscription_id = $1::uuid"
+        " ORDER BY d.created_at DESC, d.id DESC LIMIT $2::int"},
+    [META_ST_DELIVERIES_AFTER] = {"meta_deliveries_after",
+        "SELECT " DELIVERY_COLS " FROM webhook_deliveries d WHERE d.subscription_id = $1::uuid"
+        " AND (d.created_at, d.id) < (" TS("$3") ", $4)"
+        " ORDER BY d.created_at DESC, d.id DESC LIMIT $2::int"},
+    /* ResendDelivery ($1 subscription, $2 id): pending, due now, its horizon
+     * from now; the subscription live and share-locked (as the outbox does),
+     * so a concurrent DeleteWebhook cancels it again. */
+    [META_ST_DELIVERY_RESEND] = {"meta_delivery_resend",
+        "WITH s AS (SELECT id FROM webhook_subscriptions WHERE id = $1::uuid"
+        " AND deleted_at IS NULL FOR SHARE)"
+        " UPDATE webhook_deliveries d SET state = 'pending', next_attempt_at = now(),"
+        " horizon_from = now(), delivered_at = NULL FROM s"
+        " WHERE d.id = $2 AND d.subscription_id = s.id RETURNING " DELIVERY_COLS},
 };
 
 /* clang-format on */

@@ -61,15 +61,45 @@ void meta_store_free(meta_store *s);
  * wait for each other); *applied (may be NULL) is how many ran. */
 ip_status meta_store_migrate(meta_store *s, meta_ctx *cx, int *applied);
 
+/* What CreateImage asks for. All borrowed; checked (meta_check_create_request),
+ * image->id, image->key_id and idempotency->scope in canonical form. */
+typedef struct meta_create_req {
+    const Imageproc__Image *image;
+    unsigned requested; /* the set of variants (an ip_variants mask, not empty) */
+    bool dedupe;        /* answer an image of image->key_id with the same sha256 */
+    const Imageproc__IdempotencyRecord *idempotency; /* NULL = none */
+} meta_create_req;
+
+/* What CreateImage did; the messages from the arena. Exactly one of: a new
+ * row (image, existing false), the duplicate (image, existing true), the
+ * record already there (replay, image NULL). */
+typedef struct meta_create_res {
+    Imageproc__Image *image;
+    bool existing;
+    Imageproc__IdempotencyRecord *replay;
+} meta_create_res;
+
 /* Stores a new image (status pending, one pending variant per requested
- * kind). `requested` is the set of variants (an ip_variants mask, not empty);
- * img->requested is not read. An empty original_key becomes "o/<id>"; an
- * empty owner_hash is stored as NULL (no owner) and read back as "".
- * IP_ALREADY_EXISTS when the id is taken, or when an image of that id was
- * deleted and the purge of its objects is still pending (the purge would
- * remove the new image's objects). */
-ip_status meta_store_create(meta_store *s, meta_ctx *cx, const Imageproc__Image *img,
-                            unsigned requested, Imageproc__Image **out);
+ * kind) in one transaction (meta_store_create.c); image->requested is not
+ * read. An empty original_key becomes "o/<id>"; an empty owner_hash or key_id
+ * is stored as NULL and read back as "". With idempotency: under a lock on
+ * (scope, key), a live record (under 24 h) of that pair is the answer
+ * (res->replay) and nothing is written; otherwise the record (request_sha256,
+ * status, response; image_id is the new image's) is written with the row.
+ * Then with dedupe: under a lock on (key_id, sha256), the newest image of
+ * that key with that sha256 is the answer (res->existing) and nothing is
+ * written. Records past 24 h are removed on the way (that pair's, and at most
+ * 100 others). When nothing is written the id's upload reservation stays (its
+ * purge removes the original stored for it). IP_ALREADY_EXISTS when the id
+ * is taken, or when an image of that id was deleted and the purge of its
+ * objects is still pending (the purge would remove the new image's objects). */
+ip_status meta_store_create(meta_store *s, meta_ctx *cx, const meta_create_req *req,
+                            meta_create_res *res);
+
+/* The live idempotency record of (scope, key) (scope "" or a canonical
+ * UUID); IP_NOT_FOUND when there is none within 24 h. */
+ip_status meta_store_get_idempotency(meta_store *s, meta_ctx *cx, const char *scope,
+                                     const char *key, Imageproc__IdempotencyRecord **out);
 
 /* The image with its variants; IP_NOT_FOUND when absent. */
 ip_status meta_store_get(meta_store *s, meta_ctx *cx, const char *id, Imageproc__Image **out);
@@ -80,9 +110,13 @@ typedef struct meta_list_query {
     const char *last_id;
     ip_variant_kind with_variant; /* IP_VARIANT_NONE = all; else images that requested it */
     int limit;                    /* 1..100 */
+    const char *sha256;           /* NULL or "" = all; else 64 lowercase hex: that checksum */
+    const char *key_id;           /* NULL or "" = all; else a canonical UUID: that key's */
 } meta_list_query;
 
-/* One page, newest first by (created_at, id), strictly after the cursor. */
+/* One page, newest first by (created_at, id), strictly after the cursor.
+ * With sha256 the page is read from images_sha_created_idx; with key_id alone
+ * from the (created_at, id) index with the key as a filter. */
 ip_status meta_store_list(meta_store *s, meta_ctx *cx, const meta_list_query *q,
                           Imageproc__Image ***images, size_t *n, bool *has_more);
 
@@ -139,20 +173,26 @@ typedef struct meta_finish_req {
  * IP_FAILED_PRECONDITION while some are pending. One transaction: on any
  * error nothing is recorded (IP_NOT_FOUND when the image is gone,
  * IP_FAILED_PRECONDITION also for a variant that was not requested). No lease
- * is renewed: the image leaves processing here.
+ * is renewed: the image leaves processing here. A change of status (to ready
+ * or failed) writes the image.ready or image.failed deliveries of the outbox
+ * in the same transaction; a repeat that changes nothing writes none.
  *
  * With req->regenerate the image must be ready (else IP_FAILED_PRECONDITION,
  * nothing changes): each given variant replaces the stored one whole (unless
  * the stored one was made by a newer preset version: then the given one's
  * files are the ones purged), the keys of the replaced files that are not
  * among the new ones are merged into the image's purge record, the image stays ready (updated_at moves) and
- * *changed is true; changes[] are left unchanged (no variant events). */
+ * *changed is true; changes[] are left unchanged (no variant events), and
+ * no delivery is written (subscribers heard of the image when it became
+ * ready). */
 ip_status meta_store_finish(meta_store *s, meta_ctx *cx, const char *id,
                             const meta_finish_req *req, meta_variant_change *changes,
                             Imageproc__Image **out, bool *changed);
 
 /* The image fails as a whole; its pending variants fail with the same reason.
- * A ready image stays ready (*changed false). */
+ * A ready image stays ready (*changed false). A change to failed writes the
+ * image.failed deliveries of the outbox in the same transaction; a repeat on
+ * a failed image writes none. */
 ip_status meta_store_fail(meta_store *s, meta_ctx *cx, const char *id, const char *error,
                           Imageproc__Image **out, bool *changed);
 
@@ -171,11 +211,13 @@ ip_status meta_store_mark_enqueued(meta_store *s, meta_ctx *cx, const char *id, 
 ip_status meta_store_retry(meta_store *s, meta_ctx *cx, const char *id, Imageproc__Image **out);
 
 /* Removes the image and its variants and, in the same transaction, records
- * the purge of its objects (ClaimPurges hands it out). *keys (n) are the
- * original's key and every variant key recorded; *prefix is the variants'
- * prefix ("v/<id>/", ip_key_variant_prefix); both from the arena. */
-ip_status meta_store_delete(meta_store *s, meta_ctx *cx, const char *id, char ***keys, size_t *n,
-                            char **prefix);
+ * the purge of its objects (ClaimPurges hands it out) and, unless `undo` (an
+ * upload the gateway never answered for), the image.deleted deliveries of
+ * the outbox. *keys (n) are the original's key and every variant key
+ * recorded; *prefix is the variants' prefix ("v/<id>/",
+ * ip_key_variant_prefix); both from the arena. */
+ip_status meta_store_delete(meta_store *s, meta_ctx *cx, const char *id, bool undo, char ***keys,
+                            size_t *n, char **prefix);
 
 /* What ListStale selects. */
 typedef struct meta_stale_query {
@@ -279,6 +321,94 @@ typedef struct meta_regen_query {
  * follows the last id (never for an ids query). */
 ip_status meta_store_list_regenerate(meta_store *s, meta_ctx *cx, const meta_regen_query *q,
                                      Imageproc__Image ***images, size_t *n, bool *has_more);
+
+/* ------------------------------------------------------------- webhooks
+ * (meta_store_webhooks.c: subscriptions and the delivery log;
+ * meta_store_outbox.c: claims and outcomes). Messages from the arena; the
+ * request is assumed checked (meta_validate.h): ids canonical, events known,
+ * limits in range. FinishImage, FailImage and DeleteImage write the outbox
+ * themselves (meta_outbox_write, meta_store_internal.h). */
+
+/* What CreateWebhook stores. All borrowed. */
+typedef struct meta_webhook_new {
+    const char *id;          /* canonical UUID */
+    const char *url;         /* checked by ip_webhook_url_check */
+    const char *secret;      /* "whsec_..." (ip_webhook_secret_valid) */
+    unsigned events;         /* mask of 1u << WebhookEvent, not empty */
+    const char *key_id;      /* canonical UUID or "" (made by an operator) */
+    bool own_images_only;    /* only with a key_id */
+    const char *description; /* at most 200 bytes */
+} meta_webhook_new;
+
+/* Stores a new subscription; *out carries its secret (the one reply that
+ * does besides ClaimDeliveries). IP_ALREADY_EXISTS when the id is taken (by
+ * a deleted subscription too). */
+ip_status meta_store_webhook_create(meta_store *s, meta_ctx *cx, const meta_webhook_new *w,
+                                    Imageproc__WebhookSubscription **out);
+
+/* The live subscriptions, oldest first, without secrets: every one with
+ * `all`, else those of key_id ("" = those made by an operator). */
+ip_status meta_store_webhook_list(meta_store *s, meta_ctx *cx, const char *key_id, bool all,
+                                  Imageproc__WebhookSubscription ***subs, size_t *n);
+
+/* The live subscription `id`, without its secret; IP_NOT_FOUND when absent
+ * or deleted. */
+ip_status meta_store_webhook_get(meta_store *s, meta_ctx *cx, const char *id,
+                                 Imageproc__WebhookSubscription **out);
+
+/* Deletes the subscription (it keeps its row, deleted_at set, so its log
+ * stays readable) and cancels its pending deliveries, in one transaction;
+ * *cancelled is how many. IP_NOT_FOUND when absent or already deleted. */
+ip_status meta_store_webhook_delete(meta_store *s, meta_ctx *cx, const char *id, int *cancelled);
+
+/* What ListDeliveries reads. */
+typedef struct meta_delivery_query {
+    const char *subscription_id; /* canonical UUID */
+    bool has_cursor;
+    int64_t before_created_at_us; /* with has_cursor: strictly older than */
+    const char *before_id;        /* (before_created_at_us, before_id) */
+    int limit;                    /* 1..META_DELIVERIES_MAX */
+} meta_delivery_query;
+
+/* One page of a subscription's delivery log (a deleted one's too), newest
+ * first by (created_at, id), without body, url or secret. *has_more:
+ * another page follows. An unknown subscription has an empty log. */
+ip_status meta_store_deliveries(meta_store *s, meta_ctx *cx, const meta_delivery_query *q,
+                                Imageproc__WebhookDelivery ***out, size_t *n, bool *has_more);
+
+/* Sends the delivery `id` of subscription_id again: pending, due now, its
+ * horizon counted from now, its attempts and last result kept.
+ * IP_NOT_FOUND when there is no such delivery of that subscription or the
+ * subscription is deleted. */
+ip_status meta_store_delivery_resend(meta_store *s, meta_ctx *cx, const char *subscription_id,
+                                     const char *id, Imageproc__WebhookDelivery **out);
+
+/* Due deliveries, oldest due first, at most `limit`, with body, url and
+ * secret: pending, due, the earliest pending one of its (subscription,
+ * image), of a live subscription. Each is claimed: one more attempt,
+ * last_attempt_at now, not due again for claim_ms. Concurrent calls never
+ * hand out the same delivery. */
+ip_status meta_store_deliveries_claim(meta_store *s, meta_ctx *cx, int limit, int64_t claim_ms,
+                                      Imageproc__WebhookDelivery ***out, size_t *n);
+
+/* An attempt's outcome (FinishDelivery). Borrowed. */
+typedef struct meta_delivery_result {
+    const char *id;
+    bool delivered;    /* the receiver answered 2xx */
+    int status;        /* HTTP status, 0 = no answer */
+    const char *error; /* "" when delivered; at most META_DELIVERY_ERROR_MAX bytes */
+    int duration_ms;
+    int64_t retry_after_ms; /* not delivered: due again after this */
+    int64_t horizon_ms;     /* not delivered: failed when due past horizon_from + this */
+} meta_delivery_result;
+
+/* Records the outcome on a pending delivery: delivered; or pending again,
+ * due after retry_after_ms; or failed when that would be past its horizon.
+ * A delivery no longer pending (cancelled, or finished already) is left as
+ * it is (*changed false). *out is the delivery afterwards (no body, url,
+ * secret); IP_NOT_FOUND for an unknown id. */
+ip_status meta_store_delivery_finish(meta_store *s, meta_ctx *cx, const meta_delivery_result *res,
+                                     Imageproc__WebhookDelivery **out, bool *changed);
 
 /* The SQL text of a prepared statement by its name ("meta_list_after", ...),
  * or NULL; for tests and benchmarks that EXPLAIN what the store runs. */

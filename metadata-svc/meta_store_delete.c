@@ -8,13 +8,18 @@
  * purge are collected (the original's, then every file of every variant
  * recorded: kinds in canonical order, each primary first) for the reply, and one statement deletes the row (its
  * variants go with it, ON DELETE CASCADE) and inserts the purge record with
- * the same keys and the variants' prefix. Either both happen or neither: a
- * delete that fails leaves the image as it was and records nothing.
+ * the same keys and the variants' prefix. Before that, unless the delete is
+ * an upload's undo (nobody ever heard of that image), the outbox gets the
+ * image.deleted deliveries, their bodies read from the row while it is still
+ * there. All of it happens or none of it: a delete that fails leaves the
+ * image as it was and records nothing.
  *
  * Removing the objects is the caller's job (the gateway asks storage-svc, at
  * once and through ClaimPurges until it succeeds): the purge record is what
  * makes that survive a crash or a storage outage.
  */
+#include <stdbool.h>
+
 #include <libpq-fe.h>
 
 #include "ip_keys.h"
@@ -45,8 +50,8 @@ static ip_status collect_keys(meta_ctx *cx, PGconn *conn, const char *id,
     return IP_OK;
 }
 
-ip_status meta_store_delete(meta_store *s, meta_ctx *cx, const char *id, char ***keys, size_t *n,
-                            char **prefix)
+ip_status meta_store_delete(meta_store *s, meta_ctx *cx, const char *id, bool undo, char ***keys,
+                            size_t *n, char **prefix)
 {
     PGconn *conn = NULL;
     PGresult *r = NULL;
@@ -67,8 +72,14 @@ ip_status meta_store_delete(meta_store *s, meta_ctx *cx, const char *id, char **
     if (st != IP_OK)
         return st;
     if ((st = meta_db_lock_image(cx, conn, id, &row)) != IP_OK ||
-        (st = collect_keys(cx, conn, id, &row, &arr, &k)) != IP_OK ||
-        (st = meta_db_run(cx, conn, META_ST_DELETE, 2, params, &r)) != IP_OK)
+        (st = collect_keys(cx, conn, id, &row, &arr, &k)) != IP_OK)
+        goto out;
+    /* The deliveries' body is read from the row, so they are written first. */
+    if (!undo &&
+        (st = meta_outbox_write(cx, conn, id, IMAGEPROC__WEBHOOK_EVENT__WEBHOOK_IMAGE_DELETED,
+                                NULL)) != IP_OK)
+        goto out;
+    if ((st = meta_db_run(cx, conn, META_ST_DELETE, 2, params, &r)) != IP_OK)
         goto out;
     if (PQntuples(r) != 1) {
         st = meta_cx_fail(cx, IP_INTERNAL, "image %s: no purge recorded", id);

@@ -7,12 +7,15 @@
  * <-> protobuf messages, the one place where a variant's enum meets its name
  * in PostgreSQL), meta_store_read.c (GetImage, ListImages),
  * meta_store_sweep.c (ListStale: the stale rows, claimed for one sweeper),
+ * meta_store_create.c (CreateImage: duplicates, idempotency records),
  * meta_store_write.c (the state changes of an image), meta_store_delete.c
  * (DeleteImage, which records the purge of the image's objects),
  * meta_store_purge.c (ClaimPurges, FinishPurge), meta_store_keys.c (API keys),
  * meta_store_presets.c (GetPresets, SetPreset), meta_store_regen.c
- * (FinishImage's regeneration, ListRegenerate) and meta_store_migrate.c (the
- * schema at start).
+ * (FinishImage's regeneration, ListRegenerate), meta_store_webhooks.c (the
+ * webhook subscriptions and their delivery log), meta_store_outbox.c (the
+ * outbox: deliveries written with the change, claimed and finished by the
+ * gateways' dispatchers) and meta_store_migrate.c (the schema at start).
  *
  * Conventions: a function that can fail returns an ip_status and leaves its
  * message in cx->err; results are allocated from the call's arena
@@ -79,6 +82,28 @@ typedef enum meta_stmt {
     META_ST_REGEN_ALL,
     META_ST_REGEN_STALE,
     META_ST_REGEN_IDS,
+    META_ST_LIST_SHA_FIRST, /* the listing's filters (meta_store_read.c) */
+    META_ST_LIST_SHA_AFTER,
+    META_ST_LIST_KEY_FIRST,
+    META_ST_LIST_KEY_AFTER,
+    META_ST_CREATE_LOCK, /* CreateImage's checks (meta_store_create.c) */
+    META_ST_DUPLICATE,
+    META_ST_IDEM_TAKE,
+    META_ST_IDEM_SWEEP,
+    META_ST_IDEM_INSERT,
+    META_ST_IDEM_GET,
+    META_ST_OUTBOX_WRITE, /* the outbox (meta_store_outbox.c) */
+    META_ST_DELIVERIES_CLAIM,
+    META_ST_DELIVERY_FINISH,
+    META_ST_DELIVERIES_PRUNE,
+    META_ST_WEBHOOK_CREATE, /* subscriptions and the log (meta_store_webhooks.c) */
+    META_ST_WEBHOOK_LIST,
+    META_ST_WEBHOOK_GET,
+    META_ST_WEBHOOK_DELETE,
+    META_ST_WEBHOOK_CANCEL,
+    META_ST_DELIVERIES_FIRST,
+    META_ST_DELIVERIES_AFTER,
+    META_ST_DELIVERY_RESEND,
     META_ST_COUNT
 } meta_stmt;
 
@@ -108,6 +133,7 @@ enum {
     META_C_OWNER, /* owner_hash, "" when NULL */
     META_C_THUMBHASH,
     META_C_COLOR, /* dominant_color */
+    META_C_KEY,   /* key_id, "" when NULL */
     META_C_VNAME, /* first of the variant's columns, in meta_rows_variant's order */
     META_C_VSTATUS,
     META_C_VKEY,
@@ -153,6 +179,42 @@ enum { META_R_ID, META_R_OKEY, META_R_CTYPE, META_R_OPS };
 
 /* The columns of every key-returning statement (KEY_COLS in meta_store.c). */
 enum { META_K_ID, META_K_NAME, META_K_PREFIX, META_K_SCOPES, META_K_CREATED, META_K_REVOKED };
+
+/* The columns of every subscription-returning statement (WEBHOOK_COLS in
+ * meta_store.c); the secret is '' except where the reply may carry it. */
+enum {
+    META_W_ID,
+    META_W_URL,
+    META_W_SECRET,
+    META_W_EVENTS, /* names, comma-separated, canonical order */
+    META_W_KEY,    /* "" when made by an operator */
+    META_W_OWN,
+    META_W_DESCRIPTION,
+    META_W_CREATED
+};
+
+/* The columns of every delivery-returning statement (DELIVERY_COLS in
+ * meta_store.c); ClaimDeliveries adds body, url and secret. Times are 0 when
+ * they do not apply (next_attempt_at unless pending). */
+enum {
+    META_D_ID,
+    META_D_SUBSCRIPTION,
+    META_D_EVENT,
+    META_D_IMAGE,
+    META_D_STATE,
+    META_D_ATTEMPTS,
+    META_D_CREATED,
+    META_D_NEXT,
+    META_D_DELIVERED,
+    META_D_STATUS,
+    META_D_ERROR,
+    META_D_LAST_ATTEMPT,
+    META_D_DURATION,
+    META_D_BODY, /* ClaimDeliveries only, like the two after it; FinishDelivery's
+                  * "changed" instead */
+    META_D_URL,
+    META_D_SECRET
+};
 
 /* ------------------------------------------------------------- context */
 
@@ -251,5 +313,24 @@ ip_status meta_db_set_placeholder(meta_ctx *cx, PGconn *conn, const char *id,
  * status and commits. */
 ip_status meta_db_regenerate(meta_ctx *cx, PGconn *conn, const char *id,
                              const meta_locked_row *row, const meta_finish_req *req);
+
+/* ------------------------------------------------------------- webhooks */
+
+/* Writes the outbox rows of `event` about the locked image `image_id` inside
+ * the open transaction on `conn` (meta_store_outbox.c): one pending delivery
+ * per live subscription that lists the event and takes the image (not
+ * own_images_only, or its key_id is the image's), its body fixed from the row
+ * as it is now (for image.deleted: before the row goes). *written (may be
+ * NULL) is how many. The subscriptions read are share-locked until the
+ * transaction ends, so a DeleteWebhook either comes first (none is written
+ * for it) or waits and cancels what was written. */
+ip_status meta_outbox_write(meta_ctx *cx, PGconn *conn, const char *image_id,
+                            Imageproc__WebhookEvent event, int *written);
+
+/* The delivery of row `row` (META_D_*), into the arena; with `claimed` also
+ * its body, url and secret. A state or event the schema cannot hold is
+ * IP_INTERNAL. */
+ip_status meta_rows_delivery(meta_ctx *cx, const PGresult *r, int row, bool claimed,
+                             Imageproc__WebhookDelivery **out);
 
 #endif

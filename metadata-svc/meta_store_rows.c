@@ -159,9 +159,11 @@ static ip_status row_image(meta_ctx *cx, const PGresult *r, int i, Imageproc__Im
     img->owner_hash = meta_cx_strdup(cx, PQgetvalue(r, i, META_C_OWNER));
     img->thumbhash = meta_cx_strdup(cx, PQgetvalue(r, i, META_C_THUMBHASH));
     img->dominant_color = meta_cx_strdup(cx, PQgetvalue(r, i, META_C_COLOR));
+    img->key_id = meta_cx_strdup(cx, PQgetvalue(r, i, META_C_KEY));
     if (img->id == NULL || img->filename == NULL || img->content_type == NULL ||
         img->sha256 == NULL || img->error == NULL || img->original_key == NULL ||
-        img->owner_hash == NULL || img->thumbhash == NULL || img->dominant_color == NULL)
+        img->owner_hash == NULL || img->thumbhash == NULL || img->dominant_color == NULL ||
+        img->key_id == NULL)
         return meta_cx_nomem(cx);
     *out = img;
     return requested_kinds(cx, PQgetvalue(r, i, META_C_OPS), img);

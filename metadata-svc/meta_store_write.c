@@ -1,6 +1,6 @@
-/* meta_store_write.c — the store's writes: CreateImage and the state changes
- * of an image (MarkProcessing, PutVariant, FinishImage, FailImage,
- * MarkEnqueued, RetryImage).
+/* meta_store_write.c — the store's writes: the state changes of an image
+ * (MarkProcessing, PutVariant, FinishImage, FailImage, MarkEnqueued,
+ * RetryImage). CreateImage is in meta_store_create.c.
  *
  * HOW WRITES STAY CORRECT UNDER CONCURRENCY
  * Every write is one transaction that first locks the image row
@@ -9,8 +9,9 @@
  * that finds no row answers IP_NOT_FOUND, and a DeleteImage that commits first
  * leaves nothing for a late PutVariant or FinishImage to update (they are
  * UPDATEs or guarded INSERTs behind the lock, never an upsert of the image), so
- * a deleted image cannot come back. CreateImage needs no lock: its INSERT ...
- * ON CONFLICT DO NOTHING either makes the row or finds the id taken.
+ * a deleted image cannot come back. CreateImage needs no row lock: its
+ * INSERT ... ON CONFLICT DO NOTHING either makes the row or finds the id
+ * taken.
  *
  * Repeats are harmless: a ready variant stays ready, a ready image stays
  * ready, and a write that changed nothing says so (*changed false), so the
@@ -35,6 +36,13 @@
  * FinishImage also stores the image's placeholder (thumbhash, dominant_color)
  * when given. A FinishImage of a regeneration takes another path behind the
  * same lock (meta_store_regen.c): the variants are replaced, not upserted.
+ *
+ * WEBHOOKS
+ * A change of the image's status to ready or failed (FinishImage, FailImage)
+ * writes its deliveries to the outbox (meta_outbox_write) in the same
+ * transaction, after the status is set so that the body shows it: they exist
+ * exactly when the change committed. A repeat that changes nothing, and a
+ * regeneration, write none.
  *
  * Variants reach SQL by name (ip_variant_name) and the requested set as the
  * comma list of names that images.ops stores (ip_variant_mask_format).
@@ -103,57 +111,6 @@ static ip_status set_status(meta_ctx *cx, PGconn *conn, const char *id, const ch
         *updated_at_us = meta_db_i64(r, 0, 0);
     PQclear(r);
     return IP_OK;
-}
-
-/* ------------------------------------------------------------- CreateImage */
-
-ip_status meta_store_create(meta_store *s, meta_ctx *cx, const Imageproc__Image *img,
-                            unsigned requested, Imageproc__Image **out)
-{
-    PGconn *conn = NULL;
-    PGresult *r = NULL;
-    char created[24], size[24], w[16], h[16], okey[IP_KEY_MAX], ops[IP_VARIANT_LIST_MAX];
-    snprintf(created, sizeof(created), "%lld", (long long)img->created_at_us);
-    snprintf(size, sizeof(size), "%lld", (long long)img->size_bytes);
-    snprintf(w, sizeof(w), "%d", img->width);
-    snprintf(h, sizeof(h), "%d", img->height);
-    ip_variant_mask_format(requested, ops, sizeof(ops));
-    const char *original_key = img->original_key;
-    if (original_key == NULL || original_key[0] == '\0') {
-        if (ip_key_original(okey, img->id) != IP_OK)
-            return meta_cx_fail(cx, IP_INVALID_ARGUMENT, "image.id: no key for %s", img->id);
-        original_key = okey;
-    }
-    const char *params[] = {img->id,
-                            created,
-                            img->filename ? img->filename : "",
-                            img->content_type ? img->content_type : "",
-                            size,
-                            w,
-                            h,
-                            img->sha256 ? img->sha256 : "",
-                            original_key,
-                            ops,
-                            img->owner_hash ? img->owner_hash : ""};
-    ip_status st = meta_db_begin(s, cx, &conn);
-    if (st != IP_OK)
-        return st;
-    if ((st = meta_db_run(cx, conn, META_ST_CREATE, 11, params, &r)) != IP_OK)
-        goto out;
-    int inserted = PQntuples(r);
-    PQclear(r);
-    if (inserted == 0) {
-        st = meta_cx_fail(cx, IP_ALREADY_EXISTS, "image %s already exists", img->id);
-        goto out;
-    }
-    const char *vparams[] = {img->id, ops};
-    if ((st = meta_db_run(cx, conn, META_ST_CREATE_VARIANTS, 2, vparams, &r)) != IP_OK)
-        goto out;
-    PQclear(r);
-    st = read_and_commit(cx, conn, img->id, out);
-out:
-    meta_pool_release(s->pool, conn);
-    return st;
 }
 
 /* ------------------------------------------------------------- MarkProcessing */
@@ -435,6 +392,11 @@ ip_status meta_store_finish(meta_store *s, meta_ctx *cx, const char *id,
             st = meta_cx_nomem(cx);
             goto out;
         }
+        Imageproc__WebhookEvent event = strcmp(target, "ready") == 0
+                                            ? IMAGEPROC__WEBHOOK_EVENT__WEBHOOK_IMAGE_READY
+                                            : IMAGEPROC__WEBHOOK_EVENT__WEBHOOK_IMAGE_FAILED;
+        if ((st = meta_outbox_write(cx, conn, id, event, NULL)) != IP_OK)
+            goto out;
         *changed = true;
     }
     if ((st = meta_db_commit(cx, conn)) != IP_OK)
@@ -467,6 +429,11 @@ ip_status meta_store_fail(meta_store *s, meta_ctx *cx, const char *id, const cha
         if ((st = meta_db_run(cx, conn, META_ST_FAIL_VARIANTS, 2, params, &r)) != IP_OK)
             goto out;
         PQclear(r);
+        /* Subscribers hear of the change to failed, not of a repeat. */
+        if (strcmp(row.status, "failed") != 0 &&
+            (st = meta_outbox_write(cx, conn, id, IMAGEPROC__WEBHOOK_EVENT__WEBHOOK_IMAGE_FAILED,
+                                    NULL)) != IP_OK)
+            goto out;
         *changed = true;
     }
     st = read_and_commit(cx, conn, id, out);

@@ -182,8 +182,91 @@ ip_status meta_check_create(const Imageproc__Image *img, unsigned *requested, ch
         (st = meta_check_text(img->original_key, "image.original_key", err, errlen)) != IP_OK ||
         (st = meta_check_hash(img->owner_hash, "image.owner_hash", true, err, errlen)) != IP_OK)
         return st;
+    if (img->key_id != NULL && img->key_id[0] != '\0' && !ip_uuid_valid(img->key_id))
+        return invalid(err, errlen, "image.key_id: not a UUID");
     return meta_check_requested(img->requested, img->n_requested, "image.requested", requested, err,
                                 errlen);
+}
+
+ip_status meta_check_idempotency_key(const char *scope, const char *key, const char *prefix,
+                                     char *err, size_t errlen)
+{
+    if (scope != NULL && scope[0] != '\0' && !ip_uuid_valid(scope))
+        return invalid(err, errlen, "%sscope: not a UUID", prefix);
+    size_t n = key != NULL ? strnlen(key, META_IDEM_KEY_MAX + 1) : 0;
+    if (n == 0)
+        return invalid(err, errlen, "%skey: required", prefix);
+    if (n > META_IDEM_KEY_MAX)
+        return invalid(err, errlen, "%skey: longer than %d bytes", prefix, META_IDEM_KEY_MAX);
+    for (size_t i = 0; i < n; i++)
+        if (key[i] < 0x21 || key[i] > 0x7e)
+            return invalid(err, errlen, "%skey: want visible ASCII (0x21..0x7e)", prefix);
+    return IP_OK;
+}
+
+/* Both "" (NULL too), or both the same UUID in any case. */
+static bool same_key_id(const char *a, const char *b)
+{
+    bool a_set = a != NULL && a[0] != '\0', b_set = b != NULL && b[0] != '\0';
+    if (!a_set || !b_set)
+        return a_set == b_set;
+    ip_uuid ua, ub;
+    return ip_uuid_parse(a, &ua) && ip_uuid_parse(b, &ub) && memcmp(ua.b, ub.b, sizeof(ua.b)) == 0;
+}
+
+/* CreateImage's idempotency record against its image (checked before). */
+static ip_status check_record(const Imageproc__IdempotencyRecord *rec, const Imageproc__Image *img,
+                              char *err, size_t errlen)
+{
+    ip_status st;
+    if ((st = meta_check_idempotency_key(rec->scope, rec->key, "idempotency.", err, errlen)) !=
+        IP_OK)
+        return st;
+    if (!same_key_id(rec->scope, img->key_id))
+        return invalid(err, errlen, "idempotency.scope: must equal image.key_id");
+    if ((st = meta_check_hash(rec->request_sha256, "idempotency.request_sha256", false, err,
+                              errlen)) != IP_OK)
+        return st;
+    if (img->sha256 == NULL || strcmp(rec->request_sha256, img->sha256) != 0)
+        return invalid(err, errlen, "idempotency.request_sha256: must equal image.sha256");
+    if (rec->status < 200 || rec->status > 299)
+        return invalid(err, errlen, "idempotency.status: must be 200..299");
+    if (rec->response.len == 0 || rec->response.len > META_IDEM_RESPONSE_MAX)
+        return invalid(err, errlen, "idempotency.response: must be 1..%d bytes",
+                       META_IDEM_RESPONSE_MAX);
+    if (rec->image_id != NULL && rec->image_id[0] != '\0' && !same_key_id(rec->image_id, img->id))
+        return invalid(err, errlen, "idempotency.image_id: must be empty or image.id");
+    return IP_OK;
+}
+
+ip_status meta_check_create_request(const Imageproc__CreateImageRequest *req, unsigned *requested,
+                                    char *err, size_t errlen)
+{
+    ip_status st;
+    *requested = 0;
+    const Imageproc__Image *img = req != NULL ? req->image : NULL;
+    if ((st = meta_check_create(img, requested, err, errlen)) != IP_OK)
+        return st;
+    if (req->dedupe) {
+        if (img->key_id == NULL || img->key_id[0] == '\0')
+            return invalid(err, errlen, "dedupe: needs image.key_id");
+        if ((st = meta_check_hash(img->sha256, "image.sha256", false, err, errlen)) != IP_OK)
+            return st;
+    }
+    if (req->idempotency != NULL &&
+        (st = check_record(req->idempotency, img, err, errlen)) != IP_OK)
+        return st;
+    return IP_OK;
+}
+
+ip_status meta_check_list_filters(const char *sha256, const char *key_id, char *err, size_t errlen)
+{
+    ip_status st = meta_check_hash(sha256, "sha256", true, err, errlen);
+    if (st != IP_OK)
+        return st;
+    if (key_id != NULL && key_id[0] != '\0' && !ip_uuid_valid(key_id))
+        return invalid(err, errlen, "key_id: not a UUID");
+    return IP_OK;
 }
 
 ip_status meta_check_hash(const char *hash, const char *field, bool may_be_empty, char *err,

@@ -60,10 +60,32 @@ ip_status meta_check_list(int64_t last_created_at_us, const char *last_id,
 
 /* CreateImage: the image is present, its id a UUID, sizes non-negative, times
  * in range, text fields valid (meta_check_text), owner_hash "" or a hash
- * (meta_check_hash), `requested` valid (its set into *requested, as
- * meta_check_requested). */
+ * (meta_check_hash), key_id "" or a UUID, `requested` valid (its set into
+ * *requested, as meta_check_requested). */
 ip_status meta_check_create(const Imageproc__Image *img, unsigned *requested, char *err,
                             size_t errlen);
+
+#define META_IDEM_KEY_MAX 255       /* bytes of an Idempotency-Key */
+#define META_IDEM_RESPONSE_MAX 8192 /* bytes of a recorded response */
+
+/* An idempotency record's address: scope "" (NULL too) or a UUID, key 1..255
+ * bytes of visible ASCII (0x21..0x7e). `prefix` ("" or "idempotency.") starts
+ * the field names in messages. */
+ip_status meta_check_idempotency_key(const char *scope, const char *key, const char *prefix,
+                                     char *err, size_t errlen);
+
+/* CreateImage's whole request: the image as meta_check_create; dedupe only
+ * with image.key_id set and image.sha256 a hash (meta_check_hash); the
+ * idempotency record, when present: scope equal to image.key_id (as UUIDs;
+ * both "" for none), key as meta_check_idempotency_key, request_sha256 equal
+ * to image.sha256 and a hash, status 200..299, response 1..8192 bytes,
+ * image_id "" or image.id. */
+ip_status meta_check_create_request(const Imageproc__CreateImageRequest *req, unsigned *requested,
+                                    char *err, size_t errlen);
+
+/* ListImages' filters: sha256 "" (NULL too) or 64 lowercase hex digits;
+ * key_id "" (NULL too) or a UUID. */
+ip_status meta_check_list_filters(const char *sha256, const char *key_id, char *err, size_t errlen);
 
 /* A hex SHA-256 (an owner token's or a key's hash): exactly 64 lowercase hex
  * digits. With `may_be_empty`, "" (and NULL) pass too: an image without owner. */
@@ -125,5 +147,59 @@ ip_status meta_check_claim(int32_t limit, int64_t claim_ms, char *err, size_t er
 
 /* MarkProcessing: lease_ms 0 (the default lease) ..META_LEASE_MAX_MS. */
 ip_status meta_check_lease(int64_t lease_ms, char *err, size_t errlen);
+
+
+/* ------------------------------------------------------------- webhooks
+ * (meta_validate_webhooks.c) */
+
+#define META_WEBHOOK_DESCRIPTION_MAX 200 /* bytes of WebhookSubscription.description */
+#define META_DELIVERIES_MAX 100          /* most deliveries of one ListDeliveries or claim */
+#define META_DELIVERY_CLAIM_MIN_MS INT64_C(1000)
+#define META_DELIVERY_CLAIM_MAX_MS INT64_C(600000) /* 10 min */
+#define META_RETRY_AFTER_MIN_MS INT64_C(1000)
+#define META_RETRY_AFTER_MAX_MS INT64_C(86400000) /* 24 h */
+#define META_HORIZON_MIN_MS INT64_C(60000)        /* 1 min */
+#define META_HORIZON_MAX_MS INT64_C(604800000)    /* 7 d */
+#define META_DELIVERY_ERROR_MAX 500               /* bytes of an attempt's error kept */
+
+/* CreateWebhook: the subscription is present; its id a UUID; its url of a
+ * subscription URL's form (ip_webhook_url_check); its secret valid
+ * (ip_webhook_secret_valid); at least one event, each known and given once
+ * (the set into *events, 1u << WebhookEvent); key_id "" or a UUID;
+ * own_images_only only with a key_id; description valid UTF-8 of at most
+ * META_WEBHOOK_DESCRIPTION_MAX bytes. created_at_us is ignored. */
+ip_status meta_check_webhook(const Imageproc__CreateWebhookRequest *req, unsigned *events,
+                             char *err, size_t errlen);
+
+/* ListWebhooks: key_id "" or a UUID (with `all`, key_id is ignored). */
+ip_status meta_check_list_webhooks(const Imageproc__ListWebhooksRequest *req, char *err,
+                                   size_t errlen);
+
+/* A delivery id: "msg_" + 32 lowercase hex digits. */
+ip_status meta_check_delivery_id(const char *id, const char *field, char *err, size_t errlen);
+
+/* ListDeliveries: subscription_id a UUID; limit 1..META_DELIVERIES_MAX; the
+ * cursor both unset or both set (a time in range and a delivery id);
+ * *has_cursor says which. */
+ip_status meta_check_list_deliveries(const Imageproc__ListDeliveriesRequest *req, bool *has_cursor,
+                                     char *err, size_t errlen);
+
+/* ResendDelivery: subscription_id a UUID, id a delivery id. */
+ip_status meta_check_resend(const Imageproc__ResendDeliveryRequest *req, char *err, size_t errlen);
+
+/* ClaimDeliveries: limit 1..META_DELIVERIES_MAX, claim_ms 1 s..10 min. */
+ip_status meta_check_claim_deliveries(int32_t limit, int64_t claim_ms, char *err, size_t errlen);
+
+/* FinishDelivery: id a delivery id; status 0..999 (0 = no answer), 2xx
+ * when delivered; duration_ms >= 0; when not delivered, retry_after_ms
+ * 1 s..24 h and horizon_ms 1 min..7 d. The error is not checked: it is
+ * cleaned (meta_delivery_error_clean). */
+ip_status meta_check_finish_delivery(const Imageproc__FinishDeliveryRequest *req, char *err,
+                                     size_t errlen);
+
+/* An attempt's error as stored: at most META_DELIVERY_ERROR_MAX bytes, cut at
+ * a character boundary, each byte that does not start valid UTF-8 replaced by
+ * '?'. NULL counts as "". */
+void meta_delivery_error_clean(const char *error, char out[META_DELIVERY_ERROR_MAX + 1]);
 
 #endif

@@ -546,11 +546,168 @@ static void test_regenerate(void)
     EXPECT_BAD(meta_check_regenerate(&q, err, sizeof(err)), err, "ids");
 }
 
+/* ------------------------------------------------------------- uploads */
+
+#define KEY_ID "0192f3a4-5b6c-7d8e-9fa0-b1c2d3e4f5b7"
+
+/* image.key_id: none, or a UUID in either case. */
+static void test_key_id(void)
+{
+    char err[128];
+    unsigned ops = 0;
+    ip_variant_kind o[] = {IP_VARIANT_THUMBNAIL};
+    Imageproc__Image img = IMAGEPROC__IMAGE__INIT;
+    img.id = ID;
+    img.requested = o;
+    img.n_requested = 1;
+    img.key_id = KEY_ID;
+    EXPECT_ST(meta_check_create(&img, &ops, err, sizeof(err)), IP_OK, err);
+    img.key_id = "0192F3A4-5B6C-7D8E-9FA0-B1C2D3E4F5B7";
+    EXPECT_ST(meta_check_create(&img, &ops, err, sizeof(err)), IP_OK, err);
+    img.key_id = "";
+    EXPECT_ST(meta_check_create(&img, &ops, err, sizeof(err)), IP_OK, err);
+    static const char *const bad[] = {"ipk_12345678", KEY_ID "0", "0192f3a4", "' OR 1=1 --"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        img.key_id = (char *)bad[i];
+        EXPECT_BAD(meta_check_create(&img, &ops, err, sizeof(err)), err, "image.key_id");
+    }
+}
+
+/* An Idempotency-Key: 1..255 bytes of 0x21..0x7e; scope "" or a UUID. */
+static void test_idempotency_key(void)
+{
+    char err[128], key[META_IDEM_KEY_MAX + 2];
+    EXPECT_ST(meta_check_idempotency_key("", "a", "", err, sizeof(err)), IP_OK, err);
+    EXPECT_ST(meta_check_idempotency_key(NULL, "order-42/upload#1", "", err, sizeof(err)), IP_OK,
+              err);
+    EXPECT_ST(meta_check_idempotency_key(KEY_ID, "!~", "", err, sizeof(err)), IP_OK, err);
+    memset(key, 'k', META_IDEM_KEY_MAX);
+    key[META_IDEM_KEY_MAX] = '\0';
+    EXPECT_ST(meta_check_idempotency_key(KEY_ID, key, "", err, sizeof(err)), IP_OK, err);
+    key[META_IDEM_KEY_MAX] = 'k';
+    key[META_IDEM_KEY_MAX + 1] = '\0';
+    EXPECT_BAD(meta_check_idempotency_key(KEY_ID, key, "", err, sizeof(err)), err, "key");
+    EXPECT_BAD(meta_check_idempotency_key("", "", "", err, sizeof(err)), err, "key");
+    EXPECT_BAD(meta_check_idempotency_key("", NULL, "", err, sizeof(err)), err, "key");
+    static const char *const bad[] = {"a b", "tab\there", "caf\xc3\xa9", "del\x7f", "nl\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        EXPECT_BAD(meta_check_idempotency_key("", bad[i], "", err, sizeof(err)), err, "key");
+    EXPECT_BAD(meta_check_idempotency_key("not-a-uuid", "a", "", err, sizeof(err)), err, "scope");
+    EXPECT_BAD(meta_check_idempotency_key("x", "a", "idempotency.", err, sizeof(err)), err,
+               "idempotency.scope");
+}
+
+/* CreateImage's whole request: dedupe and the idempotency record. */
+static void test_create_request(void)
+{
+    char err[160];
+    unsigned ops = 0;
+    uint8_t body[META_IDEM_RESPONSE_MAX + 1];
+    memset(body, '{', sizeof(body));
+    ip_variant_kind o[] = {IP_VARIANT_THUMBNAIL};
+    Imageproc__Image img = IMAGEPROC__IMAGE__INIT;
+    img.id = ID;
+    img.requested = o;
+    img.n_requested = 1;
+    img.sha256 = HASH;
+    Imageproc__CreateImageRequest req = IMAGEPROC__CREATE_IMAGE_REQUEST__INIT;
+    EXPECT_BAD(meta_check_create_request(&req, &ops, err, sizeof(err)), err, "image");
+    req.image = &img;
+    EXPECT_ST(meta_check_create_request(&req, &ops, err, sizeof(err)), IP_OK, err);
+    EXPECT_EQ_INT(ops, ip_variant_bit(IP_VARIANT_THUMBNAIL));
+
+    /* dedupe: only with a key, on a real checksum. */
+    req.dedupe = true;
+    EXPECT_BAD(meta_check_create_request(&req, &ops, err, sizeof(err)), err, "dedupe");
+    img.key_id = KEY_ID;
+    EXPECT_ST(meta_check_create_request(&req, &ops, err, sizeof(err)), IP_OK, err);
+    img.sha256 = "";
+    EXPECT_BAD(meta_check_create_request(&req, &ops, err, sizeof(err)), err, "image.sha256");
+    img.sha256 = "ABC";
+    EXPECT_BAD(meta_check_create_request(&req, &ops, err, sizeof(err)), err, "image.sha256");
+    img.sha256 = HASH;
+    req.dedupe = false;
+
+    /* The record: of the image's key, bytes and a 2xx answer. */
+    Imageproc__IdempotencyRecord rec = IMAGEPROC__IDEMPOTENCY_RECORD__INIT;
+    rec.scope = KEY_ID;
+    rec.key = "k-1";
+    rec.request_sha256 = HASH;
+    rec.status = 202;
+    rec.response.data = body;
+    rec.response.len = 100;
+    req.idempotency = &rec;
+    EXPECT_ST(meta_check_create_request(&req, &ops, err, sizeof(err)), IP_OK, err);
+    rec.scope = "0192F3A4-5B6C-7D8E-9FA0-B1C2D3E4F5B7"; /* the same UUID */
+    EXPECT_ST(meta_check_create_request(&req, &ops, err, sizeof(err)), IP_OK, err);
+    rec.image_id = ID;
+    EXPECT_ST(meta_check_create_request(&req, &ops, err, sizeof(err)), IP_OK, err);
+    rec.image_id = KEY_ID;
+    EXPECT_BAD(meta_check_create_request(&req, &ops, err, sizeof(err)), err,
+               "idempotency.image_id");
+    rec.image_id = "";
+    rec.scope = "";
+    EXPECT_BAD(meta_check_create_request(&req, &ops, err, sizeof(err)), err, "idempotency.scope");
+    img.key_id = ""; /* no key on either side: fine */
+    EXPECT_ST(meta_check_create_request(&req, &ops, err, sizeof(err)), IP_OK, err);
+    rec.scope = ID; /* another key's */
+    EXPECT_BAD(meta_check_create_request(&req, &ops, err, sizeof(err)), err, "idempotency.scope");
+    img.key_id = KEY_ID;
+    rec.scope = KEY_ID;
+    rec.key = "with space";
+    EXPECT_BAD(meta_check_create_request(&req, &ops, err, sizeof(err)), err, "idempotency.key");
+    rec.key = "";
+    EXPECT_BAD(meta_check_create_request(&req, &ops, err, sizeof(err)), err, "idempotency.key");
+    rec.key = "k-1";
+    rec.request_sha256 = "4f596011b7dacf318adee3f2581d96905e4a64e92200304c351171f28d3d36f2";
+    EXPECT_BAD(meta_check_create_request(&req, &ops, err, sizeof(err)), err,
+               "idempotency.request_sha256");
+    rec.request_sha256 = "";
+    EXPECT_BAD(meta_check_create_request(&req, &ops, err, sizeof(err)), err,
+               "idempotency.request_sha256");
+    rec.request_sha256 = HASH;
+    int statuses[] = {0, 199, 300, 422, -202};
+    for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+        rec.status = statuses[i];
+        EXPECT_BAD(meta_check_create_request(&req, &ops, err, sizeof(err)), err,
+                   "idempotency.status");
+    }
+    rec.status = 200;
+    EXPECT_ST(meta_check_create_request(&req, &ops, err, sizeof(err)), IP_OK, err);
+    rec.status = 299;
+    rec.response.len = META_IDEM_RESPONSE_MAX;
+    EXPECT_ST(meta_check_create_request(&req, &ops, err, sizeof(err)), IP_OK, err);
+    rec.response.len = META_IDEM_RESPONSE_MAX + 1;
+    EXPECT_BAD(meta_check_create_request(&req, &ops, err, sizeof(err)), err,
+               "idempotency.response");
+    rec.response.len = 0;
+    EXPECT_BAD(meta_check_create_request(&req, &ops, err, sizeof(err)), err,
+               "idempotency.response");
+}
+
+/* ListImages' filters: a checksum in lowercase hex, a key's UUID. */
+static void test_list_filters(void)
+{
+    char err[128];
+    EXPECT_ST(meta_check_list_filters(NULL, NULL, err, sizeof(err)), IP_OK, err);
+    EXPECT_ST(meta_check_list_filters("", "", err, sizeof(err)), IP_OK, err);
+    EXPECT_ST(meta_check_list_filters(HASH, KEY_ID, err, sizeof(err)), IP_OK, err);
+    EXPECT_ST(meta_check_list_filters("", KEY_ID, err, sizeof(err)), IP_OK, err);
+    EXPECT_BAD(
+        meta_check_list_filters("4F596011B7DACF318ADEE3F2581D96905E4A64E92200304C351171F28D3D36F1",
+                                "", err, sizeof(err)),
+        err, "sha256");
+    EXPECT_BAD(meta_check_list_filters(HASH "0", "", err, sizeof(err)), err, "sha256");
+    EXPECT_BAD(meta_check_list_filters("%", "", err, sizeof(err)), err, "sha256");
+    EXPECT_BAD(meta_check_list_filters(HASH, "ipk_x", err, sizeof(err)), err, "key_id");
+}
+
 static const ip_test_case tests[] = {
     IP_TEST(ids),        IP_TEST(ops),   IP_TEST(list),   IP_TEST(create),
     IP_TEST(variant),    IP_TEST(stale), IP_TEST(status), IP_TEST(text),
     IP_TEST(migrations), IP_TEST(claim), IP_TEST(lease),  IP_TEST(api_key),
     IP_TEST(finish),     IP_TEST(files), IP_TEST(placeholder), IP_TEST(regenerate),
+    IP_TEST(key_id),     IP_TEST(idempotency_key), IP_TEST(create_request), IP_TEST(list_filters),
 };
 
 IP_TEST_MAIN(tests)

@@ -21,7 +21,8 @@
 -- inserted in the transaction that commits the change, its body fixed then.
 -- seq orders the rows of one (subscription, image): a delivery is handed out
 -- only when no earlier one of the same pair is still pending. image_id has
--- no foreign key: the image.deleted delivery outlives its image.
+-- no foreign key: the image.deleted delivery outlives its image. Finished
+-- deliveries (delivered, failed, cancelled) are kept for 30 days.
 
 ALTER TABLE images ADD COLUMN key_id uuid;
 
@@ -87,6 +88,10 @@ CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at, 
 -- Order within (subscription, image): is an earlier one still pending?
 CREATE INDEX webhook_deliveries_order_idx ON webhook_deliveries (subscription_id, image_id, seq)
     WHERE state = 'pending';
+-- Retention: finished deliveries older than 30 days are removed, a bounded
+-- batch at a time, by the dispatchers' idle claims (ClaimDeliveries).
+CREATE INDEX webhook_deliveries_done_idx ON webhook_deliveries (created_at)
+    WHERE state <> 'pending';
 -- The delivery log, newest first.
 CREATE INDEX webhook_deliveries_log_idx
     ON webhook_deliveries (subscription_id, created_at DESC, id DESC);

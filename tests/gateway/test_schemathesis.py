@@ -9,12 +9,17 @@ import os
 import subprocess
 import sys
 
-from conftest import API
+from conftest import API, imgctl
 
 CONFIG = """\
 [auth.openapi.apiKey]
 bearer = "${IP_SCHEMATHESIS_BEARER}"
 """
+
+
+def _subscriptions():
+    out = imgctl("webhooks", "list")
+    return out if isinstance(out, list) else ([out] if out else [])
 
 
 def test_schemathesis(tmp_path, admin_key):
@@ -27,8 +32,16 @@ def test_schemathesis(tmp_path, admin_key):
            "--exclude-path", "/events",
            "--max-examples", os.environ.get("IP_GW_SCHEMATHESIS_EXAMPLES", "25"),
            "--request-timeout", "30", "--no-color"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=800, cwd=str(tmp_path),
-                       env={**os.environ, "IP_SCHEMATHESIS_BEARER": admin_key})
+    before = {s["id"] for s in _subscriptions()}
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=800, cwd=str(tmp_path),
+                           env={**os.environ, "IP_SCHEMATHESIS_BEARER": admin_key})
+    finally:
+        # The webhook subscriptions the fuzzer made go: left behind, they
+        # would be sent every later image's events, at made-up addresses.
+        for s in _subscriptions():
+            if s["id"] not in before:
+                imgctl("webhooks", "delete", s["id"], check=False)
     print(r.stdout[-6000:])
     print(r.stderr[-3000:])
     assert r.returncode == 0
