@@ -61,6 +61,11 @@ typedef struct imgctl_env {
     int kafka_timeout_ms;     /* --timeout, else IMGCTL_KAFKA_TIMEOUT_MS */
 } imgctl_env;
 
+/* A client of `svc` at `url` (a comma list) with env's RPC timeout and
+ * message bound; NULL, said on stderr, when the address is not usable. */
+ip_rpc_client *imgctl_client(const imgctl_env *env, const ProtobufCServiceDescriptor *svc,
+                             const char *url);
+
 /* ------------------------------------------------------------ imgctl_kafka.c */
 
 /* One message of a topic. */

@@ -171,20 +171,6 @@ ip_status imgctl_preset_apply(imgctl_preset_edit *e, const char *kv, char *err, 
 
 /* ------------------------------------------------------------------ RPC */
 
-/* The metadata client, said on stderr when the address is not usable. */
-static ip_rpc_client *client_for(const imgctl_env *env, const ProtobufCServiceDescriptor *svc,
-                                 const char *url)
-{
-    ip_rpc_client *c = NULL;
-    ip_rpc_client_opts co = {.urls = url,
-                             .timeout_ms = env->rpc_timeout_ms,
-                             .max_msg_bytes = (size_t)env->cfg->max_msg_bytes};
-    ip_status st = ip_rpc_client_new(svc, &co, &c);
-    if (st != IP_OK)
-        fprintf(stderr, "imgctl: %s: cannot use address %s\n", ip_strerror(st), url);
-    return c;
-}
-
 /* GetPresets; NULL (said on stderr) when it fails. */
 static Imageproc__GetPresetsReply *get_presets(ip_rpc_client *meta)
 {
@@ -390,7 +376,7 @@ static int put_logo(const imgctl_env *env, const char *path, char key[IP_KEY_MAX
         goto out;
     }
     rc = IMGCTL_EXIT_FAILED;
-    stor = client_for(env, &imageproc__storage__descriptor, env->cfg->storage_url);
+    stor = imgctl_client(env, &imageproc__storage__descriptor, env->cfg->storage_url);
     if (stor == NULL)
         goto out;
     char err[512];
@@ -485,7 +471,7 @@ int imgctl_cmd_presets(const imgctl_env *env, char **args, int nargs)
         return usage_error("unknown command", sub);
     }
 
-    ip_rpc_client *meta = client_for(env, &imageproc__metadata__descriptor, env->metadata_url);
+    ip_rpc_client *meta = imgctl_client(env, &imageproc__metadata__descriptor, env->metadata_url);
     if (meta == NULL)
         return IMGCTL_EXIT_USAGE;
     int rc = strcmp(sub, "show") == 0  ? cmd_show(meta, json)

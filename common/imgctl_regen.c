@@ -283,16 +283,10 @@ int imgctl_cmd_regenerate(const imgctl_env *env, char **args, int nargs)
         return IMGCTL_EXIT_USAGE;
     regen_run r = {.env = env};
     char err[512];
-    ip_rpc_client_opts co = {
-        .urls = env->metadata_url,
-        .timeout_ms = env->rpc_timeout_ms,
-        .max_msg_bytes = (size_t)env->cfg->max_msg_bytes,
-    };
-    ip_status st = ip_rpc_client_new(&imageproc__metadata__descriptor, &co, &r.meta);
-    if (st != IP_OK) {
-        fprintf(stderr, "imgctl: %s: cannot use address %s\n", ip_strerror(st), co.urls);
+    r.meta = imgctl_client(env, &imageproc__metadata__descriptor, env->metadata_url);
+    if (r.meta == NULL)
         return IMGCTL_EXIT_USAGE;
-    }
+    ip_status st;
     int rc = IMGCTL_EXIT_FAILED;
     size_t skipped = 0;
     st = imgctl_producer_new(env->cfg->kafka_brokers, env->kafka_timeout_ms, &r.producer, err,

@@ -38,15 +38,8 @@ ip_status imgctl_requeue_init(imgctl_requeue *rq, const imgctl_env *env)
 {
     memset(rq, 0, sizeof *rq);
     rq->env = env;
-    ip_rpc_client_opts co = {
-        .urls = env->metadata_url,
-        .timeout_ms = env->rpc_timeout_ms,
-        .max_msg_bytes = (size_t)env->cfg->max_msg_bytes,
-    };
-    ip_status st = ip_rpc_client_new(&imageproc__metadata__descriptor, &co, &rq->meta);
-    if (st != IP_OK)
-        fprintf(stderr, "imgctl: %s: cannot use address %s\n", ip_strerror(st), co.urls);
-    return st;
+    rq->meta = imgctl_client(env, &imageproc__metadata__descriptor, env->metadata_url);
+    return rq->meta != NULL ? IP_OK : IP_INVALID_ARGUMENT;
 }
 
 void imgctl_requeue_fini(imgctl_requeue *rq)

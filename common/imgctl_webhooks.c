@@ -401,17 +401,9 @@ int imgctl_cmd_webhooks(const imgctl_env *env, char **args, int nargs)
     hooks_args a;
     if (!parse_hooks(args, nargs, &a))
         return IMGCTL_EXIT_USAGE;
-    ip_rpc_client *meta = NULL;
-    ip_rpc_client_opts co = {
-        .urls = env->metadata_url,
-        .timeout_ms = env->rpc_timeout_ms,
-        .max_msg_bytes = (size_t)env->cfg->max_msg_bytes,
-    };
-    ip_status st = ip_rpc_client_new(&imageproc__metadata__descriptor, &co, &meta);
-    if (st != IP_OK) {
-        fprintf(stderr, "imgctl: %s: cannot use address %s\n", ip_strerror(st), co.urls);
+    ip_rpc_client *meta = imgctl_client(env, &imageproc__metadata__descriptor, env->metadata_url);
+    if (meta == NULL)
         return IMGCTL_EXIT_USAGE;
-    }
     int rc;
     switch (a.cmd) {
     case HOOKS_CREATE:

@@ -190,3 +190,11 @@ ip_status ip_time_parse(const char *s, int64_t *us)
     *us = secs * 1000000 + frac;
     return IP_OK;
 }
+
+int64_t ip_backoff_cap(int64_t first_ms, int64_t max_ms, int n)
+{
+    int64_t cap = first_ms;
+    for (int i = 0; i < n && cap < max_ms; i++)
+        cap = cap > INT64_MAX / 2 ? INT64_MAX : cap * 2;
+    return cap < max_ms ? cap : max_ms;
+}

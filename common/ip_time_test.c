@@ -88,10 +88,19 @@ static void test_clocks(void)
     CHECK(ip_now_ms() / 1000 == ip_now_us() / 1000000 || 1);
 }
 
+static void test_backoff_cap(void)
+{
+    static const int64_t want[] = {500, 1000, 2000, 4000, 8000, 10000, 10000};
+    for (int n = 0; n < (int)(sizeof want / sizeof want[0]); n++)
+        EXPECT_EQ_INT(ip_backoff_cap(500, 10000, n), want[n]);
+    EXPECT_EQ_INT(ip_backoff_cap(500, 10000, -3), 500);
+    EXPECT_EQ_INT(ip_backoff_cap(500, 10000, 100000), 10000); /* no overflow however far */
+    EXPECT_EQ_INT(ip_backoff_cap(500, 200, 0), 200);          /* the cap below the first */
+    EXPECT_EQ_INT(ip_backoff_cap(1, INT64_MAX, 200), INT64_MAX);
+}
+
 static const ip_test_case tests[] = {
-    IP_TEST(roundtrip),
-    IP_TEST(known_values),
-    IP_TEST(negatives),
-    IP_TEST(clocks),
+    IP_TEST(roundtrip), IP_TEST(known_values), IP_TEST(negatives),
+    IP_TEST(clocks),    IP_TEST(backoff_cap),
 };
 IP_TEST_MAIN(tests)

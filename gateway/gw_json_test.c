@@ -223,7 +223,7 @@ static void test_event(void)
 static void test_problem(void)
 {
     size_t len;
-    char *s = gw_problem_json(400, "bad \"x\"\n\xff", "limit", NULL, &len);
+    char *s = gw_problem_json(400, NULL, "bad \"x\"\n\xff", "limit", NULL, &len);
     CHECK(s != NULL);
     EXPECT(strlen(s) == len);
     json_t *j = json_loads(s, 0, NULL);
@@ -233,7 +233,7 @@ static void test_problem(void)
     EXPECT(json_object_get(j, "reason") == NULL);
     json_decref(j);
     free(s);
-    s = gw_problem_json(422, "too much metadata", NULL, "metadata_too_large", &len);
+    s = gw_problem_json(422, NULL, "too much metadata", NULL, "metadata_too_large", &len);
     CHECK(s != NULL);
     j = json_loads(s, 0, NULL);
     EXPECT(j && !strcmp(json_string_value(json_object_get(j, "reason")), "metadata_too_large"));

@@ -54,13 +54,13 @@ const char *gw_http_reason(int status)
     }
 }
 
-char *gw_problem_json(int status, const char *detail, const char *param, const char *code,
-                      size_t *len)
+char *gw_problem_json(int status, const char *type, const char *detail, const char *param,
+                      const char *code, size_t *len)
 {
     json_t *o = json_object();
     if (!o)
         return NULL;
-    json_object_set_new(o, "type", json_string("about:blank"));
+    json_object_set_new(o, "type", json_string(type ? type : "about:blank"));
     json_object_set_new(o, "title", json_string(gw_http_reason(status)));
     json_object_set_new(o, "status", json_integer(status));
     const char *d = detail ? detail : gw_http_reason(status);

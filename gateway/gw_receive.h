@@ -23,6 +23,7 @@ typedef struct gw_refusal {
     unsigned status;    /* 400, 413, 415, 422, 503 */
     const char *reason; /* metrics label: bad_request, too_large, unsupported_type, ... */
     const char *param;  /* the parameter or part at fault, or NULL */
+    const char *type;   /* the problem's type URI; NULL: "about:blank" */
     char detail[256];   /* a sentence for the problem's detail */
 } gw_refusal;
 

@@ -51,8 +51,15 @@ enum MHD_Result gw_send_refusal(struct MHD_Connection *conn, gw_req *rq, unsigne
                                 const char *code, const char *detail, const char *param,
                                 const char *hname, const char *hval)
 {
+    return gw_send_refusal_typed(conn, rq, status, NULL, code, detail, param, hname, hval);
+}
+
+enum MHD_Result gw_send_refusal_typed(struct MHD_Connection *conn, gw_req *rq, unsigned status,
+                                      const char *type, const char *code, const char *detail,
+                                      const char *param, const char *hname, const char *hval)
+{
     size_t len = 0;
-    char *body = gw_problem_json((int)status, detail, param, code, &len);
+    char *body = gw_problem_json((int)status, type, detail, param, code, &len);
     if (!body)
         return MHD_NO;
     struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);

@@ -41,6 +41,10 @@ enum MHD_Result gw_send_problem_h(struct MHD_Connection *conn, gw_req *rq, unsig
 enum MHD_Result gw_send_refusal(struct MHD_Connection *conn, gw_req *rq, unsigned status,
                                 const char *code, const char *detail, const char *param,
                                 const char *hname, const char *hval);
+/* The same with a problem `type` of its own (a URI; NULL: "about:blank"). */
+enum MHD_Result gw_send_refusal_typed(struct MHD_Connection *conn, gw_req *rq, unsigned status,
+                                      const char *type, const char *code, const char *detail,
+                                      const char *param, const char *hname, const char *hval);
 /* A refusal by the access rules: 401 with `WWW-Authenticate: Bearer
  * realm="imageprocessor"` (and error="invalid_token" when `invalid`: the
  * credential sent was malformed, unknown or revoked), or 403; problem+json

@@ -65,30 +65,10 @@
 #include "ip_rpc_stubs.h"
 #include "ip_time.h"
 
-/* The problem type of an Idempotency-Key sent again with other bytes. */
+/* The problem type (and metrics reason) of an Idempotency-Key sent again
+ * with other bytes. */
 #define IDEM_REUSED_TYPE "urn:imageprocessor:problem:idempotency-key-reused"
 #define IDEM_REUSED "idempotency_key_reused"
-
-/* 422 for a reused Idempotency-Key: problem+json with its own type. */
-static enum MHD_Result send_reused(struct MHD_Connection *conn, gw_req *rq, const gw_refusal *ref)
-{
-    json_t *o = json_pack("{s:s,s:s,s:i,s:s,s:s,s:s}", "type", IDEM_REUSED_TYPE, "title",
-                          "Unprocessable Content", "status", 422, "detail", ref->detail, "param",
-                          "Idempotency-Key", "reason", IDEM_REUSED);
-    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    if (!body)
-        return MHD_NO;
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
-        free(body);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, "Content-Type", "application/problem+json");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    return gw_queue(conn, rq, 422, r);
-}
 
 static enum MHD_Result refused(gw_app *app, struct MHD_Connection *conn, gw_req *rq,
                                const gw_refusal *ref)
@@ -100,11 +80,9 @@ static enum MHD_Result refused(gw_app *app, struct MHD_Connection *conn, gw_req 
     ip_metric_add(app->m.uploads, lv, 1);
     ip_log(IP_LOG_INFO, "upload.refused", IP_LI("status", ref->status),
            IP_LS("reason", ref->reason), IP_LS("detail", ref->detail));
-    if (!strcmp(ref->reason, IDEM_REUSED))
-        return send_reused(conn, rq, ref);
     bool retry = ref->status == 503;
-    return gw_send_refusal(conn, rq, ref->status, ref->reason, ref->detail, ref->param,
-                           retry ? "Retry-After" : NULL, retry ? "2" : NULL);
+    return gw_send_refusal_typed(conn, rq, ref->status, ref->type, ref->reason, ref->detail,
+                                 ref->param, retry ? "Retry-After" : NULL, retry ? "2" : NULL);
 }
 
 /* `detail` may be ref->detail itself (a validator wrote it there). */
@@ -114,6 +92,7 @@ static void refusal_set(gw_refusal *ref, unsigned status, const char *reason, co
     ref->status = status;
     ref->reason = reason;
     ref->param = param;
+    ref->type = NULL;
     if (detail != ref->detail)
         snprintf(ref->detail, sizeof ref->detail, "%s", detail);
 }
@@ -315,6 +294,7 @@ static void answer_record(upload_job *job, const Imageproc__IdempotencyRecord *r
         refusal_set(&job->ref, 422, IDEM_REUSED, "Idempotency-Key",
                     "this Idempotency-Key was used with other bytes within the last 24 hours; "
                     "send a new key for a new upload");
+        job->ref.type = IDEM_REUSED_TYPE;
         return;
     }
     char *body = malloc(GW_IDEM_BODY_MAX + 1);

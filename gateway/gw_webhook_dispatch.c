@@ -67,11 +67,7 @@ int64_t gw_webhook_backoff_ms(int64_t base_ms, int64_t max_ms, int attempts, uin
         base_ms = 1;
     if (max_ms < base_ms)
         max_ms = base_ms;
-    int64_t d = base_ms;
-    for (int i = 1; i < attempts && d < max_ms; i++)
-        d = d > max_ms / 2 ? max_ms : d * 2;
-    if (d > max_ms)
-        d = max_ms;
+    int64_t d = ip_backoff_cap(base_ms, max_ms, attempts - 1);
     int64_t half = d / 2;
     return half + (int64_t)(rnd % (uint64_t)(d - half + 1));
 }

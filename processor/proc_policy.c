@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "ip_time.h"
+
 static const char *const dep_names[PROC_DEP_COUNT] = {
     [PROC_DEP_NONE] = "",
     [PROC_DEP_METADATA] = "metadata-svc",
@@ -56,10 +58,7 @@ void proc_backoff_init(proc_backoff *b, int64_t first_ms, int64_t max_ms, int64_
 
 int64_t proc_backoff_cap(const proc_backoff *b, int n)
 {
-    int64_t cap = b->first_ms;
-    for (int i = 0; i < n && cap < b->max_ms; i++)
-        cap = cap > INT64_MAX / 2 ? INT64_MAX : cap * 2;
-    return cap < b->max_ms ? cap : b->max_ms;
+    return ip_backoff_cap(b->first_ms, b->max_ms, n);
 }
 
 /* xorshift64* (Vigna): good enough to spread delays, never 0 once seeded. */
