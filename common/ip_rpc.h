@@ -54,6 +54,7 @@
 
 #include <nng/nng.h>
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -181,5 +182,17 @@ ip_status ip_rpc_dial_list(nng_socket sock, const char *urls);
 
 /* Asks the server's transport for "$ping": IP_OK when some server answers in time. */
 ip_status ip_rpc_ping(ip_rpc_client *c, int timeout_ms);
+
+/* ------------------------------------------------------------- closing */
+
+/* Runs fn(arg), a teardown that calls into nng, in a helper thread and waits
+ * at most IP_RPC_CLOSE_WAIT_MS (10 s) for it (see ip_rpc_wire.c for why).
+ * False when it did not return: it is left running in a detached thread,
+ * "rpc.close_stuck" is logged with `what`, and the caller must leave behind
+ * (never free) anything fn or nng's callbacks may still touch. */
+bool ip_rpc_run_bounded(void (*fn)(void *), void *arg, const char *what);
+
+/* ip_rpc_run_bounded of nng_close(sock). */
+bool ip_rpc_close_bounded(nng_socket sock, const char *what);
 
 #endif

@@ -243,6 +243,20 @@ ip_status ip_rpc_client_new(const ProtobufCServiceDescriptor *svc, const ip_rpc_
     return IP_OK;
 }
 
+/* The nng half of freeing a client: the pooled contexts, then the socket.
+ * nng_close runs the last REM_POST callbacks (they take c->mu) and returns
+ * only when every pipe is gone, so nothing touches c afterwards. */
+static void client_teardown(void *arg)
+{
+    ip_rpc_client *c = arg;
+    for (int k = 0; k < IP_RPC_SHARDS; k++) {
+        for (int i = 0; i < c->shards[k].npool; i++)
+            slot_free(c->shards[k].pool[i]);
+        c->shards[k].npool = 0;
+    }
+    nng_close(c->sock);
+}
+
 void ip_rpc_client_free(ip_rpc_client *c)
 {
     if (c == NULL)
@@ -255,16 +269,10 @@ void ip_rpc_client_free(ip_rpc_client *c)
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);
     }
     pthread_mutex_unlock(&c->mu);
-    /* No call is left: the pooled contexts are idle. */
-    for (int k = 0; k < IP_RPC_SHARDS; k++) {
-        for (int i = 0; i < c->shards[k].npool; i++)
-            slot_free(c->shards[k].pool[i]);
-        c->shards[k].npool = 0;
-    }
-    /* nng_close runs the last REM_POST callbacks (they take c->mu) and returns
-     * only when every pipe is gone, so nothing touches c afterwards. If it is
-     * stuck (see ip_rpc_close_bounded), callbacks may still come: c is left behind. */
-    if (!ip_rpc_close_bounded(c->sock))
+    /* No call is left: the pooled contexts are idle. If the teardown is stuck
+     * in nng (see ip_rpc_run_bounded), nng's callbacks may still come and the
+     * helper still holds c: c is left behind. */
+    if (!ip_rpc_run_bounded(client_teardown, c, c->svc->name))
         return;
     client_destroy(c);
 }

@@ -47,13 +47,6 @@ ip_status ip_rpc_status_from_code(int code);
  * waits (pthread_cond_timedwait, pthread_timedjoin_np, sem_clockwait) take it. */
 struct timespec ip_rpc_time_after_ms(clockid_t clk, int64_t ms);
 
-/* Closes `sock`, waiting at most IP_RPC_CLOSE_WAIT_MS (10 s) for nng_close
- * to return (see ip_rpc_wire.c for why). False when it did not: the close is
- * left running in a detached thread, the socket leaked and "rpc.close_stuck"
- * logged; the caller must then leave behind anything nng's callbacks may
- * still touch. */
-bool ip_rpc_close_bounded(nng_socket sock);
-
 /* ------------------------------------------------------- envelope writers */
 
 /* *_size gives the exact packed size; *_write fills that many bytes at p,

@@ -607,7 +607,7 @@ void ip_rpc_server_close(ip_rpc_server *srv)
         }
     }
     if (srv->sock_open) {
-        ip_rpc_close_bounded(srv->sock); /* the workers' aios are idle either way */
+        ip_rpc_close_bounded(srv->sock, srv->svc->name); /* the workers' aios are idle either way */
         srv->sock_open = false;
     }
     pthread_mutex_lock(&srv->mu);

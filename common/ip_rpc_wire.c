@@ -15,12 +15,13 @@
  *
  * CLOSING. nng 1.5.2 can deadlock in nng_close when a socket closes with
  * traffic in flight (nng issue #1543: its reaper waits for a task that was
- * prepared but never started). A service must still shut down, so both the
- * server and the client close their socket through ip_rpc_close_bounded: a
- * helper thread calls nng_close and the caller waits for it at most
- * IP_RPC_CLOSE_WAIT_MS; if nng_close does not return by then, the close is
- * left to finish (or not) in that detached thread, the socket is leaked and
- * the event is logged.
+ * prepared but never started), and once that happens the other teardown calls
+ * that wait on nng's reaper or task threads (freeing an aio, closing a
+ * context) can block as well. A service must still shut down, so every
+ * socket's whole teardown runs through ip_rpc_run_bounded: a helper thread
+ * does it and the caller waits at most IP_RPC_CLOSE_WAIT_MS; if it has not
+ * returned by then, it is left to finish (or not) in that detached thread,
+ * what it touches is leaked and the event is logged with what was closing.
  *
  * SHARED. The transport's metrics are registered together on first use
  * (ip_rpc_metrics_get), so a process that only calls lists the server
@@ -253,7 +254,8 @@ struct timespec ip_rpc_time_after_ms(clockid_t clk, int64_t ms)
 #define IP_RPC_CLOSE_WAIT_MS 10000
 
 typedef struct closer {
-    nng_socket sock;
+    void (*fn)(void *);
+    void *arg;
     sem_t done;
     atomic_int refs; /* the helper and the waiter; the last one frees */
 } closer;
@@ -269,27 +271,28 @@ static void closer_release(closer *cl)
 static void *closer_main(void *arg)
 {
     closer *cl = arg;
-    nng_close(cl->sock);
+    cl->fn(cl->arg);
     sem_post(&cl->done);
     closer_release(cl);
     return NULL;
 }
 
-bool ip_rpc_close_bounded(nng_socket sock)
+bool ip_rpc_run_bounded(void (*fn)(void *), void *arg, const char *what)
 {
     closer *cl = calloc(1, sizeof *cl);
     pthread_t t;
     if (cl == NULL) {
-        nng_close(sock);
+        fn(arg);
         return true;
     }
-    cl->sock = sock;
+    cl->fn = fn;
+    cl->arg = arg;
     sem_init(&cl->done, 0, 0);
     atomic_store(&cl->refs, 2);
     if (pthread_create(&t, NULL, closer_main, cl) != 0) {
         sem_destroy(&cl->done);
         free(cl);
-        nng_close(sock);
+        fn(arg);
         return true;
     }
     pthread_detach(t);
@@ -299,9 +302,29 @@ bool ip_rpc_close_bounded(nng_socket sock)
         ;
     closer_release(cl);
     if (rv != 0)
-        ip_log(IP_LOG_ERROR, "rpc.close_stuck",
-               IP_LS("err", "nng_close did not return; the socket is left behind"));
+        ip_log(IP_LOG_ERROR, "rpc.close_stuck", IP_LS("what", what),
+               IP_LI("waited_ms", IP_RPC_CLOSE_WAIT_MS),
+               IP_LS("err", "nng did not return; what it holds is left behind"));
     return rv == 0;
+}
+
+static void close_socket(void *arg)
+{
+    nng_close(*(nng_socket *)arg);
+}
+
+bool ip_rpc_close_bounded(nng_socket sock, const char *what)
+{
+    nng_socket *held = malloc(sizeof *held);
+    if (held == NULL) {
+        nng_close(sock);
+        return true;
+    }
+    *held = sock;
+    bool done = ip_rpc_run_bounded(close_socket, held, what);
+    if (done)
+        free(held);
+    return done; /* otherwise the helper still reads it: left behind */
 }
 
 ip_status ip_rpc_dial_list(nng_socket sock, const char *urls)

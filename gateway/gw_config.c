@@ -14,7 +14,9 @@
  * STOP ORDER. SSE clients are resumed and ended, then the work pool stops
  * taking jobs and drains (each job is bounded by its RPC deadline and resumes
  * its connection), and only then is the HTTP daemon stopped: a job never
- * resumes a connection of a stopped daemon.
+ * resumes a connection of a stopped daemon. A step that takes 500 ms or more
+ * is logged ("gateway.stop_slow" with the step), so a slow exit names the part
+ * that held it; the nng teardowns are bounded (ip_rpc_run_bounded).
  */
 #include <stddef.h>
 
@@ -29,6 +31,7 @@
 #include "ip_budget.h"
 #include "ip_log.h"
 #include "ip_settings.h"
+#include "ip_time.h"
 #include "metadata.pb-c.h"
 #include "storage.pb-c.h"
 
@@ -235,28 +238,49 @@ fail:
     return st;
 }
 
+/* Logs a stop step that took long (a part that holds the exit up is named). */
+static void stop_step_done(const char *step, int64_t *t)
+{
+    int64_t now = ip_mono_ms();
+    if (now - *t >= 500)
+        ip_log(IP_LOG_WARN, "gateway.stop_slow", IP_LS("step", step), IP_LI("ms", now - *t));
+    *t = now;
+}
+
 void gw_app_stop(gw_app *app)
 {
+    int64_t t = ip_mono_ms();
     if (app->events)
         gw_events_close(app->events); /* resumes and ends every SSE client */
+    stop_step_done("events_close", &t);
     gw_work_close(app->work); /* drains: every job resumes its connection; nothing new starts */
-    gw_http_free(app->http);  /* a resumed upload may still submit: refused by the closed pool */
+    stop_step_done("work_close", &t);
+    gw_http_free(app->http); /* a resumed upload may still submit: refused by the closed pool */
     app->http = NULL;
+    stop_step_done("http", &t);
     gw_work_free(app->work);
     app->work = NULL;
+    stop_step_done("work", &t);
     /* after gw_events_close: the subscriber that wakes it has ended */
     gw_webhook_dispatch_free(app->webhooks);
     app->webhooks = NULL;
+    stop_step_done("webhooks", &t);
     gw_ticker_free(app->purger);
     app->purger = NULL;
+    stop_step_done("purger", &t);
     gw_ticker_free(app->sweeper);
     app->sweeper = NULL;
+    stop_step_done("sweeper", &t);
     gw_events_free(app->events);
     app->events = NULL;
+    stop_step_done("events", &t);
     gw_kafka_free(app->kafka);
     app->kafka = NULL;
+    stop_step_done("kafka", &t);
     ip_rpc_client_free(app->stor);
     app->stor = NULL;
+    stop_step_done("storage_client", &t);
     ip_rpc_client_free(app->meta);
     app->meta = NULL;
+    stop_step_done("metadata_client", &t);
 }

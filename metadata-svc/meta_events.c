@@ -17,6 +17,7 @@
 #include <stdlib.h>
 
 #include "ip_log.h"
+#include "ip_rpc.h"
 
 struct meta_events {
     nng_socket sock;
@@ -57,7 +58,8 @@ void meta_events_free(meta_events *ev)
 {
     if (ev == NULL)
         return;
-    nng_close(ev->sock);
+    if (!ip_rpc_close_bounded(ev->sock, "events"))
+        return; /* stuck in nng: left behind */
     pthread_mutex_destroy(&ev->mu);
     free(ev);
 }

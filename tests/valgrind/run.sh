@@ -4,7 +4,9 @@
 # Runs one service (metadata-svc, storage-svc, gateway or processor) under
 # valgrind memcheck on ports of its own, exercises it for real against the
 # running stack's servers (PostgreSQL, S3, Kafka and the stack's other
-# services), stops it with SIGTERM and requires exit 0 within a deadline.
+# services), stops it with SIGTERM and requires exit 0 within a deadline
+# (past it, every thread's stack is taken through valgrind's gdbserver and
+# printed before the kill, so a hang names where it waits).
 # Then tests/valgrind/vgtool.py reads valgrind's XML: any definite leak (or
 # any other memcheck error) with a frame in the project's own code fails.
 # Leaks entirely inside libraries are suppressed by libs.supp (each entry
@@ -107,8 +109,13 @@ vg_stop() {
   kill -TERM "$vg_pid"
   while kill -0 "$vg_pid" 2>/dev/null; do
     if ((SECONDS >= end)); then
+      # Where every thread is, through valgrind's gdbserver, before the kill.
+      timeout 90 gdb "$bin" -batch -ex "target remote | vgdb --pid=$vg_pid" \
+        -ex 'thread apply all bt 30' >"$work/stacks.txt" 2>&1
       kill -KILL "$vg_pid"; wait "$vg_pid" 2>/dev/null; vg_pid=""
       tail -30 "$work/service.log"
+      echo "--- thread stacks at the deadline ($work/stacks.txt)"
+      grep -E '^Thread|^#' "$work/stacks.txt" | cut -c1-200 | head -200
       die "no exit within $((end - t0)) s of SIGTERM"
     fi
     sleep 0.2
