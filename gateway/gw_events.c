@@ -316,7 +316,6 @@ void gw_events_free(gw_events *hub)
     gw_events_close(hub);
     if (hub->sock_open && !ip_rpc_close_bounded(hub->sock, "events"))
         return; /* stuck in nng: the hub is left behind with the socket */
-    hub->sock_open = false;
     pthread_mutex_destroy(&hub->mu);
     free(hub);
 }
